@@ -1,0 +1,316 @@
+/**
+ * Runs the real Claude Code CLI (`claude -p … --output-format stream-json --verbose`)
+ * for one session: minimal environment, its own process group, stdout reduced to a
+ * SessionReport as it arrives, stall and wall-clock limits, interrupt by AbortSignal,
+ * and no process left behind.
+ */
+import { constants, createWriteStream, type WriteStream } from "node:fs";
+import { access, mkdir, readdir, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { execa } from "execa";
+import { HarnessError } from "../../core/errors.js";
+import { createSessionReducer, type SessionReport, type StopReason } from "../../core/session-report.js";
+import type { StreamEvent } from "../../core/stream-event.js";
+import { createLineSplitter } from "../../core/stream-lines.js";
+
+export interface RunClaudeOptions {
+  cliPath: string;
+  cwd: string;
+  home: string;
+  prompt: string;
+  sessionId: string;
+  /** Continue the stored session `sessionId` (`--resume`) instead of starting it (`--session-id`). */
+  resume?: boolean;
+  appendSystemPromptFile?: string;
+  allowedTools: string[];
+  /** Default "dontAsk": allowed tools run, everything else is refused without a prompt. */
+  permissionMode?: string;
+  maxTurns: number;
+  maxBudgetUsd: number;
+  model?: string;
+  /** ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, … */
+  modelEnv: Record<string, string>;
+  /** Set as HARNESS_AGENT_ID in the CLI's environment; finds its leftover processes. */
+  agentId: string;
+  transcriptPath: string;
+  stderrPath: string;
+  stallTimeoutMs: number;
+  wallTimeoutMs: number;
+  /** How long to wait after SIGINT, then after SIGTERM, before escalating (default 5 s each). */
+  killGraceMs?: { interrupt: number; terminate: number };
+  signal?: AbortSignal;
+  onEvent?: (event: StreamEvent, report: SessionReport) => void;
+  now?: () => number;
+  /** Caps on the files written (defaults 64 MiB and 1 MiB). */
+  maxTranscriptBytes?: number;
+  maxStderrBytes?: number;
+}
+
+export interface RunClaudeResult {
+  report: SessionReport;
+  exitCode: number | null;
+  signal: string | null;
+  /** Processes still carrying the agent's marker after the CLI exited, killed by the harness. */
+  leftoverProcesses?: number;
+}
+
+export const AGENT_MARKER_VARIABLE = "HARNESS_AGENT_ID";
+
+export function buildClaudeArgs(options: RunClaudeOptions): string[] {
+  const args = ["-p", options.prompt];
+  args.push(options.resume === true ? "--resume" : "--session-id", options.sessionId);
+  args.push("--output-format", "stream-json", "--verbose");
+  if (options.appendSystemPromptFile !== undefined) args.push("--append-system-prompt-file", options.appendSystemPromptFile);
+  if (options.allowedTools.length > 0) args.push("--allowedTools", options.allowedTools.join(","));
+  args.push("--permission-mode", options.permissionMode ?? "dontAsk");
+  args.push("--max-turns", String(options.maxTurns));
+  args.push("--max-budget-usd", String(options.maxBudgetUsd));
+  if (options.model !== undefined) args.push("--model", options.model);
+  return args;
+}
+
+/** Never inherits process.env: PATH, HOME, LANG, TMPDIR, the model variables and the marker. */
+export function buildClaudeEnv(
+  options: Pick<RunClaudeOptions, "home" | "modelEnv" | "agentId">,
+  parentEnv: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const env: Record<string, string> = { ...options.modelEnv };
+  env.PATH = parentEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+  env.HOME = options.home;
+  if (parentEnv.LANG !== undefined) env.LANG = parentEnv.LANG;
+  if (parentEnv.TMPDIR !== undefined) env.TMPDIR = parentEnv.TMPDIR;
+  env[AGENT_MARKER_VARIABLE] = options.agentId;
+  return env;
+}
+
+/** Pids of live processes whose environment holds `HARNESS_AGENT_ID=<agentId>`. */
+export async function findAgentProcesses(agentId: string): Promise<number[]> {
+  const entry = `${AGENT_MARKER_VARIABLE}=${agentId}`;
+  let names: string[];
+  try {
+    names = await readdir("/proc");
+  } catch {
+    return []; // no procfs (not Linux): nothing we can find
+  }
+  const pids: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const environ = await readFile(`/proc/${name}/environ`, "latin1");
+      if (environ.split("\0").includes(entry)) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** SIGKILLs every process that carries the agent's marker, until none is left (a few rounds). */
+export async function killAgentProcesses(agentId: string): Promise<number> {
+  let killed = 0;
+  for (let round = 0; round < 5; round++) {
+    const pids = await findAgentProcesses(agentId);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+        killed++;
+      } catch {
+        // already gone
+      }
+    }
+    await delay(20);
+  }
+  return killed;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
+/** A file writer that stops at `max` bytes. */
+function cappedWriter(path: string, max: number, note: string | null): { write(s: string): void; close(): Promise<void> } {
+  const stream: WriteStream = createWriteStream(path, { flags: "w" });
+  let written = 0;
+  let full = false;
+  let failed = false;
+  stream.on("error", () => {
+    failed = true;
+  });
+  return {
+    write(s) {
+      if (full || failed) return;
+      const bytes = Buffer.byteLength(s);
+      if (written + bytes > max) {
+        full = true;
+        if (note !== null) stream.write(note);
+        return;
+      }
+      written += bytes;
+      stream.write(s);
+    },
+    close: () => new Promise<void>((resolve) => (failed ? resolve() : stream.end(() => resolve()))),
+  };
+}
+
+function cliMissing(cliPath: string, cause?: unknown): HarnessError {
+  return new HarnessError("EHARNESS_CLI_MISSING", {
+    message: `The Claude Code CLI was not found or is not executable at ${cliPath}.`,
+    fix: "Install it (npm install @anthropic-ai/claude-code) and point the harness at its binary (node_modules/.bin/claude), or fix the configured CLI path.",
+    cause,
+  });
+}
+
+export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeResult> {
+  const now = options.now ?? Date.now;
+  try {
+    await access(options.cliPath, constants.X_OK);
+  } catch (error) {
+    throw cliMissing(options.cliPath, error);
+  }
+  const startedAt = now();
+  const reducer = createSessionReducer({ cwd: options.cwd, startedAt });
+  if (options.signal?.aborted === true) {
+    return {
+      report: reducer.finish({ exitCode: null, signal: null, stopReason: "interrupted", endedAt: now(), detail: "Interrupted before the CLI started." }),
+      exitCode: null,
+      signal: null,
+      leftoverProcesses: 0,
+    };
+  }
+
+  await mkdir(dirname(options.transcriptPath), { recursive: true });
+  await mkdir(dirname(options.stderrPath), { recursive: true });
+  const transcript = cappedWriter(options.transcriptPath, options.maxTranscriptBytes ?? 64 * 1024 * 1024, null);
+  const stderrFile = cappedWriter(options.stderrPath, options.maxStderrBytes ?? 1024 * 1024, "\n[harness: stderr truncated]\n");
+  const grace = options.killGraceMs ?? { interrupt: 5_000, terminate: 5_000 };
+
+  const subprocess = execa(options.cliPath, buildClaudeArgs(options), {
+    cwd: options.cwd,
+    env: buildClaudeEnv(options),
+    extendEnv: false,
+    detached: true,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    buffer: false,
+    reject: false,
+    // Stopping is ours (process group, grace times), not execa's.
+    cleanup: false,
+  });
+
+  let stopReason: StopReason | undefined;
+  let stopDetail: string | undefined;
+  let stopping = false;
+  let exited = false;
+  let resultSeen = false;
+  let stallTimer: NodeJS.Timeout | undefined;
+
+  const exit = new Promise<{ code: number | null; signal: string | null; spawnError: unknown }>((resolve) => {
+    subprocess.once("exit", (code, signal) => {
+      exited = true;
+      resolve({ code, signal, spawnError: undefined });
+    });
+    subprocess.once("error", (error) => {
+      if (subprocess.pid === undefined) {
+        exited = true;
+        resolve({ code: null, signal: null, spawnError: error });
+      }
+    });
+  });
+
+  const stop = (reason: StopReason, detail: string): void => {
+    if (stopping || exited) return;
+    stopping = true;
+    // A session that already wrote its result is merely slow to exit: keep its outcome.
+    if (!resultSeen) {
+      stopReason = reason;
+      stopDetail = detail;
+    }
+    const pid = subprocess.pid;
+    if (pid === undefined) return;
+    void (async () => {
+      // SIGINT first: the CLI then kills its Bash tool's commands itself and may write a result.
+      killGroup(pid, "SIGINT");
+      if (await Promise.race([exit.then(() => true), delay(grace.interrupt).then(() => false)])) return;
+      killGroup(pid, "SIGTERM");
+      if (await Promise.race([exit.then(() => true), delay(grace.terminate).then(() => false)])) return;
+      killGroup(pid, "SIGKILL");
+    })();
+  };
+
+  const armStall = (): void => {
+    if (stallTimer !== undefined) clearTimeout(stallTimer);
+    stallTimer = setTimeout(
+      () => stop("stalled", `No output from the CLI for ${options.stallTimeoutMs} ms; the harness stopped it.`),
+      options.stallTimeoutMs,
+    );
+  };
+  armStall();
+  const wallTimer = setTimeout(
+    () => stop("timed_out", `The session ran longer than ${options.wallTimeoutMs} ms; the harness stopped it.`),
+    options.wallTimeoutMs,
+  );
+  const onAbort = (): void => stop("interrupted", "The session was interrupted; the harness stopped it.");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const splitter = createLineSplitter((line) => {
+    transcript.write(`${line}\n`);
+    armStall();
+    const event = reducer.feedLine(line);
+    if (event === null) return;
+    if (event.type === "result") resultSeen = true;
+    if (options.onEvent !== undefined) {
+      try {
+        options.onEvent(event, reducer.report());
+      } catch {
+        // A failing observer must not break the session.
+      }
+    }
+  });
+  subprocess.stdout?.on("data", (chunk: Buffer) => splitter.push(chunk));
+  subprocess.stderr?.on("data", (chunk: Buffer) => stderrFile.write(chunk.toString("utf8")));
+
+  const ended = await exit;
+  if (stallTimer !== undefined) clearTimeout(stallTimer);
+  clearTimeout(wallTimer);
+  options.signal?.removeEventListener("abort", onAbort);
+
+  if (ended.spawnError !== undefined) {
+    await transcript.close();
+    await stderrFile.close();
+    const code = (ended.spawnError as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "EACCES") throw cliMissing(options.cliPath, ended.spawnError);
+    throw ended.spawnError;
+  }
+
+  // Whatever the CLI left behind: its process group, then anything carrying the marker
+  // (the Bash tool runs commands in their own process group).
+  if (subprocess.pid !== undefined) killGroup(subprocess.pid, "SIGKILL");
+  const leftoverProcesses = await killAgentProcesses(options.agentId);
+
+  // Leftovers could have held the pipes open; they are gone now, so the streams end.
+  await Promise.race([subprocess.then(() => undefined), delay(2_000)]);
+  subprocess.stdout?.destroy();
+  subprocess.stderr?.destroy();
+  splitter.end();
+  await transcript.close();
+  await stderrFile.close();
+
+  const report = reducer.finish({
+    exitCode: ended.code,
+    signal: ended.signal,
+    stopReason,
+    endedAt: now(),
+    detail: stopDetail,
+  });
+  return { report, exitCode: ended.code, signal: ended.signal, leftoverProcesses };
+}

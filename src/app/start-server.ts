@@ -1,0 +1,87 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createNodeMiddleware, Probot, ProbotOctokit, type ApplicationFunction } from "probot";
+import { HarnessError } from "../core/errors.js";
+import type { Logger } from "../adapters/logger.js";
+
+export interface GitHubCredentials {
+  /** GitHub App credentials, Probot's standard settings. */
+  appId?: string | undefined;
+  privateKey?: string | undefined;
+  /** Or a token (a PAT or an Actions GITHUB_TOKEN). */
+  githubToken?: string | undefined;
+  /** REST root: `https://api.github.com` or a GitHub Enterprise Server's `https://HOST/api/v3`. */
+  baseUrl?: string | undefined;
+}
+
+export interface ServerOptions extends GitHubCredentials {
+  /** The webhook secret. Required: without it Probot would verify against a well-known default. */
+  webhookSecret: string | undefined;
+  port?: number;
+  host?: string;
+  webhookPath?: string;
+  log: Logger;
+  /** Retries and throttling off (tests): every request happens exactly once. */
+  plainOctokit?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  webhookUrl: string;
+  probot: Probot;
+  close: () => Promise<void>;
+}
+
+export function createProbotInstance(options: ServerOptions): Probot {
+  if (!options.webhookSecret) {
+    throw new HarnessError("EHARNESS_NO_WEBHOOK_SECRET", {
+      message: "No webhook secret is set, so the app could not tell GitHub's deliveries from forged ones.",
+      fix: "Set WEBHOOK_SECRET to the secret of the GitHub App's webhook (Settings → Developer settings → GitHub Apps → your app).",
+    });
+  }
+  if (!options.githubToken && !(options.appId && options.privateKey)) {
+    throw new HarnessError("EHARNESS_CREDENTIALS", {
+      message: "No GitHub credentials: the app needs a GitHub App (APP_ID and PRIVATE_KEY) or a token (GITHUB_TOKEN).",
+      fix: "Install the App from app.yml and set APP_ID and PRIVATE_KEY, or set GITHUB_TOKEN.",
+    });
+  }
+  const Octokit = options.plainOctokit
+    ? ProbotOctokit.defaults({ throttle: { enabled: false }, retry: { enabled: false } })
+    : ProbotOctokit;
+  return new Probot({
+    ...(options.githubToken ? { githubToken: options.githubToken } : { appId: options.appId, privateKey: options.privateKey }),
+    secret: options.webhookSecret,
+    ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+    log: options.log.child({ name: "probot" }),
+    Octokit,
+  });
+}
+
+/** Starts the Probot app on an HTTP server; webhooks at `webhookPath`. */
+export async function startServer(appFn: ApplicationFunction, options: ServerOptions): Promise<RunningServer> {
+  const probot = createProbotInstance(options);
+  const webhookPath = options.webhookPath ?? "/api/github/webhooks";
+  const middleware = await createNodeMiddleware(appFn, { probot, webhooksPath: webhookPath });
+  const server: Server = createServer((req, res) => {
+    void middleware(req, res, () => {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 3000, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host ?? "127.0.0.1";
+  const url = `http://${host}:${port}`;
+  return {
+    url,
+    webhookUrl: `${url}${webhookPath}`,
+    probot,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

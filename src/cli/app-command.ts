@@ -1,0 +1,77 @@
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { randomUUID } from "node:crypto";
+import { createHarnessApp } from "../app/harness-app.js";
+import { startServer } from "../app/start-server.js";
+import { HarnessError } from "../core/errors.js";
+import { createLogger } from "../adapters/logger.js";
+import { AgentPool } from "../worker/agent-pool.js";
+import { StateDir } from "../worker/state-dir.js";
+import { defaultCliPath, promptsDir } from "./paths.js";
+
+/** Variables the CLI needs to reach its model; everything else stays out of its environment. */
+const MODEL_VARIABLES = [
+  "ANTHROPIC_API_KEY",
+  "ANTHROPIC_BASE_URL",
+  "ANTHROPIC_AUTH_TOKEN",
+  "ANTHROPIC_MODEL",
+  "CLAUDE_CODE_USE_BEDROCK",
+  "CLAUDE_CODE_USE_VERTEX",
+  "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+];
+
+export function modelEnvFrom(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of MODEL_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined && value !== "") out[name] = value;
+  }
+  return out;
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new HarnessError("EHARNESS_USAGE", { message: `${name} must be a positive integer, not "${value}".`, fix: `Set ${name} to a number like 2.` });
+  }
+  return n;
+}
+
+/**
+ * `harness app`: the Probot app with an in-process agent pool, configured the
+ * way Probot apps are (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET,
+ * or GITHUB_TOKEN), plus GITHUB_API_URL for GitHub Enterprise Server.
+ */
+export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const log = createLogger({ level: env.LOG_LEVEL ?? "info" });
+  const privateKey = env.PRIVATE_KEY ?? (env.PRIVATE_KEY_PATH ? readFileSync(env.PRIVATE_KEY_PATH, "utf8") : undefined);
+  const agents = positiveInt("HARNESS_AGENTS", env.HARNESS_AGENTS, 1);
+  const pool = new AgentPool({ agents, log });
+  const appFn = createHarnessApp({
+    pool,
+    state: new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`),
+    host: os.hostname(),
+    runId: env.GITHUB_RUN_ID ?? randomUUID(),
+    claude: { cliPath: defaultCliPath(), modelEnv: modelEnvFrom(env), permissionMode: env.HARNESS_PERMISSION_MODE ?? "dontAsk" },
+    promptsDir: promptsDir(),
+    log,
+  });
+  const server = await startServer(appFn, {
+    webhookSecret: env.WEBHOOK_SECRET,
+    appId: env.APP_ID,
+    privateKey,
+    githubToken: env.GITHUB_TOKEN,
+    baseUrl: env.GITHUB_API_URL,
+    port: positiveInt("PORT", env.PORT, 3000),
+    host: env.HOST ?? "0.0.0.0",
+    log,
+  });
+  log.info({ webhookUrl: server.webhookUrl, agents }, "harness app listening");
+  const stop = (): void => {
+    log.info("stopping: waiting for running agents");
+    void server.close().then(() => pool.idle()).then(() => process.exit(0));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { isHarnessError } from "../core/errors.js";
+
+const USAGE = `harness: run Claude Code agents on a repository's issues
+
+Usage:
+  harness app                         run the GitHub App (Probot) with an in-process agent pool
+  harness demo                        the whole flow offline: fake GitHub, app, worker, real CLI, scripted model
+  harness summarize <transcript.jsonl> [--json]
+                                      report of a saved stream-json transcript
+
+Environment for 'app': APP_ID + PRIVATE_KEY (or PRIVATE_KEY_PATH) or GITHUB_TOKEN,
+WEBHOOK_SECRET, GITHUB_API_URL (GitHub Enterprise Server), PORT, HARNESS_STATE_DIR,
+HARNESS_AGENTS, CLAUDE_PATH, ANTHROPIC_API_KEY (or another model setting).
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "app": {
+      const { appCommand } = await import("./app-command.js");
+      await appCommand();
+      return -1; // keeps running
+    }
+    case "demo": {
+      const { runDemo } = await import("./demo.js");
+      return runDemo({ out: (line) => process.stdout.write(`${line}\n`) });
+    }
+    case "summarize": {
+      const json = rest.includes("--json");
+      const files = rest.filter((a) => a !== "--json");
+      if (files.length !== 1) {
+        process.stderr.write(`EHARNESS_USAGE: summarize takes one transcript file. Fix: harness summarize <transcript.jsonl> [--json]\n`);
+        return 2;
+      }
+      const { summarize } = await import("./summarize.js");
+      return summarize(files[0] as string, { json }, (s) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`));
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`EHARNESS_USAGE: unknown command "${command}". Fix: run harness --help.\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`${isHarnessError(error) ? error.toString() : String(error instanceof Error ? (error.stack ?? error.message) : error)}\n`);
+    process.exitCode = 1;
+  },
+);

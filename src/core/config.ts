@@ -1,0 +1,89 @@
+import { z } from "zod";
+import { HarnessError } from "./errors.js";
+
+/**
+ * `.github/harness.yml` in the target repository. Every field has a default, so
+ * an empty or missing file is a valid configuration. Unknown keys are refused
+ * (a misspelt key would otherwise silently do nothing).
+ */
+const labelsSchema = z
+  .object({
+    queued: z.string().min(1).default("harness:queued"),
+    claimed: z.string().min(1).default("harness:claimed"),
+    running: z.string().min(1).default("harness:running"),
+    done: z.string().min(1).default("harness:done"),
+    failed: z.string().min(1).default("harness:failed"),
+    interrupted: z.string().min(1).default("harness:interrupted"),
+  })
+  .strict();
+
+const timeoutsSchema = z
+  .object({
+    /** No event from the CLI for this long ends the session as `stalled`. */
+    stallMinutes: z.number().positive().max(24 * 60).default(5),
+    /** Wall-clock limit of one session. */
+    sessionMinutes: z.number().positive().max(24 * 60).default(60),
+  })
+  .strict();
+
+const leaseSchema = z
+  .object({
+    /** Refs are `refs/<refPrefix><issue>`; outside refs/heads so no push workflow fires. */
+    refPrefix: z
+      .string()
+      .regex(/^(?!refs\/)[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*[/-]$/, "must be a ref path without 'refs/' that ends in '/' or '-', like 'harness/leases/issue-'")
+      .default("harness/leases/issue-"),
+    termMinutes: z.number().positive().max(24 * 60).default(15),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    labels: labelsSchema.default(labelsSchema.parse({})),
+    /** Model name passed to `claude --model`; the CLI's default when absent. */
+    model: z.string().min(1).optional(),
+    allowedTools: z
+      .array(z.string().regex(/^[A-Za-z][\w]*(\(.*\))?$/, "must be a tool name like 'Bash' or 'Bash(npm test:*)'"))
+      .min(1)
+      .default(["Bash", "Read", "Edit", "Write", "Glob", "Grep"]),
+    maxTurns: z.number().int().positive().max(1000).default(50),
+    maxBudgetUsd: z.number().positive().max(1000).default(10),
+    timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
+    branchPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._/-]+$/, "must contain only letters, digits, '.', '_', '/' and '-'")
+      .default("harness/issue-"),
+    /** A bootstrap prompt in the target repository that replaces prompts/bootstrap.md. */
+    promptFile: z.string().min(1).optional(),
+    /** A login to assign while an agent works the issue; skipped when not assignable. */
+    assignee: z.string().min(1).optional(),
+    lease: leaseSchema.default(leaseSchema.parse({})),
+  })
+  .strict();
+
+export type HarnessConfig = z.infer<typeof configSchema>;
+
+export const CONFIG_PATH = ".github/harness.yml";
+
+/** The configuration with every default, for repositories without a config file. */
+export function defaultConfig(): HarnessConfig {
+  return configSchema.parse({});
+}
+
+/**
+ * Validates a parsed YAML document. Throws EHARNESS_CONFIG naming every bad
+ * field by its path, with what the field accepts.
+ */
+export function parseConfig(raw: unknown, source = CONFIG_PATH): HarnessConfig {
+  const input = raw === null || raw === undefined ? {} : raw;
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.map(String).join(".") : "(top level)";
+    return `\`${path}\`: ${issue.message}`;
+  });
+  throw new HarnessError("EHARNESS_CONFIG", {
+    message: `${source} is not a valid harness configuration: ${problems.join("; ")}.`,
+    fix: `Correct ${problems.length === 1 ? "this field" : "these fields"} in ${source} (see the configuration reference in the README), then label the issue again.`,
+  });
+}

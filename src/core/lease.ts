@@ -1,0 +1,150 @@
+import { z } from "zod";
+import { HarnessError } from "./errors.js";
+
+/**
+ * The lease record: the JSON message of each commit on `refs/harness/leases/issue-N`.
+ * The ref's history is the lease's history; its head is the truth. These are the
+ * pure transitions; the GitHub adapter executes them as compare-and-swap writes.
+ */
+
+export const leaseStates = ["claimed", "released", "reclaimed", "interrupted"] as const;
+export type LeaseState = (typeof leaseStates)[number];
+
+const ownerSchema = z.object({
+  agent: z.string().min(1),
+  host: z.string().min(1),
+  runId: z.string().min(1),
+});
+export type LeaseOwner = z.infer<typeof ownerSchema>;
+
+const recordSchema = z.object({
+  issue: z.number().int().positive(),
+  state: z.enum(leaseStates),
+  owner: ownerSchema,
+  /** Grows by one with every claim: the fencing token of the holder. */
+  epoch: z.number().int().nonnegative(),
+  /** How many times the issue has been claimed. */
+  attempt: z.number().int().nonnegative(),
+  /** ISO time until which a claim is valid without renewal. */
+  leaseUntil: z.string(),
+  /** ISO time before which nobody may claim (backoff); null when none. */
+  notBefore: z.string().nullable(),
+  sessionId: z.string().nullable(),
+  /** The outcome of the session, once released. */
+  outcome: z.string().nullable().optional(),
+});
+export type LeaseRecord = z.infer<typeof recordSchema>;
+
+/** The message of a lease commit: one JSON object, keys in a fixed order. */
+export function serializeLease(record: LeaseRecord): string {
+  const ordered: LeaseRecord = {
+    issue: record.issue,
+    state: record.state,
+    owner: { agent: record.owner.agent, host: record.owner.host, runId: record.owner.runId },
+    epoch: record.epoch,
+    attempt: record.attempt,
+    leaseUntil: record.leaseUntil,
+    notBefore: record.notBefore,
+    sessionId: record.sessionId,
+    outcome: record.outcome ?? null,
+  };
+  return JSON.stringify(ordered);
+}
+
+export function parseLease(message: string): LeaseRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(message.trim());
+  } catch (cause) {
+    throw new HarnessError("EHARNESS_LEASE_CORRUPT", {
+      message: "The lease ref points at a commit whose message is not a lease record.",
+      fix: "Somebody wrote to the lease ref by hand: delete the ref (git push origin :refs/harness/leases/issue-N) once no agent works the issue.",
+      cause,
+    });
+  }
+  const parsed = recordSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new HarnessError("EHARNESS_LEASE_CORRUPT", {
+      message: `The lease record is malformed: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}.`,
+      fix: "Delete the lease ref once no agent works the issue; the next claim recreates it.",
+    });
+  }
+  return parsed.data;
+}
+
+export function sameOwner(a: LeaseOwner, b: LeaseOwner): boolean {
+  return a.agent === b.agent && a.host === b.host && a.runId === b.runId;
+}
+
+/** A lease that nobody holds and whose backoff has passed. */
+export function isFree(record: LeaseRecord, now: Date): boolean {
+  if (record.state === "claimed") return false;
+  return record.notBefore === null || Date.parse(record.notBefore) <= now.getTime();
+}
+
+export type ClaimDecision =
+  | { kind: "claim"; record: LeaseRecord }
+  | { kind: "held"; holder: LeaseRecord; reason: string };
+
+export interface ClaimInput {
+  issue: number;
+  owner: LeaseOwner;
+  now: Date;
+  termMs: number;
+  sessionId: string | null;
+}
+
+/** What a claimer may write on top of the current head (null: no ref yet). */
+export function decideClaim(head: LeaseRecord | null, input: ClaimInput): ClaimDecision {
+  const record = (previous: LeaseRecord | null): LeaseRecord => ({
+    issue: input.issue,
+    state: "claimed",
+    owner: input.owner,
+    epoch: (previous?.epoch ?? 0) + 1,
+    attempt: (previous?.attempt ?? 0) + 1,
+    leaseUntil: new Date(input.now.getTime() + input.termMs).toISOString(),
+    notBefore: null,
+    sessionId: input.sessionId,
+    outcome: null,
+  });
+  if (head === null) return { kind: "claim", record: record(null) };
+  if (head.state === "claimed") {
+    return { kind: "held", holder: head, reason: `held by ${describeOwner(head.owner)} until ${head.leaseUntil}` };
+  }
+  if (!isFree(head, input.now)) {
+    return { kind: "held", holder: head, reason: `backing off until ${head.notBefore ?? "?"}` };
+  }
+  return { kind: "claim", record: record(head) };
+}
+
+/** Extends our claim. Null when the head is not ours any more (we are fenced). */
+export function renewLease(head: LeaseRecord, owner: LeaseOwner, now: Date, termMs: number): LeaseRecord | null {
+  if (head.state !== "claimed" || !sameOwner(head.owner, owner)) return null;
+  return { ...head, leaseUntil: new Date(now.getTime() + termMs).toISOString() };
+}
+
+/** Gives the lease back after a session. Null when the head is not ours. */
+export function releaseLease(
+  head: LeaseRecord,
+  owner: LeaseOwner,
+  now: Date,
+  details: { outcome: string; sessionId: string | null },
+): LeaseRecord | null {
+  if (head.state !== "claimed" || !sameOwner(head.owner, owner)) return null;
+  return {
+    ...head,
+    state: "released",
+    leaseUntil: now.toISOString(),
+    sessionId: details.sessionId ?? head.sessionId,
+    outcome: details.outcome,
+  };
+}
+
+export function describeOwner(owner: LeaseOwner): string {
+  return `${owner.agent}@${owner.host} (run ${owner.runId})`;
+}
+
+/** `harness/leases/issue-7` – the ref as the REST API names it after `refs/`. */
+export function leaseRefName(refPrefix: string, issue: number): string {
+  return `${refPrefix}${issue}`;
+}

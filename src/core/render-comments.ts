@@ -1,0 +1,174 @@
+import type { SessionOutcome, SessionReport } from "./session-report.js";
+
+/**
+ * Pure renderers for everything the harness posts. Each comment starts with a
+ * hidden marker so the harness finds its own comments again (one tracking
+ * comment per issue, one summary per session) instead of posting duplicates.
+ */
+
+export const TRACKING_MARKER = "<!-- harness:tracking -->";
+export const summaryMarker = (sessionId: string): string => `<!-- harness:summary session=${sessionId} -->`;
+export const PR_MARKER = "<!-- harness:pull-request -->";
+
+/** GitHub refuses bodies over 65,536 characters. */
+const MAX_BODY = 60_000;
+const MAX_FINAL_MESSAGE = 4_000;
+
+const OUTCOME_TEXT: Record<SessionOutcome, string> = {
+  success: "✅ success",
+  max_turns: "⚠️ stopped at the turn limit",
+  max_budget: "⚠️ stopped at the budget limit",
+  api_error: "❌ model API error",
+  incomplete: "⚠️ ended without a result",
+  stalled: "⏸️ stalled (no output) and stopped",
+  timed_out: "⏱️ timed out and stopped",
+  interrupted: "✋ interrupted",
+  crashed: "💥 the CLI crashed",
+};
+
+export function describeOutcome(outcome: SessionOutcome): string {
+  return OUTCOME_TEXT[outcome];
+}
+
+/**
+ * Text the model wrote is untrusted: it must not close other issues through a
+ * closing keyword, nor notify people through @mentions. A zero-width space
+ * keeps it readable and inert.
+ */
+export function neutralize(text: string): string {
+  return text
+    .replace(/\b(close[sd]?|fix(e[sd])?|resolve[sd]?)(\s*:?\s+)([\w.-]+\/[\w.-]+)?#(\d+)/gi, "$1$3$4#\u200b$5")
+    .replace(/(^|[^\w`])@([A-Za-z0-9])/g, "$1@\u200b$2")
+    .replace(/<!--/g, "<!\u200b--");
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}\n\n… (${text.length - max} more characters)`;
+}
+
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+}
+
+export function formatCost(usd: number): string {
+  return `$${usd.toFixed(usd < 1 ? 4 : 2)}`;
+}
+
+export interface TrackingState {
+  issue: number;
+  phase: "claimed" | "running" | "publishing" | "done" | "failed";
+  agent: string;
+  attempt: number;
+  branch: string;
+  report?: Pick<SessionReport, "turns" | "costUsd" | "lastToolCall" | "durationMs"> | undefined;
+  pullRequest?: number | undefined;
+  error?: { code: string; message: string; fix: string } | undefined;
+}
+
+const PHASE_TEXT: Record<TrackingState["phase"], string> = {
+  claimed: "🔒 claimed, preparing the worktree",
+  running: "🏃 working",
+  publishing: "📤 publishing the work",
+  done: "✅ finished",
+  failed: "❌ failed",
+};
+
+export function renderTrackingComment(state: TrackingState): string {
+  const lines = [
+    TRACKING_MARKER,
+    `### claude-harness · issue #${state.issue}`,
+    "",
+    `**${PHASE_TEXT[state.phase]}** · agent \`${state.agent}\` · attempt ${state.attempt} · branch \`${state.branch}\``,
+  ];
+  if (state.report) {
+    const r = state.report;
+    lines.push(
+      "",
+      `Turns ${r.turns} · cost ${formatCost(r.costUsd)} · elapsed ${formatDuration(r.durationMs)}` +
+        (r.lastToolCall ? ` · last step \`${neutralize(r.lastToolCall).replace(/`/g, "'")}\`` : ""),
+    );
+  }
+  if (state.pullRequest !== undefined) lines.push("", `Pull request: #${state.pullRequest}`);
+  if (state.error) lines.push("", `**${state.error.code}**: ${state.error.message}`, "", `Fix: ${state.error.fix}`);
+  return lines.join("\n");
+}
+
+export interface SummaryInput {
+  issue: number;
+  report: SessionReport;
+  branch: string;
+  pullRequest?: number | undefined;
+  commits: number;
+  error?: { code: string; message: string; fix: string } | undefined;
+}
+
+function reportTable(report: SessionReport): string[] {
+  const byName = Object.entries(report.toolCallsByName)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, n]) => `${name} ${n}`)
+    .join(", ");
+  const files = report.filesChanged.length === 0 ? "none" : report.filesChanged.map((f) => `\`${f}\``).join(", ");
+  return [
+    "| | |",
+    "|---|---|",
+    `| Outcome | ${describeOutcome(report.outcome)} |`,
+    `| Turns | ${report.turns} |`,
+    `| Cost | ${formatCost(report.costUsd)} |`,
+    `| Duration | ${formatDuration(report.durationMs)} |`,
+    `| Tool calls | ${report.toolCalls}${byName ? ` (${byName})` : ""} |`,
+    `| Tool errors | ${report.toolErrors} |`,
+    `| Permission denials | ${report.permissionDenials} |`,
+    `| Files changed | ${neutralize(files)} |`,
+    `| Session | \`${report.sessionId ?? "unknown"}\` |`,
+  ];
+}
+
+function finalMessageBlock(report: SessionReport): string[] {
+  const text = report.finalMessage ?? report.errorMessage;
+  if (!text) return [];
+  const quoted = neutralize(truncate(text.trim(), MAX_FINAL_MESSAGE))
+    .split("\n")
+    .map((line) => `> ${line}`)
+    .join("\n");
+  return ["", report.finalMessage ? "**The model's final message**" : "**The error**", "", quoted];
+}
+
+export function renderSummaryComment(input: SummaryInput): string {
+  const { report } = input;
+  const lines = [summaryMarker(report.sessionId ?? "unknown"), `### claude-harness session summary for #${input.issue}`, ""];
+  lines.push(...reportTable(report));
+  lines.push(`| Branch | \`${input.branch}\` (${input.commits} commit${input.commits === 1 ? "" : "s"}) |`);
+  if (input.pullRequest !== undefined) lines.push(`| Pull request | #${input.pullRequest} |`);
+  if (input.error) lines.push("", `**${input.error.code}**: ${input.error.message}`, "", `Fix: ${input.error.fix}`);
+  lines.push(...finalMessageBlock(report));
+  return truncate(lines.join("\n"), MAX_BODY);
+}
+
+export function renderPullRequestBody(input: Omit<SummaryInput, "pullRequest">): string {
+  const lines = [
+    PR_MARKER,
+    `Closes #${input.issue}`,
+    "",
+    `This pull request was written by a Claude Code agent run by claude-harness for issue #${input.issue}.`,
+    input.report.outcome === "success"
+      ? "The session ended cleanly; review it like any other contribution."
+      : "The session did **not** end cleanly, so this pull request is a draft: read the summary before you rely on it.",
+    "",
+    ...reportTable(input.report),
+    ...finalMessageBlock(input.report),
+  ];
+  return truncate(lines.join("\n"), MAX_BODY);
+}
+
+export function renderPullRequestTitle(issue: number, issueTitle: string): string {
+  const title = issueTitle.replace(/\s+/g, " ").trim();
+  return truncate(`${title} (#${issue})`, 250);
+}
+
+export function renderConfigErrorComment(error: { code: string; message: string; fix: string }): string {
+  return ["<!-- harness:config-error -->", `**${error.code}**: ${error.message}`, "", `Fix: ${error.fix}`, "", "No session was started; the issue keeps its label."].join("\n");
+}

@@ -1,0 +1,194 @@
+/**
+ * The events `claude -p --output-format stream-json --verbose` prints, one JSON
+ * object a line. Only what was seen in test/fixtures/cli is schema'd; every
+ * object keeps its unknown fields (looseObject), and an event of an unknown type
+ * or one that no longer fits its schema becomes an `unknown` event instead of an
+ * error: the CLI changes often.
+ */
+import { z } from "zod";
+
+const usageSchema = z.looseObject({
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  cache_creation_input_tokens: z.number().nullish(),
+  cache_read_input_tokens: z.number().nullish(),
+});
+export type Usage = z.infer<typeof usageSchema>;
+
+export const textBlockSchema = z.looseObject({ type: z.literal("text"), text: z.string() });
+export const toolUseBlockSchema = z.looseObject({
+  type: z.literal("tool_use"),
+  id: z.string(),
+  name: z.string(),
+  input: z.record(z.string(), z.unknown()),
+});
+export const toolResultBlockSchema = z.looseObject({
+  type: z.literal("tool_result"),
+  tool_use_id: z.string(),
+  content: z.union([z.string(), z.array(z.unknown())]).optional(),
+  is_error: z.boolean().optional(),
+});
+/** Any other block (thinking, image, …), kept as it came. */
+const otherBlockSchema = z
+  .looseObject({ type: z.string() })
+  .transform((raw) => ({ type: "other" as const, originalType: raw.type, raw: raw as Record<string, unknown> }));
+
+const contentBlockSchema = z.union([textBlockSchema, toolUseBlockSchema, toolResultBlockSchema, otherBlockSchema]);
+export type TextBlock = z.infer<typeof textBlockSchema>;
+export type ToolUseBlock = z.infer<typeof toolUseBlockSchema>;
+export type ToolResultBlock = z.infer<typeof toolResultBlockSchema>;
+export type ContentBlock = z.infer<typeof contentBlockSchema>;
+
+/** `system` events: `init` (session id, model, cwd, tools) and `status` (e.g. "requesting"). */
+export const systemEventSchema = z.looseObject({
+  type: z.literal("system"),
+  subtype: z.string(),
+  session_id: z.string().optional(),
+  uuid: z.string().optional(),
+  // init
+  cwd: z.string().optional(),
+  model: z.string().optional(),
+  tools: z.array(z.string()).optional(),
+  permissionMode: z.string().optional(),
+  claude_code_version: z.string().optional(),
+  // status
+  status: z.string().nullish(),
+});
+export type SystemEvent = z.infer<typeof systemEventSchema>;
+
+/**
+ * One content block of an assistant message; several events share a `message.id`.
+ * An API error appears as a synthetic message (`model: "<synthetic>"`, `error` set,
+ * text "API Error: 400 …").
+ */
+export const assistantEventSchema = z.looseObject({
+  type: z.literal("assistant"),
+  message: z.looseObject({
+    id: z.string(),
+    model: z.string().optional(),
+    role: z.literal("assistant").optional(),
+    content: z.array(contentBlockSchema),
+    stop_reason: z.string().nullish(),
+    usage: usageSchema.optional(),
+  }),
+  parent_tool_use_id: z.string().nullish(),
+  session_id: z.string(),
+  error: z.string().optional(),
+  uuid: z.string().optional(),
+});
+export type AssistantEvent = z.infer<typeof assistantEventSchema>;
+
+/** Tool results (and interruption notes) sent back to the model. */
+export const userEventSchema = z.looseObject({
+  type: z.literal("user"),
+  message: z.looseObject({
+    role: z.literal("user").optional(),
+    content: z.union([z.string(), z.array(contentBlockSchema)]),
+  }),
+  parent_tool_use_id: z.string().nullish(),
+  session_id: z.string(),
+  tool_use_result: z.unknown().optional(),
+  uuid: z.string().optional(),
+});
+export type UserEvent = z.infer<typeof userEventSchema>;
+
+export const permissionDenialSchema = z.looseObject({
+  tool_name: z.string(),
+  tool_use_id: z.string(),
+  tool_input: z.record(z.string(), z.unknown()).optional(),
+});
+
+/**
+ * The last event of a session. `subtype`: success | error_max_turns |
+ * error_max_budget_usd | error_during_execution. An API error is
+ * `subtype: "success"` with `is_error: true` and `api_error_status`.
+ */
+export const resultEventSchema = z.looseObject({
+  type: z.literal("result"),
+  subtype: z.string(),
+  is_error: z.boolean(),
+  session_id: z.string(),
+  num_turns: z.number(),
+  duration_ms: z.number(),
+  duration_api_ms: z.number().optional(),
+  total_cost_usd: z.number(),
+  result: z.string().optional(),
+  api_error_status: z.number().nullish(),
+  stop_reason: z.string().nullish(),
+  terminal_reason: z.string().optional(),
+  usage: usageSchema.optional(),
+  modelUsage: z
+    .record(
+      z.string(),
+      z.looseObject({
+        inputTokens: z.number(),
+        outputTokens: z.number(),
+        cacheReadInputTokens: z.number().optional(),
+        cacheCreationInputTokens: z.number().optional(),
+        costUSD: z.number().optional(),
+      }),
+    )
+    .optional(),
+  permission_denials: z.array(permissionDenialSchema).optional(),
+  errors: z.array(z.string()).optional(),
+});
+export type ResultEvent = z.infer<typeof resultEventSchema>;
+
+/** With `--include-partial-messages`: the raw Messages API stream events. */
+export const partialMessageEventSchema = z.looseObject({
+  type: z.literal("stream_event"),
+  event: z.looseObject({
+    type: z.string(),
+    index: z.number().optional(),
+    message: z.looseObject({ id: z.string(), usage: usageSchema.optional() }).optional(),
+    delta: z.looseObject({ type: z.string().optional() }).optional(),
+    usage: z.looseObject({ output_tokens: z.number().optional() }).optional(),
+  }),
+  session_id: z.string(),
+  parent_tool_use_id: z.string().nullish(),
+  uuid: z.string().optional(),
+});
+export type PartialMessageEvent = z.infer<typeof partialMessageEventSchema>;
+
+/** An event whose type is unknown, or that no longer matches its schema. */
+export interface UnknownEvent {
+  type: "unknown";
+  originalType: string;
+  reason: "unknown_type" | "invalid";
+  raw: Record<string, unknown>;
+}
+
+export type StreamEvent = SystemEvent | AssistantEvent | UserEvent | ResultEvent | PartialMessageEvent | UnknownEvent;
+
+const schemas = {
+  system: systemEventSchema,
+  assistant: assistantEventSchema,
+  user: userEventSchema,
+  result: resultEventSchema,
+  stream_event: partialMessageEventSchema,
+} as const;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A parsed JSON value → a stream event, or null when it is not an object with a string `type`. */
+export function toStreamEvent(value: unknown): StreamEvent | null {
+  if (!isRecord(value) || typeof value.type !== "string") return null;
+  const type = value.type;
+  if (!Object.hasOwn(schemas, type)) return { type: "unknown", originalType: type, reason: "unknown_type", raw: value };
+  const parsed = schemas[type as keyof typeof schemas].safeParse(value);
+  if (!parsed.success) return { type: "unknown", originalType: type, reason: "invalid", raw: value };
+  return parsed.data;
+}
+
+/** One stdout line → a stream event, or null when the line is not a JSON event. */
+export function parseStreamLine(line: string): StreamEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  return toStreamEvent(value);
+}

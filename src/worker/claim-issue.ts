@@ -1,0 +1,99 @@
+import { randomUUID } from "node:crypto";
+import type { HarnessConfig } from "../core/config.js";
+import { renderTrackingComment, TRACKING_MARKER } from "../core/render-comments.js";
+import type { LeaseOwner } from "../core/lease.js";
+import type { GitHubClient, IssueData } from "../adapters/github-client.js";
+import { LeaseStore, type LeaseHead } from "../adapters/github-lease.js";
+import { acquireLock } from "../adapters/lockfile.js";
+import type { Logger } from "../adapters/logger.js";
+import type { StateDir } from "./state-dir.js";
+
+/** An issue this agent holds: the local lock, the lease and what people see. */
+export interface Claim {
+  issue: IssueData;
+  owner: LeaseOwner;
+  lease: LeaseHead;
+  leases: LeaseStore;
+  labels: string[];
+  trackingCommentId: number;
+  sessionId: string;
+  releaseLock: () => Promise<void>;
+}
+
+export type ClaimOutcome = { claimed: true; claim: Claim } | { claimed: false; reason: string };
+
+export interface ClaimDeps {
+  github: GitHubClient;
+  config: HarnessConfig;
+  state: StateDir;
+  owner: LeaseOwner;
+  log: Logger;
+  now: () => Date;
+}
+
+export function harnessLabels(config: HarnessConfig): string[] {
+  return Object.values(config.labels);
+}
+
+/**
+ * Claims an issue exactly once: the same-host lockfile first (no API call),
+ * then the lease ref on GitHub (the truth across hosts), and only then the
+ * labels, assignee and tracking comment that show the claim to people.
+ */
+export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<ClaimOutcome> {
+  const { github, config, state, owner, log } = deps;
+  const issue = await github.getIssue(issueNumber);
+  if (issue.isPullRequest) return { claimed: false, reason: "pull requests are not worked" };
+  if (issue.state !== "open") return { claimed: false, reason: "the issue is closed" };
+  if (!issue.labels.includes(config.labels.queued)) return { claimed: false, reason: `the issue is not labeled ${config.labels.queued}` };
+
+  const lock = await acquireLock(state.claims(), state.claimName(github.owner, github.repo, issueNumber), owner.agent);
+  if (!lock.acquired) {
+    return { claimed: false, reason: `held on this host by ${lock.holder ? `${lock.holder.agent} (pid ${lock.holder.pid})` : "another process"}` };
+  }
+  try {
+    const leases = new LeaseStore(github, config.lease.refPrefix);
+    const sessionId = randomUUID();
+    const result = await leases.claim({
+      issue: issueNumber,
+      owner,
+      now: deps.now(),
+      termMs: config.lease.termMinutes * 60_000,
+      sessionId,
+    });
+    if (!result.ok) {
+      await lock.release();
+      return { claimed: false, reason: result.reason };
+    }
+    log.info({ issue: issueNumber, epoch: result.head.record.epoch, attempt: result.head.record.attempt }, "claimed");
+
+    const labels = await github.transitionLabels(issueNumber, issue.labels, harnessLabels(config), config.labels.claimed);
+    if (config.assignee) {
+      await github.addAssignee(issueNumber, config.assignee).catch((error: unknown) => {
+        log.debug({ err: error, assignee: config.assignee }, "assignee skipped");
+      });
+    }
+    const tracking = renderTrackingComment({
+      issue: issueNumber,
+      phase: "claimed",
+      agent: `${owner.agent}@${owner.host}`,
+      attempt: result.head.record.attempt,
+      branch: `${config.branchPrefix}${issueNumber}`,
+    });
+    const existing = await github.findComment(issueNumber, TRACKING_MARKER);
+    let trackingCommentId: number;
+    if (existing) {
+      await github.updateComment(existing.id, tracking);
+      trackingCommentId = existing.id;
+    } else {
+      trackingCommentId = await github.createComment(issueNumber, tracking);
+    }
+    return {
+      claimed: true,
+      claim: { issue: { ...issue, labels }, owner, lease: result.head, leases, labels, trackingCommentId, sessionId, releaseLock: lock.release },
+    };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}

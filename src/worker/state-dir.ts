@@ -1,0 +1,46 @@
+import path from "node:path";
+
+/**
+ * Where a host keeps its harness state. One directory, laid out so that
+ * several agents on the host share the clone but nothing else:
+ *   claims/<owner>--<repo>--issue-N.lock   same-host lockfiles
+ *   repos/<owner>/<repo>.git               one bare clone per repository
+ *   worktrees/<owner>--<repo>--issue-N     one worktree per issue
+ *   sessions/<session-id>/                 prompt, HOME, transcript, stderr
+ */
+export class StateDir {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  private static key(owner: string, repo: string, issue: number): string {
+    return `${owner}--${repo}--issue-${issue}`;
+  }
+
+  claims(): string {
+    return path.join(this.root, "claims");
+  }
+
+  claimName(owner: string, repo: string, issue: number): string {
+    return StateDir.key(owner, repo, issue);
+  }
+
+  clone(owner: string, repo: string): string {
+    return path.join(this.root, "repos", owner, `${repo}.git`);
+  }
+
+  worktree(owner: string, repo: string, issue: number): string {
+    return path.join(this.root, "worktrees", StateDir.key(owner, repo, issue));
+  }
+
+  session(sessionId: string): string {
+    return path.join(this.root, "sessions", sessionId);
+  }
+
+  /** The harness's own HOME for git: never the agent's. */
+  gitHome(): string {
+    return path.join(this.root, "git-home");
+  }
+}

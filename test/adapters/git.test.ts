@@ -1,0 +1,106 @@
+import { execFileSync } from "node:child_process";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { GitRepository } from "../../src/adapters/git.js";
+
+let root: string;
+let remote: string;
+let git: GitRepository;
+
+function sh(cwd: string, ...args: string[]): string {
+  return execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, GIT_CONFIG_GLOBAL: "/dev/null", GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } }).trim();
+}
+
+beforeEach(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-git-"));
+  remote = path.join(root, "remote.git");
+  const seed = path.join(root, "seed");
+  sh(root, "init", "--quiet", "--bare", "-b", "main", remote);
+  sh(root, "init", "--quiet", "-b", "main", seed);
+  await fs.writeFile(path.join(seed, "README.md"), "hello\n");
+  sh(seed, "add", ".");
+  sh(seed, "commit", "--quiet", "-m", "initial");
+  sh(seed, "push", "--quiet", remote, "main");
+  git = new GitRepository({ cloneDir: path.join(root, "clone.git"), home: path.join(root, "home"), identity: { name: "harness", email: "h@example.com" } });
+  await fs.mkdir(path.join(root, "home"));
+  await git.ensureClone();
+});
+
+afterEach(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const creds = { token: "secret-token-123" };
+
+describe("GitRepository", () => {
+  it("reports remote heads, with absent branches left out", async () => {
+    const heads = await git.remoteHeads(remote, ["main", "harness/issue-1"]);
+    expect([...heads.keys()]).toEqual(["main"]);
+    expect(heads.get("main")).toBe(sh(remote, "rev-parse", "main"));
+  });
+
+  it("works an issue in a worktree: commit what was left, push without force", async () => {
+    await git.fetchBranches(remote, ["main"]);
+    const wt = await git.addWorktree(path.join(root, "wt", "issue-1"), "harness/issue-1", "refs/remotes/origin/main");
+    await fs.writeFile(path.join(wt.path, "hello.txt"), "hi\n");
+    const head = await git.commitAll(wt, "harness: work on #1");
+    expect(head).toMatch(/^[0-9a-f]{40}$/);
+    expect(await git.commitAll(wt, "nothing new")).toBeNull();
+    await git.push(remote, wt, creds);
+    expect(sh(remote, "rev-parse", "harness/issue-1")).toBe(head);
+    expect(sh(remote, "show", "harness/issue-1:hello.txt")).toBe("hi");
+    expect(await git.countCommits("refs/remotes/origin/main..refs/heads/harness/issue-1")).toBe(1);
+    await git.removeWorktree(wt.path);
+    await expect(fs.stat(wt.path)).rejects.toThrow();
+    expect(sh(git.cloneDir, "worktree", "list")).not.toContain("issue-1");
+  });
+
+  it("runs no hook the agent planted and trusts no config the agent wrote", async () => {
+    await git.fetchBranches(remote, ["main"]);
+    const wt = await git.addWorktree(path.join(root, "wt", "issue-2"), "harness/issue-2", "refs/remotes/origin/main");
+    // What an injected agent could do with its Bash tool:
+    const marker = path.join(root, "hook-ran");
+    const hooks = path.join(git.cloneDir, "hooks");
+    await fs.mkdir(hooks, { recursive: true });
+    for (const hook of ["pre-commit", "commit-msg", "post-commit", "pre-push", "reference-transaction"]) {
+      await fs.writeFile(path.join(hooks, hook), `#!/bin/sh\necho ${hook} >> ${marker}\n`, { mode: 0o755 });
+    }
+    sh(wt.path, "config", "core.hooksPath", hooks);
+    const evil = path.join(root, "evil.git");
+    sh(root, "init", "--quiet", "--bare", evil);
+    sh(wt.path, "config", `url.${evil}.insteadOf`, remote);
+    sh(wt.path, "config", "credential.helper", `!f() { echo leaked >> ${marker}; }; f`);
+    await fs.writeFile(path.join(wt.path, ".git"), `gitdir: ${evil}\n`);
+    await fs.writeFile(path.join(wt.path, "work.txt"), "done\n");
+
+    await git.commitAll(wt, "harness: work on #2");
+    await git.push(remote, wt, creds);
+
+    await expect(fs.readFile(marker, "utf8")).rejects.toThrow(); // no hook, no helper ran
+    expect(sh(remote, "show", "harness/issue-2:work.txt")).toBe("done");
+    expect(sh(evil, "for-each-ref")).toBe(""); // nothing went to the redirected remote
+    expect(await fs.readFile(path.join(git.cloneDir, "config"), "utf8")).not.toContain("insteadOf");
+  });
+
+  it("refuses to force: a remote branch that moved gives EHARNESS_PUSH_REJECTED and keeps the local commit", async () => {
+    await git.fetchBranches(remote, ["main"]);
+    const wt = await git.addWorktree(path.join(root, "wt", "issue-3"), "harness/issue-3", "refs/remotes/origin/main");
+    // Somebody else pushed to the branch meanwhile.
+    const other = path.join(root, "other");
+    sh(root, "clone", "--quiet", remote, other);
+    sh(other, "checkout", "--quiet", "-b", "harness/issue-3");
+    await fs.writeFile(path.join(other, "theirs.txt"), "theirs\n");
+    sh(other, "add", ".");
+    sh(other, "commit", "--quiet", "-m", "theirs");
+    sh(other, "push", "--quiet", "origin", "harness/issue-3");
+    const theirs = sh(remote, "rev-parse", "harness/issue-3");
+
+    await fs.writeFile(path.join(wt.path, "mine.txt"), "mine\n");
+    const mine = await git.commitAll(wt, "mine");
+    await expect(git.push(remote, wt, creds)).rejects.toMatchObject({ code: "EHARNESS_PUSH_REJECTED" });
+    expect(sh(remote, "rev-parse", "harness/issue-3")).toBe(theirs);
+    expect(await git.head(wt)).toBe(mine);
+  });
+});

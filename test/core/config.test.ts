@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { defaultConfig, parseConfig } from "../../src/core/config.js";
+import { HarnessError } from "../../src/core/errors.js";
+
+describe("parseConfig", () => {
+  it("gives every default for an empty or missing file", () => {
+    const config = parseConfig(null);
+    expect(config).toEqual(defaultConfig());
+    expect(config.allowedTools).toEqual(["Bash", "Read", "Edit", "Write", "Glob", "Grep"]);
+    expect(config.maxTurns).toBe(50);
+    expect(config.maxBudgetUsd).toBe(10);
+    expect(config.labels.queued).toBe("harness:queued");
+    expect(config.branchPrefix).toBe("harness/issue-");
+    expect(config.lease.refPrefix).toBe("harness/leases/issue-");
+  });
+
+  it("keeps given values and fills the rest", () => {
+    const config = parseConfig({ maxTurns: 7, labels: { done: "agent:done" }, model: "claude-sonnet-4-5" });
+    expect(config.maxTurns).toBe(7);
+    expect(config.labels.done).toBe("agent:done");
+    expect(config.labels.queued).toBe("harness:queued");
+    expect(config.model).toBe("claude-sonnet-4-5");
+  });
+
+  it("names every bad field by its path, with a fix", () => {
+    let error: unknown;
+    try {
+      parseConfig({ maxTurns: "many", labels: { queued: 3 }, maxBudgetUsd: -1, typo: true });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(HarnessError);
+    const harnessError = error as HarnessError;
+    expect(harnessError.code).toBe("EHARNESS_CONFIG");
+    expect(harnessError.message).toContain("`maxTurns`");
+    expect(harnessError.message).toContain("`labels.queued`");
+    expect(harnessError.message).toContain("`maxBudgetUsd`");
+    expect(harnessError.message).toContain('"typo"');
+    expect(harnessError.fix).toContain(".github/harness.yml");
+  });
+
+  it("refuses a lease ref prefix inside refs/ or a branch prefix with spaces", () => {
+    expect(() => parseConfig({ lease: { refPrefix: "refs/harness/" } })).toThrow(/lease\.refPrefix/);
+    expect(() => parseConfig({ branchPrefix: "my branch/" })).toThrow(/branchPrefix/);
+    expect(() => parseConfig({ allowedTools: [] })).toThrow(/allowedTools/);
+  });
+});

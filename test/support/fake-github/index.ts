@@ -1,0 +1,380 @@
+/**
+ * A stateful fake of GitHub for tests and the offline demo: REST (validated against GitHub's
+ * OpenAPI description), git smart HTTP over real bare repositories, App auth, and webhooks.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Auth } from "./auth.js";
+import { commitFiles, initBareRepo, readCommit, readRef as gitReadRef, updateRef, ZERO_SHA } from "./git.js";
+import { notFound, type FakeContext } from "./http.js";
+import { addComment, addLabels, createIssueRecord, removeLabel as removeIssueLabel } from "./routes/issues.js";
+import { Serializer, iso } from "./serializers.js";
+import { createRequestHandler } from "./server.js";
+import { Store, fullName } from "./store.js";
+import type {
+  ChangeRecord,
+  CommentView,
+  CommitView,
+  DeliveryRecord,
+  FakeGitHubOptions,
+  IssueRecord,
+  IssueView,
+  Permission,
+  PullView,
+  RepoRecord,
+  RequestHook,
+  RequestLogEntry,
+  Violation,
+} from "./types.js";
+import { Webhooks, type SignatureMode } from "./webhooks.js";
+
+export type * from "./types.js";
+export { sign as signWebhookBody } from "./webhooks.js";
+
+/** The login behind `fake.token` and plain-string static tokens. */
+export const DEFAULT_USER = "harness-tester";
+
+export interface CreateRepoInput {
+  owner: string;
+  name: string;
+  defaultBranch?: string;
+  files?: Record<string, string>;
+  ownerType?: "User" | "Organization";
+}
+
+export interface PersonOptions {
+  /** Login acting; defaults to the repository owner. */
+  sender?: string;
+}
+
+export class FakeGitHub {
+  readonly violations: Violation[] = [];
+  readonly requestLog: RequestLogEntry[] = [];
+  readonly token = `ghp_fake${randomBytes(16).toString("hex")}`;
+  private readonly store = new Store();
+  private readonly auth: Auth;
+  private readonly webhooks: Webhooks;
+  private readonly ctx: FakeContext;
+  private readonly pushed = new Map<number, number>();
+  private readonly installationIds = new Map<string, number>();
+  private hook: RequestHook | null = null;
+  private server: Server | null = null;
+  private nextInstallationId = 40_000_000;
+
+  private constructor(
+    readonly apiUrl: string,
+    private readonly dir: string,
+    options: FakeGitHubOptions,
+  ) {
+    this.auth = new Auth(this.store, options.appKeys ?? null);
+    this.auth.addStaticToken(this.token, DEFAULT_USER);
+    for (const t of options.tokens ?? []) {
+      if (typeof t === "string") this.auth.addStaticToken(t, DEFAULT_USER);
+      else this.auth.addStaticToken(t.token, t.login, t.type ?? "User");
+    }
+    const ser = new Serializer(apiUrl, this.store);
+    this.ctx = {
+      store: this.store,
+      auth: this.auth,
+      ser,
+      apiUrl,
+      gitUrl: (repo) => this.gitUrl(repo.owner.login, repo.name),
+      touched: (repo) => {
+        this.pushed.set(repo.id, Date.now());
+      },
+      pushedAt: (repo) => this.pushed.get(repo.id) ?? repo.createdAt,
+    };
+    this.webhooks = new Webhooks(this.ctx);
+  }
+
+  /** @internal use startFakeGitHub */
+  static async start(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
+    const parent = options.dir ?? tmpdir();
+    await mkdir(parent, { recursive: true });
+    const dir = await mkdtemp(join(parent, "fake-github-"));
+    await mkdir(join(dir, "repos"), { recursive: true });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const fake = new FakeGitHub(`http://127.0.0.1:${port}`, dir, options);
+    fake.server = server;
+    server.on(
+      "request",
+      createRequestHandler({
+        fake: fake.ctx,
+        strict: options.strict ?? false,
+        violations: fake.violations,
+        requestLog: fake.requestLog,
+        hook: () => fake.hook,
+        git: {
+          projectRoot: join(dir, "repos"),
+          store: fake.store,
+          auth: fake.auth,
+          onPush: (repo, identity) => {
+            fake.ctx.touched(repo);
+            fake.store.record({ actor: identity.user.login, repo: fullName(repo), action: "git.push" });
+          },
+        },
+      }),
+    );
+    return fake;
+  }
+
+  get changes(): ChangeRecord[] {
+    return this.store.changes;
+  }
+
+  get deliveries(): DeliveryRecord[] {
+    return this.webhooks.deliveries;
+  }
+
+  /** Bot login of the App's installation tokens (`harness-app[bot]` unless appKeys.slug says otherwise). */
+  get botLogin(): string {
+    return this.auth.botLogin;
+  }
+
+  setWebhook(target: { url: string; secret: string } | null): void {
+    this.webhooks.target = target;
+  }
+
+  /** Seam for fault injection: called before every REST request. */
+  setRequestHook(hook: RequestHook | null): void {
+    this.hook = hook;
+  }
+
+  /** A personal token acting as `login` (permissions come from setPermission). */
+  userToken(login: string): string {
+    return this.auth.mintUserToken(login);
+  }
+
+  clearViolations(): void {
+    this.violations.length = 0;
+  }
+
+  assertNoViolations(): void {
+    if (this.violations.length === 0) return;
+    const lines = this.violations.map((v) => `- [${v.kind}] ${v.method} ${v.path}${v.operationId ? ` (${v.operationId})` : ""}${v.status ? ` ${v.status}` : ""}: ${v.message}`);
+    throw new Error(`fake-github: ${this.violations.length} OpenAPI violation(s):\n${lines.join("\n")}`);
+  }
+
+  repoPath(owner: string, repo: string): string {
+    return join(this.dir, "repos", owner, `${repo}.git`);
+  }
+
+  gitUrl(owner: string, repo: string): string {
+    return `${this.apiUrl}/${owner}/${repo}.git`;
+  }
+
+  private repoOrThrow(owner: string, name: string): RepoRecord {
+    const repo = this.store.repo(owner, name);
+    if (!repo) throw new Error(`fake-github: no repository ${owner}/${name}`);
+    return repo;
+  }
+
+  private issueOrThrow(repo: RepoRecord, number: number): IssueRecord {
+    const issue = repo.issues.get(number);
+    if (!issue) throw new Error(`fake-github: no issue #${number} in ${fullName(repo)}`);
+    return issue;
+  }
+
+  // ---- acting as a person -------------------------------------------------------------
+
+  async createRepo(input: CreateRepoInput): Promise<void> {
+    const defaultBranch = input.defaultBranch ?? "main";
+    if (this.store.repo(input.owner, input.name)) throw new Error(`fake-github: ${input.owner}/${input.name} exists`);
+    const owner = this.store.user(input.owner, input.ownerType ?? "User");
+    const path = this.repoPath(owner.login, input.name);
+    await initBareRepo(path, defaultBranch);
+    const who = { name: owner.login, email: `${owner.id}+${owner.login}@users.noreply.github.com` };
+    const sha = await commitFiles(path, input.files ?? { "README.md": `# ${input.name}\n` }, "Initial commit", [], who);
+    const r = await updateRef(path, `refs/heads/${defaultBranch}`, sha, ZERO_SHA);
+    if (!r.ok) throw new Error(r.stderr);
+    let installationId = this.installationIds.get(owner.login.toLowerCase());
+    if (installationId === undefined) {
+      installationId = this.nextInstallationId++;
+      this.installationIds.set(owner.login.toLowerCase(), installationId);
+    }
+    this.store.addRepo({
+      id: this.store.newId(),
+      owner,
+      name: input.name,
+      defaultBranch,
+      path,
+      createdAt: Date.now(),
+      nextNumber: 1,
+      installationId,
+      issues: new Map(),
+      comments: new Map(),
+      labels: new Map(),
+      permissions: new Map(),
+    });
+  }
+
+  installationId(owner: string): number | undefined {
+    return this.installationIds.get(owner.toLowerCase());
+  }
+
+  /** Opens an issue (state only, unless `deliver: true`, which sends `issues.opened`). */
+  async createIssue(
+    owner: string,
+    repo: string,
+    input: { title: string; body?: string; labels?: string[]; assignees?: string[]; user?: string; deliver?: boolean },
+  ): Promise<IssueView> {
+    const r = this.repoOrThrow(owner, repo);
+    const user = this.store.user(input.user ?? r.owner.login);
+    const issue = createIssueRecord(this.ctx, r, { title: input.title, body: input.body ?? null, labels: input.labels, assignees: input.assignees, user });
+    if (input.deliver && this.webhooks.target) {
+      await this.webhooks.deliver("issues", this.webhooks.build("issues", "opened", r, user, { issue: this.ctx.ser.issue(r, issue) }));
+    }
+    return this.view(r, issue);
+  }
+
+  /** Labels an issue, then delivers `issues.labeled`. Null when no webhook is set or nothing changed. */
+  async addLabel(owner: string, repo: string, number: number, label: string, opts: PersonOptions = {}): Promise<number | null> {
+    const r = this.repoOrThrow(owner, repo);
+    const issue = this.issueOrThrow(r, number);
+    const sender = this.store.user(opts.sender ?? r.owner.login);
+    const [added] = addLabels(this.ctx, r, issue, [label], sender);
+    if (!added || !this.webhooks.target) return null;
+    return this.webhooks.deliver("issues", this.webhooks.build("issues", "labeled", r, sender, { issue: this.ctx.ser.issue(r, issue), label: this.ctx.ser.label(r, added) }));
+  }
+
+  /** Removes a label, then delivers `issues.unlabeled`. */
+  async removeLabel(owner: string, repo: string, number: number, label: string, opts: PersonOptions = {}): Promise<number | null> {
+    const r = this.repoOrThrow(owner, repo);
+    const issue = this.issueOrThrow(r, number);
+    const sender = this.store.user(opts.sender ?? r.owner.login);
+    const removed = removeIssueLabel(this.ctx, r, issue, label, sender);
+    if (!removed || !this.webhooks.target) return null;
+    return this.webhooks.deliver("issues", this.webhooks.build("issues", "unlabeled", r, sender, { issue: this.ctx.ser.issue(r, issue), label: this.ctx.ser.label(r, removed) }));
+  }
+
+  /** Comments on an issue, then delivers `issue_comment.created`. */
+  async comment(owner: string, repo: string, number: number, body: string, opts: PersonOptions = {}): Promise<{ id: number; status: number | null }> {
+    const r = this.repoOrThrow(owner, repo);
+    const issue = this.issueOrThrow(r, number);
+    const sender = this.store.user(opts.sender ?? r.owner.login);
+    const c = addComment(this.ctx, r, issue, body, sender);
+    if (!this.webhooks.target) return { id: c.id, status: null };
+    const status = await this.webhooks.deliver(
+      "issue_comment",
+      this.webhooks.build("issue_comment", "created", r, sender, { issue: this.ctx.ser.issue(r, issue), comment: this.ctx.ser.comment(r, c) }),
+    );
+    return { id: c.id, status };
+  }
+
+  setPermission(owner: string, repo: string, user: string, permission: Permission): void {
+    const r = this.repoOrThrow(owner, repo);
+    this.store.user(user);
+    r.permissions.set(user.toLowerCase(), permission);
+  }
+
+  /** Sends any payload (e.g. with a bad or missing signature); returns the receiver's status. */
+  deliver(event: string, payload: Record<string, unknown>, opts: { signature?: SignatureMode } = {}): Promise<number> {
+    return this.webhooks.deliver(event, payload, opts);
+  }
+
+  /** Builds a realistic payload for `event.action` on an issue without changing state. */
+  buildPayload(event: "issues" | "issue_comment", action: string, owner: string, repo: string, number: number, opts: PersonOptions = {}): Record<string, unknown> {
+    const r = this.repoOrThrow(owner, repo);
+    const issue = this.issueOrThrow(r, number);
+    const sender = this.store.user(opts.sender ?? r.owner.login);
+    return this.webhooks.build(event, action, r, sender, { issue: this.ctx.ser.issue(r, issue) });
+  }
+
+  // ---- inspection ----------------------------------------------------------------------
+
+  private view(repo: RepoRecord, i: IssueRecord): IssueView {
+    return {
+      number: i.number,
+      title: i.title,
+      body: i.body,
+      state: i.state,
+      user: i.user.login,
+      labels: i.labels.map((l) => ({ name: l.name, color: l.color, description: l.description })),
+      labelNames: i.labels.map((l) => l.name),
+      assignees: i.assignees.map((a) => a.login),
+      isPullRequest: i.pull !== null,
+      comments: [...repo.comments.values()].filter((c) => c.issueNumber === i.number).length,
+    };
+  }
+
+  getIssue(owner: string, repo: string, number: number): IssueView {
+    const r = this.repoOrThrow(owner, repo);
+    return this.view(r, this.issueOrThrow(r, number));
+  }
+
+  listIssues(owner: string, repo: string): IssueView[] {
+    const r = this.repoOrThrow(owner, repo);
+    return [...r.issues.values()].map((i) => this.view(r, i));
+  }
+
+  listComments(owner: string, repo: string, number: number): CommentView[] {
+    const r = this.repoOrThrow(owner, repo);
+    return [...r.comments.values()]
+      .filter((c) => c.issueNumber === number)
+      .sort((a, b) => a.createdAt - b.createdAt || a.id - b.id)
+      .map((c) => ({
+        id: c.id,
+        issueNumber: c.issueNumber,
+        body: c.body,
+        user: c.user.login,
+        createdAt: iso(c.createdAt),
+        updatedAt: iso(c.updatedAt),
+        reactions: c.reactions.map((x) => ({ content: x.content, user: x.user.login })),
+      }));
+  }
+
+  /** Pull requests; head shas are as last seen by the API (a GET refreshes them). */
+  async listPulls(owner: string, repo: string): Promise<PullView[]> {
+    const r = this.repoOrThrow(owner, repo);
+    const out: PullView[] = [];
+    for (const i of r.issues.values()) {
+      if (!i.pull) continue;
+      const head = (await gitReadRef(r.path, `refs/heads/${i.pull.headRef}`)) ?? i.pull.headSha;
+      const base = (await gitReadRef(r.path, `refs/heads/${i.pull.baseRef}`)) ?? i.pull.baseSha;
+      out.push({
+        number: i.number,
+        title: i.title,
+        body: i.body,
+        state: i.state,
+        draft: i.pull.draft,
+        merged: i.pull.merged,
+        user: i.user.login,
+        head: { ref: i.pull.headRef, sha: head, label: `${i.pull.headOwner}:${i.pull.headRef}` },
+        base: { ref: i.pull.baseRef, sha: base, label: `${r.owner.login}:${i.pull.baseRef}` },
+        labelNames: i.labels.map((l) => l.name),
+      });
+    }
+    return out;
+  }
+
+  /** The sha of a full ref (`refs/harness/leases/issue-7`), read with git; null when missing. */
+  readRef(owner: string, repo: string, ref: string): Promise<string | null> {
+    return gitReadRef(this.repoOrThrow(owner, repo).path, ref.startsWith("refs/") ? ref : `refs/${ref}`);
+  }
+
+  async readCommit(owner: string, repo: string, sha: string): Promise<CommitView> {
+    const c = await readCommit(this.repoOrThrow(owner, repo).path, sha);
+    if (!c) throw notFound();
+    return c;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
+  return FakeGitHub.start(options);
+}

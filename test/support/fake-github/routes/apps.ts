@@ -1,0 +1,95 @@
+/** GitHub App endpoints as Probot and @octokit/auth-app use them (all need the app's JWT). */
+import { ApiError, intParam, notFound, ok, type FakeContext, type Handler, type HandlerContext } from "../http.js";
+import { iso } from "../serializers.js";
+import type { RepoRecord } from "../types.js";
+
+const PERMISSIONS = { issues: "write", pull_requests: "write", contents: "write", metadata: "read", actions: "write" };
+const EVENTS = ["issues", "issue_comment", "pull_request"];
+const CREATED = Date.UTC(2024, 0, 1);
+
+function requireApp(ctx: HandlerContext): void {
+  if (ctx.identity.kind !== "app-jwt") throw new ApiError(401, "A JSON web token could not be decoded");
+}
+
+export function installationJson(fake: FakeContext, installationId: number): Record<string, unknown> {
+  const repo = [...fake.store.repos.values()].find((r) => r.installationId === installationId);
+  if (!repo) throw notFound();
+  const appId = fake.auth.appKeys?.appId ?? 1;
+  return {
+    id: installationId,
+    account: fake.ser.user(repo.owner),
+    access_tokens_url: `${fake.apiUrl}/app/installations/${installationId}/access_tokens`,
+    repositories_url: `${fake.apiUrl}/installation/repositories`,
+    html_url: `${fake.ser.html}/settings/installations/${installationId}`,
+    app_id: appId,
+    app_slug: fake.auth.appSlug,
+    target_id: repo.owner.id,
+    target_type: repo.owner.type === "Organization" ? "Organization" : "User",
+    permissions: PERMISSIONS,
+    events: EVENTS,
+    created_at: iso(CREATED),
+    updated_at: iso(CREATED),
+    single_file_name: null,
+    has_multiple_single_files: false,
+    single_file_paths: [],
+    repository_selection: "all",
+    suspended_by: null,
+    suspended_at: null,
+  };
+}
+
+const installations = (fake: FakeContext): number[] => [...new Set([...fake.store.repos.values()].map((r: RepoRecord) => r.installationId))];
+
+const getAuthenticated: Handler = async (ctx) => {
+  requireApp(ctx);
+  const appId = ctx.fake.auth.appKeys?.appId ?? 1;
+  const owner = ctx.fake.store.user("harness-owner");
+  return ok({
+    id: appId,
+    slug: ctx.fake.auth.appSlug,
+    node_id: Buffer.from(`0:Integration${appId}`).toString("base64"),
+    client_id: `Iv1.fake${appId}`,
+    owner: ctx.fake.ser.user(owner),
+    name: ctx.fake.auth.appSlug,
+    description: "claude-harness (fake)",
+    external_url: `${ctx.fake.ser.html}/apps/${ctx.fake.auth.appSlug}`,
+    html_url: `${ctx.fake.ser.html}/apps/${ctx.fake.auth.appSlug}`,
+    created_at: iso(CREATED),
+    updated_at: iso(CREATED),
+    permissions: PERMISSIONS,
+    events: EVENTS,
+    installations_count: installations(ctx.fake).length,
+  });
+};
+
+const getRepoInstallation: Handler = async (ctx) => {
+  requireApp(ctx);
+  return ok(installationJson(ctx.fake, ctx.repo().installationId));
+};
+
+const getInstallation: Handler = async (ctx) => {
+  requireApp(ctx);
+  return ok(installationJson(ctx.fake, intParam(ctx, "installation_id")));
+};
+
+const listInstallations: Handler = async (ctx) => {
+  requireApp(ctx);
+  return ok(installations(ctx.fake).map((id) => installationJson(ctx.fake, id)));
+};
+
+const createAccessToken: Handler = async (ctx) => {
+  requireApp(ctx);
+  const id = intParam(ctx, "installation_id");
+  if (!installations(ctx.fake).includes(id)) throw notFound();
+  const { token, expiresAt } = ctx.fake.auth.mintInstallationToken(id);
+  ctx.fake.store.record({ actor: ctx.identity.user.login, repo: "", action: "installation-token.created", detail: { installationId: id } });
+  return ok({ token, expires_at: iso(expiresAt), permissions: PERMISSIONS, repository_selection: "all" }, 201);
+};
+
+export const appHandlers: Record<string, Handler> = {
+  "apps/get-authenticated": getAuthenticated,
+  "apps/get-repo-installation": getRepoInstallation,
+  "apps/get-installation": getInstallation,
+  "apps/list-installations": listInstallations,
+  "apps/create-installation-access-token": createAccessToken,
+};

@@ -1,0 +1,340 @@
+/** Issues, labels, assignees, comments and reactions: the mutations (shared with the person API) and their REST handlers. */
+import { ApiError, notFound, obj, ok, paginate, str, unprocessable, type FakeContext, type Handler, type HandlerContext, intParam } from "../http.js";
+import { hasPermission } from "../store.js";
+import type { CommentRecord, IssueRecord, LabelRecord, ReactionContent, RepoRecord, UserRecord } from "../types.js";
+
+const REACTIONS: ReactionContent[] = ["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"];
+
+export function createIssueRecord(
+  fake: FakeContext,
+  repo: RepoRecord,
+  input: { title: string; body?: string | null; labels?: string[]; assignees?: string[]; user: UserRecord },
+): IssueRecord {
+  const now = Date.now();
+  const issue: IssueRecord = {
+    id: fake.store.newId(),
+    number: repo.nextNumber++,
+    title: input.title,
+    body: input.body ?? null,
+    user: input.user,
+    state: "open",
+    stateReason: null,
+    labels: [],
+    assignees: [],
+    locked: false,
+    createdAt: now,
+    updatedAt: now,
+    closedAt: null,
+    closedBy: null,
+    pull: null,
+  };
+  repo.issues.set(issue.number, issue);
+  addLabels(fake, repo, issue, input.labels ?? [], input.user);
+  addAssignees(fake, repo, issue, input.assignees ?? [], input.user);
+  fake.store.record({ actor: input.user.login, repo: `${repo.owner.login}/${repo.name}`, action: "issue.created", issueNumber: issue.number });
+  return issue;
+}
+
+const touch = (issue: IssueRecord): void => {
+  issue.updatedAt = Date.now();
+};
+
+function log(fake: FakeContext, repo: RepoRecord, actor: UserRecord, action: string, issueNumber: number, detail?: Record<string, unknown>): void {
+  fake.store.record({ actor: actor.login, repo: `${repo.owner.login}/${repo.name}`, action, issueNumber, detail });
+}
+
+/** Adds labels (creating unknown ones); returns the labels that were newly applied. */
+export function addLabels(fake: FakeContext, repo: RepoRecord, issue: IssueRecord, names: string[], actor: UserRecord): LabelRecord[] {
+  const added: LabelRecord[] = [];
+  for (const name of names) {
+    const label = fake.store.label(repo, name);
+    if (issue.labels.some((l) => l.id === label.id)) continue;
+    issue.labels.push(label);
+    added.push(label);
+  }
+  if (added.length) {
+    touch(issue);
+    log(fake, repo, actor, "issue.labeled", issue.number, { labels: added.map((l) => l.name) });
+  }
+  return added;
+}
+
+export function removeLabel(fake: FakeContext, repo: RepoRecord, issue: IssueRecord, name: string, actor: UserRecord): LabelRecord | null {
+  const idx = issue.labels.findIndex((l) => l.name.toLowerCase() === name.toLowerCase());
+  if (idx === -1) return null;
+  const [label] = issue.labels.splice(idx, 1);
+  touch(issue);
+  log(fake, repo, actor, "issue.unlabeled", issue.number, { label: name });
+  return label ?? null;
+}
+
+export function setLabels(fake: FakeContext, repo: RepoRecord, issue: IssueRecord, names: string[], actor: UserRecord): void {
+  const wanted = new Set(names.map((n) => n.toLowerCase()));
+  for (const l of [...issue.labels]) if (!wanted.has(l.name.toLowerCase())) removeLabel(fake, repo, issue, l.name, actor);
+  addLabels(fake, repo, issue, names, actor);
+}
+
+export function addAssignees(fake: FakeContext, repo: RepoRecord, issue: IssueRecord, logins: string[], actor: UserRecord): void {
+  for (const login of logins) {
+    if (!fake.store.assignable(repo, login)) continue; // GitHub ignores non-assignable users silently.
+    const user = fake.store.user(login);
+    if (issue.assignees.some((a) => a.id === user.id) || issue.assignees.length >= 10) continue;
+    issue.assignees.push(user);
+    touch(issue);
+    log(fake, repo, actor, "issue.assigned", issue.number, { assignee: user.login });
+  }
+}
+
+export function removeAssignees(fake: FakeContext, repo: RepoRecord, issue: IssueRecord, logins: string[], actor: UserRecord): void {
+  const drop = new Set(logins.map((l) => l.toLowerCase()));
+  const before = issue.assignees.length;
+  issue.assignees = issue.assignees.filter((a) => !drop.has(a.login.toLowerCase()));
+  if (issue.assignees.length !== before) {
+    touch(issue);
+    log(fake, repo, actor, "issue.unassigned", issue.number, { assignees: logins });
+  }
+}
+
+export function setState(fake: FakeContext, repo: RepoRecord, issue: IssueRecord, state: "open" | "closed", reason: string | undefined, actor: UserRecord): void {
+  if (issue.state === state) return;
+  issue.state = state;
+  if (state === "closed") {
+    issue.closedAt = Date.now();
+    issue.closedBy = actor;
+    issue.stateReason = reason === "not_planned" ? "not_planned" : "completed";
+  } else {
+    issue.closedAt = null;
+    issue.closedBy = null;
+    issue.stateReason = "reopened";
+  }
+  touch(issue);
+  log(fake, repo, actor, state === "closed" ? "issue.closed" : "issue.reopened", issue.number);
+}
+
+export function addComment(fake: FakeContext, repo: RepoRecord, issue: IssueRecord, body: string, actor: UserRecord): CommentRecord {
+  const now = Date.now();
+  const comment: CommentRecord = { id: fake.store.newId(), issueNumber: issue.number, body, user: actor, createdAt: now, updatedAt: now, reactions: [] };
+  repo.comments.set(comment.id, comment);
+  touch(issue);
+  log(fake, repo, actor, "comment.created", issue.number, { commentId: comment.id });
+  return comment;
+}
+
+function issueOf(ctx: HandlerContext): { repo: RepoRecord; issue: IssueRecord } {
+  const repo = ctx.repo();
+  const n = intParam(ctx, "issue_number");
+  ctx.setIssue(n);
+  const issue = repo.issues.get(n);
+  if (!issue) throw notFound();
+  return { repo, issue };
+}
+
+function requireTriage(ctx: HandlerContext, repo: RepoRecord): void {
+  if (ctx.identity.superuser) return;
+  if (!hasPermission(ctx.fake.store.permission(repo, ctx.identity.user.login), "triage")) throw new ApiError(403, "Must have push access to repository");
+}
+
+/** Label names from `{labels: [...]}`, a bare array, or `[{name}]` items. */
+function labelNames(body: unknown): string[] {
+  const list = Array.isArray(body) ? body : obj(body).labels;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item: unknown) => (typeof item === "string" ? [item] : typeof obj(item).name === "string" ? [String(obj(item).name)] : []));
+}
+
+function stringList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
+const listForRepo: Handler = async (ctx) => {
+  const repo = ctx.repo();
+  const q = ctx.query;
+  const state = q.get("state") ?? "open";
+  const labels = (q.get("labels") ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const assignee = q.get("assignee");
+  const creator = q.get("creator");
+  const since = q.get("since");
+  const sort = q.get("sort") ?? "created";
+  const direction = q.get("direction") ?? "desc";
+  let items = [...repo.issues.values()].filter((i) => state === "all" || i.state === state);
+  if (labels.length) items = items.filter((i) => labels.every((l) => i.labels.some((x) => x.name.toLowerCase() === l)));
+  if (assignee === "none") items = items.filter((i) => i.assignees.length === 0);
+  else if (assignee === "*") items = items.filter((i) => i.assignees.length > 0);
+  else if (assignee) items = items.filter((i) => i.assignees.some((a) => a.login.toLowerCase() === assignee.toLowerCase()));
+  if (creator) items = items.filter((i) => i.user.login.toLowerCase() === creator.toLowerCase());
+  if (since) items = items.filter((i) => i.updatedAt >= Date.parse(since));
+  const commentCount = (i: IssueRecord): number => [...repo.comments.values()].filter((c) => c.issueNumber === i.number).length;
+  const key = (i: IssueRecord): number => (sort === "updated" ? i.updatedAt : sort === "comments" ? commentCount(i) : i.createdAt);
+  items.sort((a, b) => (direction === "asc" ? key(a) - key(b) || a.number - b.number : key(b) - key(a) || b.number - a.number));
+  const { page, headers } = paginate(ctx, items, `/repos/${repo.owner.login}/${repo.name}/issues`);
+  return ok(
+    page.map((i) => ctx.fake.ser.issue(repo, i)),
+    200,
+    headers,
+  );
+};
+
+const createIssue: Handler = async (ctx) => {
+  const repo = ctx.repo();
+  const b = obj(ctx.body);
+  const title = b.title;
+  if (typeof title !== "string" && typeof title !== "number") throw unprocessable("Validation Failed", [{ resource: "Issue", field: "title", code: "missing_field" }]);
+  const issue = createIssueRecord(ctx.fake, repo, {
+    title: String(title),
+    body: str(b.body) ?? null,
+    labels: labelNames({ labels: b.labels }),
+    assignees: [...stringList(b.assignees), ...(str(b.assignee) ? [String(b.assignee)] : [])],
+    user: ctx.identity.user,
+  });
+  ctx.setIssue(issue.number);
+  return ok(ctx.fake.ser.issue(repo, issue), 201);
+};
+
+const getIssue: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  return ok(ctx.fake.ser.issue(repo, issue));
+};
+
+const updateIssue: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  const b = obj(ctx.body);
+  const actor = ctx.identity.user;
+  const onlyTextByAuthor = Object.keys(b).every((k) => k === "title" || k === "body") && issue.user.id === actor.id;
+  if (!onlyTextByAuthor) requireTriage(ctx, repo);
+  if (typeof b.title === "string" || typeof b.title === "number") issue.title = String(b.title);
+  if ("body" in b) issue.body = str(b.body) ?? null;
+  if (b.state === "open" || b.state === "closed") setState(ctx.fake, repo, issue, b.state, str(b.state_reason), actor);
+  if ("labels" in b) setLabels(ctx.fake, repo, issue, labelNames({ labels: b.labels }), actor);
+  if ("assignees" in b || "assignee" in b) {
+    const wanted = "assignees" in b ? stringList(b.assignees) : str(b.assignee) ? [String(b.assignee)] : [];
+    removeAssignees(ctx.fake, repo, issue, issue.assignees.map((a) => a.login).filter((l) => !wanted.includes(l)), actor);
+    addAssignees(ctx.fake, repo, issue, wanted, actor);
+  }
+  issue.updatedAt = Date.now();
+  log(ctx.fake, repo, actor, "issue.updated", issue.number, { fields: Object.keys(b) });
+  return ok(ctx.fake.ser.issue(repo, issue));
+};
+
+const listLabels: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
+};
+
+const addLabelsHandler: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  requireTriage(ctx, repo);
+  addLabels(ctx.fake, repo, issue, labelNames(ctx.body), ctx.identity.user);
+  return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
+};
+
+const setLabelsHandler: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  requireTriage(ctx, repo);
+  setLabels(ctx.fake, repo, issue, labelNames(ctx.body), ctx.identity.user);
+  return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
+};
+
+const removeLabelHandler: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  requireTriage(ctx, repo);
+  if (!removeLabel(ctx.fake, repo, issue, ctx.params.name ?? "", ctx.identity.user)) throw new ApiError(404, "Label does not exist");
+  return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
+};
+
+const addAssigneesHandler: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  requireTriage(ctx, repo);
+  addAssignees(ctx.fake, repo, issue, stringList(obj(ctx.body).assignees), ctx.identity.user);
+  return ok(ctx.fake.ser.issue(repo, issue), 201);
+};
+
+const removeAssigneesHandler: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  requireTriage(ctx, repo);
+  removeAssignees(ctx.fake, repo, issue, stringList(obj(ctx.body).assignees), ctx.identity.user);
+  return ok(ctx.fake.ser.issue(repo, issue));
+};
+
+const listComments: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  const since = ctx.query.get("since");
+  let items = [...repo.comments.values()].filter((c) => c.issueNumber === issue.number);
+  if (since) items = items.filter((c) => c.updatedAt >= Date.parse(since));
+  items.sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
+  const { page, headers } = paginate(ctx, items, `/repos/${repo.owner.login}/${repo.name}/issues/${issue.number}/comments`);
+  return ok(
+    page.map((c) => ctx.fake.ser.comment(repo, c)),
+    200,
+    headers,
+  );
+};
+
+const createComment: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  const body = str(obj(ctx.body).body);
+  if (body === undefined || body === "") throw unprocessable("Validation Failed", [{ resource: "IssueComment", field: "body", code: "missing_field" }]);
+  const comment = addComment(ctx.fake, repo, issue, body, ctx.identity.user);
+  return ok(ctx.fake.ser.comment(repo, comment), 201, { location: `${ctx.fake.ser.repoApi(repo)}/issues/comments/${comment.id}` });
+};
+
+function commentOf(ctx: HandlerContext): { repo: RepoRecord; comment: CommentRecord } {
+  const repo = ctx.repo();
+  const comment = repo.comments.get(intParam(ctx, "comment_id"));
+  if (!comment) throw notFound();
+  ctx.setIssue(comment.issueNumber);
+  return { repo, comment };
+}
+
+const getComment: Handler = async (ctx) => {
+  const { repo, comment } = commentOf(ctx);
+  return ok(ctx.fake.ser.comment(repo, comment));
+};
+
+const updateComment: Handler = async (ctx) => {
+  const { repo, comment } = commentOf(ctx);
+  if (comment.user.id !== ctx.identity.user.id) requireTriage(ctx, repo);
+  const body = str(obj(ctx.body).body);
+  if (body === undefined) throw unprocessable("Validation Failed", [{ resource: "IssueComment", field: "body", code: "missing_field" }]);
+  comment.body = body;
+  comment.updatedAt = Date.now();
+  log(ctx.fake, repo, ctx.identity.user, "comment.updated", comment.issueNumber, { commentId: comment.id });
+  return ok(ctx.fake.ser.comment(repo, comment));
+};
+
+const deleteComment: Handler = async (ctx) => {
+  const { repo, comment } = commentOf(ctx);
+  if (comment.user.id !== ctx.identity.user.id) requireTriage(ctx, repo);
+  repo.comments.delete(comment.id);
+  log(ctx.fake, repo, ctx.identity.user, "comment.deleted", comment.issueNumber, { commentId: comment.id });
+  return { status: 204 };
+};
+
+const createCommentReaction: Handler = async (ctx) => {
+  const { repo, comment } = commentOf(ctx);
+  const content = str(obj(ctx.body).content) as ReactionContent | undefined;
+  if (!content || !REACTIONS.includes(content)) throw unprocessable("Validation Failed", [{ resource: "Reaction", field: "content", code: "invalid" }]);
+  const existing = comment.reactions.find((r) => r.content === content && r.user.id === ctx.identity.user.id);
+  if (existing) return ok(ctx.fake.ser.reaction(existing), 200);
+  const reaction = { id: ctx.fake.store.newId(), content, user: ctx.identity.user, createdAt: Date.now() };
+  comment.reactions.push(reaction);
+  log(ctx.fake, repo, ctx.identity.user, "reaction.created", comment.issueNumber, { commentId: comment.id, content });
+  return ok(ctx.fake.ser.reaction(reaction), 201);
+};
+
+export const issueHandlers: Record<string, Handler> = {
+  "issues/list-for-repo": listForRepo,
+  "issues/create": createIssue,
+  "issues/get": getIssue,
+  "issues/update": updateIssue,
+  "issues/list-labels-on-issue": listLabels,
+  "issues/add-labels": addLabelsHandler,
+  "issues/set-labels": setLabelsHandler,
+  "issues/remove-label": removeLabelHandler,
+  "issues/add-assignees": addAssigneesHandler,
+  "issues/remove-assignees": removeAssigneesHandler,
+  "issues/list-comments": listComments,
+  "issues/create-comment": createComment,
+  "issues/get-comment": getComment,
+  "issues/update-comment": updateComment,
+  "issues/delete-comment": deleteComment,
+  "reactions/create-for-issue-comment": createCommentReaction,
+};

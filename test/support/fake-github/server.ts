@@ -1,0 +1,176 @@
+/** The HTTP front: routes by GitHub's OpenAPI description, authenticates, validates both ways, logs. */
+import { createHash, randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { handleGitHttp, isGitRequest, type GitHttpDeps } from "./git-http.js";
+import { ApiError, DOCS, readBody, type FakeContext, type Handler, type HandlerContext, type HandlerResult } from "./http.js";
+import { OpenApi } from "./openapi.js";
+import { appHandlers } from "./routes/apps.js";
+import { gitDataHandlers } from "./routes/git-data.js";
+import { issueHandlers } from "./routes/issues.js";
+import { pullHandlers } from "./routes/pulls.js";
+import { repoHandlers } from "./routes/repos.js";
+import type { Identity, RequestHook, RequestLogEntry, Violation } from "./types.js";
+
+const HANDLERS: Record<string, Handler> = { ...repoHandlers, ...issueHandlers, ...gitDataHandlers, ...pullHandlers, ...appHandlers };
+
+export interface ServerDeps {
+  fake: FakeContext;
+  git: Omit<GitHttpDeps, "log">;
+  strict: boolean;
+  violations: Violation[];
+  requestLog: RequestLogEntry[];
+  hook(): RequestHook | null;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function baseHeaders(): Record<string, string> {
+  const reset = Math.floor(Date.now() / 1000) + 3600;
+  return {
+    "x-github-request-id": randomUUID(),
+    "x-github-media-type": "github.v3; format=json",
+    "x-github-api-version-selected": "2022-11-28",
+    "x-ratelimit-limit": "5000",
+    "x-ratelimit-remaining": "4999",
+    "x-ratelimit-reset": String(reset),
+    "x-ratelimit-used": "1",
+    "x-ratelimit-resource": "core",
+  };
+}
+
+export function createRequestHandler(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(deps, req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: `fake-github internal error: ${String(err)}` }));
+    });
+  };
+}
+
+async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://127.0.0.1");
+  const method = (req.method ?? "GET").toUpperCase();
+  if (isGitRequest(url.pathname)) {
+    handleGitHttp(req, res, url, {
+      ...deps.git,
+      log: (e) =>
+        deps.requestLog.push({ kind: "git", method: e.method, path: e.path, operationId: e.operation, status: e.status, write: e.write, actor: e.actor, issueNumber: null, at: Date.now() }),
+    });
+    return;
+  }
+
+  const raw = await readBody(req);
+  let operationId: string | null = null;
+  let actor: string | null = null;
+  let issueNumber: number | null = null;
+  const violation = (v: Omit<Violation, "method" | "path" | "operationId">): void => {
+    deps.violations.push({ method, path: url.pathname, ...(operationId ? { operationId } : {}), ...v });
+  };
+  const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    const all = { ...baseHeaders(), ...headers };
+    let payload: string | undefined = body === undefined ? undefined : JSON.stringify(body);
+    let finalStatus = status;
+    if (payload !== undefined && method === "GET" && status === 200) {
+      const etag = `W/"${createHash("sha1").update(payload).digest("hex")}"`;
+      all.etag = etag;
+      if (req.headers["if-none-match"] === etag) {
+        finalStatus = 304;
+        payload = undefined;
+      }
+    }
+    if (payload !== undefined) all["content-type"] = "application/json; charset=utf-8";
+    res.writeHead(finalStatus, all).end(payload);
+    deps.requestLog.push({ kind: "rest", method, path: url.pathname, operationId, status: finalStatus, write: method !== "GET" && method !== "HEAD", actor, issueNumber, at: Date.now() });
+  };
+
+  const api = OpenApi.shared();
+  const match = api.match(method, url.pathname);
+  if (match.kind !== "ok") {
+    violation({ kind: "unknown-route", message: match.kind === "unknown-route" ? `no GitHub route ${method} ${url.pathname}` : `${method} is not an operation of ${match.template}` });
+    send(404, { message: "Not Found", documentation_url: DOCS, status: "404" });
+    return;
+  }
+  const { operation, params } = match;
+  operationId = operation.operationId;
+  const handler = HANDLERS[operationId];
+  if (!handler) {
+    violation({ kind: "not-implemented", message: `the fake does not implement ${operationId}` });
+    send(404, { message: "Not Found", documentation_url: DOCS, status: "404" });
+    return;
+  }
+
+  const auth = deps.fake.auth.authenticate(req.headers.authorization);
+  if (auth.kind !== "ok") {
+    send(401, { message: auth.kind === "none" ? "Requires authentication" : auth.message, documentation_url: DOCS, status: "401" });
+    return;
+  }
+  const identity: Identity = auth.identity;
+  actor = identity.user.login;
+  if (identity.kind === "app-jwt" && !operationId.startsWith("apps/")) {
+    send(401, { message: "A JSON web token could not be decoded", documentation_url: DOCS, status: "401" });
+    return;
+  }
+
+  let body: unknown = undefined;
+  const hasBody = raw.length > 0;
+  if (hasBody) {
+    try {
+      body = JSON.parse(raw.toString("utf8"));
+    } catch {
+      send(400, { message: "Problems parsing JSON", documentation_url: DOCS, status: "400" });
+      return;
+    }
+  }
+  const requestProblem = api.validateRequest(operation, body, hasBody);
+  if (requestProblem) {
+    violation({ kind: "request-body", message: requestProblem });
+    send(422, { message: `Invalid request.\n\n${requestProblem}`, documentation_url: DOCS, status: "422" });
+    return;
+  }
+
+  const decision = (await deps.hook()?.({ method, path: url.pathname, operationId })) ?? undefined;
+  if (decision?.delayMs) await sleep(decision.delayMs);
+  if (decision?.respond) {
+    send(decision.respond.status, decision.respond.body);
+    return;
+  }
+
+  const ctx: HandlerContext = {
+    fake: deps.fake,
+    params,
+    query: url.searchParams,
+    body,
+    identity,
+    repo: () => {
+      const repo = deps.fake.store.repo(params.owner ?? "", params.repo ?? "");
+      if (!repo) throw new ApiError(404, "Not Found");
+      return repo;
+    },
+    setIssue: (n) => {
+      issueNumber = n;
+    },
+  };
+  let result: HandlerResult;
+  try {
+    result = await handler(ctx);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    result = { status: err.status, body: err.toBody() };
+  }
+
+  if (decision?.dropResponse) {
+    deps.requestLog.push({ kind: "rest", method, path: url.pathname, operationId, status: 0, write: method !== "GET", actor, issueNumber, at: Date.now() });
+    req.socket.destroy();
+    return;
+  }
+
+  const problem = api.validateResponse(operation, result.status, result.body);
+  if (problem) {
+    violation({ kind: problem.kind, status: result.status, message: problem.message });
+    if (deps.strict) {
+      send(500, { message: `fake-github strict mode: response for ${operationId} violates GitHub's OpenAPI description: ${problem.message}`, documentation_url: DOCS });
+      return;
+    }
+  }
+  send(result.status, result.body, result.headers);
+}

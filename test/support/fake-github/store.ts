@@ -1,0 +1,72 @@
+/** In-memory state of the fake: users, repositories, issues, comments, labels, permissions. */
+import type { ChangeRecord, IssueRecord, LabelRecord, Permission, RepoRecord, UserRecord } from "./types.js";
+
+const PERMISSION_RANK: Record<Permission, number> = { none: 0, read: 1, triage: 2, write: 3, maintain: 4, admin: 5 };
+
+export const hasPermission = (actual: Permission, needed: Permission): boolean => PERMISSION_RANK[actual] >= PERMISSION_RANK[needed];
+
+export const isBotLogin = (login: string): boolean => login.endsWith("[bot]");
+
+export class Store {
+  readonly users = new Map<string, UserRecord>();
+  readonly repos = new Map<string, RepoRecord>();
+  readonly changes: ChangeRecord[] = [];
+  /** Logins that act as admin everywhere (the owners of static tokens). */
+  readonly superusers = new Set<string>();
+  private nextId = 1000;
+
+  newId(): number {
+    this.nextId += 1;
+    return this.nextId;
+  }
+
+  user(login: string, type?: UserRecord["type"]): UserRecord {
+    const key = login.toLowerCase();
+    let u = this.users.get(key);
+    if (!u) {
+      u = { login, id: this.newId(), type: type ?? (isBotLogin(login) ? "Bot" : "User") };
+      this.users.set(key, u);
+    }
+    return u;
+  }
+
+  repo(owner: string, name: string): RepoRecord | undefined {
+    return this.repos.get(`${owner}/${name}`.toLowerCase());
+  }
+
+  addRepo(repo: RepoRecord): void {
+    this.repos.set(`${repo.owner.login}/${repo.name}`.toLowerCase(), repo);
+  }
+
+  /** Finds a label of the repository, creating it (as GitHub does when labelling an issue). */
+  label(repo: RepoRecord, name: string): LabelRecord {
+    const key = name.toLowerCase();
+    let l = repo.labels.get(key);
+    if (!l) {
+      l = { id: this.newId(), name, color: "ededed", description: null, default: false };
+      repo.labels.set(key, l);
+    }
+    return l;
+  }
+
+  permission(repo: RepoRecord, login: string): Permission {
+    if (login.toLowerCase() === repo.owner.login.toLowerCase()) return "admin";
+    if (this.superusers.has(login.toLowerCase())) return "admin";
+    return repo.permissions.get(login.toLowerCase()) ?? "none";
+  }
+
+  /** GitHub silently drops assignees that cannot be assigned: bots and users without access. */
+  assignable(repo: RepoRecord, login: string): boolean {
+    return !isBotLogin(login) && this.permission(repo, login) !== "none";
+  }
+
+  issue(repo: RepoRecord, number: number): IssueRecord | undefined {
+    return repo.issues.get(number);
+  }
+
+  record(change: Omit<ChangeRecord, "at">): void {
+    this.changes.push({ at: Date.now(), ...change });
+  }
+}
+
+export const fullName = (repo: RepoRecord): string => `${repo.owner.login}/${repo.name}`;

@@ -1,0 +1,226 @@
+/** Shared types of the fake GitHub: records kept in the store and the public shapes. */
+
+export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
+
+export interface UserRecord {
+  login: string;
+  id: number;
+  type: "User" | "Bot" | "Organization";
+}
+
+export interface LabelRecord {
+  id: number;
+  name: string;
+  color: string;
+  description: string | null;
+  default: boolean;
+}
+
+export interface PullRecord {
+  id: number;
+  headOwner: string;
+  headRef: string;
+  baseRef: string;
+  /** Last known head sha; refreshed from git whenever the branch still exists. */
+  headSha: string;
+  baseSha: string;
+  draft: boolean;
+  merged: boolean;
+  mergedAt: number | null;
+}
+
+export interface IssueRecord {
+  id: number;
+  number: number;
+  title: string;
+  body: string | null;
+  user: UserRecord;
+  state: "open" | "closed";
+  stateReason: "completed" | "not_planned" | "reopened" | null;
+  labels: LabelRecord[];
+  assignees: UserRecord[];
+  locked: boolean;
+  createdAt: number;
+  updatedAt: number;
+  closedAt: number | null;
+  closedBy: UserRecord | null;
+  pull: PullRecord | null;
+}
+
+export type ReactionContent = "+1" | "-1" | "laugh" | "confused" | "heart" | "hooray" | "rocket" | "eyes";
+
+export interface ReactionRecord {
+  id: number;
+  content: ReactionContent;
+  user: UserRecord;
+  createdAt: number;
+}
+
+export interface CommentRecord {
+  id: number;
+  issueNumber: number;
+  body: string;
+  user: UserRecord;
+  createdAt: number;
+  updatedAt: number;
+  reactions: ReactionRecord[];
+}
+
+export interface RepoRecord {
+  id: number;
+  owner: UserRecord;
+  name: string;
+  defaultBranch: string;
+  path: string;
+  createdAt: number;
+  nextNumber: number;
+  installationId: number;
+  issues: Map<number, IssueRecord>;
+  comments: Map<number, CommentRecord>;
+  /** Keyed by lower-cased label name. */
+  labels: Map<string, LabelRecord>;
+  /** Keyed by lower-cased login. */
+  permissions: Map<string, Permission>;
+}
+
+/** Who is calling: resolved from the token. */
+export interface Identity {
+  user: UserRecord;
+  kind: "static" | "user" | "installation" | "app-jwt";
+  installationId?: number;
+  /** Static tokens act as admin on every repository. */
+  superuser: boolean;
+}
+
+export interface Violation {
+  kind: "unknown-route" | "not-implemented" | "request-body" | "response-body" | "undocumented-status";
+  method: string;
+  path: string;
+  operationId?: string;
+  status?: number;
+  message: string;
+}
+
+export interface RequestLogEntry {
+  kind: "rest" | "git";
+  method: string;
+  path: string;
+  operationId: string | null;
+  status: number;
+  write: boolean;
+  actor: string | null;
+  /** Issue or PR number the request concerns, when it can be told (params, comment id, `issue-N` refs). */
+  issueNumber: number | null;
+  at: number;
+}
+
+/** A state change, attributed to whoever made it. */
+export interface ChangeRecord {
+  at: number;
+  actor: string;
+  repo: string;
+  action: string;
+  issueNumber?: number;
+  detail?: Record<string, unknown>;
+}
+
+export interface DeliveryRecord {
+  id: string;
+  event: string;
+  action: string | null;
+  url: string;
+  status: number;
+  error?: string;
+  signature: "valid" | "invalid" | "missing";
+  payload: Record<string, unknown>;
+  at: number;
+}
+
+export interface AppKeys {
+  appId: number;
+  publicKeyPem: string;
+  /** App slug; the installation bot is `${slug}[bot]`. Default "harness-app". */
+  slug?: string;
+}
+
+export interface StaticTokenSpec {
+  token: string;
+  login: string;
+  type?: "User" | "Bot";
+}
+
+/**
+ * Seam for fault injection (not built yet): called before a REST request is handled.
+ * Return nothing to proceed normally.
+ */
+export type RequestHook = (request: {
+  method: string;
+  path: string;
+  operationId: string | null;
+}) => Promise<RequestHookDecision | void> | RequestHookDecision | void;
+
+export interface RequestHookDecision {
+  delayMs?: number;
+  /** Answer with this instead of running the handler. */
+  respond?: { status: number; body?: unknown };
+  /** Run the handler (state changes apply) and then destroy the socket without answering. */
+  dropResponse?: boolean;
+}
+
+export interface FakeGitHubOptions {
+  appKeys?: AppKeys;
+  /** Extra static tokens; plain strings act as the default test user with admin rights. */
+  tokens?: Array<string | StaticTokenSpec>;
+  /** Strict mode: a response that violates the OpenAPI description is replaced by a 500 naming the violation. */
+  strict?: boolean;
+  /** Parent directory for the temp dir holding the bare repositories. */
+  dir?: string;
+}
+
+/** Views returned by the inspection helpers (plain data, easy to assert on). */
+export interface IssueView {
+  number: number;
+  title: string;
+  body: string | null;
+  state: "open" | "closed";
+  user: string;
+  /** REST-like label objects; `labelNames` has just the names. */
+  labels: Array<{ name: string; color: string; description: string | null }>;
+  labelNames: string[];
+  assignees: string[];
+  isPullRequest: boolean;
+  comments: number;
+}
+
+export interface CommentView {
+  id: number;
+  issueNumber: number;
+  body: string;
+  user: string;
+  createdAt: string;
+  updatedAt: string;
+  reactions: Array<{ content: ReactionContent; user: string }>;
+}
+
+export interface PullView {
+  number: number;
+  title: string;
+  body: string | null;
+  state: "open" | "closed";
+  draft: boolean;
+  merged: boolean;
+  user: string;
+  /** Shaped like the REST `head`/`base` (label is `owner:branch`). */
+  head: { ref: string; sha: string; label: string };
+  base: { ref: string; sha: string; label: string };
+  labelNames: string[];
+}
+
+export interface CommitView {
+  sha: string;
+  tree: string;
+  parents: string[];
+  message: string;
+  author: { name: string; email: string; date: string };
+  committer: { name: string; email: string; date: string };
+}

@@ -1,0 +1,90 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Logger } from "pino";
+import { createHarnessApp, type ApiCounts } from "../../src/app/harness-app.js";
+import { startServer, type RunningServer } from "../../src/app/start-server.js";
+import { silentLogger } from "../../src/adapters/logger.js";
+import { AgentPool } from "../../src/worker/agent-pool.js";
+import { StateDir } from "../../src/worker/state-dir.js";
+import type { WorkResult } from "../../src/worker/work-issue.js";
+import { defaultCliPath, promptsDir } from "../../src/cli/paths.js";
+import { startFakeGitHub, type FakeGitHub } from "./fake-github/index.js";
+import { startModelServer, type ModelServer, type Scenario } from "./model-server.js";
+
+/**
+ * Everything of the embedded setup in one process: the fake GitHub, the
+ * scripted model, the Probot app on a real HTTP server with its agent pool.
+ * The demo and the end-to-end tests both start it.
+ */
+export interface Stack {
+  root: string;
+  github: FakeGitHub;
+  model: ModelServer;
+  server: RunningServer;
+  pool: AgentPool;
+  state: StateDir;
+  webhookSecret: string;
+  results: WorkResult[];
+  apiCounts: Map<string, ApiCounts>;
+  close: () => Promise<void>;
+}
+
+export interface StackOptions {
+  scenarios: Scenario[];
+  agents?: number;
+  log?: Logger;
+  cliPath?: string;
+  progressIntervalMs?: number;
+  /** Keep the temp directory after close (for inspection). */
+  keep?: boolean;
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-stack-"));
+  const log = options.log ?? silentLogger();
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.reverse()) await closer().catch(() => undefined);
+    if (!options.keep) await fs.rm(root, { recursive: true, force: true });
+  };
+  try {
+    const model = await startModelServer({ scenarios: options.scenarios });
+    closers.push(() => model.close());
+    const github = await startFakeGitHub({ dir: path.join(root, "github") });
+    closers.push(() => github.close());
+    const webhookSecret = randomBytes(20).toString("hex");
+    const results: WorkResult[] = [];
+    const apiCounts = new Map<string, ApiCounts>();
+    const pool = new AgentPool({ agents: options.agents ?? 1, log });
+    const state = new StateDir(path.join(root, "state"));
+    const appFn = createHarnessApp({
+      pool,
+      state,
+      host: os.hostname(),
+      runId: randomUUID(),
+      claude: {
+        cliPath: options.cliPath ?? defaultCliPath(),
+        modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "scripted-model-key", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
+        permissionMode: "dontAsk",
+      },
+      promptsDir: promptsDir(),
+      gitUrl: (repository) => repository.cloneUrl,
+      log,
+      progressIntervalMs: options.progressIntervalMs ?? 2_000,
+      onResult: (result) => results.push(result),
+      apiCounts,
+    });
+    const server = await startServer(appFn, { webhookSecret, githubToken: github.token, baseUrl: github.apiUrl, port: 0, log, plainOctokit: true });
+    closers.push(async () => {
+      await pool.idle();
+      await server.close();
+    });
+    github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
+    return { root, github, model, server, pool, state, webhookSecret, results, apiCounts, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
