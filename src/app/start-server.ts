@@ -32,6 +32,18 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
+type OctokitOptions = NonNullable<ConstructorParameters<typeof ProbotOctokit>[0]>;
+
+/**
+ * Probot's Octokit without retries and throttling. Probot merges its own
+ * throttle options over any defaults, so they are forced off here, after the merge.
+ */
+class PlainOctokit extends ProbotOctokit {
+  constructor(options: OctokitOptions = {}) {
+    super({ ...options, throttle: { ...options.throttle, enabled: false }, retry: { ...options.retry, enabled: false } });
+  }
+}
+
 export function createProbotInstance(options: ServerOptions): Probot {
   if (!options.webhookSecret) {
     throw new HarnessError("EHARNESS_NO_WEBHOOK_SECRET", {
@@ -45,9 +57,7 @@ export function createProbotInstance(options: ServerOptions): Probot {
       fix: "Install the App from app.yml and set APP_ID and PRIVATE_KEY, or set GITHUB_TOKEN.",
     });
   }
-  const Octokit = options.plainOctokit
-    ? ProbotOctokit.defaults({ throttle: { enabled: false }, retry: { enabled: false } })
-    : ProbotOctokit;
+  const Octokit = options.plainOctokit ? PlainOctokit : ProbotOctokit;
   return new Probot({
     ...(options.githubToken ? { githubToken: options.githubToken } : { appId: options.appId, privateKey: options.privateKey }),
     secret: options.webhookSecret,

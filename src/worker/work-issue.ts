@@ -44,6 +44,8 @@ export interface WorkDeps {
 }
 
 export interface WorkResult {
+  /** `owner/repo` */
+  repository: string;
   issue: number;
   outcome: SessionReport["outcome"] | "error";
   label: string;
@@ -220,19 +222,19 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     await github.updateComment(claim.trackingCommentId, tracking(success ? "done" : "failed", { report, pullRequest: pullRequest ?? undefined }));
     const released = await claim.leases.release(issueNumber, lease, claim.owner, deps.now(), { outcome: report.outcome, sessionId: report.sessionId });
     if (released.ok) lease = released.head;
-    return { issue: issueNumber, outcome: report.outcome, label, pullRequest, report, error: null, pushed };
+    return { repository: github.fullName, issue: issueNumber, outcome: report.outcome, label, pullRequest, report, error: null, pushed };
   } catch (thrown) {
     const error = toHarnessError(thrown, "EHARNESS_GITHUB", "See the harness log for the request that failed, then /retry.");
     log.error({ issue: issueNumber, code: error.code, err: thrown }, error.message);
     if (error.code === "EHARNESS_LEASE_LOST") {
       // Fenced: somebody else owns the issue now. Write nothing more.
-      return { issue: issueNumber, outcome: "error", label: labels.join(","), pullRequest, report, error, pushed };
+      return { repository: github.fullName, issue: issueNumber, outcome: "error", label: labels.join(","), pullRequest, report, error, pushed };
     }
     const detail = { code: error.code, message: error.message, fix: error.fix };
     await reportFailure(deps, claim, lease, { labels, report, branch, pullRequest, detail, tracking }).catch((secondary: unknown) =>
       log.error({ issue: issueNumber, err: secondary }, "could not report the failure on the issue"),
     );
-    return { issue: issueNumber, outcome: "error", label: config.labels.failed, pullRequest, report, error, pushed };
+    return { repository: github.fullName, issue: issueNumber, outcome: "error", label: config.labels.failed, pullRequest, report, error, pushed };
   } finally {
     if (worktree !== null || (await exists(worktreeDir))) {
       await git.removeWorktree(worktreeDir).catch((error: unknown) => log.warn({ err: error }, "worktree not removed"));

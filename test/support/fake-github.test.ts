@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Octokit } from "@octokit/rest";
+import { ProbotOctokit } from "probot";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeGitHub, type FakeGitHub } from "./fake-github/index.js";
 
@@ -31,6 +32,9 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const client = (baseUrl: string, auth?: string): Octokit => new Octokit({ baseUrl, auth, log: quiet });
+
 const statusOf = async (p: Promise<unknown>): Promise<number> => {
   try {
     await p;
@@ -46,9 +50,9 @@ describe("fake GitHub", () => {
   let work: string;
 
   beforeAll(async () => {
-    fake = await startFakeGitHub({ appKeys: { appId: APP_ID, publicKeyPem: keys.publicKey } });
+    fake = await startFakeGitHub({ appKeys: { appId: APP_ID, publicKeyPem: keys.publicKey }, strict: true });
     await fake.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "# widgets\n", "src/index.ts": "export const x = 1;\n" } });
-    octokit = new Octokit({ baseUrl: fake.apiUrl, auth: fake.token });
+    octokit = client(fake.apiUrl, fake.token);
     work = await mkdtemp(join(tmpdir(), "fake-gh-test-"));
   });
 
@@ -75,9 +79,9 @@ describe("fake GitHub", () => {
   });
 
   it("requires a token", async () => {
-    const anonymous = new Octokit({ baseUrl: fake.apiUrl });
+    const anonymous = client(fake.apiUrl);
     expect(await statusOf(anonymous.repos.get({ owner: OWNER, repo: REPO }))).toBe(401);
-    const wrong = new Octokit({ baseUrl: fake.apiUrl, auth: "ghp_wrong" });
+    const wrong = client(fake.apiUrl, "ghp_wrong");
     expect(await statusOf(wrong.repos.get({ owner: OWNER, repo: REPO }))).toBe(401);
   });
 
@@ -283,21 +287,33 @@ describe("fake GitHub", () => {
   });
 
   it("authenticates a GitHub App by JWT and mints installation tokens", async () => {
-    const app = new Octokit({ baseUrl: fake.apiUrl, auth: appJwt(keys.privateKey) });
+    const app = client(fake.apiUrl, appJwt(keys.privateKey));
     const { data: me } = await app.apps.getAuthenticated();
     expect(me?.id).toBe(APP_ID);
     const { data: inst } = await app.apps.getRepoInstallation({ owner: OWNER, repo: REPO });
     const { data: tok } = await app.apps.createInstallationAccessToken({ installation_id: inst.id });
-    const bot = new Octokit({ baseUrl: fake.apiUrl, auth: tok.token });
+    const bot = client(fake.apiUrl, tok.token);
     const issue = await fake.createIssue(OWNER, REPO, { title: "by the bot" });
     const { data: c } = await bot.issues.createComment({ owner: OWNER, repo: REPO, issue_number: issue.number, body: "hi" });
     expect(c.user?.login).toBe("harness-app[bot]");
     expect(c.user?.type).toBe("Bot");
 
     const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
-    const forged = new Octokit({ baseUrl: fake.apiUrl, auth: appJwt(otherKey.privateKey) });
+    const forged = client(fake.apiUrl, appJwt(otherKey.privateKey));
     expect(await statusOf(forged.apps.getAuthenticated())).toBe(401);
     expect(await statusOf(app.repos.get({ owner: OWNER, repo: REPO }))).toBe(401);
+
+    // The way Probot gets its installation client: @octokit/auth-app through octokit-auth-probot.
+    const probot = new ProbotOctokit({
+      baseUrl: fake.apiUrl,
+      auth: { appId: APP_ID, privateKey: keys.privateKey, installationId: inst.id },
+      log: quiet,
+      throttle: { enabled: false },
+      retry: { enabled: false },
+    });
+    const { data: viaProbot } = await probot.rest.issues.addLabels({ owner: OWNER, repo: REPO, issue_number: issue.number, labels: ["harness:claimed"] });
+    expect(viaProbot.map((l) => l.name)).toEqual(["harness:claimed"]);
+    expect(fake.changes.some((ch) => ch.action === "issue.labeled" && ch.actor === "harness-app[bot]")).toBe(true);
     fake.assertNoViolations();
   });
 

@@ -156,14 +156,14 @@ export async function isAncestor(repoPath: string, ancestor: string, descendant:
  * `oldSha` = ZERO_SHA means "must not exist"; null means "whatever it is".
  */
 export async function updateRef(repoPath: string, ref: string, newSha: string, oldSha: string | null): Promise<{ ok: boolean; stderr: string }> {
-  const args = ["update-ref", "--no-deref", ref, newSha];
+  const args = ["-c", "core.filesRefLockTimeout=20", "update-ref", "--no-deref", ref, newSha];
   if (oldSha !== null) args.push(oldSha);
   const r = await runGit(repoPath, args);
   return { ok: r.code === 0, stderr: r.stderr };
 }
 
 export async function deleteRef(repoPath: string, ref: string, oldSha: string): Promise<boolean> {
-  const r = await runGit(repoPath, ["update-ref", "--no-deref", "-d", ref, oldSha]);
+  const r = await runGit(repoPath, ["-c", "core.filesRefLockTimeout=20", "update-ref", "--no-deref", "-d", ref, oldSha]);
   return r.code === 0;
 }
 

@@ -12,6 +12,7 @@ import { Auth } from "./auth.js";
 import { commitFiles, initBareRepo, readCommit, readRef as gitReadRef, updateRef, ZERO_SHA } from "./git.js";
 import { notFound, type FakeContext } from "./http.js";
 import { addComment, addLabels, createIssueRecord, removeLabel as removeIssueLabel } from "./routes/issues.js";
+import { OpenApi } from "./openapi.js";
 import { Serializer, iso } from "./serializers.js";
 import { createRequestHandler } from "./server.js";
 import { Store, fullName } from "./store.js";
@@ -97,6 +98,8 @@ export class FakeGitHub {
     await mkdir(parent, { recursive: true });
     const dir = await mkdtemp(join(parent, "fake-github-"));
     await mkdir(join(dir, "repos"), { recursive: true });
+    // Load GitHub's OpenAPI description now (about a second, once per process), not mid-test.
+    OpenApi.shared();
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;

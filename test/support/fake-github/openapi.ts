@@ -41,6 +41,7 @@ function toAjvSchema(schema: Json): Json {
   for (const [k, v] of Object.entries(schema)) {
     out[k] = toAjvSchema(v);
   }
+  if (out.nullable === true && Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
   if (out.nullable === true && out.type === undefined) {
     delete out.nullable;
     return { anyOf: [out, { type: "null" }] };
@@ -77,13 +78,21 @@ export class OpenApi {
       const source = template
         .split("/")
         .map((seg) => {
-          const m = /^\{(.+)\}$/.exec(seg);
-          if (!m || !m[1]) {
+          if (!seg.includes("{")) {
             literalCount += 1;
             return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
           }
-          paramNames.push(m[1]);
-          return multi.has(m[1]) ? "(.+)" : "([^/]+)";
+          // A segment may mix parameters and literals, e.g. `{base}...{head}`.
+          if (!/^\{[^}]+\}$/.test(seg)) literalCount += 0.5;
+          return seg
+            .split(/(\{[^}]+\})/)
+            .map((part) => {
+              const m = /^\{(.+)\}$/.exec(part);
+              if (!m || !m[1]) return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+              paramNames.push(m[1]);
+              return multi.has(m[1]) ? "(.+)" : seg === part ? "([^/]+)" : "([^/]+?)";
+            })
+            .join("");
         })
         .join("/");
       const regex = new RegExp(`^${source}$`);

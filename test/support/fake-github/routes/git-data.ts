@@ -4,7 +4,10 @@ import { ApiError, bool, notFound, obj, ok, str, unprocessable, type Handler, ty
 import type { RepoRecord } from "../types.js";
 
 /** Attempts when `update-ref` fails for a reason other than a lost race (e.g. lock contention). */
-const MAX_ATTEMPTS = 20;
+const MAX_ATTEMPTS = 100;
+
+/** A short random pause before retrying after lock contention. */
+const backoff = (): Promise<void> => new Promise((r) => setTimeout(r, 2 + Math.random() * 10));
 
 function issueOfRef(ctx: HandlerContext, ref: string): void {
   const m = /issue-(\d+)$/.exec(ref);
@@ -66,6 +69,7 @@ const createRef: Handler = async (ctx) => {
       ctx.fake.store.record({ actor: ctx.identity.user.login, repo: `${repo.owner.login}/${repo.name}`, action: "ref.created", detail: { ref, sha } });
       return ok(await refBody(ctx, repo, ref, sha), 201, { location: `${ctx.fake.ser.repoApi(repo)}/git/${ref}` });
     }
+    await backoff();
   }
   throw new ApiError(409, "Reference update failed");
 }
@@ -106,6 +110,7 @@ const updateRefHandler: Handler = async (ctx) => {
       ctx.fake.store.record({ actor: ctx.identity.user.login, repo: `${repo.owner.login}/${repo.name}`, action: "ref.updated", detail: { ref, from: current, to: sha, force } });
       return ok(await refBody(ctx, repo, ref, sha));
     }
+    await backoff();
   }
   throw new ApiError(409, "Reference update failed");
 };
@@ -122,6 +127,7 @@ const deleteRefHandler: Handler = async (ctx) => {
       ctx.fake.store.record({ actor: ctx.identity.user.login, repo: `${repo.owner.login}/${repo.name}`, action: "ref.deleted", detail: { ref, from: current } });
       return { status: 204 };
     }
+    await backoff();
   }
   throw new ApiError(409, "Reference update failed");
 };

@@ -94,12 +94,19 @@ export async function serializePull(fake: FakeContext, repo: RepoRecord, issue: 
   return out;
 }
 
+/** Requests about `harness/issue-N` branches count for issue N in the request log; others for the PR itself. */
+const issueOfBranch = (branch: string): number | null => {
+  const m = /issue-(\d+)$/.exec(branch);
+  return m ? Number(m[1]) : null;
+};
+
 function pullOf(ctx: HandlerContext): { repo: RepoRecord; issue: IssueRecord; pull: PullRecord } {
   const repo = ctx.repo();
   const n = intParam(ctx, "pull_number");
   ctx.setIssue(n);
   const issue = repo.issues.get(n);
   if (!issue?.pull) throw notFound();
+  ctx.setIssue(issueOfBranch(issue.pull.headRef) ?? n);
   return { repo, issue, pull: issue.pull };
 }
 
@@ -154,7 +161,7 @@ const create: Handler = async (ctx) => {
     draft: bool(b.draft) ?? false,
     user: ctx.identity.user,
   });
-  ctx.setIssue(issue.number);
+  ctx.setIssue(issueOfBranch(issue.pull?.headRef ?? "") ?? issue.number);
   return ok(await serializePull(ctx.fake, repo, issue, true), 201, { location: `${ctx.fake.ser.repoApi(repo)}/pulls/${issue.number}` });
 };
 
@@ -169,6 +176,8 @@ const list: Handler = async (ctx) => {
   let items = [...repo.issues.values()].filter((i) => i.pull && (state === "all" || i.state === state));
   if (head) {
     const branch = headBranch(repo, head);
+    const n = issueOfBranch(branch ?? "");
+    if (n !== null) ctx.setIssue(n);
     items = items.filter((i) => branch !== null && i.pull?.headRef === branch);
   }
   if (base) items = items.filter((i) => i.pull?.baseRef === base);

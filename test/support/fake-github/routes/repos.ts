@@ -69,6 +69,8 @@ async function branchBody(ctx: HandlerContext, repo: RepoRecord, branch: string,
 const getBranch: Handler = async (ctx) => {
   const repo = ctx.repo();
   const branch = ctx.params.branch ?? "";
+  const n = /issue-(\d+)$/.exec(branch);
+  if (n) ctx.setIssue(Number(n[1]));
   const sha = await readRef(repo.path, `refs/heads/${branch}`);
   if (!sha) throw new ApiError(404, "Branch not found");
   return ok(await branchBody(ctx, repo, branch, sha));
@@ -76,7 +78,7 @@ const getBranch: Handler = async (ctx) => {
 
 const compare: Handler = async (ctx) => {
   const repo = ctx.repo();
-  const basehead = ctx.params.basehead ?? "";
+  const basehead = ctx.params.basehead ?? `${ctx.params.base ?? ""}...${ctx.params.head ?? ""}`;
   const dots = basehead.indexOf("...");
   if (dots === -1) throw notFound();
   const baseName = basehead.slice(0, dots);
@@ -119,4 +121,5 @@ export const repoHandlers: Record<string, Handler> = {
   "repos/get-collaborator-permission-level": getCollaboratorPermission,
   "repos/get-branch": getBranch,
   "repos/compare-commits-with-basehead": compare,
+  "repos/compare-commits": compare,
 };
