@@ -66,32 +66,40 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
       return { claimed: false, reason: result.reason };
     }
     log.info({ issue: issueNumber, epoch: result.head.record.epoch, attempt: result.head.record.attempt }, "claimed");
-
-    const labels = await github.transitionLabels(issueNumber, issue.labels, harnessLabels(config), config.labels.claimed);
-    if (config.assignee) {
-      await github.addAssignee(issueNumber, config.assignee).catch((error: unknown) => {
-        log.debug({ err: error, assignee: config.assignee }, "assignee skipped");
+    try {
+      const labels = await github.transitionLabels(issueNumber, issue.labels, harnessLabels(config), config.labels.claimed);
+      if (config.assignee) {
+        await github.addAssignee(issueNumber, config.assignee).catch((error: unknown) => {
+          log.debug({ err: error, assignee: config.assignee }, "assignee skipped");
+        });
+      }
+      const tracking = renderTrackingComment({
+        issue: issueNumber,
+        phase: "claimed",
+        agent: `${owner.agent}@${owner.host}`,
+        attempt: result.head.record.attempt,
+        branch: `${config.branchPrefix}${issueNumber}`,
       });
+      const existing = await github.findComment(issueNumber, TRACKING_MARKER);
+      let trackingCommentId: number;
+      if (existing) {
+        await github.updateComment(existing.id, tracking);
+        trackingCommentId = existing.id;
+      } else {
+        trackingCommentId = await github.createComment(issueNumber, tracking);
+      }
+      return {
+        claimed: true,
+        claim: { issue: { ...issue, labels }, owner, lease: result.head, leases, labels, trackingCommentId, sessionId, releaseLock: lock.release },
+      };
+    } catch (error) {
+      // The claim is ours but could not be shown: give it back rather than
+      // leave it to expire, then let the caller report the error.
+      await leases
+        .release(issueNumber, result.head, owner, deps.now(), { outcome: "error", sessionId: null })
+        .catch((releaseError: unknown) => log.error({ err: releaseError }, "could not release the lease after a failed claim"));
+      throw error;
     }
-    const tracking = renderTrackingComment({
-      issue: issueNumber,
-      phase: "claimed",
-      agent: `${owner.agent}@${owner.host}`,
-      attempt: result.head.record.attempt,
-      branch: `${config.branchPrefix}${issueNumber}`,
-    });
-    const existing = await github.findComment(issueNumber, TRACKING_MARKER);
-    let trackingCommentId: number;
-    if (existing) {
-      await github.updateComment(existing.id, tracking);
-      trackingCommentId = existing.id;
-    } else {
-      trackingCommentId = await github.createComment(issueNumber, tracking);
-    }
-    return {
-      claimed: true,
-      claim: { issue: { ...issue, labels }, owner, lease: result.head, leases, labels, trackingCommentId, sessionId, releaseLock: lock.release },
-    };
   } catch (error) {
     await lock.release();
     throw error;

@@ -7,6 +7,7 @@ import path from "node:path";
  *   repos/<owner>/<repo>.git               one bare clone per repository
  *   worktrees/<owner>--<repo>--issue-N     one worktree per issue
  *   sessions/<session-id>/                 prompt, HOME, transcript, stderr
+ *   agents/<agent>.json                    liveness of each agent on this host
  */
 export class StateDir {
   readonly root: string;
@@ -37,6 +38,10 @@ export class StateDir {
 
   session(sessionId: string): string {
     return path.join(this.root, "sessions", sessionId);
+  }
+
+  agentFile(agent: string): string {
+    return path.join(this.root, "agents", `${agent}.json`);
   }
 
   /** The harness's own HOME for git: never the agent's. */

@@ -17,6 +17,7 @@ import type { GitHubClient } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { runClaude, type RunClaudeOptions, type RunClaudeResult } from "../adapters/claude/run-claude.js";
 import { harnessLabels, type Claim } from "./claim-issue.js";
+import { Heartbeat } from "./heartbeat.js";
 import type { StateDir } from "./state-dir.js";
 
 export interface ClaudeSettings {
@@ -40,6 +41,8 @@ export interface WorkDeps {
   now: () => Date;
   /** Minimum time between progress edits of the tracking comment. */
   progressIntervalMs: number;
+  /** How often the agent records that it is alive (local, free); default 30 s. */
+  livenessMs?: number;
   runSession?: (options: RunClaudeOptions) => Promise<RunClaudeResult>;
 }
 
@@ -148,40 +151,86 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
 
     let lastEdit = deps.now().getTime();
     let loggedToolCalls = 0;
+    let lastTrackingBody = "";
     let pendingEdit: Promise<void> = Promise.resolve();
-    const result = await (deps.runSession ?? runClaude)({
-      cliPath: deps.claude.cliPath,
-      cwd: worktree.path,
-      home,
-      prompt: prompts.task,
-      sessionId: claim.sessionId,
-      appendSystemPromptFile: bootstrapFile,
-      allowedTools: config.allowedTools,
-      permissionMode: deps.claude.permissionMode,
-      maxTurns: config.maxTurns,
-      maxBudgetUsd: config.maxBudgetUsd,
-      ...(config.model ? { model: config.model } : {}),
-      modelEnv: deps.claude.modelEnv,
-      agentId: `${claim.owner.agent}-${claim.sessionId}`,
-      transcriptPath: path.join(sessionDir, "transcript.jsonl"),
-      stderrPath: path.join(sessionDir, "stderr.log"),
-      stallTimeoutMs: config.timeouts.stallMinutes * 60_000,
-      wallTimeoutMs: config.timeouts.sessionMinutes * 60_000,
-      onEvent: (_event, live) => {
-        // Every step goes to the log (free); the tracking comment (a GitHub write) only now and then.
-        if (live.lastToolCall !== null && live.toolCalls !== loggedToolCalls) {
-          loggedToolCalls = live.toolCalls;
-          log.info({ issue: issueNumber, turns: live.turns, lastToolCall: live.lastToolCall }, "tool call");
-        }
-        const now = deps.now().getTime();
-        if (now - lastEdit < deps.progressIntervalMs) return;
-        lastEdit = now;
-        log.info({ issue: issueNumber, turns: live.turns, costUsd: live.costUsd, lastToolCall: live.lastToolCall }, "progress");
-        pendingEdit = pendingEdit
-          .then(() => github.updateComment(claim.trackingCommentId, tracking("running", { report: live })))
-          .catch((error: unknown) => log.warn({ err: error }, "progress edit failed"));
+    let live: SessionReport | null = null;
+    let lastEventAt = deps.now().toISOString();
+    const startedAt = lastEventAt;
+    const termMs = config.lease.termMinutes * 60_000;
+    const stop = new AbortController();
+    const heartbeat = new Heartbeat({
+      livenessMs: deps.livenessMs ?? 30_000,
+      renewMs: termMs / 3,
+      now: () => deps.now().getTime(),
+      beat: () =>
+        writeJsonAtomic(state.agentFile(claim.owner.agent), {
+          agent: claim.owner.agent,
+          host: claim.owner.host,
+          pid: process.pid,
+          repository: github.fullName,
+          issue: issueNumber,
+          sessionId: claim.sessionId,
+          startedAt,
+          updatedAt: deps.now().toISOString(),
+          lastEventAt,
+          turns: live?.turns ?? 0,
+          costUsd: live?.costUsd ?? 0,
+          lastToolCall: live?.lastToolCall ?? null,
+        }),
+      renew: async () => {
+        const renewed = await claim.leases.renew(issueNumber, lease, claim.owner, deps.now(), termMs);
+        if (renewed.ok) lease = renewed.head;
+        return renewed.ok;
       },
+      onFenced: () => stop.abort(),
+      log,
     });
+    heartbeat.start();
+    let result: RunClaudeResult;
+    try {
+      result = await (deps.runSession ?? runClaude)({
+        cliPath: deps.claude.cliPath,
+        cwd: worktree.path,
+        home,
+        prompt: prompts.task,
+        sessionId: claim.sessionId,
+        appendSystemPromptFile: bootstrapFile,
+        allowedTools: config.allowedTools,
+        permissionMode: deps.claude.permissionMode,
+        maxTurns: config.maxTurns,
+        maxBudgetUsd: config.maxBudgetUsd,
+        ...(config.model ? { model: config.model } : {}),
+        modelEnv: deps.claude.modelEnv,
+        agentId: `${claim.owner.agent}-${claim.sessionId}`,
+        transcriptPath: path.join(sessionDir, "transcript.jsonl"),
+        stderrPath: path.join(sessionDir, "stderr.log"),
+        stallTimeoutMs: config.timeouts.stallMinutes * 60_000,
+        wallTimeoutMs: config.timeouts.sessionMinutes * 60_000,
+        signal: stop.signal,
+        onEvent: (_event, report) => {
+          live = report;
+          lastEventAt = deps.now().toISOString();
+          // Every step goes to the log (free); the tracking comment (a GitHub write) only now and then.
+          if (report.lastToolCall !== null && report.toolCalls !== loggedToolCalls) {
+            loggedToolCalls = report.toolCalls;
+            log.info({ issue: issueNumber, turns: report.turns, lastToolCall: report.lastToolCall }, "tool call");
+          }
+          const now = deps.now().getTime();
+          if (now - lastEdit < deps.progressIntervalMs) return;
+          const body = tracking("running", { report });
+          if (body === lastTrackingBody) return;
+          lastEdit = now;
+          lastTrackingBody = body;
+          log.info({ issue: issueNumber, turns: report.turns, costUsd: report.costUsd, lastToolCall: report.lastToolCall }, "progress");
+          pendingEdit = pendingEdit
+            .then(() => github.updateComment(claim.trackingCommentId, body))
+            .catch((error: unknown) => log.warn({ err: error }, "progress edit failed"));
+        },
+      });
+    } finally {
+      await heartbeat.stop();
+      await fs.rm(state.agentFile(claim.owner.agent), { force: true });
+    }
     await pendingEdit;
     report = result.report;
     log.info({ issue: issueNumber, outcome: report.outcome, turns: report.turns, costUsd: report.costUsd }, "session ended");
@@ -193,7 +242,8 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     const remoteHead = heads.get(branch);
     const localHead = await git.head(worktree);
     if (commits > 0 && localHead !== remoteHead) {
-      await git.push(url, worktree, { token });
+      // A fresh token: an installation token lives an hour, a session may too.
+      await git.push(url, worktree, { token: await github.gitToken() });
       pushed = true;
     }
     const success = report.outcome === "success";
@@ -241,6 +291,13 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     }
     await claim.releaseLock();
   }
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(temp, JSON.stringify(value));
+  await fs.rename(temp, file);
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -39,7 +39,14 @@ export interface StackOptions {
   progressIntervalMs?: number;
   /** Keep the temp directory after close (for inspection). */
   keep?: boolean;
+  /**
+   * How the app authenticates: a token (the default), or as a GitHub App with
+   * APP_ID and PRIVATE_KEY (JWT, then installation tokens), as in production.
+   */
+  auth?: "token" | "app";
 }
+
+export const STACK_APP_ID = 424242;
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-stack-"));
@@ -52,7 +59,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     const model = await startModelServer({ scenarios: options.scenarios });
     closers.push(() => model.close());
-    const github = await startFakeGitHub({ dir: path.join(root, "github") });
+    const keys = options.auth === "app" ? generateKeyPairSync("rsa", { modulusLength: 2048 }) : null;
+    const github = await startFakeGitHub({
+      dir: path.join(root, "github"),
+      ...(keys ? { appKeys: { appId: STACK_APP_ID, publicKeyPem: keys.publicKey.export({ type: "spki", format: "pem" }).toString() } } : {}),
+    });
     closers.push(() => github.close());
     const webhookSecret = randomBytes(20).toString("hex");
     const results: WorkResult[] = [];
@@ -76,7 +87,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       onResult: (result) => results.push(result),
       apiCounts,
     });
-    const server = await startServer(appFn, { webhookSecret, githubToken: github.token, baseUrl: github.apiUrl, port: 0, log, plainOctokit: true });
+    const credentials = keys
+      ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
+      : { githubToken: github.token };
+    const server = await startServer(appFn, { webhookSecret, ...credentials, baseUrl: github.apiUrl, port: 0, log, plainOctokit: true });
     closers.push(async () => {
       await pool.idle();
       await server.close();

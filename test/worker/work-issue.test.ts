@@ -1,0 +1,100 @@
+import { execFileSync } from "node:child_process";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GitHubClient } from "../../src/adapters/github-client.js";
+import { silentLogger } from "../../src/adapters/logger.js";
+import { parseConfig } from "../../src/core/config.js";
+import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
+import { defaultCliPath, promptsDir } from "../../src/cli/paths.js";
+import { claimIssue } from "../../src/worker/claim-issue.js";
+import { StateDir } from "../../src/worker/state-dir.js";
+import { workIssue, type WorkDeps } from "../../src/worker/work-issue.js";
+import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { loadScenario, startModelServer, type ModelServer } from "../support/model-server.js";
+import { testOctokit } from "../support/octokit.js";
+
+const OWNER = "octo";
+const REPO = "fenced";
+let github: FakeGitHub;
+let model: ModelServer;
+let root: string;
+
+function git(...args: string[]): string {
+  return execFileSync("git", ["--git-dir", github.repoPath(OWNER, REPO), ...args], { encoding: "utf8" }).trim();
+}
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-worker-"));
+  model = await startModelServer({ scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/slow.yaml"))] });
+  github = await startFakeGitHub({ dir: root });
+  await github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+});
+
+afterAll(async () => {
+  await model?.close();
+  await github?.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+describe("workIssue, fenced mid-session", () => {
+  it("stops the session when a renewal finds the lease taken, and writes nothing more", async () => {
+    // A lease term of 0.6 s renews every 0.2 s; liveness ticks every 50 ms.
+    const config = parseConfig({ lease: { termMinutes: 0.01 } });
+    const client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
+    const state = new StateDir(path.join(root, "state"));
+    const owner = { agent: "agent-1", host: "host-a", runId: "run-1" };
+    const log = silentLogger();
+    const now = () => new Date();
+    const issue = await github.createIssue(OWNER, REPO, { title: "slow", body: "[scenario:slow] go", labels: ["harness:queued"], user: "ada" });
+
+    const claimed = await claimIssue({ github: client, config, state, owner, log, now }, issue.number);
+    if (!claimed.claimed) throw new Error(claimed.reason);
+    const deps: WorkDeps = {
+      github: client,
+      config,
+      state,
+      claude: {
+        cliPath: defaultCliPath(),
+        modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
+        permissionMode: "dontAsk",
+      },
+      promptsDir: promptsDir(),
+      gitUrl: () => github.gitUrl(OWNER, REPO),
+      log,
+      now,
+      progressIntervalMs: 60_000,
+      livenessMs: 50,
+    };
+    const working = workIssue(deps, claimed.claim);
+
+    // While the model thinks over its second turn, the reclaimer takes the lease.
+    const deadline = Date.now() + 30_000;
+    while (!model.requests.some((r) => r.scenario === "slow" && r.turn === 1) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const ref = `refs/harness/leases/issue-${issue.number}`;
+    const head = git("rev-parse", ref);
+    const reclaimed: LeaseRecord = { ...claimed.claim.lease.record, state: "reclaimed", owner: { agent: "reclaimer", host: "host-r", runId: "r" } };
+    // Renewals may have advanced the head meanwhile: build on whatever it is now.
+    const taken = git("commit-tree", "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "-p", head, "-m", serializeLease(reclaimed));
+    git("update-ref", ref, taken, head);
+    // Writes other than the lease's own CAS attempts (a renewal in flight may still
+    // write an orphan commit and lose its PATCH: that is how it learns it is fenced).
+    const publishing = () => github.requestLog.filter((e) => e.write && !(e.operationId ?? "").startsWith("git/")).map((e) => `${e.method} ${e.path}`);
+    const writesBefore = publishing();
+
+    const result = await working;
+    expect(result.error?.code).toBe("EHARNESS_LEASE_LOST");
+    expect(result.report?.outcome).toBe("interrupted");
+    expect(result.pushed).toBe(false);
+    // Nothing written after the lease was taken: no push, no PR, no comment, no label, no release.
+    expect(publishing()).toEqual(writesBefore);
+    expect(git("rev-parse", ref)).toBe(taken);
+    expect(() => git("rev-parse", "--verify", "--quiet", `refs/heads/harness/issue-${issue.number}`)).toThrow();
+    expect(github.getIssue(OWNER, REPO, issue.number).labels.map((l) => l.name)).toEqual(["harness:running"]);
+    // The session really ended early, and the worktree is cleaned up.
+    expect(await fs.stat(state.worktree(OWNER, REPO, issue.number)).catch(() => null)).toBeNull();
+  });
+});
