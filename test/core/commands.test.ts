@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { isBot, maySteer, parseCommand } from "../../src/core/commands.js";
+
+describe("parseCommand", () => {
+  it("reads each command on a line of its own", () => {
+    expect(parseCommand("/interrupt")).toEqual({ kind: "interrupt" });
+    expect(parseCommand("/retry")).toEqual({ kind: "retry", fresh: false });
+    expect(parseCommand("/retry fresh")).toEqual({ kind: "retry", fresh: true });
+    expect(parseCommand("/status")).toEqual({ kind: "status" });
+    expect(parseCommand("Looks stuck.\r\n\r\n  /interrupt  \r\nthanks")).toEqual({ kind: "interrupt" });
+  });
+
+  it("ignores commands in code blocks, indented code and quotes", () => {
+    expect(parseCommand("```\n/interrupt\n```")).toBeNull();
+    expect(parseCommand("~~~~\n```\n/retry\n```\n~~~~")).toBeNull();
+    expect(parseCommand("    /status")).toBeNull();
+    expect(parseCommand("> /interrupt\n> please")).toBeNull();
+    expect(parseCommand("```js\nx\n```\n/status")).toEqual({ kind: "status" });
+  });
+
+  it("ignores anything that only looks like a command", () => {
+    for (const body of ["/interrupted", "please /interrupt", "/retry later", "/status now", "`/status`", "/RETRY", ""]) {
+      expect(parseCommand(body)).toBeNull();
+    }
+  });
+});
+
+describe("who may steer", () => {
+  it("allows write, maintain and admin; refuses triage, read and none", () => {
+    expect(maySteer({ permission: "admin", role_name: "admin" })).toBe(true);
+    expect(maySteer({ permission: "write", role_name: "maintain" })).toBe(true);
+    expect(maySteer({ permission: "write", role_name: "write" })).toBe(true);
+    expect(maySteer({ permission: "read", role_name: "triage" })).toBe(false);
+    expect(maySteer({ permission: "read", role_name: "read" })).toBe(false);
+    expect(maySteer({ permission: "none" })).toBe(false);
+  });
+
+  it("knows bots", () => {
+    expect(isBot({ login: "harness-app[bot]", type: "Bot" })).toBe(true);
+    expect(isBot({ login: "renovate[bot]" })).toBe(true);
+    expect(isBot({ login: "ada", type: "User" })).toBe(false);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import type { LeaseRecord } from "../../src/core/lease.js";
+import { backoffMs, decideReclaim, defaultReclaimPolicy as policy } from "../../src/core/reclaim.js";
+
+const head: LeaseRecord = {
+  issue: 7,
+  state: "claimed",
+  owner: { agent: "agent-1", host: "h", runId: "r" },
+  epoch: 1,
+  attempt: 1,
+  leaseUntil: "2026-11-26T10:15:00.000Z",
+  notBefore: null,
+  sessionId: "s",
+  outcome: null,
+};
+const at = (iso: string) => new Date(iso);
+
+describe("decideReclaim", () => {
+  it("keeps a lease within its term plus grace", () => {
+    expect(decideReclaim(head, at("2026-11-26T10:16:59.000Z"), policy, () => 0.5).kind).toBe("keep");
+    expect(decideReclaim(head, at("2026-11-26T10:17:00.000Z"), policy, () => 0.5).kind).toBe("keep");
+  });
+
+  it("reclaims an abandoned lease and requeues it with a backoff", () => {
+    const decision = decideReclaim(head, at("2026-11-26T10:17:00.001Z"), policy, () => 0);
+    expect(decision).toMatchObject({ kind: "reclaim", requeue: true, record: { state: "reclaimed", epoch: 1, attempt: 1, owner: head.owner } });
+    if (decision.kind === "reclaim" && decision.requeue) expect(decision.notBefore).toBe("2026-11-26T10:17:30.001Z");
+  });
+
+  it("gives up after the last attempt", () => {
+    const decision = decideReclaim({ ...head, attempt: 3 }, at("2026-11-26T11:00:00.000Z"), policy, () => 0.5);
+    expect(decision).toMatchObject({ kind: "reclaim", requeue: false, record: { state: "reclaimed", notBefore: null } });
+  });
+
+  it("leaves released and already reclaimed leases alone", () => {
+    expect(decideReclaim({ ...head, state: "released" }, at("2027-01-01T00:00:00.000Z"), policy, () => 0.5).kind).toBe("keep");
+    expect(decideReclaim({ ...head, state: "reclaimed" }, at("2027-01-01T00:00:00.000Z"), policy, () => 0.5).kind).toBe("keep");
+  });
+});
+
+describe("backoffMs", () => {
+  it("doubles per attempt within [half, full] of the step, capped", () => {
+    expect(backoffMs(1, policy, () => 0)).toBe(30_000);
+    expect(backoffMs(1, policy, () => 1)).toBe(60_000);
+    expect(backoffMs(2, policy, () => 1)).toBe(120_000);
+    expect(backoffMs(3, policy, () => 0.5)).toBe(180_000);
+    expect(backoffMs(30, policy, () => 1)).toBe(policy.backoffMaxMs);
+  });
+});
