@@ -20,7 +20,8 @@ export type HarnessErrorCode =
   | "EHARNESS_CREDENTIALS"
   | "EHARNESS_TRANSCRIPT"
   | "EHARNESS_USAGE"
-  | "EHARNESS_GITHUB";
+  | "EHARNESS_GITHUB"
+  | "EHARNESS_SESSION";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

@@ -1,0 +1,113 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { HarnessError } from "../core/errors.js";
+import type { GitCredentials, GitRepository } from "../adapters/git.js";
+
+/**
+ * Keeps a Claude Code session where another runner can continue it: the
+ * session's JSONL file (redacted) is committed to `refs/harness/sessions/issue-N`
+ * on the repository and pushed without force, so it costs no REST write and any
+ * host with access to the repository can restore it under its own HOME and
+ * working directory, which is all `claude --resume <id>` needs.
+ */
+
+/** The directory key the CLI uses for a working directory (see CLAUDE-CLI.md). */
+export function projectKey(cwd: string): string {
+  return path.resolve(cwd).replace(/[^A-Za-z0-9]/g, "-");
+}
+
+export function sessionFile(home: string, cwd: string, sessionId: string): string {
+  return path.join(home, ".claude", "projects", projectKey(cwd), `${sessionId}.jsonl`);
+}
+
+export function sessionRef(issue: number): string {
+  return `refs/harness/sessions/issue-${issue}`;
+}
+
+export interface SavedSession {
+  sessionId: string;
+  issue: number;
+  savedAt: string;
+  commit: string;
+}
+
+async function gitWithInput(git: GitRepository, args: string[], input: string): Promise<string> {
+  const result = await execa("git", [`--git-dir=${git.cloneDir}`, ...args], { input, env: { GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", PATH: process.env.PATH ?? "/usr/bin:/bin" }, extendEnv: false });
+  return String(result.stdout).trim();
+}
+
+/** Saves the session file of `sessionId` (found under `home` for `cwd`) to the issue's session ref. */
+export async function saveSession(input: {
+  git: GitRepository;
+  url: string;
+  credentials: GitCredentials;
+  issue: number;
+  home: string;
+  cwd: string;
+  sessionId: string;
+  redact: (text: string) => string;
+  now: Date;
+}): Promise<SavedSession> {
+  const file = sessionFile(input.home, input.cwd, input.sessionId);
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (cause) {
+    throw new HarnessError("EHARNESS_SESSION", {
+      message: `The session file of ${input.sessionId} is not at ${file}, so the session cannot be continued elsewhere.`,
+      fix: "Use /retry fresh to start a new session that carries the previous summary.",
+      cause,
+    });
+  }
+  const { git } = input;
+  const ref = sessionRef(input.issue);
+  const heads = await git.run(["ls-remote", input.url, ref], { credentials: input.credentials });
+  const parent = heads.stdout.split("\t")[0]?.trim() || null;
+  if (parent) await git.run(["fetch", "--quiet", "--no-tags", input.url, `+${ref}:${ref}`], { credentials: input.credentials });
+  const meta = { sessionId: input.sessionId, issue: input.issue, savedAt: input.now.toISOString() };
+  const sessionBlob = await gitWithInput(git, ["hash-object", "-w", "--stdin"], input.redact(text));
+  const metaBlob = await gitWithInput(git, ["hash-object", "-w", "--stdin"], `${JSON.stringify(meta, null, 2)}\n`);
+  const tree = await gitWithInput(git, ["mktree"], `100644 blob ${metaBlob}\tmeta.json\n100644 blob ${sessionBlob}\tsession.jsonl\n`);
+  const commitArgs = ["-c", "user.name=claude-harness", "-c", "user.email=claude-harness@users.noreply.github.com", "commit-tree", tree, ...(parent ? ["-p", parent] : [])];
+  const commit = await gitWithInput(git, commitArgs, `session ${input.sessionId} of issue #${input.issue}\n`);
+  const pushed = await git.run(["push", "--quiet", "--porcelain", input.url, `${commit}:${ref}`], { credentials: input.credentials, allowFailure: true });
+  if (pushed.exitCode !== 0) {
+    throw new HarnessError("EHARNESS_SESSION", {
+      message: `Saving session ${input.sessionId} to ${ref} failed: ${pushed.stderr.slice(0, 300)}`,
+      fix: "Another runner saved a session for this issue at the same moment; /retry again.",
+    });
+  }
+  return { ...meta, commit };
+}
+
+/**
+ * Restores the newest saved session of an issue under `home` for `cwd`.
+ * Returns null when none was saved.
+ */
+export async function restoreSession(input: {
+  git: GitRepository;
+  url: string;
+  credentials: GitCredentials;
+  issue: number;
+  home: string;
+  cwd: string;
+}): Promise<{ sessionId: string; file: string } | null> {
+  const { git } = input;
+  const ref = sessionRef(input.issue);
+  const heads = await git.run(["ls-remote", input.url, ref], { credentials: input.credentials });
+  if (heads.stdout.trim() === "") return null;
+  await git.run(["fetch", "--quiet", "--no-tags", input.url, `+${ref}:${ref}`], { credentials: input.credentials });
+  const meta = JSON.parse((await git.run(["show", `${ref}:meta.json`])).stdout) as { sessionId: string };
+  if (!/^[0-9a-f-]{36}$/.test(meta.sessionId)) {
+    throw new HarnessError("EHARNESS_SESSION", {
+      message: `The saved session on ${ref} has an invalid id.`,
+      fix: "Use /retry fresh to start a new session.",
+    });
+  }
+  const file = sessionFile(input.home, input.cwd, meta.sessionId);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const content = await git.run(["show", `${ref}:session.jsonl`]);
+  await fs.writeFile(file, `${content.stdout}\n`);
+  return { sessionId: meta.sessionId, file };
+}

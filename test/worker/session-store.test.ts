@@ -1,0 +1,107 @@
+import { randomUUID } from "node:crypto";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GitRepository } from "../../src/adapters/git.js";
+import { runClaude } from "../../src/adapters/claude/run-claude.js";
+import { defaultCliPath } from "../../src/cli/paths.js";
+import { projectKey, restoreSession, saveSession, sessionFile } from "../../src/worker/session-store.js";
+import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { loadScenario, startModelServer, type ModelServer } from "../support/model-server.js";
+
+let github: FakeGitHub;
+let model: ModelServer;
+let root: string;
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-session-"));
+  model = await startModelServer({ scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/resume.yaml"))] });
+  github = await startFakeGitHub({ dir: root });
+  await github.createRepo({ owner: "octo", name: "resume", files: { "README.md": "x\n" } });
+});
+
+afterAll(async () => {
+  await model?.close();
+  await github?.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+function session(host: string, sessionId: string, resume: boolean) {
+  const dir = path.join(root, host);
+  return {
+    home: path.join(dir, "home"),
+    cwd: path.join(dir, "work.tree_1"),
+    run: (cwd: string, home: string) =>
+      runClaude({
+        cliPath: defaultCliPath(),
+        cwd,
+        home,
+        prompt: "[scenario:resume] go on",
+        sessionId,
+        resume,
+        allowedTools: ["Write"],
+        maxTurns: 10,
+        maxBudgetUsd: 5,
+        modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
+        agentId: `${host}-${sessionId}`,
+        transcriptPath: path.join(dir, "transcript.jsonl"),
+        stderrPath: path.join(dir, "stderr.log"),
+        stallTimeoutMs: 60_000,
+        wallTimeoutMs: 120_000,
+      }),
+  };
+}
+
+describe("session store", () => {
+  it("computes the CLI's project key: every non-alphanumeric character becomes '-'", () => {
+    expect(projectKey("/home/runner/work/app.v2")).toBe("-home-runner-work-app-v2");
+    expect(projectKey("/tmp/a_b c.d+e@f~g")).toBe("-tmp-a-b-c-d-e-f-g");
+  });
+
+  it("continues the same session on another host, in another directory, with an empty HOME", async () => {
+    const sessionId = randomUUID();
+    const url = github.gitUrl("octo", "resume");
+    const credentials = { token: github.token };
+
+    // Host A runs the first part and saves the session, with a secret redacted on the way.
+    const a = session("host-a", sessionId, false);
+    await fs.mkdir(a.cwd, { recursive: true });
+    const first = await a.run(a.cwd, a.home);
+    expect(first.report.outcome).toBe("success");
+    expect(first.report.finalMessage).toBe("First part done.");
+    const file = sessionFile(a.home, a.cwd, sessionId);
+    await fs.appendFile(file, `${JSON.stringify({ type: "note", text: "token ghs_SECRETSECRETSECRET" })}\n`);
+    const gitA = new GitRepository({ cloneDir: path.join(root, "host-a", "clone.git"), home: a.home, identity: { name: "h", email: "h@x" } });
+    await gitA.ensureClone();
+    const saved = await saveSession({ git: gitA, url, credentials, issue: 7, home: a.home, cwd: a.cwd, sessionId, redact: (t) => t.replace(/ghs_\w+/g, "[redacted]"), now: new Date() });
+    expect(saved.sessionId).toBe(sessionId);
+    expect(await github.readRef("octo", "resume", "refs/harness/sessions/issue-7")).toBe(saved.commit);
+
+    // Host B has nothing: another clone, another HOME, another working directory.
+    const b = session("host-b", sessionId, true);
+    await fs.mkdir(b.cwd, { recursive: true });
+    const gitB = new GitRepository({ cloneDir: path.join(root, "host-b", "clone.git"), home: b.home, identity: { name: "h", email: "h@x" } });
+    await gitB.ensureClone();
+    const restored = await restoreSession({ git: gitB, url, credentials, issue: 7, home: b.home, cwd: b.cwd });
+    expect(restored?.sessionId).toBe(sessionId);
+    const restoredText = await fs.readFile(restored!.file, "utf8");
+    expect(restoredText).not.toContain("ghs_SECRET");
+    expect(restoredText).toContain("[redacted]");
+
+    const second = await b.run(b.cwd, b.home);
+    expect(second.report.outcome).toBe("success");
+    expect(second.report.sessionId).toBe(sessionId);
+    expect(second.report.finalMessage).toBe("Second part done, continuing the same conversation.");
+    expect(await fs.readFile(path.join(b.cwd, "part2.txt"), "utf8")).toBe("second session\n");
+    // The model saw the first session's turns in the resumed conversation.
+    const last = model.requests.filter((r) => r.kind === "turn").at(-1);
+    expect(JSON.stringify(last?.body)).toContain("First part done.");
+  });
+
+  it("restores nothing when no session was saved", async () => {
+    const gitC = new GitRepository({ cloneDir: path.join(root, "host-c", "clone.git"), home: path.join(root, "host-c"), identity: { name: "h", email: "h@x" } });
+    await gitC.ensureClone();
+    expect(await restoreSession({ git: gitC, url: github.gitUrl("octo", "resume"), credentials: { token: github.token }, issue: 99, home: path.join(root, "host-c", "home"), cwd: path.join(root, "host-c", "w") })).toBeNull();
+  });
+});
