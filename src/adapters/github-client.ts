@@ -1,5 +1,7 @@
 import type { ProbotOctokit } from "probot";
 import { HarnessError } from "../core/errors.js";
+import type { EtagCache } from "../core/etag-cache.js";
+import type { BlockerState, IssueRef, QueueIssue, RecordedBlocker } from "../core/queue.js";
 
 /**
  * The harness's view of one repository on GitHub. A thin wrapper over an
@@ -166,6 +168,191 @@ export class GitHubClient {
   async updatePull(number: number, input: { title?: string; body?: string }): Promise<void> {
     this.countWrite();
     await this.api.rest.pulls.update({ owner: this.owner, repo: this.repo, pull_number: number, ...input });
+  }
+
+  // ---- conditional reads for what polls (the reconciler): a 304 costs no rate limit ----------
+
+  /**
+   * A GET with `If-None-Match` when `cache` holds an ETag for `key`: a 304
+   * returns the remembered value and is not counted (GitHub does not count it
+   * either); a 200 is counted, mapped, and remembered with its ETag.
+   */
+  private async conditionalGet<D, T>(
+    cache: EtagCache,
+    key: string,
+    request: (headers: Record<string, string>) => Promise<{ data: D; headers: { etag?: string | undefined } }>,
+    map: (data: D) => T,
+  ): Promise<T> {
+    const cached = cache.get<T>(key);
+    let response: { data: D; headers: { etag?: string | undefined } };
+    try {
+      response = await request(cached ? { "if-none-match": cached.etag } : {});
+    } catch (error) {
+      if (cached && httpStatus(error) === 304) {
+        cache.stats.notModified += 1;
+        return cached.value;
+      }
+      if (httpStatus(error) !== 304) this.countRead();
+      throw error;
+    }
+    this.countRead();
+    cache.stats.fresh += 1;
+    const value = map(response.data);
+    if (response.headers.etag) cache.set(key, response.headers.etag, value);
+    else cache.delete(key);
+    return value;
+  }
+
+  /** The App's installations (needs the App's JWT client; not scoped to this repository). Conditional. */
+  async listInstallationIds(cache: EtagCache): Promise<number[]> {
+    const all: number[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      const ids = await this.conditionalGet(
+        cache,
+        `installations:${page}`,
+        (headers) => this.api.rest.apps.listInstallations({ per_page: 100, page, headers }),
+        (data) => data.map((installation) => installation.id),
+      );
+      all.push(...ids);
+      if (ids.length < 100) break;
+    }
+    return all;
+  }
+
+  /** The repositories an installation client can reach (not scoped to this repository). Conditional. */
+  async listInstallationRepositories(installationId: number, cache: EtagCache): Promise<RepoCoordinates[]> {
+    const all: RepoCoordinates[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      const repos = await this.conditionalGet(
+        cache,
+        `installation-repositories:${installationId}:${page}`,
+        (headers) => this.api.rest.apps.listReposAccessibleToInstallation({ per_page: 100, page, headers }),
+        (data) => data.repositories.map((r) => ({ owner: r.owner.login, repo: r.name })),
+      );
+      all.push(...repos);
+      if (repos.length < 100) break;
+    }
+    return all;
+  }
+
+  /** A file's text on the default branch, or null when it does not exist; asked conditionally. */
+  async readFileConditional(filePath: string, cache: EtagCache): Promise<string | null> {
+    try {
+      return await this.conditionalGet(
+        cache,
+        `file:${this.fullName}:${filePath}`,
+        (headers) => this.api.rest.repos.getContent({ owner: this.owner, repo: this.repo, path: filePath, headers }),
+        (data) => (Array.isArray(data) || data.type !== "file" || !("content" in data) ? null : Buffer.from(data.content, "base64").toString("utf8")),
+      );
+    } catch (error) {
+      if (httpStatus(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Open issues (and pull requests, which the issues API includes) carrying
+   * `label`, oldest first, every page asked conditionally. `recordedBlockers`
+   * is GitHub's count of recorded "blocked by" dependencies when the issue
+   * object carries it (then 0 saves the dependencies request), else null.
+   */
+  async listOpenIssuesWithLabel(label: string, cache: EtagCache): Promise<(QueueIssue & { recordedBlockers: number | null })[]> {
+    const all: (QueueIssue & { recordedBlockers: number | null })[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      const items = await this.conditionalGet(
+        cache,
+        `issues:${this.fullName}:${label}:${page}`,
+        (headers) => this.api.rest.issues.listForRepo({ owner: this.owner, repo: this.repo, state: "open", labels: label, sort: "created", direction: "asc", per_page: 100, page, headers }),
+        (data) =>
+          data.map((issue) => {
+            const summary = (issue as { issue_dependencies_summary?: { total_blocked_by?: unknown } }).issue_dependencies_summary;
+            return {
+              number: issue.number,
+              createdAt: issue.created_at,
+              labels: issue.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
+              body: issue.body ?? "",
+              state: issue.state,
+              isPullRequest: issue.pull_request !== undefined && issue.pull_request !== null,
+              recordedBlockers: typeof summary?.total_blocked_by === "number" ? summary.total_blocked_by : null,
+            };
+          }),
+      );
+      all.push(...items);
+      if (items.length < 100) break;
+    }
+    return all;
+  }
+
+  /**
+   * The issues GitHub records as blocking `number` (issue dependencies), with
+   * their state. None when the API is not there (older GitHub Enterprise Server).
+   */
+  async listBlockedBy(number: number, cache: EtagCache): Promise<RecordedBlocker[]> {
+    const all: RecordedBlocker[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      let items: RecordedBlocker[];
+      try {
+        items = await this.conditionalGet(
+          cache,
+          `blocked_by:${this.fullName}#${number}:${page}`,
+          (headers) => this.api.rest.issues.listDependenciesBlockedBy({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page, headers }),
+          (data) =>
+            data.map((issue) => {
+              const [owner = this.owner, repo = this.repo] = /\/repos\/([^/]+)\/([^/]+)$/.exec(issue.repository_url)?.slice(1) ?? [];
+              return { ref: { owner: decodeURIComponent(owner), repo: decodeURIComponent(repo), number: issue.number }, state: issue.state };
+            }),
+        );
+      } catch (error) {
+        const status = httpStatus(error);
+        if (status === 404 || status === 410) return all;
+        throw error;
+      }
+      all.push(...items);
+      if (items.length < 100) break;
+    }
+    return all;
+  }
+
+  /** Whether an issue of any repository is open; `unknown` when it cannot be read (gone, no access). */
+  async issueState(ref: IssueRef, cache: EtagCache): Promise<BlockerState> {
+    try {
+      return await this.conditionalGet(
+        cache,
+        `issue-state:${ref.owner}/${ref.repo}#${ref.number}`.toLowerCase(),
+        (headers) => this.api.rest.issues.get({ owner: ref.owner, repo: ref.repo, issue_number: ref.number, headers }),
+        (data): BlockerState => (data.state === "open" ? "open" : "closed"),
+      );
+    } catch (error) {
+      const status = httpStatus(error);
+      if (status === 404 || status === 410 || status === 403 || status === 301) return "unknown";
+      throw error;
+    }
+  }
+
+  /**
+   * Every ref under a prefix (`harness/leases/issue-`, without `refs/`) and the
+   * sha it points at, keyed by the full ref name, in one conditional request:
+   * one 304 however many issues are queued, and no 404 per unclaimed issue.
+   */
+  async listRefHeads(prefix: string, cache: EtagCache): Promise<Map<string, string>> {
+    const heads = await this.conditionalGet(
+      cache,
+      `matching-refs:${this.fullName}:${prefix}`,
+      (headers) => this.api.rest.git.listMatchingRefs({ owner: this.owner, repo: this.repo, ref: prefix, headers }),
+      (data) => data.map((r): [string, string] => [r.ref, r.object.sha]),
+    );
+    return new Map(heads);
+  }
+
+  /** A commit's message, read once per sha (a commit never changes). */
+  async commitMessage(sha: string, cache: EtagCache): Promise<string> {
+    const key = `commit-message:${this.fullName}:${sha}`;
+    const known = cache.get<string>(key);
+    if (known) return known.value;
+    this.countRead();
+    const { data } = await this.api.rest.git.getCommit({ owner: this.owner, repo: this.repo, commit_sha: sha });
+    cache.set(key, sha, data.message);
+    return data.message;
   }
 
   /** A token for the harness's own git push: never given to the agent. */

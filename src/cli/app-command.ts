@@ -3,6 +3,7 @@ import os from "node:os";
 import { randomUUID } from "node:crypto";
 import { createHarnessApp } from "../app/harness-app.js";
 import { startServer } from "../app/start-server.js";
+import { startReconciler } from "../app/reconciler.js";
 import { HarnessError } from "../core/errors.js";
 import { createLogger } from "../adapters/logger.js";
 import { AgentPool } from "../worker/agent-pool.js";
@@ -67,9 +68,19 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
     host: env.HOST ?? "0.0.0.0",
     log,
   });
+  // Webhooks are neither retried nor ordered: the reconciler walks the queue so
+  // that a lost delivery only delays work. With a token there are no
+  // installations to list, so the repositories are named.
+  const reconciler = startReconciler({
+    probot: server.probot,
+    log,
+    minutes: positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5),
+    ...(env.GITHUB_TOKEN ? { repositories: (env.HARNESS_REPOSITORIES ?? "").split(",").filter(Boolean) } : {}),
+  });
   log.info({ webhookUrl: server.webhookUrl, agents }, "harness app listening");
   const stop = (): void => {
     log.info("stopping: waiting for running agents");
+    void reconciler.stop();
     void server.close().then(() => pool.idle()).then(() => process.exit(0));
   };
   process.once("SIGINT", stop);

@@ -37,6 +37,14 @@ const leaseSchema = z
   })
   .strict();
 
+const priorityLabelsSchema = z
+  .object({
+    high: z.string().min(1).default("priority:high"),
+    medium: z.string().min(1).default("priority:medium"),
+    low: z.string().min(1).default("priority:low"),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     labels: labelsSchema.default(labelsSchema.parse({})),
@@ -58,6 +66,10 @@ export const configSchema = z
     /** A login to assign while an agent works the issue; skipped when not assignable. */
     assignee: z.string().min(1).optional(),
     lease: leaseSchema.default(leaseSchema.parse({})),
+    /** Labels that order the queue; an issue with none counts as medium. */
+    priorityLabels: priorityLabelsSchema.default(priorityLabelsSchema.parse({})),
+    /** The reconciler walks this repository's queue at most this often (a lost webhook waits at most about this long). */
+    reconcileMinutes: z.number().positive().max(24 * 60).default(5),
   })
   .strict();
 

@@ -5,6 +5,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { createHarnessApp, type ApiCounts } from "../../src/app/harness-app.js";
 import { startServer, type RunningServer } from "../../src/app/start-server.js";
+import { startReconciler, type Reconciler } from "../../src/app/reconciler.js";
 import { silentLogger } from "../../src/adapters/logger.js";
 import { AgentPool } from "../../src/worker/agent-pool.js";
 import { StateDir } from "../../src/worker/state-dir.js";
@@ -28,6 +29,8 @@ export interface Stack {
   webhookSecret: string;
   results: WorkResult[];
   apiCounts: Map<string, ApiCounts>;
+  /** The reconciler, when the stack was started with `reconcile`. */
+  reconciler: Reconciler | null;
   close: () => Promise<void>;
 }
 
@@ -44,6 +47,8 @@ export interface StackOptions {
    * APP_ID and PRIVATE_KEY (JWT, then installation tokens), as in production.
    */
   auth?: "token" | "app";
+  /** Start the reconciler over these repositories (`owner/repo`), as `harness app` does. */
+  reconcile?: { repositories: string[] };
 }
 
 export const STACK_APP_ID = 424242;
@@ -95,8 +100,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await pool.idle();
       await server.close();
     });
+    const reconciler = options.reconcile ? startReconciler({ probot: server.probot, repositories: options.reconcile.repositories, log }) : null;
+    if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
-    return { root, github, model, server, pool, state, webhookSecret, results, apiCounts, close };
+    return { root, github, model, server, pool, state, webhookSecret, results, apiCounts, reconciler, close };
   } catch (error) {
     await close();
     throw error;

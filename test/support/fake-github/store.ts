@@ -13,6 +13,8 @@ export class Store {
   readonly changes: ChangeRecord[] = [];
   /** Logins that act as admin everywhere (the owners of static tokens). */
   readonly superusers = new Set<string>();
+  /** Issue dependencies: the ids of the issues that block an issue, by the blocked issue's id. */
+  readonly blockedBy = new Map<number, number[]>();
   private nextId = 1000;
 
   newId(): number {
@@ -62,6 +64,14 @@ export class Store {
 
   issue(repo: RepoRecord, number: number): IssueRecord | undefined {
     return repo.issues.get(number);
+  }
+
+  /** An issue or pull request of any repository, by its id (not its number). */
+  issueById(id: number): { repo: RepoRecord; issue: IssueRecord } | undefined {
+    for (const repo of this.repos.values()) {
+      for (const issue of repo.issues.values()) if (issue.id === id) return { repo, issue };
+    }
+    return undefined;
   }
 
   record(change: Omit<ChangeRecord, "at">): void {

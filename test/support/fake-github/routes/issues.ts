@@ -320,6 +320,54 @@ const createCommentReaction: Handler = async (ctx) => {
   return ok(ctx.fake.ser.reaction(reaction), 201);
 };
 
+// ---- issue dependencies ("blocked by"), keyed by issue ids as GitHub's API is ---------------
+
+const listBlockedBy: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  const blockers = (ctx.fake.store.blockedBy.get(issue.id) ?? []).flatMap((id) => {
+    const found = ctx.fake.store.issueById(id);
+    return found ? [found] : [];
+  });
+  const { page, headers } = paginate(ctx, blockers, `/repos/${repo.owner.login}/${repo.name}/issues/${issue.number}/dependencies/blocked_by`);
+  return ok(
+    page.map((b) => ctx.fake.ser.issue(b.repo, b.issue)),
+    200,
+    headers,
+  );
+};
+
+const addBlockedBy: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  requireTriage(ctx, repo);
+  const id = obj(ctx.body).issue_id;
+  if (typeof id !== "number" || !Number.isInteger(id)) throw unprocessable("Validation Failed", [{ resource: "IssueDependency", field: "issue_id", code: "invalid" }]);
+  const blocker = ctx.fake.store.issueById(id);
+  if (!blocker) throw notFound();
+  if (blocker.issue.id === issue.id) throw unprocessable("Validation Failed", [{ resource: "IssueDependency", field: "issue_id", code: "invalid", message: "An issue cannot be blocked by itself" }]);
+  const list = ctx.fake.store.blockedBy.get(issue.id) ?? [];
+  if (list.includes(id)) throw unprocessable("Validation Failed", [{ resource: "IssueDependency", field: "issue_id", code: "already_exists" }]);
+  ctx.fake.store.blockedBy.set(issue.id, [...list, id]);
+  touch(issue);
+  log(ctx.fake, repo, ctx.identity.user, "issue.blocked_by.added", issue.number, { blocker: `${blocker.repo.owner.login}/${blocker.repo.name}#${blocker.issue.number}` });
+  return ok(ctx.fake.ser.issue(blocker.repo, blocker.issue), 201, { location: `${ctx.fake.ser.repoApi(repo)}/issues/${issue.number}/dependencies/blocked_by` });
+};
+
+const removeBlockedBy: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  requireTriage(ctx, repo);
+  const id = intParam(ctx, "issue_id");
+  const list = ctx.fake.store.blockedBy.get(issue.id) ?? [];
+  const blocker = ctx.fake.store.issueById(id);
+  if (!list.includes(id) || !blocker) throw notFound();
+  ctx.fake.store.blockedBy.set(
+    issue.id,
+    list.filter((x) => x !== id),
+  );
+  touch(issue);
+  log(ctx.fake, repo, ctx.identity.user, "issue.blocked_by.removed", issue.number, { blocker: `${blocker.repo.owner.login}/${blocker.repo.name}#${blocker.issue.number}` });
+  return ok(ctx.fake.ser.issue(blocker.repo, blocker.issue));
+};
+
 export const issueHandlers: Record<string, Handler> = {
   "issues/list-for-repo": listForRepo,
   "issues/create": createIssue,
@@ -337,4 +385,7 @@ export const issueHandlers: Record<string, Handler> = {
   "issues/update-comment": updateComment,
   "issues/delete-comment": deleteComment,
   "reactions/create-for-issue-comment": createCommentReaction,
+  "issues/list-dependencies-blocked-by": listBlockedBy,
+  "issues/add-blocked-by-dependency": addBlockedBy,
+  "issues/remove-dependency-blocked-by": removeBlockedBy,
 };

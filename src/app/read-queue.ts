@@ -1,0 +1,56 @@
+import type { HarnessConfig } from "../core/config.js";
+import type { EtagCache } from "../core/etag-cache.js";
+import { leaseRefName, parseLease, type LeaseRecord } from "../core/lease.js";
+import { planQueue, queueCandidates, refKey, textBlockersToResolve, type BlockerState, type QueueIssue, type QueuePlan, type RecordedBlocker } from "../core/queue.js";
+import type { GitHubClient } from "../adapters/github-client.js";
+import type { Logger } from "../adapters/logger.js";
+
+export type ListedIssue = QueueIssue & { recordedBlockers?: number | null };
+
+export interface ReadQueueOptions {
+  github: GitHubClient;
+  config: HarnessConfig;
+  cache: EtagCache;
+  now: Date;
+  log: Logger;
+  /** Issues whose facts need not be read (already queued or running here). */
+  skip?: (issue: number) => boolean;
+}
+
+/**
+ * Reads what the queue's order depends on for these issues (their recorded
+ * blockers, the state of the issues their bodies name as blockers, their lease
+ * heads), every read conditional, and plans the queue. An issue whose lease
+ * record cannot be parsed is left out (the claim would refuse it anyway).
+ */
+export async function readQueue(issues: readonly ListedIssue[], options: ReadQueueOptions): Promise<QueuePlan> {
+  const { github, config, cache, log } = options;
+  const repository = { owner: github.owner, repo: github.repo };
+  const recordedBlockers = new Map<number, RecordedBlocker[]>();
+  const leases = new Map<number, LeaseRecord | null>();
+  const unreadable = new Set<number>();
+  const candidates = queueCandidates(issues, config.labels.queued).filter((i) => !options.skip?.(i.number));
+  // Every lease head of the repository in one request (not one 404 per issue never claimed).
+  const heads = candidates.length > 0 ? await github.listRefHeads(config.lease.refPrefix, cache) : new Map<string, string>();
+  // One request after another: GitHub's secondary limits punish bursts, and a 304 is quick.
+  for (const issue of candidates) {
+    if (issue.recordedBlockers !== 0) recordedBlockers.set(issue.number, await github.listBlockedBy(issue.number, cache));
+    const sha = heads.get(`refs/${leaseRefName(config.lease.refPrefix, issue.number)}`);
+    if (sha === undefined) {
+      leases.set(issue.number, null);
+      continue;
+    }
+    try {
+      leases.set(issue.number, parseLease(await github.commitMessage(sha, cache)));
+    } catch (error) {
+      unreadable.add(issue.number);
+      log.warn({ err: error, issue: issue.number, sha }, "lease record unreadable; issue left out of the queue");
+    }
+  }
+  const blockerStates = new Map<string, BlockerState>();
+  for (const ref of textBlockersToResolve(candidates, { repository, queuedLabel: config.labels.queued })) {
+    blockerStates.set(refKey(ref), await github.issueState(ref, cache));
+  }
+  const readable = issues.filter((i) => !unreadable.has(i.number));
+  return planQueue(readable, { recordedBlockers, blockerStates, leases }, { repository, queuedLabel: config.labels.queued, priorityLabels: config.priorityLabels, now: options.now });
+}

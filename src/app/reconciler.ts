@@ -1,0 +1,253 @@
+import { defaultConfig } from "../core/config.js";
+import { isHarnessError } from "../core/errors.js";
+import { describeWait } from "../core/queue.js";
+import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
+import type { Logger } from "../adapters/logger.js";
+import { intakeOf, IssueIntake, type RepoTarget } from "./issue-intake.js";
+import { readConfigConditional } from "./load-config-conditional.js";
+import { readQueue } from "./read-queue.js";
+
+/**
+ * The reconciler: webhooks are neither retried nor ordered, so every few
+ * minutes it walks the queue of every repository the app can reach and hands
+ * each claimable issue to the pool in queue order (the intake and the pool
+ * drop what is already queued or running). A lost webhook only delays work.
+ *
+ * Every read is conditional (ETag): an unchanged queue, config, dependency
+ * list or lease costs 304s, which GitHub does not count against the rate limit.
+ *
+ * Probot apps have no timers, so the server entry starts it next to the app:
+ *   const reconciler = startReconciler({ probot: server.probot, log });
+ *   …  await reconciler.stop();
+ */
+
+export interface ReconcilerOptions {
+  /** The Probot instance the harness app was loaded into (`RunningServer.probot`); only `auth` is used. */
+  probot: { auth(installationId?: number): Promise<unknown> };
+  /** The app's intake; by default the one the app registered on `probot`. */
+  intake?: IssueIntake;
+  /**
+   * Token mode (GITHUB_TOKEN): the repositories to walk, `owner/repo`, besides
+   * those webhooks came from. Absent: App mode, every repository of every installation.
+   */
+  repositories?: readonly string[] | (() => readonly string[]);
+  /** The tick, in minutes (default 5). A repository's `reconcileMinutes` can only lengthen its own cadence. */
+  minutes?: number;
+  log: Logger;
+  now?: () => Date;
+  /** Run a pass at once on start (default false: the first pass comes after one tick). */
+  runAtStart?: boolean;
+}
+
+export interface RepositoryPass {
+  repository: string;
+  /** Issues handed to the pool, in queue order. */
+  submitted: number[];
+  /** Queued issues already queued or running here. */
+  active: number[];
+  waiting: { issue: number; reason: string }[];
+  /** Not walked: its `reconcileMinutes` have not passed, or its config is invalid. */
+  skipped?: "not-due" | "invalid-config" | "error";
+}
+
+export interface ReconcilePass {
+  repositories: RepositoryPass[];
+  /** Conditional requests answered 304 (free) and 200 during the pass. */
+  notModified: number;
+  fresh: number;
+}
+
+export interface Reconciler {
+  /** One pass over every repository now, whatever their cadence. Passes never overlap. */
+  runOnce(): Promise<ReconcilePass>;
+  /** The pass the timer runs, now: a repository whose `reconcileMinutes` have not passed is skipped. */
+  tick(): Promise<ReconcilePass>;
+  /** Walks one repository now (after a blocker closed, say). */
+  reconcileRepository(target: RepoTarget): Promise<RepositoryPass>;
+  /** Stops the timer and waits for a pass under way. */
+  stop(): Promise<void>;
+}
+
+const MINUTE = 60_000;
+
+function parseRepository(fullName: string): { owner: string; repo: string } | null {
+  const m = /^([^/\s]+)\/([^/\s]+)$/.exec(fullName.trim());
+  return m?.[1] && m[2] ? { owner: m[1], repo: m[2] } : null;
+}
+
+/** Starts the reconciler's timer. Throws when the app was not loaded into `probot` and no intake is given. */
+export function startReconciler(options: ReconcilerOptions): Reconciler {
+  const intake = options.intake ?? intakeOf(options.probot);
+  if (!intake) throw new Error("startReconciler: the harness app is not loaded into this Probot instance (start the server first, or pass `intake`)");
+  const log = options.log.child({ component: "reconciler" });
+  const now = options.now ?? (() => new Date());
+  const tickMs = (options.minutes ?? defaultConfig().reconcileMinutes) * MINUTE;
+  const lastWalk = new Map<string, number>();
+  const wakeAt = new Map<string, number>();
+  /**
+   * Repositories without a config file: GitHub answers a missing file with a
+   * 404 that has no ETag, so it cannot be asked conditionally. The defaults
+   * stand in until the pass finds work to hand over; then the file is read
+   * again before anything starts, so work never starts on a stale config.
+   */
+  const withoutConfig = new Set<string>();
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let stopped = false;
+  let chain: Promise<unknown> = Promise.resolve();
+
+  const auth = async (installationId?: number): Promise<GitHubApi> => (await options.probot.auth(installationId)) as GitHubApi;
+
+  const targets = async (): Promise<RepoTarget[]> => {
+    const seen = new Map<string, RepoTarget>();
+    const add = (target: RepoTarget): void => {
+      const key = `${target.owner}/${target.repo}`.toLowerCase();
+      if (!seen.has(key)) seen.set(key, target);
+    };
+    if (options.repositories !== undefined) {
+      const octokit = await auth();
+      const listed = typeof options.repositories === "function" ? options.repositories() : options.repositories;
+      for (const name of listed) {
+        const parsed = parseRepository(name);
+        if (parsed) add({ octokit, ...parsed });
+        else log.warn({ repository: name }, "not an owner/repo name: ignored");
+      }
+      for (const r of intake.seenRepositories()) add({ octokit, owner: r.owner, repo: r.repo });
+      return [...seen.values()];
+    }
+    const appClient = new GitHubClient(await auth(), { owner: "", repo: "" });
+    for (const installationId of await appClient.listInstallationIds(intake.etags)) {
+      const octokit = await auth(installationId);
+      const client = new GitHubClient(octokit, { owner: "", repo: "" });
+      for (const r of await client.listInstallationRepositories(installationId, intake.etags)) add({ octokit, ...r });
+    }
+    return [...seen.values()];
+  };
+
+  const walk = async (target: RepoTarget, force: boolean, recheckConfig = false): Promise<RepositoryPass> => {
+    const repository = `${target.owner}/${target.repo}`;
+    const key = repository.toLowerCase();
+    const pass: RepositoryPass = { repository, submitted: [], active: [], waiting: [] };
+    const github = intake.client(target);
+    const assumedDefaults = withoutConfig.has(key) && !recheckConfig;
+    let config = defaultConfig();
+    try {
+      if (!assumedDefaults) {
+        const read = await readConfigConditional(github, intake.etags);
+        config = read.config;
+        if (read.found) withoutConfig.delete(key);
+        else withoutConfig.add(key);
+      }
+    } catch (error) {
+      if (isHarnessError(error) && error.code === "EHARNESS_CONFIG") {
+        log.warn({ repository, code: error.code }, error.message);
+        return { ...pass, skipped: "invalid-config" };
+      }
+      throw error;
+    }
+    const t = now().getTime();
+    const last = lastWalk.get(key);
+    const wake = wakeAt.get(key);
+    const due = recheckConfig || force || last === undefined || t - last + tickMs / 2 >= config.reconcileMinutes * MINUTE || (wake !== undefined && wake <= t);
+    if (!due) return { ...pass, skipped: "not-due" };
+    lastWalk.set(key, t);
+    wakeAt.delete(key);
+
+    const issues = await github.listOpenIssuesWithLabel(config.labels.queued, intake.etags);
+    const plan = await readQueue(issues, {
+      github,
+      config,
+      cache: intake.etags,
+      now: now(),
+      log,
+      skip: (n) => intake.isActive(IssueIntake.key(target.owner, target.repo, n)),
+    });
+    if (assumedDefaults && plan.ready.some((e) => !intake.isActive(IssueIntake.key(target.owner, target.repo, e.issue)))) {
+      lastWalk.delete(key);
+      return walk(target, force, true);
+    }
+    for (const entry of plan.ready) {
+      const outcome = intake.submit(target, config, entry.issue);
+      if (outcome === "submitted") pass.submitted.push(entry.issue);
+      else pass.active.push(entry.issue);
+    }
+    for (const entry of plan.waiting) pass.waiting.push({ issue: entry.issue, reason: describeWait(entry.reason, target) });
+    if (plan.nextBackoffEnds !== null) wakeAt.set(key, Date.parse(plan.nextBackoffEnds));
+    if (pass.submitted.length > 0 || pass.waiting.length > 0) log.info({ repository, submitted: pass.submitted, waiting: pass.waiting }, "queue walked");
+    return pass;
+  };
+
+  const guardedWalk = async (target: RepoTarget, force: boolean): Promise<RepositoryPass> => {
+    try {
+      return await walk(target, force);
+    } catch (error) {
+      log.error({ err: error, repository: `${target.owner}/${target.repo}` }, "queue walk failed; the next pass tries again");
+      return { repository: `${target.owner}/${target.repo}`, submitted: [], active: [], waiting: [], skipped: "error" };
+    }
+  };
+
+  const pass = async (force: boolean): Promise<ReconcilePass> => {
+    const before = { ...intake.etags.stats };
+    const result: ReconcilePass = { repositories: [], notModified: 0, fresh: 0 };
+    let list: RepoTarget[] = [];
+    try {
+      list = await targets();
+    } catch (error) {
+      log.error({ err: error }, "could not list the repositories to reconcile; the next pass tries again");
+    }
+    for (const target of list) {
+      if (stopped && !force) break;
+      result.repositories.push(await guardedWalk(target, force));
+    }
+    result.notModified = intake.etags.stats.notModified - before.notModified;
+    result.fresh = intake.etags.stats.fresh - before.fresh;
+    return result;
+  };
+
+  /** Passes and single-repository walks run one after another, never at once. */
+  const serialize = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = chain.then(run, run);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+
+  const delayToNext = (): number => {
+    let delay = tickMs;
+    const t = now().getTime();
+    for (const wake of wakeAt.values()) delay = Math.min(delay, Math.max(1_000, wake - t));
+    return delay;
+  };
+
+  const schedule = (delay: number): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      timer = null;
+      void serialize(() => pass(false)).finally(() => schedule(delayToNext()));
+    }, delay);
+    timer.unref?.();
+  };
+
+  const unsubscribe = intake.onIssueClosed((target) => {
+    if (stopped) return;
+    // Issues the closed one blocked may be claimable now: look at once rather than at the next tick.
+    void serialize(() => guardedWalk(target, true));
+  });
+
+  if (options.runAtStart) {
+    void serialize(() => pass(true)).finally(() => schedule(delayToNext()));
+  } else {
+    schedule(tickMs);
+  }
+
+  return {
+    runOnce: () => serialize(() => pass(true)),
+    tick: () => serialize(() => pass(false)),
+    reconcileRepository: (target) => serialize(() => guardedWalk(target, true)),
+    stop: async () => {
+      stopped = true;
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+      timer = null;
+      await chain;
+    },
+  };
+}

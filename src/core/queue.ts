@@ -1,0 +1,273 @@
+import type { LeaseOwner, LeaseRecord } from "./lease.js";
+
+/**
+ * The queue: which open issues labeled `harness:queued` may be claimed now, and
+ * in which order. Pure: the caller reads the issues, the blockers' states and
+ * the lease heads from GitHub and passes them in with the time.
+ *
+ * Order: priority label (`priority:high` before `priority:medium` before
+ * `priority:low`; an issue without one counts as medium, one with several
+ * counts as the highest), then age (`created_at`, then the issue number).
+ *
+ * An issue waits (is not claimable) while
+ * - it is blocked by an open issue: one GitHub records as blocking it (issue
+ *   dependencies) or one its body names with "Depends on #M", "Blocked by #M",
+ *   "depends on owner/repo#M" or an issue URL (case-insensitive; text in code
+ *   blocks, inline code, quotes and HTML comments does not count). A blocker
+ *   whose state could not be read (deleted, no access) does not hold the issue;
+ * - its lease is claimed (an agent holds it, or the reclaimer has yet to take
+ *   back a stalled claim);
+ * - its lease says `notBefore` in the future (backoff after a failed attempt).
+ * Pull requests, closed issues and issues without the queued label are skipped.
+ */
+
+export type Priority = "high" | "medium" | "low";
+
+export const PRIORITY_RANK: Record<Priority, number> = { high: 0, medium: 1, low: 2 };
+
+export interface PriorityLabels {
+  high: string;
+  medium: string;
+  low: string;
+}
+
+export interface IssueRef {
+  owner: string;
+  repo: string;
+  number: number;
+}
+
+/** What the queue needs of an issue, as the issues list returns it. */
+export interface QueueIssue {
+  number: number;
+  /** ISO time (`created_at`). */
+  createdAt: string;
+  labels: readonly string[];
+  body: string;
+  state: string;
+  isPullRequest: boolean;
+}
+
+export type BlockerState = "open" | "closed" | "unknown";
+
+export interface RecordedBlocker {
+  ref: IssueRef;
+  /** `open` or `closed`, as GitHub's issue object says. */
+  state: string;
+}
+
+export interface QueueFacts {
+  /** Blockers GitHub records for an issue (`GET …/issues/N/dependencies/blocked_by`), by issue number. */
+  recordedBlockers?: ReadonlyMap<number, readonly RecordedBlocker[]>;
+  /** The state of each issue named as a blocker in a body, by `refKey`. Absent means unknown. */
+  blockerStates?: ReadonlyMap<string, BlockerState>;
+  /** The lease head of each issue, by number. Absent or null: never claimed. */
+  leases?: ReadonlyMap<number, LeaseRecord | null>;
+}
+
+export interface QueueOptions {
+  /** The repository the issues belong to (resolves `#M`). */
+  repository: { owner: string; repo: string };
+  queuedLabel: string;
+  priorityLabels: PriorityLabels;
+  now: Date;
+}
+
+export type WaitReason =
+  | { kind: "blocked"; by: IssueRef[] }
+  | { kind: "held"; owner: LeaseOwner; until: string }
+  | { kind: "backoff"; until: string };
+
+export type SkipReason = "pull-request" | "closed" | "not-queued";
+
+export interface QueueEntry {
+  issue: number;
+  priority: Priority;
+}
+
+export interface QueuePlan {
+  /** Claimable now, in queue order. */
+  ready: QueueEntry[];
+  /** Queued but not claimable now, in queue order, with why. */
+  waiting: (QueueEntry & { reason: WaitReason })[];
+  skipped: { issue: number; reason: SkipReason }[];
+  /** The earliest `notBefore` among the issues backing off: a pass after it may find more work. */
+  nextBackoffEnds: string | null;
+}
+
+const sameName = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+/** `owner/repo#N`, owner and repository lower-cased (GitHub's names are case-insensitive). */
+export function refKey(ref: IssueRef): string {
+  return `${ref.owner.toLowerCase()}/${ref.repo.toLowerCase()}#${ref.number}`;
+}
+
+export function formatRef(ref: IssueRef, here?: { owner: string; repo: string }): string {
+  if (here && sameName(here.owner, ref.owner) && sameName(here.repo, ref.repo)) return `#${ref.number}`;
+  return `${ref.owner}/${ref.repo}#${ref.number}`;
+}
+
+/** The issue's priority: the highest priority label it carries, medium without one. */
+export function priorityOf(labels: readonly string[], names: PriorityLabels): Priority {
+  const has = (name: string): boolean => labels.some((l) => sameName(l, name));
+  if (has(names.high)) return "high";
+  if (has(names.medium)) return "medium";
+  if (has(names.low)) return "low";
+  return "medium";
+}
+
+/** Negative when `a` comes first: priority, then creation time, then number. */
+export function compareQueued(a: { priority: Priority; createdAt: string; number: number }, b: { priority: Priority; createdAt: string; number: number }): number {
+  const byPriority = PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority];
+  if (byPriority !== 0) return byPriority;
+  const ta = Date.parse(a.createdAt);
+  const tb = Date.parse(b.createdAt);
+  const byAge = (Number.isNaN(ta) ? Infinity : ta) - (Number.isNaN(tb) ? Infinity : tb);
+  if (byAge !== 0 && !Number.isNaN(byAge)) return byAge;
+  return a.number - b.number;
+}
+
+// ---- "Depends on #M" in issue bodies ------------------------------------------------------
+
+/**
+ * The body without what Markdown shows as code or quotes: fenced code blocks
+ * (``` and ~~~), inline code spans, block quotes and HTML comments.
+ */
+export function stripNonProse(body: string): string {
+  const withoutComments = body.replace(/<!--[\s\S]*?(?:-->|$)/g, " ");
+  const out: string[] = [];
+  let fence: { char: string; length: number } | null = null;
+  for (const line of withoutComments.split(/\r?\n/)) {
+    const marker = /^ {0,3}(`{3,}|~{3,})(.*)$/.exec(line);
+    if (fence) {
+      if (marker?.[1] && marker[1][0] === fence.char && marker[1].length >= fence.length && (marker[2] ?? "").trim() === "") fence = null;
+      out.push("");
+      continue;
+    }
+    if (marker?.[1] && !(marker[1][0] === "`" && (marker[2] ?? "").includes("`"))) {
+      fence = { char: marker[1][0] ?? "`", length: marker[1].length };
+      out.push("");
+      continue;
+    }
+    if (/^ {0,3}>/.test(line)) {
+      out.push("");
+      continue;
+    }
+    out.push(line);
+  }
+  // Inline code: a run of N backticks up to the next run of exactly N backticks (CommonMark).
+  return out.join("\n").replace(/(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g, " ");
+}
+
+const OWNER = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})";
+const REPO = "[A-Za-z0-9._-]{1,100}";
+const ONE_REF = `(?:https?://[^\\s/]+/${OWNER}/${REPO}/(?:issues|pull)/\\d+|(?:${OWNER}/${REPO})?#\\d+)`;
+const SEPARATOR = "\\s*(?:,\\s*(?:and\\s+)?|\\s(?:and|&)\\s|\\s)\\s*";
+const PHRASE = new RegExp(`\\b(?:depends\\s+on|blocked\\s+by)\\s*:?\\s*(${ONE_REF}(?:${SEPARATOR}${ONE_REF})*)`, "gi");
+const REF = new RegExp(`https?://[^\\s/]+/(${OWNER})/(${REPO})/(?:issues|pull)/(\\d+)|(?:(${OWNER})/(${REPO}))?#(\\d+)`, "gi");
+
+/**
+ * The issues a body names as its blockers ("Depends on #3", "blocked by
+ * octo-org/api#12, #4 and #5", "Depends on: https://github.com/o/r/issues/9"),
+ * without duplicates and without the issue itself.
+ */
+export function parseTextBlockers(body: string, here: { owner: string; repo: string; number?: number }): IssueRef[] {
+  const prose = stripNonProse(body);
+  const found = new Map<string, IssueRef>();
+  for (const phrase of prose.matchAll(PHRASE)) {
+    const list = phrase[1] ?? "";
+    for (const m of list.matchAll(REF)) {
+      const owner = m[1] ?? m[4] ?? here.owner;
+      const repo = m[2] ?? m[5] ?? here.repo;
+      const number = Number(m[3] ?? m[6]);
+      if (!Number.isSafeInteger(number) || number < 1) continue;
+      const ref = { owner, repo, number };
+      if (here.number === number && sameName(owner, here.owner) && sameName(repo, here.repo)) continue;
+      if (!found.has(refKey(ref))) found.set(refKey(ref), ref);
+    }
+  }
+  return [...found.values()];
+}
+
+// ---- the plan ------------------------------------------------------------------------------
+
+function isQueued(issue: QueueIssue, queuedLabel: string): boolean {
+  return issue.labels.some((l) => sameName(l, queuedLabel));
+}
+
+/** The queued, open issues (no pull requests): the ones whose blockers and leases are worth reading. */
+export function queueCandidates<T extends QueueIssue>(issues: readonly T[], queuedLabel: string): T[] {
+  return issues.filter((i) => !i.isPullRequest && i.state === "open" && isQueued(i, queuedLabel));
+}
+
+/** Every issue named as a blocker in the candidates' bodies, once: what the caller must resolve. */
+export function textBlockersToResolve(issues: readonly QueueIssue[], options: Pick<QueueOptions, "repository" | "queuedLabel">): IssueRef[] {
+  const refs = new Map<string, IssueRef>();
+  for (const issue of queueCandidates(issues, options.queuedLabel)) {
+    for (const ref of parseTextBlockers(issue.body, { ...options.repository, number: issue.number })) refs.set(refKey(ref), ref);
+  }
+  return [...refs.values()];
+}
+
+function openBlockers(issue: QueueIssue, facts: QueueFacts, options: QueueOptions): IssueRef[] {
+  const self = refKey({ ...options.repository, number: issue.number });
+  const open = new Map<string, IssueRef>();
+  for (const blocker of facts.recordedBlockers?.get(issue.number) ?? []) {
+    const key = refKey(blocker.ref);
+    if (blocker.state === "open" && key !== self) open.set(key, blocker.ref);
+  }
+  for (const ref of parseTextBlockers(issue.body, { ...options.repository, number: issue.number })) {
+    const key = refKey(ref);
+    if (facts.blockerStates?.get(key) === "open" && !open.has(key)) open.set(key, ref);
+  }
+  return [...open.values()];
+}
+
+function leaseWait(lease: LeaseRecord | null | undefined, now: Date): WaitReason | null {
+  if (!lease) return null;
+  if (lease.state === "claimed") return { kind: "held", owner: lease.owner, until: lease.leaseUntil };
+  if (lease.notBefore !== null && Date.parse(lease.notBefore) > now.getTime()) return { kind: "backoff", until: lease.notBefore };
+  return null;
+}
+
+/** Orders the queue and tells what may be claimed now. */
+export function planQueue(issues: readonly QueueIssue[], facts: QueueFacts, options: QueueOptions): QueuePlan {
+  const plan: QueuePlan = { ready: [], waiting: [], skipped: [], nextBackoffEnds: null };
+  const queued: (QueueIssue & { priority: Priority })[] = [];
+  const seen = new Set<number>();
+  for (const issue of issues) {
+    if (seen.has(issue.number)) continue;
+    seen.add(issue.number);
+    if (issue.isPullRequest) plan.skipped.push({ issue: issue.number, reason: "pull-request" });
+    else if (issue.state !== "open") plan.skipped.push({ issue: issue.number, reason: "closed" });
+    else if (!isQueued(issue, options.queuedLabel)) plan.skipped.push({ issue: issue.number, reason: "not-queued" });
+    else queued.push({ ...issue, priority: priorityOf(issue.labels, options.priorityLabels) });
+  }
+  queued.sort(compareQueued);
+  for (const issue of queued) {
+    const entry: QueueEntry = { issue: issue.number, priority: issue.priority };
+    const lease = facts.leases?.get(issue.number);
+    const held = leaseWait(lease, options.now);
+    const blockers = openBlockers(issue, facts, options);
+    if (held?.kind === "held") plan.waiting.push({ ...entry, reason: held });
+    else if (blockers.length > 0) plan.waiting.push({ ...entry, reason: { kind: "blocked", by: blockers } });
+    else if (held) plan.waiting.push({ ...entry, reason: held });
+    else plan.ready.push(entry);
+    if (held?.kind === "backoff" && (plan.nextBackoffEnds === null || Date.parse(held.until) < Date.parse(plan.nextBackoffEnds))) {
+      plan.nextBackoffEnds = held.until;
+    }
+  }
+  return plan;
+}
+
+/** A person-readable reason, for logs and `/status`. */
+export function describeWait(reason: WaitReason, here?: { owner: string; repo: string }): string {
+  switch (reason.kind) {
+    case "blocked":
+      return `blocked by ${reason.by.map((r) => formatRef(r, here)).join(", ")}`;
+    case "held":
+      return `held by ${reason.owner.agent}@${reason.owner.host} until ${reason.until}`;
+    case "backoff":
+      return `backing off until ${reason.until}`;
+  }
+}

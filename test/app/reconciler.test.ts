@@ -1,0 +1,229 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { IssueIntake } from "../../src/app/issue-intake.js";
+import { startReconciler } from "../../src/app/reconciler.js";
+import { silentLogger } from "../../src/adapters/logger.js";
+import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
+import { AgentPool } from "../../src/worker/agent-pool.js";
+import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { testOctokit } from "../support/octokit.js";
+
+const OWNER = "octo-org";
+const log = silentLogger();
+
+/** An intake whose jobs only record which issue they were given, in order. */
+function recordingIntake(): { intake: IssueIntake; worked: string[]; pool: AgentPool } {
+  const worked: string[] = [];
+  const pool = new AgentPool({ agents: 1, log });
+  const intake = new IssueIntake({
+    pool,
+    log,
+    job: async ({ github, issueNumber }) => {
+      worked.push(`${github.repo}#${issueNumber}`);
+    },
+  });
+  return { intake, worked, pool };
+}
+
+describe("the reconciler's schedule (fake timers)", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("walks every `minutes` (default 5), not before, and never after stop", async () => {
+    vi.useFakeTimers();
+    const { intake } = recordingIntake();
+    let passes = 0;
+    const probot = {
+      auth: async (): Promise<unknown> => {
+        passes += 1;
+        return {};
+      },
+    };
+    const reconciler = startReconciler({ probot, intake, repositories: [], log });
+    await vi.advanceTimersByTimeAsync(5 * 60_000 - 1);
+    expect(passes).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(passes).toBe(1);
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    expect(passes).toBe(3);
+    await reconciler.stop();
+    await vi.advanceTimersByTimeAsync(60 * 60_000);
+    expect(passes).toBe(3);
+  });
+
+  it("takes its period from `minutes` and can walk at start", async () => {
+    vi.useFakeTimers();
+    const { intake } = recordingIntake();
+    let passes = 0;
+    const probot = { auth: async (): Promise<unknown> => (passes += 1) };
+    const reconciler = startReconciler({ probot, intake, repositories: [], minutes: 2, runAtStart: true, log });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(passes).toBe(1);
+    await vi.advanceTimersByTimeAsync(2 * 60_000);
+    expect(passes).toBe(2);
+    await reconciler.stop();
+  });
+
+  it("refuses to start without the app's intake", () => {
+    expect(() => startReconciler({ probot: { auth: async () => ({}) }, log })).toThrow(/not loaded/);
+  });
+
+  it("a failing pass is logged and the next one still runs", async () => {
+    vi.useFakeTimers();
+    const { intake } = recordingIntake();
+    let passes = 0;
+    const probot = {
+      auth: async (): Promise<unknown> => {
+        passes += 1;
+        throw new Error("network down");
+      },
+    };
+    const reconciler = startReconciler({ probot, intake, repositories: ["o/r"], minutes: 1, log });
+    await vi.advanceTimersByTimeAsync(2 * 60_000);
+    expect(passes).toBe(2);
+    await reconciler.stop();
+  });
+});
+
+describe("the reconciler against the fake GitHub", () => {
+  let github: FakeGitHub;
+  let tester: ReturnType<typeof testOctokit>;
+  const probot = { auth: async (): Promise<unknown> => tester };
+
+  beforeAll(async () => {
+    github = await startFakeGitHub();
+    tester = testOctokit({ baseUrl: github.apiUrl, token: github.token });
+  });
+  afterAll(async () => {
+    await github?.close();
+  });
+
+  function writeLease(repo: string, record: LeaseRecord): Promise<unknown> {
+    return (async () => {
+      const { data: commit } = await tester.rest.git.createCommit({ owner: OWNER, repo, message: serializeLease(record), tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904", parents: [] });
+      await tester.rest.git.createRef({ owner: OWNER, repo, ref: `refs/harness/leases/issue-${record.issue}`, sha: commit.sha });
+    })();
+  }
+
+  const lease = (issue: number, over: Partial<LeaseRecord>): LeaseRecord => ({
+    issue,
+    state: "reclaimed",
+    owner: { agent: "agent-1", host: "elsewhere", runId: "r" },
+    epoch: 1,
+    attempt: 1,
+    leaseUntil: "2025-01-01T00:00:00.000Z",
+    notBefore: null,
+    sessionId: null,
+    outcome: null,
+    ...over,
+  });
+
+  it("hands over claimable issues in queue order; skips pull requests, blocked, backing-off and held issues", async () => {
+    await github.createRepo({ owner: OWNER, name: "mixed", files: { "README.md": "x\n", ".github/harness.yml": "priorityLabels:\n  high: urgent\n" } });
+    const make = async (title: string, labels: string[], body = ""): Promise<number> => (await github.createIssue(OWNER, "mixed", { title, body, labels, user: "ada" })).number;
+    const blocker = await make("blocker", []);
+    const plain = await make("plain", ["harness:queued"]);
+    const urgent = await make("urgent", ["harness:queued", "urgent"]);
+    const low = await make("low", ["harness:queued", "priority:low"]);
+    const textBlocked = await make("text", ["harness:queued"], `Depends on #${blocker}`);
+    const apiBlocked = await make("api", ["harness:queued", "urgent"]);
+    const backoff = await make("backoff", ["harness:queued"]);
+    const held = await make("held", ["harness:queued"]);
+    const { data: b } = await tester.rest.issues.get({ owner: OWNER, repo: "mixed", issue_number: blocker });
+    await tester.rest.issues.addBlockedByDependency({ owner: OWNER, repo: "mixed", issue_number: apiBlocked, issue_id: b.id });
+    await writeLease("mixed", lease(backoff, { notBefore: "2099-01-01T00:00:00.000Z" }));
+    await writeLease("mixed", lease(held, { state: "claimed", leaseUntil: "2099-01-01T00:00:00.000Z" }));
+    // A pull request carrying the label: the issues API lists it, the queue ignores it.
+    await tester.rest.git.createRef({ owner: OWNER, repo: "mixed", ref: "refs/heads/feature", sha: (await tester.rest.git.getRef({ owner: OWNER, repo: "mixed", ref: "heads/main" })).data.object.sha });
+    const { data: pr } = await tester.rest.pulls.create({ owner: OWNER, repo: "mixed", head: "feature", base: "main", title: "pr" }).catch(async () => ({ data: { number: 0 } }));
+    if (pr.number > 0) await tester.rest.issues.addLabels({ owner: OWNER, repo: "mixed", issue_number: pr.number, labels: ["harness:queued"] });
+
+    const { intake, worked, pool } = recordingIntake();
+    const reconciler = startReconciler({ probot, intake, repositories: [`${OWNER}/mixed`], minutes: 60, log });
+    const pass = await reconciler.runOnce();
+    await pool.idle();
+    const repo = pass.repositories[0]!;
+    expect(repo.submitted).toEqual([urgent, plain, low]);
+    expect(worked).toEqual([`mixed#${urgent}`, `mixed#${plain}`, `mixed#${low}`]);
+    expect(repo.waiting).toEqual([
+      { issue: apiBlocked, reason: `blocked by #${blocker}` },
+      { issue: textBlocked, reason: `blocked by #${blocker}` },
+      { issue: backoff, reason: "backing off until 2099-01-01T00:00:00.000Z" },
+      { issue: held, reason: "held by agent-1@elsewhere until 2099-01-01T00:00:00.000Z" },
+    ]);
+
+    // The blocker closes: both blocked issues are handed over on the next pass, in order.
+    await tester.rest.issues.update({ owner: OWNER, repo: "mixed", issue_number: blocker, state: "closed" });
+    worked.length = 0;
+    const next = await reconciler.runOnce();
+    await pool.idle();
+    expect(next.repositories[0]!.submitted).toEqual([urgent, apiBlocked, plain, textBlocked, low]);
+    await reconciler.stop();
+    github.assertNoViolations();
+  });
+
+  it("a backoff that ends wakes the reconciler before the next tick", async () => {
+    await github.createRepo({ owner: OWNER, name: "backoff", files: { "README.md": "x\n" } });
+    const n = (await github.createIssue(OWNER, "backoff", { title: "t", labels: ["harness:queued"], user: "ada" })).number;
+    let clock = Date.parse("2030-01-01T00:00:00Z");
+    await writeLease("backoff", lease(n, { notBefore: new Date(clock + 90_000).toISOString() }));
+    const { intake, worked, pool } = recordingIntake();
+    const reconciler = startReconciler({ probot, intake, repositories: [`${OWNER}/backoff`], minutes: 60, log, now: () => new Date(clock) });
+    const first = await reconciler.runOnce();
+    expect(first.repositories[0]!.waiting.map((w) => w.issue)).toEqual([n]);
+    clock += 90_000;
+    const second = await reconciler.runOnce();
+    await pool.idle();
+    expect(second.repositories[0]!.submitted).toEqual([n]);
+    expect(worked).toEqual([`backoff#${n}`]);
+    await reconciler.stop();
+  });
+
+  it("an unchanged queue costs only 304s; a repository without a config file is not re-read until there is work", async () => {
+    await github.createRepo({ owner: OWNER, name: "quiet", files: { "README.md": "x\n" } });
+    const n = (await github.createIssue(OWNER, "quiet", { title: "t", labels: ["harness:queued", "priority:high"], body: "Depends on other-org/missing#3", user: "ada" })).number;
+    await github.createRepo({ owner: OWNER, name: "withconfig", files: { "README.md": "x\n", ".github/harness.yml": "reconcileMinutes: 5\n" } });
+    const { intake, pool } = recordingIntake();
+    const reconciler = startReconciler({ probot, intake, repositories: [`${OWNER}/quiet`, `${OWNER}/withconfig`], minutes: 60, log });
+    const first = await reconciler.runOnce();
+    await pool.idle();
+    expect(first.repositories.map((r) => r.submitted)).toEqual([[n], []]);
+    const before = github.requestLog.length;
+    const second = await reconciler.runOnce();
+    await pool.idle();
+    const requests = github.requestLog.slice(before);
+    // The issue is still queued (the recording job does not claim), so the pass hands it over again,
+    // re-reading the missing config first (then the queue once more). A 404 has no ETag: the missing
+    // config and the blocker that cannot be read are the only counted requests.
+    expect(second.repositories.map((r) => r.submitted)).toEqual([[n], []]);
+    expect(requests.filter((r) => r.status !== 304).map((r) => `${r.operationId} ${r.status}`)).toEqual(["issues/get 404", "repos/get-content 404", "issues/get 404"]);
+
+    // Without work to hand over, the pass costs nothing at all.
+    await tester.rest.issues.removeLabel({ owner: OWNER, repo: "quiet", issue_number: n, name: "harness:queued" });
+    await reconciler.runOnce();
+    const quietFrom = github.requestLog.length;
+    const quiet = await reconciler.runOnce();
+    expect(quiet.fresh).toBe(0);
+    expect(github.requestLog.slice(quietFrom).every((r) => r.status === 304)).toBe(true);
+    await reconciler.stop();
+  });
+
+  it("walks a repository no more often than its reconcileMinutes", async () => {
+    await github.createRepo({ owner: OWNER, name: "slow", files: { "README.md": "x\n", ".github/harness.yml": "reconcileMinutes: 15\n" } });
+    await github.createRepo({ owner: OWNER, name: "fast", files: { "README.md": "x\n" } });
+    let clock = Date.parse("2030-01-01T00:00:00Z");
+    const { intake } = recordingIntake();
+    const reconciler = startReconciler({ probot, intake, repositories: [`${OWNER}/slow`, `${OWNER}/fast`], minutes: 5, log, now: () => new Date(clock) });
+    const walked: string[][] = [];
+    for (let tick = 0; tick < 7; tick += 1) {
+      const pass = await reconciler.tick();
+      walked.push(pass.repositories.filter((r) => r.skipped === undefined).map((r) => r.repository.split("/")[1]!));
+      clock += 5 * 60_000;
+    }
+    // Ticks every 5 minutes: `fast` (default 5) each time, `slow` (15) at 0, 15 and 30 minutes.
+    expect(walked).toEqual([["slow", "fast"], ["fast"], ["fast"], ["slow", "fast"], ["fast"], ["fast"], ["slow", "fast"]]);
+    // A forced pass walks everything.
+    expect((await reconciler.runOnce()).repositories.every((r) => r.skipped === undefined)).toBe(true);
+    await reconciler.stop();
+  });
+});
