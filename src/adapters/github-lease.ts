@@ -1,10 +1,14 @@
 import { HarnessError } from "../core/errors.js";
 import {
   decideClaim,
+  describeLease,
+  interruptLease,
   leaseRefName,
   parseLease,
+  reclaimLease,
   releaseLease,
   renewLease,
+  sameOwner,
   serializeLease,
   type ClaimInput,
   type LeaseOwner,
@@ -20,110 +24,311 @@ export interface LeaseHead {
   record: LeaseRecord;
 }
 
-export type ClaimResult = { ok: true; head: LeaseHead } | { ok: false; reason: string; holder: LeaseRecord | null };
+export type ClaimResult =
+  | { ok: true; head: LeaseHead }
+  | { ok: false; reason: string; holder: LeaseRecord | null; head?: LeaseHead | null };
 export type UpdateResult = { ok: true; head: LeaseHead } | { ok: false; fenced: true; head: LeaseHead | null };
+
+export interface LeaseStoreOptions {
+  /** Tries per request when GitHub answers 5xx, resets the connection or rate-limits (default 8). */
+  attempts?: number;
+  /** Pause before retry `n` (1-based) after a 5xx or reset (default 50 ms · 2^(n-1), at most 2 s, jittered). */
+  backoffMs?: (retry: number) => number;
+  /** Wait after a rate limit that names no `retry-after` and no reset time (default 60 s, GitHub's advice). */
+  rateLimitFallbackMs?: number;
+  /** Longest rate-limit wait honoured; a longer one fails the call instead (default 120 s). */
+  maxWaitMs?: number;
+  /** Full CAS rounds in one claim, when the head moved to a state that is still free (default 3). */
+  claimRounds?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Clock for `x-ratelimit-reset` (epoch ms). */
+  now?: () => number;
+}
+
+type Failure = "rate-limited" | "ambiguous" | "rejected" | "fatal";
+
+/** What a failed request means for the lease protocol. */
+export function classifyFailure(error: unknown): Failure {
+  const status = httpStatus(error);
+  if (status === undefined) {
+    // A thrown non-HTTP error (our own parse errors, programming errors) is not a network fault.
+    return error instanceof HarnessError ? "fatal" : "ambiguous";
+  }
+  if (status === 429) return "rate-limited";
+  if (status === 403 && isRateLimit(error)) return "rate-limited";
+  if (status === 422 || status === 409) return "rejected";
+  if (status >= 500 || status === 408) return "ambiguous";
+  return "fatal";
+}
+
+function headersOf(error: unknown): Record<string, string | number | undefined> {
+  if (typeof error !== "object" || error === null || !("response" in error)) return {};
+  const response = (error as { response?: { headers?: unknown } }).response;
+  const headers = response?.headers;
+  return typeof headers === "object" && headers !== null ? (headers as Record<string, string | number | undefined>) : {};
+}
+
+function isRateLimit(error: unknown): boolean {
+  const headers = headersOf(error);
+  if (headers["retry-after"] !== undefined || String(headers["x-ratelimit-remaining"]) === "0") return true;
+  const message = error instanceof Error ? error.message : "";
+  return /rate limit/i.test(message);
+}
+
+/** How long GitHub asks us to wait: retry-after, else the primary limit's reset time, else the fallback. */
+export function rateLimitWaitMs(error: unknown, nowMs: number, fallbackMs: number): number {
+  const headers = headersOf(error);
+  const retryAfter = Number(headers["retry-after"]);
+  if (headers["retry-after"] !== undefined && Number.isFinite(retryAfter)) return Math.max(0, retryAfter * 1000);
+  const reset = Number(headers["x-ratelimit-reset"]);
+  if (String(headers["x-ratelimit-remaining"]) === "0" && Number.isFinite(reset)) return Math.max(0, reset * 1000 - nowMs);
+  return fallbackMs;
+}
+
+const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface CommitInfo {
+  record: LeaseRecord;
+  parents: string[];
+}
+
+/** The outcome of a compare-and-swap of the lease ref, after reading it back when unsure. */
+type Swap =
+  | { kind: "landed" }
+  /** Our commit landed, and somebody has since moved the head past it. */
+  | { kind: "superseded"; head: LeaseHead }
+  /** Our commit did not land: the head is somebody else's (or gone). */
+  | { kind: "moved"; head: LeaseHead | null };
 
 /**
  * Executes the lease transitions of src/core/lease.ts as compare-and-swap
  * writes of `refs/<prefix>N` through the REST API: create (422 = it exists) or
- * fast-forward update (`force: false`; 422 = somebody moved it). A write whose
- * outcome is unknown (5xx, timeout, reset) is settled by reading the ref back.
+ * fast-forward update (`force: false`; 422 = somebody moved it).
+ *
+ * Every write whose outcome is not a clear success (5xx, reset, lost response,
+ * 422 after a retry of our own, …) is settled by reading the ref back and
+ * comparing it with the commit we wrote: ours, ours with more on top, the
+ * expected base (not applied: write again, the CAS keeps that safe), or
+ * somebody else's. Reads retry 5xx and resets; rate limits (429, 403 secondary)
+ * wait as GitHub asks, bounded. A lost `createCommit` response just retries:
+ * an orphan commit is harmless.
  */
 export class LeaseStore {
   private readonly github: GitHubClient;
   private readonly refPrefix: string;
+  private readonly attempts: number;
+  private readonly backoffMs: (retry: number) => number;
+  private readonly rateLimitFallbackMs: number;
+  private readonly maxWaitMs: number;
+  private readonly claimRounds: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: () => number;
+  /** Commits are immutable: their lease records are read once. */
+  private readonly commits = new Map<string, CommitInfo>();
+  /** ETag and head of the last read of each ref, for conditional requests (304s are free). */
+  private readonly etags = new Map<string, { etag: string; sha: string }>();
 
-  constructor(github: GitHubClient, refPrefix: string) {
+  constructor(github: GitHubClient, refPrefix: string, options: LeaseStoreOptions = {}) {
     this.github = github;
     this.refPrefix = refPrefix;
+    this.attempts = Math.max(1, options.attempts ?? 8);
+    this.backoffMs = options.backoffMs ?? ((retry) => Math.min(2000, 50 * 2 ** (retry - 1)) * (0.5 + Math.random() / 2));
+    this.rateLimitFallbackMs = options.rateLimitFallbackMs ?? 60_000;
+    this.maxWaitMs = options.maxWaitMs ?? 120_000;
+    this.claimRounds = Math.max(1, options.claimRounds ?? 3);
+    this.sleep = options.sleep ?? realSleep;
+    this.clock = options.now ?? Date.now;
   }
 
   private ref(issue: number): string {
     return leaseRefName(this.refPrefix, issue);
   }
 
-  async read(issue: number): Promise<LeaseHead | null> {
-    const { api, owner, repo } = this.github;
-    let sha: string;
-    try {
-      this.github.countRead();
-      const { data } = await api.rest.git.getRef({ owner, repo, ref: this.ref(issue) });
-      sha = data.object.sha;
-    } catch (error) {
-      if (httpStatus(error) === 404) return null;
-      throw error;
+  /**
+   * Runs one request, retrying what GitHub did not apply (rate limits) and, when
+   * `idempotent`, what may or may not have been applied (5xx, resets).
+   */
+  private async request<T>(what: string, idempotent: boolean, call: () => Promise<T>): Promise<T> {
+    let retries = 0;
+    for (;;) {
+      try {
+        return await call();
+      } catch (error) {
+        const failure = classifyFailure(error);
+        retries += 1;
+        if (retries >= this.attempts) throw error;
+        if (failure === "rate-limited") {
+          const wait = rateLimitWaitMs(error, this.clock(), this.rateLimitFallbackMs);
+          if (wait > this.maxWaitMs) {
+            throw new HarnessError("EHARNESS_GITHUB", {
+              message: `GitHub rate-limited ${what} and asks to wait ${Math.ceil(wait / 1000)} s, longer than the ${Math.ceil(this.maxWaitMs / 1000)} s this agent waits.`,
+              fix: "Fewer agents per installation, or wait for the limit to reset; the issue stays queued.",
+              cause: error,
+            });
+          }
+          await this.sleep(wait);
+          continue;
+        }
+        if (failure === "ambiguous" && idempotent) {
+          await this.sleep(this.backoffMs(retries));
+          continue;
+        }
+        throw error;
+      }
     }
-    this.github.countRead();
-    const { data: commit } = await api.rest.git.getCommit({ owner, repo, commit_sha: sha });
-    return { sha, record: parseLease(commit.message) };
   }
 
+  private async commitInfo(sha: string): Promise<CommitInfo> {
+    const cached = this.commits.get(sha);
+    if (cached) return cached;
+    const { api, owner, repo } = this.github;
+    const { data } = await this.request("reading a lease commit", true, () => {
+      this.github.countRead();
+      return api.rest.git.getCommit({ owner, repo, commit_sha: sha });
+    });
+    const info = { record: parseLease(data.message), parents: data.parents.map((p) => p.sha) };
+    if (this.commits.size >= 2048) this.commits.clear();
+    this.commits.set(sha, info);
+    return info;
+  }
+
+  /** The head of the lease ref, or null when there is none. Retries 5xx and resets. */
+  async read(issue: number): Promise<LeaseHead | null> {
+    const { api, owner, repo } = this.github;
+    const ref = this.ref(issue);
+    const known = this.etags.get(ref);
+    let sha: string;
+    try {
+      const response = await this.request("reading the lease ref", true, () => {
+        this.github.countRead();
+        return api.rest.git.getRef({ owner, repo, ref, ...(known ? { headers: { "if-none-match": known.etag } } : {}) });
+      });
+      sha = response.data.object.sha;
+      const etag = response.headers.etag;
+      if (typeof etag === "string") this.etags.set(ref, { etag, sha });
+    } catch (error) {
+      const status = httpStatus(error);
+      if (status === 304 && known) {
+        sha = known.sha;
+      } else if (status === 404) {
+        this.etags.delete(ref);
+        return null;
+      } else {
+        throw error;
+      }
+    }
+    return { sha, record: (await this.commitInfo(sha)).record };
+  }
+
+  /** Creates the lease commit; a retry after a lost answer just makes another (orphan) commit. */
   private async writeCommit(record: LeaseRecord, parent: string | null): Promise<string> {
     const { api, owner, repo } = this.github;
-    this.github.countWrite();
-    const { data } = await api.rest.git.createCommit({
-      owner,
-      repo,
-      message: serializeLease(record),
-      tree: EMPTY_TREE,
-      parents: parent ? [parent] : [],
+    const { data } = await this.request("writing a lease commit", true, () => {
+      this.github.countWrite();
+      return api.rest.git.createCommit({ owner, repo, message: serializeLease(record), tree: EMPTY_TREE, parents: parent ? [parent] : [] });
     });
+    this.commits.set(data.sha, { record, parents: parent ? [parent] : [] });
     return data.sha;
   }
 
-  /** Reads the ref back after a write with an unknown outcome: did ours land? */
-  private async settle(issue: number, ours: string, error: unknown): Promise<LeaseHead | null> {
-    const status = httpStatus(error);
-    if (status !== undefined && status < 500 && status !== 408 && status !== 429) return null;
-    const head = await this.read(issue);
-    if (head?.sha === ours) return head;
-    return null;
+  /** Whether `ours` is `head` or one of its recent ancestors (first parents). */
+  private async contains(head: LeaseHead, ours: string, depth = 16): Promise<boolean> {
+    let sha: string | undefined = head.sha;
+    for (let i = 0; sha !== undefined && i < depth; i += 1) {
+      if (sha === ours) return true;
+      sha = (await this.commitInfo(sha)).parents[0];
+    }
+    return false;
   }
 
-  async claim(input: ClaimInput): Promise<ClaimResult> {
+  /**
+   * Moves the ref from `base` (null: create it) to `ours`, a commit whose parent is
+   * `base`, and says what happened. Never assumes: anything but a clean 2xx is
+   * settled by reading the ref back.
+   */
+  private async swap(issue: number, base: string | null, ours: string): Promise<Swap> {
     const { api, owner, repo } = this.github;
-    const current = await this.read(input.issue);
-    const decision = decideClaim(current?.record ?? null, input);
-    if (decision.kind === "held") return { ok: false, reason: decision.reason, holder: decision.holder };
-    const sha = await this.writeCommit(decision.record, current?.sha ?? null);
-    try {
-      this.github.countWrite();
-      if (current === null) {
-        await api.rest.git.createRef({ owner, repo, ref: `refs/${this.ref(input.issue)}`, sha });
-      } else {
-        await api.rest.git.updateRef({ owner, repo, ref: this.ref(input.issue), sha, force: false });
+    const ref = this.ref(issue);
+    for (let attempt = 1; ; attempt += 1) {
+      let failure: Failure;
+      let error: unknown;
+      try {
+        this.github.countWrite();
+        if (base === null) await api.rest.git.createRef({ owner, repo, ref: `refs/${ref}`, sha: ours });
+        else await api.rest.git.updateRef({ owner, repo, ref, sha: ours, force: false });
+        return { kind: "landed" };
+      } catch (caught) {
+        error = caught;
+        failure = classifyFailure(caught);
       }
-      return { ok: true, head: { sha, record: decision.record } };
-    } catch (error) {
-      const landed = await this.settle(input.issue, sha, error);
-      if (landed) return { ok: true, head: landed };
-      const status = httpStatus(error);
-      if (status === 422 || status === 409) {
-        const now = await this.read(input.issue);
-        return { ok: false, reason: `lost the race: ${now ? `held by ${now.record.owner.agent}@${now.record.owner.host}` : "the ref changed"}`, holder: now?.record ?? null };
+      if (failure === "fatal") throw error;
+      if (failure === "rate-limited" && attempt < this.attempts) {
+        // Refused before it was applied; an earlier try of ours may still have landed,
+        // which the read-back after the next answer settles.
+        const wait = rateLimitWaitMs(error, this.clock(), this.rateLimitFallbackMs);
+        if (wait <= this.maxWaitMs) {
+          await this.sleep(wait);
+          continue;
+        }
       }
-      throw error;
+      const head = await this.read(issue);
+      if (head?.sha === ours) return { kind: "landed" };
+      if (head && (await this.contains(head, ours))) return { kind: "superseded", head };
+      const unchanged = (head?.sha ?? null) === base;
+      if (unchanged && failure !== "rejected" && attempt < this.attempts) {
+        // Not applied (a 5xx before the write, a reset): write again; the CAS keeps it safe.
+        await this.sleep(this.backoffMs(attempt));
+        continue;
+      }
+      // A create refused as existing whose ref is gone again: the caller decides afresh.
+      if (unchanged && !(failure === "rejected" && base === null)) {
+        throw new HarnessError("EHARNESS_GITHUB", {
+          message: `Could not move the lease ref of issue #${issue} after ${attempt} tries (${httpStatus(error) ?? "no answer"}); it is unchanged.`,
+          fix: "GitHub is failing or rate-limiting; the issue stays queued and is claimed on a later pass.",
+          cause: error,
+        });
+      }
+      return { kind: "moved", head };
     }
   }
 
-  /** Fast-forwards our lease to `next`; fenced when the head is not ours any more. */
+  async claim(input: ClaimInput): Promise<ClaimResult> {
+    let lastReason = "the lease ref kept moving";
+    let lastHead: LeaseHead | null = null;
+    for (let round = 0; round < this.claimRounds; round += 1) {
+      const current = round === 0 ? await this.read(input.issue) : lastHead;
+      if (current && current.record.state === "claimed" && sameOwner(current.record.owner, input.owner) && current.record.sessionId === input.sessionId) {
+        // Our own claim, from a call whose answer we never saw: it is ours.
+        return { ok: true, head: current };
+      }
+      const decision = decideClaim(current?.record ?? null, input);
+      if (decision.kind === "held") return { ok: false, reason: decision.reason, holder: decision.holder, head: current };
+      const sha = await this.writeCommit(decision.record, current?.sha ?? null);
+      const swap = await this.swap(input.issue, current?.sha ?? null, sha);
+      if (swap.kind === "landed") return { ok: true, head: { sha, record: decision.record } };
+      if (swap.kind === "superseded") {
+        return { ok: false, reason: `claimed, then lost at once: ${describeLease(swap.head.record, input.now)}`, holder: swap.head.record, head: swap.head };
+      }
+      lastHead = swap.head;
+      lastReason = swap.head ? `lost the race: ${describeLease(swap.head.record, input.now)}` : "lost the race: the lease ref was deleted";
+      // Somebody else's write won. Held: say by whom. Still free (e.g. a reclaim): try again on top.
+      if (swap.head && decideClaim(swap.head.record, input).kind === "held") {
+        return { ok: false, reason: lastReason, holder: swap.head.record, head: swap.head };
+      }
+    }
+    return { ok: false, reason: lastReason, holder: lastHead?.record ?? null, head: lastHead };
+  }
+
+  /** Fast-forwards the head we hold to `next(head)`; fenced, writing nothing, when the head is not ours any more. */
   private async advance(issue: number, held: LeaseHead, next: (head: LeaseRecord) => LeaseRecord | null): Promise<UpdateResult> {
-    const { api, owner, repo } = this.github;
     const current = await this.read(issue);
     if (current === null || current.sha !== held.sha) return { ok: false, fenced: true, head: current };
     const record = next(current.record);
     if (record === null) return { ok: false, fenced: true, head: current };
     const sha = await this.writeCommit(record, current.sha);
-    try {
-      this.github.countWrite();
-      await api.rest.git.updateRef({ owner, repo, ref: this.ref(issue), sha, force: false });
-      return { ok: true, head: { sha, record } };
-    } catch (error) {
-      const landed = await this.settle(issue, sha, error);
-      if (landed) return { ok: true, head: landed };
-      if (httpStatus(error) === 422) return { ok: false, fenced: true, head: await this.read(issue) };
-      throw error;
-    }
+    const swap = await this.swap(issue, current.sha, sha);
+    if (swap.kind === "landed") return { ok: true, head: { sha, record } };
+    return { ok: false, fenced: true, head: swap.head };
   }
 
   renew(issue: number, held: LeaseHead, owner: LeaseOwner, now: Date, termMs: number): Promise<UpdateResult> {
@@ -134,12 +339,29 @@ export class LeaseStore {
     return this.advance(issue, held, (head) => releaseLease(head, owner, now, details));
   }
 
+  /**
+   * The reclaimer: takes back an expired claim, by CAS on the head it saw.
+   * Not ok when the head is not an expired claim or moved meanwhile.
+   */
+  async reclaim(issue: number, now: Date, details: { backoffMs: number }): Promise<UpdateResult> {
+    const current = await this.read(issue);
+    if (current === null) return { ok: false, fenced: true, head: null };
+    return this.advance(issue, current, (head) => reclaimLease(head, now, details));
+  }
+
+  /** An interrupt request on top of the current claim; its holder is fenced at its next renewal. */
+  async interrupt(issue: number, now: Date): Promise<UpdateResult> {
+    const current = await this.read(issue);
+    if (current === null) return { ok: false, fenced: true, head: null };
+    return this.advance(issue, current, (head) => interruptLease(head, now));
+  }
+
   /** Throws EHARNESS_LEASE_LOST unless the head is still the one we hold. */
   async assertHeld(issue: number, held: LeaseHead): Promise<void> {
     const current = await this.read(issue);
     if (current?.sha !== held.sha) {
       throw new HarnessError("EHARNESS_LEASE_LOST", {
-        message: `The lease on issue #${issue} is no longer held by this agent${current ? ` (now ${current.record.state} by ${current.record.owner.agent}@${current.record.owner.host})` : ""}.`,
+        message: `The lease on issue #${issue} is no longer held by this agent${current ? ` (now ${describeLease(current.record, new Date(this.clock()))})` : ""}.`,
         fix: "Nothing to do: another agent or the reclaimer owns the issue now, and this agent wrote nothing more.",
       });
     }

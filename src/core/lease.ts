@@ -108,11 +108,8 @@ export function decideClaim(head: LeaseRecord | null, input: ClaimInput): ClaimD
     outcome: null,
   });
   if (head === null) return { kind: "claim", record: record(null) };
-  if (head.state === "claimed") {
-    return { kind: "held", holder: head, reason: `held by ${describeOwner(head.owner)} until ${head.leaseUntil}` };
-  }
-  if (!isFree(head, input.now)) {
-    return { kind: "held", holder: head, reason: `backing off until ${head.notBefore ?? "?"}` };
+  if (head.state === "claimed" || !isFree(head, input.now)) {
+    return { kind: "held", holder: head, reason: describeLease(head, input.now) };
   }
   return { kind: "claim", record: record(head) };
 }
@@ -138,6 +135,43 @@ export function releaseLease(
     sessionId: details.sessionId ?? head.sessionId,
     outcome: details.outcome,
   };
+}
+
+/** A claim whose term ran out without renewal: the reclaimer may take it back. */
+export function isExpired(record: LeaseRecord, now: Date): boolean {
+  return record.state === "claimed" && Date.parse(record.leaseUntil) <= now.getTime();
+}
+
+/**
+ * Takes back a claim that was not renewed in time (a stalled or vanished holder).
+ * The owner stays the fenced holder, for the history; nobody may claim before
+ * `now + backoffMs`. Null when the head is not an expired claim.
+ */
+export function reclaimLease(head: LeaseRecord, now: Date, details: { backoffMs: number }): LeaseRecord | null {
+  if (!isExpired(head, now)) return null;
+  return {
+    ...head,
+    state: "reclaimed",
+    leaseUntil: now.toISOString(),
+    notBefore: new Date(now.getTime() + Math.max(0, details.backoffMs)).toISOString(),
+    outcome: "stalled",
+  };
+}
+
+/**
+ * An interrupt request (`/interrupt`): a commit on top of the holder's claim, so the
+ * holder's next renewal finds a head that is not its own and stops. Null unless claimed.
+ */
+export function interruptLease(head: LeaseRecord, now: Date): LeaseRecord | null {
+  if (head.state !== "claimed") return null;
+  return { ...head, state: "interrupted", leaseUntil: now.toISOString(), outcome: "interrupted" };
+}
+
+/** One line for a person: who holds the lease, or why nobody may claim it yet. */
+export function describeLease(record: LeaseRecord, now: Date): string {
+  if (record.state === "claimed") return `held by ${describeOwner(record.owner)} until ${record.leaseUntil}`;
+  if (!isFree(record, now)) return `${record.state}, backing off until ${record.notBefore ?? "?"}`;
+  return `${record.state} by ${describeOwner(record.owner)}, free to claim`;
 }
 
 export function describeOwner(owner: LeaseOwner): string {

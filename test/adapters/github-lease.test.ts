@@ -1,7 +1,8 @@
 import nock from "nock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GitHubClient } from "../../src/adapters/github-client.js";
-import { EMPTY_TREE, LeaseStore } from "../../src/adapters/github-lease.js";
+import { classifyFailure, EMPTY_TREE, LeaseStore, rateLimitWaitMs } from "../../src/adapters/github-lease.js";
+import { HarnessError } from "../../src/core/errors.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
 import { testOctokit } from "../support/octokit.js";
 
@@ -68,8 +69,8 @@ describe("LeaseStore.claim", () => {
       .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
       .post(`${repoPath}/git/commits`).reply(201, commitReply("c1", "x"))
       .post(`${repoPath}/git/refs`).reply(502, { message: "Bad Gateway" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } })
-      .get(`${repoPath}/git/commits/c1`).reply(200, commitReply("c1", serializeLease({ ...record(), owner: me })));
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
+    // c1 is the commit we just wrote: its record is known, no need to fetch it.
     const result = await store.claim(claimInput);
     expect(result.ok).toBe(true);
     if (result.ok) expect(result.head.sha).toBe("c1");
@@ -104,5 +105,29 @@ describe("LeaseStore.release", () => {
     const result = await store.release(7, held, me, now, { outcome: "success", sessionId: "s-1" });
     expect(result).toMatchObject({ ok: false, fenced: true });
     expect(counts.write).toBe(0);
+  });
+});
+
+describe("failure classes", () => {
+  const err = (status: number | undefined, headers: Record<string, string> = {}, message = "x"): unknown => Object.assign(new Error(message), { status, response: { headers } });
+
+  it("tells refused, ambiguous, rate-limited and fatal answers apart", () => {
+    expect(classifyFailure(err(422))).toBe("rejected");
+    expect(classifyFailure(err(502))).toBe("ambiguous");
+    expect(classifyFailure(err(500, {}, "request to http://x failed, reason: socket hang up"))).toBe("ambiguous");
+    expect(classifyFailure(new TypeError("fetch failed"))).toBe("ambiguous");
+    expect(classifyFailure(err(429))).toBe("rate-limited");
+    expect(classifyFailure(err(403, {}, "You have exceeded a secondary rate limit."))).toBe("rate-limited");
+    expect(classifyFailure(err(403, { "x-ratelimit-remaining": "0" }, "API rate limit exceeded for installation ID 1."))).toBe("rate-limited");
+    expect(classifyFailure(err(403, {}, "Resource not accessible by integration"))).toBe("fatal");
+    expect(classifyFailure(err(401))).toBe("fatal");
+    expect(classifyFailure(new HarnessError("EHARNESS_LEASE_CORRUPT", { message: "m", fix: "f" }))).toBe("fatal");
+  });
+
+  it("waits as GitHub asks: retry-after, else the reset time, else the fallback", () => {
+    const now = 1_000_000_000_000;
+    expect(rateLimitWaitMs(err(429, { "retry-after": "7" }), now, 60_000)).toBe(7000);
+    expect(rateLimitWaitMs(err(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(now / 1000 + 30) }), now, 60_000)).toBe(30_000);
+    expect(rateLimitWaitMs(err(403), now, 60_000)).toBe(60_000);
   });
 });

@@ -66,6 +66,18 @@ describe("acquireLock", () => {
     expect(afterRelease.acquired).toBe(true);
   });
 
+  it("lets exactly one of many breakers take over a dead process's lock", async () => {
+    const dead = { pid: 2 ** 22 + 12346, host: os.hostname(), bootId: await bootId(), startedAt: new Date().toISOString(), agent: "ghost" };
+    for (let round = 0; round < 20; round += 1) {
+      await fs.writeFile(path.join(dir, `issue-${round}.lock`), JSON.stringify(dead));
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => acquireLock(dir, `issue-${round}`, `agent-${i}`)));
+      expect(results.filter((r) => r.acquired)).toHaveLength(1);
+      for (const r of results) if (!r.acquired) expect(r.holder?.agent).toMatch(/^agent-/);
+    }
+    // No guards, temp files or moved-aside locks are left behind.
+    expect((await fs.readdir(dir)).filter((f) => !/^issue-\d+\.lock$/.test(f))).toEqual([]);
+  });
+
   it("never breaks a lock from another host", async () => {
     const foreign = { pid: 2 ** 22 + 12345, host: "other-host", bootId: "x", startedAt: new Date().toISOString(), agent: "far" };
     await fs.writeFile(path.join(dir, "issue-4.lock"), JSON.stringify(foreign));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideClaim, isFree, parseLease, releaseLease, renewLease, serializeLease, type LeaseRecord } from "../../src/core/lease.js";
+import { decideClaim, describeLease, interruptLease, isExpired, isFree, parseLease, reclaimLease, releaseLease, renewLease, serializeLease, type LeaseRecord } from "../../src/core/lease.js";
 
 const me = { agent: "agent-1", host: "host-a", runId: "run-1" };
 const other = { agent: "agent-2", host: "host-b", runId: "run-2" };
@@ -56,5 +56,42 @@ describe("lease transitions", () => {
     expect(parseLease(serializeLease(record))).toEqual({ ...record, outcome: null });
     expect(() => parseLease("not json")).toThrow(/EHARNESS_LEASE_CORRUPT|not a lease record/);
     expect(() => parseLease(JSON.stringify({ issue: 7 }))).toThrow(/malformed/);
+  });
+});
+
+describe("reclaim and interrupt", () => {
+  const expiry = new Date(t0.getTime() + term);
+
+  it("reclaims only an expired claim, fencing its holder and backing off", () => {
+    const mine = claimed();
+    expect(isExpired(mine, new Date(expiry.getTime() - 1))).toBe(false);
+    expect(reclaimLease(mine, new Date(expiry.getTime() - 1), { backoffMs: 60_000 })).toBeNull();
+    const reclaimed = reclaimLease(mine, expiry, { backoffMs: 60_000 });
+    expect(reclaimed).toMatchObject({ state: "reclaimed", owner: me, epoch: 1, attempt: 1, notBefore: "2026-11-26T10:16:00.000Z", outcome: "stalled" });
+    if (!reclaimed) throw new Error("expected a record");
+    // The fenced holder can neither renew nor release; nobody claims during the backoff; then the next claim gets epoch 2.
+    expect(renewLease(reclaimed, me, expiry, term)).toBeNull();
+    expect(releaseLease(reclaimed, me, expiry, { outcome: "success", sessionId: null })).toBeNull();
+    expect(reclaimLease(reclaimed, expiry, { backoffMs: 0 })).toBeNull();
+    expect(decideClaim(reclaimed, { issue: 7, owner: other, now: expiry, termMs: term, sessionId: null })).toMatchObject({ kind: "held" });
+    const later = new Date(expiry.getTime() + 60_000);
+    expect(decideClaim(reclaimed, { issue: 7, owner: other, now: later, termMs: term, sessionId: null })).toMatchObject({ kind: "claim", record: { epoch: 2, attempt: 2, owner: other } });
+    expect(serializeLease(parseLease(serializeLease(reclaimed)))).toBe(serializeLease(reclaimed));
+  });
+
+  it("interrupts only a claim; the holder is fenced from then on", () => {
+    const interrupted = interruptLease(claimed(), t0);
+    expect(interrupted).toMatchObject({ state: "interrupted", owner: me, outcome: "interrupted" });
+    if (!interrupted) throw new Error("expected a record");
+    expect(interruptLease(interrupted, t0)).toBeNull();
+    expect(renewLease(interrupted, me, t0, term)).toBeNull();
+    expect(isExpired(interrupted, new Date(t0.getTime() + 10 * term))).toBe(false);
+  });
+
+  it("describes a lease for a person", () => {
+    expect(describeLease(claimed(other), t0)).toBe("held by agent-2@host-b (run run-2) until 2026-11-26T10:15:00.000Z");
+    const backingOff: LeaseRecord = { ...claimed(), state: "reclaimed", notBefore: "2026-11-26T10:05:00.000Z" };
+    expect(describeLease(backingOff, t0)).toBe("reclaimed, backing off until 2026-11-26T10:05:00.000Z");
+    expect(describeLease({ ...claimed(), state: "released" }, t0)).toBe("released by agent-1@host-a (run run-1), free to claim");
   });
 });

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Auth } from "./auth.js";
+import { FaultInjector, type FaultOptions } from "./faults.js";
 import { commitFiles, initBareRepo, readCommit, readRef as gitReadRef, updateRef, ZERO_SHA } from "./git.js";
 import { notFound, type FakeContext } from "./http.js";
 import { addComment, addLabels, createIssueRecord, removeLabel as removeIssueLabel } from "./routes/issues.js";
@@ -34,6 +35,7 @@ import type {
 import { Webhooks, type SignatureMode } from "./webhooks.js";
 
 export type * from "./types.js";
+export { faultKinds, type FaultKind, type FaultOptions, type InjectedFault } from "./faults.js";
 export { sign as signWebhookBody } from "./webhooks.js";
 
 /** The login behind `fake.token` and plain-string static tokens. */
@@ -63,6 +65,7 @@ export class FakeGitHub {
   private readonly pushed = new Map<number, number>();
   private readonly installationIds = new Map<string, number>();
   private hook: RequestHook | null = null;
+  private faultInjector: FaultInjector | null = null;
   private server: Server | null = null;
   private nextInstallationId = 40_000_000;
 
@@ -113,6 +116,7 @@ export class FakeGitHub {
         violations: fake.violations,
         requestLog: fake.requestLog,
         hook: () => fake.hook,
+        faults: () => fake.faultInjector,
         git: {
           projectRoot: join(dir, "repos"),
           store: fake.store,
@@ -147,6 +151,21 @@ export class FakeGitHub {
   /** Seam for fault injection: called before every REST request. */
   setRequestHook(hook: RequestHook | null): void {
     this.hook = hook;
+  }
+
+  /**
+   * Seeded fault injection for the requests that follow (null turns it off): 5xx, secondary
+   * rate limits (429/403, with or without retry-after), applied-but-lost responses, resets,
+   * latency. REST only unless `git: true`. Returns the injector, whose `injected` lists them.
+   */
+  setFaults(options: FaultOptions | null): FaultInjector | null {
+    this.faultInjector = options ? new FaultInjector(options) : null;
+    return this.faultInjector;
+  }
+
+  /** The faults injected since the last `setFaults` (empty when off). */
+  get faults(): FaultInjector | null {
+    return this.faultInjector;
   }
 
   /** A personal token acting as `login` (permissions come from setPermission). */

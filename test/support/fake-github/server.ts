@@ -1,6 +1,7 @@
 /** The HTTP front: routes by GitHub's OpenAPI description, authenticates, validates both ways, logs. */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { FaultDecision, FaultInjector } from "./faults.js";
 import { handleGitHttp, isGitRequest, type GitHttpDeps } from "./git-http.js";
 import { ApiError, DOCS, readBody, type FakeContext, type Handler, type HandlerContext, type HandlerResult } from "./http.js";
 import { OpenApi } from "./openapi.js";
@@ -20,6 +21,8 @@ export interface ServerDeps {
   violations: Violation[];
   requestLog: RequestLogEntry[];
   hook(): RequestHook | null;
+  /** Seeded fault injection (`fake.setFaults`), applied before the hook. */
+  faults?(): FaultInjector | null;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -51,6 +54,26 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const method = (req.method ?? "GET").toUpperCase();
   if (isGitRequest(url.pathname)) {
+    const fault = deps.faults?.()?.decide({ kind: "git", method, path: url.pathname, operationId: null }, url.search);
+    if (fault?.delayMs) await sleep(fault.delayMs);
+    if (fault?.reset) {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.respond) {
+      res.writeHead(fault.respond.status, { "content-type": "text/plain", ...fault.respond.headers }).end(`${JSON.stringify(fault.respond.body ?? "")}\n`);
+      return;
+    }
+    if (fault?.dropResponse) {
+      // Let git http-backend run to the end (the push applies), but send nothing back.
+      const swallow = (): boolean => true;
+      res.writeHead = ((): ServerResponse => res) as unknown as ServerResponse["writeHead"];
+      res.write = swallow as unknown as ServerResponse["write"];
+      res.end = ((): ServerResponse => {
+        req.socket.destroy();
+        return res;
+      }) as unknown as ServerResponse["end"];
+    }
     handleGitHttp(req, res, url, {
       ...deps.git,
       log: (e) =>
@@ -128,7 +151,19 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     return;
   }
 
-  const decision = (await deps.hook()?.({ method, path: url.pathname, operationId })) ?? undefined;
+  const fault: FaultDecision | undefined = deps.faults?.()?.decide({ kind: "rest", method, path: url.pathname, operationId }, raw);
+  if (fault?.delayMs) await sleep(fault.delayMs);
+  if (fault?.reset) {
+    deps.requestLog.push({ kind: "rest", method, path: url.pathname, operationId, status: 0, write: method !== "GET" && method !== "HEAD", actor, issueNumber, at: Date.now() });
+    req.socket.destroy();
+    return;
+  }
+  if (fault?.respond) {
+    send(fault.respond.status, fault.respond.body, fault.respond.headers);
+    return;
+  }
+  const hooked = (await deps.hook()?.({ method, path: url.pathname, operationId })) ?? undefined;
+  const decision: FaultDecision | undefined = hooked || fault ? { ...hooked, dropResponse: Boolean(hooked?.dropResponse || fault?.dropResponse) } : undefined;
   if (decision?.delayMs) await sleep(decision.delayMs);
   if (decision?.respond) {
     send(decision.respond.status, decision.respond.body);

@@ -1,0 +1,65 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acquireLock } from "../../src/adapters/lockfile.js";
+import type { FakeGitHub } from "../support/fake-github/index.js";
+import { judge, makeClaimer, prepare, startRaceFake, TERM_MS, trialTime, type Claimer, type Contender, type Start } from "./race-kit.js";
+
+/** (b) 10 simulated hosts: separate state directories and Octokits, one fake GitHub. */
+const HOSTS = 10;
+const TRIALS = Number(process.env.RACE_TRIALS_HOSTS ?? process.env.RACE_TRIALS ?? 12);
+
+let fake: FakeGitHub;
+let root: string;
+let hosts: Array<{ claimer: Claimer; stateDir: string }>;
+let setup: Claimer;
+
+beforeAll(async () => {
+  fake = await startRaceFake();
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-race-hosts-"));
+  hosts = await Promise.all(
+    Array.from({ length: HOSTS }, async (_, i) => {
+      const stateDir = path.join(root, `host-${i}`, "claims");
+      await fs.mkdir(stateDir, { recursive: true });
+      return { claimer: makeClaimer(fake, `agent-${i}`, `host-${i}`), stateDir };
+    }),
+  );
+  setup = makeClaimer(fake, "previous", "host-setup");
+});
+
+afterAll(async () => {
+  await fake?.close();
+  if (root) await fs.rm(root, { recursive: true, force: true });
+});
+
+async function contend(host: { claimer: Claimer; stateDir: string }, issue: number): Promise<Contender> {
+  const { claimer } = host;
+  const lock = await acquireLock(host.stateDir, `issue-${issue}`, claimer.owner.agent);
+  if (!lock.acquired) return { name: claimer.name, owner: claimer.owner, result: { lock: `held on this host by ${lock.holder?.agent ?? "?"}` } };
+  try {
+    const result = await claimer.store.claim({ issue, owner: claimer.owner, now: trialTime(issue), termMs: TERM_MS, sessionId: `s-${issue}` });
+    if (!result.ok) await lock.release();
+    return { name: claimer.name, owner: claimer.owner, result };
+  } catch (error) {
+    await lock.release();
+    return { name: claimer.name, owner: claimer.owner, result: { error: String(error) } };
+  }
+}
+
+describe(`${HOSTS} hosts against one GitHub`, () => {
+  it(`exactly one winner in each of ${TRIALS} trials (fresh and released leases), a single-chain ref history`, async () => {
+    const problems: string[] = [];
+    for (let t = 0; t < TRIALS; t += 1) {
+      const issue = 1 + t;
+      const start: Start = t % 2 === 0 ? "absent" : "released";
+      const base = await prepare(setup, issue, start);
+      const contenders = await Promise.all(hosts.map((h) => contend(h, issue)));
+      // Each host has its own state directory: nobody loses on the lockfile.
+      expect(contenders.filter((c) => "lock" in c.result)).toEqual([]);
+      problems.push(...(await judge(fake, { issue, start, base, contenders })).problems);
+    }
+    expect(problems).toEqual([]);
+    fake.assertNoViolations();
+  }, 60_000 + TRIALS * 5000);
+});
