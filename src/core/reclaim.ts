@@ -1,4 +1,4 @@
-import type { LeaseRecord } from "./lease.js";
+import { reclaimLease, type LeaseRecord } from "./lease.js";
 
 /**
  * The reclaimer's decision for one lease: a claim not renewed for longer than
@@ -24,8 +24,7 @@ export const defaultReclaimPolicy: ReclaimPolicy = {
 
 export type ReclaimDecision =
   | { kind: "keep"; reason: string }
-  | { kind: "reclaim"; record: LeaseRecord; requeue: true; notBefore: string }
-  | { kind: "reclaim"; record: LeaseRecord; requeue: false };
+  | { kind: "reclaim"; requeue: boolean; backoffMs: number; record: LeaseRecord };
 
 /** Backoff before attempt `attempt + 1`: half fixed, half random ("equal jitter"). */
 export function backoffMs(attempt: number, policy: ReclaimPolicy, random: () => number): number {
@@ -38,9 +37,9 @@ export function decideReclaim(head: LeaseRecord, now: Date, policy: ReclaimPolic
   const expiredAt = Date.parse(head.leaseUntil) + policy.graceMs;
   if (Number.isNaN(expiredAt)) return { kind: "keep", reason: "the lease has no valid leaseUntil" };
   if (now.getTime() <= expiredAt) return { kind: "keep", reason: `renewed until ${head.leaseUntil}` };
-  if (head.attempt >= policy.maxAttempts) {
-    return { kind: "reclaim", requeue: false, record: { ...head, state: "reclaimed", leaseUntil: now.toISOString(), notBefore: null, outcome: "abandoned" } };
-  }
-  const notBefore = new Date(now.getTime() + backoffMs(head.attempt, policy, random)).toISOString();
-  return { kind: "reclaim", requeue: true, notBefore, record: { ...head, state: "reclaimed", leaseUntil: now.toISOString(), notBefore, outcome: "abandoned" } };
+  const requeue = head.attempt < policy.maxAttempts;
+  const wait = requeue ? backoffMs(head.attempt, policy, random) : 0;
+  const record = reclaimLease(head, now, { backoffMs: wait });
+  if (record === null) return { kind: "keep", reason: "not expired" };
+  return { kind: "reclaim", requeue, backoffMs: wait, record };
 }

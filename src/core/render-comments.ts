@@ -172,3 +172,35 @@ export function renderPullRequestTitle(issue: number, issueTitle: string): strin
 export function renderConfigErrorComment(error: { code: string; message: string; fix: string }): string {
   return ["<!-- harness:config-error -->", `**${error.code}**: ${error.message}`, "", `Fix: ${error.fix}`, "", "No session was started; the issue keeps its label."].join("\n");
 }
+
+export const RECLAIM_MARKER = "<!-- harness:reclaimed -->";
+
+export interface AttemptLine {
+  attempt: number;
+  agent: string;
+  outcome: string;
+}
+
+/** The comment of the reclaimer when it takes back a lease that was not renewed. */
+export function renderReclaimComment(input: {
+  agent: string;
+  leaseUntil: string;
+  attempt: number;
+  maxAttempts: number;
+  notBefore: string | null;
+  requeued: boolean;
+  attempts: AttemptLine[];
+}): string {
+  const lines = [
+    RECLAIM_MARKER,
+    `**♻️ Reclaimed**: agent \`${input.agent}\` stopped renewing its lease (valid until ${input.leaseUntil}), so attempt ${input.attempt} of ${input.maxAttempts} ended as stalled.`,
+    "",
+    input.requeued
+      ? `The issue is back in the queue; an agent may claim it from ${input.notBefore ?? "now"} on.`
+      : `That was the last attempt: the issue is marked failed. Fix what stopped the agents, then label it again or comment \`/retry\`.`,
+  ];
+  if (!input.requeued && input.attempts.length > 0) {
+    lines.push("", "| Attempt | Agent | Outcome |", "|---|---|---|", ...input.attempts.map((a) => `| ${a.attempt} | \`${a.agent}\` | ${a.outcome} |`));
+  }
+  return lines.join("\n");
+}

@@ -23,13 +23,17 @@ describe("decideReclaim", () => {
 
   it("reclaims an abandoned lease and requeues it with a backoff", () => {
     const decision = decideReclaim(head, at("2026-11-26T10:17:00.001Z"), policy, () => 0);
-    expect(decision).toMatchObject({ kind: "reclaim", requeue: true, record: { state: "reclaimed", epoch: 1, attempt: 1, owner: head.owner } });
-    if (decision.kind === "reclaim" && decision.requeue) expect(decision.notBefore).toBe("2026-11-26T10:17:30.001Z");
+    expect(decision).toMatchObject({
+      kind: "reclaim",
+      requeue: true,
+      backoffMs: 30_000,
+      record: { state: "reclaimed", epoch: 1, attempt: 1, owner: head.owner, notBefore: "2026-11-26T10:17:30.001Z", outcome: "stalled" },
+    });
   });
 
   it("gives up after the last attempt", () => {
     const decision = decideReclaim({ ...head, attempt: 3 }, at("2026-11-26T11:00:00.000Z"), policy, () => 0.5);
-    expect(decision).toMatchObject({ kind: "reclaim", requeue: false, record: { state: "reclaimed", notBefore: null } });
+    expect(decision).toMatchObject({ kind: "reclaim", requeue: false, backoffMs: 0, record: { state: "reclaimed", notBefore: "2026-11-26T11:00:00.000Z" } });
   });
 
   it("leaves released and already reclaimed leases alone", () => {

@@ -1,0 +1,110 @@
+import type { HarnessConfig } from "../core/config.js";
+import { describeOwner, parseLease, type LeaseRecord } from "../core/lease.js";
+import { decideReclaim, type ReclaimPolicy } from "../core/reclaim.js";
+import { renderReclaimComment, type AttemptLine } from "../core/render-comments.js";
+import type { GitHubClient } from "../adapters/github-client.js";
+import { LeaseStore } from "../adapters/github-lease.js";
+import type { Logger } from "../adapters/logger.js";
+import type { EtagCache } from "../core/etag-cache.js";
+import { harnessLabels } from "./claim-issue.js";
+
+/**
+ * Takes back the leases of agents that died or hung: every lease ref whose claim
+ * was not renewed for its term plus a grace period is moved to `reclaimed` by CAS
+ * (so a renewal that lands first wins), and the issue is requeued with a backoff
+ * or, after the last attempt, marked failed with the list of its attempts.
+ */
+export interface ReclaimResult {
+  issue: number;
+  action: "requeued" | "failed" | "kept" | "lost-race";
+  reason: string;
+}
+
+export interface ReclaimDeps {
+  github: GitHubClient;
+  config: HarnessConfig;
+  policy: ReclaimPolicy;
+  cache: EtagCache;
+  log: Logger;
+  now: () => Date;
+  random?: () => number;
+}
+
+/** The lease's history, oldest first, following first parents (at most `limit` commits). */
+async function leaseHistory(github: GitHubClient, sha: string, limit = 200): Promise<LeaseRecord[]> {
+  const records: LeaseRecord[] = [];
+  let next: string | undefined = sha;
+  while (next !== undefined && records.length < limit) {
+    github.countRead();
+    const response = await github.api.rest.git.getCommit({ owner: github.owner, repo: github.repo, commit_sha: next });
+    const commit: { message: string; parents: { sha: string }[] } = response.data;
+    try {
+      records.push(parseLease(commit.message));
+    } catch {
+      break;
+    }
+    next = commit.parents[0]?.sha;
+  }
+  return records.reverse();
+}
+
+/** One line per attempt: who claimed it, and how it ended. */
+export function attemptsOf(history: LeaseRecord[]): AttemptLine[] {
+  const attempts = new Map<number, AttemptLine>();
+  for (const record of history) {
+    const line = attempts.get(record.epoch) ?? { attempt: record.attempt, agent: `${record.owner.agent}@${record.owner.host}`, outcome: "running" };
+    if (record.state !== "claimed") line.outcome = record.outcome ?? record.state;
+    attempts.set(record.epoch, line);
+  }
+  return [...attempts.values()];
+}
+
+export async function reclaimRepository(deps: ReclaimDeps): Promise<ReclaimResult[]> {
+  const { github, config, policy, log } = deps;
+  const random = deps.random ?? Math.random;
+  const leases = new LeaseStore(github, config.lease.refPrefix);
+  const prefix = `refs/${config.lease.refPrefix}`;
+  const heads = await github.listRefHeads(config.lease.refPrefix, deps.cache);
+  const results: ReclaimResult[] = [];
+  for (const [ref, sha] of heads) {
+    const issue = Number(ref.slice(prefix.length));
+    if (!ref.startsWith(prefix) || !Number.isInteger(issue) || issue <= 0) continue;
+    let record: LeaseRecord;
+    try {
+      record = parseLease(await github.commitMessage(sha, deps.cache));
+    } catch (error) {
+      log.warn({ issue, err: error }, "unreadable lease: skipped");
+      continue;
+    }
+    const decision = decideReclaim(record, deps.now(), policy, random);
+    if (decision.kind === "keep") {
+      results.push({ issue, action: "kept", reason: decision.reason });
+      continue;
+    }
+    const taken = await leases.reclaim(issue, deps.now(), { backoffMs: decision.backoffMs });
+    if (!taken.ok) {
+      results.push({ issue, action: "lost-race", reason: "the lease moved (renewed or reclaimed elsewhere) before the reclaim landed" });
+      continue;
+    }
+    const holder = describeOwner(record.owner);
+    log.warn({ issue, holder, attempt: record.attempt, requeue: decision.requeue }, "lease reclaimed");
+    const current = await github.getIssue(issue);
+    const label = decision.requeue ? config.labels.queued : config.labels.failed;
+    if (current.state === "open") await github.transitionLabels(issue, current.labels, harnessLabels(config), label);
+    const attempts = decision.requeue ? [] : attemptsOf(await leaseHistory(github, taken.head.sha));
+    await github.createComment(
+      issue,
+      renderReclaimComment({
+        agent: `${record.owner.agent}@${record.owner.host}`,
+        leaseUntil: record.leaseUntil,
+        attempt: record.attempt,
+        maxAttempts: policy.maxAttempts,
+        notBefore: taken.head.record.notBefore,
+        requeued: decision.requeue,
+        attempts,
+      }),
+    );
+    results.push({ issue, action: decision.requeue ? "requeued" : "failed", reason: `${holder} stopped renewing at ${record.leaseUntil}` });
+  }
+  return results;
+}
