@@ -1,4 +1,4 @@
-import { defaultConfig } from "../core/config.js";
+import { defaultConfig, type HarnessConfig } from "../core/config.js";
 import { isHarnessError } from "../core/errors.js";
 import { describeWait } from "../core/queue.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
@@ -37,6 +37,12 @@ export interface ReconcilerOptions {
   now?: () => Date;
   /** Run a pass at once on start (default false: the first pass comes after one tick). */
   runAtStart?: boolean;
+  /**
+   * Runs first in each repository's walk, with its config: the reclaimer takes
+   * back abandoned leases there, so their issues are queued again before the
+   * queue is read.
+   */
+  beforeWalk?: (github: GitHubClient, config: HarnessConfig) => Promise<void>;
 }
 
 export interface RepositoryPass {
@@ -151,6 +157,9 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     if (!due) return { ...pass, skipped: "not-due" };
     lastWalk.set(key, t);
     wakeAt.delete(key);
+    if (options.beforeWalk) {
+      await options.beforeWalk(github, config).catch((error: unknown) => log.error({ repository, err: error }, "before-walk step failed"));
+    }
 
     const issues = await github.listOpenIssuesWithLabel(config.labels.queued, intake.etags);
     const plan = await readQueue(issues, {

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { createHarnessApp } from "../app/harness-app.js";
 import { startServer } from "../app/start-server.js";
 import { startReconciler } from "../app/reconciler.js";
+import { reclaimerStep } from "../worker/reclaimer.js";
 import { HarnessError } from "../core/errors.js";
 import { createLogger } from "../adapters/logger.js";
 import { AgentPool } from "../worker/agent-pool.js";
@@ -57,6 +58,8 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
     log,
     minutes: positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5),
     ...(env.GITHUB_TOKEN ? { repositories: (env.HARNESS_REPOSITORIES ?? "").split(",").filter(Boolean) } : {}),
+    // The stall reclaimer runs on the same schedule, repository by repository.
+    beforeWalk: reclaimerStep({ log }),
   });
   log.info({ webhookUrl: server.webhookUrl, agents }, "harness app listening");
   const stop = (): void => {

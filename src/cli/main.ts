@@ -8,6 +8,7 @@ Usage:
   harness demo                        the whole flow offline: fake GitHub, app, worker, real CLI, scripted model
   harness summarize <transcript.jsonl> [--json]
                                       report of a saved stream-json transcript
+  harness reclaim --repo owner/repo   one pass of the stall reclaimer (GITHUB_TOKEN)
 
 Environment for 'app': APP_ID + PRIVATE_KEY (or PRIVATE_KEY_PATH) or GITHUB_TOKEN,
 WEBHOOK_SECRET, GITHUB_API_URL (GitHub Enterprise Server), PORT, HARNESS_STATE_DIR,
@@ -35,6 +36,10 @@ async function main(argv: string[]): Promise<number> {
       }
       const { summarize } = await import("./summarize.js");
       return summarize(files[0] as string, { json }, (s) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`));
+    }
+    case "reclaim": {
+      const { reclaimCommand } = await import("./reclaim-command.js");
+      return reclaimCommand(rest, process.env, (line) => process.stdout.write(`${line}\n`));
     }
     case undefined:
     case "help":

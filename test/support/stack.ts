@@ -6,6 +6,8 @@ import type { Logger } from "pino";
 import { createHarnessApp, type ApiCounts } from "../../src/app/harness-app.js";
 import { startServer, type RunningServer } from "../../src/app/start-server.js";
 import { startReconciler, type Reconciler } from "../../src/app/reconciler.js";
+import { reclaimerStep } from "../../src/worker/reclaimer.js";
+import type { ReclaimPolicy } from "../../src/core/reclaim.js";
 import { silentLogger } from "../../src/adapters/logger.js";
 import { AgentPool } from "../../src/worker/agent-pool.js";
 import { StateDir } from "../../src/worker/state-dir.js";
@@ -47,8 +49,11 @@ export interface StackOptions {
    * APP_ID and PRIVATE_KEY (JWT, then installation tokens), as in production.
    */
   auth?: "token" | "app";
-  /** Start the reconciler over these repositories (`owner/repo`), as `harness app` does. */
-  reconcile?: { repositories: string[] };
+  /**
+   * Start the reconciler over these repositories (`owner/repo`), as `harness app`
+   * does, with the stall reclaimer as its per-repository step.
+   */
+  reconcile?: { repositories: string[]; policy?: ReclaimPolicy };
 }
 
 export const STACK_APP_ID = 424242;
@@ -100,7 +105,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await pool.idle();
       await server.close();
     });
-    const reconciler = options.reconcile ? startReconciler({ probot: server.probot, repositories: options.reconcile.repositories, log }) : null;
+    const reconcile = options.reconcile;
+    const reconciler = reconcile
+      ? startReconciler({ probot: server.probot, repositories: reconcile.repositories, log, beforeWalk: reclaimerStep({ log, ...(reconcile.policy ? { policy: reconcile.policy } : {}) }) })
+      : null;
     if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
     return { root, github, model, server, pool, state, webhookSecret, results, apiCounts, reconciler, close };

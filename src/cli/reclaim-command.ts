@@ -1,0 +1,52 @@
+import { ProbotOctokit } from "probot";
+import { HarnessError } from "../core/errors.js";
+import { EtagCache } from "../core/etag-cache.js";
+import { defaultReclaimPolicy } from "../core/reclaim.js";
+import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
+import { createLogger } from "../adapters/logger.js";
+import { loadConfig } from "../app/load-config.js";
+import { reclaimRepository, type ReclaimResult } from "../worker/reclaimer.js";
+
+/**
+ * `harness reclaim --repo owner/repo [--repo …]`: one pass of the stall
+ * reclaimer with a token (GITHUB_TOKEN, GITHUB_API_URL for GitHub Enterprise
+ * Server), for a schedule outside the app (cron, a scheduled workflow).
+ */
+export async function reclaimCommand(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+  const repositories: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    if (args[i] === "--repo" && args[i + 1]) repositories.push(args[++i] as string);
+    else {
+      throw new HarnessError("EHARNESS_USAGE", { message: `reclaim does not take "${args[i]}".`, fix: "Run harness reclaim --repo owner/repo [--repo owner/other]." });
+    }
+  }
+  if (repositories.length === 0) {
+    throw new HarnessError("EHARNESS_USAGE", { message: "reclaim needs at least one repository.", fix: "Run harness reclaim --repo owner/repo." });
+  }
+  if (!env.GITHUB_TOKEN) {
+    throw new HarnessError("EHARNESS_CREDENTIALS", { message: "reclaim needs GITHUB_TOKEN.", fix: "Set GITHUB_TOKEN to a token with contents and issues write access." });
+  }
+  const log = createLogger({ level: env.LOG_LEVEL ?? "warn" });
+  const api = new ProbotOctokit({ auth: { token: env.GITHUB_TOKEN }, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) }) as unknown as GitHubApi;
+  const cache = new EtagCache();
+  let failures = 0;
+  for (const name of repositories) {
+    const [owner, repo] = name.split("/");
+    if (!owner || !repo) {
+      throw new HarnessError("EHARNESS_USAGE", { message: `"${name}" is not owner/repo.`, fix: "Name repositories as owner/repo." });
+    }
+    const github = new GitHubClient(api, { owner, repo });
+    let results: ReclaimResult[];
+    try {
+      const config = await loadConfig(github);
+      results = await reclaimRepository({ github, config, policy: defaultReclaimPolicy, cache, log, now: () => new Date() });
+    } catch (error) {
+      failures += 1;
+      out(`${name}: ${error instanceof HarnessError ? error.toString() : String(error)}`);
+      continue;
+    }
+    if (results.length === 0) out(`${name}: no leases`);
+    for (const r of results) out(`${name}#${r.issue}\t${r.action}\t${r.reason}`);
+  }
+  return failures === 0 ? 0 : 1;
+}
