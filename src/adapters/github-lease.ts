@@ -7,6 +7,7 @@ import {
   parseLease,
   reclaimLease,
   releaseLease,
+  requestRetry,
   renewLease,
   sameOwner,
   serializeLease,
@@ -354,6 +355,13 @@ export class LeaseStore {
     const current = await this.read(issue);
     if (current === null) return { ok: false, fenced: true, head: null };
     return this.advance(issue, current, (head) => interruptLease(head, now));
+  }
+
+  /** `/retry` on a free lease: the next claim resumes the session or starts fresh (see requestRetry). */
+  async requestRetry(issue: number, mode: "resume" | "fresh", by: string, now: Date): Promise<UpdateResult> {
+    const current = await this.read(issue);
+    if (current === null) return { ok: false, fenced: true, head: null };
+    return this.advance(issue, current, (head) => requestRetry(head, mode, by, now));
   }
 
   /** Throws EHARNESS_LEASE_LOST unless the head is still the one we hold. */

@@ -32,6 +32,15 @@ const recordSchema = z.object({
   sessionId: z.string().nullable(),
   /** The outcome of the session, once released. */
   outcome: z.string().nullable().optional(),
+  /**
+   * A person's `/retry` on a free lease: the next claim continues the same
+   * session (`resume`) or starts a new one that carries the last summary
+   * (`fresh`). Copied into that claim so its worker knows; cleared when it ends.
+   */
+  retry: z
+    .object({ mode: z.enum(["resume", "fresh"]), by: z.string() })
+    .nullable()
+    .optional(),
 });
 export type LeaseRecord = z.infer<typeof recordSchema>;
 
@@ -47,6 +56,7 @@ export function serializeLease(record: LeaseRecord): string {
     notBefore: record.notBefore,
     sessionId: record.sessionId,
     outcome: record.outcome ?? null,
+    retry: record.retry ? { mode: record.retry.mode, by: record.retry.by } : null,
   };
   return JSON.stringify(ordered);
 }
@@ -106,6 +116,7 @@ export function decideClaim(head: LeaseRecord | null, input: ClaimInput): ClaimD
     notBefore: null,
     sessionId: input.sessionId,
     outcome: null,
+    retry: previous?.retry ?? null,
   });
   if (head === null) return { kind: "claim", record: record(null) };
   if (head.state === "claimed" || !isFree(head, input.now)) {
@@ -134,6 +145,7 @@ export function releaseLease(
     leaseUntil: now.toISOString(),
     sessionId: details.sessionId ?? head.sessionId,
     outcome: details.outcome,
+    retry: null,
   };
 }
 
@@ -155,6 +167,7 @@ export function reclaimLease(head: LeaseRecord, now: Date, details: { backoffMs:
     leaseUntil: now.toISOString(),
     notBefore: new Date(now.getTime() + Math.max(0, details.backoffMs)).toISOString(),
     outcome: "stalled",
+    retry: null,
   };
 }
 
@@ -164,7 +177,18 @@ export function reclaimLease(head: LeaseRecord, now: Date, details: { backoffMs:
  */
 export function interruptLease(head: LeaseRecord, now: Date): LeaseRecord | null {
   if (head.state !== "claimed") return null;
-  return { ...head, state: "interrupted", leaseUntil: now.toISOString(), outcome: "interrupted" };
+  return { ...head, state: "interrupted", leaseUntil: now.toISOString(), outcome: "interrupted", retry: null };
+}
+
+/**
+ * `/retry` (`resume`) or `/retry fresh` on a lease nobody holds: marks what the
+ * next claim should do, and lifts any backoff so it may come at once. Null while
+ * the lease is claimed (interrupt it first) or when a resume has no session.
+ */
+export function requestRetry(head: LeaseRecord, mode: "resume" | "fresh", by: string, now: Date): LeaseRecord | null {
+  if (head.state === "claimed") return null;
+  if (mode === "resume" && head.sessionId === null) return null;
+  return { ...head, notBefore: now.toISOString(), retry: { mode, by } };
 }
 
 /** One line for a person: who holds the lease, or why nobody may claim it yet. */

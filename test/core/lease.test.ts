@@ -53,7 +53,7 @@ describe("lease transitions", () => {
 
   it("round-trips through the commit message and refuses garbage", () => {
     const record = claimed();
-    expect(parseLease(serializeLease(record))).toEqual({ ...record, outcome: null });
+    expect(parseLease(serializeLease(record))).toEqual({ ...record, outcome: null, retry: null });
     expect(() => parseLease("not json")).toThrow(/EHARNESS_LEASE_CORRUPT|not a lease record/);
     expect(() => parseLease(JSON.stringify({ issue: 7 }))).toThrow(/malformed/);
   });
@@ -93,5 +93,30 @@ describe("reclaim and interrupt", () => {
     const backingOff: LeaseRecord = { ...claimed(), state: "reclaimed", notBefore: "2026-11-26T10:05:00.000Z" };
     expect(describeLease(backingOff, t0)).toBe("reclaimed, backing off until 2026-11-26T10:05:00.000Z");
     expect(describeLease({ ...claimed(), state: "released" }, t0)).toBe("released by agent-1@host-a (run run-1), free to claim");
+  });
+});
+
+describe("retry requests", () => {
+  it("marks a free lease for resume or fresh, lifts the backoff, and the next claim carries it until release", async () => {
+    const { requestRetry } = await import("../../src/core/lease.js");
+    const released = releaseLease(claimed(), me, t0, { outcome: "max_turns", sessionId: "s-1" });
+    if (!released) throw new Error("expected a release");
+    const backingOff = { ...released, notBefore: "2026-11-26T11:00:00.000Z" };
+    const asked = requestRetry(backingOff, "resume", "ada", t0);
+    expect(asked).toMatchObject({ state: "released", notBefore: t0.toISOString(), retry: { mode: "resume", by: "ada" }, sessionId: "s-1" });
+    const next = decideClaim(asked, { issue: 7, owner: other, now: t0, termMs: term, sessionId: "s-1" });
+    expect(next.kind).toBe("claim");
+    if (next.kind !== "claim") return;
+    expect(next.record.retry).toEqual({ mode: "resume", by: "ada" });
+    expect(parseLease(serializeLease(next.record)).retry).toEqual({ mode: "resume", by: "ada" });
+    expect(releaseLease(next.record, other, t0, { outcome: "success", sessionId: null })?.retry).toBeNull();
+  });
+
+  it("refuses a retry while the lease is held, and a resume without a session", async () => {
+    const { requestRetry } = await import("../../src/core/lease.js");
+    expect(requestRetry(claimed(), "fresh", "ada", t0)).toBeNull();
+    const released = releaseLease({ ...claimed(), sessionId: null }, me, t0, { outcome: "error", sessionId: null });
+    expect(released && requestRetry(released, "resume", "ada", t0)).toBeNull();
+    expect(released && requestRetry(released, "fresh", "ada", t0)?.retry).toEqual({ mode: "fresh", by: "ada" });
   });
 });
