@@ -1,6 +1,7 @@
 import { describeOutcome, formatCost, formatDuration } from "../core/render-comments.js";
 import type { WorkResult } from "../worker/work-issue.js";
 import type { SummaryCell } from "./action-core.js";
+import { processSecrets } from "../adapters/secrets.js";
 
 /** What one run of the Action did with one issue. */
 export type IssueRun = { issue: number; claimed: false; reason: string } | { issue: number; claimed: true; result: WorkResult };
@@ -14,7 +15,8 @@ function outcomeText(result: WorkResult): string {
 
 /** Table cells are inline HTML in the summary: no markup from issue or model text gets through. */
 function escapeCell(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "&#124;");
+  return processSecrets
+    .redact(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "&#124;");
 }
 
 /**

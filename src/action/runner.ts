@@ -7,6 +7,7 @@ import { modelEnvFrom } from "../worker/model-env.js";
 import type { ActionCore } from "./action-core.js";
 import { createActionLogger } from "./action-logger.js";
 import { main as realMain, type ActionSettings, type MainDeps } from "./main.js";
+import { processSecrets } from "../adapters/secrets.js";
 
 /**
  * Reads and validates everything the Action runs with, in one place: the
@@ -274,6 +275,9 @@ export async function runner(deps: RunnerDeps): Promise<void> {
       core.setFailed(read.problems.map(problemText).join("\n"));
       return;
     }
+    // The token and keys we were given are redacted from everything we post.
+    processSecrets.add(read.settings.githubToken, ...Object.values(read.settings.modelEnv));
+    processSecrets.addFromEnv(deps.env);
     const log = createActionLogger(core, deps.env.RUNNER_DEBUG === "1" ? "debug" : (deps.env.LOG_LEVEL ?? "info"));
     await (deps.main ?? realMain)({ core, now: deps.now ?? (() => new Date()), log, ...(deps.cancel ? { cancel: deps.cancel } : {}) }, read.settings);
   } catch (thrown) {

@@ -1,5 +1,7 @@
 import type { ProbotOctokit } from "probot";
 import { HarnessError } from "../core/errors.js";
+import type { Redactor } from "../core/redact.js";
+import { processSecrets } from "./secrets.js";
 import type { EtagCache } from "../core/etag-cache.js";
 import type { BlockerState, IssueRef, QueueIssue, RecordedBlocker } from "../core/queue.js";
 
@@ -52,12 +54,20 @@ export class GitHubClient {
   readonly repo: string;
   /** Called after every request we make, for the per-issue API accounting. */
   private readonly count: (kind: "read" | "write") => void;
+  /** Every text we post passes through it: no secret leaves in a comment or a pull request. */
+  private readonly redact: Redactor;
 
-  constructor(api: GitHubApi, coordinates: RepoCoordinates, count: (kind: "read" | "write") => void = () => undefined) {
+  constructor(
+    api: GitHubApi,
+    coordinates: RepoCoordinates,
+    count: (kind: "read" | "write") => void = () => undefined,
+    redact: Redactor = processSecrets.redact,
+  ) {
     this.api = api;
     this.owner = coordinates.owner;
     this.repo = coordinates.repo;
     this.count = count;
+    this.redact = redact;
   }
 
   get fullName(): string {
@@ -129,13 +139,13 @@ export class GitHubClient {
 
   async createComment(number: number, body: string): Promise<number> {
     this.countWrite();
-    const { data } = await this.api.rest.issues.createComment({ owner: this.owner, repo: this.repo, issue_number: number, body });
+    const { data } = await this.api.rest.issues.createComment({ owner: this.owner, repo: this.repo, issue_number: number, body: this.redact(body) });
     return data.id;
   }
 
   async updateComment(id: number, body: string): Promise<void> {
     this.countWrite();
-    await this.api.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body });
+    await this.api.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body: this.redact(body) });
   }
 
   /** The newest comment on the issue whose body starts with `marker`. */
@@ -161,13 +171,19 @@ export class GitHubClient {
 
   async createPull(input: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestData> {
     this.countWrite();
-    const { data } = await this.api.rest.pulls.create({ owner: this.owner, repo: this.repo, ...input });
+    const { data } = await this.api.rest.pulls.create({ owner: this.owner, repo: this.repo, ...input, title: this.redact(input.title), body: this.redact(input.body) });
     return { number: data.number, draft: data.draft ?? false, url: data.html_url };
   }
 
   async updatePull(number: number, input: { title?: string; body?: string }): Promise<void> {
     this.countWrite();
-    await this.api.rest.pulls.update({ owner: this.owner, repo: this.repo, pull_number: number, ...input });
+    await this.api.rest.pulls.update({
+      owner: this.owner,
+      repo: this.repo,
+      pull_number: number,
+      ...(input.title !== undefined ? { title: this.redact(input.title) } : {}),
+      ...(input.body !== undefined ? { body: this.redact(input.body) } : {}),
+    });
   }
 
   // ---- conditional reads for what polls (the reconciler): a 304 costs no rate limit ----------
@@ -364,6 +380,7 @@ export class GitHubClient {
         fix: "Run the harness as a GitHub App installation (APP_ID, PRIVATE_KEY) or with GITHUB_TOKEN set.",
       });
     }
+    processSecrets.add(auth.token);
     return auth.token;
   }
 }

@@ -1,16 +1,24 @@
 import { pino, type Logger } from "pino";
+import { redactDeep } from "../core/redact.js";
+import { processSecrets } from "./secrets.js";
 
 export type { Logger } from "pino";
 
 /**
- * The harness's structured log. Secrets never reach it: the paths below are
- * censored wherever they appear in a logged object.
+ * The harness's structured log. Secrets never reach it: every argument of every
+ * line (message and objects) passes through the process's secret registry, and
+ * the paths below are censored wherever they appear in a logged object.
  */
 export function createLogger(options: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(
     {
       name: options.name ?? "harness",
       level: options.level ?? process.env.LOG_LEVEL ?? "info",
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, redactDeep(args, processSecrets.redact));
+        },
+      },
       redact: {
         paths: ["token", "*.token", "privateKey", "*.privateKey", "secret", "*.secret", "headers.authorization", "*.headers.authorization"],
         censor: "[redacted]",

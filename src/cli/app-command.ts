@@ -11,6 +11,7 @@ import { AgentPool } from "../worker/agent-pool.js";
 import { StateDir } from "../worker/state-dir.js";
 import { defaultCliPath, promptsDir } from "./paths.js";
 import { modelEnvFrom } from "../worker/model-env.js";
+import { processSecrets } from "../adapters/secrets.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -27,6 +28,7 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
  * or GITHUB_TOKEN), plus GITHUB_API_URL for GitHub Enterprise Server.
  */
 export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  processSecrets.addFromEnv(env);
   const log = createLogger({ level: env.LOG_LEVEL ?? "info" });
   const privateKey = env.PRIVATE_KEY ?? (env.PRIVATE_KEY_PATH ? readFileSync(env.PRIVATE_KEY_PATH, "utf8") : undefined);
   const agents = positiveInt("HARNESS_AGENTS", env.HARNESS_AGENTS, 1);

@@ -6,6 +6,7 @@ import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import { createLogger } from "../adapters/logger.js";
 import { loadConfig } from "../app/load-config.js";
 import { reclaimRepository, type ReclaimResult } from "../worker/reclaimer.js";
+import { processSecrets } from "../adapters/secrets.js";
 
 /**
  * `harness reclaim --repo owner/repo [--repo …]`: one pass of the stall
@@ -26,6 +27,7 @@ export async function reclaimCommand(args: string[], env: NodeJS.ProcessEnv, out
   if (!env.GITHUB_TOKEN) {
     throw new HarnessError("EHARNESS_CREDENTIALS", { message: "reclaim needs GITHUB_TOKEN.", fix: "Set GITHUB_TOKEN to a token with contents and issues write access." });
   }
+  processSecrets.addFromEnv(env);
   const log = createLogger({ level: env.LOG_LEVEL ?? "warn" });
   const api = new ProbotOctokit({ auth: { token: env.GITHUB_TOKEN }, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) }) as unknown as GitHubApi;
   const cache = new EtagCache();

@@ -180,6 +180,11 @@ export function interruptLease(head: LeaseRecord, now: Date): LeaseRecord | null
   return { ...head, state: "interrupted", leaseUntil: now.toISOString(), outcome: "interrupted", retry: null };
 }
 
+/** True when `head` is a person's interrupt request on top of the claim `held` (same holder, same epoch). */
+export function isInterruptOf(head: LeaseRecord, held: LeaseRecord): boolean {
+  return head.state === "interrupted" && sameOwner(head.owner, held.owner) && head.epoch === held.epoch;
+}
+
 /**
  * `/retry` (`resume`) or `/retry fresh` on a lease nobody holds: marks what the
  * next claim should do, and lifts any backoff so it may come at once. Null while

@@ -60,7 +60,7 @@ export function formatCost(usd: number): string {
 
 export interface TrackingState {
   issue: number;
-  phase: "claimed" | "running" | "publishing" | "done" | "failed";
+  phase: "claimed" | "running" | "publishing" | "done" | "failed" | "interrupted";
   agent: string;
   attempt: number;
   branch: string;
@@ -75,6 +75,7 @@ const PHASE_TEXT: Record<TrackingState["phase"], string> = {
   publishing: "📤 publishing the work",
   done: "✅ finished",
   failed: "❌ failed",
+  interrupted: "✋ interrupted: the work so far is pushed; /retry continues this session, /retry fresh starts a new one",
 };
 
 export function renderTrackingComment(state: TrackingState): string {

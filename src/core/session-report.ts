@@ -11,6 +11,7 @@ import {
   type Usage,
   type UserEvent,
 } from "./stream-event.js";
+import { costOfUsage, type PricedUsage } from "./model-cost.js";
 
 export type SessionOutcome =
   | "success"
@@ -23,14 +24,36 @@ export type SessionOutcome =
   | "interrupted"
   | "crashed";
 
-/** Why the harness stopped the process itself, if it did. */
-export type StopReason = "stalled" | "timed_out" | "interrupted";
+/** Why the harness stopped the process itself, if it did (`max_budget`: the live cost guard). */
+export type StopReason = "stalled" | "timed_out" | "interrupted" | "max_budget";
+
+/** Caps on the report's strings, so that a report stays small whatever the transcript holds. */
+export const MAX_FINAL_MESSAGE_CHARS = 20_000;
+export const MAX_ERROR_MESSAGE_CHARS = 20_000;
+export const MAX_LAST_TOOL_CALL_CHARS = 200;
+export const MAX_FILES_CHANGED = 1_000;
+export const MAX_TOOL_NAMES = 100;
+/**
+ * How many recent message and tool-use ids the reducer remembers (to count a
+ * message's usage once, to match a tool result to its call). Older ones are folded
+ * into totals, so memory stays bounded however long the session runs.
+ */
+const RECENT_IDS = 4_096;
+/** String values in a line longer than this are cut before the reducer parses it (larger than every cap above). */
+export const MAX_EVENT_STRING_CHARS = 65_536;
 
 export interface SessionReport {
   outcome: SessionOutcome;
   sessionId: string | null;
   model: string | null;
   turns: number;
+  /**
+   * The larger of the CLI's `total_cost_usd` (in the result event only) and the cost
+   * computed from the usage seen so far with the CLI's prices. Before the result the
+   * latter is a lower bound: without --include-partial-messages the output tokens of a
+   * message are only known at its end. After the result it matters when the CLI was
+   * interrupted mid-answer: its total then leaves that call out.
+   */
   costUsd: number;
   /** Input tokens including cache reads and writes; counted once per message.id. */
   inputTokens: number;
@@ -44,10 +67,12 @@ export interface SessionReport {
   /** Files written by successful Write/Edit/MultiEdit/NotebookEdit calls, relative to cwd when inside it. */
   filesChanged: string[];
   durationMs: number;
+  /** At most MAX_FINAL_MESSAGE_CHARS characters. */
   finalMessage: string | null;
+  /** At most MAX_ERROR_MESSAGE_CHARS characters. */
   errorMessage: string | null;
   apiErrorStatus: number | null;
-  /** The last tool call, short, e.g. "Bash: npm test". */
+  /** The last tool call, short, e.g. "Bash: npm test" (at most MAX_LAST_TOOL_CALL_CHARS characters). */
   lastToolCall: string | null;
   resultSeen: boolean;
   nonJsonLines: number;
@@ -143,6 +168,15 @@ function shorten(s: string, max = SHORT): string {
   return lines.length > 1 ? `${first} …` : first;
 }
 
+/** `s` cut to `max` characters (the cut marked with "…"). */
+export function capString(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+function capOrNull(s: string | null | undefined, max: number): string | null {
+  return s === null || s === undefined ? null : capString(s, max);
+}
+
 function relativeTo(cwd: string | null, path: string): string {
   if (cwd === null || cwd === "") return path;
   const base = cwd.endsWith("/") ? cwd : `${cwd}/`;
@@ -153,11 +187,66 @@ function totalInput(u: Usage): number {
   return u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0);
 }
 
-function textOfBlocks(content: AssistantEvent["message"]["content"]): string {
-  return content
-    .map((b) => (b.type === "text" ? b.text : ""))
-    .filter((t) => t.length > 0)
-    .join("\n");
+/** The text blocks of a message, joined, capped at `max` characters (never builds a longer string). */
+function textOfBlocks(content: AssistantEvent["message"]["content"], max = MAX_FINAL_MESSAGE_CHARS): string {
+  let out = "";
+  for (const b of content) {
+    if (b.type !== "text" || b.text.length === 0) continue;
+    out = out.length === 0 ? b.text.slice(0, max + 1) : `${out}\n${b.text.slice(0, max + 1)}`;
+    if (out.length > max) return capString(out, max);
+  }
+  return out;
+}
+
+/** An insertion-ordered map that forgets its oldest entries beyond `capacity`, handing them to `evict`. */
+class RecentMap<V> {
+  private readonly map = new Map<string, V>();
+  constructor(
+    private readonly capacity: number,
+    private readonly evict: (value: V) => void = () => undefined,
+  ) {}
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: V): void {
+    this.map.set(key, value);
+    if (this.map.size <= this.capacity) return;
+    const oldest = this.map.entries().next();
+    if (oldest.done === true) return;
+    this.map.delete(oldest.value[0]);
+    this.evict(oldest.value[1]);
+  }
+  values(): IterableIterator<V> {
+    return this.map.values();
+  }
+}
+
+/** What one model call used, for its tokens and its cost. */
+interface MessageUsage {
+  model: string | null;
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite: number;
+  cacheWrite1h: number;
+  webSearch: number;
+  speed: string | null;
+}
+
+function usageOf(u: Usage): Partial<MessageUsage> {
+  const extra = u as Usage & PricedUsage;
+  return {
+    input: u.input_tokens,
+    output: u.output_tokens,
+    cacheRead: u.cache_read_input_tokens ?? 0,
+    cacheWrite: u.cache_creation_input_tokens ?? 0,
+    cacheWrite1h: typeof extra.cache_creation?.ephemeral_1h_input_tokens === "number" ? extra.cache_creation.ephemeral_1h_input_tokens : 0,
+    webSearch: typeof extra.server_tool_use?.web_search_requests === "number" ? extra.server_tool_use.web_search_requests : 0,
+    speed: typeof extra.speed === "string" ? extra.speed : null,
+  };
 }
 
 export function createSessionReducer(options: SessionReducerOptions = {}): SessionReducer {
@@ -167,31 +256,61 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
   let result: ResultEvent | null = null;
   let events = 0;
   let nonJsonLines = 0;
-  const usageById = new Map<string, { input: number; output: number }>();
-  const turnIds = new Set<string>();
-  const toolUses = new Map<string, { name: string; input: Record<string, unknown> }>();
+  // Running totals over every message (kept up to date as usage arrives: report() is O(1)).
+  const totals = { input: 0, output: 0, cost: 0 };
+  const usageById = new RecentMap<MessageUsage>(RECENT_IDS);
+  let turns = 0;
+  const turnIds = new RecentMap<true>(RECENT_IDS);
+  // Only what the report needs of each tool call (never its input: a Write can carry megabytes).
+  let toolCalls = 0;
+  const toolUses = new RecentMap<{ name: string; path: string | null }>(RECENT_IDS);
   const toolCallsByName: Record<string, number> = {};
-  const erroredToolIds = new Set<string>();
-  const filesChanged: string[] = [];
+  let toolErrorCount = 0;
+  const erroredToolIds = new RecentMap<true>(RECENT_IDS);
+  const filesChanged = new Set<string>();
   let lastToolCall: string | null = null;
   let lastAssistantText: string | null = null;
   let syntheticError: { message: string; status: number | null } | null = null;
   let partialMessageId: string | null = null;
   let finished: SessionReport | null = null;
 
-  const recordUsage = (id: string, usage: { input?: number; output?: number }): void => {
-    const current = usageById.get(id) ?? { input: 0, output: 0 };
-    // Several events carry the same message's usage: keep the largest, never add.
-    usageById.set(id, {
-      input: Math.max(current.input, usage.input ?? 0),
-      output: Math.max(current.output, usage.output ?? 0),
+  const costOfMessage = (u: MessageUsage): number =>
+    costOfUsage(u.model ?? model, {
+      input_tokens: u.input,
+      output_tokens: u.output,
+      cache_read_input_tokens: u.cacheRead,
+      cache_creation_input_tokens: u.cacheWrite,
+      cache_creation: { ephemeral_1h_input_tokens: u.cacheWrite1h },
+      server_tool_use: { web_search_requests: u.webSearch },
+      speed: u.speed,
     });
+
+  const recordUsage = (id: string, model: string | null | undefined, usage: Partial<MessageUsage>): void => {
+    const c = usageById.get(id);
+    // Several events carry the same message's usage: keep the largest, never add.
+    const next: MessageUsage = {
+      model: c?.model ?? (model === undefined || model === "<synthetic>" ? null : model),
+      input: Math.max(c?.input ?? 0, usage.input ?? 0),
+      output: Math.max(c?.output ?? 0, usage.output ?? 0),
+      cacheRead: Math.max(c?.cacheRead ?? 0, usage.cacheRead ?? 0),
+      cacheWrite: Math.max(c?.cacheWrite ?? 0, usage.cacheWrite ?? 0),
+      cacheWrite1h: Math.max(c?.cacheWrite1h ?? 0, usage.cacheWrite1h ?? 0),
+      webSearch: Math.max(c?.webSearch ?? 0, usage.webSearch ?? 0),
+      speed: c?.speed ?? usage.speed ?? null,
+    };
+    usageById.set(id, next);
+    totals.input += next.input + next.cacheRead + next.cacheWrite - (c === undefined ? 0 : c.input + c.cacheRead + c.cacheWrite);
+    totals.output += next.output - (c?.output ?? 0);
+    totals.cost += costOfMessage(next) - (c === undefined ? 0 : costOfMessage(c));
   };
 
   const onAssistant = (e: AssistantEvent): void => {
     const m = e.message;
-    if (m.usage !== undefined) recordUsage(m.id, { input: totalInput(m.usage), output: m.usage.output_tokens });
-    if (e.parent_tool_use_id == null) turnIds.add(m.id);
+    if (m.usage !== undefined) recordUsage(m.id, m.model, usageOf(m.usage));
+    if (e.parent_tool_use_id == null && !turnIds.has(m.id)) {
+      turnIds.set(m.id, true);
+      turns += 1;
+    }
     if (e.error !== undefined || m.model === "<synthetic>") {
       const text = textOfBlocks(m.content);
       const status = /API Error: (\d{3})/.exec(text)?.[1];
@@ -201,14 +320,21 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
     if (text.length > 0 && e.parent_tool_use_id == null) lastAssistantText = text;
     for (const block of m.content) {
       if (block.type !== "tool_use" || toolUses.has(block.id)) continue;
-      toolUses.set(block.id, { name: block.name, input: block.input });
-      toolCallsByName[block.name] = (toolCallsByName[block.name] ?? 0) + 1;
+      const fileField = FILE_TOOLS[block.name];
+      const path = fileField === undefined ? undefined : block.input[fileField];
+      toolUses.set(block.id, { name: capString(block.name, MAX_LAST_TOOL_CALL_CHARS), path: typeof path === "string" ? capString(path, 4096) : null });
+      toolCalls += 1;
+      const byName =
+        Object.hasOwn(toolCallsByName, block.name) || Object.keys(toolCallsByName).length < MAX_TOOL_NAMES ? block.name : "(other)";
+      toolCallsByName[byName] = (toolCallsByName[byName] ?? 0) + 1;
       const field = SUMMARY_FIELDS[block.name];
       const value = field === undefined ? undefined : block.input[field];
-      lastToolCall =
+      lastToolCall = capString(
         typeof value === "string" && value.length > 0
-          ? shorten(`${block.name}: ${field === "file_path" || field === "notebook_path" ? relativeTo(cwd, value) : value}`)
-          : block.name;
+          ? shorten(`${block.name}: ${field === "file_path" || field === "notebook_path" ? relativeTo(cwd, value) : value.slice(0, 4096)}`)
+          : block.name,
+        MAX_LAST_TOOL_CALL_CHARS,
+      );
     }
   };
 
@@ -218,15 +344,16 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
     for (const block of content) {
       if (block.type !== "tool_result") continue;
       if (block.is_error === true) {
-        erroredToolIds.add(block.tool_use_id);
+        if (!erroredToolIds.has(block.tool_use_id)) {
+          erroredToolIds.set(block.tool_use_id, true);
+          toolErrorCount += 1;
+        }
         continue;
       }
-      const use = toolUses.get(block.tool_use_id);
-      const field = use === undefined ? undefined : FILE_TOOLS[use.name];
-      const path = field === undefined ? undefined : use?.input[field];
+      const path = toolUses.get(block.tool_use_id)?.path;
       if (typeof path === "string") {
         const rel = relativeTo(cwd, path);
-        if (!filesChanged.includes(rel)) filesChanged.push(rel);
+        if (filesChanged.size < MAX_FILES_CHANGED) filesChanged.add(rel);
       }
     }
   };
@@ -253,14 +380,16 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
         if (inner.type === "message_start" && inner.message !== undefined) {
           partialMessageId = inner.message.id;
           const u = inner.message.usage;
-          if (u !== undefined) recordUsage(inner.message.id, { input: totalInput(u), output: u.output_tokens });
+          const model = (inner.message as { model?: unknown }).model;
+          if (u !== undefined) recordUsage(inner.message.id, typeof model === "string" ? model : null, usageOf(u));
         } else if (inner.type === "message_delta" && partialMessageId !== null && inner.usage?.output_tokens !== undefined) {
-          recordUsage(partialMessageId, { output: inner.usage.output_tokens });
+          recordUsage(partialMessageId, null, { output: inner.usage.output_tokens });
         }
         return;
       }
       case "result":
-        result = event;
+        // Keep the result, but not a huge final text: the report caps it anyway.
+        result = event.result !== undefined && event.result.length > MAX_FINAL_MESSAGE_CHARS ? { ...event, result: capString(event.result, MAX_FINAL_MESSAGE_CHARS) } : event;
         sessionId = event.session_id;
         return;
       case "unknown":
@@ -269,12 +398,9 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
   };
 
   const build = (exit: SessionExit | null): SessionReport => {
-    let inputTokens = 0;
-    let outputTokens = 0;
-    for (const u of usageById.values()) {
-      inputTokens += u.input;
-      outputTokens += u.output;
-    }
+    let inputTokens = totals.input;
+    let outputTokens = totals.output;
+    const estimatedCost = totals.cost;
     if (result !== null) {
       // The result's totals are authoritative when larger (assistant events carry the
       // usage of message_start, before the final output count is known). With a
@@ -293,7 +419,11 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       outputTokens = Math.max(outputTokens, mo);
     }
     const denied = new Set((result?.permission_denials ?? []).map((d) => d.tool_use_id));
-    const toolErrors = [...erroredToolIds].filter((id) => !denied.has(id)).length;
+    // Denied calls also come back as errored tool results; a denial older than the
+    // remembered ids would be counted as an error (thousands of tool calls ago).
+    let deniedErrors = 0;
+    for (const id of denied) if (erroredToolIds.has(id)) deniedErrors += 1;
+    const toolErrors = toolErrorCount - deniedErrors;
     const outcome = outcomeOf({
       result,
       exitCode: exit?.exitCode ?? null,
@@ -306,12 +436,15 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       if (result !== null && (result.errors?.length ?? 0) > 0) errorMessage = (result.errors ?? []).join("; ");
       else if (result !== null && result.is_error && result.result !== undefined) errorMessage = result.result;
       else if (syntheticError !== null) errorMessage = syntheticError.message;
-      if (exit !== null && outcome !== "max_turns" && outcome !== "max_budget" && outcome !== "api_error") {
+      // The harness's own reason (a stop, or a process without a result), unless the CLI's result explains it.
+      const harnessStopped = exit?.stopReason !== undefined && outcome === exit.stopReason;
+      if (exit !== null && (harnessStopped || (outcome !== "max_turns" && outcome !== "max_budget" && outcome !== "api_error"))) {
         const how = exit.signal !== null ? ` (signal ${exit.signal})` : exit.exitCode !== null ? ` (exit code ${exit.exitCode})` : "";
         const base = exit.detail ?? `The session ended${how} without a result event.`;
         errorMessage = errorMessage === null ? base : `${base} ${errorMessage}`;
       }
     }
+    errorMessage = capOrNull(errorMessage, MAX_ERROR_MESSAGE_CHARS);
 
     let durationMs = result?.duration_ms ?? 0;
     if (exit?.endedAt !== undefined && options.startedAt !== undefined) durationMs = Math.max(0, exit.endedAt - options.startedAt);
@@ -320,17 +453,18 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       outcome,
       sessionId,
       model,
-      turns: result?.num_turns ?? turnIds.size,
-      costUsd: result?.total_cost_usd ?? 0,
+      turns: result?.num_turns ?? turns,
+      // The larger of the two: the CLI's total leaves out a call it aborted (SIGINT mid-answer → 0).
+      costUsd: Math.max(result?.total_cost_usd ?? 0, estimatedCost),
       inputTokens,
       outputTokens,
-      toolCalls: toolUses.size,
+      toolCalls,
       toolCallsByName: { ...toolCallsByName },
       toolErrors,
       permissionDenials: result?.permission_denials?.length ?? 0,
       filesChanged: [...filesChanged],
       durationMs,
-      finalMessage: result?.result ?? lastAssistantText,
+      finalMessage: capOrNull(result?.result ?? lastAssistantText, MAX_FINAL_MESSAGE_CHARS),
       errorMessage,
       apiErrorStatus: result?.api_error_status ?? syntheticError?.status ?? null,
       lastToolCall,
@@ -343,7 +477,8 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
   return {
     feedLine(line) {
       if (line.trim().length === 0) return null;
-      const event = parseStreamLine(line);
+      // Strings past the report's caps are cut before parsing: a 50 MB tool output is never built.
+      const event = parseStreamLine(line, { maxStringChars: MAX_EVENT_STRING_CHARS });
       if (event === null) {
         nonJsonLines += 1;
         return null;

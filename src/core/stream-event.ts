@@ -182,11 +182,67 @@ export function toStreamEvent(value: unknown): StreamEvent | null {
   return parsed.data;
 }
 
+/** Where a string literal may be cut without splitting an escape sequence (`\\"`, `\\u00e9`). */
+function safeCut(text: string, cut: number, floor: number): number {
+  const backslashesBefore = (i: number): number => {
+    let n = 0;
+    while (i - 1 - n >= floor && text.charCodeAt(i - 1 - n) === 92) n++;
+    return n;
+  };
+  // Inside a \uXXXX escape: cut before its backslash.
+  for (let i = 1; i <= 5 && cut - i > floor; i++) {
+    if (text.charCodeAt(cut - i) === 117 /* u */ && backslashesBefore(cut - i) % 2 === 1) return cut - i - 1;
+  }
+  // Right after a lone backslash: cut before it.
+  return backslashesBefore(cut) % 2 === 1 ? cut - 1 : cut;
+}
+
+/**
+ * The JSON text with every string literal longer than `maxStringChars` cut to that
+ * length (marked "…"), without parsing it: huge tool outputs are never materialized.
+ * Text that is not well-formed is returned unchanged (JSON.parse then decides).
+ */
+export function compactJsonText(text: string, maxStringChars: number): string {
+  if (text.length <= maxStringChars) return text;
+  const out: string[] = [];
+  let copied = 0;
+  let pos = 0;
+  for (;;) {
+    const open = text.indexOf('"', pos);
+    if (open === -1) break;
+    let close = open + 1;
+    for (;;) {
+      close = text.indexOf('"', close);
+      if (close === -1) return text;
+      let backslashes = 0;
+      while (text.charCodeAt(close - 1 - backslashes) === 92) backslashes++;
+      if (backslashes % 2 === 0) break;
+      close += 1;
+    }
+    if (close - open - 1 > maxStringChars) {
+      out.push(text.slice(copied, safeCut(text, open + 1 + maxStringChars, open + 1)), '…"');
+      copied = close + 1;
+    }
+    pos = close + 1;
+  }
+  if (copied === 0) return text;
+  out.push(text.slice(copied));
+  return out.join("");
+}
+
+export interface ParseStreamLineOptions {
+  /**
+   * Cut string values longer than this before parsing (see compactJsonText): for a
+   * reader that needs no more of them, e.g. the session reducer. Default: keep all.
+   */
+  maxStringChars?: number;
+}
+
 /** One stdout line → a stream event, or null when the line is not a JSON event. */
-export function parseStreamLine(line: string): StreamEvent | null {
+export function parseStreamLine(line: string, options: ParseStreamLineOptions = {}): StreamEvent | null {
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = JSON.parse(options.maxStringChars === undefined ? line : compactJsonText(line, options.maxStringChars));
   } catch {
     return null;
   }

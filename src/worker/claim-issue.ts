@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { HarnessConfig } from "../core/config.js";
 import { renderTrackingComment, TRACKING_MARKER } from "../core/render-comments.js";
-import type { LeaseOwner } from "../core/lease.js";
+import type { LeaseOwner, LeaseRecord } from "../core/lease.js";
 import type { GitHubClient, IssueData } from "../adapters/github-client.js";
 import { LeaseStore, type LeaseHead } from "../adapters/github-lease.js";
 import { acquireLock } from "../adapters/lockfile.js";
@@ -17,6 +17,10 @@ export interface Claim {
   labels: string[];
   trackingCommentId: number;
   sessionId: string;
+  /** `new`, or what a person's /retry asked for: continue the session, or start fresh. */
+  mode: "new" | "resume" | "fresh";
+  /** The lease record before this claim (how the last attempt ended), null for a first claim. */
+  previous: LeaseRecord | null;
   releaseLock: () => Promise<void>;
 }
 
@@ -53,7 +57,10 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
   }
   try {
     const leases = new LeaseStore(github, config.lease.refPrefix);
-    const sessionId = randomUUID();
+    // A /retry on the lease decides the session: the same one (resume) or a new one.
+    const before = await leases.read(issueNumber);
+    const resume = before?.record.retry?.mode === "resume" && before.record.sessionId !== null;
+    const sessionId = resume && before?.record.sessionId ? before.record.sessionId : randomUUID();
     const result = await leases.claim({
       issue: issueNumber,
       owner,
@@ -90,7 +97,18 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
       }
       return {
         claimed: true,
-        claim: { issue: { ...issue, labels }, owner, lease: result.head, leases, labels, trackingCommentId, sessionId, releaseLock: lock.release },
+        claim: {
+          issue: { ...issue, labels },
+          owner,
+          lease: result.head,
+          leases,
+          labels,
+          trackingCommentId,
+          sessionId,
+          mode: result.head.record.retry?.mode ?? "new",
+          previous: before?.record ?? null,
+          releaseLock: lock.release,
+        },
       };
     } catch (error) {
       // The claim is ours but could not be shown: give it back rather than

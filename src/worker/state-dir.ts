@@ -6,7 +6,7 @@ import path from "node:path";
  *   claims/<owner>--<repo>--issue-N.lock   same-host lockfiles
  *   repos/<owner>/<repo>.git               one bare clone per repository
  *   worktrees/<owner>--<repo>--issue-N     one worktree per issue
- *   sessions/<session-id>/                 prompt, HOME, transcript, stderr
+ *   sessions/<session-id>-attempt-<n>/     prompt, HOME, transcript, stderr
  *   agents/<agent>.json                    liveness of each agent on this host
  */
 export class StateDir {
@@ -36,8 +36,9 @@ export class StateDir {
     return path.join(this.root, "worktrees", StateDir.key(owner, repo, issue));
   }
 
-  session(sessionId: string): string {
-    return path.join(this.root, "sessions", sessionId);
+  /** One directory per attempt of a session: prompt, HOME, transcript, stderr. */
+  session(sessionId: string, attempt: number): string {
+    return path.join(this.root, "sessions", `${sessionId}-attempt-${attempt}`);
   }
 
   agentFile(agent: string): string {

@@ -15,9 +15,13 @@ import type { SessionReport } from "../core/session-report.js";
 import { GitRepository, type WorktreeHandle } from "../adapters/git.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
+import { processSecrets } from "../adapters/secrets.js";
 import { runClaude, type RunClaudeOptions, type RunClaudeResult } from "../adapters/claude/run-claude.js";
+import { isInterruptOf } from "../core/lease.js";
 import { harnessLabels, type Claim } from "./claim-issue.js";
-import { Heartbeat } from "./heartbeat.js";
+import { Heartbeat, type LeaseStatus } from "./heartbeat.js";
+import type { InterruptRegistry } from "./interrupts.js";
+import { restoreSession, saveSession } from "./session-store.js";
 import type { StateDir } from "./state-dir.js";
 
 export interface ClaudeSettings {
@@ -43,10 +47,16 @@ export interface WorkDeps {
   progressIntervalMs: number;
   /** How often the agent records that it is alive (local, free); default 30 s. */
   livenessMs?: number;
+  /** In-process interrupt delivery (app and worker in one process): immediate, no polling. */
+  interrupts?: InterruptRegistry;
+  /** Scrubs secrets from text that leaves the host (the saved session); the process's registry by default. */
+  redact?: (text: string) => string;
   runSession?: (options: RunClaudeOptions) => Promise<RunClaudeResult>;
 }
 
 export interface WorkResult {
+  /** True when a person's /interrupt stopped the session (its work is pushed, the issue labeled interrupted). */
+  interrupted?: boolean;
   /** `owner/repo` */
   repository: string;
   issue: number;
@@ -61,9 +71,19 @@ export interface WorkResult {
 /** Renders the bootstrap prompt (system prompt) and the task prompt (-p) for an issue. */
 export async function renderPrompts(
   deps: Pick<WorkDeps, "github" | "config" | "promptsDir">,
-  input: { issue: Claim["issue"]; branch: string; baseBranch: string },
+  input: {
+    issue: Claim["issue"];
+    branch: string;
+    baseBranch: string;
+    /** `resume` continues the session (prompts/continue.md); `fresh` carries the last summary (prompts/fresh.md). */
+    mode?: Claim["mode"];
+    previousOutcome?: string;
+    previousSummary?: string;
+  },
 ): Promise<{ bootstrap: string; task: string }> {
   const values = {
+    previousOutcome: input.previousOutcome ?? "unknown",
+    previousSummary: fenceUntrusted(input.previousSummary ?? "(no summary was posted)", "previous-summary (untrusted)"),
     repository: deps.github.fullName,
     issueNumber: String(input.issue.number),
     issueTitle: fenceUntrusted(input.issue.title, "issue-title (untrusted)"),
@@ -87,10 +107,11 @@ export async function renderPrompts(
     bootstrapTemplate = await fs.readFile(path.join(deps.promptsDir, "bootstrap.md"), "utf8");
     source = "prompts/bootstrap.md";
   }
-  const taskTemplate = await fs.readFile(path.join(deps.promptsDir, "task.md"), "utf8");
+  const taskFile = input.mode === "resume" ? "continue.md" : input.mode === "fresh" ? "fresh.md" : "task.md";
+  const taskTemplate = await fs.readFile(path.join(deps.promptsDir, taskFile), "utf8");
   return {
     bootstrap: renderTemplate(bootstrapTemplate, values, source),
-    task: renderTemplate(taskTemplate, values, "prompts/task.md"),
+    task: renderTemplate(taskTemplate, values, `prompts/${taskFile}`),
   };
 }
 
@@ -115,7 +136,10 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     identity: { name: "claude-harness", email: "claude-harness@users.noreply.github.com" },
   });
   const worktreeDir = state.worktree(github.owner, github.repo, issueNumber);
-  const sessionDir = state.session(claim.sessionId);
+  // One directory (and HOME) per attempt: a resumed session is restored from the
+  // repository like on any other runner, never found lying around.
+  const sessionDir = state.session(claim.sessionId, claim.lease.record.attempt);
+  const key = `${github.fullName}#${issueNumber}`;
   let worktree: WorktreeHandle | null = null;
   let labels = claim.labels;
   let report: SessionReport | null = null;
@@ -143,9 +167,29 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     worktree = await git.addWorktree(worktreeDir, branch, startPoint);
     log.info({ issue: issueNumber, worktree: worktreeDir, startPoint }, "worktree ready");
 
-    const prompts = await renderPrompts(deps, { issue: claim.issue, branch, baseBranch: repository.defaultBranch });
+    const previousOutcome = claim.previous?.outcome ?? claim.previous?.state ?? "unknown";
+    const previousSummary =
+      claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
+    const prompts = await renderPrompts(deps, {
+      issue: claim.issue,
+      branch,
+      baseBranch: repository.defaultBranch,
+      mode: claim.mode,
+      previousOutcome,
+      ...(previousSummary !== undefined ? { previousSummary } : {}),
+    });
     const home = path.join(sessionDir, "home");
     await fs.mkdir(home, { recursive: true });
+    if (claim.mode === "resume") {
+      const restored = await restoreSession({ git, url, credentials: { token }, issue: issueNumber, home, cwd: worktree.path });
+      if (restored?.sessionId !== claim.sessionId) {
+        throw new HarnessError("EHARNESS_SESSION", {
+          message: `The session ${claim.sessionId} to continue was not saved on ${`refs/harness/sessions/issue-${issueNumber}`}${restored ? ` (the saved one is ${restored.sessionId})` : ""}.`,
+          fix: "Comment /retry fresh to start a new session that carries the last summary.",
+        });
+      }
+      log.info({ issue: issueNumber, sessionId: claim.sessionId }, "session restored: resuming");
+    }
     const bootstrapFile = path.join(sessionDir, "bootstrap.md");
     await fs.writeFile(bootstrapFile, prompts.bootstrap);
 
@@ -158,6 +202,16 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     const startedAt = lastEventAt;
     const termMs = config.lease.termMinutes * 60_000;
     const stop = new AbortController();
+    let lost: Exclude<LeaseStatus, "ours"> | null = null;
+    const leaseStatus = (head: Awaited<ReturnType<Claim["leases"]["read"]>>): LeaseStatus => {
+      if (head?.sha === lease.sha) return "ours";
+      return head !== null && isInterruptOf(head.record, lease.record) ? "interrupted" : "fenced";
+    };
+    const onLost = (status: Exclude<LeaseStatus, "ours">): void => {
+      lost ??= status;
+      stop.abort();
+    };
+    const unregister = deps.interrupts?.register(key, () => onLost("interrupted"));
     const heartbeat = new Heartbeat({
       livenessMs: deps.livenessMs ?? 30_000,
       renewMs: termMs / 3,
@@ -177,12 +231,16 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
           costUsd: live?.costUsd ?? 0,
           lastToolCall: live?.lastToolCall ?? null,
         }),
+      check: async () => leaseStatus(await claim.leases.read(issueNumber)),
       renew: async () => {
         const renewed = await claim.leases.renew(issueNumber, lease, claim.owner, deps.now(), termMs);
-        if (renewed.ok) lease = renewed.head;
-        return renewed.ok;
+        if (renewed.ok) {
+          lease = renewed.head;
+          return "ours";
+        }
+        return leaseStatus(renewed.head);
       },
-      onFenced: () => stop.abort(),
+      onLost,
       log,
     });
     heartbeat.start();
@@ -194,6 +252,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
         home,
         prompt: prompts.task,
         sessionId: claim.sessionId,
+        resume: claim.mode === "resume",
         appendSystemPromptFile: bootstrapFile,
         allowedTools: config.allowedTools,
         permissionMode: deps.claude.permissionMode,
@@ -229,14 +288,20 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       });
     } finally {
       await heartbeat.stop();
+      unregister?.();
       await fs.rm(state.agentFile(claim.owner.agent), { force: true });
     }
     await pendingEdit;
     report = result.report;
     log.info({ issue: issueNumber, outcome: report.outcome, turns: report.turns, costUsd: report.costUsd }, "session ended");
 
-    // Publishing: only while we still hold the lease.
+    // Publishing: only while we still hold the lease, or a person asked us to stop and keep the work.
+    const head = await claim.leases.read(issueNumber);
+    if (leaseStatus(head) === "interrupted") {
+      return await publishInterrupted(deps, claim, { git, worktree, url, labels, report, branch, tracking, home });
+    }
     await claim.leases.assertHeld(issueNumber, lease);
+    await keepSession(deps, claim, { git, url, home, cwd: worktree.path });
     await git.commitAll(worktree, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${claim.sessionId}, attempt ${attempt}.`);
     const commits = await git.countCommits(`refs/remotes/origin/${repository.defaultBranch}..refs/heads/${branch}`);
     const remoteHead = heads.get(branch);
@@ -291,6 +356,73 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     }
     await claim.releaseLock();
   }
+}
+
+/** Saves the session where any runner can resume it; a failure costs only the resume. */
+async function keepSession(
+  deps: WorkDeps,
+  claim: Claim,
+  input: { git: GitRepository; url: string; home: string; cwd: string },
+): Promise<void> {
+  try {
+    await saveSession({
+      git: input.git,
+      url: input.url,
+      credentials: { token: await deps.github.gitToken() },
+      issue: claim.issue.number,
+      home: input.home,
+      cwd: input.cwd,
+      sessionId: claim.sessionId,
+      redact: deps.redact ?? processSecrets.redact,
+      now: deps.now(),
+    });
+  } catch (error) {
+    deps.log.warn({ issue: claim.issue.number, err: error }, "session not saved: /retry will not be able to resume it");
+  }
+}
+
+/**
+ * `/interrupt`: the session was stopped on a person's request. Keep the work:
+ * a WIP commit on the branch, pushed; the session saved for /retry; the
+ * tracking comment says what was done; the label says interrupted. The lease
+ * already records the interrupt and the session id (the request wrote it).
+ */
+async function publishInterrupted(
+  deps: WorkDeps,
+  claim: Claim,
+  input: {
+    git: GitRepository;
+    worktree: WorktreeHandle;
+    url: string;
+    labels: string[];
+    report: SessionReport;
+    branch: string;
+    home: string;
+    tracking: (phase: TrackingState["phase"], extra?: Partial<TrackingState>) => string;
+  },
+): Promise<WorkResult> {
+  const { github, config, log } = deps;
+  const issueNumber = claim.issue.number;
+  const { git, worktree } = input;
+  await git.commitAll(worktree, `harness: work in progress on #${issueNumber} (interrupted)\n\nSession ${claim.sessionId}, attempt ${claim.lease.record.attempt}.`);
+  const heads = await git.remoteHeads(input.url, [input.branch], { token: await github.gitToken() });
+  const pushed = (await git.head(worktree)) !== heads.get(input.branch);
+  if (pushed) await git.push(input.url, worktree, { token: await github.gitToken() });
+  await keepSession(deps, claim, { git, url: input.url, home: input.home, cwd: worktree.path });
+  await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), config.labels.interrupted);
+  await github.updateComment(claim.trackingCommentId, input.tracking("interrupted", { report: input.report }));
+  log.info({ issue: issueNumber, pushed }, "interrupted: work kept");
+  return {
+    repository: github.fullName,
+    issue: issueNumber,
+    outcome: input.report.outcome,
+    label: config.labels.interrupted,
+    pullRequest: null,
+    report: input.report,
+    error: null,
+    pushed,
+    interrupted: true,
+  };
 }
 
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

@@ -4,6 +4,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OWNER, REPO, startActionFixture, type ActionFixture } from "./action-fixture.js";
+import { StateDir } from "../../src/worker/state-dir.js";
 
 const run = promisify(execFile);
 const LOCAL_ACTION = path.resolve("node_modules/@github/local-action/bin/local-action.js");
@@ -69,7 +70,7 @@ describe("the Action under @github/local-action (fake GitHub, scripted model, re
 
     // The issue ends done, and the agent saw no credential (the probe dumped its environment).
     expect(github.getIssue(OWNER, REPO, issue.number).labelNames).toEqual(["harness:done"]);
-    const transcript = await fs.readFile(path.join(fixture.stateDir, "sessions", outputs["session-id"]!, "transcript.jsonl"), "utf8");
+    const transcript = await fs.readFile(path.join(new StateDir(fixture.stateDir).session(outputs["session-id"]!, 1), "transcript.jsonl"), "utf8");
     expect(transcript).toContain("credential exit");
     expect(transcript).not.toContain(github.token);
     expect(transcript).not.toMatch(/INPUT_GITHUB-TOKEN|GITHUB_TOKEN|INPUT_ANTHROPIC/);

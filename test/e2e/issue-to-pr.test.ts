@@ -91,7 +91,7 @@ describe("a labeled issue becomes a pull request (fake GitHub, signed webhook, P
     expect(JSON.stringify(firstTurn?.body)).toContain("untrusted");
 
     // Safety: the transcript shows what the agent saw; no credential is in it, and the hook never ran.
-    const sessionDir = stack.state.session(result!.report!.sessionId!);
+    const sessionDir = stack.state.session(result!.report!.sessionId!, 1);
     const transcript = await fs.readFile(path.join(sessionDir, "transcript.jsonl"), "utf8");
     expect(transcript).toContain("credential exit"); // the probe really ran
     expect(transcript).toContain("planted");

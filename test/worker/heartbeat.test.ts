@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../src/adapters/logger.js";
-import { Heartbeat } from "../../src/worker/heartbeat.js";
+import { Heartbeat, type LeaseStatus } from "../../src/worker/heartbeat.js";
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -9,8 +9,8 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function setup(renewResults: (boolean | Error)[]) {
-  const calls = { beats: 0, renewals: 0, fenced: 0 };
+function setup(renewResults: (boolean | Error)[], checks: LeaseStatus[] = []) {
+  const calls = { beats: 0, renewals: 0, fenced: 0, checks: 0, interrupted: 0 };
   const heartbeat = new Heartbeat({
     livenessMs: 30_000,
     renewMs: 300_000,
@@ -18,14 +18,19 @@ function setup(renewResults: (boolean | Error)[]) {
     beat: async () => {
       calls.beats += 1;
     },
+    check: async () => {
+      calls.checks += 1;
+      return checks.shift() ?? "ours";
+    },
     renew: async () => {
       calls.renewals += 1;
       const next = renewResults.shift() ?? true;
       if (next instanceof Error) throw next;
-      return next;
+      return next ? "ours" : "fenced";
     },
-    onFenced: () => {
-      calls.fenced += 1;
+    onLost: (status) => {
+      if (status === "fenced") calls.fenced += 1;
+      else calls.interrupted += 1;
     },
     log: silentLogger(),
   });
@@ -40,6 +45,7 @@ describe("Heartbeat", () => {
     await heartbeat.stop();
     expect(calls.beats).toBe(30);
     expect(calls.renewals).toBe(3);
+    expect(calls.checks).toBe(27); // every other beat reads the head (conditional, free when unchanged)
     expect(calls.fenced).toBe(0);
   });
 
@@ -66,5 +72,15 @@ describe("Heartbeat", () => {
     await heartbeat.stop();
     await vi.advanceTimersByTimeAsync(10 * 60_000);
     expect(calls.beats).toBe(0);
+  });
+
+  it("notices an interrupt request on the next beat, long before a renewal is due", async () => {
+    const { heartbeat, calls } = setup([], ["ours", "interrupted"]);
+    heartbeat.start();
+    await vi.advanceTimersByTimeAsync(5 * 60_000);
+    await heartbeat.stop();
+    expect(calls.interrupted).toBe(1);
+    expect(calls.checks).toBe(2);
+    expect(calls.renewals).toBe(0);
   });
 });

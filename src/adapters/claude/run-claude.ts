@@ -39,7 +39,14 @@ export interface RunClaudeOptions {
   /** How long to wait after SIGINT, then after SIGTERM, before escalating (default 5 s each). */
   killGraceMs?: { interrupt: number; terminate: number };
   signal?: AbortSignal;
+  /**
+   * Called for every event with the report so far (string values longer than 64 Ki
+   * characters are cut in the event; the transcript file has them whole). An exception it throws (or a
+   * promise it returns that rejects) is passed to `onObserverError` and otherwise
+   * ignored: a failing observer never breaks the session.
+   */
   onEvent?: (event: StreamEvent, report: SessionReport) => void;
+  onObserverError?: (error: unknown) => void;
   now?: () => number;
   /** Caps on the files written (defaults 64 MiB and 1 MiB). */
   maxTranscriptBytes?: number;
@@ -262,17 +269,38 @@ export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeRes
   const onAbort = (): void => stop("interrupted", "The session was interrupted; the harness stopped it.");
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
+  const observerFailed = (error: unknown): void => {
+    try {
+      options.onObserverError?.(error);
+    } catch {
+      // Not even the error handler may break the session.
+    }
+  };
+
   const splitter = createLineSplitter((line) => {
-    transcript.write(`${line}\n`);
+    // Two writes: no second copy of a megabytes-long line.
+    transcript.write(line);
+    transcript.write("\n");
     armStall();
     const event = reducer.feedLine(line);
     if (event === null) return;
     if (event.type === "result") resultSeen = true;
+    const report = reducer.report();
+    // The cost guard: the CLI checks its budget only when a model call has ended; the
+    // stream shows the usage of a call as soon as its first block is printed.
+    if (!resultSeen && report.costUsd > options.maxBudgetUsd) {
+      stop(
+        "max_budget",
+        `The session's cost reached $${report.costUsd.toFixed(2)}, over the budget of $${options.maxBudgetUsd}; the harness stopped it.`,
+      );
+    }
     if (options.onEvent !== undefined) {
       try {
-        options.onEvent(event, reducer.report());
-      } catch {
-        // A failing observer must not break the session.
+        // An async observer is a `() => void` too: catch its rejection, or it would be unhandled.
+        const pending: unknown = options.onEvent(event, report);
+        if (pending instanceof Promise) pending.catch(observerFailed);
+      } catch (error) {
+        observerFailed(error);
       }
     }
   });
