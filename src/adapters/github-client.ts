@@ -148,6 +148,24 @@ export class GitHubClient {
     await this.api.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body: this.redact(body) });
   }
 
+  /** Acknowledges a comment with a reaction (👀 "seen", 👎 "refused"). */
+  async react(commentId: number, content: "eyes" | "+1" | "-1" | "confused"): Promise<void> {
+    this.countWrite();
+    await this.api.rest.reactions.createForIssueComment({ owner: this.owner, repo: this.repo, comment_id: commentId, content });
+  }
+
+  /** A user's permission on the repository, as GitHub states it (never inferred). */
+  async permission(login: string): Promise<{ permission: string; role_name: string | null }> {
+    this.countRead();
+    try {
+      const { data } = await this.api.rest.repos.getCollaboratorPermissionLevel({ owner: this.owner, repo: this.repo, username: login });
+      return { permission: data.permission, role_name: data.role_name ?? null };
+    } catch (error) {
+      if (httpStatus(error) === 404) return { permission: "none", role_name: null };
+      throw error;
+    }
+  }
+
   /** The newest comment on the issue whose body starts with `marker`. */
   async findComment(number: number, marker: string): Promise<{ id: number; body: string } | null> {
     let found: { id: number; body: string } | null = null;

@@ -8,6 +8,8 @@ import type { AgentPool } from "../worker/agent-pool.js";
 import { claimIssue } from "../worker/claim-issue.js";
 import type { StateDir } from "../worker/state-dir.js";
 import { workIssue, type ClaudeSettings, type WorkResult } from "../worker/work-issue.js";
+import { InterruptRegistry } from "../worker/interrupts.js";
+import { registerSteering } from "./steering.js";
 import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
 import { loadConfigConditional } from "./load-config-conditional.js";
 import { readQueue } from "./read-queue.js";
@@ -30,6 +32,8 @@ export interface HarnessAppOptions {
   onResult?: (result: WorkResult) => void;
   /** API calls made for each issue (`owner/repo#N`), reads and writes apart. */
   apiCounts?: Map<string, ApiCounts>;
+  /** Delivers /interrupt to agents of this process at once (one is made when absent). */
+  interrupts?: InterruptRegistry;
 }
 
 type IssueContext = Context<"issues.labeled" | "issues.unlabeled" | "issues.opened" | "issues.reopened" | "issues.closed">;
@@ -37,7 +41,7 @@ type IssueContext = Context<"issues.labeled" | "issues.unlabeled" | "issues.open
 const sameName = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 /** The job an agent of the pool runs for an issue: claim (lockfile, lease), then work. */
-function issueJob(options: HarnessAppOptions, now: () => Date): IssueJob {
+function issueJob(options: HarnessAppOptions, now: () => Date, interrupts: InterruptRegistry): IssueJob {
   return async ({ github, config, issueNumber, agentIndex }) => {
     const key = IssueIntake.key(github.owner, github.repo, issueNumber);
     const owner = { agent: `agent-${agentIndex + 1}`, host: options.host, runId: options.runId };
@@ -58,6 +62,7 @@ function issueJob(options: HarnessAppOptions, now: () => Date): IssueJob {
         log,
         now,
         progressIntervalMs: options.progressIntervalMs ?? 120_000,
+        interrupts,
       },
       claimed.claim,
     );
@@ -81,8 +86,10 @@ function issueJob(options: HarnessAppOptions, now: () => Date): IssueJob {
 export function createHarnessApp(options: HarnessAppOptions): ApplicationFunction {
   const now = options.now ?? (() => new Date());
   return (app) => {
-    const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, now), log: options.log, apiCounts: options.apiCounts });
+    const interrupts = options.interrupts ?? new InterruptRegistry();
+    const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, now, interrupts), log: options.log, apiCounts: options.apiCounts });
     registerIntake(app, intake);
+    registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now });
 
     const onIssueEvent = async (context: IssueContext): Promise<void> => {
       const { payload } = context;

@@ -41,8 +41,12 @@ export class StateDir {
     return path.join(this.root, "sessions", `${sessionId}-attempt-${attempt}`);
   }
 
+  agentsDir(): string {
+    return path.join(this.root, "agents");
+  }
+
   agentFile(agent: string): string {
-    return path.join(this.root, "agents", `${agent}.json`);
+    return path.join(this.agentsDir(), `${agent}.json`);
   }
 
   /** The harness's own HOME for git: never the agent's. */

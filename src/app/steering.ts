@@ -1,0 +1,169 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import type { Probot } from "probot";
+import { isBot, maySteer, parseCommand, type SteeringCommand } from "../core/commands.js";
+import type { HarnessConfig } from "../core/config.js";
+import { describeLease } from "../core/lease.js";
+import { compareQueued, priorityOf } from "../core/queue.js";
+import { renderStatusComment, type LiveAgent } from "../core/render-status.js";
+import type { GitHubApi, GitHubClient } from "../adapters/github-client.js";
+import { LeaseStore } from "../adapters/github-lease.js";
+import type { Logger } from "../adapters/logger.js";
+import { harnessLabels } from "../worker/claim-issue.js";
+import type { InterruptRegistry } from "../worker/interrupts.js";
+import type { StateDir } from "../worker/state-dir.js";
+import { IssueIntake, type RepoTarget } from "./issue-intake.js";
+import { loadConfigConditional } from "./load-config-conditional.js";
+
+export interface SteeringOptions {
+  intake: IssueIntake;
+  interrupts: InterruptRegistry;
+  state: StateDir;
+  log: Logger;
+  now: () => Date;
+}
+
+/** The running agent's liveness file on this host, if one works the issue here. */
+async function liveAgent(state: StateDir, repository: string, issue: number): Promise<LiveAgent | null> {
+  const dir = state.agentsDir();
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => n.endsWith(".json"))) {
+    try {
+      const entry = JSON.parse(await fs.readFile(path.join(dir, name), "utf8")) as LiveAgent & { repository: string; issue: number };
+      if (entry.repository === repository && entry.issue === issue) return entry;
+    } catch {
+      // being rewritten, or not ours
+    }
+  }
+  return null;
+}
+
+async function queuePosition(github: GitHubClient, config: HarnessConfig, intake: IssueIntake, issue: number): Promise<{ position: number; of: number } | null> {
+  const queued = await github.listOpenIssuesWithLabel(config.labels.queued, intake.etags);
+  const ordered = queued
+    .filter((i) => !i.isPullRequest)
+    .map((i) => ({ number: i.number, createdAt: i.createdAt, priority: priorityOf(i.labels, config.priorityLabels) }))
+    .sort(compareQueued);
+  const index = ordered.findIndex((i) => i.number === issue);
+  return index < 0 ? null : { position: index + 1, of: ordered.length };
+}
+
+/**
+ * The steering commands on issue comments: `/interrupt`, `/retry`,
+ * `/retry fresh`, `/status`. Only from people whose permission on the
+ * repository, read from the API, is write, maintain or admin; bots are
+ * ignored; everyone else gets one reply saying why. Every command is
+ * acknowledged with a 👀 reaction at once. The lease ref carries interrupt and
+ * retry requests, so an agent on another host sees them too.
+ */
+export function registerSteering(app: Probot, options: SteeringOptions): void {
+  const { intake, log } = options;
+  app.on("issue_comment.created", async (context) => {
+    const { payload } = context;
+    const comment = payload.comment;
+    if (isBot({ login: comment.user?.login ?? "", type: comment.user?.type ?? null }) || isBot({ login: payload.sender.login, type: payload.sender.type })) return;
+    const command = parseCommand(comment.body ?? "");
+    if (command === null) return;
+    if (!intake.firstDelivery(context.id, "steering")) return;
+    const target: RepoTarget = { octokit: context.octokit as unknown as GitHubApi, owner: payload.repository.owner.login, repo: payload.repository.name };
+    const issueNumber = payload.issue.number;
+    const key = IssueIntake.key(target.owner, target.repo, issueNumber);
+    const github = intake.client(target, issueNumber);
+    const login = comment.user?.login ?? payload.sender.login;
+    const clog = log.child({ issue: key, command: command.kind, by: login });
+    try {
+      if ("pull_request" in payload.issue && payload.issue.pull_request) {
+        await github.createComment(issueNumber, `@${login} harness commands work on issues, not on pull requests: comment on the issue the pull request closes.`);
+        return;
+      }
+      const permission = await github.permission(login);
+      if (!maySteer(permission)) {
+        await github.react(comment.id, "-1");
+        await github.createComment(
+          issueNumber,
+          `@${login} only people with write, maintain or admin permission on this repository can steer the harness (yours: ${permission.role_name ?? permission.permission}). Nothing was changed.`,
+        );
+        clog.info({ permission }, "command refused");
+        return;
+      }
+      await github.react(comment.id, "eyes");
+      const config = await loadConfigConditional(github, intake.etags);
+      await run(command, { github, config, target, issueNumber, key, login, log: clog });
+    } catch (error) {
+      intake.forgetDelivery(context.id, "steering");
+      throw error;
+    }
+  });
+
+  async function run(
+    command: SteeringCommand,
+    ctx: { github: GitHubClient; config: HarnessConfig; target: RepoTarget; issueNumber: number; key: string; login: string; log: Logger },
+  ): Promise<void> {
+    const { github, config, issueNumber } = ctx;
+    const leases = new LeaseStore(github, config.lease.refPrefix);
+    const head = await leases.read(issueNumber);
+    const now = options.now();
+    switch (command.kind) {
+      case "status": {
+        const live = await liveAgent(options.state, github.fullName, issueNumber);
+        const position = await queuePosition(github, config, intake, issueNumber);
+        await github.createComment(issueNumber, renderStatusComment({ issue: issueNumber, lease: head?.record ?? null, live, queuePosition: position, now }));
+        return;
+      }
+      case "interrupt": {
+        if (head === null || head.record.state !== "claimed") {
+          if (intake.cancel(ctx.key)) {
+            await github.createComment(issueNumber, `Interrupted before an agent started: #${issueNumber} left the queue here. Label it \`${config.labels.queued}\` again to run it.`);
+            return;
+          }
+          await github.createComment(issueNumber, `Nothing to interrupt: ${head ? describeLease(head.record, now) : "no agent ever claimed this issue"}.`);
+          return;
+        }
+        const requested = await leases.interrupt(issueNumber, now);
+        if (!requested.ok) {
+          await github.createComment(issueNumber, `The interrupt did not land: the lease changed meanwhile (${requested.head ? describeLease(requested.head.record, now) : "gone"}). Try again.`);
+          return;
+        }
+        const here = options.interrupts.interrupt(ctx.key);
+        ctx.log.info({ inProcess: here }, "interrupt requested");
+        await github.createComment(
+          issueNumber,
+          `✋ Interrupt requested by @${ctx.login}: agent \`${head.record.owner.agent}@${head.record.owner.host}\` stops ${here ? "now" : "within a minute"}, commits and pushes its work, and labels the issue \`${config.labels.interrupted}\`. \`/retry\` continues the same session; \`/retry fresh\` starts a new one.`,
+        );
+        return;
+      }
+      case "retry": {
+        if (head?.record.state === "claimed") {
+          await github.createComment(issueNumber, `An agent still works #${issueNumber} (${describeLease(head.record, now)}). Comment \`/interrupt\` first, then \`/retry\`.`);
+          return;
+        }
+        const mode = command.fresh ? "fresh" : "resume";
+        if (head !== null) {
+          const requested = await leases.requestRetry(issueNumber, mode, ctx.login, now);
+          if (!requested.ok) {
+            await github.createComment(
+              issueNumber,
+              mode === "resume"
+                ? "There is no session to continue (the last attempt never started one). Comment `/retry fresh` to start a new session."
+                : `The retry did not land: the lease changed meanwhile. Try again.`,
+            );
+            return;
+          }
+        }
+        const issue = await github.getIssue(issueNumber);
+        if (issue.state !== "open") {
+          await github.createComment(issueNumber, "The issue is closed: reopen it before `/retry`.");
+          return;
+        }
+        await github.transitionLabels(issueNumber, issue.labels, harnessLabels(config), config.labels.queued);
+        const outcome = intake.submit(ctx.target, config, issueNumber);
+        ctx.log.info({ mode, outcome }, "retry requested");
+        await github.createComment(
+          issueNumber,
+          `🔁 Retry requested by @${ctx.login}: ${mode === "resume" && head?.record.sessionId ? `the next agent continues session \`${head.record.sessionId}\`` : "the next agent starts a fresh session with the last summary"}. The issue is queued again.`,
+        );
+        return;
+      }
+    }
+  }
+}

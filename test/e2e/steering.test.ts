@@ -1,0 +1,91 @@
+import { execFileSync } from "node:child_process";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadScenario } from "../support/model-server.js";
+import { startStack, type Stack } from "../support/stack.js";
+
+const OWNER = "octo";
+const REPO = "steer";
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)", () => {
+  let stack: Stack;
+  const git = (...args: string[]): string => execFileSync("git", ["--git-dir", stack.github.repoPath(OWNER, REPO), ...args], { encoding: "utf8" }).trim();
+  const labels = (n: number): string[] => stack.github.getIssue(OWNER, REPO, n).labels.map((l) => l.name);
+  const comments = (n: number): string[] => stack.github.listComments(OWNER, REPO, n).map((c) => c.body ?? "");
+  const lease = (n: number) => JSON.parse(git("log", "-1", "--format=%B", `refs/harness/leases/issue-${n}`)) as { state: string; sessionId: string; attempt: number; outcome: string };
+
+  beforeAll(async () => {
+    stack = await startStack({ scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/interruptible.yaml"))] });
+    await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+    stack.github.setPermission(OWNER, REPO, "ada", "write");
+    stack.github.setPermission(OWNER, REPO, "mallory", "read");
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("/interrupt keeps the work; /retry on a runner with nothing local continues the same session", async () => {
+    const { github, model } = stack;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Two parts", body: "[scenario:interruptible] go", user: "ada" });
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    await until(() => model.requests.some((r) => r.scenario === "interruptible" && r.turn === 1), "the long step");
+
+    // Someone without write access is refused, and nothing changes.
+    await github.comment(OWNER, REPO, issue.number, "/interrupt", { sender: "mallory" });
+    expect(comments(issue.number).some((b) => b.includes("@mallory only people with write"))).toBe(true);
+    expect(lease(issue.number).state).toBe("claimed");
+
+    await github.comment(OWNER, REPO, issue.number, "please stop\n\n/interrupt", { sender: "ada" });
+    await stack.pool.idle();
+    const first = stack.results.at(-1)!;
+    expect(first.interrupted).toBe(true);
+    expect(first.report?.outcome).toBe("interrupted");
+    expect(labels(issue.number)).toEqual(["harness:interrupted"]);
+    const interrupted = lease(issue.number);
+    expect(interrupted).toMatchObject({ state: "interrupted", sessionId: first.report?.sessionId });
+    // The work so far is pushed as a WIP commit, and the session is saved for any runner.
+    expect(git("show", `harness/issue-${issue.number}:part1.txt`)).toBe("before the interrupt");
+    expect(git("log", "-1", "--format=%s", `harness/issue-${issue.number}`)).toContain("work in progress");
+    expect(git("show", `refs/harness/sessions/issue-${issue.number}:meta.json`)).toContain(interrupted.sessionId);
+    expect(await github.listPulls(OWNER, REPO)).toEqual([]);
+    // No Bash tool outlived the interrupt.
+    expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.trim() === "sleep 30")).toEqual([]);
+
+    // Another runner: nothing of this host's state is left (no clone, no HOME, no session file).
+    await fs.rm(stack.state.root, { recursive: true, force: true });
+
+    await github.comment(OWNER, REPO, issue.number, "/retry", { sender: "ada" });
+    await stack.pool.idle();
+    const second = stack.results.at(-1)!;
+    expect(second.outcome).toBe("success");
+    expect(second.report?.sessionId).toBe(interrupted.sessionId);
+    expect(second.report?.finalMessage).toBe("Resumed after the interrupt and finished both parts.");
+    expect(labels(issue.number)).toEqual(["harness:done"]);
+    expect(git("show", `harness/issue-${issue.number}:part1.txt`)).toBe("before the interrupt");
+    expect(git("show", `harness/issue-${issue.number}:part2.txt`)).toBe("after the retry");
+    expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 2, sessionId: interrupted.sessionId });
+    const pulls = await github.listPulls(OWNER, REPO);
+    expect(pulls.map((p) => p.head.ref)).toEqual([`harness/issue-${issue.number}`]);
+    github.assertNoViolations();
+  });
+
+  it("/status answers with the lease and the queue; commands in quotes or from bots do nothing", async () => {
+    const { github } = stack;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Idle", body: "nothing", user: "ada" });
+    await github.comment(OWNER, REPO, issue.number, "> /interrupt\n\n```\n/retry\n```", { sender: "ada" });
+    await github.comment(OWNER, REPO, issue.number, "/status", { sender: "ada" });
+    const after = comments(issue.number);
+    expect(after.filter((b) => b.startsWith("<!-- harness:status -->"))).toHaveLength(1);
+    expect(after.find((b) => b.startsWith("<!-- harness:status -->"))).toContain("never claimed");
+    expect(after.filter((b) => b.startsWith("<!-- harness:status -->") || b.includes("Interrupt") || b.includes("Retry"))).toHaveLength(1);
+  });
+});
