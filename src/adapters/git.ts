@@ -238,6 +238,28 @@ export class GitRepository {
     await this.run(["update-ref", `refs/remotes/origin/${worktree.branch}`, `refs/heads/${worktree.branch}`]);
   }
 
+  /** A commit of `tree` with `parents`, made by the harness's identity, in the clone. */
+  async commitTree(tree: string, parents: string[], message: string): Promise<string> {
+    const args = ["-c", `user.name=${this.identity.name}`, "-c", `user.email=${this.identity.email}`, "commit-tree", tree, ...parents.flatMap((p) => ["-p", p]), "-m", message];
+    return (await this.run(args)).stdout.trim();
+  }
+
+  /**
+   * Compare-and-swap of a remote ref by git: a push without force lands only
+   * when `sha` descends from the remote's current value. An unclear failure is
+   * settled by reading the remote back.
+   */
+  async pushRef(url: string, sha: string, ref: string, credentials: GitCredentials): Promise<"landed" | "rejected" | "unknown"> {
+    const result = await this.run(["push", "--quiet", "--porcelain", url, `${sha}:${ref}`], { credentials, allowFailure: true });
+    if (result.exitCode === 0) return "landed";
+    // A non-fast-forward is the CAS failing; a "[remote rejected]" (a host that
+    // refuses the ref namespace, a hook) is not an answer about the lease.
+    if (/non-fast-forward|fetch first|stale info|\[rejected\]/i.test(result.stdout + result.stderr)) return "rejected";
+    const now = await this.run(["ls-remote", url, ref], { credentials, allowFailure: true });
+    if (now.exitCode !== 0) return "unknown";
+    return now.stdout.split("\t")[0]?.trim() === sha ? "landed" : "unknown";
+  }
+
   async removeWorktree(dir: string): Promise<void> {
     await this.run(["worktree", "remove", "--force", "--force", dir], { allowFailure: true });
     await fs.rm(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import type { ProbotOctokit } from "probot";
 import { HarnessError } from "../core/errors.js";
 import type { Redactor } from "../core/redact.js";
+import { WriteBudgets, type WriteBudget, type WriteClass } from "../core/write-budget.js";
 import { processSecrets } from "./secrets.js";
 import type { EtagCache } from "../core/etag-cache.js";
 import type { BlockerState, IssueRef, QueueIssue, RecordedBlocker } from "../core/queue.js";
@@ -48,6 +49,19 @@ export function httpStatus(error: unknown): number | undefined {
   return undefined;
 }
 
+/** The write budgets of this process: one per installation (or token), shared by all its agents. */
+export const processWriteBudgets = new WriteBudgets();
+
+export interface GitHubClientOptions {
+  /** Called for every request, for the per-issue API accounting. */
+  count?: (kind: "read" | "write") => void;
+  redact?: Redactor;
+  /** The installation's write budget; by default the process's budget for `budgetKey`. */
+  budget?: WriteBudget;
+  /** `installation:<id>` in App mode; `default` (one token) otherwise. */
+  budgetKey?: string;
+}
+
 export class GitHubClient {
   readonly api: GitHubApi;
   readonly owner: string;
@@ -57,17 +71,17 @@ export class GitHubClient {
   /** Every text we post passes through it: no secret leaves in a comment or a pull request. */
   private readonly redact: Redactor;
 
-  constructor(
-    api: GitHubApi,
-    coordinates: RepoCoordinates,
-    count: (kind: "read" | "write") => void = () => undefined,
-    redact: Redactor = processSecrets.redact,
-  ) {
+  /** Every write waits for (essential) or asks (cosmetic) this budget first. */
+  readonly budget: WriteBudget;
+
+  constructor(api: GitHubApi, coordinates: RepoCoordinates, options: GitHubClientOptions | ((kind: "read" | "write") => void) = {}) {
+    const opts: GitHubClientOptions = typeof options === "function" ? { count: options } : options;
     this.api = api;
     this.owner = coordinates.owner;
     this.repo = coordinates.repo;
-    this.count = count;
-    this.redact = redact;
+    this.count = opts.count ?? (() => undefined);
+    this.redact = opts.redact ?? processSecrets.redact;
+    this.budget = opts.budget ?? processWriteBudgets.for(opts.budgetKey ?? "default");
   }
 
   get fullName(): string {
@@ -78,8 +92,19 @@ export class GitHubClient {
     this.count("read");
   }
 
-  countWrite(): void {
+  /**
+   * Spends one write of the installation's budget: an essential write waits for
+   * a slot; a cosmetic one returns false, and must not be sent, when only the
+   * reserve for essential writes is left.
+   */
+  async spend(kind: WriteClass): Promise<boolean> {
+    if (kind === "cosmetic") {
+      if (!this.budget.tryCosmetic()) return false;
+    } else {
+      await this.budget.essential();
+    }
     this.count("write");
+    return true;
   }
 
   async getRepository(): Promise<RepositoryData> {
@@ -116,7 +141,7 @@ export class GitHubClient {
 
   /** Replaces the issue's labels in one request. */
   async setLabels(number: number, labels: string[]): Promise<void> {
-    this.countWrite();
+    await this.spend("essential");
     await this.api.rest.issues.setLabels({ owner: this.owner, repo: this.repo, issue_number: number, labels });
   }
 
@@ -133,24 +158,26 @@ export class GitHubClient {
 
   /** Assigns a login; GitHub ignores logins that cannot be assigned (bots). */
   async addAssignee(number: number, login: string): Promise<void> {
-    this.countWrite();
+    await this.spend("essential");
     await this.api.rest.issues.addAssignees({ owner: this.owner, repo: this.repo, issue_number: number, assignees: [login] });
   }
 
   async createComment(number: number, body: string): Promise<number> {
-    this.countWrite();
+    await this.spend("essential");
     const { data } = await this.api.rest.issues.createComment({ owner: this.owner, repo: this.repo, issue_number: number, body: this.redact(body) });
     return data.id;
   }
 
-  async updateComment(id: number, body: string): Promise<void> {
-    this.countWrite();
+  /** Edits a comment. A cosmetic edit (progress) is dropped when the write budget is short: false then. */
+  async updateComment(id: number, body: string, kind: WriteClass = "essential"): Promise<boolean> {
+    if (!(await this.spend(kind))) return false;
     await this.api.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body: this.redact(body) });
+    return true;
   }
 
   /** Acknowledges a comment with a reaction (👀 "seen", 👎 "refused"). */
   async react(commentId: number, content: "eyes" | "+1" | "-1" | "confused"): Promise<void> {
-    this.countWrite();
+    await this.spend("essential");
     await this.api.rest.reactions.createForIssueComment({ owner: this.owner, repo: this.repo, comment_id: commentId, content });
   }
 
@@ -188,13 +215,13 @@ export class GitHubClient {
   }
 
   async createPull(input: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestData> {
-    this.countWrite();
+    await this.spend("essential");
     const { data } = await this.api.rest.pulls.create({ owner: this.owner, repo: this.repo, ...input, title: this.redact(input.title), body: this.redact(input.body) });
     return { number: data.number, draft: data.draft ?? false, url: data.html_url };
   }
 
   async updatePull(number: number, input: { title?: string; body?: string }): Promise<void> {
-    this.countWrite();
+    await this.spend("essential");
     await this.api.rest.pulls.update({
       owner: this.owner,
       repo: this.repo,

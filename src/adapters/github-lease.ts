@@ -224,8 +224,8 @@ export class LeaseStore {
   /** Creates the lease commit; a retry after a lost answer just makes another (orphan) commit. */
   private async writeCommit(record: LeaseRecord, parent: string | null): Promise<string> {
     const { api, owner, repo } = this.github;
-    const { data } = await this.request("writing a lease commit", true, () => {
-      this.github.countWrite();
+    const { data } = await this.request("writing a lease commit", true, async () => {
+      await this.github.spend("essential");
       return api.rest.git.createCommit({ owner, repo, message: serializeLease(record), tree: EMPTY_TREE, parents: parent ? [parent] : [] });
     });
     this.commits.set(data.sha, { record, parents: parent ? [parent] : [] });
@@ -254,7 +254,7 @@ export class LeaseStore {
       let failure: Failure;
       let error: unknown;
       try {
-        this.github.countWrite();
+        await this.github.spend("essential");
         if (base === null) await api.rest.git.createRef({ owner, repo, ref: `refs/${ref}`, sha: ours });
         else await api.rest.git.updateRef({ owner, repo, ref, sha: ours, force: false });
         return { kind: "landed" };

@@ -10,6 +10,8 @@ export interface RepoTarget {
   octokit: GitHubApi;
   owner: string;
   repo: string;
+  /** The App installation the octokit acts for; absent with a token. Keys the write budget. */
+  installationId?: number | undefined;
 }
 
 /** Runs one issue: claim, then work. Built by the app from its options. */
@@ -72,13 +74,17 @@ export class IssueIntake {
   /** A client that counts its calls for the issue (`owner/repo#N`), reads and writes apart. */
   client(target: RepoTarget, issueNumber?: number): GitHubClient {
     const coordinates = { owner: target.owner, repo: target.repo };
-    if (issueNumber === undefined || !this.options.apiCounts) return new GitHubClient(target.octokit, coordinates);
+    const budgetKey = target.installationId !== undefined ? `installation:${target.installationId}` : "default";
+    if (issueNumber === undefined || !this.options.apiCounts) return new GitHubClient(target.octokit, coordinates, { budgetKey });
     const key = IssueIntake.key(target.owner, target.repo, issueNumber);
     const counts = this.options.apiCounts.get(key) ?? { reads: 0, writes: 0 };
     this.options.apiCounts.set(key, counts);
-    return new GitHubClient(target.octokit, coordinates, (kind) => {
-      if (kind === "read") counts.reads += 1;
-      else counts.writes += 1;
+    return new GitHubClient(target.octokit, coordinates, {
+      budgetKey,
+      count: (kind) => {
+        if (kind === "read") counts.reads += 1;
+        else counts.writes += 1;
+      },
     });
   }
 

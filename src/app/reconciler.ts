@@ -124,7 +124,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     for (const installationId of await appClient.listInstallationIds(intake.etags)) {
       const octokit = await auth(installationId);
       const client = new GitHubClient(octokit, { owner: "", repo: "" });
-      for (const r of await client.listInstallationRepositories(installationId, intake.etags)) add({ octokit, ...r });
+      for (const r of await client.listInstallationRepositories(installationId, intake.etags)) add({ octokit, ...r, installationId });
     }
     return [...seen.values()];
   };

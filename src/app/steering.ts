@@ -65,7 +65,7 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
     const command = parseCommand(comment.body ?? "");
     if (command === null) return;
     if (!intake.firstDelivery(context.id, "steering")) return;
-    const target: RepoTarget = { octokit: context.octokit as unknown as GitHubApi, owner: payload.repository.owner.login, repo: payload.repository.name };
+    const target: RepoTarget = { octokit: context.octokit as unknown as GitHubApi, owner: payload.repository.owner.login, repo: payload.repository.name, installationId: payload.installation?.id };
     const issueNumber = payload.issue.number;
     const key = IssueIntake.key(target.owner, target.repo, issueNumber);
     const github = intake.client(target, issueNumber);

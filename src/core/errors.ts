@@ -21,7 +21,8 @@ export type HarnessErrorCode =
   | "EHARNESS_TRANSCRIPT"
   | "EHARNESS_USAGE"
   | "EHARNESS_GITHUB"
-  | "EHARNESS_SESSION";
+  | "EHARNESS_SESSION"
+  | "EHARNESS_DISK";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

@@ -17,7 +17,8 @@ import type { GitHubClient } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { runClaude, type RunClaudeOptions, type RunClaudeResult } from "../adapters/claude/run-claude.js";
-import { isInterruptOf } from "../core/lease.js";
+import { isInterruptOf, leaseRefName, releaseLease, serializeLease } from "../core/lease.js";
+import { EMPTY_TREE } from "../adapters/github-lease.js";
 import { harnessLabels, type Claim } from "./claim-issue.js";
 import { Heartbeat, type LeaseStatus } from "./heartbeat.js";
 import type { InterruptRegistry } from "./interrupts.js";
@@ -281,8 +282,11 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
           lastEdit = now;
           lastTrackingBody = body;
           log.info({ issue: issueNumber, turns: report.turns, costUsd: report.costUsd, lastToolCall: report.lastToolCall }, "progress");
+          // Progress edits are cosmetic: dropped when the installation's write budget is short.
           pendingEdit = pendingEdit
-            .then(() => github.updateComment(claim.trackingCommentId, body))
+            .then(async () => {
+              if (!(await github.updateComment(claim.trackingCommentId, body, "cosmetic"))) log.debug("progress edit dropped: write budget short");
+            })
             .catch((error: unknown) => log.warn({ err: error }, "progress edit failed"));
         },
       });
@@ -335,8 +339,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     const label = success ? config.labels.done : config.labels.failed;
     labels = await github.transitionLabels(issueNumber, labels, harnessLabels(config), label);
     await github.updateComment(claim.trackingCommentId, tracking(success ? "done" : "failed", { report, pullRequest: pullRequest ?? undefined }));
-    const released = await claim.leases.release(issueNumber, lease, claim.owner, deps.now(), { outcome: report.outcome, sessionId: report.sessionId });
-    if (released.ok) lease = released.head;
+    await releaseLeaseByPush(deps, claim, lease, { git, url, outcome: report.outcome, sessionId: report.sessionId });
     return { repository: github.fullName, issue: issueNumber, outcome: report.outcome, label, pullRequest, report, error: null, pushed };
   } catch (thrown) {
     const error = toHarnessError(thrown, "EHARNESS_GITHUB", "See the harness log for the request that failed, then /retry.");
@@ -356,6 +359,40 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     }
     await claim.releaseLock();
   }
+}
+
+/**
+ * Releases the lease with a git push of the lease ref (a push without force is
+ * a fast-forward-only compare-and-swap) instead of two REST writes: the clone
+ * and a token are at hand, and GitHub's write budget is the harness's scale
+ * limit. When the push's answer is unclear, or the host refuses the ref
+ * namespace, the REST path settles it.
+ */
+async function releaseLeaseByPush(
+  deps: WorkDeps,
+  claim: Claim,
+  held: Claim["lease"],
+  input: { git: GitRepository; url: string; outcome: string; sessionId: string | null },
+): Promise<void> {
+  const issueNumber = claim.issue.number;
+  const record = releaseLease(held.record, claim.owner, deps.now(), { outcome: input.outcome, sessionId: input.sessionId });
+  if (record === null) return;
+  const ref = `refs/${leaseRefName(deps.config.lease.refPrefix, issueNumber)}`;
+  const credentials = { token: await deps.github.gitToken() };
+  try {
+    // The parent must be in the clone for the commit; fetching the ref brings it.
+    await input.git.run(["fetch", "--quiet", "--no-tags", input.url, `+${ref}:${ref}`], { credentials });
+    const commit = await input.git.commitTree(EMPTY_TREE, [held.sha], serializeLease(record));
+    const pushed = await input.git.pushRef(input.url, commit, ref, credentials);
+    if (pushed === "landed") return;
+    if (pushed === "rejected") {
+      deps.log.warn({ issue: issueNumber }, "lease moved before the release: not ours any more");
+      return;
+    }
+  } catch (error) {
+    deps.log.warn({ issue: issueNumber, err: error }, "releasing the lease by push failed; using the API");
+  }
+  await claim.leases.release(issueNumber, held, claim.owner, deps.now(), { outcome: input.outcome, sessionId: input.sessionId });
 }
 
 /** Saves the session where any runner can resume it; a failure costs only the resume. */

@@ -82,6 +82,13 @@ describe("a labeled issue becomes a pull request (fake GitHub, signed webhook, P
     expect(lease).toMatchObject({ state: "released", outcome: "success", epoch: 1 });
     expect(git(repoPath, "rev-list", "--count", leaseSha)).toBe("2"); // claimed, then released: one chain
 
+    // GitHub's write budget is the scale limit: at most 10 content-creating requests for the issue.
+    const counts = stack.apiCounts.get(`${OWNER}/${REPO}#${issue.number}`);
+    expect(counts?.writes).toBeGreaterThan(0);
+    expect(counts?.writes).toBeLessThanOrEqual(10);
+    const restWrites = github.requestLog.filter((e) => e.kind === "rest" && e.write && e.issueNumber === issue.number);
+    expect(restWrites.length).toBeLessThanOrEqual(10);
+
     // The worktree is gone.
     const worktree = stack.state.worktree(OWNER, REPO, issue.number);
     expect(await exists(worktree)).toBe(false);

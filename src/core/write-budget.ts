@@ -1,0 +1,124 @@
+/**
+ * GitHub allows an installation (or a token) 80 content-creating requests a
+ * minute and 500 an hour; past that come secondary rate limits and blocks. One
+ * budget per installation takes every write of every agent, in two classes:
+ * - essential (lease, pull request, final summary, labels): waits for a slot;
+ * - cosmetic (progress edits of the tracking comment): only while the budget
+ *   keeps a reserve for essential writes, otherwise dropped — the next edit
+ *   carries the newer state anyway, so dropping merges them.
+ * The clock and the sleep are injected: no timers in tests.
+ */
+export type WriteClass = "essential" | "cosmetic";
+
+export interface WriteBudgetOptions {
+  perMinute?: number;
+  perHour?: number;
+  /** Share of each window kept for essential writes: cosmetic writes stop above `1 - reserve`. */
+  reserve?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+export interface WriteBudgetStats {
+  essential: number;
+  cosmetic: number;
+  dropped: number;
+  waitedMs: number;
+}
+
+export class WriteBudget {
+  private readonly perMinute: number;
+  private readonly perHour: number;
+  private readonly reserve: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  /** Times of the writes of the last hour, oldest first. */
+  private readonly spent: number[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  readonly stats: WriteBudgetStats = { essential: 0, cosmetic: 0, dropped: 0, waitedMs: 0 };
+
+  constructor(options: WriteBudgetOptions = {}) {
+    this.perMinute = options.perMinute ?? 80;
+    this.perHour = options.perHour ?? 500;
+    this.reserve = options.reserve ?? 0.25;
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  private prune(t: number): void {
+    while (this.spent.length > 0 && (this.spent[0] as number) <= t - HOUR) this.spent.shift();
+  }
+
+  private usage(t: number): { minute: number; hour: number } {
+    this.prune(t);
+    let minute = 0;
+    for (let i = this.spent.length - 1; i >= 0 && (this.spent[i] as number) > t - MINUTE; i -= 1) minute += 1;
+    return { minute, hour: this.spent.length };
+  }
+
+  /** Milliseconds until a write fits under `minuteCap` and `hourCap`. */
+  private waitFor(t: number, minuteCap: number, hourCap: number): number {
+    const { minute, hour } = this.usage(t);
+    let wait = 0;
+    if (minute >= minuteCap) {
+      const inWindow = this.spent.filter((s) => s > t - MINUTE);
+      wait = Math.max(wait, (inWindow[minute - minuteCap] as number) + MINUTE - t + 1);
+    }
+    if (hour >= hourCap) wait = Math.max(wait, (this.spent[hour - hourCap] as number) + HOUR - t + 1);
+    return wait;
+  }
+
+  /** A cosmetic write: true (and counted) when the budget has room beyond its reserve, false to drop it. */
+  tryCosmetic(): boolean {
+    const t = this.now();
+    const cap = (limit: number): number => Math.floor(limit * (1 - this.reserve));
+    if (this.waitFor(t, cap(this.perMinute), cap(this.perHour)) > 0) {
+      this.stats.dropped += 1;
+      return false;
+    }
+    this.spent.push(t);
+    this.stats.cosmetic += 1;
+    return true;
+  }
+
+  /** An essential write: resolves when it may be sent (at once while under the limits). Writes leave in order. */
+  essential(): Promise<void> {
+    const turn = this.queue.then(async () => {
+      for (;;) {
+        const t = this.now();
+        const wait = this.waitFor(t, this.perMinute, this.perHour);
+        if (wait === 0) {
+          this.spent.push(t);
+          this.stats.essential += 1;
+          return;
+        }
+        this.stats.waitedMs += wait;
+        await this.sleep(wait);
+      }
+    });
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+}
+
+/** One budget per installation (or token), shared by every agent of the process. */
+export class WriteBudgets {
+  private readonly budgets = new Map<string, WriteBudget>();
+  private readonly options: WriteBudgetOptions;
+
+  constructor(options: WriteBudgetOptions = {}) {
+    this.options = options;
+  }
+
+  for(key: string): WriteBudget {
+    let budget = this.budgets.get(key);
+    if (!budget) {
+      budget = new WriteBudget(this.options);
+      this.budgets.set(key, budget);
+    }
+    return budget;
+  }
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { WriteBudget, WriteBudgets } from "../../src/core/write-budget.js";
+
+function clock() {
+  let t = 1_000_000;
+  const slept: number[] = [];
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      slept.push(ms);
+      t += ms;
+    },
+    advance: (ms: number) => {
+      t += ms;
+    },
+    slept,
+  };
+}
+
+describe("WriteBudget", () => {
+  it("lets essential writes through at once under the limits, then waits for the minute window", async () => {
+    const c = clock();
+    const budget = new WriteBudget({ perMinute: 80, perHour: 500, now: c.now, sleep: c.sleep });
+    for (let i = 0; i < 80; i += 1) await budget.essential();
+    expect(c.slept).toEqual([]);
+    await budget.essential();
+    expect(c.slept).toHaveLength(1);
+    expect(c.slept[0]).toBeGreaterThan(59_000);
+    expect(budget.stats.essential).toBe(81);
+  });
+
+  it("keeps the hourly limit of 500", async () => {
+    const c = clock();
+    const budget = new WriteBudget({ now: c.now, sleep: c.sleep });
+    for (let i = 0; i < 500; i += 1) {
+      await budget.essential();
+      c.advance(1_000); // slow enough for the minute window, 500 in about 8 minutes
+    }
+    const before = c.now();
+    await budget.essential();
+    // The 501st waits until the first write of the hour leaves the window.
+    expect(c.now() - before).toBeGreaterThan(50 * 60_000);
+  });
+
+  it("drops cosmetic writes when only the reserve is left, and still admits essential ones", async () => {
+    const c = clock();
+    const budget = new WriteBudget({ perMinute: 80, perHour: 500, reserve: 0.25, now: c.now, sleep: c.sleep });
+    let admitted = 0;
+    for (let i = 0; i < 100; i += 1) if (budget.tryCosmetic()) admitted += 1;
+    expect(admitted).toBe(60); // 75% of 80
+    expect(budget.stats.dropped).toBe(40);
+    for (let i = 0; i < 20; i += 1) await budget.essential();
+    expect(c.slept).toEqual([]); // the reserve was there for them
+    c.advance(60_001);
+    expect(budget.tryCosmetic()).toBe(true);
+  });
+
+  it("hands out one budget per installation", () => {
+    const budgets = new WriteBudgets();
+    expect(budgets.for("installation:1")).toBe(budgets.for("installation:1"));
+    expect(budgets.for("installation:1")).not.toBe(budgets.for("installation:2"));
+  });
+});
