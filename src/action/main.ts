@@ -103,10 +103,9 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
       log,
       now,
       progressIntervalMs: settings.progressIntervalMs,
-      runSession: (options) => {
-        const signals = [options.signal, deps.cancel].filter((x): x is AbortSignal => x !== undefined);
-        return runClaude({ ...options, killGraceMs: KILL_GRACE_MS, ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}) });
-      },
+      // A cancelled job is an /interrupt: the work is pushed as WIP and the session saved, inside the runner's grace.
+      ...(deps.cancel ? { cancel: deps.cancel } : {}),
+      runSession: (options) => runClaude({ ...options, killGraceMs: KILL_GRACE_MS }),
     };
     const attempt = async (issue: number): Promise<IssueRun> => {
       if (deps.cancel?.aborted) return { issue, claimed: false, reason: "the job was cancelled" };

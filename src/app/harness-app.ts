@@ -61,7 +61,7 @@ function issueJob(options: HarnessAppOptions, now: () => Date, interrupts: Inter
         gitUrl: options.gitUrl ?? ((r) => r.cloneUrl),
         log,
         now,
-        progressIntervalMs: options.progressIntervalMs ?? 120_000,
+        ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
         interrupts,
       },
       claimed.claim,

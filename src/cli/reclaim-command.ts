@@ -1,7 +1,7 @@
 import { ProbotOctokit } from "probot";
 import { HarnessError } from "../core/errors.js";
 import { EtagCache } from "../core/etag-cache.js";
-import { defaultReclaimPolicy } from "../core/reclaim.js";
+import { reclaimPolicyOf } from "../core/reclaim.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import { createLogger } from "../adapters/logger.js";
 import { loadConfig } from "../app/load-config.js";
@@ -41,7 +41,7 @@ export async function reclaimCommand(args: string[], env: NodeJS.ProcessEnv, out
     let results: ReclaimResult[];
     try {
       const config = await loadConfig(github);
-      results = await reclaimRepository({ github, config, policy: defaultReclaimPolicy, cache, log, now: () => new Date() });
+      results = await reclaimRepository({ github, config, policy: reclaimPolicyOf(config), cache, log, now: () => new Date() });
     } catch (error) {
       failures += 1;
       out(`${name}: ${error instanceof HarnessError ? error.toString() : String(error)}`);

@@ -45,6 +45,18 @@ const priorityLabelsSchema = z
   })
   .strict();
 
+const reclaimSchema = z
+  .object({
+    /** A claim not renewed for its term plus this long is taken back. */
+    graceMinutes: z.number().nonnegative().max(24 * 60).default(2),
+    /** Attempts (claims) an issue gets before it is marked failed. */
+    maxAttempts: z.number().int().positive().max(100).default(3),
+    /** Backoff before the next attempt: doubles per attempt, with jitter, up to the maximum. */
+    backoffMinutes: z.number().nonnegative().max(24 * 60).default(1),
+    backoffMaxMinutes: z.number().nonnegative().max(7 * 24 * 60).default(30),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     labels: labelsSchema.default(labelsSchema.parse({})),
@@ -70,6 +82,11 @@ export const configSchema = z
     priorityLabels: priorityLabelsSchema.default(priorityLabelsSchema.parse({})),
     /** The reconciler walks this repository's queue at most this often (a lost webhook waits at most about this long). */
     reconcileMinutes: z.number().positive().max(24 * 60).default(5),
+    /** How often a running agent records that it is alive (local, free) and checks its lease for interrupts. */
+    heartbeatSeconds: z.number().positive().max(3600).default(30),
+    /** At most one progress edit of the tracking comment this often (each edit is a GitHub write). */
+    progressMinutes: z.number().positive().max(24 * 60).default(2),
+    reclaim: reclaimSchema.default(reclaimSchema.parse({})),
   })
   .strict();
 

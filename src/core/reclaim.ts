@@ -22,6 +22,17 @@ export const defaultReclaimPolicy: ReclaimPolicy = {
   backoffMaxMs: 30 * 60_000,
 };
 
+/** The policy a repository's `reclaim` configuration sets. */
+export function reclaimPolicyOf(config: { reclaim: { graceMinutes: number; maxAttempts: number; backoffMinutes: number; backoffMaxMinutes: number } }): ReclaimPolicy {
+  const minute = 60_000;
+  return {
+    graceMs: config.reclaim.graceMinutes * minute,
+    maxAttempts: config.reclaim.maxAttempts,
+    backoffBaseMs: config.reclaim.backoffMinutes * minute,
+    backoffMaxMs: config.reclaim.backoffMaxMinutes * minute,
+  };
+}
+
 export type ReclaimDecision =
   | { kind: "keep"; reason: string }
   | { kind: "reclaim"; requeue: boolean; backoffMs: number; record: LeaseRecord };

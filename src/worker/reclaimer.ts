@@ -1,6 +1,6 @@
 import type { HarnessConfig } from "../core/config.js";
 import { describeOwner, parseLease, type LeaseRecord } from "../core/lease.js";
-import { decideReclaim, defaultReclaimPolicy, type ReclaimPolicy } from "../core/reclaim.js";
+import { decideReclaim, reclaimPolicyOf, type ReclaimPolicy } from "../core/reclaim.js";
 import { renderReclaimComment, type AttemptLine } from "../core/render-comments.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
@@ -113,10 +113,11 @@ export async function reclaimRepository(deps: ReclaimDeps): Promise<ReclaimResul
  * The reclaimer as the reconciler's per-repository step, so abandoned issues are
  * queued again on the same schedule, just before each queue is read.
  */
+/** `policy` overrides each repository's `reclaim` configuration (tests). */
 export function reclaimerStep(options: { log: Logger; policy?: ReclaimPolicy; now?: () => Date; cache?: EtagCache }): (github: GitHubClient, config: HarnessConfig) => Promise<void> {
   const cache = options.cache ?? new EtagCache();
   return async (github, config) => {
-    const results = await reclaimRepository({ github, config, policy: options.policy ?? defaultReclaimPolicy, cache, log: options.log, now: options.now ?? (() => new Date()) });
+    const results = await reclaimRepository({ github, config, policy: options.policy ?? reclaimPolicyOf(config), cache, log: options.log, now: options.now ?? (() => new Date()) });
     for (const result of results.filter((r) => r.action !== "kept")) options.log.info({ repository: github.fullName, ...result }, "reclaimer");
   };
 }

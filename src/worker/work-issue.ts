@@ -44,12 +44,18 @@ export interface WorkDeps {
   gitUrl: (repository: { cloneUrl: string }) => string;
   log: Logger;
   now: () => Date;
-  /** Minimum time between progress edits of the tracking comment. */
-  progressIntervalMs: number;
-  /** How often the agent records that it is alive (local, free); default 30 s. */
+  /** Minimum time between progress edits of the tracking comment; the config's `progressMinutes` when absent. */
+  progressIntervalMs?: number;
+  /** How often the agent records that it is alive and checks its lease; the config's `heartbeatSeconds` when absent. */
   livenessMs?: number;
   /** In-process interrupt delivery (app and worker in one process): immediate, no polling. */
   interrupts?: InterruptRegistry;
+  /**
+   * Aborted when the process is told to stop (a cancelled Actions job, a
+   * worker shutting down): handled like /interrupt — the interrupt is recorded
+   * on the lease, the work pushed as WIP, the session saved.
+   */
+  cancel?: AbortSignal;
   /** Scrubs secrets from text that leaves the host (the saved session); the process's registry by default. */
   redact?: (text: string) => string;
   runSession?: (options: RunClaudeOptions) => Promise<RunClaudeResult>;
@@ -213,8 +219,17 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       stop.abort();
     };
     const unregister = deps.interrupts?.register(key, () => onLost("interrupted"));
+    // Our own stop request is written to the lease like a person's /interrupt, so
+    // the publishing step below (and anyone reading the lease) treats it the same.
+    let selfInterrupt: Promise<unknown> = Promise.resolve();
+    const onCancel = (): void => {
+      stop.abort();
+      selfInterrupt = claim.leases.interrupt(issueNumber, deps.now()).catch((error: unknown) => log.warn({ err: error }, "could not record the interrupt"));
+    };
+    if (deps.cancel?.aborted) onCancel();
+    else deps.cancel?.addEventListener("abort", onCancel, { once: true });
     const heartbeat = new Heartbeat({
-      livenessMs: deps.livenessMs ?? 30_000,
+      livenessMs: deps.livenessMs ?? config.heartbeatSeconds * 1000,
       renewMs: termMs / 3,
       now: () => deps.now().getTime(),
       beat: () =>
@@ -276,7 +291,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
             log.info({ issue: issueNumber, turns: report.turns, lastToolCall: report.lastToolCall }, "tool call");
           }
           const now = deps.now().getTime();
-          if (now - lastEdit < deps.progressIntervalMs) return;
+          if (now - lastEdit < (deps.progressIntervalMs ?? config.progressMinutes * 60_000)) return;
           const body = tracking("running", { report });
           if (body === lastTrackingBody) return;
           lastEdit = now;
@@ -293,6 +308,8 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     } finally {
       await heartbeat.stop();
       unregister?.();
+      deps.cancel?.removeEventListener("abort", onCancel);
+      await selfInterrupt;
       await fs.rm(state.agentFile(claim.owner.agent), { force: true });
     }
     await pendingEdit;

@@ -83,7 +83,7 @@ describe("the bundled Action, run as the runner runs it", () => {
     github.assertNoViolations();
   });
 
-  it("a cancelled job (SIGINT) stops the session, kills the CLI and publishes it as interrupted", async () => {
+  it("a cancelled job (SIGINT) is handled like /interrupt: the session stops, the lease and the label say interrupted", async () => {
     const { github, model } = fixture;
     const issue = await github.createIssue(OWNER, REPO, { title: "Hangs", body: "[scenario:hang] never answered", user: "ada" });
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
@@ -105,10 +105,12 @@ describe("the bundled Action, run as the runner runs it", () => {
     expect(code).toBe(1);
     const outputs = parseOutputFile(await fs.readFile(fixture.outputFile, "utf8"));
     expect(outputs.outcome).toBe("interrupted");
-    expect(github.getIssue(OWNER, REPO, issue.number).labelNames).toEqual(["harness:failed"]);
+    expect(github.getIssue(OWNER, REPO, issue.number).labelNames).toEqual(["harness:interrupted"]);
     const lease = await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`);
     expect(lease).not.toBeNull();
-    const record = JSON.parse((await github.readCommit(OWNER, REPO, lease!)).message) as { state: string };
-    expect(record.state).toBe("released");
+    const record = JSON.parse((await github.readCommit(OWNER, REPO, lease!)).message) as { state: string; sessionId: string | null };
+    // The lease records the interrupt and the session, so /retry can continue it.
+    expect(record.state).toBe("interrupted");
+    expect(record.sessionId).toBe(outputs["session-id"]);
   });
 });

@@ -24,7 +24,10 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
   const lease = (n: number) => JSON.parse(git("log", "-1", "--format=%B", `refs/harness/leases/issue-${n}`)) as { state: string; sessionId: string; attempt: number; outcome: string };
 
   beforeAll(async () => {
-    stack = await startStack({ scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/interruptible.yaml"))] });
+    const scenarios = await Promise.all(
+      ["fresh-after-failure.yaml", "flaky.yaml", "interruptible.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))),
+    );
+    stack = await startStack({ scenarios });
     await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
     stack.github.setPermission(OWNER, REPO, "ada", "write");
     stack.github.setPermission(OWNER, REPO, "mallory", "read");
@@ -87,5 +90,30 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     expect(after.filter((b) => b.startsWith("<!-- harness:status -->"))).toHaveLength(1);
     expect(after.find((b) => b.startsWith("<!-- harness:status -->"))).toContain("never claimed");
     expect(after.filter((b) => b.startsWith("<!-- harness:status -->") || b.includes("Interrupt") || b.includes("Retry"))).toHaveLength(1);
+  });
+
+  it("/retry fresh after a failure starts a new session whose prompt carries the last summary", async () => {
+    const { github, model } = stack;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Flaky", body: "[scenario:flaky] go", user: "ada" });
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.pool.idle();
+    const failed = stack.results.at(-1)!;
+    expect(failed.outcome).toBe("api_error");
+    expect(labels(issue.number)).toEqual(["harness:failed"]);
+
+    await github.comment(OWNER, REPO, issue.number, "/retry fresh", { sender: "ada" });
+    await stack.pool.idle();
+    const fresh = stack.results.at(-1)!;
+    expect(fresh.outcome).toBe("success");
+    expect(fresh.report?.sessionId).not.toBe(failed.report?.sessionId);
+    expect(labels(issue.number)).toEqual(["harness:done"]);
+    expect(git("show", `harness/issue-${issue.number}:fresh.txt`)).toBe("a fresh start");
+    // The new session's prompt named how the last attempt ended and quoted its summary, fenced as untrusted.
+    const firstTurn = model.requests.find((r) => r.scenario === "fresh-after-failure" && r.turn === 0);
+    const sent = JSON.stringify(firstTurn?.body);
+    expect(sent).toContain("the last one ended as api_error");
+    expect(sent).toContain("scripted flaky failure");
+    expect(sent).toContain("previous-summary (untrusted)");
+    expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 2 });
   });
 });
