@@ -154,6 +154,65 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
   let pullRequest: number | null = null;
   let lease = claim.lease;
 
+  // The heartbeat starts with the claim, not with the session: cloning a big
+  // repository can take longer than a lease term, and a lease must never run
+  // out while its holder is alive.
+  let live: SessionReport | null = null;
+  let lastEventAt = deps.now().toISOString();
+  const startedAt = lastEventAt;
+  const termMs = config.lease.termMinutes * 60_000;
+  const stop = new AbortController();
+  let lost: Exclude<LeaseStatus, "ours"> | null = null;
+  const leaseStatus = (head: Awaited<ReturnType<Claim["leases"]["read"]>>): LeaseStatus => {
+    if (head?.sha === lease.sha) return "ours";
+    return head !== null && isInterruptOf(head.record, lease.record) ? "interrupted" : "fenced";
+  };
+  const onLost = (status: Exclude<LeaseStatus, "ours">): void => {
+    lost ??= status;
+    stop.abort();
+  };
+  const unregister = deps.interrupts?.register(key, () => onLost("interrupted"));
+  // Our own stop request is written to the lease like a person's /interrupt, so
+  // the publishing step below (and anyone reading the lease) treats it the same.
+  let selfInterrupt: Promise<unknown> = Promise.resolve();
+  const onCancel = (): void => {
+    stop.abort();
+    selfInterrupt = claim.leases.interrupt(issueNumber, deps.now()).catch((error: unknown) => log.warn({ err: error }, "could not record the interrupt"));
+  };
+  if (deps.cancel?.aborted) onCancel();
+  else deps.cancel?.addEventListener("abort", onCancel, { once: true });
+  const heartbeat = new Heartbeat({
+    livenessMs: deps.livenessMs ?? config.heartbeatSeconds * 1000,
+    renewMs: termMs / 3,
+    now: () => deps.now().getTime(),
+    beat: () =>
+      writeJsonAtomic(state.agentFile(claim.owner.agent), {
+        agent: claim.owner.agent,
+        host: claim.owner.host,
+        pid: process.pid,
+        repository: github.fullName,
+        issue: issueNumber,
+        sessionId: claim.sessionId,
+        startedAt,
+        updatedAt: deps.now().toISOString(),
+        lastEventAt,
+        turns: live?.turns ?? 0,
+        costUsd: live?.costUsd ?? 0,
+        lastToolCall: live?.lastToolCall ?? null,
+      }),
+    check: async () => leaseStatus(await claim.leases.read(issueNumber)),
+    renew: async () => {
+      const renewed = await claim.leases.renew(issueNumber, lease, claim.owner, deps.now(), termMs);
+      if (renewed.ok) {
+        lease = renewed.head;
+        return "ours";
+      }
+      return leaseStatus(renewed.head);
+    },
+    onLost,
+    log,
+  });
+  heartbeat.start();
   try {
     labels = await github.transitionLabels(issueNumber, labels, harnessLabels(config), config.labels.running);
     const repository = await github.getRepository();
@@ -204,62 +263,6 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     let loggedToolCalls = 0;
     let lastTrackingBody = "";
     let pendingEdit: Promise<void> = Promise.resolve();
-    let live: SessionReport | null = null;
-    let lastEventAt = deps.now().toISOString();
-    const startedAt = lastEventAt;
-    const termMs = config.lease.termMinutes * 60_000;
-    const stop = new AbortController();
-    let lost: Exclude<LeaseStatus, "ours"> | null = null;
-    const leaseStatus = (head: Awaited<ReturnType<Claim["leases"]["read"]>>): LeaseStatus => {
-      if (head?.sha === lease.sha) return "ours";
-      return head !== null && isInterruptOf(head.record, lease.record) ? "interrupted" : "fenced";
-    };
-    const onLost = (status: Exclude<LeaseStatus, "ours">): void => {
-      lost ??= status;
-      stop.abort();
-    };
-    const unregister = deps.interrupts?.register(key, () => onLost("interrupted"));
-    // Our own stop request is written to the lease like a person's /interrupt, so
-    // the publishing step below (and anyone reading the lease) treats it the same.
-    let selfInterrupt: Promise<unknown> = Promise.resolve();
-    const onCancel = (): void => {
-      stop.abort();
-      selfInterrupt = claim.leases.interrupt(issueNumber, deps.now()).catch((error: unknown) => log.warn({ err: error }, "could not record the interrupt"));
-    };
-    if (deps.cancel?.aborted) onCancel();
-    else deps.cancel?.addEventListener("abort", onCancel, { once: true });
-    const heartbeat = new Heartbeat({
-      livenessMs: deps.livenessMs ?? config.heartbeatSeconds * 1000,
-      renewMs: termMs / 3,
-      now: () => deps.now().getTime(),
-      beat: () =>
-        writeJsonAtomic(state.agentFile(claim.owner.agent), {
-          agent: claim.owner.agent,
-          host: claim.owner.host,
-          pid: process.pid,
-          repository: github.fullName,
-          issue: issueNumber,
-          sessionId: claim.sessionId,
-          startedAt,
-          updatedAt: deps.now().toISOString(),
-          lastEventAt,
-          turns: live?.turns ?? 0,
-          costUsd: live?.costUsd ?? 0,
-          lastToolCall: live?.lastToolCall ?? null,
-        }),
-      check: async () => leaseStatus(await claim.leases.read(issueNumber)),
-      renew: async () => {
-        const renewed = await claim.leases.renew(issueNumber, lease, claim.owner, deps.now(), termMs);
-        if (renewed.ok) {
-          lease = renewed.head;
-          return "ours";
-        }
-        return leaseStatus(renewed.head);
-      },
-      onLost,
-      log,
-    });
-    heartbeat.start();
     let result: RunClaudeResult;
     try {
       result = await (deps.runSession ?? runClaude)({
@@ -306,11 +309,9 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
         },
       });
     } finally {
-      await heartbeat.stop();
-      unregister?.();
+      // The session is over: a stop request from outside no longer needs recording.
       deps.cancel?.removeEventListener("abort", onCancel);
       await selfInterrupt;
-      await fs.rm(state.agentFile(claim.owner.agent), { force: true });
     }
     await pendingEdit;
     report = result.report;
@@ -371,6 +372,10 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     );
     return { repository: github.fullName, issue: issueNumber, outcome: "error", label: config.labels.failed, pullRequest, report, error, pushed };
   } finally {
+    await heartbeat.stop();
+    unregister?.();
+    deps.cancel?.removeEventListener("abort", onCancel);
+    await fs.rm(state.agentFile(claim.owner.agent), { force: true });
     if (worktree !== null || (await exists(worktreeDir))) {
       await git.removeWorktree(worktreeDir).catch((error: unknown) => log.warn({ err: error }, "worktree not removed"));
     }

@@ -4,13 +4,16 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubClient } from "../../src/adapters/github-client.js";
-import { silentLogger } from "../../src/adapters/logger.js";
+import { createLogger, silentLogger } from "../../src/adapters/logger.js";
 import { parseConfig } from "../../src/core/config.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
 import { defaultCliPath, promptsDir } from "../../src/cli/paths.js";
 import { claimIssue } from "../../src/worker/claim-issue.js";
 import { StateDir } from "../../src/worker/state-dir.js";
 import { workIssue, type WorkDeps } from "../../src/worker/work-issue.js";
+import { reclaimRepository } from "../../src/worker/reclaimer.js";
+import { reclaimPolicyOf } from "../../src/core/reclaim.js";
+import { EtagCache } from "../../src/core/etag-cache.js";
 import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
 import { loadScenario, startModelServer, type ModelServer } from "../support/model-server.js";
 import { testOctokit } from "../support/octokit.js";
@@ -27,7 +30,9 @@ function git(...args: string[]): string {
 
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-worker-"));
-  model = await startModelServer({ scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/slow.yaml"))] });
+  model = await startModelServer({
+    scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/slow.yaml")), await loadScenario(path.resolve("test/fixtures/scenarios/long.yaml"))],
+  });
   github = await startFakeGitHub({ dir: root });
   await github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
 });
@@ -96,5 +101,46 @@ describe("workIssue, fenced mid-session", () => {
     expect(github.getIssue(OWNER, REPO, issue.number).labels.map((l) => l.name)).toEqual(["harness:running"]);
     // The session really ended early, and the worktree is cleaned up.
     expect(await fs.stat(state.worktree(OWNER, REPO, issue.number)).catch(() => null)).toBeNull();
+  });
+
+  it("is never reclaimed while it keeps renewing, however long the session runs past its first term", async () => {
+    // Term 1.8 s (renewed every 0.6 s), no grace: the reclaimer runs all through a 5 s session.
+    const config = parseConfig({ lease: { termMinutes: 0.03 }, reclaim: { graceMinutes: 0 } });
+    const client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
+    const state = new StateDir(path.join(root, "state-long"));
+    const owner = { agent: "agent-2", host: "host-b", runId: "run-2" };
+    const log = process.env.DEBUG_LONG ? createLogger({ level: "debug" }) : silentLogger();
+    const now = () => new Date();
+    const issue = await github.createIssue(OWNER, REPO, { title: "long", body: "[scenario:long] go", labels: ["harness:queued"], user: "ada" });
+    const claimed = await claimIssue({ github: client, config, state, owner, log, now }, issue.number);
+    if (!claimed.claimed) throw new Error(claimed.reason);
+    const working = workIssue(
+      {
+        github: client,
+        config,
+        state,
+        claude: { cliPath: defaultCliPath(), modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" }, permissionMode: "dontAsk" },
+        promptsDir: promptsDir(),
+        gitUrl: () => github.gitUrl(OWNER, REPO),
+        log,
+        now,
+        progressIntervalMs: 60_000,
+        livenessMs: 50,
+      },
+      claimed.claim,
+    );
+    let done = false;
+    void working.finally(() => (done = true));
+    const passes: string[] = [];
+    while (!done) {
+      const results = await reclaimRepository({ github: client, config, policy: reclaimPolicyOf(config), cache: new EtagCache(), log, now });
+      passes.push(results.find((r) => r.issue === issue.number)?.action ?? "none");
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    const result = await working;
+    expect(passes.length).toBeGreaterThan(5);
+    expect(passes.filter((p) => p !== "kept")).toEqual([]);
+    expect(result.outcome).toBe("success");
+    expect(github.getIssue(OWNER, REPO, issue.number).labels.map((l) => l.name)).toEqual(["harness:done"]);
   });
 });
