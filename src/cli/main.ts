@@ -9,10 +9,19 @@ Usage:
   harness summarize <transcript.jsonl> [--json]
                                       report of a saved stream-json transcript
   harness reclaim --repo owner/repo   one pass of the stall reclaimer (GITHUB_TOKEN)
+  harness worker --agents N --repo owner/repo [--repo …] [--max-issues M] [--once]
+                                      N agents in this process drain the queues (GITHUB_TOKEN);
+                                      SIGINT/SIGTERM interrupts running sessions and requeues them
+  harness status [--json] [--repo owner/repo …]
+                                      agents on this host, the queues, leases held elsewhere
 
 Environment for 'app': APP_ID + PRIVATE_KEY (or PRIVATE_KEY_PATH) or GITHUB_TOKEN,
 WEBHOOK_SECRET, GITHUB_API_URL (GitHub Enterprise Server), PORT, HARNESS_STATE_DIR,
 HARNESS_AGENTS, CLAUDE_PATH, ANTHROPIC_API_KEY (or another model setting).
+Environment for 'worker': GITHUB_TOKEN, GITHUB_API_URL, HARNESS_STATE_DIR, CLAUDE_PATH, the model
+variables, HARNESS_REPOSITORIES (owner/repo,…), HARNESS_MIN_FREE_DISK_MB (default 2048),
+HARNESS_POLL_SECONDS (30), HARNESS_CLAIM_JITTER_SECONDS (1). Lease term, heartbeat and the
+reclaimer's grace and backoff come from each repository's .github/harness.yml.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -40,6 +49,14 @@ async function main(argv: string[]): Promise<number> {
     case "reclaim": {
       const { reclaimCommand } = await import("./reclaim-command.js");
       return reclaimCommand(rest, process.env, (line) => process.stdout.write(`${line}\n`));
+    }
+    case "worker": {
+      const { workerCommand } = await import("./worker-command.js");
+      return workerCommand(rest, process.env, (line) => process.stdout.write(`${line}\n`));
+    }
+    case "status": {
+      const { statusCommand } = await import("./status-command.js");
+      return statusCommand(rest, process.env, (line) => process.stdout.write(`${line}\n`));
     }
     case undefined:
     case "help":

@@ -1,0 +1,60 @@
+import os from "node:os";
+import { ProbotOctokit } from "probot";
+import { HarnessError } from "../core/errors.js";
+import { EtagCache } from "../core/etag-cache.js";
+import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
+import { createLogger } from "../adapters/logger.js";
+import { processSecrets } from "../adapters/secrets.js";
+import { loadConfig } from "../app/load-config.js";
+import { listWorkers } from "../worker/worker-registry.js";
+import { localAgents, queueStatus, renderHostStatus, type HostStatus, type QueueStatus } from "../worker/host-status.js";
+import { StateDir } from "../worker/state-dir.js";
+
+/**
+ * `harness status [--json] [--repo owner/repo …]`: every agent on this host
+ * (dead ones marked), the queue of each repository (named, from
+ * HARNESS_REPOSITORIES, or those the workers on this host pull from) and the
+ * leases held by other hosts. The queues need GITHUB_TOKEN; without it only
+ * the local agents are shown.
+ */
+export async function statusCommand(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, now: () => Date = () => new Date()): Promise<number> {
+  let json = false;
+  const named: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    if (args[i] === "--json") json = true;
+    else if (args[i] === "--repo" && args[i + 1]) named.push(args[++i] as string);
+    else throw new HarnessError("EHARNESS_USAGE", { message: `status does not take "${args[i]}".`, fix: "Run harness status [--json] [--repo owner/repo]." });
+  }
+  processSecrets.addFromEnv(env);
+  const state = new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`);
+  const at = now();
+  const agents = await localAgents(state, at);
+  const repositories = new Set<string>([...named, ...(env.HARNESS_REPOSITORIES ?? "").split(",").filter((s) => s.trim() !== "")]);
+  if (repositories.size === 0) for (const { record } of await listWorkers(state)) for (const r of record.repositories) repositories.add(r);
+  const queues: QueueStatus[] = [];
+  if (repositories.size > 0 && env.GITHUB_TOKEN) {
+    const api = new ProbotOctokit({ auth: { token: env.GITHUB_TOKEN }, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) }) as unknown as GitHubApi;
+    const log = createLogger({ level: env.LOG_LEVEL ?? "warn" });
+    const cache = new EtagCache();
+    for (const name of repositories) {
+      const [owner, repo] = name.split("/");
+      if (!owner || !repo) {
+        queues.push({ repository: name, ready: [], waiting: [], heldElsewhere: [], error: "not an owner/repo name" });
+        continue;
+      }
+      const github = new GitHubClient(api, { owner, repo });
+      try {
+        queues.push(await queueStatus({ github, config: await loadConfig(github), cache, log, now: at }));
+      } catch (error) {
+        queues.push({ repository: name, ready: [], waiting: [], heldElsewhere: [], error: error instanceof HarnessError ? error.toString() : String(error) });
+      }
+    }
+  }
+  const status: HostStatus = { host: os.hostname(), at: at.toISOString(), agents, queues };
+  if (json) out(JSON.stringify(status));
+  else {
+    for (const line of renderHostStatus(status)) out(line);
+    if (repositories.size > 0 && !env.GITHUB_TOKEN) out("\n(queues not shown: set GITHUB_TOKEN)");
+  }
+  return queues.some((q) => q.error !== undefined) ? 1 : 0;
+}

@@ -1,0 +1,121 @@
+import os from "node:os";
+import { randomUUID } from "node:crypto";
+import { ProbotOctokit } from "probot";
+import { HarnessError } from "../core/errors.js";
+import type { GitHubApi } from "../adapters/github-client.js";
+import { createLogger } from "../adapters/logger.js";
+import { processSecrets } from "../adapters/secrets.js";
+import { DEFAULT_MIN_FREE_DISK_MB } from "../worker/free-disk.js";
+import { modelEnvFrom } from "../worker/model-env.js";
+import { QueueWorker } from "../worker/queue-worker.js";
+import { StateDir } from "../worker/state-dir.js";
+import { defaultCliPath, promptsDir } from "./paths.js";
+
+export interface WorkerArgs {
+  agents: number;
+  repositories: { owner: string; repo: string }[];
+  maxIssues: number | null;
+  once: boolean;
+}
+
+function usage(message: string): HarnessError {
+  return new HarnessError("EHARNESS_USAGE", {
+    message,
+    fix: "Run harness worker --agents N --repo owner/repo [--repo owner/other] [--max-issues M] [--once].",
+  });
+}
+
+function count(name: string, value: string | undefined, min: number): number {
+  const n = Number(value);
+  if (value === undefined || value === "" || !Number.isInteger(n) || n < min) throw usage(`${name} must be an integer of at least ${min}, not "${value ?? ""}".`);
+  return n;
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
+  const value = env[name];
+  if (value === undefined || value === "") return fallbackMs;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new HarnessError("EHARNESS_USAGE", { message: `${name} must be a number of seconds, not "${value}".`, fix: `Set ${name} to a number like 30.` });
+  }
+  return Math.round(n * 1000);
+}
+
+function parseRepository(name: string): { owner: string; repo: string } {
+  const m = /^([^/\s]+)\/([^/\s]+)$/.exec(name.trim());
+  if (!m?.[1] || !m[2]) throw usage(`"${name}" is not owner/repo.`);
+  return { owner: m[1], repo: m[2] };
+}
+
+/** `--agents N [--repo owner/repo …] [--max-issues M] [--once]`; repositories also from HARNESS_REPOSITORIES (comma-separated). */
+export function parseWorkerArgs(args: string[], env: NodeJS.ProcessEnv): WorkerArgs {
+  const parsed: WorkerArgs = { agents: 1, repositories: [], maxIssues: null, once: false };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i];
+    if (arg === "--agents") parsed.agents = count("--agents", args[++i], 1);
+    else if (arg === "--repo") parsed.repositories.push(parseRepository(args[++i] ?? ""));
+    else if (arg === "--max-issues") parsed.maxIssues = count("--max-issues", args[++i], 1);
+    else if (arg === "--once") parsed.once = true;
+    else throw usage(`worker does not take "${arg}".`);
+  }
+  for (const name of (env.HARNESS_REPOSITORIES ?? "").split(",").filter((s) => s.trim() !== "")) parsed.repositories.push(parseRepository(name));
+  if (parsed.repositories.length === 0) throw usage("worker needs at least one repository (--repo owner/repo or HARNESS_REPOSITORIES).");
+  return parsed;
+}
+
+/**
+ * `harness worker`: N agents in this process drain the queues of the named
+ * repositories, in token mode (GITHUB_TOKEN, GITHUB_API_URL for GitHub
+ * Enterprise Server). The first SIGINT/SIGTERM interrupts running sessions
+ * (their work pushed as WIP, the issue queued again to resume); a second one
+ * exits at once (the leases expire and the reclaimer requeues the issues).
+ */
+export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+  const parsed = parseWorkerArgs(args, env);
+  if (!env.GITHUB_TOKEN) {
+    throw new HarnessError("EHARNESS_CREDENTIALS", { message: "worker needs GITHUB_TOKEN.", fix: "Set GITHUB_TOKEN to a token with contents, issues and pull requests write access." });
+  }
+  processSecrets.addFromEnv(env);
+  const log = createLogger({ level: env.LOG_LEVEL ?? "info" });
+  const api = new ProbotOctokit({ auth: { token: env.GITHUB_TOKEN }, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) }) as unknown as GitHubApi;
+  const minFreeDiskMb = env.HARNESS_MIN_FREE_DISK_MB ? count("HARNESS_MIN_FREE_DISK_MB", env.HARNESS_MIN_FREE_DISK_MB, 0) : DEFAULT_MIN_FREE_DISK_MB;
+  const worker = new QueueWorker({
+    agents: parsed.agents,
+    repositories: parsed.repositories,
+    api,
+    state: new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`),
+    host: os.hostname(),
+    runId: env.GITHUB_RUN_ID ?? randomUUID(),
+    claude: { cliPath: defaultCliPath(), modelEnv: modelEnvFrom(env), permissionMode: env.HARNESS_PERMISSION_MODE ?? "dontAsk" },
+    promptsDir: promptsDir(),
+    log,
+    once: parsed.once,
+    maxIssues: parsed.maxIssues,
+    pollMs: seconds(env, "HARNESS_POLL_SECONDS", 30_000),
+    jitterMs: seconds(env, "HARNESS_CLAIM_JITTER_SECONDS", 1_000),
+    minFreeDiskMb,
+    onResult: (r) => out(`${r.repository}#${r.issue}\t${r.outcome}\t${r.label}\t${r.pullRequest === null ? "-" : `PR #${r.pullRequest}`}`),
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals === 1) {
+      log.warn({ signal }, "stopping: interrupting running sessions (signal again to exit now)");
+      worker.stop();
+    } else {
+      log.warn({ signal }, "exiting now: leases expire and the reclaimer requeues the issues");
+      process.exit(130);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const summary = await worker.run();
+    const failed = summary.results.filter((r) => r.error !== null).length;
+    out(JSON.stringify({ worker: summary.workerId, claimed: summary.claimed, finished: summary.results.length, failed, requeued: summary.requeued }));
+    return 0;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

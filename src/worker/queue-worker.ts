@@ -1,0 +1,355 @@
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import type { HarnessConfig } from "../core/config.js";
+import { isHarnessError } from "../core/errors.js";
+import { EtagCache } from "../core/etag-cache.js";
+import { sameOwner, type LeaseOwner } from "../core/lease.js";
+import type { ReclaimPolicy } from "../core/reclaim.js";
+import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
+import type { Logger } from "../adapters/logger.js";
+import { bootId } from "../adapters/lockfile.js";
+import { readConfigConditional } from "../app/load-config-conditional.js";
+import { readQueue } from "../app/read-queue.js";
+import { claimIssue, harnessLabels, type Claim } from "./claim-issue.js";
+import { assertFreeDisk } from "./free-disk.js";
+import { killOrphanedAgents } from "./orphans.js";
+import { pruneWorktrees } from "./prune-worktrees.js";
+import { reclaimerStep } from "./reclaimer.js";
+import type { StateDir } from "./state-dir.js";
+import { workIssue, type ClaudeSettings, type WorkResult } from "./work-issue.js";
+import { workerFile, writeJsonAtomic, type AgentSlot, type WorkerRecord } from "./worker-registry.js";
+
+export interface QueueWorkerOptions {
+  agents: number;
+  /** `owner/repo` names to pull from. */
+  repositories: { owner: string; repo: string }[];
+  api: GitHubApi;
+  state: StateDir;
+  host: string;
+  runId: string;
+  claude: ClaudeSettings;
+  promptsDir: string;
+  log: Logger;
+  /** Stop when a pass finds nothing to claim (instead of polling). */
+  once: boolean;
+  /** Claim at most this many issues, then stop (null: no limit). */
+  maxIssues: number | null;
+  /** Time between queue passes while idle. */
+  pollMs: number;
+  /** Each claim waits a random time up to this long, so agents do not start sessions in lockstep. */
+  jitterMs: number;
+  /** Overrides each repository's `reclaim` configuration (tests). */
+  reclaimPolicy?: ReclaimPolicy;
+  minFreeDiskMb: number;
+  gitUrl?: (repository: { cloneUrl: string }) => string;
+  random?: () => number;
+  now?: () => Date;
+  /** Called when an agent finishes an issue (tests, the CLI's output). */
+  onResult?: (result: WorkResult) => void;
+}
+
+export interface QueueWorkerSummary {
+  workerId: string;
+  claimed: number;
+  results: WorkResult[];
+  /** Issues whose sessions the shutdown interrupted and put back in the queue. */
+  requeued: string[];
+}
+
+interface Candidate {
+  github: GitHubClient;
+  config: HarnessConfig;
+  issue: number;
+}
+
+/**
+ * `harness worker --agents N`: N agents in one process pull from the queues of
+ * the named repositories. Each agent claims through the lockfile and the lease
+ * (claimIssue), works the issue in its own worktree with its own HOME
+ * (workIssue), and goes back for the next one. One queue pass (reclaimer, then
+ * the queue read with conditional requests) is shared by all agents.
+ *
+ * Shutdown (`stop()`, on SIGINT/SIGTERM): no new claims; a running session is
+ * interrupted the way `/interrupt` does it (workIssue's `cancel`: an interrupt
+ * recorded on the lease), so its work is committed and pushed as WIP and its
+ * session saved; then the worker asks for a `/retry` (resume) on the lease and
+ * labels the issue queued again, so the next worker on any host continues the
+ * same session. An agent that is publishing when the stop comes finishes
+ * publishing. A second signal should exit at once: the lease then expires and
+ * the reclaimer requeues the issue.
+ */
+export class QueueWorker {
+  readonly workerId: string;
+  private readonly options: QueueWorkerOptions;
+  private readonly log: Logger;
+  private readonly random: () => number;
+  private readonly now: () => Date;
+  private readonly cache = new EtagCache();
+  /** Aborted by stop(): workIssue records an interrupt on the lease and stops the session (like /interrupt). */
+  private readonly shutdown = new AbortController();
+  private readonly clients = new Map<string, GitHubClient>();
+  private readonly reclaim: (github: GitHubClient, config: HarnessConfig) => Promise<void>;
+  private readonly active = new Set<string>();
+  private readonly slots: AgentSlot[];
+  private readonly results: WorkResult[] = [];
+  private readonly requeued: string[] = [];
+  private candidates: Candidate[] = [];
+  private passing: Promise<void> | null = null;
+  private stopping = false;
+  private wake: (() => void)[] = [];
+  private reserved = 0;
+  private startedAt = "";
+  private bootId = "";
+  private recordWrite: Promise<void> = Promise.resolve();
+
+  constructor(options: QueueWorkerOptions) {
+    this.options = options;
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? (() => new Date());
+    this.workerId = `w${process.pid}-${randomBytes(3).toString("hex")}`;
+    this.log = options.log.child({ worker: this.workerId });
+    this.reclaim = reclaimerStep({ log: this.log, ...(options.reclaimPolicy ? { policy: options.reclaimPolicy } : {}), cache: this.cache, now: this.now });
+    this.slots = Array.from({ length: options.agents }, (_, i) => ({
+      agent: `${this.workerId}-a${i + 1}`,
+      state: "idle" as const,
+      repository: null,
+      issue: null,
+      since: new Date().toISOString(),
+      claimed: 0,
+    }));
+  }
+
+  /** Stops claiming and interrupts running sessions (see the class comment). Idempotent. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info({ running: [...this.active] }, "stopping: interrupting running sessions");
+    for (const resolve of this.wake.splice(0)) resolve();
+    this.shutdown.abort();
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Prepares the host, then runs the agents until the queue is drained (`once`), the limit is reached, or stop(). */
+  async run(): Promise<QueueWorkerSummary> {
+    const { state, log } = { state: this.options.state, log: this.log };
+    await fs.mkdir(state.root, { recursive: true });
+    await assertFreeDisk(state.root, this.options.minFreeDiskMb);
+    // Leftovers of workers that died on this host: their processes, then their worktrees.
+    await killOrphanedAgents(state, log);
+    await pruneWorktrees(state, log);
+    this.startedAt = this.now().toISOString();
+    this.bootId = await bootId();
+    await this.writeRecord();
+    log.info({ agents: this.slots.map((s) => s.agent), repositories: this.repositoryNames() }, "worker started");
+    try {
+      await Promise.all(this.slots.map((slot) => this.agentLoop(slot)));
+    } finally {
+      for (const slot of this.slots) this.setSlot(slot, { state: "stopped", repository: null, issue: null });
+      await this.recordWrite;
+      await fs.rm(workerFile(state, this.workerId), { force: true });
+    }
+    return { workerId: this.workerId, claimed: this.slots.reduce((n, s) => n + s.claimed, 0), results: this.results, requeued: this.requeued };
+  }
+
+  private repositoryNames(): string[] {
+    return this.options.repositories.map((r) => `${r.owner}/${r.repo}`);
+  }
+
+  private client(target: { owner: string; repo: string }): GitHubClient {
+    const key = `${target.owner}/${target.repo}`.toLowerCase();
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new GitHubClient(this.options.api, target);
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  private writeRecord(): Promise<void> {
+    const record: WorkerRecord = {
+      workerId: this.workerId,
+      pid: process.pid,
+      host: this.options.host,
+      bootId: this.bootId,
+      startedAt: this.startedAt,
+      updatedAt: this.now().toISOString(),
+      repositories: this.repositoryNames(),
+      agents: this.slots.map((s) => ({ ...s })),
+    };
+    const file = workerFile(this.options.state, this.workerId);
+    this.recordWrite = this.recordWrite.then(() => writeJsonAtomic(file, record)).catch((error: unknown) => this.log.warn({ err: error }, "worker record not written"));
+    return this.recordWrite;
+  }
+
+  private setSlot(slot: AgentSlot, change: Partial<AgentSlot>): void {
+    Object.assign(slot, change, { since: this.now().toISOString() });
+    void this.writeRecord();
+  }
+
+  /** Sleeps, but wakes at once on stop(). */
+  private pause(ms: number): Promise<void> {
+    if (this.stopping || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.wake = this.wake.filter((w) => w !== done);
+        resolve();
+      }, ms);
+      this.wake.push(done);
+    });
+  }
+
+  /** One pass over every repository: the reclaimer, then the queue; fills `candidates` in queue order. */
+  private async pass(): Promise<void> {
+    const found: Candidate[] = [];
+    for (const target of this.options.repositories) {
+      const github = this.client(target);
+      try {
+        const { config } = await readConfigConditional(github, this.cache);
+        await this.reclaim(github, config).catch((error: unknown) => this.log.error({ repository: github.fullName, err: error }, "reclaimer failed"));
+        const issues = await github.listOpenIssuesWithLabel(config.labels.queued, this.cache);
+        const plan = await readQueue(issues, {
+          github,
+          config,
+          cache: this.cache,
+          now: this.now(),
+          log: this.log,
+          skip: (n) => this.active.has(`${github.fullName}#${n}`),
+        });
+        for (const entry of plan.ready) found.push({ github, config, issue: entry.issue });
+      } catch (error) {
+        const level = isHarnessError(error) && error.code === "EHARNESS_CONFIG" ? "warn" : "error";
+        this.log[level]({ repository: github.fullName, err: error }, "queue pass failed for this repository; the next pass tries again");
+      }
+    }
+    this.candidates = found;
+  }
+
+  /** The next issue to try, or "idle" when a fresh pass found nothing, or null when stopping. */
+  private async next(): Promise<Candidate | "idle" | null> {
+    for (;;) {
+      if (this.stopping) return null;
+      const candidate = this.candidates.shift();
+      if (candidate !== undefined) {
+        if (this.active.has(`${candidate.github.fullName}#${candidate.issue}`)) continue;
+        return candidate;
+      }
+      if (this.passing === null) {
+        this.passing = this.pass().finally(() => {
+          this.passing = null;
+        });
+      }
+      await this.passing;
+      if (this.candidates.length === 0) return this.stopping ? null : "idle";
+    }
+  }
+
+  private limitReached(): boolean {
+    return this.options.maxIssues !== null && this.reserved >= this.options.maxIssues;
+  }
+
+  private async agentLoop(slot: AgentSlot): Promise<void> {
+    const owner: LeaseOwner = { agent: slot.agent, host: this.options.host, runId: this.options.runId };
+    while (!this.stopping && !this.limitReached()) {
+      const candidate = await this.next();
+      if (candidate === null) break;
+      if (candidate === "idle") {
+        if (this.options.once) break;
+        await this.pause(this.options.pollMs);
+        continue;
+      }
+      // Not in lockstep: N agents that found work in the same pass start apart.
+      await this.pause(Math.round(this.random() * this.options.jitterMs));
+      const key = `${candidate.github.fullName}#${candidate.issue}`;
+      if (this.stopping || this.limitReached()) break;
+      if (this.active.has(key)) continue;
+      this.reserved += 1;
+      this.active.add(key);
+      try {
+        const claimed = await this.claimAndWork(slot, owner, candidate, key);
+        if (!claimed) this.reserved -= 1;
+      } catch (error) {
+        this.log.error({ issue: key, agent: slot.agent, err: error }, "agent job failed");
+      } finally {
+        this.active.delete(key);
+        this.setSlot(slot, { state: "idle", repository: null, issue: null });
+      }
+    }
+  }
+
+  /** True when the issue was claimed (whatever came of the work). */
+  private async claimAndWork(slot: AgentSlot, owner: LeaseOwner, candidate: Candidate, key: string): Promise<boolean> {
+    const { github, config, issue } = candidate;
+    const log = this.log.child({ issue: key, agent: slot.agent });
+    this.setSlot(slot, { state: "claiming", repository: github.fullName, issue });
+    const claimed = await claimIssue({ github, config, state: this.options.state, owner, log, now: this.now }, issue);
+    if (!claimed.claimed) {
+      log.info({ reason: claimed.reason }, "not claimed");
+      return false;
+    }
+    const claim = claimed.claim;
+    this.setSlot(slot, { state: "working", claimed: slot.claimed + 1 });
+    if (this.stopping) {
+      await this.giveBack(claim, github, config, log);
+      return true;
+    }
+    const result = await workIssue(
+      {
+        github,
+        config,
+        state: this.options.state,
+        claude: this.options.claude,
+        promptsDir: this.options.promptsDir,
+        gitUrl: this.options.gitUrl ?? ((r) => r.cloneUrl),
+        log,
+        now: this.now,
+        cancel: this.shutdown.signal,
+      },
+      claim,
+    );
+    if (this.stopping) await this.requeueAfterShutdown(claim, github, config, result, log);
+    this.results.push(result);
+    this.options.onResult?.(result);
+    log.info({ outcome: result.outcome, label: result.label, pullRequest: result.pullRequest }, "issue done");
+    return true;
+  }
+
+  /** Claimed as the stop came: give the lease back at once and put the issue back in the queue. */
+  private async giveBack(claim: Claim, github: GitHubClient, config: HarnessConfig, log: Logger): Promise<void> {
+    try {
+      await claim.leases.release(claim.issue.number, claim.lease, claim.owner, this.now(), { outcome: "shutdown", sessionId: null });
+      const current = await github.getIssue(claim.issue.number);
+      await github.transitionLabels(claim.issue.number, current.labels, harnessLabels(config), config.labels.queued);
+      this.requeued.push(`${github.fullName}#${claim.issue.number}`);
+    } catch (error) {
+      log.warn({ err: error }, "could not give the claim back; the reclaimer will");
+    } finally {
+      await claim.releaseLock();
+    }
+  }
+
+  /** After a shutdown interrupt: ask for a /retry on the lease and label the issue queued again. */
+  private async requeueAfterShutdown(claim: Claim, github: GitHubClient, config: HarnessConfig, result: WorkResult, log: Logger): Promise<void> {
+    const issue = claim.issue.number;
+    try {
+      const head = await claim.leases.read(issue);
+      if (head === null || head.record.state !== "interrupted" || !sameOwner(head.record.owner, claim.owner) || head.record.epoch !== claim.lease.record.epoch) return;
+      const by = `${claim.owner.agent}@${claim.owner.host} (worker shutdown)`;
+      let retried = result.interrupted === true ? await claim.leases.requestRetry(issue, "resume", by, this.now()) : null;
+      if (retried === null || !retried.ok) retried = await claim.leases.requestRetry(issue, "fresh", by, this.now());
+      if (!retried.ok) return;
+      const current = await github.getIssue(issue);
+      if (current.state === "open") await github.transitionLabels(issue, current.labels, harnessLabels(config), config.labels.queued);
+      this.requeued.push(`${github.fullName}#${issue}`);
+      log.info({ mode: retried.head?.record.retry?.mode }, "interrupted by the worker's shutdown: queued again");
+    } catch (error) {
+      log.warn({ err: error }, "could not queue the interrupted issue again; /retry it");
+    }
+  }
+}

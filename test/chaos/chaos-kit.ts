@@ -1,0 +1,288 @@
+/**
+ * The chaos trial: `harness worker` child processes against the fake GitHub and
+ * the scripted model (real CLI), one of them SIGKILLed at a chosen point of its
+ * work on an issue (found by watching what the fake and the model see), then
+ * the reclaimer and a fresh worker on the same host finish the work. Each trial
+ * checks the invariants that must survive any crash.
+ */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { loadScenario } from "../support/model-server.js";
+import {
+  createRepo,
+  isAncestor,
+  leaseHistory,
+  markedProcesses,
+  pushedHeads,
+  ROOT,
+  spawnWorker,
+  startBench,
+  waitFor,
+  type Bench,
+  type SpawnedWorker,
+} from "./worker-kit.js";
+
+export const KILL_POINTS = ["claim", "mid-session", "commit-before-push", "push-before-pr", "release"] as const;
+export type KillPoint = (typeof KILL_POINTS)[number];
+
+export interface TrialResult {
+  trial: number;
+  point: KillPoint;
+  /** The kill point was seen and the victim killed there (false: it finished first). */
+  killed: boolean;
+  recovered: boolean;
+  lostCommits: number;
+  duplicatePRs: number;
+  duplicateComments: number;
+  orphans: number;
+  leftoverWorktrees: number;
+  labelMismatches: number;
+  /** Branch updates the fake recorded (every push of every issue's branch). */
+  pushes: number;
+  problems: string[];
+  seconds: number;
+}
+
+export interface ChaosSummary {
+  trials: number;
+  recovered: number;
+  lostCommits: number;
+  duplicatePRs: number;
+  duplicateComments: number;
+  orphans: number;
+  leftoverWorktrees: number;
+  labelMismatches: number;
+  seed: number;
+}
+
+const OWNER = "chaos-org";
+const ISSUES = [1, 2];
+/** 15 s leases renewed every 5 s (a beat every 1 s); the reclaimer takes one back 3 s after it runs out, with a backoff under a second. */
+const CONFIG = "lease:\n  termMinutes: 0.25\nheartbeatSeconds: 1\nreclaim:\n  graceMinutes: 0.05\n  backoffMinutes: 0.01\n  backoffMaxMinutes: 0.05\n";
+const WORKER_ENV = { HARNESS_POLL_SECONDS: "0.5" };
+
+/** A small seeded PRNG (mulberry32): trials reproduce from --seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function readLooseRef(file: string): Promise<string | null> {
+  return fs.readFile(file, "utf8").then(
+    (s) => s.trim(),
+    () => null,
+  );
+}
+
+/** Waits for the observable event that marks `point` in the victim's work on issue 1. */
+async function reachPoint(bench: Bench, repo: string, stateDir: string, point: KillPoint, victim: SpawnedWorker): Promise<void> {
+  const gone = (): boolean => victim.child.exitCode !== null || victim.child.signalCode !== null;
+  const until = async (what: string, check: () => boolean | Promise<boolean>): Promise<void> =>
+    waitFor(what, async () => {
+      if (gone()) throw new Error(`the victim exited before ${what}`);
+      return check();
+    }, 120_000, 20);
+  const issueOne = `--${repo}--issue-1`;
+  switch (point) {
+    case "claim":
+      // The lease create request has been answered: labels, assignee and tracking comment are next.
+      return until("the lease claim", () => bench.github.requestLog.some((r) => r.operationId === "git/create-ref" && r.path.startsWith(`/repos/${OWNER}/${repo}/`)));
+    case "mid-session":
+      // The model was asked for a turn after the first tool call: the CLI (and its Bash tool) run.
+      return until("a turn mid-session", () => bench.model.requests.some((r) => r.kind === "turn" && (r.turn ?? 0) >= 1 && (r.cwd ?? "").includes(issueOne)));
+    case "commit-before-push": {
+      // The session was saved (pushed to refs/harness/sessions), then the WIP commit moves the clone's branch.
+      await until("the session save", async () => (await bench.github.readRef(OWNER, repo, "refs/harness/sessions/issue-1")) !== null);
+      const ref = path.join(stateDir, "repos", OWNER, `${repo}.git`, "refs", "heads", "harness", "issue-1");
+      const before = await readLooseRef(ref);
+      return until("the commit", async () => (await readLooseRef(ref)) !== before);
+    }
+    case "push-before-pr":
+      return until("the push", async () => (await bench.github.readRef(OWNER, repo, "refs/heads/harness/issue-1")) !== null);
+    case "release":
+      // The summary is posted: labels, tracking comment and the lease release follow.
+      return until("the summary comment", () => bench.github.listComments(OWNER, repo, 1).some((c) => c.body.includes("<!-- harness:summary")));
+  }
+}
+
+function labelsAgree(labels: string[], lease: { state: string; outcome?: string | null } | undefined): boolean {
+  const harness = labels.filter((l) => l.startsWith("harness:")).sort();
+  if (lease === undefined) return harness.length === 0 || (harness.length === 1 && harness[0] === "harness:queued");
+  switch (lease.state) {
+    case "released":
+      return harness.length === 1 && harness[0] === (lease.outcome === "success" ? "harness:done" : "harness:failed");
+    case "claimed":
+      return harness.length === 1 && (harness[0] === "harness:claimed" || harness[0] === "harness:running");
+    case "reclaimed":
+      return harness.length === 1 && (harness[0] === "harness:queued" || harness[0] === "harness:failed");
+    case "interrupted":
+      return harness.length === 1 && (harness[0] === "harness:interrupted" || harness[0] === "harness:queued");
+    default:
+      return false;
+  }
+}
+
+async function stopWorker(worker: SpawnedWorker, problems: string[], name: string): Promise<void> {
+  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
+  worker.child.kill("SIGTERM");
+  const exited = await Promise.race([worker.exited, sleep(45_000).then(() => null)]);
+  if (exited === null) {
+    problems.push(`${name} did not stop within 45 s of SIGTERM`);
+    worker.child.kill("SIGKILL");
+    await worker.exited;
+  } else if (exited.code !== 0) {
+    problems.push(`${name} exited with ${exited.code ?? exited.signal}`);
+  }
+}
+
+/** One trial in its own repository and state directory. */
+export async function runTrial(bench: Bench, trial: number, point: KillPoint, random: () => number): Promise<TrialResult> {
+  const started = Date.now();
+  const repo = `trial-${trial}`;
+  const stateDir = path.join(bench.root, `state-${trial}`);
+  const problems: string[] = [];
+  await createRepo(bench, OWNER, repo, CONFIG);
+  for (const n of ISSUES) await bench.github.createIssue(OWNER, repo, { title: `Chaos task ${n}`, body: `[scenario:chaos] Task ${n} of trial ${trial}.`, labels: ["harness:queued"] });
+  const args = ["--agents", "1", "--repo", `${OWNER}/${repo}`];
+  const victim = spawnWorker(bench, { stateDir, args, env: WORKER_ENV });
+  const victimPrefix = `w${victim.pid}-`;
+  const others: SpawnedWorker[] = [];
+  let killed = false;
+  try {
+    // The victim alone first: it claims #1 (the oldest), then a second worker joins for #2.
+    await waitFor("the victim's claim", () => bench.github.requestLog.some((r) => r.operationId === "git/create-ref" && r.path.startsWith(`/repos/${OWNER}/${repo}/`)), 120_000, 20);
+    if (point !== "claim") others.push(spawnWorker(bench, { stateDir, args, env: WORKER_ENV }));
+    try {
+      await reachPoint(bench, repo, stateDir, point, victim);
+      await sleep(Math.round(random() * 150));
+      victim.child.kill("SIGKILL");
+      killed = true;
+    } catch (error) {
+      problems.push(`kill point not reached: ${(error as Error).message}`);
+    }
+    await victim.exited;
+    if (point === "claim") others.push(spawnWorker(bench, { stateDir, args, env: WORKER_ENV }));
+    // A fresh worker on the same host: it kills the dead worker's leftovers and prunes its worktree.
+    others.push(spawnWorker(bench, { stateDir, args: ["--agents", "2", "--repo", `${OWNER}/${repo}`], env: WORKER_ENV }));
+    const done = (n: number): boolean => {
+      const history = leaseHistory(bench, OWNER, repo, n);
+      const head = history.at(-1);
+      const labels = bench.github.getIssue(OWNER, repo, n).labelNames;
+      return head?.state === "released" && (labels.includes("harness:done") || labels.includes("harness:failed"));
+    };
+    try {
+      await waitFor("every issue finished", () => ISSUES.every(done), 240_000, 500);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  } finally {
+    if (victim.child.exitCode === null && victim.child.signalCode === null) victim.child.kill("SIGKILL");
+    for (const [i, worker] of others.entries()) await stopWorker(worker, problems, `worker ${i + 2}`);
+  }
+
+  // The invariants.
+  const pulls = await bench.github.listPulls(OWNER, repo);
+  let lostCommits = 0;
+  let duplicatePRs = 0;
+  let duplicateComments = 0;
+  let labelMismatches = 0;
+  let recovered = true;
+  let pushCount = 0;
+  for (const n of ISSUES) {
+    const branch = `harness/issue-${n}`;
+    const mine = pulls.filter((p) => p.head.ref === branch);
+    duplicatePRs += Math.max(0, mine.length - 1);
+    const open = mine.filter((p) => p.state === "open");
+    if (open.length !== 1) problems.push(`#${n}: ${open.length} open PRs`);
+    const pushes = pushedHeads(bench, OWNER, repo, n);
+    pushCount += pushes.length;
+    if (open.length > 0 && pushes.length === 0) problems.push(`#${n}: no push recorded (is the fake's reflog on?)`);
+    for (const sha of pushes) {
+      if (!isAncestor(bench, OWNER, repo, sha, `refs/heads/${branch}`)) {
+        lostCommits += 1;
+        problems.push(`#${n}: pushed commit ${sha.slice(0, 10)} is not in the final branch`);
+      }
+    }
+    const markers = new Map<string, number>();
+    for (const c of bench.github.listComments(OWNER, repo, n)) {
+      const marker = /<!-- harness:(summary session=\S+|tracking)/.exec(c.body)?.[1];
+      if (marker) markers.set(marker, (markers.get(marker) ?? 0) + 1);
+    }
+    for (const [marker, count] of markers) {
+      if (count > 1) {
+        duplicateComments += count - 1;
+        problems.push(`#${n}: ${count} comments with ${marker}`);
+      }
+    }
+    const history = leaseHistory(bench, OWNER, repo, n);
+    const head = history.at(-1);
+    const labels = bench.github.getIssue(OWNER, repo, n).labelNames;
+    if (!labelsAgree(labels, head)) {
+      labelMismatches += 1;
+      problems.push(`#${n}: labels ${labels.join(",")} disagree with the lease (${head?.state ?? "none"}${head?.outcome ? `, ${head.outcome}` : ""})`);
+    }
+    if (!(head?.state === "released" && head.outcome === "success" && open.length === 1 && labels.includes("harness:done"))) recovered = false;
+  }
+  const orphans = (await markedProcesses(victimPrefix)).length + (await Promise.all(others.map((w) => markedProcesses(`w${w.pid}-`)))).reduce((n, p) => n + p.length, 0);
+  if (orphans > 0) problems.push(`${orphans} agent processes survived`);
+  const worktrees = await fs.readdir(path.join(stateDir, "worktrees")).catch(() => []);
+  if (worktrees.length > 0) problems.push(`worktrees left: ${worktrees.join(", ")}`);
+  if (problems.length > 0) recovered = false;
+  return {
+    trial,
+    point,
+    killed,
+    recovered,
+    lostCommits,
+    duplicatePRs,
+    duplicateComments,
+    orphans,
+    leftoverWorktrees: worktrees.length,
+    labelMismatches,
+    pushes: pushCount,
+    problems,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+}
+
+/** Runs `trials` trials, cycling through the kill points from a seeded start; prints one line per trial. */
+export async function runChaos(options: { trials: number; seed: number; out: (line: string) => void; keep?: boolean; points?: KillPoint[] }): Promise<{ summary: ChaosSummary; results: TrialResult[] }> {
+  const random = seeded(options.seed);
+  const bench = await startBench([await loadScenario(path.join(ROOT, "test/fixtures/scenarios/chaos.yaml"))], { keep: options.keep === true });
+  const results: TrialResult[] = [];
+  const offset = Math.floor(random() * KILL_POINTS.length);
+  try {
+    for (let trial = 1; trial <= options.trials; trial += 1) {
+      const points = options.points ?? KILL_POINTS;
+      const point = points[(offset + trial - 1) % points.length] as KillPoint;
+      const result = await runTrial(bench, trial, point, random);
+      results.push(result);
+      options.out(`trial ${trial}\t${point}\t${result.killed ? "killed" : "not killed"}\t${result.recovered ? "recovered" : "NOT RECOVERED"}\t${result.pushes} pushes\t${result.seconds}s${result.problems.length > 0 ? `\t${result.problems.join("; ")}` : ""}`);
+    }
+  } finally {
+    await bench.close();
+  }
+  const sum = (key: "lostCommits" | "duplicatePRs" | "duplicateComments" | "orphans" | "leftoverWorktrees" | "labelMismatches"): number => results.reduce((n, r) => n + r[key], 0);
+  return {
+    results,
+    summary: {
+      trials: results.length,
+      recovered: results.filter((r) => r.recovered).length,
+      lostCommits: sum("lostCommits"),
+      duplicatePRs: sum("duplicatePRs"),
+      duplicateComments: sum("duplicateComments"),
+      orphans: sum("orphans"),
+      leftoverWorktrees: sum("leftoverWorktrees"),
+      labelMismatches: sum("labelMismatches"),
+      seed: options.seed,
+    },
+  };
+}
