@@ -46,14 +46,27 @@ export function harnessLabels(config: HarnessConfig): string[] {
  */
 export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<ClaimOutcome> {
   const { github, config, state, owner, log } = deps;
-  const issue = await github.getIssue(issueNumber);
-  if (issue.isPullRequest) return { claimed: false, reason: "pull requests are not worked" };
-  if (issue.state !== "open") return { claimed: false, reason: "the issue is closed" };
-  if (!issue.labels.includes(config.labels.queued)) return { claimed: false, reason: `the issue is not labeled ${config.labels.queued}` };
-
   const lock = await acquireLock(state.claims(), state.claimName(github.owner, github.repo, issueNumber), owner.agent);
   if (!lock.acquired) {
     return { claimed: false, reason: `held on this host by ${lock.holder ? `${lock.holder.agent} (pid ${lock.holder.pid})` : "another process"}` };
+  }
+  // The issue is read under the lock, so what we decide on is not older than
+  // any same-host claimer's work (a stale read could claim a finished issue
+  // whose lease was released).
+  const issue = await github.getIssue(issueNumber).catch(async (error: unknown) => {
+    await lock.release();
+    throw error;
+  });
+  const refusal = issue.isPullRequest
+    ? "pull requests are not worked"
+    : issue.state !== "open"
+      ? "the issue is closed"
+      : !issue.labels.includes(config.labels.queued)
+        ? `the issue is not labeled ${config.labels.queued}`
+        : null;
+  if (refusal !== null) {
+    await lock.release();
+    return { claimed: false, reason: refusal };
   }
   try {
     const leases = new LeaseStore(github, config.lease.refPrefix);
