@@ -1,8 +1,7 @@
-import { parse as parseYaml } from "yaml";
 import { CONFIG_PATH, parseConfig, type HarnessConfig } from "../core/config.js";
 import type { EtagCache } from "../core/etag-cache.js";
-import { HarnessError } from "../core/errors.js";
 import type { GitHubClient } from "../adapters/github-client.js";
+import { parseConfigFile } from "./load-config.js";
 
 /**
  * `loadConfig` with a conditional read: an unchanged `.github/harness.yml`
@@ -16,15 +15,5 @@ export async function loadConfigConditional(github: GitHubClient, cache: EtagCac
 export async function readConfigConditional(github: GitHubClient, cache: EtagCache): Promise<{ config: HarnessConfig; found: boolean }> {
   const text = await github.readFileConditional(CONFIG_PATH, cache);
   if (text === null) return { config: parseConfig({}), found: false };
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (cause) {
-    throw new HarnessError("EHARNESS_CONFIG", {
-      message: `${CONFIG_PATH} is not valid YAML: ${(cause as Error).message.split("\n")[0] ?? ""}`,
-      fix: `Correct the YAML syntax of ${CONFIG_PATH}, then label the issue again.`,
-      cause,
-    });
-  }
-  return { config: parseConfig(raw), found: true };
+  return { config: parseConfigFile(text), found: true };
 }

@@ -6,7 +6,11 @@ import type { GitHubClient } from "../adapters/github-client.js";
 /** Reads and validates `.github/harness.yml` from the default branch. */
 export async function loadConfig(github: GitHubClient): Promise<HarnessConfig> {
   const text = await github.readFile(CONFIG_PATH);
-  if (text === null) return parseConfig({});
+  return text === null ? parseConfig({}) : parseConfigFile(text);
+}
+
+/** The text of `.github/harness.yml`, parsed and validated (EHARNESS_CONFIG for bad YAML or bad fields). */
+export function parseConfigFile(text: string): HarnessConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text);

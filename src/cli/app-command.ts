@@ -1,6 +1,4 @@
 import { readFileSync } from "node:fs";
-import os from "node:os";
-import { randomUUID } from "node:crypto";
 import { createHarnessApp } from "../app/harness-app.js";
 import { startServer } from "../app/start-server.js";
 import { startReconciler } from "../app/reconciler.js";
@@ -8,10 +6,8 @@ import { reclaimerStep } from "../worker/reclaimer.js";
 import { HarnessError } from "../core/errors.js";
 import { createLogger } from "../adapters/logger.js";
 import { AgentPool } from "../worker/agent-pool.js";
-import { StateDir } from "../worker/state-dir.js";
-import { defaultCliPath, promptsDir } from "./paths.js";
-import { modelEnvFrom } from "../worker/model-env.js";
 import { processSecrets } from "../adapters/secrets.js";
+import { hostSettingsFromEnv } from "./host-settings.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -35,11 +31,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
   const pool = new AgentPool({ agents, log });
   const appFn = createHarnessApp({
     pool,
-    state: new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`),
-    host: os.hostname(),
-    runId: env.GITHUB_RUN_ID ?? randomUUID(),
-    claude: { cliPath: defaultCliPath(), modelEnv: modelEnvFrom(env), permissionMode: env.HARNESS_PERMISSION_MODE ?? "dontAsk" },
-    promptsDir: promptsDir(),
+    ...hostSettingsFromEnv(env),
     log,
   });
   const server = await startServer(appFn, {

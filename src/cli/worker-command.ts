@@ -1,15 +1,11 @@
-import os from "node:os";
-import { randomUUID } from "node:crypto";
 import { ProbotOctokit } from "probot";
 import { HarnessError } from "../core/errors.js";
 import type { GitHubApi } from "../adapters/github-client.js";
 import { createLogger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { DEFAULT_MIN_FREE_DISK_MB } from "../worker/free-disk.js";
-import { modelEnvFrom } from "../worker/model-env.js";
 import { QueueWorker } from "../worker/queue-worker.js";
-import { StateDir } from "../worker/state-dir.js";
-import { defaultCliPath, promptsDir } from "./paths.js";
+import { hostSettingsFromEnv } from "./host-settings.js";
 
 export interface WorkerArgs {
   agents: number;
@@ -83,11 +79,7 @@ export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out:
     agents: parsed.agents,
     repositories: parsed.repositories,
     api,
-    state: new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`),
-    host: os.hostname(),
-    runId: env.GITHUB_RUN_ID ?? randomUUID(),
-    claude: { cliPath: defaultCliPath(), modelEnv: modelEnvFrom(env), permissionMode: env.HARNESS_PERMISSION_MODE ?? "dontAsk" },
-    promptsDir: promptsDir(),
+    ...hostSettingsFromEnv(env),
     log,
     once: parsed.once,
     maxIssues: parsed.maxIssues,

@@ -1,0 +1,25 @@
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import { modelEnvFrom } from "../worker/model-env.js";
+import { StateDir } from "../worker/state-dir.js";
+import type { ClaudeSettings } from "../worker/work-issue.js";
+import { defaultCliPath, promptsDir } from "./paths.js";
+
+/** What every command that runs agents on this host reads from its environment. */
+export interface HostSettings {
+  state: StateDir;
+  host: string;
+  runId: string;
+  claude: ClaudeSettings;
+  promptsDir: string;
+}
+
+export function hostSettingsFromEnv(env: NodeJS.ProcessEnv): HostSettings {
+  return {
+    state: new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`),
+    host: os.hostname(),
+    runId: env.GITHUB_RUN_ID ?? randomUUID(),
+    claude: { cliPath: defaultCliPath(), modelEnv: modelEnvFrom(env), permissionMode: env.HARNESS_PERMISSION_MODE ?? "dontAsk" },
+    promptsDir: promptsDir(),
+  };
+}
