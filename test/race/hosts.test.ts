@@ -8,7 +8,7 @@ import { judge, makeClaimer, prepare, startRaceFake, TERM_MS, trialTime, type Cl
 
 /** (b) 10 simulated hosts: separate state directories and Octokits, one fake GitHub. */
 const HOSTS = 10;
-const TRIALS = Number(process.env.RACE_TRIALS_HOSTS ?? process.env.RACE_TRIALS ?? 12);
+const TRIALS = Number(process.env.RACE_TRIALS_HOSTS ?? process.env.RACE_TRIALS ?? 200);
 
 let fake: FakeGitHub;
 let root: string;
@@ -61,5 +61,5 @@ describe(`${HOSTS} hosts against one GitHub`, () => {
     }
     expect(problems).toEqual([]);
     fake.assertNoViolations();
-  }, 60_000 + TRIALS * 5000);
+  }, 60_000 + TRIALS * 1000);
 });

@@ -10,7 +10,7 @@ import { judge, OWNER, PREFIX, REPO, startRaceFake, TERM_MS, trialTime, type Con
 
 /** (a) 10 processes on one host: each takes the lockfile, then the lease. */
 const PROCESSES = 10;
-const TRIALS = Number(process.env.RACE_TRIALS_PROCESSES ?? process.env.RACE_TRIALS ?? 40);
+const TRIALS = Number(process.env.RACE_TRIALS_PROCESSES ?? process.env.RACE_TRIALS ?? 200);
 const tsx = path.resolve("node_modules/.bin/tsx");
 const racerScript = path.resolve("test/support/lock-racer.ts");
 
@@ -81,5 +81,5 @@ describe(`${PROCESSES} processes on one host (lockfile, then lease)`, () => {
     const files = await fs.readdir(stateDir);
     expect(files.filter((f) => f.endsWith(".lock"))).toHaveLength(TRIALS);
     expect(files.filter((f) => !f.endsWith(".lock"))).toEqual([]);
-  }, 60_000 + TRIALS * 1500);
+  }, 60_000 + TRIALS * 500);
 });

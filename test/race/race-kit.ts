@@ -5,8 +5,8 @@
 import { GitHubClient } from "../../src/adapters/github-client.js";
 import { LeaseStore, type ClaimResult, type LeaseStoreOptions } from "../../src/adapters/github-lease.js";
 import { describeOwner, parseLease, type LeaseOwner } from "../../src/core/lease.js";
+import { WriteBudget } from "../../src/core/write-budget.js";
 import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
-import { git } from "../support/fake-github/git.js";
 import { testOctokit } from "../support/octokit.js";
 
 export const OWNER = "octo";
@@ -32,11 +32,16 @@ export async function startRaceFake(): Promise<FakeGitHub> {
   return fake;
 }
 
+/** A write budget that never waits (the race tests are about the lease, not about GitHub's write quotas). */
+export const unlimitedBudget = (): WriteBudget => new WriteBudget({ perMinute: Number.POSITIVE_INFINITY, perHour: Number.POSITIVE_INFINITY });
+
 /** One claimer with its own Octokit (its own connection pool), as on its own host. */
 export function makeClaimer(fake: FakeGitHub, agent: string, host: string, options: LeaseStoreOptions = FAST_RETRIES): Claimer {
   const counts = { read: 0, write: 0 };
   const api = testOctokit({ baseUrl: fake.apiUrl, token: fake.token });
-  const github = new GitHubClient(api, { owner: OWNER, repo: REPO }, (k) => (counts[k] += 1));
+  // Each claimer stands for an agent of its own installation, and the fake enforces no write
+  // quota: an unbounded budget, or the process's shared 80-a-minute budget would pace the race.
+  const github = new GitHubClient(api, { owner: OWNER, repo: REPO }, { count: (k) => (counts[k] += 1), budget: unlimitedBudget() });
   return { name: `${agent}@${host}`, owner: { agent, host, runId: `run-${agent}-${host}` }, store: new LeaseStore(github, PREFIX, options), counts };
 }
 
@@ -99,18 +104,20 @@ interface LogEntry {
   message: string;
 }
 
+/**
+ * The ref's history, newest first, as git reads it from the repository (the ref from git's
+ * ref storage, each commit through `git cat-file`, not from the fake's memory): the first-parent
+ * chain, which is all of `git log` as long as there are no merges (a merge is a problem anyway).
+ */
 async function history(fake: FakeGitHub, issue: number): Promise<LogEntry[]> {
-  const ref = `refs/${PREFIX}${issue}`;
-  if ((await fake.readRef(OWNER, REPO, ref)) === null) return [];
-  const out = await git(fake.repoPath(OWNER, REPO), ["log", "--format=%H%x1f%P%x1f%B%x1e", ref]);
-  return out
-    .split("\x1e")
-    .map((s) => s.trim())
-    .filter((s) => s !== "")
-    .map((entry) => {
-      const [sha = "", parents = "", message = ""] = entry.split("\x1f");
-      return { sha, parents: parents.split(" ").filter((p) => p !== ""), message };
-    });
+  const entries: LogEntry[] = [];
+  let sha = await fake.readRef(OWNER, REPO, `refs/${PREFIX}${issue}`);
+  while (sha !== null && entries.length < 10_000) {
+    const commit = await fake.readCommit(OWNER, REPO, sha);
+    entries.push({ sha, parents: commit.parents, message: commit.message.trimEnd() });
+    sha = commit.parents[0] ?? null;
+  }
+  return entries;
 }
 
 /**

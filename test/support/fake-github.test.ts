@@ -332,3 +332,115 @@ describe("fake GitHub", () => {
     fake.clearViolations();
   });
 });
+
+describe("fake GitHub's in-process git paths agree with git", () => {
+  let fake: FakeGitHub;
+  let octokit: Octokit;
+  let repoPath: string;
+  const gitIn = (...args: string[]): Promise<string> => git(repoPath, ...args);
+
+  beforeAll(async () => {
+    fake = await startFakeGitHub({ strict: true });
+    await fake.createRepo({ owner: OWNER, name: REPO });
+    octokit = client(fake.apiUrl, fake.token);
+    repoPath = fake.repoPath(OWNER, REPO);
+  });
+
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it("writes commit objects byte for byte as git commit-tree does, and git reads them back", async () => {
+    const cases: Array<{ message: string; author?: { name: string; email: string; date?: string }; committer?: { name: string; email: string; date?: string } }> = [
+      { message: "plain" },
+      { message: "with newline\n" },
+      { message: "trailing blank lines\n\n\n" },
+      { message: "" },
+      { message: '{"state":"claimed","owner":"ünïcødé ✓ 🚀"}' },
+      { message: "dated", author: { name: "Ada Lovelace", email: "ada@example.com", date: "2026-11-26T10:00:00Z" } },
+      { message: "offset", author: { name: "Ada", email: "ada@example.com", date: "2026-11-26T10:00:00+02:00" }, committer: { name: "Bob", email: "bob@example.com", date: "2026-01-02T03:04:05.678-05:30" } },
+      // Inputs git rewrites go through git itself; the answer must be the same either way.
+      { message: "crud", author: { name: " Ada. ", email: "<ada@example.com>", date: "2026-11-26T10:00:00Z" } },
+      { message: "late in the month", author: { name: "Ada", email: "ada@example.com", date: "2026-11-30T23:59:59+14:00" } },
+    ];
+    let parent: string | null = null;
+    for (const c of cases) {
+      const parents: string[] = parent === null ? [] : [parent];
+      const { data } = await octokit.git.createCommit({ owner: OWNER, repo: REPO, message: c.message, tree: EMPTY_TREE, parents, ...(c.author ? { author: c.author } : {}), ...(c.committer ? { committer: c.committer } : {}) });
+      // git recomputes the object from what it reads on disk: same sha, same fields.
+      const raw = await gitIn("cat-file", "commit", data.sha);
+      expect(raw.startsWith(`tree ${EMPTY_TREE}\n${parent ? `parent ${parent}\n` : ""}author `)).toBe(true);
+      const author = /^author (.*) <(.*)> (\d+) ([+-]\d{4})$/m.exec(raw);
+      const committer = /^committer (.*) <(.*)> (\d+) ([+-]\d{4})$/m.exec(raw);
+      expect(author && committer).toBeTruthy();
+      const env = {
+        ...process.env,
+        GIT_CONFIG_NOSYSTEM: "1",
+        GIT_CONFIG_GLOBAL: "/dev/null",
+        GIT_AUTHOR_NAME: c.author?.name ?? "harness-tester",
+        GIT_AUTHOR_EMAIL: author?.[2] ?? "",
+        GIT_AUTHOR_DATE: c.author?.date ?? `@${author?.[3] ?? ""} ${author?.[4] ?? ""}`,
+        GIT_COMMITTER_NAME: c.committer?.name ?? c.author?.name ?? "harness-tester",
+        GIT_COMMITTER_EMAIL: committer?.[2] ?? "",
+        GIT_COMMITTER_DATE: c.committer?.date ?? c.author?.date ?? `@${committer?.[3] ?? ""} ${committer?.[4] ?? ""}`,
+      };
+      if (c.author) env.GIT_AUTHOR_EMAIL = c.author.email;
+      if (c.committer ?? c.author) env.GIT_COMMITTER_EMAIL = (c.committer ?? c.author)?.email ?? "";
+      const byGit = await new Promise<string>((resolve, reject) => {
+        const child = execFile("git", ["commit-tree", EMPTY_TREE, ...(parent ? ["-p", parent] : []), "-F", "-"], { cwd: repoPath, env }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));
+        child.stdin?.end(c.message);
+      });
+      expect(data.sha, JSON.stringify(c)).toBe(byGit);
+      const { data: read } = await octokit.git.getCommit({ owner: OWNER, repo: REPO, commit_sha: data.sha });
+      expect(read.message).toBe(c.message);
+      expect((await fake.readCommit(OWNER, REPO, data.sha)).message).toBe(c.message);
+      parent = data.sha;
+    }
+    await gitIn("fsck", "--strict", "--no-dangling");
+    fake.assertNoViolations();
+  });
+
+  it("reads refs as git does: loose, packed, missing, and names that are prefixes of refs", async () => {
+    const { data: c } = await octokit.git.createCommit({ owner: OWNER, repo: REPO, message: "ref reads", tree: EMPTY_TREE, parents: [] });
+    await octokit.git.createRef({ owner: OWNER, repo: REPO, ref: "refs/harness/leases/issue-1", sha: c.sha });
+    await gitIn("update-ref", "refs/harness/leases/issue-2", c.sha);
+    await gitIn("pack-refs", "--all");
+    // Packed now: still found, by the API and by the inspection helper.
+    expect(await fake.readRef(OWNER, REPO, "refs/harness/leases/issue-2")).toBe(c.sha);
+    expect((await octokit.git.getRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-1" })).data.object.sha).toBe(c.sha);
+    expect(await statusOf(octokit.git.getRef({ owner: OWNER, repo: REPO, ref: "harness/leases" }))).toBe(404);
+    expect(await statusOf(octokit.git.getRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-1/deeper" }))).toBe(404);
+    // A write through git itself (not the fake) is seen at once.
+    const { data: d } = await octokit.git.createCommit({ owner: OWNER, repo: REPO, message: "moved by git", tree: EMPTY_TREE, parents: [c.sha] });
+    await gitIn("update-ref", "refs/harness/leases/issue-2", d.sha, c.sha);
+    expect((await octokit.git.getRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-2" })).data.object.sha).toBe(d.sha);
+    // CAS through the API on a packed ref, then delete it.
+    await octokit.git.updateRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-1", sha: d.sha, force: false });
+    expect(await gitIn("rev-parse", "refs/harness/leases/issue-1")).toBe(d.sha);
+    await octokit.git.deleteRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-1" });
+    expect(await fake.readRef(OWNER, REPO, "refs/harness/leases/issue-1")).toBeNull();
+    await expect(gitIn("rev-parse", "--verify", "--quiet", "refs/harness/leases/issue-1")).rejects.toThrow();
+    fake.assertNoViolations();
+  });
+
+  it("keeps the CAS real against other git writers: a held ref lock fails the write, then it succeeds", async () => {
+    const { data: base } = await octokit.git.createCommit({ owner: OWNER, repo: REPO, message: "base", tree: EMPTY_TREE, parents: [] });
+    await octokit.git.createRef({ owner: OWNER, repo: REPO, ref: "refs/harness/leases/issue-3", sha: base.sha });
+    const { data: next } = await octokit.git.createCommit({ owner: OWNER, repo: REPO, message: "next", tree: EMPTY_TREE, parents: [base.sha] });
+    // Another writer (say a push) holds the ref's lock: git refuses, the fake retries until it is free.
+    const lock = join(repoPath, "refs", "harness", "leases", "issue-3.lock");
+    await writeFile(lock, "");
+    const update = octokit.git.updateRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-3", sha: next.sha });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await gitIn("rev-parse", "refs/harness/leases/issue-3")).toBe(base.sha);
+    await rm(lock);
+    expect((await update).data.object.sha).toBe(next.sha);
+    expect(await gitIn("rev-parse", "refs/harness/leases/issue-3")).toBe(next.sha);
+    // Many racers from one head, through the one update-ref process: exactly one wins.
+    const children = await Promise.all(Array.from({ length: 12 }, (_, i) => octokit.git.createCommit({ owner: OWNER, repo: REPO, message: `r${i}`, tree: EMPTY_TREE, parents: [next.sha] }).then((r) => r.data.sha)));
+    const results = await Promise.all(children.map((sha) => statusOf(octokit.git.updateRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-3", sha }))));
+    expect(results.filter((s) => s === 200)).toHaveLength(1);
+    expect(await gitIn("rev-parse", "refs/harness/leases/issue-3")).toBe(children[results.indexOf(200)]);
+    fake.assertNoViolations();
+  });
+});

@@ -13,6 +13,7 @@
 import os from "node:os";
 import { createInterface } from "node:readline";
 import { GitHubClient } from "../../src/adapters/github-client.js";
+import { WriteBudget } from "../../src/core/write-budget.js";
 import { LeaseStore } from "../../src/adapters/github-lease.js";
 import { acquireLock } from "../../src/adapters/lockfile.js";
 import { testOctokit } from "./octokit.js";
@@ -22,7 +23,11 @@ const args = process.argv.slice(2);
 if (args[0] === "--serve") {
   const [, stateDir, apiUrl, token, owner, repo, prefix, agent] = args;
   if (!stateDir || !apiUrl || !token || !owner || !repo || !prefix || !agent) throw new Error("usage: lock-racer --serve <stateDir> <apiUrl> <token> <owner> <repo> <prefix> <agent>");
-  const github = new GitHubClient(testOctokit({ baseUrl: apiUrl, token }), { owner, repo });
+  // A write budget that never waits: one process may win the lockfile of most of
+  // 200 trials, which the process's 80-writes-a-minute budget would otherwise pace
+  // (the fake enforces no quota; the race is the subject).
+  const budget = new WriteBudget({ perMinute: Infinity, perHour: Infinity });
+  const github = new GitHubClient(testOctokit({ baseUrl: apiUrl, token }), { owner, repo }, { budget });
   const store = new LeaseStore(github, prefix, { backoffMs: () => 1, rateLimitFallbackMs: 2, maxWaitMs: 2_000 });
   const me = { agent, host: os.hostname(), runId: `run-${process.pid}` };
   const lines = createInterface({ input: process.stdin });

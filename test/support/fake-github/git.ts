@@ -1,8 +1,12 @@
-/** Thin async wrappers over the git CLI, run against the bare repositories. */
+/**
+ * Thin async wrappers over the git CLI, run against the bare repositories; the hot ones
+ * (refs, commits, CAS) take the in-process paths of `git-fast.ts` and fall back to git.
+ */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { commitBody, readRefFromDisk, repoCache } from "./git-fast.js";
 import type { CommitView } from "./types.js";
 
 export const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
@@ -121,6 +125,11 @@ export async function commitTree(
   author: Signature,
   committer: Signature,
 ): Promise<string> {
+  const body = commitBody(tree, parents, message, author, committer);
+  // git commit-tree refuses a missing tree or parent: then let git say so.
+  if (body !== null && (await objectType(repoPath, tree)) === "tree" && (await Promise.all(parents.map((p) => objectType(repoPath, p)))).every((t) => t === "commit")) {
+    return repoCache(repoPath).writeCommit(body);
+  }
   const args = ["commit-tree", tree];
   for (const p of parents) args.push("-p", p);
   args.push("-F", "-");
@@ -130,8 +139,17 @@ export async function commitTree(
 
 /** The type of an object (`commit`, `tree`, `blob`, `tag`), or null when it does not exist. */
 export async function objectType(repoPath: string, sha: string): Promise<string | null> {
-  const r = await runGit(repoPath, ["cat-file", "-t", sha]);
-  return r.code === 0 ? r.stdout.trim() : null;
+  const cache = repoCache(repoPath);
+  const known = cache.knownType(sha);
+  if (known !== undefined) return known;
+  if (!isSha(sha)) {
+    const r = await runGit(repoPath, ["cat-file", "-t", sha]);
+    return r.code === 0 ? r.stdout.trim() : null;
+  }
+  // Objects are immutable: once a full sha exists, its type is known for good.
+  const type = await cache.readType(sha);
+  if (type !== null) cache.remember(sha, type);
+  return type;
 }
 
 /** Resolves a revision (`main`, `refs/heads/x`, a sha, `main:path`) or returns null. */
@@ -142,29 +160,53 @@ export async function revParse(repoPath: string, rev: string): Promise<string | 
 
 /** The sha a full ref name points to, or null. */
 export async function readRef(repoPath: string, ref: string): Promise<string | null> {
+  const fromDisk = readRefFromDisk(repoPath, ref);
+  if (fromDisk !== "ask-git") return fromDisk;
   const r = await runGit(repoPath, ["show-ref", "--verify", "--hash", ref]);
   return r.code === 0 ? r.stdout.trim() : null;
 }
 
 export async function isAncestor(repoPath: string, ancestor: string, descendant: string): Promise<boolean> {
+  const known = ancestryFromCache(repoPath, ancestor, descendant);
+  if (known !== null) return known;
   const r = await runGit(repoPath, ["merge-base", "--is-ancestor", ancestor, descendant]);
   return r.code === 0;
 }
 
 /**
- * Atomic compare-and-swap on a ref: `git update-ref ref new old`.
- * `oldSha` = ZERO_SHA means "must not exist"; null means "whatever it is".
+ * `merge-base --is-ancestor` answered from the commits in memory: null when a commit on the
+ * way is unknown (or the walk gets long), and git must answer.
+ */
+function ancestryFromCache(repoPath: string, ancestor: string, descendant: string): boolean | null {
+  const cache = repoCache(repoPath);
+  if (cache.knownType(ancestor) !== "commit") return null;
+  const stack = [descendant];
+  const seen = new Set<string>();
+  while (stack.length > 0) {
+    const sha = stack.pop() ?? "";
+    if (sha === ancestor) return true;
+    if (seen.has(sha)) continue;
+    seen.add(sha);
+    if (seen.size > 2000) return null;
+    const raw = cache.knownCommit(sha);
+    if (raw === undefined) return null;
+    for (const line of raw.slice(0, raw.indexOf("\n\n") === -1 ? raw.length : raw.indexOf("\n\n")).split("\n")) {
+      if (line.startsWith("parent ")) stack.push(line.slice(7));
+    }
+  }
+  return false;
+}
+
+/**
+ * Atomic compare-and-swap on a ref: `update <ref> <new> <old>` in a `git update-ref --stdin`
+ * transaction. `oldSha` = ZERO_SHA means "must not exist"; null means "whatever it is".
  */
 export async function updateRef(repoPath: string, ref: string, newSha: string, oldSha: string | null): Promise<{ ok: boolean; stderr: string }> {
-  const args = ["-c", "core.filesRefLockTimeout=20", "update-ref", "--no-deref", ref, newSha];
-  if (oldSha !== null) args.push(oldSha);
-  const r = await runGit(repoPath, args);
-  return { ok: r.code === 0, stderr: r.stderr };
+  return repoCache(repoPath).cas(ref, newSha, oldSha);
 }
 
 export async function deleteRef(repoPath: string, ref: string, oldSha: string): Promise<boolean> {
-  const r = await runGit(repoPath, ["-c", "core.filesRefLockTimeout=20", "update-ref", "--no-deref", "-d", ref, oldSha]);
-  return r.code === 0;
+  return (await repoCache(repoPath).cas(ref, null, oldSha)).ok;
 }
 
 export interface RefEntry {
@@ -191,9 +233,27 @@ function parseIdentLine(line: string): { name: string; email: string; date: stri
   return { name: m[1] ?? "", email: m[2] ?? "", date };
 }
 
-export async function readCommit(repoPath: string, sha: string): Promise<CommitView | null> {
-  if ((await objectType(repoPath, sha)) !== "commit") return null;
-  const raw = await git(repoPath, ["cat-file", "commit", sha]);
+/**
+ * A commit by sha, from memory when the fake wrote or read it before; `fromGit` always asks
+ * git (for inspection: what is on disk, not what the fake remembers).
+ */
+export async function readCommit(repoPath: string, sha: string, opts: { fromGit?: boolean } = {}): Promise<CommitView | null> {
+  const cache = repoCache(repoPath);
+  let raw = isSha(sha) && !opts.fromGit ? cache.knownCommit(sha) : undefined;
+  if (raw === undefined && isSha(sha)) {
+    const object = await cache.readObject(sha);
+    if (object?.type !== "commit") return null;
+    raw = object.content.toString("utf8");
+    cache.remember(sha, "commit", raw);
+  }
+  if (raw === undefined) {
+    if ((await objectType(repoPath, sha)) !== "commit") return null;
+    raw = await git(repoPath, ["cat-file", "commit", sha]);
+  }
+  return parseCommit(sha, raw);
+}
+
+function parseCommit(sha: string, raw: string): CommitView {
   const split = raw.indexOf("\n\n");
   const header = split === -1 ? raw : raw.slice(0, split);
   const message = split === -1 ? "" : raw.slice(split + 2);

@@ -3,6 +3,7 @@
  * OpenAPI description), git smart HTTP over real bare repositories, App auth, and webhooks.
  */
 import { randomBytes } from "node:crypto";
+import { accessSync, constants, statSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -10,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Auth } from "./auth.js";
 import { FaultInjector, type FaultOptions } from "./faults.js";
+import { closeRepoCaches } from "./git-fast.js";
 import { commitFiles, initBareRepo, readCommit, readRef as gitReadRef, updateRef, ZERO_SHA } from "./git.js";
 import { notFound, type FakeContext } from "./http.js";
 import { addComment, addLabels, createIssueRecord, removeLabel as removeIssueLabel } from "./routes/issues.js";
@@ -97,7 +99,7 @@ export class FakeGitHub {
 
   /** @internal use startFakeGitHub */
   static async start(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
-    const parent = options.dir ?? tmpdir();
+    const parent = options.dir ?? defaultParentDir();
     await mkdir(parent, { recursive: true });
     const dir = await mkdtemp(join(parent, "fake-github-"));
     await mkdir(join(dir, "repos"), { recursive: true });
@@ -375,13 +377,14 @@ export class FakeGitHub {
     return out;
   }
 
-  /** The sha of a full ref (`refs/harness/leases/issue-7`), read with git; null when missing. */
+  /** The sha of a full ref (`refs/harness/leases/issue-7`), read from git's ref storage; null when missing. */
   readRef(owner: string, repo: string, ref: string): Promise<string | null> {
     return gitReadRef(this.repoOrThrow(owner, repo).path, ref.startsWith("refs/") ? ref : `refs/${ref}`);
   }
 
+  /** A commit as git reads it from the repository (not from the fake's memory). */
   async readCommit(owner: string, repo: string, sha: string): Promise<CommitView> {
-    const c = await readCommit(this.repoOrThrow(owner, repo).path, sha);
+    const c = await readCommit(this.repoOrThrow(owner, repo).path, sha, { fromGit: true });
     if (!c) throw notFound();
     return c;
   }
@@ -393,8 +396,22 @@ export class FakeGitHub {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+    await closeRepoCaches(this.dir);
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** `FAKE_GITHUB_DIR`, else `/dev/shm` when writable (a RAM file system), else the OS temp dir. */
+function defaultParentDir(): string {
+  const chosen = process.env.FAKE_GITHUB_DIR;
+  if (chosen) return chosen;
+  try {
+    accessSync("/dev/shm", constants.W_OK | constants.X_OK);
+    if (statSync("/dev/shm").isDirectory()) return "/dev/shm";
+  } catch {
+    // Not Linux, or no shared memory file system: the temp dir it is.
+  }
+  return tmpdir();
 }
 
 export function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {

@@ -1,7 +1,8 @@
 /**
  * GitHub's OpenAPI description (from @octokit/openapi): route matching by method + path
- * template, and ajv validation of request and response bodies. Loaded once per process,
- * lazily; validators are compiled lazily per operation and status.
+ * template (indexed by path segments, so a request tries a few regexes, not all 1200), and ajv
+ * validation of request and response bodies. Loaded once per process, lazily; validators are
+ * compiled lazily per operation and status.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -31,6 +32,15 @@ export type RouteMatch =
   | { kind: "unknown-route" }
   | { kind: "method-not-allowed"; template: string };
 
+interface TrieNode {
+  literal: Map<string, TrieNode>;
+  param: TrieNode | null;
+  exact: Operation[];
+  tail: Operation[];
+}
+
+const newNode = (): TrieNode => ({ literal: new Map(), param: null, exact: [], tail: [] });
+
 const isObject = (v: Json | undefined): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** OpenAPI 3.0 `nullable` → JSON Schema that ajv accepts everywhere (ajv refuses `nullable` without `type`). */
@@ -58,6 +68,8 @@ export class OpenApi {
   }
 
   private readonly operations: Operation[] = [];
+  /** Operations by their path segments, so a request tries a handful of regexes, not all of them. */
+  private readonly trie: TrieNode = newNode();
   private readonly templates = new Map<string, { regex: RegExp }>();
   private readonly ajv: Ajv;
   private readonly validators = new Map<string, ValidateFunction | null>();
@@ -97,21 +109,76 @@ export class OpenApi {
         .join("/");
       const regex = new RegExp(`^${source}$`);
       this.templates.set(template, { regex });
+      const added: Operation[] = [];
       for (const method of METHODS) {
         const op = item[method];
         if (!isObject(op) || typeof op.operationId !== "string") continue;
-        this.operations.push({ method: method.toUpperCase(), template, operationId: op.operationId, regex, paramNames, literalCount, multiCount: multi.size, spec: op });
+        const operation: Operation = { method: method.toUpperCase(), template, operationId: op.operationId, regex, paramNames, literalCount, multiCount: multi.size, spec: op };
+        this.operations.push(operation);
+        added.push(operation);
       }
+      this.index(template, multi, added);
     }
     this.ajv = new Ajv({ strict: false, allErrors: true, logger: false, validateFormats: true });
     addFormats(this.ajv);
+  }
+
+  /**
+   * Files a template's operations under its leading segments, up to the first segment that is
+   * not one whole single-segment parameter or a literal (a multi-segment parameter, or `{a}...{b}`):
+   * `exact` when the template ends there, `tail` when the rest is left to its regex.
+   */
+  private index(template: string, multi: Set<string>, operations: Operation[]): void {
+    let node = this.trie;
+    const segments = template.split("/").slice(1);
+    for (const seg of segments) {
+      const param = /^\{([^}]+)\}$/.exec(seg);
+      if (seg.includes("{") && (!param || multi.has(param[1] ?? ""))) {
+        node.tail.push(...operations);
+        return;
+      }
+      const next: TrieNode | undefined = param ? (node.param ??= newNode()) : node.literal.get(seg);
+      if (next) node = next;
+      else {
+        const created = newNode();
+        node.literal.set(seg, created);
+        node = created;
+      }
+    }
+    node.exact.push(...operations);
+  }
+
+  /** The operations whose template may match `rawPath` (each still checked by its regex). */
+  private candidates(rawPath: string): Operation[] {
+    const segments = rawPath.split("/").slice(1);
+    const found: Operation[] = [];
+    const walk = (node: TrieNode, i: number): void => {
+      found.push(...node.tail);
+      if (i === segments.length) {
+        found.push(...node.exact);
+        return;
+      }
+      const seg = segments[i] ?? "";
+      const literal = node.literal.get(seg);
+      if (literal) walk(literal, i + 1);
+      if (node.param && seg !== "") walk(node.param, i + 1);
+    };
+    if (rawPath.startsWith("/")) walk(this.trie, 0);
+    return found.sort((a, b) => this.order(a) - this.order(b));
+  }
+
+  private readonly positions = new Map<Operation, number>();
+
+  private order(operation: Operation): number {
+    if (this.positions.size === 0) this.operations.forEach((op, i) => this.positions.set(op, i));
+    return this.positions.get(operation) ?? 0;
   }
 
   /** Matches a raw (still percent-encoded) path; the most literal template wins. */
   match(method: string, rawPath: string): RouteMatch {
     const candidates: Array<{ operation: Operation; m: RegExpExecArray }> = [];
     let templateHit: string | null = null;
-    for (const operation of this.operations) {
+    for (const operation of this.candidates(rawPath)) {
       const m = operation.regex.exec(rawPath);
       if (!m) continue;
       templateHit ??= operation.template;

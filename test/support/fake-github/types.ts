@@ -173,7 +173,11 @@ export interface FakeGitHubOptions {
   tokens?: Array<string | StaticTokenSpec>;
   /** Strict mode: a response that violates the OpenAPI description is replaced by a 500 naming the violation. */
   strict?: boolean;
-  /** Parent directory for the temp dir holding the bare repositories. */
+  /**
+   * Parent directory for the temp dir holding the bare repositories. Default: `/dev/shm` when it
+   * is a writable directory (RAM: creating files there costs microseconds, on a disk often a
+   * millisecond), else the OS temp dir. `FAKE_GITHUB_DIR` overrides the default.
+   */
   dir?: string;
 }
 
