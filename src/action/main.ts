@@ -1,4 +1,4 @@
-import { ProbotOctokit } from "probot";
+import { tokenOctokit } from "../adapters/octokit.js";
 import type { HarnessConfig } from "../core/config.js";
 import { EtagCache } from "../core/etag-cache.js";
 import { toHarnessError } from "../core/errors.js";
@@ -57,7 +57,7 @@ export interface MainDeps {
 const KILL_GRACE_MS = { interrupt: 2_000, terminate: 2_000 };
 
 function defaultApi(token: string, baseUrl: string): GitHubApi {
-  return new ProbotOctokit({ auth: { token }, baseUrl }) as unknown as GitHubApi;
+  return tokenOctokit(token, baseUrl);
 }
 
 /** The outputs of a run: one issue's, or in mode worker the aggregate of all. */

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, Probot, ProbotOctokit, type ApplicationFunction } from "probot";
 import { HarnessError } from "../core/errors.js";
+import { HarnessOctokit } from "../adapters/octokit.js";
 import type { Logger } from "../adapters/logger.js";
 
 export interface GitHubCredentials {
@@ -57,7 +58,7 @@ export function createProbotInstance(options: ServerOptions): Probot {
       fix: "Install the App from app.yml and set APP_ID and PRIVATE_KEY, or set GITHUB_TOKEN.",
     });
   }
-  const Octokit = options.plainOctokit ? PlainOctokit : ProbotOctokit;
+  const Octokit = options.plainOctokit ? PlainOctokit : HarnessOctokit;
   return new Probot({
     ...(options.githubToken ? { githubToken: options.githubToken } : { appId: options.appId, privateKey: options.privateKey }),
     secret: options.webhookSecret,

@@ -1,8 +1,8 @@
-import { ProbotOctokit } from "probot";
+import { tokenOctokit } from "../adapters/octokit.js";
 import { HarnessError } from "../core/errors.js";
 import { EtagCache } from "../core/etag-cache.js";
 import { reclaimPolicyOf } from "../core/reclaim.js";
-import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
+import { GitHubClient } from "../adapters/github-client.js";
 import { createLogger } from "../adapters/logger.js";
 import { loadConfig } from "../app/load-config.js";
 import { reclaimRepository, type ReclaimResult } from "../worker/reclaimer.js";
@@ -29,7 +29,7 @@ export async function reclaimCommand(args: string[], env: NodeJS.ProcessEnv, out
   }
   processSecrets.addFromEnv(env);
   const log = createLogger({ level: env.LOG_LEVEL ?? "warn" });
-  const api = new ProbotOctokit({ auth: { token: env.GITHUB_TOKEN }, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) }) as unknown as GitHubApi;
+  const api = tokenOctokit(env.GITHUB_TOKEN, env.GITHUB_API_URL);
   const cache = new EtagCache();
   let failures = 0;
   for (const name of repositories) {

@@ -1,8 +1,8 @@
 import os from "node:os";
-import { ProbotOctokit } from "probot";
+import { tokenOctokit } from "../adapters/octokit.js";
 import { HarnessError } from "../core/errors.js";
 import { EtagCache } from "../core/etag-cache.js";
-import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
+import { GitHubClient } from "../adapters/github-client.js";
 import { createLogger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { loadConfig } from "../app/load-config.js";
@@ -33,7 +33,7 @@ export async function statusCommand(args: string[], env: NodeJS.ProcessEnv, out:
   if (repositories.size === 0) for (const { record } of await listWorkers(state)) for (const r of record.repositories) repositories.add(r);
   const queues: QueueStatus[] = [];
   if (repositories.size > 0 && env.GITHUB_TOKEN) {
-    const api = new ProbotOctokit({ auth: { token: env.GITHUB_TOKEN }, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) }) as unknown as GitHubApi;
+    const api = tokenOctokit(env.GITHUB_TOKEN, env.GITHUB_API_URL);
     const log = createLogger({ level: env.LOG_LEVEL ?? "warn" });
     const cache = new EtagCache();
     for (const name of repositories) {

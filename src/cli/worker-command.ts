@@ -1,6 +1,5 @@
-import { ProbotOctokit } from "probot";
+import { tokenOctokit } from "../adapters/octokit.js";
 import { HarnessError } from "../core/errors.js";
-import type { GitHubApi } from "../adapters/github-client.js";
 import { createLogger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { DEFAULT_MIN_FREE_DISK_MB } from "../worker/free-disk.js";
@@ -73,7 +72,7 @@ export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out:
   }
   processSecrets.addFromEnv(env);
   const log = createLogger({ level: env.LOG_LEVEL ?? "info" });
-  const api = new ProbotOctokit({ auth: { token: env.GITHUB_TOKEN }, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) }) as unknown as GitHubApi;
+  const api = tokenOctokit(env.GITHUB_TOKEN, env.GITHUB_API_URL);
   const minFreeDiskMb = env.HARNESS_MIN_FREE_DISK_MB ? count("HARNESS_MIN_FREE_DISK_MB", env.HARNESS_MIN_FREE_DISK_MB, 0) : DEFAULT_MIN_FREE_DISK_MB;
   const worker = new QueueWorker({
     agents: parsed.agents,

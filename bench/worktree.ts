@@ -1,0 +1,139 @@
+/**
+ * Worktree from one shared clone against a fresh clone per agent.
+ *
+ *   npm run bench -- worktree [--files 20000] [--reps 5] [--quick]
+ *
+ * Generates a bare repository of `--files` files (git fast-import, in a temp dir;
+ * 200 directories, source-like text of 0.2–2 KB each), makes the shared clone
+ * the way the harness does (init --bare, fetch into refs/remotes/origin/main),
+ * then alternates, `--reps` times:
+ *   worktree: `git worktree add --force --no-track -B <branch> <dir> refs/remotes/origin/main`
+ *             (the harness's command) from the shared clone;
+ *   clone:    `git clone file://<bare> <dir>` (the pack protocol, no hardlinks,
+ *             like a clone over the network without the network).
+ * Removal is not timed. ratio = median(worktree) / median(clone). Last line:
+ * {"bench":"worktree","files":…,"ratio":…,"worktreeMs":…,"cloneMs":…}
+ */
+import { spawnSync } from "node:child_process";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { git, positive, printTable, round, s } from "./_kit.js";
+
+export interface WorktreeBenchResult {
+  bench: "worktree";
+  files: number;
+  repoMb: number;
+  reps: number;
+  ratio: number;
+  worktreeMs: number;
+  cloneMs: number;
+}
+
+const gitEnv: Record<string, string> = {
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: os.tmpdir(),
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_CONFIG_GLOBAL: "/dev/null",
+  LANG: "C",
+};
+
+/** A fast-import stream of one commit with `files` files. */
+function fastImport(files: number): Buffer {
+  const parts: string[] = [];
+  const lines: string[] = [];
+  for (let i = 0; i < files; i += 1) {
+    const size = 200 + ((i * 7919) % 1800);
+    const unit = `export const value${i} = ${i}; // module ${i % 200}, line of generated source text\n`;
+    const body = unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+    parts.push(`blob\nmark :${i + 1}\ndata ${Buffer.byteLength(body)}\n${body}\n`);
+    lines.push(`M 100644 :${i + 1} src/dir${String(i % 200).padStart(3, "0")}/file${i}.ts\n`);
+  }
+  const message = `${files} generated files\n`;
+  parts.push(
+    `commit refs/heads/main\ncommitter Bench <bench@example.com> 1700000000 +0000\ndata ${Buffer.byteLength(message)}\n${message}${lines.join("")}\n`,
+  );
+  return Buffer.from(parts.join(""));
+}
+
+function timed(args: string[], cwd: string): number {
+  const t0 = performance.now();
+  const r = spawnSync("git", args, { cwd, env: gitEnv, stdio: ["ignore", "ignore", "pipe"] });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr.toString("utf8").slice(-500)}`);
+  return ms;
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchResult> {
+  const { values } = parseArgs({ args, options: { files: { type: "string" }, reps: { type: "string" }, quick: { type: "boolean" } }, allowPositionals: true });
+  const quick = values.quick === true;
+  const files = Math.max(1, Math.floor(positive(values.files, "files", 20_000)));
+  const reps = Math.max(1, Math.floor(positive(values.reps, "reps", quick ? 2 : 5)));
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-bench-worktree-"));
+  try {
+    const bare = path.join(root, "origin.git");
+    const t0 = performance.now();
+    git(["init", "--bare", "--quiet", "--initial-branch=main", bare], { env: gitEnv });
+    const imported = spawnSync("git", ["--git-dir", bare, "fast-import", "--quiet"], { input: fastImport(files), env: gitEnv, stdio: ["pipe", "ignore", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+    if (imported.status !== 0) throw new Error(`fast-import failed: ${imported.stderr.toString("utf8")}`);
+    git(["--git-dir", bare, "repack", "-a", "-d", "--quiet"], { env: gitEnv });
+    const generateMs = performance.now() - t0;
+    const counted = Number(git(["--git-dir", bare, "ls-tree", "-r", "--name-only", "main"], { env: gitEnv }).split("\n").length);
+    const sizeKb = Number(/size-pack: (\d+)/.exec(git(["--git-dir", bare, "count-objects", "-v"], { env: gitEnv }))?.[1] ?? 0);
+
+    const shared = path.join(root, "shared.git");
+    git(["init", "--bare", "--quiet", shared], { env: gitEnv });
+    git(["--git-dir", shared, "config", "gc.auto", "0"], { env: gitEnv });
+    git(["--git-dir", shared, "fetch", "--quiet", "--no-tags", `file://${bare}`, "+refs/heads/main:refs/remotes/origin/main"], { env: gitEnv });
+
+    const worktreeMs: number[] = [];
+    const cloneMs: number[] = [];
+    for (let i = 0; i < reps; i += 1) {
+      const wt = path.join(root, `wt-${i}`);
+      worktreeMs.push(timed(["--git-dir", shared, "worktree", "add", "--quiet", "--force", "--no-track", "-B", `agent-${i}`, wt, "refs/remotes/origin/main"], root));
+      git(["--git-dir", shared, "worktree", "remove", "--force", wt], { env: gitEnv });
+      const cl = path.join(root, `clone-${i}`);
+      cloneMs.push(timed(["clone", "--quiet", `file://${bare}`, cl], root));
+      await fs.rm(cl, { recursive: true, force: true });
+    }
+    const result: WorktreeBenchResult = {
+      bench: "worktree",
+      files: counted,
+      repoMb: round(sizeKb / 1024, 1),
+      reps,
+      ratio: round(median(worktreeMs) / median(cloneMs)),
+      worktreeMs: Math.round(median(worktreeMs)),
+      cloneMs: Math.round(median(cloneMs)),
+    };
+    printTable(
+      `worktree vs clone: ${counted} files, pack ${result.repoMb} MB (generated in ${s(generateMs, 1)}), ${reps} repetitions, in ${os.tmpdir()}`,
+      ["", "median", "min", "max"],
+      [
+        ["git worktree add (shared clone)", s(result.worktreeMs), s(Math.min(...worktreeMs)), s(Math.max(...worktreeMs))],
+        ["git clone file:// (fresh)", s(result.cloneMs), s(Math.min(...cloneMs)), s(Math.max(...cloneMs))],
+      ],
+    );
+    console.log(`  ratio worktree/clone ${result.ratio}`);
+    console.log(JSON.stringify(result));
+    return result;
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
+}
+
+export default async function main(args: string[]): Promise<void> {
+  await runWorktreeBench(args);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(process.argv.slice(2));
+}
