@@ -6,12 +6,11 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { promises as fs, readFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { startFakeGitHub, type FakeGitHub } from "../test/support/fake-github/index.js";
-import { startModelServer, type ModelServer, type Scenario, type ScenarioTurn } from "../test/support/model-server.js";
+import type { Scenario, ScenarioTurn } from "../test/support/model-server.js";
+import { startBench, type Bench } from "../test/chaos/worker-kit.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = path.join(ROOT, "src", "cli", "main.ts");
@@ -40,28 +39,11 @@ export function benchScenario(turns: number, delayMs: number): Scenario {
   return { name: "bench", match: MARKER, turns: out };
 }
 
-export interface BenchEnv {
-  root: string;
-  github: FakeGitHub;
-  model: ModelServer;
-  close(): Promise<void>;
-}
+/** The fake GitHub and the scripted model of a bench run: the same setup the chaos test uses. */
+export type BenchEnv = Bench;
 
-export async function startEnv(scenarios: Scenario[]): Promise<BenchEnv> {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-bench-"));
-  const model = await startModelServer({ scenarios });
-  const github = await startFakeGitHub();
-  return {
-    root,
-    github,
-    model,
-    close: async () => {
-      await github.close().catch(() => undefined);
-      await model.close().catch(() => undefined);
-      if (process.env.KEEP_BENCH) process.stderr.write(`bench kept at ${root}\n`);
-      else await fs.rm(root, { recursive: true, force: true });
-    },
-  };
+export function startEnv(scenarios: Scenario[]): Promise<BenchEnv> {
+  return startBench(scenarios);
 }
 
 /** A repository with `issues` queued issues of the bench scenario. */

@@ -37,14 +37,18 @@ async function gitWithInput(git: GitRepository, args: string[], input: string): 
   return String(result.stdout).trim();
 }
 
-/** Saves the session file of `sessionId` (found under `home` for `cwd`) to the issue's session ref. */
-export async function saveSession(input: {
+/** Where a session lives: the repository it is saved to, and the HOME and working directory the CLI uses. */
+export interface SessionPlace {
   git: GitRepository;
   url: string;
   credentials: GitCredentials;
   issue: number;
   home: string;
   cwd: string;
+}
+
+/** Saves the session file of `sessionId` (found under `home` for `cwd`) to the issue's session ref. */
+export async function saveSession(input: SessionPlace & {
   sessionId: string;
   redact: (text: string) => string;
   now: Date;
@@ -85,14 +89,7 @@ export async function saveSession(input: {
  * Restores the newest saved session of an issue under `home` for `cwd`.
  * Returns null when none was saved.
  */
-export async function restoreSession(input: {
-  git: GitRepository;
-  url: string;
-  credentials: GitCredentials;
-  issue: number;
-  home: string;
-  cwd: string;
-}): Promise<{ sessionId: string; file: string } | null> {
+export async function restoreSession(input: SessionPlace): Promise<{ sessionId: string; file: string } | null> {
   const { git } = input;
   const ref = sessionRef(input.issue);
   const heads = await git.run(["ls-remote", input.url, ref], { credentials: input.credentials });
