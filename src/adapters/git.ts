@@ -148,6 +148,20 @@ export class GitRepository {
     return heads;
   }
 
+  /**
+   * Fetches the branches whose remote-tracking ref is not already at the given
+   * head: agents sharing a clone mostly find the default branch fetched by
+   * another, and a fetch takes the clone's locks.
+   */
+  async fetchChanged(url: string, heads: Map<string, string>, credentials?: GitCredentials): Promise<void> {
+    const stale: string[] = [];
+    for (const [branch, sha] of heads) {
+      const local = await this.run(["rev-parse", "--verify", "--quiet", `refs/remotes/origin/${branch}^{commit}`], { allowFailure: true });
+      if (local.stdout.trim() !== sha) stale.push(branch);
+    }
+    await this.fetchBranches(url, stale, credentials);
+  }
+
   async fetchBranches(url: string, branches: string[], credentials?: GitCredentials): Promise<void> {
     if (branches.length === 0) return;
     const specs = branches.map((b) => `+refs/heads/${b}:refs/remotes/origin/${b}`);

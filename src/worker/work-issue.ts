@@ -228,7 +228,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
         fix: `Push a first commit to ${repository.defaultBranch}, then label the issue ${config.labels.queued} again.`,
       });
     }
-    await git.fetchBranches(url, [...heads.keys()], { token });
+    await git.fetchChanged(url, heads, { token });
     const startPoint = heads.has(branch) ? `refs/remotes/origin/${branch}` : `refs/remotes/origin/${repository.defaultBranch}`;
     worktree = await git.addWorktree(worktreeDir, branch, startPoint);
     log.info({ issue: issueNumber, worktree: worktreeDir, startPoint }, "worktree ready");

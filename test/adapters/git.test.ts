@@ -104,3 +104,25 @@ describe("GitRepository", () => {
     expect(await git.head(wt)).toBe(mine);
   });
 });
+
+describe("fetchChanged", () => {
+  it("fetches only branches whose remote-tracking ref is behind the remote head", async () => {
+    const heads = await git.remoteHeads(remote, ["main"]);
+    await git.fetchChanged(remote, heads);
+    expect(sh(git.cloneDir, "rev-parse", "refs/remotes/origin/main")).toBe(heads.get("main"));
+    // Nothing to fetch: the same heads again leave the clone untouched (a fetch would be logged in FETCH_HEAD).
+    const fetchHead = path.join(git.cloneDir, "FETCH_HEAD");
+    await fs.rm(fetchHead, { force: true });
+    await git.fetchChanged(remote, heads);
+    await expect(fs.stat(fetchHead)).rejects.toThrow();
+    // A new commit on the remote is fetched.
+    const seed = path.join(root, "seed");
+    await fs.writeFile(path.join(seed, "more.txt"), "more\n");
+    sh(seed, "add", ".");
+    sh(seed, "commit", "--quiet", "-m", "more");
+    sh(seed, "push", "--quiet", remote, "main");
+    const newer = await git.remoteHeads(remote, ["main"]);
+    await git.fetchChanged(remote, newer);
+    expect(sh(git.cloneDir, "rev-parse", "refs/remotes/origin/main")).toBe(newer.get("main"));
+  });
+});
