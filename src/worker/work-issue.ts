@@ -162,16 +162,15 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
   const startedAt = lastEventAt;
   const termMs = config.lease.termMinutes * 60_000;
   const stop = new AbortController();
-  let lost: Exclude<LeaseStatus, "ours"> | null = null;
   const leaseStatus = (head: Awaited<ReturnType<Claim["leases"]["read"]>>): LeaseStatus => {
     if (head?.sha === lease.sha) return "ours";
     return head !== null && isInterruptOf(head.record, lease.record) ? "interrupted" : "fenced";
   };
-  const onLost = (status: Exclude<LeaseStatus, "ours">): void => {
-    lost ??= status;
+  // Fenced or interrupted, the session stops; what happens next is decided from the lease head after it.
+  const onLost = (): void => {
     stop.abort();
   };
-  const unregister = deps.interrupts?.register(key, () => onLost("interrupted"));
+  const unregister = deps.interrupts?.register(key, onLost);
   // Our own stop request is written to the lease like a person's /interrupt, so
   // the publishing step below (and anyone reading the lease) treats it the same.
   let selfInterrupt: Promise<unknown> = Promise.resolve();

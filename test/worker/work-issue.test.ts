@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubClient } from "../../src/adapters/github-client.js";
-import { createLogger, silentLogger } from "../../src/adapters/logger.js";
-import { parseConfig } from "../../src/core/config.js";
+import { createLogger, silentLogger, type Logger } from "../../src/adapters/logger.js";
+import { parseConfig, type HarnessConfig } from "../../src/core/config.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
 import { defaultCliPath, promptsDir } from "../../src/cli/paths.js";
 import { claimIssue } from "../../src/worker/claim-issue.js";
@@ -43,6 +43,26 @@ afterAll(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
+/** A worker against the fake GitHub and the scripted model, beating every 50 ms. */
+function workDeps(client: GitHubClient, config: HarnessConfig, state: StateDir, log: Logger): WorkDeps {
+  return {
+    github: client,
+    config,
+    state,
+    claude: {
+      cliPath: defaultCliPath(),
+      modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
+      permissionMode: "dontAsk",
+    },
+    promptsDir: promptsDir(),
+    gitUrl: () => github.gitUrl(OWNER, REPO),
+    log,
+    now: () => new Date(),
+    progressIntervalMs: 60_000,
+    livenessMs: 50,
+  };
+}
+
 describe("workIssue, fenced mid-session", () => {
   it("stops the session when a renewal finds the lease taken, and writes nothing more", async () => {
     // A lease term of 0.6 s renews every 0.2 s; liveness ticks every 50 ms.
@@ -56,23 +76,7 @@ describe("workIssue, fenced mid-session", () => {
 
     const claimed = await claimIssue({ github: client, config, state, owner, log, now }, issue.number);
     if (!claimed.claimed) throw new Error(claimed.reason);
-    const deps: WorkDeps = {
-      github: client,
-      config,
-      state,
-      claude: {
-        cliPath: defaultCliPath(),
-        modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
-        permissionMode: "dontAsk",
-      },
-      promptsDir: promptsDir(),
-      gitUrl: () => github.gitUrl(OWNER, REPO),
-      log,
-      now,
-      progressIntervalMs: 60_000,
-      livenessMs: 50,
-    };
-    const working = workIssue(deps, claimed.claim);
+    const working = workIssue(workDeps(client, config, state, log), claimed.claim);
 
     // While the model thinks over its second turn, the reclaimer takes the lease.
     const deadline = Date.now() + 30_000;
@@ -114,21 +118,7 @@ describe("workIssue, fenced mid-session", () => {
     const issue = await github.createIssue(OWNER, REPO, { title: "long", body: "[scenario:long] go", labels: ["harness:queued"], user: "ada" });
     const claimed = await claimIssue({ github: client, config, state, owner, log, now }, issue.number);
     if (!claimed.claimed) throw new Error(claimed.reason);
-    const working = workIssue(
-      {
-        github: client,
-        config,
-        state,
-        claude: { cliPath: defaultCliPath(), modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" }, permissionMode: "dontAsk" },
-        promptsDir: promptsDir(),
-        gitUrl: () => github.gitUrl(OWNER, REPO),
-        log,
-        now,
-        progressIntervalMs: 60_000,
-        livenessMs: 50,
-      },
-      claimed.claim,
-    );
+    const working = workIssue(workDeps(client, config, state, log), claimed.claim);
     let done = false;
     void working.finally(() => (done = true));
     const passes: string[] = [];
