@@ -22,6 +22,10 @@ export interface GitCredentials {
 
 const SAFE_CONFIG = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"];
 
+/** What git says when another process holds a lock file of the shared clone. */
+const LOCK_CONTENTION = /cannot lock ref|Unable to create '[^']*\.lock'|another git process seems to be running|unable to update local ref|could not lock config file/i;
+const LOCK_RETRIES = 8;
+
 function baseEnv(home: string): Record<string, string> {
   return {
     PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
@@ -86,15 +90,22 @@ export class GitRepository {
       `--git-dir=${options.gitDir ?? this.cloneDir}`,
       ...(options.workTree ? [`--work-tree=${options.workTree}`] : []),
     ];
-    const result = await execa("git", [...SAFE_CONFIG, ...location, ...args], {
-      cwd: options.cwd ?? options.workTree ?? this.cloneDir,
-      env: { ...baseEnv(this.home), ...credentialEnv(options.credentials) },
-      extendEnv: false,
-      reject: false,
-      stripFinalNewline: true,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    const out: GitResult = { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? 1 };
+    let out: GitResult;
+    // Agents share the clone: git refuses rather than waits when another
+    // process holds one of its lock files, so such a failure is tried again.
+    for (let attempt = 1; ; attempt += 1) {
+      const result = await execa("git", [...SAFE_CONFIG, ...location, ...args], {
+        cwd: options.cwd ?? options.workTree ?? this.cloneDir,
+        env: { ...baseEnv(this.home), ...credentialEnv(options.credentials) },
+        extendEnv: false,
+        reject: false,
+        stripFinalNewline: true,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      out = { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? 1 };
+      if (out.exitCode === 0 || attempt >= LOCK_RETRIES || !LOCK_CONTENTION.test(out.stderr)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.floor(Math.random() * 50)));
+    }
     if (out.exitCode !== 0 && !options.allowFailure) {
       throw new HarnessError("EHARNESS_GIT", {
         message: `git ${args[0] ?? ""} failed (exit ${out.exitCode}): ${redactUrl(out.stderr).slice(0, 500)}`,

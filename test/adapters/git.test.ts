@@ -126,3 +126,17 @@ describe("fetchChanged", () => {
     expect(sh(git.cloneDir, "rev-parse", "refs/remotes/origin/main")).toBe(newer.get("main"));
   });
 });
+
+describe("a shared clone under contention", () => {
+  it("tries again while another process holds the lock of a ref it updates", async () => {
+    const heads = await git.remoteHeads(remote, ["main"]);
+    const lock = path.join(git.cloneDir, "refs", "remotes", "origin", "main.lock");
+    await fs.mkdir(path.dirname(lock), { recursive: true });
+    await fs.writeFile(lock, "");
+    // Another agent's fetch holds the lock for a moment, then lets go.
+    const release = new Promise<void>((resolve) => setTimeout(() => void fs.rm(lock, { force: true }).then(() => resolve()), 150));
+    await git.fetchBranches(remote, ["main"]);
+    await release;
+    expect(sh(git.cloneDir, "rev-parse", "refs/remotes/origin/main")).toBe(heads.get("main"));
+  });
+});
