@@ -7,7 +7,9 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
 import { execa } from "execa";
+import type { RunClaudeOptions } from "../../src/adapters/claude/run-claude.js";
 
 export const CLI_PATH = fileURLToPath(new URL("../../node_modules/.bin/claude", import.meta.url));
 
@@ -125,4 +127,25 @@ export async function pidsWithEnv(entry: string, commandIncludes?: string): Prom
     }
   }
   return pids;
+}
+
+/** runClaude's options for a test session in `dirs` against the model at `baseUrl`; `overrides` win. */
+export function runClaudeOptions(dirs: CliDirs, baseUrl: string, overrides: Partial<RunClaudeOptions> = {}): RunClaudeOptions {
+  return {
+    cliPath: CLI_PATH,
+    cwd: dirs.cwd,
+    home: dirs.home,
+    prompt: "Write hello.txt",
+    sessionId: randomUUID(),
+    allowedTools: ["Write", "Edit", "Bash"],
+    maxTurns: 10,
+    maxBudgetUsd: 5,
+    modelEnv: { ANTHROPIC_BASE_URL: baseUrl, ANTHROPIC_API_KEY: "test", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
+    agentId: `test-${randomUUID()}`,
+    transcriptPath: join(dirs.home, "..", "session", "transcript.jsonl"),
+    stderrPath: join(dirs.home, "..", "session", "stderr.log"),
+    stallTimeoutMs: 30_000,
+    wallTimeoutMs: 60_000,
+    ...overrides,
+  };
 }

@@ -5,33 +5,18 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findAgentProcesses, runClaude, type RunClaudeOptions } from "../../../src/adapters/claude/run-claude.js";
 import type { StreamEvent } from "../../../src/core/stream-event.js";
 import { startModelServer, type ModelServer } from "../../support/model-server.js";
-import { CLI_PATH, makeCliDirs, type CliDirs } from "../../support/run-cli.js";
+import { makeCliDirs, runClaudeOptions, type CliDirs } from "../../support/run-cli.js";
+
+const KILL_GRACE = { interrupt: 2_000, terminate: 2_000 };
 
 function baseOptions(dirs: CliDirs, url: string, overrides: Partial<RunClaudeOptions> = {}): RunClaudeOptions {
-  return {
-    cliPath: CLI_PATH,
-    cwd: dirs.cwd,
-    home: dirs.home,
-    prompt: "Write hello.txt",
-    sessionId: randomUUID(),
-    allowedTools: ["Write", "Edit", "Bash"],
-    maxTurns: 10,
-    maxBudgetUsd: 5,
-    modelEnv: { ANTHROPIC_BASE_URL: url, ANTHROPIC_API_KEY: "test", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
-    agentId: `test-${randomUUID()}`,
-    transcriptPath: join(dirs.home, "..", "session", "transcript.jsonl"),
-    stderrPath: join(dirs.home, "..", "session", "stderr.log"),
-    stallTimeoutMs: 30_000,
-    wallTimeoutMs: 60_000,
-    killGraceMs: { interrupt: 2_000, terminate: 2_000 },
-    ...overrides,
-  };
+  return runClaudeOptions(dirs, url, { killGraceMs: KILL_GRACE, ...overrides });
 }
+
 
 /**
  * A model that starts an expensive answer and never finishes it: `message_start`

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -14,34 +13,15 @@ import {
 import { isHarnessError } from "../../../src/core/errors.js";
 import type { StreamEvent } from "../../../src/core/stream-event.js";
 import { loadScenario, startModelServer, type ModelServer } from "../../support/model-server.js";
-import { CLI_PATH, makeCliDirs, pidsWithEnv, type CliDirs } from "../../support/run-cli.js";
+import { makeCliDirs, runClaudeOptions, pidsWithEnv, type CliDirs } from "../../support/run-cli.js";
+
+/** The shared test options; no server means a port nothing listens on. */
+function baseOptions(dirs: CliDirs, server: ModelServer | null, overrides: Partial<RunClaudeOptions> = {}): RunClaudeOptions {
+  return runClaudeOptions(dirs, server?.url ?? "http://127.0.0.1:9", overrides);
+}
 
 const scenariosDir = fileURLToPath(new URL("../../fixtures/scenarios/", import.meta.url));
 
-function baseOptions(dirs: CliDirs, server: ModelServer | null, overrides: Partial<RunClaudeOptions> = {}): RunClaudeOptions {
-  const agentId = `test-${randomUUID()}`;
-  return {
-    cliPath: CLI_PATH,
-    cwd: dirs.cwd,
-    home: dirs.home,
-    prompt: "Write hello.txt",
-    sessionId: randomUUID(),
-    allowedTools: ["Write", "Edit", "Bash"],
-    maxTurns: 10,
-    maxBudgetUsd: 5,
-    modelEnv: {
-      ANTHROPIC_BASE_URL: server?.url ?? "http://127.0.0.1:9",
-      ANTHROPIC_API_KEY: "test",
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-    },
-    agentId,
-    transcriptPath: join(dirs.home, "..", "session", "transcript.jsonl"),
-    stderrPath: join(dirs.home, "..", "session", "stderr.log"),
-    stallTimeoutMs: 30_000,
-    wallTimeoutMs: 60_000,
-    ...overrides,
-  };
-}
 
 describe("buildClaudeArgs / buildClaudeEnv", () => {
   const dirs: CliDirs = { cwd: "/w", home: "/h", cleanup: async () => undefined };
