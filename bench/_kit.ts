@@ -67,6 +67,8 @@ export interface LogLine {
   level: number;
   issue: number | null;
   agent: string | null;
+  /** "issue steps": where the issue's time went, per step (ms). */
+  steps: Record<string, number> | null;
 }
 
 export interface WorkerRun {
@@ -101,6 +103,7 @@ export function parseLog(text: string): LogLine[] {
         level: typeof o.level === "number" ? o.level : 0,
         issue: issueOf(o.issue),
         agent: typeof o.agent === "string" ? o.agent : null,
+        steps: typeof o.steps === "object" && o.steps !== null ? (o.steps as Record<string, number>) : null,
       });
     } catch {
       // not a log line
@@ -229,6 +232,14 @@ export function phaseMeans(issues: IssueTimeline[]): PhaseTotals {
     session: sum((t) => t.sessionEndedAt - t.worktreeAt),
     publish: sum((t) => t.doneAt - t.sessionEndedAt),
   };
+}
+
+/** Mean time per issue of each step the worker logged ("issue steps"), in the order the steps first appear. */
+export function stepMeans(logs: LogLine[]): Record<string, number> {
+  const sums = new Map<string, number>();
+  const perIssue = logs.filter((l) => l.msg === "issue steps" && l.steps !== null);
+  for (const l of perIssue) for (const [name, ms] of Object.entries(l.steps ?? {})) sums.set(name, (sums.get(name) ?? 0) + ms);
+  return Object.fromEntries([...sums].map(([name, total]) => [name, Math.round(total / Math.max(1, perIssue.length))]));
 }
 
 /** Sessions running at once, sampled over the worker's run: mean and max. */

@@ -23,6 +23,7 @@ import {
   createQueuedRepo,
   ownCpuMs,
   phaseMeans,
+  stepMeans,
   positive,
   printTable,
   round,
@@ -43,6 +44,8 @@ export interface ScalingRun {
   fakeCpuMs: number;
   issues: number;
   phases: PhaseTotals;
+  /** Mean ms per issue of each step the worker logged (claim.*, git.*, session, publish.*). */
+  steps: Record<string, number>;
   meanConcurrentSessions: number;
 }
 
@@ -96,6 +99,7 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
         fakeCpuMs: Math.round(fakeCpuMs),
         issues: tl.length,
         phases: Object.fromEntries(Object.entries(phaseMeans(tl)).map(([k, v]) => [k, Math.round(v)])) as unknown as PhaseTotals,
+        steps: stepMeans(run.logs),
         meanConcurrentSessions: round(concurrency(tl, startedAt, lastDone).mean, 2),
       });
     }
@@ -128,6 +132,12 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
       s(r.phases.publish),
       r.meanConcurrentSessions.toFixed(2),
     ]),
+  );
+  const stepNames = [...new Set(runs.flatMap((r) => Object.keys(r.steps)))];
+  printTable(
+    "  steps: mean per issue from the worker's \"issue steps\" log line",
+    ["step", ...runs.map((r) => `${r.agents} agent(s)`)],
+    stepNames.map((name) => [name, ...runs.map((r) => (r.steps[name] === undefined ? "-" : s(r.steps[name] ?? 0)))]),
   );
   console.log("  phases are means per issue from the worker log: pre-claim = previous issue done (or worker started) → claimed (queue pass, jitter, claim);");
   console.log("  claim→worktree = claimed → worktree ready; session = worktree ready → session ended; publish = session ended → issue done.");

@@ -1,4 +1,6 @@
 import { describeOutcome, formatCost, formatDuration } from "../core/render-comments.js";
+import { describeOwner } from "../core/lease.js";
+import type { ReclaimResult } from "../worker/reclaimer.js";
 import type { WorkResult } from "../worker/work-issue.js";
 import type { SummaryCell } from "./action-core.js";
 import { processSecrets } from "../adapters/secrets.js";
@@ -13,8 +15,8 @@ function outcomeText(result: WorkResult): string {
   return describeOutcome(result.outcome);
 }
 
-/** Table cells are inline HTML in the summary: no markup from issue or model text gets through. */
-function escapeCell(text: string): string {
+/** Table cells and lines are inline HTML in the summary: no markup from issue or model text gets through. */
+export function escapeCell(text: string): string {
   return processSecrets
     .redact(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "&#124;");
 }
@@ -57,4 +59,28 @@ export function jobSummaryErrors(runs: readonly IssueRun[]): string[] {
     }
   }
   return lines;
+}
+
+const RECLAIM_HEADER = ["Issue", "Previous holder", "Renewed until", "What happened"] as const;
+
+/**
+ * Mode reclaim: one row per lease the reclaimer took back (requeued with its
+ * not-before time, or failed after its last attempt) or tried to and lost to a
+ * renewal; null when it left every lease alone (all live or already free).
+ */
+export function reclaimSummaryRows(results: readonly ReclaimResult[], repository: string, maxAttempts: number): SummaryCell[][] | null {
+  const rows: SummaryCell[][] = [RECLAIM_HEADER.map((data) => ({ data, header: true }))];
+  for (const result of results) {
+    const issue = `${repository}#${result.issue}`;
+    if (result.action === "requeued" || result.action === "failed") {
+      const happened =
+        result.action === "requeued"
+          ? `requeued after attempt ${result.attempt} of ${maxAttempts}, claimable again from ${result.notBefore ?? "now"}`
+          : `failed after attempt ${result.attempt} of ${maxAttempts} (the last)`;
+      rows.push([issue, escapeCell(describeOwner(result.holder)), escapeCell(result.leaseUntil), escapeCell(happened)]);
+    } else if (result.action === "lost-race") {
+      rows.push([issue, "", "", escapeCell(`left alone: ${result.reason}`)]);
+    }
+  }
+  return rows.length > 1 ? rows : null;
 }

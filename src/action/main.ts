@@ -14,17 +14,24 @@ import { runClaude } from "../adapters/claude/run-claude.js";
 import type { ActionCore } from "./action-core.js";
 import { createActionLogger } from "./action-logger.js";
 import { jobSummaryErrors, jobSummaryRows, type IssueRun } from "./job-summary.js";
+import { reclaimMode } from "./reclaim-mode.js";
+
+/** The outputs of action/action.yml, in its order; every mode sets all of them (empty where they do not apply). */
+export const OUTPUT_NAMES = ["outcome", "pr-number", "cost-usd", "session-id", "reclaimed"] as const;
+export type ActionOutputs = Record<(typeof OUTPUT_NAMES)[number], string>;
 
 /** Everything the Action runs with, read and validated by the runner. */
 export interface ActionSettings {
-  mode: "issue" | "worker";
+  /** issue and worker run sessions; reclaim only takes back stalled leases (no CLI, no model). */
+  mode: "issue" | "worker" | "reclaim";
   /** Mode issue: the issue to work. */
   issue: number | null;
   githubToken: string;
   /** REST root (GITHUB_API_URL). */
   apiUrl: string;
   repository: { owner: string; repo: string };
-  claudePath: string;
+  /** The Claude Code CLI; null in mode reclaim, which runs no session. */
+  claudePath: string | null;
   /** The only variables the CLI receives besides PATH, HOME, LANG, TMPDIR. */
   modelEnv: Record<string, string>;
   stateDir: string;
@@ -61,7 +68,7 @@ function defaultApi(token: string, baseUrl: string): GitHubApi {
 }
 
 /** The outputs of a run: one issue's, or in mode worker the aggregate of all. */
-export function actionOutputs(runs: readonly IssueRun[], mode: ActionSettings["mode"]): Record<"outcome" | "pr-number" | "cost-usd" | "session-id", string> {
+export function actionOutputs(runs: readonly IssueRun[], mode: "issue" | "worker"): ActionOutputs {
   const worked = runs.flatMap((r) => (r.claimed ? [r.result] : []));
   let outcome: string;
   if (worked.length === 0) outcome = mode === "worker" ? "none" : "not_claimed";
@@ -72,6 +79,7 @@ export function actionOutputs(runs: readonly IssueRun[], mode: ActionSettings["m
     "pr-number": worked.flatMap((r) => (r.pullRequest === null ? [] : [String(r.pullRequest)])).join(" "),
     "cost-usd": worked.length === 0 ? "" : String(Number(cost.toFixed(6))),
     "session-id": worked.flatMap((r) => (r.report?.sessionId ? [r.report.sessionId] : [])).join(" "),
+    reclaimed: "",
   };
 }
 
@@ -80,14 +88,19 @@ export function actionOutputs(runs: readonly IssueRun[], mode: ActionSettings["m
  * cannot be claimed (held elsewhere, not queued, closed) ends with a notice,
  * not a failure. Mode worker: claim the next claimable issue of the queue,
  * work it, and repeat until none is claimable or `maxIssues` were worked.
+ * Mode reclaim: one pass of the stall reclaimer (see reclaim-mode.ts).
  * Outputs, the job summary and the step's status come from what happened.
  */
 export async function main(deps: MainDeps, settings: ActionSettings): Promise<void> {
+  if (settings.mode === "reclaim") return reclaimMode(deps, settings);
+  const mode = settings.mode;
   const { core, now } = deps;
   const log = deps.log ?? createActionLogger(core);
   const fullName = `${settings.repository.owner}/${settings.repository.repo}`;
   const runs: IssueRun[] = [];
   try {
+    const cliPath = settings.claudePath;
+    if (cliPath === null) throw new Error(`mode ${mode} without the Claude Code CLI (the runner checks this)`);
     const github = new GitHubClient((deps.createApi ?? defaultApi)(settings.githubToken, settings.apiUrl), settings.repository);
     const config = await loadConfig(github);
     const state = new StateDir(settings.stateDir);
@@ -97,7 +110,7 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
       github,
       config,
       state,
-      claude: { cliPath: settings.claudePath, modelEnv: settings.modelEnv, permissionMode: settings.permissionMode },
+      claude: { cliPath, modelEnv: settings.modelEnv, permissionMode: settings.permissionMode },
       promptsDir: settings.promptsDir,
       gitUrl: (repository) => repository.cloneUrl,
       log,
@@ -116,7 +129,7 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
       return { issue, claimed: true, result };
     };
 
-    if (settings.mode === "issue") {
+    if (mode === "issue") {
       const issue = settings.issue;
       if (issue === null) throw new Error("mode issue without an issue number (the runner checks this)");
       const run = await attempt(issue);
@@ -130,13 +143,13 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
     const error = toHarnessError(thrown, "EHARNESS_GITHUB", "See the log above for the request that failed, then run the workflow again.");
     log.error({ code: error.code, err: thrown }, error.message);
     await writeSummary(core, runs, fullName, [`${error.code}: ${error.message} Fix: ${error.fix}`]);
-    setOutputs(core, runs, settings.mode, "error");
+    setOutputs(core, runs, mode, "error");
     core.setFailed(error.toString());
     return;
   }
 
   await writeSummary(core, runs, fullName, []);
-  setOutputs(core, runs, settings.mode);
+  setOutputs(core, runs, mode);
   const failed = runs.flatMap((r) => (r.claimed && r.result.outcome !== "success" ? [r] : []));
   if (failed.length > 0) {
     core.setFailed(
@@ -147,7 +160,7 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
   }
 }
 
-function setOutputs(core: ActionCore, runs: readonly IssueRun[], mode: ActionSettings["mode"], outcome?: string): void {
+function setOutputs(core: ActionCore, runs: readonly IssueRun[], mode: "issue" | "worker", outcome?: string): void {
   const outputs = actionOutputs(runs, mode);
   if (outcome !== undefined) outputs.outcome = outcome;
   for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);

@@ -12,10 +12,11 @@ import { processSecrets } from "../adapters/secrets.js";
 /**
  * Reads and validates everything the Action runs with, in one place: the
  * inputs of action.yml, the runner's environment (GITHUB_*), the event that
- * started the job, the Claude Code CLI on the runner and the model's
- * credentials. Every problem is reported at once as `EHARNESS_*: what is wrong
- * (naming the input) Fix: what to do`, through core.setFailed, before anything
- * talks to GitHub or touches the state directory.
+ * started the job, and, in the modes that run sessions (issue, worker), the
+ * Claude Code CLI on the runner, the model's credentials and the prompts.
+ * Every problem is reported at once as `EHARNESS_*: what is wrong (naming the
+ * input) Fix: what to do`, through core.setFailed, before anything talks to
+ * GitHub or touches the state directory.
  */
 
 /** The inputs of action/action.yml, in its order; a test keeps the two in step. */
@@ -38,11 +39,8 @@ const positiveWhole = (what: string) =>
 export const inputsSchema = z.object({
   mode: z.preprocess(
     (v) => (typeof v === "string" && v.trim() === "" ? "issue" : typeof v === "string" ? v.trim() : v),
-    z.enum(["issue", "worker"], {
-      error: (issue) =>
-        issue.input === "reclaim"
-          ? "is `reclaim`, which arrives with the reclaimer and is not available yet"
-          : `must be \`issue\` or \`worker\`, not ${JSON.stringify(issue.input)}`,
+    z.enum(["issue", "worker", "reclaim"], {
+      error: (issue) => `must be \`issue\`, \`worker\` or \`reclaim\`, not ${JSON.stringify(issue.input)}`,
     }),
   ),
   issue: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), positiveWhole("an issue number like 7").optional()),
@@ -71,7 +69,7 @@ export const inputsSchema = z.object({
 export type ActionInputs = z.infer<typeof inputsSchema>;
 
 const FIX: Record<InputName, string> = {
-  mode: "Set `mode: issue` (work the event's issue) or `mode: worker` (drain the queue); for a schedule use `mode: worker` until `reclaim` ships.",
+  mode: "Set `mode: issue` (work the event's issue), `mode: worker` (drain the queue) or `mode: reclaim` (take back stalled leases, for a schedule).",
   issue: "Pass the issue number, e.g. `issue: ${{ github.event.issue.number || inputs.issue }}`, or leave it out on `issues`, `issue_comment` and `workflow_dispatch` (input `issue`) events.",
   "github-token": "Pass `github-token: ${{ secrets.GITHUB_TOKEN }}` (or a token with contents, issues and pull-requests write) to the step.",
   "anthropic-api-key": "Pass `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}`.",
@@ -217,13 +215,19 @@ export async function readSettings(deps: Pick<RunnerDeps, "core" | "env" | "prom
     }
   }
 
-  const claudeGiven = raw["claude-path"]?.trim();
-  const claude = await resolveClaudePath(claudeGiven === "" ? undefined : claudeGiven, env);
-  if (typeof claude !== "string") problems.push(claude);
+  // Mode reclaim runs no session: it needs neither the CLI, nor model credentials, nor the prompts.
+  const runsSessions = mode !== "reclaim";
+  let claude: string | null = null;
+  if (runsSessions) {
+    const claudeGiven = raw["claude-path"]?.trim();
+    const found = await resolveClaudePath(claudeGiven === "" ? undefined : claudeGiven, env);
+    if (typeof found === "string") claude = found;
+    else problems.push(found);
+  }
 
   const modelEnv = modelEnvFrom(env);
   if (inputs?.["anthropic-api-key"]) modelEnv.ANTHROPIC_API_KEY = inputs["anthropic-api-key"];
-  if (!modelEnv.ANTHROPIC_API_KEY && !modelEnv.ANTHROPIC_AUTH_TOKEN && !modelEnv.CLAUDE_CODE_USE_BEDROCK && !modelEnv.CLAUDE_CODE_USE_VERTEX) {
+  if (runsSessions && !modelEnv.ANTHROPIC_API_KEY && !modelEnv.ANTHROPIC_AUTH_TOKEN && !modelEnv.CLAUDE_CODE_USE_BEDROCK && !modelEnv.CLAUDE_CODE_USE_VERTEX) {
     problems.push({
       code: "EHARNESS_CREDENTIALS",
       message: 'The Claude Code CLI has no model credentials: input "anthropic-api-key" is not set, nor ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_USE_BEDROCK or CLAUDE_CODE_USE_VERTEX in the environment.',
@@ -231,17 +235,19 @@ export async function readSettings(deps: Pick<RunnerDeps, "core" | "env" | "prom
     });
   }
 
-  try {
-    await fs.access(path.join(deps.promptsDir, "bootstrap.md"), constants.R_OK);
-  } catch {
-    problems.push({
-      code: "EHARNESS_PROMPT",
-      message: `The harness's prompts are not at ${deps.promptsDir}.`,
-      fix: "Use the Action from a checkout of claude-harness (`uses: OWNER/claude-harness/action@REF` or `uses: ./action`), where action/dist sits next to prompts/.",
-    });
+  if (runsSessions) {
+    try {
+      await fs.access(path.join(deps.promptsDir, "bootstrap.md"), constants.R_OK);
+    } catch {
+      problems.push({
+        code: "EHARNESS_PROMPT",
+        message: `The harness's prompts are not at ${deps.promptsDir}.`,
+        fix: "Use the Action from a checkout of claude-harness (`uses: OWNER/claude-harness/action@REF` or `uses: ./action`), where action/dist sits next to prompts/.",
+      });
+    }
   }
 
-  if (problems.length > 0 || !inputs || !repository || typeof claude !== "string" || (inputs.mode === "issue" && issue === null)) {
+  if (problems.length > 0 || !inputs || !repository || (inputs.mode !== "reclaim" && claude === null) || (inputs.mode === "issue" && issue === null)) {
     return { problems };
   }
   const home = env.HOME && env.HOME !== "" ? env.HOME : os.homedir();

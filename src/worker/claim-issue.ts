@@ -7,6 +7,7 @@ import { LeaseStore, type LeaseHead } from "../adapters/github-lease.js";
 import { acquireLock } from "../adapters/lockfile.js";
 import type { Logger } from "../adapters/logger.js";
 import type { StateDir } from "./state-dir.js";
+import { StepClock } from "../core/step-clock.js";
 
 /** An issue this agent holds: the local lock, the lease and what people see. */
 export interface Claim {
@@ -22,6 +23,8 @@ export interface Claim {
   /** The lease record before this claim (how the last attempt ended), null for a first claim. */
   previous: LeaseRecord | null;
   releaseLock: () => Promise<void>;
+  /** The claim's steps so far; the work goes on with the same clock, logged once the issue is done. */
+  clock: StepClock;
 }
 
 export type ClaimOutcome = { claimed: true; claim: Claim } | { claimed: false; reason: string };
@@ -46,10 +49,12 @@ export function harnessLabels(config: HarnessConfig): string[] {
  */
 export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<ClaimOutcome> {
   const { github, config, state, owner, log } = deps;
+  const clock = new StepClock();
   const lock = await acquireLock(state.claims(), state.claimName(github.owner, github.repo, issueNumber), owner.agent);
   if (!lock.acquired) {
     return { claimed: false, reason: `held on this host by ${lock.holder ? `${lock.holder.agent} (pid ${lock.holder.pid})` : "another process"}` };
   }
+  clock.mark("claim.lock");
   // The issue is read under the lock, so what we decide on is not older than
   // any same-host claimer's work (a stale read could claim a finished issue
   // whose lease was released).
@@ -57,6 +62,7 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     await lock.release();
     throw error;
   });
+  clock.mark("claim.readIssue");
   const refusal = issue.isPullRequest
     ? "pull requests are not worked"
     : issue.state !== "open"
@@ -74,6 +80,7 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     const before = await leases.read(issueNumber);
     const resume = before?.record.retry?.mode === "resume" && before.record.sessionId !== null;
     const sessionId = resume && before?.record.sessionId ? before.record.sessionId : randomUUID();
+    clock.mark("claim.readLease");
     const result = await leases.claim({
       issue: issueNumber,
       owner,
@@ -85,13 +92,16 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
       await lock.release();
       return { claimed: false, reason: result.reason };
     }
+    clock.mark("claim.lease");
     log.info({ issue: issueNumber, epoch: result.head.record.epoch, attempt: result.head.record.attempt }, "claimed");
     try {
       const labels = await github.transitionLabels(issueNumber, issue.labels, harnessLabels(config), config.labels.claimed);
+      clock.mark("claim.labels");
       if (config.assignee) {
         await github.addAssignee(issueNumber, config.assignee).catch((error: unknown) => {
           log.debug({ err: error, assignee: config.assignee }, "assignee skipped");
         });
+        clock.mark("claim.assignee");
       }
       const tracking = renderTrackingComment({
         issue: issueNumber,
@@ -108,6 +118,7 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
       } else {
         trackingCommentId = await github.createComment(issueNumber, tracking);
       }
+      clock.mark("claim.trackingComment");
       return {
         claimed: true,
         claim: {
@@ -121,6 +132,7 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
           mode: result.head.record.retry?.mode ?? "new",
           previous: before?.record ?? null,
           releaseLock: lock.release,
+          clock,
         },
       };
     } catch (error) {

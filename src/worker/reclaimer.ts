@@ -1,5 +1,5 @@
 import type { HarnessConfig } from "../core/config.js";
-import { describeOwner, parseLease, type LeaseRecord } from "../core/lease.js";
+import { describeOwner, parseLease, type LeaseOwner, type LeaseRecord } from "../core/lease.js";
 import { decideReclaim, reclaimPolicyOf, type ReclaimPolicy } from "../core/reclaim.js";
 import { renderReclaimComment, type AttemptLine } from "../core/render-comments.js";
 import type { GitHubClient } from "../adapters/github-client.js";
@@ -14,11 +14,21 @@ import { harnessLabels } from "./claim-issue.js";
  * (so a renewal that lands first wins), and the issue is requeued with a backoff
  * or, after the last attempt, marked failed with the list of its attempts.
  */
-export interface ReclaimResult {
-  issue: number;
-  action: "requeued" | "failed" | "kept" | "lost-race";
-  reason: string;
-}
+export type ReclaimResult =
+  | { issue: number; action: "kept" | "lost-race"; reason: string }
+  | {
+      issue: number;
+      action: "requeued" | "failed";
+      reason: string;
+      /** Who held the lease that was taken back. */
+      holder: LeaseOwner;
+      /** Until when that holder had renewed it. */
+      leaseUntil: string;
+      /** The attempt that stalled (the claim's attempt number). */
+      attempt: number;
+      /** Requeued: when the issue may be claimed again; failed: null. */
+      notBefore: string | null;
+    };
 
 export interface ReclaimDeps {
   github: GitHubClient;
@@ -104,7 +114,15 @@ export async function reclaimRepository(deps: ReclaimDeps): Promise<ReclaimResul
         attempts,
       }),
     );
-    results.push({ issue, action: decision.requeue ? "requeued" : "failed", reason: `${holder} stopped renewing at ${record.leaseUntil}` });
+    results.push({
+      issue,
+      action: decision.requeue ? "requeued" : "failed",
+      reason: `${holder} stopped renewing at ${record.leaseUntil}`,
+      holder: record.owner,
+      leaseUntil: record.leaseUntil,
+      attempt: record.attempt,
+      notBefore: decision.requeue ? taken.head.record.notBefore : null,
+    });
   }
   return results;
 }

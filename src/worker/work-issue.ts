@@ -212,15 +212,20 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     log,
   });
   heartbeat.start();
+  const { clock } = claim;
   try {
     labels = await github.transitionLabels(issueNumber, labels, harnessLabels(config), config.labels.running);
+    clock.mark("labels.running");
     const repository = await github.getRepository();
     const url = deps.gitUrl(repository);
     const token = await github.gitToken();
+    clock.mark("repository");
 
     await fs.mkdir(state.gitHome(), { recursive: true });
     await git.ensureClone();
+    clock.mark("git.clone");
     const heads = await git.remoteHeads(url, [repository.defaultBranch, branch], { token });
+    clock.mark("git.lsRemote");
     if (!heads.has(repository.defaultBranch)) {
       throw new HarnessError("EHARNESS_NO_DEFAULT_BRANCH", {
         message: `The repository ${github.fullName} has no branch ${repository.defaultBranch} (its default branch), so there is nothing to start from.`,
@@ -228,8 +233,10 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       });
     }
     await git.fetchChanged(url, heads, { token });
+    clock.mark("git.fetch");
     const startPoint = heads.has(branch) ? `refs/remotes/origin/${branch}` : `refs/remotes/origin/${repository.defaultBranch}`;
     worktree = await git.addWorktree(worktreeDir, branch, startPoint);
+    clock.mark("git.worktree");
     log.info({ issue: issueNumber, worktree: worktreeDir, startPoint }, "worktree ready");
 
     const previousOutcome = claim.previous?.outcome ?? claim.previous?.state ?? "unknown";
@@ -257,6 +264,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     }
     const bootstrapFile = path.join(sessionDir, "bootstrap.md");
     await fs.writeFile(bootstrapFile, prompts.bootstrap);
+    clock.mark("prompts");
 
     let lastEdit = deps.now().getTime();
     let loggedToolCalls = 0;
@@ -312,29 +320,37 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       deps.cancel?.removeEventListener("abort", onCancel);
       await selfInterrupt;
     }
+    clock.mark("session");
     await pendingEdit;
+    clock.mark("progressEdit");
     report = result.report;
     log.info({ issue: issueNumber, outcome: report.outcome, turns: report.turns, costUsd: report.costUsd }, "session ended");
 
     // Publishing: only while we still hold the lease, or a person asked us to stop and keep the work.
     const head = await claim.leases.read(issueNumber);
+    clock.mark("publish.leaseRead");
     if (leaseStatus(head) === "interrupted") {
       return await publishInterrupted(deps, claim, { git, worktree, url, labels, report, branch, tracking, home });
     }
     await claim.leases.assertHeld(issueNumber, lease);
+    clock.mark("publish.leaseCheck");
     await keepSession(deps, claim, { git, url, home, cwd: worktree.path });
+    clock.mark("publish.saveSession");
     await git.commitAll(worktree, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${claim.sessionId}, attempt ${attempt}.`);
     const commits = await git.countCommits(`refs/remotes/origin/${repository.defaultBranch}..refs/heads/${branch}`);
     const remoteHead = heads.get(branch);
     const localHead = await git.head(worktree);
+    clock.mark("publish.commit");
     if (commits > 0 && localHead !== remoteHead) {
       // A fresh token: an installation token lives an hour, a session may too.
       await git.push(url, worktree, { token: await github.gitToken() });
       pushed = true;
+      clock.mark("publish.push");
     }
     const success = report.outcome === "success";
     if (commits > 0) {
       await claim.leases.assertHeld(issueNumber, lease);
+      clock.mark("publish.leaseCheck");
       const existing = await github.findOpenPull(branch, repository.defaultBranch);
       const body = renderPullRequestBody({ issue: issueNumber, report, branch, commits });
       if (existing) {
@@ -350,13 +366,19 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
         });
         pullRequest = created.number;
       }
+      clock.mark("publish.pullRequest");
     }
     await claim.leases.assertHeld(issueNumber, lease);
+    clock.mark("publish.leaseCheck");
     await github.createComment(issueNumber, renderSummaryComment({ issue: issueNumber, report, branch, pullRequest: pullRequest ?? undefined, commits }));
+    clock.mark("publish.summary");
     const label = success ? config.labels.done : config.labels.failed;
     labels = await github.transitionLabels(issueNumber, labels, harnessLabels(config), label);
+    clock.mark("publish.labels");
     await github.updateComment(claim.trackingCommentId, tracking(success ? "done" : "failed", { report, pullRequest: pullRequest ?? undefined }));
+    clock.mark("publish.tracking");
     await releaseLeaseByPush(deps, claim, lease, { git, url, outcome: report.outcome, sessionId: report.sessionId });
+    clock.mark("publish.release");
     return { repository: github.fullName, issue: issueNumber, outcome: report.outcome, label, pullRequest, report, error: null, pushed };
   } catch (thrown) {
     const error = toHarnessError(thrown, "EHARNESS_GITHUB", "See the harness log for the request that failed, then /retry.");
@@ -379,6 +401,8 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       await git.removeWorktree(worktreeDir).catch((error: unknown) => log.warn({ err: error }, "worktree not removed"));
     }
     await claim.releaseLock();
+    clock.mark("cleanup");
+    log.info({ issue: issueNumber, steps: clock }, "issue steps");
   }
 }
 

@@ -47,7 +47,7 @@ describe("the bundled Action, run as the runner runs it", () => {
     const result = await runBundle(await fixture.jobEnv({ inputs: { mode: "issue" }, event: { name: "issue_comment", payload } }));
     expect(result.code, result.stdout).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`::notice::${OWNER}/${REPO}#${issue.number} was not claimed: the issue is not labeled harness:queued`));
-    expect(result.outputs).toEqual({ outcome: "not_claimed", "pr-number": "", "cost-usd": "", "session-id": "" });
+    expect(result.outputs).toEqual({ outcome: "not_claimed", "pr-number": "", "cost-usd": "", "session-id": "", reclaimed: "" });
     expect(result.summary).toContain("not claimed: the issue is not labeled harness:queued");
     expect(github.listComments(OWNER, REPO, issue.number)).toHaveLength(0);
   });
@@ -112,5 +112,18 @@ describe("the bundled Action, run as the runner runs it", () => {
     // The lease records the interrupt and the session, so /retry can continue it.
     expect(record.state).toBe("interrupted");
     expect(record.sessionId).toBe(outputs["session-id"]);
+  });
+
+  it("mode reclaim with every lease live or free: outcome none, the summary says so, nothing is written", async () => {
+    const env = await fixture.jobEnv({ inputs: { mode: "reclaim" }, event: { name: "schedule", payload: { schedule: "*/15 * * * *" } } });
+    delete env["INPUT_ANTHROPIC-API-KEY"];
+    delete env["INPUT_CLAUDE-PATH"];
+    const writes = fixture.github.requestLog.filter((r) => r.write).length;
+    const result = await runBundle(env);
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.outputs).toEqual({ outcome: "none", reclaimed: "", "pr-number": "", "cost-usd": "", "session-id": "" });
+    expect(result.summary).toContain("Every lease was live or already free");
+    expect(result.summary).not.toContain("<table>");
+    expect(fixture.github.requestLog.filter((r) => r.write).length).toBe(writes);
   });
 });

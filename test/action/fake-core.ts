@@ -10,6 +10,8 @@ export interface FakeCore extends ActionCore {
   warnings: string[];
   infos: string[];
   tables: SummaryCell[][][];
+  /** Headings and raw text added to the job summary, in order. */
+  text: string[];
   written: number;
 }
 
@@ -23,6 +25,7 @@ export function fakeCore(inputs: Record<string, string> = {}): FakeCore {
     warnings: [],
     infos: [],
     tables: [],
+    text: [],
     written: 0,
     getInput: (name) => (core.inputs[name] ?? "").trim(),
     setOutput: (name, value) => {
@@ -44,11 +47,15 @@ export function fakeCore(inputs: Record<string, string> = {}): FakeCore {
       core.warnings.push(String(message));
     },
     summary: {
-      addHeading: () => undefined,
+      addHeading: (heading) => {
+        core.text.push(heading);
+      },
       addTable: (rows) => {
         core.tables.push(rows);
       },
-      addRaw: () => undefined,
+      addRaw: (raw) => {
+        core.text.push(raw);
+      },
       write: async () => {
         core.written += 1;
       },

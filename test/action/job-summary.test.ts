@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { actionOutputs } from "../../src/action/main.js";
-import { jobSummaryErrors, jobSummaryRows, type IssueRun } from "../../src/action/job-summary.js";
+import { jobSummaryErrors, jobSummaryRows, reclaimSummaryRows, type IssueRun } from "../../src/action/job-summary.js";
+import { reclaimOutputs } from "../../src/action/reclaim-mode.js";
+import type { ReclaimResult } from "../../src/worker/reclaimer.js";
 import { HarnessError } from "../../src/core/errors.js";
 import type { SessionReport } from "../../src/core/session-report.js";
 import type { WorkResult } from "../../src/worker/work-issue.js";
@@ -56,10 +58,37 @@ describe("job summary and outputs", () => {
   });
 
   it("outputs: one issue, or the aggregate of a worker run", () => {
-    expect(actionOutputs([worked(7, { pullRequest: 9 })], "issue")).toEqual({ outcome: "success", "pr-number": "9", "cost-usd": "0.0123", "session-id": "s-1" });
-    expect(actionOutputs([{ issue: 7, claimed: false, reason: "closed" }], "issue")).toEqual({ outcome: "not_claimed", "pr-number": "", "cost-usd": "", "session-id": "" });
+    expect(actionOutputs([worked(7, { pullRequest: 9 })], "issue")).toEqual({ outcome: "success", "pr-number": "9", "cost-usd": "0.0123", "session-id": "s-1", reclaimed: "" });
+    expect(actionOutputs([{ issue: 7, claimed: false, reason: "closed" }], "issue")).toEqual({ outcome: "not_claimed", "pr-number": "", "cost-usd": "", "session-id": "", reclaimed: "" });
     expect(actionOutputs([], "worker").outcome).toBe("none");
     const two = [worked(1, { pullRequest: 2 }), worked(3, { outcome: "max_turns", pullRequest: 4, report: report({ outcome: "max_turns", sessionId: "s-2", costUsd: 0.5 }) })];
-    expect(actionOutputs(two, "worker")).toEqual({ outcome: "max_turns", "pr-number": "2 4", "cost-usd": "0.5123", "session-id": "s-1 s-2" });
+    expect(actionOutputs(two, "worker")).toEqual({ outcome: "max_turns", "pr-number": "2 4", "cost-usd": "0.5123", "session-id": "s-1 s-2", reclaimed: "" });
+  });
+});
+
+describe("mode reclaim: job summary and outputs", () => {
+  const owner = { agent: "agent-<b>", host: "host-x", runId: "run|1" };
+  const results: ReclaimResult[] = [
+    { issue: 3, action: "kept", reason: "renewed until 2026-11-26T10:05:00.000Z" },
+    { issue: 4, action: "requeued", reason: "…", holder: owner, leaseUntil: "2026-11-26T09:00:00.000Z", attempt: 1, notBefore: "2026-11-26T10:01:30.000Z" },
+    { issue: 5, action: "lost-race", reason: "the lease moved (renewed or reclaimed elsewhere) before the reclaim landed" },
+    { issue: 6, action: "failed", reason: "…", holder: owner, leaseUntil: "2026-11-26T08:00:00.000Z", attempt: 3, notBefore: null },
+  ];
+
+  it("one row per lease taken back or contested, none for the live ones; cells escaped", () => {
+    expect(reclaimSummaryRows(results, "o/r", 3)).toEqual([
+      ["Issue", "Previous holder", "Renewed until", "What happened"].map((data) => ({ data, header: true })),
+      ["o/r#4", "agent-&lt;b&gt;@host-x (run run&#124;1)", "2026-11-26T09:00:00.000Z", "requeued after attempt 1 of 3, claimable again from 2026-11-26T10:01:30.000Z"],
+      ["o/r#5", "", "", "left alone: the lease moved (renewed or reclaimed elsewhere) before the reclaim landed"],
+      ["o/r#6", "agent-&lt;b&gt;@host-x (run run&#124;1)", "2026-11-26T08:00:00.000Z", "failed after attempt 3 of 3 (the last)"],
+    ]);
+    expect(reclaimSummaryRows([results[0]!], "o/r", 3)).toBeNull();
+    expect(reclaimSummaryRows([], "o/r", 3)).toBeNull();
+  });
+
+  it("outputs: outcome reclaimed with the issues taken back, or none", () => {
+    expect(reclaimOutputs(results)).toEqual({ outcome: "reclaimed", reclaimed: "4 6", "pr-number": "", "cost-usd": "", "session-id": "" });
+    expect(reclaimOutputs([results[0]!, results[2]!])).toEqual({ outcome: "none", reclaimed: "", "pr-number": "", "cost-usd": "", "session-id": "" });
+    expect(reclaimOutputs([]).outcome).toBe("none");
   });
 });

@@ -5,6 +5,10 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OWNER, REPO, startActionFixture, type ActionFixture } from "./action-fixture.js";
 import { StateDir } from "../../src/worker/state-dir.js";
+import { GitHubClient } from "../../src/adapters/github-client.js";
+import { LeaseStore } from "../../src/adapters/github-lease.js";
+import { parseConfig } from "../../src/core/config.js";
+import { testOctokit } from "../support/octokit.js";
 
 const run = promisify(execFile);
 const LOCAL_ACTION = path.resolve("node_modules/@github/local-action/bin/local-action.js");
@@ -74,6 +78,37 @@ describe("the Action under @github/local-action (fake GitHub, scripted model, re
     expect(transcript).toContain("credential exit");
     expect(transcript).not.toContain(github.token);
     expect(transcript).not.toMatch(/INPUT_GITHUB-TOKEN|GITHUB_TOKEN|INPUT_ANTHROPIC/);
+    github.assertNoViolations();
+  });
+
+  it("mode reclaim on a schedule: an expired lease is taken back and its issue requeued, without the CLI or a model key", async () => {
+    const { github } = fixture;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Abandoned", body: "its agent died", labels: ["harness:running"], user: "ada" });
+    const leases = new LeaseStore(new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO }), parseConfig({}).lease.refPrefix);
+    const claimed = await leases.claim({ issue: issue.number, owner: { agent: "agent-dead", host: "host-x", runId: "run-x" }, now: new Date(Date.now() - 24 * 3600_000), termMs: 60_000, sessionId: null });
+    expect(claimed.ok).toBe(true);
+    const env = await fixture.jobEnv({ inputs: { mode: "reclaim" }, event: { name: "schedule", payload: { schedule: "*/15 * * * *" } } });
+    // No model credentials, no CLI: mode reclaim needs the token only.
+    for (const name of ["INPUT_ANTHROPIC-API-KEY", "INPUT_CLAUDE-PATH", "ANTHROPIC_BASE_URL"]) delete env[name];
+    env.PATH = (env.PATH ?? "").split(path.delimiter).filter((dir) => !dir.includes("node_modules")).join(path.delimiter);
+    await fs.writeFile(fixture.summaryFile, "");
+
+    const { stdout, code } = await localAction(env);
+    if (process.env.SHOW_ACTION_LOG) console.log(stdout);
+    expect(stdout, stdout).not.toContain("::error::");
+    expect(code).toBe(0);
+
+    expect(outputsOf(stdout)).toMatchObject({ outcome: "reclaimed", reclaimed: String(issue.number) });
+    expect(stdout).toContain(`::notice::Took back 1 stalled lease in ${OWNER}/${REPO}: #${issue.number} requeued.`);
+    const head = await leases.read(issue.number);
+    expect(head?.record).toMatchObject({ state: "reclaimed", outcome: "stalled" });
+    expect(github.getIssue(OWNER, REPO, issue.number).labelNames).toEqual(["harness:queued"]);
+
+    const summary = await fs.readFile(fixture.summaryFile, "utf8");
+    expect(summary).toContain("<table>");
+    expect(summary).toContain(`<td>${OWNER}/${REPO}#${issue.number}</td>`);
+    expect(summary).toContain("<td>agent-dead@host-x (run run-x)</td>");
+    expect(summary).toContain(`requeued after attempt 1 of 3, claimable again from ${head!.record.notBefore!}`);
     github.assertNoViolations();
   });
 });

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { INPUT_NAMES, issueFromEvent, resolveClaudePath, runner } from "../../src/action/runner.js";
-import type { ActionSettings, MainDeps } from "../../src/action/main.js";
+import { OUTPUT_NAMES, type ActionSettings, type MainDeps } from "../../src/action/main.js";
 import { promptsDir } from "../../src/cli/paths.js";
 import { fakeCore } from "./fake-core.js";
 
@@ -49,10 +49,10 @@ function jobEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 const VALID = { mode: "issue", issue: "7", "github-token": "ghs_secret_token", "anthropic-api-key": "sk-ant-test" };
 
-async function run(inputs: Record<string, string>, env: NodeJS.ProcessEnv) {
+async function run(inputs: Record<string, string>, env: NodeJS.ProcessEnv, prompts = promptsDir()) {
   const core = fakeCore(inputs);
   const main = vi.fn<(deps: MainDeps, settings: ActionSettings) => Promise<void>>(async () => undefined);
-  await runner({ core, env, promptsDir: promptsDir(), main, hostname: () => "host-a" });
+  await runner({ core, env, promptsDir: prompts, main, hostname: () => "host-a" });
   return { core, main };
 }
 
@@ -84,8 +84,8 @@ describe("runner: inputs are validated in one place, before anything runs", () =
   });
 
   it.each([
-    [{ mode: "reclaim" }, "EHARNESS_USAGE", /Input "mode" is `reclaim`, which arrives with the reclaimer/],
-    [{ mode: "drain" }, "EHARNESS_USAGE", /Input "mode" must be `issue` or `worker`, not "drain"/],
+    [{ mode: "drain" }, "EHARNESS_USAGE", /Input "mode" must be `issue`, `worker` or `reclaim`, not "drain"\. Fix: Set `mode: issue`.*`mode: reclaim` \(take back stalled leases, for a schedule\)/],
+    [{ mode: "reclaim", "github-token": "" }, "EHARNESS_USAGE", /^EHARNESS_USAGE: Input "github-token" is empty\. Fix: Pass `github-token:[^\n]*$/],
     [{ issue: "seven" }, "EHARNESS_USAGE", /Input "issue" must be an issue number like 7/],
     [{ issue: "0" }, "EHARNESS_USAGE", /Input "issue" must be an issue number/],
     [{ "github-token": "" }, "EHARNESS_USAGE", /Input "github-token" is empty.*Fix: Pass `github-token:/],
@@ -144,6 +144,37 @@ describe("runner: inputs are validated in one place, before anything runs", () =
     expect(main.mock.calls[0]![1]).toMatchObject({ mode: "worker", issue: null, maxIssues: 3 });
   });
 
+  it("mode reclaim needs no Claude Code CLI, no model credentials and no prompts", async () => {
+    const event = await eventFile("schedule", { schedule: "*/15 * * * *" });
+    const { core, main } = await run(
+      { mode: "reclaim", "github-token": "ghs_secret_token" },
+      jobEnv({ PATH: "/usr/bin:/bin", ANTHROPIC_BASE_URL: "", GITHUB_EVENT_NAME: "schedule", GITHUB_EVENT_PATH: event }),
+      path.join(dir, "no-prompts-here"),
+    );
+    expect(core.failed).toEqual([]);
+    expect(main).toHaveBeenCalledTimes(1);
+    expect(main.mock.calls[0]![1]).toMatchObject({ mode: "reclaim", issue: null, claudePath: null, githubToken: "ghs_secret_token", repository: { owner: "octo-org", repo: "widgets" } });
+    expect(main.mock.calls[0]![1].modelEnv).toEqual({});
+    expect(core.secrets).toEqual(["ghs_secret_token"]);
+  });
+
+  it("mode reclaim still checks the repository and the other inputs, all at once", async () => {
+    const { core, main } = await run({ mode: " reclaim ", "github-token": "", "agent-id": "a b" }, jobEnv({ GITHUB_REPOSITORY: "nope", PATH: "/nowhere" }));
+    expect(main).not.toHaveBeenCalled();
+    const lines = core.failed[0]!.split("\n");
+    expect(lines).toEqual([
+      expect.stringMatching(/^EHARNESS_USAGE: Input "github-token" is empty/),
+      expect.stringMatching(/^EHARNESS_USAGE: Input "agent-id" must be 1 to 64 letters/),
+      expect.stringMatching(/^EHARNESS_USAGE: GITHUB_REPOSITORY must be `owner\/repo`/),
+    ]);
+  });
+
+  it("modes issue and worker still need the prompts", async () => {
+    const { core, main } = await run({ ...VALID, mode: "worker" }, jobEnv(), path.join(dir, "no-prompts-here"));
+    expect(main).not.toHaveBeenCalled();
+    expect(core.failed[0]).toMatch(/^EHARNESS_PROMPT: The harness's prompts are not at .*no-prompts-here\. Fix: /);
+  });
+
   it("claude-path may name a file relative to the workspace or a command on PATH", async () => {
     await expect(resolveClaudePath("bin/claude", { GITHUB_WORKSPACE: dir })).resolves.toBe(claude);
     await expect(resolveClaudePath("claude", { PATH: `relative:${bin}` })).resolves.toBe(claude);
@@ -180,7 +211,7 @@ describe("the issue comes from the event", () => {
 });
 
 describe("action.yml", () => {
-  it("declares exactly the inputs the runner reads, each documented, and the four outputs", async () => {
+  it("declares exactly the inputs the runner reads and the outputs main sets, each documented", async () => {
     const action = parseYaml(await fs.readFile("action/action.yml", "utf8")) as {
       runs: { using: string; main: string };
       inputs: Record<string, { description?: string; required?: boolean; default?: string }>;
@@ -192,7 +223,9 @@ describe("action.yml", () => {
     expect(action.inputs["github-token"]?.required).toBe(true);
     expect(action.inputs["max-issues"]?.default).toBe("10");
     expect(action.inputs.mode?.default).toBe("issue");
-    expect(Object.keys(action.outputs)).toEqual(["outcome", "pr-number", "cost-usd", "session-id"]);
+    expect(Object.keys(action.outputs)).toEqual([...OUTPUT_NAMES]);
+    expect(action.inputs.mode?.description).toContain("`reclaim`");
+    expect(action.outputs.outcome?.description).toMatch(/Mode reclaim: reclaimed when .* none when/);
     for (const [name, output] of Object.entries(action.outputs)) expect(output.description?.length, name).toBeGreaterThan(20);
   });
 });

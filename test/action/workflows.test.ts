@@ -38,23 +38,29 @@ describe("workflows", () => {
     }
   });
 
-  it("harness.yml: the triggers, minimal permissions, a concurrency group per issue, self-hosted runners, the local Action", async () => {
+  it("harness.yml: the triggers, minimal permissions, a concurrency group per issue, self-hosted runners, the local Action, a scheduled reclaimer", async () => {
     const workflow = parseYaml(await fs.readFile(".github/workflows/harness.yml", "utf8")) as {
       "run-name": string;
       on: Record<string, unknown>;
       permissions: Record<string, string>;
       concurrency: { group: string; "cancel-in-progress": boolean };
-      jobs: Record<string, { if: string; "runs-on": string[]; steps: { uses?: string; with?: Record<string, unknown> }[] }>;
+      jobs: Record<
+        string,
+        { if: string; needs?: string; "runs-on": string[] | string; permissions?: Record<string, string>; steps: { uses?: string; with?: Record<string, unknown> }[] }
+      >;
     };
     expect(workflow.on).toMatchObject({ issues: { types: ["labeled"] }, issue_comment: { types: ["created"] }, workflow_dispatch: { inputs: { issue: { required: true } } } });
     expect(workflow.on.schedule).toBeDefined();
     expect(workflow["run-name"]).toContain("github.event.issue.number || inputs.issue");
     expect(workflow.permissions).toEqual({ contents: "write", issues: "write", "pull-requests": "write" });
     expect(workflow.concurrency).toEqual({ group: "harness-${{ github.event.issue.number || inputs.issue || 'queue' }}", "cancel-in-progress": false });
-    const { issue, queue } = workflow.jobs;
+    const { issue, queue, reclaim } = workflow.jobs;
     expect(issue?.if).toContain("github.event.label.name == 'harness:queued'");
     expect(issue?.if).toContain("startsWith(github.event.comment.body, '/retry')");
-    expect(queue?.if).toBe("github.event_name == 'schedule'");
+    // The schedule takes back stalled leases first, then drains the queue even if that pass failed.
+    expect(reclaim?.if).toBe("github.event_name == 'schedule'");
+    expect(queue?.needs).toBe("reclaim");
+    expect(queue?.if).toBe("${{ !cancelled() && github.event_name == 'schedule' }}");
     for (const job of [issue!, queue!]) {
       expect(job["runs-on"]).toEqual(["self-hosted"]);
       const action = job.steps.find((s) => s.uses === "./action");
@@ -64,5 +70,11 @@ describe("workflows", () => {
     }
     expect(issue!.steps.find((s) => s.uses === "./action")?.with?.mode).toBe("issue");
     expect(queue!.steps.find((s) => s.uses === "./action")?.with?.mode).toBe("worker");
+    // The reclaimer needs no CLI and no model key, so any runner will do, with the token's write scopes only.
+    const reclaimer = reclaim!.steps.find((s) => s.uses === "./action");
+    expect(reclaimer?.with).toEqual({ mode: "reclaim", "github-token": "${{ secrets.GITHUB_TOKEN }}" });
+    expect(reclaim!["runs-on"]).toBe("ubuntu-latest");
+    expect(reclaim!.permissions).toEqual({ contents: "write", issues: "write" });
+    expect(reclaim!.steps.find((s) => s.uses?.startsWith("actions/checkout@"))?.with?.["persist-credentials"]).toBe(false);
   });
 });
