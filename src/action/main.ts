@@ -105,14 +105,15 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
     const config = await loadConfig(github);
     const state = new StateDir(settings.stateDir);
     const owner: LeaseOwner = { agent: settings.agentId, host: settings.host, runId: settings.runId };
-    const claimDeps: ClaimDeps = { github, config, state, owner, log, now };
+    const gitUrl = (repository: { cloneUrl: string }): string => repository.cloneUrl;
+    const claimDeps: ClaimDeps = { github, config, state, owner, log, now, gitUrl };
     const workDeps: WorkDeps = {
       github,
       config,
       state,
       claude: { cliPath, modelEnv: settings.modelEnv, permissionMode: settings.permissionMode },
       promptsDir: settings.promptsDir,
-      gitUrl: (repository) => repository.cloneUrl,
+      gitUrl,
       log,
       now,
       progressIntervalMs: settings.progressIntervalMs,

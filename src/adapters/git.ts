@@ -122,6 +122,7 @@ export class GitRepository {
       () => false,
     );
     if (!exists) {
+      await fs.mkdir(this.home, { recursive: true });
       await fs.mkdir(this.cloneDir, { recursive: true });
       await execa("git", ["init", "--bare", "--quiet", this.cloneDir], { env: baseEnv(this.home), extendEnv: false });
       await this.run(["config", "user.name", this.identity.name]);
@@ -234,6 +235,11 @@ export class GitRepository {
 
   async head(worktree: WorktreeHandle): Promise<string> {
     return (await this.run(["rev-parse", "HEAD"], { gitDir: worktree.gitDir, workTree: worktree.path })).stdout.trim();
+  }
+
+  /** Whether the clone has the commit `sha`. */
+  async hasCommit(sha: string): Promise<boolean> {
+    return (await this.run(["cat-file", "-e", `${sha}^{commit}`], { allowFailure: true })).exitCode === 0;
   }
 
   async countCommits(range: string): Promise<number> {

@@ -147,11 +147,13 @@ export class GitHubClient {
 
   /**
    * Moves the issue from any harness state label to `next`, keeping every other
-   * label, in one request.
+   * label, in one request (none when the labels are already so).
    */
   async transitionLabels(number: number, current: string[], harnessLabels: string[], next: string): Promise<string[]> {
     const kept = current.filter((l) => !harnessLabels.includes(l));
     const labels = [...kept, next];
+    // Already so: no write (GitHub's write budget is the harness's scale limit).
+    if (labels.length === current.length && labels.every((l) => current.includes(l))) return labels;
     await this.setLabels(number, labels);
     return labels;
   }

@@ -30,7 +30,29 @@ export type ClaimResult =
   | { ok: false; reason: string; holder: LeaseRecord | null; head?: LeaseHead | null };
 export type UpdateResult = { ok: true; head: LeaseHead } | { ok: false; fenced: true; head: LeaseHead | null };
 
+/**
+ * Lease writes as git: the commit made in a local clone and the ref moved by a
+ * push without force (a fast-forward-only compare-and-swap, like the REST
+ * PATCH with `force: false`). A push spends none of the installation's REST
+ * writes (80 a minute, 500 an hour), which a claim (2) and every renewal (2)
+ * otherwise would.
+ */
+export interface LeaseGitTransport {
+  /** Makes the lease commit with `parent` (fetching the lease ref first when the clone lacks it); its sha. */
+  commit(record: LeaseRecord, parent: string | null, ref: string): Promise<string>;
+  /** Pushes `sha` to `refs/<ref>` without force: landed, rejected (not a fast-forward), or unknown. */
+  push(sha: string, ref: string): Promise<"landed" | "rejected" | "unknown">;
+}
+
 export interface LeaseStoreOptions {
+  /**
+   * Move the lease ref by git push instead of REST writes. Reads stay on the
+   * API; a push the host refuses (the ref namespace, permissions) or a git
+   * failure falls back to the REST path for the rest of this store's life.
+   */
+  git?: LeaseGitTransport;
+  /** Told when the git path failed and the store went back to REST writes. */
+  onGitFallback?: (error: unknown) => void;
   /** Tries per request when GitHub answers 5xx, resets the connection or rate-limits (default 8). */
   attempts?: number;
   /** Pause before retry `n` (1-based) after a 5xx or reset (default 50 ms · 2^(n-1), at most 2 s, jittered). */
@@ -128,6 +150,8 @@ export class LeaseStore {
   private readonly commits = new Map<string, CommitInfo>();
   /** ETag and head of the last read of each ref, for conditional requests (304s are free). */
   private readonly etags = new Map<string, { etag: string; sha: string }>();
+  private git: LeaseGitTransport | null;
+  private readonly onGitFallback: (error: unknown) => void;
 
   constructor(github: GitHubClient, refPrefix: string, options: LeaseStoreOptions = {}) {
     this.github = github;
@@ -139,6 +163,13 @@ export class LeaseStore {
     this.claimRounds = Math.max(1, options.claimRounds ?? 3);
     this.sleep = options.sleep ?? realSleep;
     this.clock = options.now ?? Date.now;
+    this.git = options.git ?? null;
+    this.onGitFallback = options.onGitFallback ?? (() => undefined);
+  }
+
+  /** Whether lease writes currently travel as git pushes. */
+  get writesByPush(): boolean {
+    return this.git !== null;
   }
 
   private ref(issue: number): string {
@@ -293,6 +324,43 @@ export class LeaseStore {
     }
   }
 
+  /**
+   * Writes `record` on top of `base` (null: the first commit) and moves the ref
+   * to it: by git push when the store has a transport, else through the API.
+   */
+  private async put(issue: number, record: LeaseRecord, base: string | null): Promise<{ sha: string; swap: Swap }> {
+    if (this.git !== null) {
+      const git = this.git;
+      try {
+        const byPush = await this.putByPush(git, issue, record, base);
+        if (byPush !== null) return byPush;
+      } catch (error) {
+        this.git = null;
+        this.onGitFallback(error);
+      }
+    }
+    const sha = await this.writeCommit(record, base);
+    return { sha, swap: await this.swap(issue, base, sha) };
+  }
+
+  /** The git path of `put`; null when the push did not land and the ref is unchanged (the host refused it). */
+  private async putByPush(git: LeaseGitTransport, issue: number, record: LeaseRecord, base: string | null): Promise<{ sha: string; swap: Swap } | null> {
+    const ref = this.ref(issue);
+    const sha = await git.commit(record, base, ref);
+    this.commits.set(sha, { record, parents: base ? [base] : [] });
+    const pushed = await git.push(sha, ref);
+    if (pushed === "landed") return { sha, swap: { kind: "landed" } };
+    // Never assume: read the ref back, as after an unclear REST write.
+    const head = await this.read(issue);
+    if (head?.sha === sha) return { sha, swap: { kind: "landed" } };
+    if (head && (await this.contains(head, sha))) return { sha, swap: { kind: "superseded", head } };
+    // Git refused a non-fast-forward: somebody else's commit is there (even if the API has not shown it yet).
+    if (pushed === "rejected" || (head?.sha ?? null) !== base) return { sha, swap: { kind: "moved", head } };
+    this.git = null;
+    this.onGitFallback(new Error(`the push of refs/${ref} was refused and the ref is unchanged`));
+    return null;
+  }
+
   async claim(input: ClaimInput): Promise<ClaimResult> {
     let lastReason = "the lease ref kept moving";
     let lastHead: LeaseHead | null = null;
@@ -304,8 +372,7 @@ export class LeaseStore {
       }
       const decision = decideClaim(current?.record ?? null, input);
       if (decision.kind === "held") return { ok: false, reason: decision.reason, holder: decision.holder, head: current };
-      const sha = await this.writeCommit(decision.record, current?.sha ?? null);
-      const swap = await this.swap(input.issue, current?.sha ?? null, sha);
+      const { sha, swap } = await this.put(input.issue, decision.record, current?.sha ?? null);
       if (swap.kind === "landed") return { ok: true, head: { sha, record: decision.record } };
       if (swap.kind === "superseded") {
         return { ok: false, reason: `claimed, then lost at once: ${describeLease(swap.head.record, input.now)}`, holder: swap.head.record, head: swap.head };
@@ -326,8 +393,7 @@ export class LeaseStore {
     if (current === null || current.sha !== held.sha) return { ok: false, fenced: true, head: current };
     const record = next(current.record);
     if (record === null) return { ok: false, fenced: true, head: current };
-    const sha = await this.writeCommit(record, current.sha);
-    const swap = await this.swap(issue, current.sha, sha);
+    const { sha, swap } = await this.put(issue, record, current.sha);
     if (swap.kind === "landed") return { ok: true, head: { sha, record } };
     return { ok: false, fenced: true, head: swap.head };
   }

@@ -46,7 +46,8 @@ function issueJob(options: HarnessAppOptions, now: () => Date, interrupts: Inter
     const key = IssueIntake.key(github.owner, github.repo, issueNumber);
     const owner = { agent: `agent-${agentIndex + 1}`, host: options.host, runId: options.runId };
     const log = options.log.child({ issue: key, agent: owner.agent });
-    const claimed = await claimIssue({ github, config, state: options.state, owner, log, now }, issueNumber);
+    const gitUrl = options.gitUrl ?? ((r: { cloneUrl: string }) => r.cloneUrl);
+    const claimed = await claimIssue({ github, config, state: options.state, owner, log, now, gitUrl }, issueNumber);
     if (!claimed.claimed) {
       log.info({ reason: claimed.reason }, "not claimed");
       return;
@@ -58,7 +59,7 @@ function issueJob(options: HarnessAppOptions, now: () => Date, interrupts: Inter
         state: options.state,
         claude: options.claude,
         promptsDir: options.promptsDir,
-        gitUrl: options.gitUrl ?? ((r) => r.cloneUrl),
+        gitUrl,
         log,
         now,
         ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),

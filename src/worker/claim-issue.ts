@@ -4,6 +4,7 @@ import { renderTrackingComment, TRACKING_MARKER } from "../core/render-comments.
 import type { LeaseOwner, LeaseRecord } from "../core/lease.js";
 import type { GitHubClient, IssueData } from "../adapters/github-client.js";
 import { LeaseStore, type LeaseHead } from "../adapters/github-lease.js";
+import { leaseTransport } from "./shared-clone.js";
 import { acquireLock } from "../adapters/lockfile.js";
 import type { Logger } from "../adapters/logger.js";
 import type { StateDir } from "./state-dir.js";
@@ -36,6 +37,12 @@ export interface ClaimDeps {
   owner: LeaseOwner;
   log: Logger;
   now: () => Date;
+  /**
+   * The repository's git URL: when set, the lease moves by git push through
+   * this host's shared clone (claim, renewals, release: no REST write spent);
+   * without it (no clone at hand) by REST writes.
+   */
+  gitUrl?: (repository: { cloneUrl: string }) => string;
 }
 
 export function harnessLabels(config: HarnessConfig): string[] {
@@ -75,7 +82,16 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     return { claimed: false, reason: refusal };
   }
   try {
-    const leases = new LeaseStore(github, config.lease.refPrefix);
+    const leases = new LeaseStore(
+      github,
+      config.lease.refPrefix,
+      deps.gitUrl
+        ? {
+            git: leaseTransport({ github, state, gitUrl: deps.gitUrl }),
+            onGitFallback: (error) => log.warn({ issue: issueNumber, err: error }, "lease writes by git push failed; using the API"),
+          }
+        : {},
+    );
     // A /retry on the lease decides the session: the same one (resume) or a new one.
     const before = await leases.read(issueNumber);
     const resume = before?.record.retry?.mode === "resume" && before.record.sessionId !== null;
@@ -95,7 +111,9 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     clock.mark("claim.lease");
     log.info({ issue: issueNumber, epoch: result.head.record.epoch, attempt: result.head.record.attempt }, "claimed");
     try {
-      const labels = await github.transitionLabels(issueNumber, issue.labels, harnessLabels(config), config.labels.claimed);
+      // The agent that claims works the issue at once: it shows as running from
+      // here (one label write instead of claimed, then running a second later).
+      const labels = await github.transitionLabels(issueNumber, issue.labels, harnessLabels(config), config.labels.running);
       clock.mark("claim.labels");
       if (config.assignee) {
         await github.addAssignee(issueNumber, config.assignee).catch((error: unknown) => {

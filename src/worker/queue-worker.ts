@@ -256,16 +256,22 @@ export class QueueWorker {
 
   private async agentLoop(slot: AgentSlot): Promise<void> {
     const owner: LeaseOwner = { agent: slot.agent, host: this.options.host, runId: this.options.runId };
+    /** The agent just finished an issue: it is out of step with the others already. */
+    let afterWork = false;
     while (!this.stopping && !this.limitReached()) {
       const candidate = await this.next();
       if (candidate === null) break;
       if (candidate === "idle") {
         if (this.options.once) break;
+        afterWork = false;
         await this.pause(this.options.pollMs);
         continue;
       }
-      // Not in lockstep: N agents that found work in the same pass start apart.
-      await this.pause(Math.round(this.random() * this.options.jitterMs));
+      // Not in lockstep: N agents that found work in the same pass (at the start,
+      // after a poll, after a lost claim) start apart. One that just finished an
+      // issue goes on at once.
+      if (!afterWork) await this.pause(Math.round(this.random() * this.options.jitterMs));
+      afterWork = false;
       const key = `${candidate.github.fullName}#${candidate.issue}`;
       if (this.stopping || this.limitReached()) break;
       if (this.active.has(key)) continue;
@@ -274,6 +280,7 @@ export class QueueWorker {
       try {
         const claimed = await this.claimAndWork(slot, owner, candidate, key);
         if (!claimed) this.reserved -= 1;
+        afterWork = claimed;
       } catch (error) {
         this.log.error({ issue: key, agent: slot.agent, err: error }, "agent job failed");
       } finally {
@@ -288,7 +295,8 @@ export class QueueWorker {
     const { github, config, issue } = candidate;
     const log = this.log.child({ issue: key, agent: slot.agent });
     this.setSlot(slot, { state: "claiming", repository: github.fullName, issue });
-    const claimed = await claimIssue({ github, config, state: this.options.state, owner, log, now: this.now }, issue);
+    const gitUrl = this.options.gitUrl ?? ((r: { cloneUrl: string }) => r.cloneUrl);
+    const claimed = await claimIssue({ github, config, state: this.options.state, owner, log, now: this.now, gitUrl }, issue);
     if (!claimed.claimed) {
       log.info({ reason: claimed.reason }, "not claimed");
       return false;
@@ -306,7 +314,7 @@ export class QueueWorker {
         state: this.options.state,
         claude: this.options.claude,
         promptsDir: this.options.promptsDir,
-        gitUrl: this.options.gitUrl ?? ((r) => r.cloneUrl),
+        gitUrl,
         log,
         now: this.now,
         cancel: this.shutdown.signal,

@@ -17,12 +17,12 @@ import type { GitHubClient } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { runClaude, type RunClaudeOptions, type RunClaudeResult } from "../adapters/claude/run-claude.js";
-import { isInterruptOf, leaseRefName, releaseLease, serializeLease } from "../core/lease.js";
-import { EMPTY_TREE } from "../adapters/github-lease.js";
+import { isInterruptOf } from "../core/lease.js";
 import { harnessLabels, type Claim } from "./claim-issue.js";
 import { Heartbeat, type LeaseStatus } from "./heartbeat.js";
 import type { InterruptRegistry } from "./interrupts.js";
 import { restoreSession, saveSession } from "./session-store.js";
+import { sharedClone } from "./shared-clone.js";
 import type { StateDir } from "./state-dir.js";
 
 export interface ClaudeSettings {
@@ -137,11 +137,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
   const tracking = (phase: TrackingState["phase"], extra: Partial<TrackingState> = {}): string =>
     renderTrackingComment({ issue: issueNumber, phase, agent: agentName, attempt, branch, ...extra });
 
-  const git = new GitRepository({
-    cloneDir: state.clone(github.owner, github.repo),
-    home: state.gitHome(),
-    identity: { name: "claude-harness", email: "claude-harness@users.noreply.github.com" },
-  });
+  const git = sharedClone(state, github);
   const worktreeDir = state.worktree(github.owner, github.repo, issueNumber);
   // One directory (and HOME) per attempt: a resumed session is restored from the
   // repository like on any other runner, never found lying around.
@@ -377,7 +373,8 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     clock.mark("publish.labels");
     await github.updateComment(claim.trackingCommentId, tracking(success ? "done" : "failed", { report, pullRequest: pullRequest ?? undefined }));
     clock.mark("publish.tracking");
-    await releaseLeaseByPush(deps, claim, lease, { git, url, outcome: report.outcome, sessionId: report.sessionId });
+    // By git push when the claim was made with the shared clone (no REST write spent).
+    await claim.leases.release(issueNumber, lease, claim.owner, deps.now(), { outcome: report.outcome, sessionId: report.sessionId });
     clock.mark("publish.release");
     return { repository: github.fullName, issue: issueNumber, outcome: report.outcome, label, pullRequest, report, error: null, pushed };
   } catch (thrown) {
@@ -404,40 +401,6 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     clock.mark("cleanup");
     log.info({ issue: issueNumber, steps: clock }, "issue steps");
   }
-}
-
-/**
- * Releases the lease with a git push of the lease ref (a push without force is
- * a fast-forward-only compare-and-swap) instead of two REST writes: the clone
- * and a token are at hand, and GitHub's write budget is the harness's scale
- * limit. When the push's answer is unclear, or the host refuses the ref
- * namespace, the REST path settles it.
- */
-async function releaseLeaseByPush(
-  deps: WorkDeps,
-  claim: Claim,
-  held: Claim["lease"],
-  input: { git: GitRepository; url: string; outcome: string; sessionId: string | null },
-): Promise<void> {
-  const issueNumber = claim.issue.number;
-  const record = releaseLease(held.record, claim.owner, deps.now(), { outcome: input.outcome, sessionId: input.sessionId });
-  if (record === null) return;
-  const ref = `refs/${leaseRefName(deps.config.lease.refPrefix, issueNumber)}`;
-  const credentials = { token: await deps.github.gitToken() };
-  try {
-    // The parent must be in the clone for the commit; fetching the ref brings it.
-    await input.git.run(["fetch", "--quiet", "--no-tags", input.url, `+${ref}:${ref}`], { credentials });
-    const commit = await input.git.commitTree(EMPTY_TREE, [held.sha], serializeLease(record));
-    const pushed = await input.git.pushRef(input.url, commit, ref, credentials);
-    if (pushed === "landed") return;
-    if (pushed === "rejected") {
-      deps.log.warn({ issue: issueNumber }, "lease moved before the release: not ours any more");
-      return;
-    }
-  } catch (error) {
-    deps.log.warn({ issue: issueNumber, err: error }, "releasing the lease by push failed; using the API");
-  }
-  await claim.leases.release(issueNumber, held, claim.owner, deps.now(), { outcome: input.outcome, sessionId: input.sessionId });
 }
 
 /** Saves the session where any runner can resume it; a failure costs only the resume. */

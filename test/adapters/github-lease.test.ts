@@ -131,3 +131,98 @@ describe("failure classes", () => {
     expect(rateLimitWaitMs(err(403), now, 60_000)).toBe(60_000);
   });
 });
+
+describe("LeaseStore with lease writes by git push", () => {
+  /** A transport that records what it is asked and answers the push as told. */
+  function transport(answers: Array<"landed" | "rejected" | "unknown" | Error>) {
+    const calls: Array<{ op: "commit" | "push"; sha?: string; parent?: string | null; record?: LeaseRecord }> = [];
+    let made = 0;
+    return {
+      calls,
+      git: {
+        commit: async (r: LeaseRecord, parent: string | null) => {
+          made += 1;
+          calls.push({ op: "commit" as const, parent, record: r });
+          return `g${made}`;
+        },
+        push: async (sha: string) => {
+          calls.push({ op: "push" as const, sha });
+          const answer = answers.shift() ?? "landed";
+          if (answer instanceof Error) throw answer;
+          return answer;
+        },
+      },
+    };
+  }
+  const clientWith = (): GitHubClient => new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1));
+
+  it("claims, renews and releases without a single REST write", async () => {
+    const t = transport(["landed", "landed", "landed"]);
+    const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git });
+    nock(API)
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g2" } });
+    const claimed = await byPush.claim(claimInput);
+    expect(claimed).toMatchObject({ ok: true, head: { sha: "g1", record: { state: "claimed", owner: me } } });
+    if (!claimed.ok) return;
+    const renewed = await byPush.renew(7, claimed.head, me, new Date(now.getTime() + 60_000), 900_000);
+    expect(renewed).toMatchObject({ ok: true, head: { sha: "g2" } });
+    if (!renewed.ok) return;
+    const released = await byPush.release(7, renewed.head, me, now, { outcome: "success", sessionId: "s-1" });
+    expect(released).toMatchObject({ ok: true, head: { sha: "g3", record: { state: "released", outcome: "success" } } });
+    expect(t.calls.filter((c) => c.op === "commit").map((c) => c.parent)).toEqual([null, "g1", "g2"]);
+    expect(counts.write).toBe(0);
+    expect(byPush.writesByPush).toBe(true);
+  });
+
+  it("a rejected push (not a fast-forward) is a lost race, settled by reading the ref back", async () => {
+    const t = transport(["rejected"]);
+    const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git });
+    nock(API)
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c9" } })
+      .get(`${repoPath}/git/commits/c9`).reply(200, commitReply("c9", serializeLease(record())));
+    const result = await byPush.claim(claimInput);
+    expect(result).toMatchObject({ ok: false, holder: { owner: other } });
+    expect(counts.write).toBe(0);
+    expect(byPush.writesByPush).toBe(true);
+  });
+
+  it("an unclear push that landed is ours", async () => {
+    const t = transport(["unknown"]);
+    const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git });
+    nock(API)
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } });
+    expect(await byPush.claim(claimInput)).toMatchObject({ ok: true, head: { sha: "g1" } });
+  });
+
+  it("falls back to REST writes for good when the host refuses the push and the ref is unchanged", async () => {
+    const t = transport(["unknown"]);
+    const fallbacks: unknown[] = [];
+    const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git, onGitFallback: (e) => fallbacks.push(e) });
+    nock(API)
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
+      .post(`${repoPath}/git/commits`).reply(201, commitReply("c1", "x"))
+      .post(`${repoPath}/git/refs`, { ref: "refs/harness/leases/issue-7", sha: "c1" }).reply(201, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
+    expect(await byPush.claim(claimInput)).toMatchObject({ ok: true, head: { sha: "c1" } });
+    expect(fallbacks).toHaveLength(1);
+    expect(byPush.writesByPush).toBe(false);
+    expect(counts.write).toBe(2);
+  });
+
+  it("falls back to REST writes when git itself fails (no clone, no git)", async () => {
+    const t = transport([new Error("spawn git ENOENT")]);
+    const fallbacks: unknown[] = [];
+    const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git, onGitFallback: (e) => fallbacks.push(e) });
+    nock(API)
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
+      .post(`${repoPath}/git/commits`).reply(201, commitReply("c1", "x"))
+      .post(`${repoPath}/git/refs`).reply(201, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
+    expect(await byPush.claim(claimInput)).toMatchObject({ ok: true, head: { sha: "c1" } });
+    expect(String(fallbacks[0])).toContain("ENOENT");
+    expect(byPush.writesByPush).toBe(false);
+  });
+});

@@ -93,8 +93,8 @@ async function reachPoint(bench: Bench, repo: string, stateDir: string, point: K
   const issueOne = `--${repo}--issue-1`;
   switch (point) {
     case "claim":
-      // The lease create request has been answered: labels, assignee and tracking comment are next.
-      return until("the lease claim", () => bench.github.requestLog.some((r) => r.operationId === "git/create-ref" && r.path.startsWith(`/repos/${OWNER}/${repo}/`)));
+      // The lease ref is there: labels, assignee and tracking comment are next.
+      return until("the lease claim", async () => (await bench.github.readRef(OWNER, repo, "refs/harness/leases/issue-1")) !== null);
     case "mid-session":
       // The model was asked for a turn after the first tool call: the CLI (and its Bash tool) run.
       return until("a turn mid-session", () => bench.model.requests.some((r) => r.kind === "turn" && (r.turn ?? 0) >= 1 && (r.cwd ?? "").includes(issueOne)));
@@ -158,7 +158,8 @@ export async function runTrial(bench: Bench, trial: number, point: KillPoint, ra
   let killed = false;
   try {
     // The victim alone first: it claims #1 (the oldest), then a second worker joins for #2.
-    await waitFor("the victim's claim", () => bench.github.requestLog.some((r) => r.operationId === "git/create-ref" && r.path.startsWith(`/repos/${OWNER}/${repo}/`)), 120_000, 20);
+    // The lease ref of #1 exists (pushed, or created through REST when pushes are refused).
+    await waitFor("the victim's claim", async () => (await bench.github.readRef(OWNER, repo, "refs/harness/leases/issue-1")) !== null, 120_000, 20);
     if (point !== "claim") others.push(spawnWorker(bench, { stateDir, args, env: WORKER_ENV }));
     try {
       await reachPoint(bench, repo, stateDir, point, victim);

@@ -4,9 +4,13 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acquireLock } from "../../src/adapters/lockfile.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
-import { judge, makeClaimer, prepare, startRaceFake, TERM_MS, trialTime, type Claimer, type Contender, type Start } from "./race-kit.js";
+import { FAST_RETRIES, judge, makeClaimer, prepare, startRaceFake, TERM_MS, trialTime, type Claimer, type Contender, type Start } from "./race-kit.js";
 
-/** (b) 10 simulated hosts: separate state directories and Octokits, one fake GitHub. */
+/**
+ * (b) 10 simulated hosts: separate state directories and Octokits, one fake GitHub.
+ * Half of them move the lease by git push from their own clone (as workers do),
+ * half by REST writes: the two paths race each other for the same ref.
+ */
 const HOSTS = 10;
 const TRIALS = Number(process.env.RACE_TRIALS_HOSTS ?? process.env.RACE_TRIALS ?? 200);
 
@@ -22,7 +26,8 @@ beforeAll(async () => {
     Array.from({ length: HOSTS }, async (_, i) => {
       const stateDir = path.join(root, `host-${i}`, "claims");
       await fs.mkdir(stateDir, { recursive: true });
-      return { claimer: makeClaimer(fake, `agent-${i}`, `host-${i}`), stateDir };
+      const byPush = i % 2 === 0 ? path.join(root, `host-${i}`) : undefined;
+      return { claimer: makeClaimer(fake, `agent-${i}`, `host-${i}`, FAST_RETRIES, byPush), stateDir };
     }),
   );
   setup = makeClaimer(fake, "previous", "host-setup");
@@ -50,16 +55,30 @@ async function contend(host: { claimer: Claimer; stateDir: string }, issue: numb
 describe(`${HOSTS} hosts against one GitHub`, () => {
   it(`exactly one winner in each of ${TRIALS} trials (fresh and released leases), a single-chain ref history`, async () => {
     const problems: string[] = [];
+    let wonByPush = 0;
     for (let t = 0; t < TRIALS; t += 1) {
       const issue = 1 + t;
       const start: Start = t % 2 === 0 ? "absent" : "released";
       const base = await prepare(setup, issue, start);
-      const contenders = await Promise.all(hosts.map((h) => contend(h, issue)));
+      // A push costs git processes that a REST write does not: the REST hosts start up to
+      // 100 ms later (a different offset each trial), so either path wins some races.
+      const contenders = await Promise.all(
+        hosts.map(async (h, i) => {
+          if (!h.claimer.store.writesByPush) await new Promise((resolve) => setTimeout(resolve, ((t * 37 + i * 11) % 11) * 10));
+          return contend(h, issue);
+        }),
+      );
       // Each host has its own state directory: nobody loses on the lockfile.
       expect(contenders.filter((c) => "lock" in c.result)).toEqual([]);
       problems.push(...(await judge(fake, { issue, start, base, contenders })).problems);
+      const winner = contenders.find((c) => "ok" in c.result && c.result.ok);
+      if (winner && hosts.find((h) => h.claimer.name === winner.name)?.claimer.store.writesByPush) wonByPush += 1;
     }
     expect(problems).toEqual([]);
     fake.assertNoViolations();
+    // Both paths were really taken: pushes landed lease commits, and the git claimers never fell back.
+    expect(hosts.filter((h) => h.claimer.store.writesByPush)).toHaveLength(HOSTS / 2);
+    expect(wonByPush).toBeGreaterThan(0);
+    expect(wonByPush).toBeLessThan(TRIALS);
   }, 60_000 + TRIALS * 1000);
 });

@@ -2,10 +2,14 @@
  * Claim races against one fake GitHub: claimers, trials and the checks every trial
  * must pass (used by the race tests and by `bench/claims.ts`).
  */
+import { promises as fs } from "node:fs";
+import path from "node:path";
 import { GitHubClient } from "../../src/adapters/github-client.js";
 import { LeaseStore, type ClaimResult, type LeaseStoreOptions } from "../../src/adapters/github-lease.js";
 import { describeOwner, parseLease, type LeaseOwner } from "../../src/core/lease.js";
 import { WriteBudget } from "../../src/core/write-budget.js";
+import { StateDir } from "../../src/worker/state-dir.js";
+import { leaseTransport } from "../../src/worker/shared-clone.js";
 import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 
@@ -35,14 +39,19 @@ export async function startRaceFake(): Promise<FakeGitHub> {
 /** A write budget that never waits (the race tests are about the lease, not about GitHub's write quotas). */
 export const unlimitedBudget = (): WriteBudget => new WriteBudget({ perMinute: Number.POSITIVE_INFINITY, perHour: Number.POSITIVE_INFINITY });
 
-/** One claimer with its own Octokit (its own connection pool), as on its own host. */
-export function makeClaimer(fake: FakeGitHub, agent: string, host: string, options: LeaseStoreOptions = FAST_RETRIES): Claimer {
+/**
+ * One claimer with its own Octokit (its own connection pool), as on its own host.
+ * With `gitStateDir`, its lease writes travel as git pushes from its own clone
+ * there (what a worker does), else as REST writes.
+ */
+export function makeClaimer(fake: FakeGitHub, agent: string, host: string, options: LeaseStoreOptions = FAST_RETRIES, gitStateDir?: string): Claimer {
   const counts = { read: 0, write: 0 };
   const api = testOctokit({ baseUrl: fake.apiUrl, token: fake.token });
   // Each claimer stands for an agent of its own installation, and the fake enforces no write
   // quota: an unbounded budget, or the process's shared 80-a-minute budget would pace the race.
   const github = new GitHubClient(api, { owner: OWNER, repo: REPO }, { count: (k) => (counts[k] += 1), budget: unlimitedBudget() });
-  return { name: `${agent}@${host}`, owner: { agent, host, runId: `run-${agent}-${host}` }, store: new LeaseStore(github, PREFIX, options), counts };
+  const git = gitStateDir === undefined ? {} : { git: leaseTransport({ github, state: new StateDir(gitStateDir), gitUrl: (r) => r.cloneUrl }) };
+  return { name: `${agent}@${host}`, owner: { agent, host, runId: `run-${agent}-${host}` }, store: new LeaseStore(github, PREFIX, { ...options, ...git }), counts };
 }
 
 export type Start = "absent" | "released";
@@ -152,14 +161,15 @@ export async function judge(fake: FakeGitHub, trial: Trial): Promise<Verdict> {
     if (entry.parents.length > 1) problems.push(`#${trial.issue}: merge commit ${entry.sha}`);
     if (entry.parents[0] !== expectedParent) problems.push(`#${trial.issue}: ${entry.sha} has parent ${entry.parents[0] ?? "none"}, not ${expectedParent ?? "none"}`);
   }
-  const changes = fake.changes.filter((c) => (c.action === "ref.created" || c.action === "ref.updated") && c.detail?.ref === ref);
+  // Every update of the ref, as git logged it (REST writes and pushes alike): each
+  // one starts from the head before it, and together they walk the history's chain.
+  const changes = await refUpdates(fake, ref);
   const chain = [...log].reverse().map((e) => e.sha);
-  let previous: unknown = null;
+  let previous = ZERO;
   changes.forEach((c, i) => {
-    const to = c.detail?.to ?? c.detail?.sha;
-    if (c.action === "ref.updated" && (c.detail?.from !== previous || c.detail?.force !== false)) problems.push(`#${trial.issue}: ref change ${i} is not a fast-forward from the previous head`);
-    if (to !== chain[i]) problems.push(`#${trial.issue}: ref change ${i} moved to ${String(to)}, history has ${chain[i] ?? "nothing"}`);
-    previous = to;
+    if (c.from !== previous) problems.push(`#${trial.issue}: ref change ${i} starts at ${c.from}, not at the head before it ${previous}`);
+    if (c.to !== chain[i]) problems.push(`#${trial.issue}: ref change ${i} moved to ${c.to}, history has ${chain[i] ?? "nothing"}`);
+    previous = c.to;
   });
   if (changes.length !== chain.length) problems.push(`#${trial.issue}: ${changes.length} ref changes for ${chain.length} commits`);
 
@@ -172,6 +182,20 @@ export async function judge(fake: FakeGitHub, trial: Trial): Promise<Verdict> {
   if (won !== null && log[0]?.sha !== won) problems.push(`#${trial.issue}: the winner holds ${won}, the ref is at ${log[0]?.sha ?? "nothing"}`);
 
   return { winners: winners.length, doubleClaim: winners.length > 1, lostIssue: winners.length === 0, problems };
+}
+
+const ZERO = "0".repeat(40);
+
+/** The ref's reflog in the fake's bare repository: every update, oldest first. */
+async function refUpdates(fake: FakeGitHub, ref: string): Promise<Array<{ from: string; to: string }>> {
+  const text = await fs.readFile(path.join(fake.repoPath(OWNER, REPO), "logs", ref), "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => {
+      const [from = "", to = ""] = line.split(" ");
+      return { from, to };
+    });
 }
 
 /** Runs `trials` races on issues `firstIssue…`, half from an absent ref, half from a released one. */

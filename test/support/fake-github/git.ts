@@ -70,6 +70,8 @@ export async function initBareRepo(path: string, defaultBranch: string): Promise
     ["http.receivepack", "true"],
     ["uploadpack.allowAnySHA1InWant", "true"],
     ["gc.auto", "0"],
+    // A reflog for every ref, REST writes and pushes alike: tests read git's own record of each update.
+    ["core.logAllRefUpdates", "always"],
   ] as const) {
     await git(path, ["config", k, v]);
   }

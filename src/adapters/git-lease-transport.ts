@@ -1,0 +1,39 @@
+import { serializeLease } from "../core/lease.js";
+import type { GitCredentials, GitRepository } from "./git.js";
+import { EMPTY_TREE, type LeaseGitTransport } from "./github-lease.js";
+
+export interface GitLeaseTransportOptions {
+  /** The host's shared clone of the repository (created on first use). */
+  git: GitRepository;
+  /** The repository's git URL and fresh credentials, asked for at each use (installation tokens expire). */
+  remote: () => Promise<{ url: string; credentials: GitCredentials }>;
+}
+
+/**
+ * Lease commits made in the shared clone and pushed without force: see
+ * LeaseGitTransport. A commit's parent is usually our own previous lease
+ * commit, already in the clone; otherwise (a claim on top of a released or
+ * reclaimed lease) the lease ref is fetched first.
+ */
+export function gitLeaseTransport(options: GitLeaseTransportOptions): LeaseGitTransport {
+  const { git } = options;
+  let cloned: Promise<void> | null = null;
+  return {
+    async commit(record, parent, ref) {
+      cloned ??= git.ensureClone().catch((error: unknown) => {
+        cloned = null;
+        throw error;
+      });
+      await cloned;
+      if (parent !== null && !(await git.hasCommit(parent))) {
+        const { url, credentials } = await options.remote();
+        await git.run(["fetch", "--quiet", "--no-tags", url, `+refs/${ref}:refs/${ref}`], { credentials });
+      }
+      return git.commitTree(EMPTY_TREE, parent === null ? [] : [parent], serializeLease(record));
+    },
+    async push(sha, ref) {
+      const { url, credentials } = await options.remote();
+      return git.pushRef(url, sha, `refs/${ref}`, credentials);
+    },
+  };
+}
