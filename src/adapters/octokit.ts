@@ -20,10 +20,44 @@ const pacing = {
   notifications: new Bottleneck.Group({ id: "harness-notifications", maxConcurrent: 1, minTime: 250 }),
 };
 
-/** Probot's Octokit with the harness's write pacing; Probot builds its installation clients from it. */
+/** The throttling plugin's rate-limit callback: true retries the request after `retryAfter` seconds. */
+type LimitHandler = (retryAfter: number, options: unknown, octokit: unknown, retryCount: number) => boolean | void;
+interface ThrottleOptions {
+  onRateLimit?: LimitHandler;
+  onSecondaryRateLimit?: LimitHandler;
+  [key: string]: unknown;
+}
+
+/** Tries of one request that GitHub refused with a rate limit (primary or secondary). */
+const RATE_LIMIT_RETRIES = 3;
+/** A refusal that asks for a longer wait fails the request instead (callers decide: requeue, retry later). */
+const MAX_RETRY_AFTER_S = 120;
+
+/**
+ * Retry a request GitHub refused with a rate limit (403 secondary, 429, primary
+ * quota) up to three times, after the wait it asks for. A refusal means the
+ * request was not applied, so a retry cannot duplicate a write. Probot's own
+ * handlers (kept for their log lines) never retry a secondary limit: the app
+ * failed an issue on a single 403 (found by the soak run).
+ */
+function retrying(original: LimitHandler | undefined): LimitHandler {
+  return (retryAfter, options, octokit, retryCount) => {
+    original?.(retryAfter, options, octokit, retryCount);
+    return retryCount < RATE_LIMIT_RETRIES && retryAfter <= MAX_RETRY_AFTER_S;
+  };
+}
+
+/** Probot's Octokit with the harness's write pacing and rate-limit retries; Probot builds its installation clients from it. */
 export class HarnessOctokit extends ProbotOctokit {
   constructor(options: OctokitOptions = {}) {
-    super({ ...options, throttle: { ...options.throttle, ...pacing } });
+    const given = (options.throttle ?? {}) as ThrottleOptions;
+    const throttle = {
+      ...given,
+      ...pacing,
+      onRateLimit: retrying(given.onRateLimit),
+      onSecondaryRateLimit: retrying(given.onSecondaryRateLimit),
+    };
+    super({ ...options, throttle: throttle as OctokitOptions["throttle"] });
   }
 }
 

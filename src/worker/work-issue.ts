@@ -148,6 +148,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
   let report: SessionReport | null = null;
   let pushed = false;
   let pullRequest: number | null = null;
+  let summaryPosted = false;
   let lease = claim.lease;
 
   // The heartbeat starts with the claim, not with the session: cloning a big
@@ -367,6 +368,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     await claim.leases.assertHeld(issueNumber, lease);
     clock.mark("publish.leaseCheck");
     await github.createComment(issueNumber, renderSummaryComment({ issue: issueNumber, report, branch, pullRequest: pullRequest ?? undefined, commits }));
+    summaryPosted = true;
     clock.mark("publish.summary");
     const label = success ? config.labels.done : config.labels.failed;
     labels = await github.transitionLabels(issueNumber, labels, harnessLabels(config), label);
@@ -385,7 +387,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       return { repository: github.fullName, issue: issueNumber, outcome: "error", label: labels.join(","), pullRequest, report, error, pushed };
     }
     const detail = { code: error.code, message: error.message, fix: error.fix };
-    await reportFailure(deps, claim, lease, { labels, report, branch, pullRequest, detail, tracking }).catch((secondary: unknown) =>
+    await reportFailure(deps, claim, lease, { labels, report, branch, pullRequest, detail, tracking, summaryPosted }).catch((secondary: unknown) =>
       log.error({ issue: issueNumber, err: secondary }, "could not report the failure on the issue"),
     );
     return { repository: github.fullName, issue: issueNumber, outcome: "error", label: config.labels.failed, pullRequest, report, error, pushed };
@@ -496,18 +498,19 @@ async function reportFailure(
     pullRequest: number | null;
     detail: { code: string; message: string; fix: string };
     tracking: (phase: TrackingState["phase"], extra?: Partial<TrackingState>) => string;
+    /** The session's summary is already on the issue: one summary per session; the tracking comment carries the error. */
+    summaryPosted: boolean;
   },
 ): Promise<void> {
   const { github, config } = deps;
   const issueNumber = claim.issue.number;
   await claim.leases.assertHeld(issueNumber, lease);
-  if (input.report) {
-    await github.createComment(
-      issueNumber,
-      renderSummaryComment({ issue: issueNumber, report: input.report, branch: input.branch, pullRequest: input.pullRequest ?? undefined, commits: 0, error: input.detail }),
-    );
-  } else {
-    await github.createComment(issueNumber, `${summaryMarker(claim.sessionId)}\n**${input.detail.code}**: ${input.detail.message}\n\nFix: ${input.detail.fix}`);
+  // One summary per session: when it is already posted, the tracking comment below carries the error.
+  if (!input.summaryPosted) {
+    const body = input.report
+      ? renderSummaryComment({ issue: issueNumber, report: input.report, branch: input.branch, pullRequest: input.pullRequest ?? undefined, commits: 0, error: input.detail })
+      : `${summaryMarker(claim.sessionId)}\n**${input.detail.code}**: ${input.detail.message}\n\nFix: ${input.detail.fix}`;
+    await github.createComment(issueNumber, body);
   }
   await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), config.labels.failed);
   await github.updateComment(claim.trackingCommentId, input.tracking("failed", { error: input.detail, pullRequest: input.pullRequest ?? undefined }));

@@ -115,6 +115,36 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
     expect(git(clone, "show", `refs/heads/harness/issue-${issue.number}:race.txt`)).toBe("agent work");
     expect(await github.listPulls(OWNER, "race")).toEqual([]);
   });
+
+  it("a write refused after the summary is posted fails the issue with one summary and the error in the tracking comment", async () => {
+    const { github } = stack;
+    await github.createRepo({ owner: OWNER, name: "late", files: { "README.md": "x\n" } });
+    const issue = await github.createIssue(OWNER, "late", { title: "t", body: "[scenario:write-file] go", user: "ada" });
+    // The issue's label writes: harness:running at the claim, then harness:done (refused), then harness:failed.
+    let labelWrites = 0;
+    github.setRequestHook((request) => {
+      if (request.operationId !== "issues/set-labels" || !request.path.startsWith(`/repos/${OWNER}/late/`)) return;
+      labelWrites += 1;
+      if (labelWrites === 2) return { respond: { status: 422, body: { message: "Validation Failed", documentation_url: "https://docs.github.com/rest" } } };
+    });
+    try {
+      await github.addLabel(OWNER, "late", issue.number, "harness:queued", { sender: "ada" });
+      await stack.pool.idle();
+    } finally {
+      github.setRequestHook(null);
+    }
+    const result = resultFor(stack, "late", issue.number);
+    expect(result?.report?.outcome).toBe("success");
+    expect(result?.error?.code).toBe("EHARNESS_GITHUB");
+    expect(labelWrites).toBe(3);
+    expect(labelsOf(stack, "late", issue.number)).toEqual(["harness:failed"]);
+    expect(leaseState(stack, "late", issue.number)).toBe("released");
+    const all = bodies(stack, "late", issue.number);
+    expect(all.filter((b) => b.startsWith("<!-- harness:summary"))).toHaveLength(1);
+    expect(all.find((b) => b.startsWith("<!-- harness:tracking"))).toContain("EHARNESS_GITHUB");
+    // The work is not lost: the branch was pushed and its pull request stays open.
+    expect(await github.listPulls(OWNER, "late")).toHaveLength(1);
+  });
 });
 
 describe("a missing CLI", () => {
