@@ -19,8 +19,10 @@ import {
   startBench,
   waitFor,
   type Bench,
+  type LeaseEntry,
   type SpawnedWorker,
 } from "./worker-kit.js";
+import type { PullView } from "../support/fake-github/index.js";
 
 export const KILL_POINTS = ["claim", "mid-session", "commit-before-push", "push-before-pr", "release"] as const;
 export type KillPoint = (typeof KILL_POINTS)[number];
@@ -130,7 +132,62 @@ function labelsAgree(labels: string[], lease: { state: string; outcome?: string 
   }
 }
 
-async function stopWorker(worker: SpawnedWorker, problems: string[], name: string): Promise<void> {
+/** What one issue's end state says about the invariants that must survive any crash. */
+export interface IssueCheck {
+  /** Open pull requests from the issue's branch. */
+  openPulls: number;
+  /** Pull requests from the branch beyond the first, open or closed. */
+  duplicatePRs: number;
+  /** Pushed commits that are not in the branch's final head. */
+  lostCommits: number;
+  /** Comments beyond the first with the same marker (one tracking comment, one summary per session). */
+  duplicateComments: number;
+  labelMismatch: boolean;
+  /** Branch updates the fake recorded for the issue. */
+  pushes: number;
+  /** The lease ref's history, oldest first. */
+  history: LeaseEntry[];
+  labels: string[];
+  problems: string[];
+}
+
+/** The chaos invariants for issue `n`: lost commits, duplicate PRs and comments, labels against the lease. */
+export function checkIssue(bench: Bench, owner: string, repo: string, n: number, pulls: PullView[]): IssueCheck {
+  const problems: string[] = [];
+  const branch = `harness/issue-${n}`;
+  const mine = pulls.filter((p) => p.head.ref === branch);
+  const openPulls = mine.filter((p) => p.state === "open").length;
+  const pushes = pushedHeads(bench, owner, repo, n);
+  if (openPulls > 0 && pushes.length === 0) problems.push(`#${n}: no push recorded (is the fake's reflog on?)`);
+  let lostCommits = 0;
+  for (const sha of pushes) {
+    if (!isAncestor(bench, owner, repo, sha, `refs/heads/${branch}`)) {
+      lostCommits += 1;
+      problems.push(`#${n}: pushed commit ${sha.slice(0, 10)} is not in the final branch`);
+    }
+  }
+  let duplicateComments = 0;
+  const markers = new Map<string, number>();
+  for (const c of bench.github.listComments(owner, repo, n)) {
+    const marker = /<!-- harness:(summary session=\S+|tracking)/.exec(c.body)?.[1];
+    if (marker) markers.set(marker, (markers.get(marker) ?? 0) + 1);
+  }
+  for (const [marker, count] of markers) {
+    if (count > 1) {
+      duplicateComments += count - 1;
+      problems.push(`#${n}: ${count} comments with ${marker}`);
+    }
+  }
+  const history = leaseHistory(bench, owner, repo, n);
+  const head = history.at(-1);
+  const labels = bench.github.getIssue(owner, repo, n).labelNames;
+  const labelMismatch = !labelsAgree(labels, head);
+  if (labelMismatch) problems.push(`#${n}: labels ${labels.join(",")} disagree with the lease (${head?.state ?? "none"}${head?.outcome ? `, ${head.outcome}` : ""})`);
+  return { openPulls, duplicatePRs: Math.max(0, mine.length - 1), lostCommits, duplicateComments, labelMismatch, pushes: pushes.length, history, labels, problems };
+}
+
+/** SIGTERM, then up to 45 s for a clean exit (code 0); anything else is a problem. */
+export async function stopWorker(worker: SpawnedWorker, problems: string[], name: string): Promise<void> {
   if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
   worker.child.kill("SIGTERM");
   const exited = await Promise.race([worker.exited, sleep(45_000).then(() => null)]);
@@ -198,39 +255,16 @@ export async function runTrial(bench: Bench, trial: number, point: KillPoint, ra
   let recovered = true;
   let pushCount = 0;
   for (const n of ISSUES) {
-    const branch = `harness/issue-${n}`;
-    const mine = pulls.filter((p) => p.head.ref === branch);
-    duplicatePRs += Math.max(0, mine.length - 1);
-    const open = mine.filter((p) => p.state === "open");
-    if (open.length !== 1) problems.push(`#${n}: ${open.length} open PRs`);
-    const pushes = pushedHeads(bench, OWNER, repo, n);
-    pushCount += pushes.length;
-    if (open.length > 0 && pushes.length === 0) problems.push(`#${n}: no push recorded (is the fake's reflog on?)`);
-    for (const sha of pushes) {
-      if (!isAncestor(bench, OWNER, repo, sha, `refs/heads/${branch}`)) {
-        lostCommits += 1;
-        problems.push(`#${n}: pushed commit ${sha.slice(0, 10)} is not in the final branch`);
-      }
-    }
-    const markers = new Map<string, number>();
-    for (const c of bench.github.listComments(OWNER, repo, n)) {
-      const marker = /<!-- harness:(summary session=\S+|tracking)/.exec(c.body)?.[1];
-      if (marker) markers.set(marker, (markers.get(marker) ?? 0) + 1);
-    }
-    for (const [marker, count] of markers) {
-      if (count > 1) {
-        duplicateComments += count - 1;
-        problems.push(`#${n}: ${count} comments with ${marker}`);
-      }
-    }
-    const history = leaseHistory(bench, OWNER, repo, n);
-    const head = history.at(-1);
-    const labels = bench.github.getIssue(OWNER, repo, n).labelNames;
-    if (!labelsAgree(labels, head)) {
-      labelMismatches += 1;
-      problems.push(`#${n}: labels ${labels.join(",")} disagree with the lease (${head?.state ?? "none"}${head?.outcome ? `, ${head.outcome}` : ""})`);
-    }
-    if (!(head?.state === "released" && head.outcome === "success" && open.length === 1 && labels.includes("harness:done"))) recovered = false;
+    const check = checkIssue(bench, OWNER, repo, n, pulls);
+    if (check.openPulls !== 1) problems.push(`#${n}: ${check.openPulls} open PRs`);
+    problems.push(...check.problems);
+    duplicatePRs += check.duplicatePRs;
+    lostCommits += check.lostCommits;
+    duplicateComments += check.duplicateComments;
+    pushCount += check.pushes;
+    if (check.labelMismatch) labelMismatches += 1;
+    const head = check.history.at(-1);
+    if (!(head?.state === "released" && head.outcome === "success" && check.openPulls === 1 && check.labels.includes("harness:done"))) recovered = false;
   }
   const orphans = (await markedProcesses(victimPrefix)).length + (await Promise.all(others.map((w) => markedProcesses(`w${w.pid}-`)))).reduce((n, p) => n + p.length, 0);
   if (orphans > 0) problems.push(`${orphans} agent processes survived`);

@@ -54,9 +54,10 @@ export interface SpawnedWorker {
 
 let spawned = 0;
 
-/** `harness worker …` in a child process: token mode against the bench, its own state dir. */
-export function spawnWorker(bench: Bench, input: { stateDir: string; args: string[]; env?: Record<string, string>; logLevel?: string }): SpawnedWorker {
-  const stderrFile = path.join(bench.root, `worker-${++spawned}.log`);
+/** `harness worker …` (or another `command`: `app`, `reclaim`) in a child process: token mode against the bench, its own state dir. */
+export function spawnWorker(bench: Bench, input: { stateDir: string; args: string[]; env?: Record<string, string>; logLevel?: string; command?: string }): SpawnedWorker {
+  const command = input.command ?? "worker";
+  const stderrFile = path.join(bench.root, `${command}-${++spawned}.log`);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: path.join(bench.root, "home"),
@@ -73,7 +74,7 @@ export function spawnWorker(bench: Bench, input: { stateDir: string; args: strin
     LOG_LEVEL: input.logLevel ?? "info",
     ...input.env,
   };
-  const child = spawn(process.execPath, ["--import", TSX, MAIN, "worker", ...input.args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", TSX, MAIN, command, ...input.args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const stdout: string[] = [];
   let buffered = "";
   child.stdout?.on("data", (chunk: Buffer) => {
