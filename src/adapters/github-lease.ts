@@ -152,6 +152,8 @@ export class LeaseStore {
   private readonly etags = new Map<string, { etag: string; sha: string }>();
   private git: LeaseGitTransport | null;
   private readonly onGitFallback: (error: unknown) => void;
+  /** Per ref: the head this store last moved it to, and commits the ref has moved past to get there. */
+  private readonly ours = new Map<string, { head: LeaseHead; passed: Set<string> }>();
 
   constructor(github: GitHubClient, refPrefix: string, options: LeaseStoreOptions = {}) {
     this.github = github;
@@ -249,7 +251,21 @@ export class LeaseStore {
         throw error;
       }
     }
+    // Reads after our own write: the ref only moves forward, so a head we know it moved past
+    // is a stale view (a replica behind the write, a push seen late by the API), not news.
+    const mine = this.ours.get(ref);
+    if (mine?.passed.has(sha)) return mine.head;
     return { sha, record: (await this.commitInfo(sha)).record };
+  }
+
+  /** Remembers a write of ours that landed on top of `base`. */
+  private landed(issue: number, base: string | null, head: LeaseHead): LeaseHead {
+    const ref = this.ref(issue);
+    const previous = this.ours.get(ref);
+    const passed = previous && previous.head.sha === base ? previous.passed : new Set<string>();
+    if (base !== null) passed.add(base);
+    this.ours.set(ref, { head, passed });
+    return head;
   }
 
   /** Creates the lease commit; a retry after a lost answer just makes another (orphan) commit. */
@@ -373,7 +389,7 @@ export class LeaseStore {
       const decision = decideClaim(current?.record ?? null, input);
       if (decision.kind === "held") return { ok: false, reason: decision.reason, holder: decision.holder, head: current };
       const { sha, swap } = await this.put(input.issue, decision.record, current?.sha ?? null);
-      if (swap.kind === "landed") return { ok: true, head: { sha, record: decision.record } };
+      if (swap.kind === "landed") return { ok: true, head: this.landed(input.issue, current?.sha ?? null, { sha, record: decision.record }) };
       if (swap.kind === "superseded") {
         return { ok: false, reason: `claimed, then lost at once: ${describeLease(swap.head.record, input.now)}`, holder: swap.head.record, head: swap.head };
       }
@@ -394,7 +410,7 @@ export class LeaseStore {
     const record = next(current.record);
     if (record === null) return { ok: false, fenced: true, head: current };
     const { sha, swap } = await this.put(issue, record, current.sha);
-    if (swap.kind === "landed") return { ok: true, head: { sha, record } };
+    if (swap.kind === "landed") return { ok: true, head: this.landed(issue, current.sha, { sha, record }) };
     return { ok: false, fenced: true, head: swap.head };
   }
 

@@ -226,3 +226,25 @@ describe("LeaseStore with lease writes by git push", () => {
     expect(byPush.writesByPush).toBe(false);
   });
 });
+
+describe("LeaseStore reads after its own writes", () => {
+  it("takes a read that shows a head the ref already moved past (a stale replica) for the newer head it wrote", async () => {
+    const t = { commit: async (_r: LeaseRecord, parent: string | null) => (parent === null ? "g1" : "g2"), push: async () => "landed" as const };
+    const byPush = new LeaseStore(new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1)), "harness/leases/issue-", { git: t });
+    nock(API)
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
+      // After the renewal landed as g2, a replica still answers g1, twice.
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).times(2).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
+      // Somebody else's commit on top of ours is news, stale cache or not.
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "x3" } })
+      .get(`${repoPath}/git/commits/x3`).reply(200, commitReply("x3", serializeLease(record({ state: "reclaimed", owner: me, epoch: 1 }))));
+    const claimed = await byPush.claim(claimInput);
+    if (!claimed.ok) throw new Error("not claimed");
+    const renewed = await byPush.renew(7, claimed.head, me, new Date(now.getTime() + 60_000), 900_000);
+    if (!renewed.ok) throw new Error("not renewed");
+    expect((await byPush.read(7))?.sha).toBe("g2");
+    await expect(byPush.assertHeld(7, renewed.head)).resolves.toBeUndefined();
+    expect((await byPush.read(7))?.sha).toBe("x3");
+  });
+});
