@@ -55,7 +55,10 @@ export interface SpawnedWorker {
 let spawned = 0;
 
 /** `harness worker …` (or another `command`: `app`, `reclaim`) in a child process: token mode against the bench, its own state dir. */
-export function spawnWorker(bench: Bench, input: { stateDir: string; args: string[]; env?: Record<string, string>; logLevel?: string; command?: string }): SpawnedWorker {
+export function spawnWorker(
+  bench: Bench,
+  input: { stateDir: string; args: string[]; env?: Record<string, string>; logLevel?: string; command?: string; nodeArgs?: string[] },
+): SpawnedWorker {
   const command = input.command ?? "worker";
   const stderrFile = path.join(bench.root, `${command}-${++spawned}.log`);
   const env: Record<string, string> = {
@@ -74,7 +77,7 @@ export function spawnWorker(bench: Bench, input: { stateDir: string; args: strin
     LOG_LEVEL: input.logLevel ?? "info",
     ...input.env,
   };
-  const child = spawn(process.execPath, ["--import", TSX, MAIN, command, ...input.args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...(input.nodeArgs ?? []), "--import", TSX, MAIN, command, ...input.args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const stdout: string[] = [];
   let buffered = "";
   child.stdout?.on("data", (chunk: Buffer) => {

@@ -6,7 +6,7 @@
  * last line, one JSON object; exits 1 when an invariant fails.
  */
 import { faultKinds, type FaultKind } from "../support/fake-github/index.js";
-import { defaultMemoryRule, formatReport, runSoak, SOAK_DEFAULTS } from "./soak-kit.js";
+import { defaultHeapRule, defaultMemoryRule, formatReport, runSoak, SOAK_DEFAULTS } from "./soak-kit.js";
 
 const USAGE =
   "npm run soak -- [--minutes 5] [--seed S] [--workers 2] [--agents 2] [--app-agents 2] [--rate 6] [--fault-rate 0.03] " +
@@ -42,7 +42,9 @@ function number(name: string, fallback: number, check: (n: number) => boolean, w
 
 const minutes = number("--minutes", SOAK_DEFAULTS.minutes, (n) => n > 0, "a positive number of minutes");
 const rule = defaultMemoryRule(minutes);
+const heapRule = defaultHeapRule(minutes);
 const warmupSeconds = option("--warmup-seconds");
+const warmup = warmupSeconds !== undefined ? { warmupMs: number("--warmup-seconds", 0, (n) => n >= 0, "seconds") * 1000 } : {};
 const kinds = (option("--fault-kinds") ?? SOAK_DEFAULTS.faultKinds.join(",")).split(",").filter((k) => k !== "");
 for (const k of kinds) if (!(faultKinds as readonly string[]).includes(k)) fail(`--fault-kinds takes some of ${faultKinds.join(",")}, not "${k}"`);
 
@@ -59,10 +61,11 @@ const options = {
   killEverySeconds: number("--kill-every", SOAK_DEFAULTS.killEverySeconds, (n) => n >= 0, "seconds (0: no kills)"),
   drainMinutes: number("--drain-minutes", SOAK_DEFAULTS.drainMinutes, (n) => n > 0, "a positive number of minutes"),
   sampleSeconds: number("--sample-seconds", SOAK_DEFAULTS.sampleSeconds, (n) => n >= 0.2, "seconds (at least 0.2)"),
-  memory: {
-    ...rule,
-    ...(warmupSeconds !== undefined ? { warmupMs: number("--warmup-seconds", 0, (n) => n >= 0, "seconds") * 1000 } : {}),
-    thresholdMBPerMin: number("--threshold", rule.thresholdMBPerMin, (n) => n > 0, "a positive number of MB per minute"),
+  memory: { ...rule, ...warmup },
+  heap: {
+    ...heapRule,
+    ...warmup,
+    thresholdMBPerMin: number("--threshold", heapRule.thresholdMBPerMin, (n) => n > 0, "a positive number of MB per minute (the live heap's slope)"),
   },
   ...(option("--rss-file") !== undefined ? { rssFile: option("--rss-file") as string } : {}),
   keep: args.includes("--keep"),
@@ -71,6 +74,6 @@ const options = {
 if (options.workers + options.appAgents === 0) fail("nothing would work the queue: --workers and --app-agents are both 0");
 
 const report = await runSoak(options);
-for (const line of formatReport(report, options.memory)) process.stdout.write(`${line}\n`);
+for (const line of formatReport(report, options.memory, options.heap)) process.stdout.write(`${line}\n`);
 process.stdout.write(`${JSON.stringify(report.json)}\n`);
 process.exitCode = report.pass ? 0 : 1;

@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { benchScenario, MARKER as BENCH_MARKER } from "../../bench/_kit.js";
 import type { FaultKind } from "../support/fake-github/index.js";
 import type { Scenario } from "../support/model-server.js";
@@ -38,7 +39,10 @@ export interface RssSeries {
   /** When the process exited (killed, crashed or stopped); null while it runs. */
   endedAt: number | null;
   killed: boolean;
+  /** RSS from /proc, every `sampleSeconds`. */
   samples: RssSample[];
+  /** The live heap right after a full collection (test/soak/heap-probe.mjs), every few seconds. */
+  heap: RssSample[];
 }
 
 /** Least-squares line through the samples: slope in MB per minute; null with fewer than two distinct times. */
@@ -88,6 +92,28 @@ export interface MemoryRule {
  */
 export function defaultMemoryRule(minutes: number): MemoryRule {
   return { warmupMs: Math.max(60_000, 0.3 * minutes * 60_000), thresholdMBPerMin: 2, minSamples: 10, minWindowMs: 180_000 };
+}
+
+/**
+ * The verdict's rule, on the live heap after a full collection (no saw to
+ * average out): the same warm-up; flat means under 1 MB/min (60 MB an hour)
+ * over at least 2 minutes of samples.
+ */
+export function defaultHeapRule(minutes: number): MemoryRule {
+  return { ...defaultMemoryRule(minutes), thresholdMBPerMin: 1, minWindowMs: 120_000 };
+}
+
+/** Loaded into every soaked harness process with --expose-gc: samples its heap after a full collection. */
+const HEAP_PROBE = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "heap-probe.mjs")).href;
+
+/** The probe's samples of process `pid` (none when it wrote nothing). */
+async function heapSamples(dir: string, pid: number): Promise<RssSample[]> {
+  const text = await fs.readFile(path.join(dir, `${pid}.jsonl`), "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as { t: number; heapMB: number })
+    .map((x) => ({ t: x.t, mb: Math.round(x.heapMB * 100) / 100 }));
 }
 
 export interface SeriesVerdict {
@@ -227,7 +253,10 @@ export interface SoakOptions {
   killEverySeconds: number;
   sampleSeconds: number;
   drainMinutes: number;
+  /** RSS: reported (slope after the warm-up), not judged. */
   memory: MemoryRule;
+  /** The live heap after a full collection: judged (the verdict's memory part). */
+  heap: MemoryRule;
   /** Writes every RSS series (JSON) here, for a closer look. */
   rssFile?: string;
   keep?: boolean;
@@ -265,6 +294,7 @@ export interface SoakReport {
   /** Leases the reclaimer took back (a killed worker was holding them). */
   reclaimed: number;
   memory: { series: SeriesVerdict[]; flat: boolean | null };
+  heap: { series: SeriesVerdict[]; flat: boolean | null };
   problems: string[];
   /** Where the harness processes' logs are (kept with --keep, or copied when the soak failed). */
   logs: string | null;
@@ -389,7 +419,9 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
   const workerState = path.join(bench.root, "workers-state");
   const appState = path.join(bench.root, "app-state");
   const repoName = `${OWNER}/${REPO}`;
-  const workerEnv = { HARNESS_POLL_SECONDS: "1", HARNESS_CLAIM_JITTER_SECONDS: "0.3" };
+  const heapDir = path.join(bench.root, "heap");
+  const probe = { nodeArgs: ["--expose-gc", "--import", HEAP_PROBE], env: { HARNESS_HEAP_PROBE_DIR: heapDir, HARNESS_HEAP_PROBE_MS: String(Math.max(1000, options.sampleSeconds * 2000)) } };
+  const workerEnv = { HARNESS_POLL_SECONDS: "1", HARNESS_CLAIM_JITTER_SECONDS: "0.3", ...probe.env };
   let kills = 0;
   let webhookFailures = 0;
   let injector: ReturnType<Bench["github"]["setFaults"]> = null;
@@ -397,7 +429,7 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
   let sampler: NodeJS.Timeout | null = null;
 
   const track = (name: string, slot: number, spawned: SpawnedWorker): Proc => {
-    const series: RssSeries = { name, pid: spawned.pid, startedAt: Date.now(), endedAt: null, killed: false, samples: [] };
+    const series: RssSeries = { name, pid: spawned.pid, startedAt: Date.now(), endedAt: null, killed: false, samples: [], heap: [] };
     const proc: Proc = { name, slot, spawned, series, expectedExit: false };
     allSeries.push(series);
     procs.push(proc);
@@ -414,7 +446,7 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
   const startWorker = (slot: number): Proc => {
     const generation = (generations.get(slot) ?? 0) + 1;
     generations.set(slot, generation);
-    const spawned = spawnWorker(bench, { stateDir: workerState, args: ["--agents", String(options.agents), "--repo", repoName], env: workerEnv });
+    const spawned = spawnWorker(bench, { stateDir: workerState, args: ["--agents", String(options.agents), "--repo", repoName], env: workerEnv, nodeArgs: probe.nodeArgs });
     return track(generation === 1 ? `worker-${slot}` : `worker-${slot}.${generation}`, slot, spawned);
   };
   const current = (slot: number): Proc | undefined => procs.filter((p) => p.slot === slot && p.series.endedAt === null).at(-1);
@@ -431,7 +463,9 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
         command: "app",
         stateDir: appState,
         args: [],
+        nodeArgs: probe.nodeArgs,
         env: {
+          ...probe.env,
           WEBHOOK_SECRET: secret,
           PORT: String(port),
           HOST: "127.0.0.1",
@@ -638,8 +672,18 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
   }
   facts.processProblems = processProblems.length;
   problems.push(...processProblems);
+  for (const s of allSeries) {
+    s.heap = await heapSamples(heapDir, s.pid);
+    // A probe that never wrote would leave memory unjudged without anybody noticing.
+    if (s.heap.length === 0 && s.samples.length >= options.heap.minSamples) problems.push(`${s.name} (pid ${s.pid}): the heap probe wrote nothing`);
+  }
   const memory = judgeMemory(allSeries, options.memory, arrivalsEnd);
-  facts.memoryFlat = memory.flat;
+  const heap = judgeMemory(
+    allSeries.map((s) => ({ ...s, samples: s.heap })),
+    options.heap,
+    arrivalsEnd,
+  );
+  facts.memoryFlat = heap.flat;
   const verdict = soakVerdict(facts);
   const injected = injector?.counts() ?? null;
   const faults: Record<string, number> = {};
@@ -655,6 +699,8 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
 
   const slopes: Record<string, number | null> = {};
   for (const s of memory.series) slopes[s.name] = s.slopeMBPerMin;
+  const heapSlopes: Record<string, number | null> = {};
+  for (const s of heap.series) heapSlopes[s.name] = s.slopeMBPerMin;
   const modelErrorIssues = arrivals.filter((a) => a.kind === "model-error").length;
   const json = {
     soak: verdict.pass ? "pass" : "fail",
@@ -682,10 +728,11 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     modelErrorIssues,
     kills,
     reclaimed,
+    heapSlopeMBPerMin: heapSlopes,
     rssSlopeMBPerMin: slopes,
-    thresholdMBPerMin: options.memory.thresholdMBPerMin,
-    warmupSeconds: Math.round(options.memory.warmupMs / 1000),
-    flat: memory.flat,
+    thresholdMBPerMin: options.heap.thresholdMBPerMin,
+    warmupSeconds: Math.round(options.heap.warmupMs / 1000),
+    flat: heap.flat,
   };
   return {
     pass: verdict.pass,
@@ -702,6 +749,7 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     kills,
     reclaimed,
     memory,
+    heap,
     problems,
     logs: options.keep === true ? bench.root : logs,
     seconds: Math.round((Date.now() - started) / 1000),
@@ -710,7 +758,7 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
 }
 
 /** The report as a table (the JSON line is printed after it by the caller). */
-export function formatReport(report: SoakReport, rule: MemoryRule): string[] {
+export function formatReport(report: SoakReport, rule: MemoryRule, heapRule: MemoryRule): string[] {
   const lines: string[] = [];
   const f = report.facts;
   lines.push("");
@@ -721,21 +769,28 @@ export function formatReport(report: SoakReport, rule: MemoryRule): string[] {
       `label mismatches ${f.labelMismatches}  orphans ${f.orphans}  leftover worktrees ${f.leftoverWorktrees}  process problems ${f.processProblems}`,
   );
   lines.push(
-    `memory      RSS per process; slope fitted after a ${Math.round(rule.warmupMs / 1000)} s warm-up until the arrivals stop; ` +
-      `flat below ${rule.thresholdMBPerMin} MB/min, judged over ${Math.round(rule.minWindowMs / 1000)} s or more`,
+    `memory      per process, slopes fitted after a ${Math.round(heapRule.warmupMs / 1000)} s warm-up until the arrivals stop. Judged: the live heap after a full ` +
+      `collection, flat below ${heapRule.thresholdMBPerMin} MB/min over ${Math.round(heapRule.minWindowMs / 1000)} s or more. ` +
+      `Reported: RSS (it saws with the collector; its slope means something over ${Math.round(rule.minWindowMs / 1000)} s or more)`,
   );
-  const header = ["process", "pid", "samples", "start MB", "end MB", "max MB", "fitted s", "slope MB/min", "verdict"];
-  const rows = report.memory.series.map((s) => [
-    s.name,
-    String(s.pid),
-    String(s.samples),
-    s.startMB?.toFixed(1) ?? "-",
-    s.endMB?.toFixed(1) ?? "-",
-    s.maxMB?.toFixed(1) ?? "-",
-    String(s.windowS),
-    s.slopeMBPerMin === null ? "-" : s.slopeMBPerMin.toFixed(2),
-    `${s.flat === null ? `not judged (under ${Math.round(rule.minWindowMs / 1000)} s)` : s.flat ? "flat" : "GROWING"}${s.killed ? ", killed" : ""}`,
-  ]);
+  const header = ["process", "pid", "heap start MB", "heap end MB", "heap slope MB/min", "RSS start MB", "RSS end MB", "RSS max MB", "RSS slope MB/min", "fitted s", "verdict"];
+  const two = (n: number | null): string => (n === null ? "-" : n.toFixed(2));
+  const rows = report.heap.series.map((h, i) => {
+    const r = report.memory.series[i];
+    return [
+      h.name,
+      String(h.pid),
+      two(h.startMB),
+      two(h.endMB),
+      two(h.slopeMBPerMin),
+      r?.startMB?.toFixed(1) ?? "-",
+      r?.endMB?.toFixed(1) ?? "-",
+      r?.maxMB?.toFixed(1) ?? "-",
+      two(r?.slopeMBPerMin ?? null),
+      String(h.windowS),
+      `${h.flat === null ? `not judged (under ${Math.round(heapRule.minWindowMs / 1000)} s)` : h.flat ? "flat" : "GROWING"}${h.killed ? ", killed" : ""}`,
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]): string => `  ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ")}`.trimEnd();
   lines.push(line(header));

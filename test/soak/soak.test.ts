@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { seeded } from "../chaos/chaos-kit.js";
 import type { LeaseEntry } from "../chaos/worker-kit.js";
 import type { FaultKind } from "../support/fake-github/index.js";
-import { defaultMemoryRule, fitSlope, formatReport, judgeMemory, overlappingClaims, runSoak, SOAK_DEFAULTS, soakVerdict, type RssSample, type RssSeries, type SoakFacts } from "./soak-kit.js";
+import { defaultHeapRule, defaultMemoryRule, fitSlope, formatReport, judgeMemory, overlappingClaims, runSoak, SOAK_DEFAULTS, soakVerdict, type RssSample, type RssSeries, type SoakFacts } from "./soak-kit.js";
 
 const T0 = 1_700_000_000_000;
 
@@ -21,7 +21,7 @@ function series(name: string, minutes: number, mb: (tMin: number) => number, opt
     const saw = (((s + phase) % 90) / 90) * 40;
     samples.push({ t: startedAt + s * 1000, mb: mb(s / 60) + saw + (random() - 0.5) * 4 });
   }
-  return { name, pid: 1, startedAt, endedAt: null, killed: false, samples };
+  return { name, pid: 1, startedAt, endedAt: null, killed: false, samples, heap: [] };
 }
 
 const clean: SoakFacts = {
@@ -142,10 +142,11 @@ describe("soak: a short real run", () => {
       drainMinutes: 1.5,
       // 42 s of arrivals is shorter than the warm-up: memory is reported, not judged.
       memory: defaultMemoryRule(0.7),
+      heap: defaultHeapRule(0.7),
       out: (line: string) => lines.push(line),
     };
     const report = await runSoak(options);
-    lines.push(...formatReport(report, options.memory), JSON.stringify(report.json));
+    lines.push(...formatReport(report, options.memory, options.heap), JSON.stringify(report.json));
     const log = lines.join("\n");
     expect(report.problems, log).toEqual([]);
     expect(report.pass, log).toBe(true);
@@ -155,5 +156,8 @@ describe("soak: a short real run", () => {
     expect(report.githubFaults, log).toBeGreaterThan(0);
     expect(report.memory.series.map((s) => s.name), log).toContain("app");
     expect(report.memory.series.every((s) => s.samples > 0), log).toBe(true);
+    // The heap probe ran in every process (an empty probe is a problem, checked above) and its samples were read.
+    expect(report.heap.series.map((s) => s.name), log).toEqual(report.memory.series.map((s) => s.name));
+    expect(report.heap.series.find((s) => s.name === "app")?.endMB, log).toBeGreaterThan(1);
   }, 180_000);
 });
