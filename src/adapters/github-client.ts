@@ -12,7 +12,7 @@ import type { BlockerState, IssueRef, QueueIssue, RecordedBlocker } from "../cor
  * speaks in issues, labels and comments and the wire stays in one place.
  */
 
-export type GitHubApi = Pick<ProbotOctokit, "rest" | "request" | "auth">;
+export type GitHubApi = Pick<ProbotOctokit, "rest" | "request" | "graphql" | "auth">;
 
 export interface RepoCoordinates {
   owner: string;
@@ -36,8 +36,26 @@ export interface RepositoryData {
 
 export interface PullRequestData {
   number: number;
+  /** GraphQL's global id (REST `node_id`): what the draft-state mutations take. */
+  nodeId: string;
   draft: boolean;
   url: string;
+}
+
+/**
+ * REST cannot change a pull request's draft state; these two GraphQL mutations
+ * can. They select only what we read back.
+ */
+export const MARK_PULL_READY_MUTATION = `mutation MarkPullRequestReady($pullRequestId: ID!) {
+  markPullRequestReadyForReview(input: { pullRequestId: $pullRequestId }) { pullRequest { id isDraft } }
+}`;
+export const CONVERT_PULL_TO_DRAFT_MUTATION = `mutation ConvertPullRequestToDraft($pullRequestId: ID!) {
+  convertPullRequestToDraft(input: { pullRequestId: $pullRequestId }) { pullRequest { id isDraft } }
+}`;
+
+interface DraftMutationResult {
+  markPullRequestReadyForReview?: { pullRequest: { id: string; isDraft: boolean } | null } | null;
+  convertPullRequestToDraft?: { pullRequest: { id: string; isDraft: boolean } | null } | null;
 }
 
 /** Status of an Octokit RequestError, or undefined for anything else. */
@@ -213,13 +231,13 @@ export class GitHubClient {
     this.countRead();
     const { data } = await this.api.rest.pulls.list({ owner: this.owner, repo: this.repo, state: "open", head: `${this.owner}:${head}`, base });
     const pull = data[0];
-    return pull ? { number: pull.number, draft: pull.draft ?? false, url: pull.html_url } : null;
+    return pull ? { number: pull.number, nodeId: pull.node_id, draft: pull.draft ?? false, url: pull.html_url } : null;
   }
 
   async createPull(input: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestData> {
     await this.spend("essential");
     const { data } = await this.api.rest.pulls.create({ owner: this.owner, repo: this.repo, ...input, title: this.redact(input.title), body: this.redact(input.body) });
-    return { number: data.number, draft: data.draft ?? false, url: data.html_url };
+    return { number: data.number, nodeId: data.node_id, draft: data.draft ?? false, url: data.html_url };
   }
 
   async updatePull(number: number, input: { title?: string; body?: string }): Promise<void> {
@@ -231,6 +249,19 @@ export class GitHubClient {
       ...(input.title !== undefined ? { title: this.redact(input.title) } : {}),
       ...(input.body !== undefined ? { body: this.redact(input.body) } : {}),
     });
+  }
+
+  /**
+   * Marks a pull request ready for review (`draft: false`) or converts it back
+   * to a draft, through GraphQL (REST cannot). One essential write; it posts no
+   * text, so there is nothing to redact. Returns the draft state GitHub reports
+   * (a failed mutation throws, as any failed request does).
+   */
+  async setPullDraft(pull: Pick<PullRequestData, "nodeId">, draft: boolean): Promise<boolean> {
+    await this.spend("essential");
+    const result = await this.api.graphql<DraftMutationResult>(draft ? CONVERT_PULL_TO_DRAFT_MUTATION : MARK_PULL_READY_MUTATION, { pullRequestId: pull.nodeId });
+    const payload = draft ? result.convertPullRequestToDraft : result.markPullRequestReadyForReview;
+    return payload?.pullRequest?.isDraft ?? draft;
   }
 
   // ---- conditional reads for what polls (the reconciler): a 304 costs no rate limit ----------

@@ -352,6 +352,8 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       const body = renderPullRequestBody({ issue: issueNumber, report, branch, commits });
       if (existing) {
         await github.updatePull(existing.number, { body });
+        // The draft state follows the latest attempt: ready on success, a draft otherwise.
+        if (existing.draft !== !success) await github.setPullDraft(existing, !success);
         pullRequest = existing.number;
       } else {
         const created = await github.createPull({

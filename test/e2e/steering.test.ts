@@ -3,6 +3,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadScenario } from "../support/model-server.js";
+import { testOctokit } from "../support/octokit.js";
 import { startStack, type Stack } from "../support/stack.js";
 
 const OWNER = "octo";
@@ -25,7 +26,8 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
 
   beforeAll(async () => {
     const scenarios = await Promise.all(
-      ["fresh-after-failure.yaml", "flaky.yaml", "interruptible.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))),
+      // Tried in order: the fresh prompts before the issue bodies they also carry.
+      ["fresh-after-success.yaml", "fresh-after-failure.yaml", "flaky.yaml", "interruptible.yaml", "commit-then-fail.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))),
     );
     stack = await startStack({ scenarios });
     await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
@@ -115,5 +117,45 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     expect(sent).toContain("scripted flaky failure");
     expect(sent).toContain("previous-summary (untrusted)");
     expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 2 });
+  });
+
+  it("the pull request's draft state follows the latest attempt: draft on failure, ready on success", async () => {
+    const { github } = stack;
+    const rest = testOctokit({ baseUrl: github.apiUrl, token: github.token });
+    const issue = await github.createIssue(OWNER, REPO, { title: "Draft, then ready", body: "[scenario:commit-then-fail] go", user: "ada" });
+    const pulls = async (): Promise<{ number: number; draft: boolean | undefined }[]> =>
+      (await rest.rest.pulls.list({ owner: OWNER, repo: REPO, state: "open", head: `${OWNER}:harness/issue-${issue.number}` })).data.map((p) => ({ number: p.number, draft: p.draft }));
+    const draftChanges = () =>
+      github.requestLog.filter((e) => e.path === "/graphql" && e.issueNumber === issue.number).map((e) => `${e.operationId ?? ""} ${e.status} ${e.write ? "write" : "read"}`);
+
+    // A failed attempt that made commits: its pull request opens as a draft.
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.pool.idle();
+    expect(stack.results.at(-1)?.outcome).toBe("api_error");
+    expect(labels(issue.number)).toEqual(["harness:failed"]);
+    expect(git("show", `harness/issue-${issue.number}:first.txt`)).toBe("a first try");
+    const [pull] = await pulls();
+    expect(pull).toMatchObject({ draft: true });
+    expect(stack.results.at(-1)?.pullRequest).toBe(pull?.number);
+    expect(draftChanges()).toEqual([]);
+
+    // The fresh attempt succeeds: the same pull request, now ready for review.
+    await github.comment(OWNER, REPO, issue.number, "/retry fresh", { sender: "ada" });
+    await stack.pool.idle();
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    expect(labels(issue.number)).toEqual(["harness:done"]);
+    expect(await pulls()).toEqual([{ number: pull?.number, draft: false }]);
+    expect((await rest.rest.pulls.get({ owner: OWNER, repo: REPO, pull_number: pull?.number ?? 0 })).data.draft).toBe(false);
+    expect(draftChanges()).toEqual(["graphql/markPullRequestReadyForReview 200 write"]);
+
+    // Another fresh attempt fails: back to a draft.
+    await github.comment(OWNER, REPO, issue.number, "/retry fresh", { sender: "ada" });
+    await stack.pool.idle();
+    expect(stack.results.at(-1)?.outcome).toBe("api_error");
+    expect(git("show", `harness/issue-${issue.number}:again.txt`)).toBe("one more try");
+    expect(await pulls()).toEqual([{ number: pull?.number, draft: true }]);
+    expect(draftChanges()).toEqual(["graphql/markPullRequestReadyForReview 200 write", "graphql/convertPullRequestToDraft 200 write"]);
+    expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 3 });
+    github.assertNoViolations();
   });
 });

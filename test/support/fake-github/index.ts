@@ -1,6 +1,7 @@
 /**
  * A stateful fake of GitHub for tests and the offline demo: REST (validated against GitHub's
- * OpenAPI description), git smart HTTP over real bare repositories, App auth, and webhooks.
+ * OpenAPI description), GraphQL (validated against GitHub's GraphQL schema), git smart HTTP
+ * over real bare repositories, App auth, and webhooks.
  */
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, statSync } from "node:fs";
@@ -182,7 +183,7 @@ export class FakeGitHub {
   assertNoViolations(): void {
     if (this.violations.length === 0) return;
     const lines = this.violations.map((v) => `- [${v.kind}] ${v.method} ${v.path}${v.operationId ? ` (${v.operationId})` : ""}${v.status ? ` ${v.status}` : ""}: ${v.message}`);
-    throw new Error(`fake-github: ${this.violations.length} OpenAPI violation(s):\n${lines.join("\n")}`);
+    throw new Error(`fake-github: ${this.violations.length} violation(s) of GitHub's OpenAPI description or GraphQL schema:\n${lines.join("\n")}`);
   }
 
   repoPath(owner: string, repo: string): string {

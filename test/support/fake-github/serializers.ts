@@ -7,7 +7,17 @@ export type JsonObject = Record<string, unknown>;
 
 export const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-const nodeId = (kind: string, id: number | string): string => Buffer.from(`0:${kind}${id}`).toString("base64");
+/** The fake's global node ids (REST `node_id`, GraphQL `id`): base64 of `0:${kind}${id}`. */
+export const nodeId = (kind: string, id: number | string): string => Buffer.from(`0:${kind}${id}`).toString("base64");
+
+/** The kind and numeric id of a node id built by `nodeId`, or null for anything else. */
+export function parseNodeId(value: string): { kind: string; id: number } | null {
+  const match = /^0:([A-Za-z]+)(\d+)$/.exec(Buffer.from(value, "base64").toString("utf8"));
+  if (!match?.[1] || !match[2]) return null;
+  const parsed = { kind: match[1], id: Number(match[2]) };
+  // Base64 decoding is lenient: only the exact encoding is the node's id.
+  return nodeId(parsed.kind, parsed.id) === value ? parsed : null;
+}
 
 export class Serializer {
   constructor(

@@ -3,6 +3,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FaultDecision, FaultInjector } from "./faults.js";
 import { handleGitHttp, isGitRequest, type GitHttpDeps } from "./git-http.js";
+import { GRAPHQL_DOCS, GRAPHQL_PATH, handleGraphQl } from "./graphql.js";
 import { ApiError, DOCS, readBody, type FakeContext, type Handler, type HandlerContext, type HandlerResult } from "./http.js";
 import { OpenApi } from "./openapi.js";
 import { appHandlers } from "./routes/apps.js";
@@ -83,6 +84,10 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   }
 
   const raw = await readBody(req);
+  if (method === "POST" && url.pathname === GRAPHQL_PATH) {
+    await graphql(deps, req, res, raw);
+    return;
+  }
   let operationId: string | null = null;
   let actor: string | null = null;
   let issueNumber: number | null = null;
@@ -208,4 +213,26 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     }
   }
   send(result.status, result.body, result.headers);
+}
+
+/**
+ * `POST /graphql`: authenticated like REST, then parsed, validated against GitHub's GraphQL
+ * schema and executed (graphql.ts). Logged with kind "rest" (it is the same API and spends the
+ * same write budget), operationId `graphql/<root fields>`, a write when it is a mutation.
+ * Neither the request hook nor fault injection applies to it.
+ */
+async function graphql(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
+  const reply = (status: number, body: unknown, entry: { operationId: string; write: boolean; actor: string | null; issueNumber: number | null }): void => {
+    res.writeHead(status, { ...baseHeaders(), "x-ratelimit-resource": "graphql", "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(body));
+    deps.requestLog.push({ kind: "rest", method: "POST", path: GRAPHQL_PATH, status, ...entry, at: Date.now() });
+  };
+  const auth = deps.fake.auth.authenticate(req.headers.authorization);
+  if (auth.kind !== "ok" || auth.identity.kind === "app-jwt") {
+    const message = auth.kind === "none" ? "This endpoint requires you to be authenticated." : auth.kind === "invalid" ? auth.message : "A JSON web token could not be decoded";
+    reply(401, { message, documentation_url: GRAPHQL_DOCS }, { operationId: "graphql", write: false, actor: auth.kind === "ok" ? auth.identity.user.login : null, issueNumber: null });
+    return;
+  }
+  const outcome = await handleGraphQl(deps.fake, auth.identity, raw);
+  for (const v of outcome.violations) deps.violations.push({ method: "POST", path: GRAPHQL_PATH, ...v });
+  reply(outcome.status, outcome.body, { operationId: outcome.operationId, write: outcome.write, actor: outcome.actor, issueNumber: outcome.issueNumber });
 }

@@ -102,6 +102,10 @@ export interface Violation {
 }
 
 export interface RequestLogEntry {
+  /**
+   * `rest`: GitHub's HTTP API, GraphQL (`POST /graphql`, operationId `graphql/<root fields>`)
+   * included, since it spends the same rate limits; `git`: smart HTTP.
+   */
   kind: "rest" | "git";
   method: string;
   path: string;

@@ -1,7 +1,7 @@
 /** Pull requests: they share the issue number sequence and the issue record. */
 import { commitsBetween, diffFiles, mergeBase, readRef } from "../git.js";
 import { bool, notFound, obj, ok, paginate, str, unprocessable, intParam, type FakeContext, type Handler, type HandlerContext } from "../http.js";
-import { iso } from "../serializers.js";
+import { iso, nodeId } from "../serializers.js";
 import { fullName } from "../store.js";
 import type { IssueRecord, PullRecord, RepoRecord, UserRecord } from "../types.js";
 import { createIssueRecord, setState } from "./issues.js";
@@ -28,7 +28,8 @@ export async function serializePull(fake: FakeContext, repo: RepoRecord, issue: 
   const out: Record<string, unknown> = {
     url,
     id: pull.id,
-    node_id: Buffer.from(`0:PullRequest${pull.id}`).toString("base64"),
+    // One node per pull request, the same the issues API names (`Serializer.issue`).
+    node_id: nodeId("PullRequest", issue.id),
     html_url: html,
     diff_url: `${html}.diff`,
     patch_url: `${html}.patch`,
@@ -95,7 +96,7 @@ export async function serializePull(fake: FakeContext, repo: RepoRecord, issue: 
 }
 
 /** Requests about `harness/issue-N` branches count for issue N in the request log; others for the PR itself. */
-const issueOfBranch = (branch: string): number | null => {
+export const issueOfBranch = (branch: string): number | null => {
   const m = /issue-(\d+)$/.exec(branch);
   return m ? Number(m[1]) : null;
 };
