@@ -206,6 +206,24 @@ export interface SoakFacts {
   memoryFlat: boolean | null;
 }
 
+/** The facts of `issues` issues before anything is counted against them (memory not judged yet). */
+export function nothingWrong(issues: number): SoakFacts {
+  return {
+    issues,
+    lost: 0,
+    unexpectedOutcomes: 0,
+    lostCommits: 0,
+    overlappingClaims: 0,
+    duplicatePRs: 0,
+    duplicateComments: 0,
+    labelMismatches: 0,
+    orphans: 0,
+    leftoverWorktrees: 0,
+    processProblems: 0,
+    memoryFlat: null,
+  };
+}
+
 export function soakVerdict(f: SoakFacts): { pass: boolean; failures: string[] } {
   const failures: string[] = [];
   const counted: [keyof SoakFacts, string][] = [
@@ -608,20 +626,7 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
 
   // The invariants, issue by issue.
   const pulls = await bench.github.listPulls(OWNER, REPO);
-  const facts: SoakFacts = {
-    issues: arrivals.length,
-    lost: 0,
-    unexpectedOutcomes: 0,
-    lostCommits: 0,
-    overlappingClaims: 0,
-    duplicatePRs: 0,
-    duplicateComments: 0,
-    labelMismatches: 0,
-    orphans: 0,
-    leftoverWorktrees: 0,
-    processProblems: 0,
-    memoryFlat: null,
-  };
+  const facts = nothingWrong(arrivals.length);
   let done = 0;
   let failed = 0;
   let reclaimed = 0;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { seeded } from "../chaos/chaos-kit.js";
 import type { LeaseEntry } from "../chaos/worker-kit.js";
 import type { FaultKind } from "../support/fake-github/index.js";
-import { defaultHeapRule, defaultMemoryRule, fitSlope, formatReport, judgeMemory, overlappingClaims, runSoak, SOAK_DEFAULTS, soakVerdict, type RssSample, type RssSeries, type SoakFacts } from "./soak-kit.js";
+import { defaultHeapRule, defaultMemoryRule, fitSlope, formatReport, judgeMemory, nothingWrong, overlappingClaims, runSoak, SOAK_DEFAULTS, soakVerdict, type RssSample, type RssSeries, type SoakFacts } from "./soak-kit.js";
 
 const T0 = 1_700_000_000_000;
 
@@ -24,20 +24,7 @@ function series(name: string, minutes: number, mb: (tMin: number) => number, opt
   return { name, pid: 1, startedAt, endedAt: null, killed: false, samples, heap: [] };
 }
 
-const clean: SoakFacts = {
-  issues: 10,
-  lost: 0,
-  unexpectedOutcomes: 0,
-  lostCommits: 0,
-  overlappingClaims: 0,
-  duplicatePRs: 0,
-  duplicateComments: 0,
-  labelMismatches: 0,
-  orphans: 0,
-  leftoverWorktrees: 0,
-  processProblems: 0,
-  memoryFlat: true,
-};
+const clean: SoakFacts = { ...nothingWrong(10), memoryFlat: true };
 
 describe("soak: the slope fit", () => {
   it("fits a line exactly, in MB per minute", () => {
