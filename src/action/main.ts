@@ -9,6 +9,7 @@ import { loadConfig } from "../app/load-config.js";
 import { readQueue } from "../app/read-queue.js";
 import { claimIssue, type Claim, type ClaimDeps, type ClaimOutcome } from "../worker/claim-issue.js";
 import { StateDir } from "../worker/state-dir.js";
+import { pruneSessions } from "../worker/prune-sessions.js";
 import { workIssue, type WorkDeps, type WorkResult } from "../worker/work-issue.js";
 import { runClaude } from "../adapters/claude/run-claude.js";
 import type { ActionCore } from "./action-core.js";
@@ -42,6 +43,8 @@ export interface ActionSettings {
   promptsDir: string;
   permissionMode: string;
   progressIntervalMs: number;
+  /** Session directories in the state directory older than this are removed when the run starts (HARNESS_SESSION_RETENTION_DAYS). */
+  sessionRetentionMs: number;
 }
 
 export interface MainDeps {
@@ -104,6 +107,10 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
     const github = new GitHubClient((deps.createApi ?? defaultApi)(settings.githubToken, settings.apiUrl), settings.repository);
     const config = await loadConfig(github);
     const state = new StateDir(settings.stateDir);
+    // A self-hosted runner keeps its state directory between jobs: old sessions go.
+    await pruneSessions(state, { retentionMs: settings.sessionRetentionMs, now: now().getTime(), log }).catch((error: unknown) =>
+      log.warn({ err: error }, "could not remove old session directories"),
+    );
     const owner: LeaseOwner = { agent: settings.agentId, host: settings.host, runId: settings.runId };
     const gitUrl = (repository: { cloneUrl: string }): string => repository.cloneUrl;
     const claimDeps: ClaimDeps = { github, config, state, owner, log, now, gitUrl };

@@ -4,6 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import { HarnessError, toHarnessError, type HarnessErrorCode } from "../core/errors.js";
 import { modelEnvFrom } from "../worker/model-env.js";
+import { sessionRetentionMs } from "../worker/prune-sessions.js";
 import type { ActionCore } from "./action-core.js";
 import { createActionLogger } from "./action-logger.js";
 import { main as realMain, type ActionSettings, type MainDeps } from "./main.js";
@@ -247,6 +248,14 @@ export async function readSettings(deps: Pick<RunnerDeps, "core" | "env" | "prom
     }
   }
 
+  let retentionMs = 0;
+  try {
+    retentionMs = sessionRetentionMs(env);
+  } catch (error) {
+    const e = error as HarnessError;
+    problems.push({ code: e.code, message: e.message, fix: e.fix });
+  }
+
   if (problems.length > 0 || !inputs || !repository || (inputs.mode !== "reclaim" && claude === null) || (inputs.mode === "issue" && issue === null)) {
     return { problems };
   }
@@ -268,6 +277,7 @@ export async function readSettings(deps: Pick<RunnerDeps, "core" | "env" | "prom
       promptsDir: deps.promptsDir,
       permissionMode: "dontAsk",
       progressIntervalMs: 60_000,
+      sessionRetentionMs: retentionMs,
     },
   };
 }

@@ -8,6 +8,7 @@ import { createLogger } from "../adapters/logger.js";
 import { AgentPool } from "../worker/agent-pool.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
+import { pruneSessions, sessionRetentionMs } from "../worker/prune-sessions.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -29,9 +30,11 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
   const privateKey = env.PRIVATE_KEY ?? (env.PRIVATE_KEY_PATH ? readFileSync(env.PRIVATE_KEY_PATH, "utf8") : undefined);
   const agents = positiveInt("HARNESS_AGENTS", env.HARNESS_AGENTS, 1);
   const pool = new AgentPool({ agents, log });
+  const host = hostSettingsFromEnv(env);
+  const retentionMs = sessionRetentionMs(env);
   const appFn = createHarnessApp({
     pool,
-    ...hostSettingsFromEnv(env),
+    ...host,
     log,
   });
   const server = await startServer(appFn, {
@@ -55,9 +58,16 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
     // The stall reclaimer runs on the same schedule, repository by repository.
     beforeWalk: reclaimerStep({ log }),
   });
+  // Old session directories go on the same schedule, so the host's disk does not fill up.
+  const prune = (): void =>
+    void pruneSessions(host.state, { retentionMs, now: Date.now(), log }).catch((error: unknown) => log.warn({ err: error }, "could not remove old session directories"));
+  prune();
+  const pruning = setInterval(prune, positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5) * 60_000);
+  pruning.unref();
   log.info({ webhookUrl: server.webhookUrl, agents }, "harness app listening");
   const stop = (): void => {
     log.info("stopping: waiting for running agents");
+    clearInterval(pruning);
     void reconciler.stop();
     void server.close().then(() => pool.idle()).then(() => process.exit(0));
   };

@@ -1,4 +1,5 @@
 import { tokenOctokit } from "../adapters/octokit.js";
+import { sessionRetentionMs } from "../worker/prune-sessions.js";
 import { HarnessError } from "../core/errors.js";
 import { createLogger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
@@ -85,6 +86,7 @@ export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out:
     pollMs: seconds(env, "HARNESS_POLL_SECONDS", 30_000),
     jitterMs: seconds(env, "HARNESS_CLAIM_JITTER_SECONDS", 1_000),
     minFreeDiskMb,
+    sessionRetentionMs: sessionRetentionMs(env),
     onResult: (r) => out(`${r.repository}#${r.issue}\t${r.outcome}\t${r.label}\t${r.pullRequest === null ? "-" : `PR #${r.pullRequest}`}`),
   });
   let signals = 0;

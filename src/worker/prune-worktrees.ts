@@ -1,8 +1,9 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { GitRepository } from "../adapters/git.js";
+import type { GitRepository } from "../adapters/git.js";
 import type { LockHolder } from "../adapters/lockfile.js";
 import type { Logger } from "../adapters/logger.js";
+import { sharedClone } from "./shared-clone.js";
 import type { StateDir } from "./state-dir.js";
 import { liveness } from "./worker-registry.js";
 
@@ -33,8 +34,7 @@ async function lockLive(state: StateDir, name: string): Promise<boolean> {
 export async function pruneWorktrees(state: StateDir, log: Logger): Promise<string[]> {
   const removed: string[] = [];
   const worktrees = path.join(state.root, "worktrees");
-  const repoFor = (owner: string, repo: string): GitRepository =>
-    new GitRepository({ cloneDir: state.clone(owner, repo), home: state.gitHome(), identity: { name: "claude-harness", email: "claude-harness@users.noreply.github.com" } });
+  const repoFor = (owner: string, repo: string): GitRepository => sharedClone(state, { owner, repo });
   await fs.mkdir(state.gitHome(), { recursive: true });
   for (const name of await listDir(worktrees)) {
     if (await lockLive(state, name)) continue;

@@ -14,6 +14,7 @@ import { claimIssue, harnessLabels, type Claim } from "./claim-issue.js";
 import { assertFreeDisk } from "./free-disk.js";
 import { killOrphanedAgents } from "./orphans.js";
 import { pruneWorktrees } from "./prune-worktrees.js";
+import { pruneSessions } from "./prune-sessions.js";
 import { reclaimerStep } from "./reclaimer.js";
 import type { StateDir } from "./state-dir.js";
 import { workIssue, type ClaudeSettings, type WorkResult } from "./work-issue.js";
@@ -41,6 +42,8 @@ export interface QueueWorkerOptions {
   /** Overrides each repository's `reclaim` configuration (tests). */
   reclaimPolicy?: ReclaimPolicy;
   minFreeDiskMb: number;
+  /** Session directories older than this are removed (src/worker/prune-sessions.ts). */
+  sessionRetentionMs: number;
   gitUrl?: (repository: { cloneUrl: string }) => string;
   random?: () => number;
   now?: () => Date;
@@ -140,6 +143,7 @@ export class QueueWorker {
     // Leftovers of workers that died on this host: their processes, then their worktrees.
     await killOrphanedAgents(state, log);
     await pruneWorktrees(state, log);
+    await this.pruneSessions();
     this.startedAt = this.now().toISOString();
     this.bootId = await bootId();
     await this.writeRecord();
@@ -325,7 +329,15 @@ export class QueueWorker {
     this.results.push(result);
     this.options.onResult?.(result);
     log.info({ outcome: result.outcome, label: result.label, pullRequest: result.pullRequest }, "issue done");
+    await this.pruneSessions();
     return true;
+  }
+
+  /** Old session directories go, so a long-running worker does not fill its disk; a failure only costs disk. */
+  private async pruneSessions(): Promise<void> {
+    await pruneSessions(this.options.state, { retentionMs: this.options.sessionRetentionMs, now: this.now().getTime(), log: this.log }).catch((error: unknown) =>
+      this.log.warn({ err: error }, "could not remove old session directories"),
+    );
   }
 
   /** Claimed as the stop came: give the lease back at once and put the issue back in the queue. */

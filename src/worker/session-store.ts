@@ -3,6 +3,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { HarnessError } from "../core/errors.js";
 import type { GitCredentials, GitRepository } from "../adapters/git.js";
+import { HARNESS_IDENTITY } from "./shared-clone.js";
 
 /**
  * Keeps a Claude Code session where another runner can continue it: the
@@ -73,7 +74,7 @@ export async function saveSession(input: SessionPlace & {
   const sessionBlob = await gitWithInput(git, ["hash-object", "-w", "--stdin"], input.redact(text));
   const metaBlob = await gitWithInput(git, ["hash-object", "-w", "--stdin"], `${JSON.stringify(meta, null, 2)}\n`);
   const tree = await gitWithInput(git, ["mktree"], `100644 blob ${metaBlob}\tmeta.json\n100644 blob ${sessionBlob}\tsession.jsonl\n`);
-  const commitArgs = ["-c", "user.name=claude-harness", "-c", "user.email=claude-harness@users.noreply.github.com", "commit-tree", tree, ...(parent ? ["-p", parent] : [])];
+  const commitArgs = ["-c", `user.name=${HARNESS_IDENTITY.name}`, "-c", `user.email=${HARNESS_IDENTITY.email}`, "commit-tree", tree, ...(parent ? ["-p", parent] : [])];
   const commit = await gitWithInput(git, commitArgs, `session ${input.sessionId} of issue #${input.issue}\n`);
   const pushed = await git.run(["push", "--quiet", "--porcelain", input.url, `${commit}:${ref}`], { credentials: input.credentials, allowFailure: true });
   if (pushed.exitCode !== 0) {

@@ -54,6 +54,7 @@ function settings(repo: string, overrides: Partial<ActionSettings> = {}): Action
     promptsDir: path.join(root, "no-prompts"),
     permissionMode: "dontAsk",
     progressIntervalMs: 60_000,
+    sessionRetentionMs: 7 * 24 * 60 * 60_000,
     ...overrides,
   };
 }

@@ -30,7 +30,13 @@ afterAll(async () => {
 describe("harness worker --agents 3 --once", () => {
   it("drains the queue: one claim, one PR and one summary per issue, and exits clean", async () => {
     const stateDir = path.join(bench.root, "state");
-    const worker = spawnWorker(bench, { stateDir, args: ["--agents", "3", "--once", "--repo", `${OWNER}/${REPO}`] });
+    // A session directory a previous worker left three days ago: past a retention of one day.
+    const stale = path.join(stateDir, "sessions", "0ld-5e55i0n-attempt-1");
+    await fs.mkdir(path.join(stale, "home"), { recursive: true });
+    const threeDaysAgo = new Date(Date.now() - 3 * 24 * 60 * 60_000);
+    await fs.utimes(path.join(stale, "home"), threeDaysAgo, threeDaysAgo);
+    await fs.utimes(stale, threeDaysAgo, threeDaysAgo);
+    const worker = spawnWorker(bench, { stateDir, args: ["--agents", "3", "--once", "--repo", `${OWNER}/${REPO}`], env: { HARNESS_SESSION_RETENTION_DAYS: "1" } });
     const exit = await worker.exited;
     const log = await fs.readFile(worker.stderrFile, "utf8");
     expect(exit, log.slice(-4000)).toEqual({ code: 0, signal: null });
@@ -64,5 +70,9 @@ describe("harness worker --agents 3 --once", () => {
     expect(await fs.readdir(path.join(stateDir, "worktrees")).catch(() => [])).toEqual([]);
     expect((await fs.readdir(path.join(stateDir, "claims")).catch(() => [])).filter((f) => f.endsWith(".lock"))).toEqual([]);
     expect(await fs.readdir(path.join(stateDir, "workers")).catch(() => [])).toEqual([]);
+    // Old sessions pruned, this run's kept (one directory per issue, within the retention).
+    const sessions = await fs.readdir(path.join(stateDir, "sessions"));
+    expect(sessions).not.toContain(path.basename(stale));
+    expect(sessions).toHaveLength(ISSUES);
   }, 180_000);
 });
