@@ -10,6 +10,7 @@ import { readQueue } from "../app/read-queue.js";
 import { claimIssue, type Claim, type ClaimDeps, type ClaimOutcome } from "../worker/claim-issue.js";
 import { StateDir } from "../worker/state-dir.js";
 import { pruneSessions } from "../worker/prune-sessions.js";
+import { maintainClones } from "../worker/maintain-clone.js";
 import { workIssue, type WorkDeps, type WorkResult } from "../worker/work-issue.js";
 import { runClaude } from "../adapters/claude/run-claude.js";
 import type { ActionCore } from "./action-core.js";
@@ -107,10 +108,11 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
     const github = new GitHubClient((deps.createApi ?? defaultApi)(settings.githubToken, settings.apiUrl), settings.repository);
     const config = await loadConfig(github);
     const state = new StateDir(settings.stateDir);
-    // A self-hosted runner keeps its state directory between jobs: old sessions go.
+    // A self-hosted runner keeps its state directory between jobs: old sessions and the clone's leftovers go.
     await pruneSessions(state, { retentionMs: settings.sessionRetentionMs, now: now().getTime(), log }).catch((error: unknown) =>
       log.warn({ err: error }, "could not remove old session directories"),
     );
+    await maintainClones(state, (error) => log.warn({ err: error }, "clone upkeep failed"));
     const owner: LeaseOwner = { agent: settings.agentId, host: settings.host, runId: settings.runId };
     const gitUrl = (repository: { cloneUrl: string }): string => repository.cloneUrl;
     const claimDeps: ClaimDeps = { github, config, state, owner, log, now, gitUrl };

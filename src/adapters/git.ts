@@ -84,7 +84,7 @@ export class GitRepository {
   /** Runs git; throws EHARNESS_GIT on failure unless `allowFailure`. */
   async run(
     args: string[],
-    options: { gitDir?: string; workTree?: string; credentials?: GitCredentials; allowFailure?: boolean; cwd?: string } = {},
+    options: { gitDir?: string; workTree?: string; credentials?: GitCredentials; allowFailure?: boolean; cwd?: string; input?: string } = {},
   ): Promise<GitResult> {
     const location = [
       `--git-dir=${options.gitDir ?? this.cloneDir}`,
@@ -100,6 +100,7 @@ export class GitRepository {
         extendEnv: false,
         reject: false,
         stripFinalNewline: true,
+        ...(options.input !== undefined ? { input: options.input } : {}),
         maxBuffer: 64 * 1024 * 1024,
       });
       out = { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? 1 };

@@ -9,6 +9,7 @@ import { AgentPool } from "../worker/agent-pool.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
 import { pruneSessions, sessionRetentionMs } from "../worker/prune-sessions.js";
+import { maintainClones } from "../worker/maintain-clone.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -58,9 +59,11 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
     // The stall reclaimer runs on the same schedule, repository by repository.
     beforeWalk: reclaimerStep({ log }),
   });
-  // Old session directories go on the same schedule, so the host's disk does not fill up.
+  // Old session directories and the clones' leftovers go on the same schedule, so the host's disk does not fill up.
   const prune = (): void =>
-    void pruneSessions(host.state, { retentionMs, now: Date.now(), log }).catch((error: unknown) => log.warn({ err: error }, "could not remove old session directories"));
+    void pruneSessions(host.state, { retentionMs, now: Date.now(), log })
+      .catch((error: unknown) => log.warn({ err: error }, "could not remove old session directories"))
+      .then(() => maintainClones(host.state, (error) => log.warn({ err: error }, "clone upkeep failed")));
   prune();
   const pruning = setInterval(prune, positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5) * 60_000);
   pruning.unref();

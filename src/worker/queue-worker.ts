@@ -15,6 +15,8 @@ import { assertFreeDisk } from "./free-disk.js";
 import { killOrphanedAgents } from "./orphans.js";
 import { pruneWorktrees } from "./prune-worktrees.js";
 import { pruneSessions } from "./prune-sessions.js";
+import { maintainClone } from "./maintain-clone.js";
+import { sharedClone } from "./shared-clone.js";
 import { reclaimerStep } from "./reclaimer.js";
 import type { StateDir } from "./state-dir.js";
 import { workIssue, type ClaudeSettings, type WorkResult } from "./work-issue.js";
@@ -144,6 +146,7 @@ export class QueueWorker {
     await killOrphanedAgents(state, log);
     await pruneWorktrees(state, log);
     await this.pruneSessions();
+    for (const repository of this.options.repositories) await this.maintain(repository);
     this.startedAt = this.now().toISOString();
     this.bootId = await bootId();
     await this.writeRecord();
@@ -330,7 +333,18 @@ export class QueueWorker {
     this.options.onResult?.(result);
     log.info({ outcome: result.outcome, label: result.label, pullRequest: result.pullRequest }, "issue done");
     await this.pruneSessions();
+    await this.maintain(github);
     return true;
+  }
+
+  /** The shared clone's upkeep (maintain-clone.ts); a failure only costs disk. */
+  private async maintain(repository: { owner: string; repo: string }): Promise<void> {
+    try {
+      const deleted = await maintainClone(sharedClone(this.options.state, repository), this.options.state, repository);
+      if (deleted.length > 0) this.log.debug({ repository: `${repository.owner}/${repository.repo}`, deleted: deleted.length }, "clone: refs of finished issues deleted");
+    } catch (error) {
+      this.log.warn({ err: error }, "clone upkeep failed");
+    }
   }
 
   /** Old session directories go, so a long-running worker does not fill its disk; a failure only costs disk. */
