@@ -1,17 +1,21 @@
 /**
  * Worktree from one shared clone against a fresh clone per agent.
  *
- *   npm run bench -- worktree [--files 20000] [--reps 5] [--quick]
+ *   npm run bench -- worktree [--files 20000] [--history 1000] [--reps 5] [--quick]
  *
  * Generates a bare repository of `--files` files (git fast-import, in a temp dir;
- * 200 directories, source-like text of 0.2–2 KB each), makes the shared clone
+ * 200 directories, source-like text of 0.2–2 KB each) with `--history` later
+ * commits of 20 changed files each (a project's history, which a fresh clone
+ * transfers and a worktree from the shared clone does not), makes the shared clone
  * the way the harness does (init --bare, fetch into refs/remotes/origin/main),
  * then alternates, `--reps` times:
  *   worktree: `git worktree add --force --no-track -B <branch> <dir> refs/remotes/origin/main`
  *             (the harness's command) from the shared clone;
  *   clone:    `git clone file://<bare> <dir>` (the pack protocol, no hardlinks,
  *             like a clone over the network without the network).
- * Removal is not timed. ratio = median(worktree) / median(clone). Last line:
+ * Removal is not timed, and each run starts after a `sync` (untimed), so the
+ * writeback of the previous run's 20,000 files does not land in the next one's
+ * time. ratio = median(worktree) / median(clone). Last line:
  * {"bench":"worktree","files":…,"ratio":…,"worktreeMs":…,"cloneMs":…}
  */
 import { spawnSync } from "node:child_process";
@@ -26,6 +30,7 @@ import { git, positive, printTable, round, s } from "./_kit.js";
 export interface WorktreeBenchResult {
   bench: "worktree";
   files: number;
+  commits: number;
   repoMb: number;
   reps: number;
   ratio: number;
@@ -41,21 +46,33 @@ const gitEnv: Record<string, string> = {
   LANG: "C",
 };
 
-/** A fast-import stream of one commit with `files` files. */
-function fastImport(files: number): Buffer {
+const filePath = (i: number): string => `src/dir${String(i % 200).padStart(3, "0")}/file${i}.ts`;
+
+/** Source-like text for file `i` at version `version`. */
+function fileBody(i: number, version: number): string {
+  const size = 200 + ((i * 7919 + version * 104729) % 1800);
+  const unit = `export const value${i} = ${i + version}; // module ${i % 200}, revision ${version}, line of generated source text\n`;
+  return unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+}
+
+/** A fast-import stream: one commit with `files` files, then `history` commits of 20 changed files each. */
+function fastImport(files: number, history: number): Buffer {
   const parts: string[] = [];
-  const lines: string[] = [];
-  for (let i = 0; i < files; i += 1) {
-    const size = 200 + ((i * 7919) % 1800);
-    const unit = `export const value${i} = ${i}; // module ${i % 200}, line of generated source text\n`;
-    const body = unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
-    parts.push(`blob\nmark :${i + 1}\ndata ${Buffer.byteLength(body)}\n${body}\n`);
-    lines.push(`M 100644 :${i + 1} src/dir${String(i % 200).padStart(3, "0")}/file${i}.ts\n`);
+  const inline = (body: string): string => `data ${Buffer.byteLength(body)}\n${body}\n`;
+  const commit = (n: number, message: string, changes: string[]): void => {
+    parts.push(`commit refs/heads/main\ncommitter Bench <bench@example.com> ${1700000000 + n * 60} +0000\n${inline(message).slice(0, -1)}${changes.join("")}\n`);
+  };
+  const first: string[] = [];
+  for (let i = 0; i < files; i += 1) first.push(`M 100644 inline ${filePath(i)}\n${inline(fileBody(i, 0))}`);
+  commit(0, `${files} generated files\n`, first);
+  for (let c = 1; c <= history; c += 1) {
+    const changes: string[] = [];
+    for (let k = 0; k < 20; k += 1) {
+      const i = (c * 7907 + k * 613) % files;
+      changes.push(`M 100644 inline ${filePath(i)}\n${inline(fileBody(i, c))}`);
+    }
+    commit(c, `change ${c}\n`, changes);
   }
-  const message = `${files} generated files\n`;
-  parts.push(
-    `commit refs/heads/main\ncommitter Bench <bench@example.com> 1700000000 +0000\ndata ${Buffer.byteLength(message)}\n${message}${lines.join("")}\n`,
-  );
   return Buffer.from(parts.join(""));
 }
 
@@ -74,16 +91,17 @@ function median(xs: number[]): number {
 }
 
 export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchResult> {
-  const { values } = parseArgs({ args, options: { files: { type: "string" }, reps: { type: "string" }, quick: { type: "boolean" } }, allowPositionals: true });
+  const { values } = parseArgs({ args, options: { files: { type: "string" }, history: { type: "string" }, reps: { type: "string" }, quick: { type: "boolean" } }, allowPositionals: true });
   const quick = values.quick === true;
   const files = Math.max(1, Math.floor(positive(values.files, "files", 20_000)));
+  const history = Math.floor(positive(values.history, "history", quick ? 100 : 1000));
   const reps = Math.max(1, Math.floor(positive(values.reps, "reps", quick ? 2 : 5)));
   const root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-bench-worktree-"));
   try {
     const bare = path.join(root, "origin.git");
     const t0 = performance.now();
     git(["init", "--bare", "--quiet", "--initial-branch=main", bare], { env: gitEnv });
-    const imported = spawnSync("git", ["--git-dir", bare, "fast-import", "--quiet"], { input: fastImport(files), env: gitEnv, stdio: ["pipe", "ignore", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+    const imported = spawnSync("git", ["--git-dir", bare, "fast-import", "--quiet"], { input: fastImport(files, history), env: gitEnv, stdio: ["pipe", "ignore", "pipe"], maxBuffer: 64 * 1024 * 1024 });
     if (imported.status !== 0) throw new Error(`fast-import failed: ${imported.stderr.toString("utf8")}`);
     git(["--git-dir", bare, "repack", "-a", "-d", "--quiet"], { env: gitEnv });
     const generateMs = performance.now() - t0;
@@ -99,15 +117,18 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
     const cloneMs: number[] = [];
     for (let i = 0; i < reps; i += 1) {
       const wt = path.join(root, `wt-${i}`);
+      spawnSync("sync");
       worktreeMs.push(timed(["--git-dir", shared, "worktree", "add", "--quiet", "--force", "--no-track", "-B", `agent-${i}`, wt, "refs/remotes/origin/main"], root));
       git(["--git-dir", shared, "worktree", "remove", "--force", wt], { env: gitEnv });
       const cl = path.join(root, `clone-${i}`);
+      spawnSync("sync");
       cloneMs.push(timed(["clone", "--quiet", `file://${bare}`, cl], root));
       await fs.rm(cl, { recursive: true, force: true });
     }
     const result: WorktreeBenchResult = {
       bench: "worktree",
       files: counted,
+      commits: history + 1,
       repoMb: round(sizeKb / 1024, 1),
       reps,
       ratio: round(median(worktreeMs) / median(cloneMs)),
@@ -115,7 +136,7 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
       cloneMs: Math.round(median(cloneMs)),
     };
     printTable(
-      `worktree vs clone: ${counted} files, pack ${result.repoMb} MB (generated in ${s(generateMs, 1)}), ${reps} repetitions, in ${os.tmpdir()}`,
+      `worktree vs clone: ${counted} files, ${history + 1} commits, pack ${result.repoMb} MB (generated in ${s(generateMs, 1)}), ${reps} repetitions, in ${os.tmpdir()}`,
       ["", "median", "min", "max"],
       [
         ["git worktree add (shared clone)", s(result.worktreeMs), s(Math.min(...worktreeMs)), s(Math.max(...worktreeMs))],
