@@ -1,7 +1,7 @@
 /**
  * Claim races with injected faults against the local fake GitHub.
  *
- *   npm run bench -- claims [--trials N] [--claimers N] [--fault-rate R] [--seed S]
+ *   npm run bench -- claims [--trials N] [--claimers N] [--fault-rate R] [--seed S] [--quick]
  *   npx tsx bench/claims.ts [--trials N] …
  *
  * Each trial is a fresh issue (half with no lease ref yet, half with a released one)
@@ -33,10 +33,10 @@ function positive(value: string | undefined, name: string, fallback: number): nu
 export async function runClaimsBench(args: string[]): Promise<ClaimsBenchResult> {
   const { values } = parseArgs({
     args,
-    options: { trials: { type: "string" }, claimers: { type: "string" }, "fault-rate": { type: "string" }, seed: { type: "string" } },
+    options: { trials: { type: "string" }, claimers: { type: "string" }, "fault-rate": { type: "string" }, seed: { type: "string" }, quick: { type: "boolean" } },
     allowPositionals: true,
   });
-  const trials = Math.floor(positive(values.trials, "trials", 50));
+  const trials = Math.floor(positive(values.trials, "trials", values.quick === true ? 10 : 50));
   const claimerCount = Math.max(1, Math.floor(positive(values.claimers, "claimers", 10)));
   const rate = positive(values["fault-rate"], "fault-rate", 0.1);
   const seed = Math.floor(positive(values.seed, "seed", 1));

@@ -1,7 +1,7 @@
 /**
  * Parser throughput and memory on a large synthetic transcript.
  *
- *   npm run bench -- parser [--size-mb N]      (default 1024)
+ *   npm run bench -- parser [--size-mb N]      (default 1024; --quick: 64)
  *   npx tsx bench/parser.ts [--size-mb N]
  *
  * Builds a transcript of at least N MB in a temp file from the lines the real CLI
@@ -189,10 +189,10 @@ function runPassInChild(file: string, kind: "ours" | "baseline"): PassResult {
 export async function runParserBench(args: string[]): Promise<ParserBenchResult> {
   const { values } = parseArgs({
     args,
-    options: { "size-mb": { type: "string" }, pass: { type: "string" }, file: { type: "string" } },
+    options: { "size-mb": { type: "string" }, pass: { type: "string" }, file: { type: "string" }, quick: { type: "boolean" } },
     allowPositionals: true,
   });
-  const sizeMb = values["size-mb"] === undefined ? 1024 : Number(values["size-mb"]);
+  const sizeMb = values["size-mb"] === undefined ? (values.quick === true ? 64 : 1024) : Number(values["size-mb"]);
   if (!Number.isFinite(sizeMb) || sizeMb <= 0) throw new Error(`--size-mb must be a positive number, got ${values["size-mb"]}`);
 
   const dir = mkdtempSync(join(tmpdir(), "harness-bench-parser-"));
