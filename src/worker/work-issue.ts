@@ -353,7 +353,10 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       if (existing) {
         await github.updatePull(existing.number, { body });
         // The draft state follows the latest attempt: ready on success, a draft otherwise.
-        if (existing.draft !== !success) await github.setPullDraft(existing, !success);
+        // Best effort: the work is pushed and the PR there, so a refused change fails nothing.
+        if (existing.draft !== !success) {
+          await github.setPullDraft(existing, !success).catch((error: unknown) => log.warn({ issue: issueNumber, pullRequest: existing.number, err: error }, "could not change the pull request's draft state"));
+        }
         pullRequest = existing.number;
       } else {
         const created = await github.createPull({

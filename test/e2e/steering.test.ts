@@ -158,4 +158,34 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 3 });
     github.assertNoViolations();
   });
+
+  it("a refused draft change fails nothing: the issue is done, the pull request stays a draft", async () => {
+    const { github } = stack;
+    const rest = testOctokit({ baseUrl: github.apiUrl, token: github.token });
+    const issue = await github.createIssue(OWNER, REPO, { title: "Ready refused", body: "[scenario:commit-then-fail] go", user: "ada" });
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.pool.idle();
+    expect(stack.results.at(-1)?.outcome).toBe("api_error");
+    const pullNumber = stack.results.at(-1)?.pullRequest ?? 0;
+    expect((await rest.rest.pulls.get({ owner: OWNER, repo: REPO, pull_number: pullNumber })).data.draft).toBe(true);
+
+    let refused = 0;
+    github.setRequestHook((request) => {
+      if (request.operationId !== "graphql") return;
+      refused += 1;
+      // What GitHub answers an App that may not change the pull request.
+      return { respond: { status: 200, body: { data: { markPullRequestReadyForReview: null }, errors: [{ type: "FORBIDDEN", path: ["markPullRequestReadyForReview"], message: "Resource not accessible by integration" }] } } };
+    });
+    try {
+      await github.comment(OWNER, REPO, issue.number, "/retry fresh", { sender: "ada" });
+      await stack.pool.idle();
+    } finally {
+      github.setRequestHook(null);
+    }
+    expect(refused).toBe(1);
+    expect(stack.results.at(-1)).toMatchObject({ outcome: "success", error: null, pullRequest: pullNumber });
+    expect(labels(issue.number)).toEqual(["harness:done"]);
+    expect((await rest.rest.pulls.get({ owner: OWNER, repo: REPO, pull_number: pullNumber })).data.draft).toBe(true);
+    expect(lease(issue.number)).toMatchObject({ state: "released", outcome: "success" });
+  });
 });

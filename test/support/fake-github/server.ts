@@ -219,7 +219,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
  * `POST /graphql`: authenticated like REST, then parsed, validated against GitHub's GraphQL
  * schema and executed (graphql.ts). Logged with kind "rest" (it is the same API and spends the
  * same write budget), operationId `graphql/<root fields>`, a write when it is a mutation.
- * Neither the request hook nor fault injection applies to it.
+ * The request hook applies to it (operationId "graphql"); fault injection does not.
  */
 async function graphql(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
   const reply = (status: number, body: unknown, entry: { operationId: string; write: boolean; actor: string | null; issueNumber: number | null }): void => {
@@ -230,6 +230,13 @@ async function graphql(deps: ServerDeps, req: IncomingMessage, res: ServerRespon
   if (auth.kind !== "ok" || auth.identity.kind === "app-jwt") {
     const message = auth.kind === "none" ? "This endpoint requires you to be authenticated." : auth.kind === "invalid" ? auth.message : "A JSON web token could not be decoded";
     reply(401, { message, documentation_url: GRAPHQL_DOCS }, { operationId: "graphql", write: false, actor: auth.kind === "ok" ? auth.identity.user.login : null, issueNumber: null });
+    return;
+  }
+  // The request hook applies as on REST (operationId "graphql"): tests refuse or delay a mutation.
+  const hooked = (await deps.hook()?.({ method: "POST", path: GRAPHQL_PATH, operationId: "graphql" })) ?? undefined;
+  if (hooked?.delayMs) await sleep(hooked.delayMs);
+  if (hooked?.respond) {
+    reply(hooked.respond.status, hooked.respond.body, { operationId: "graphql", write: false, actor: auth.identity.user.login, issueNumber: null });
     return;
   }
   const outcome = await handleGraphQl(deps.fake, auth.identity, raw);
