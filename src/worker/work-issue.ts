@@ -380,8 +380,12 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     clock.mark("publish.labels");
     await github.updateComment(claim.trackingCommentId, tracking(success ? "done" : "failed", { report, pullRequest: pullRequest ?? undefined }));
     clock.mark("publish.tracking");
+    // No renewal may race the release: one landing first made the release miss (it
+    // builds on the head it holds), and the finished issue was reclaimed and worked again.
+    await heartbeat.stop();
     // By git push when the claim was made with the shared clone (no REST write spent).
-    await claim.leases.release(issueNumber, lease, claim.owner, deps.now(), { outcome: report.outcome, sessionId: report.sessionId });
+    const released = await claim.leases.release(issueNumber, lease, claim.owner, deps.now(), { outcome: report.outcome, sessionId: report.sessionId });
+    if (!released.ok) log.warn({ issue: issueNumber, head: released.head?.record ?? null }, "the lease was not ours to release any more");
     clock.mark("publish.release");
     return { repository: github.fullName, issue: issueNumber, outcome: report.outcome, label, pullRequest, report, error: null, pushed };
   } catch (thrown) {
@@ -392,6 +396,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       return { repository: github.fullName, issue: issueNumber, outcome: "error", label: labels.join(","), pullRequest, report, error, pushed };
     }
     const detail = { code: error.code, message: error.message, fix: error.fix };
+    await heartbeat.stop(); // as above: no renewal racing the release
     await reportFailure(deps, claim, lease, { labels, report, branch, pullRequest, detail, tracking, summaryPosted }).catch((secondary: unknown) =>
       log.error({ issue: issueNumber, err: secondary }, "could not report the failure on the issue"),
     );

@@ -132,5 +132,39 @@ describe("workIssue, fenced mid-session", () => {
     expect(passes.filter((p) => p !== "kept")).toEqual([]);
     expect(result.outcome).toBe("success");
     expect(github.getIssue(OWNER, REPO, issue.number).labels.map((l) => l.name)).toEqual(["harness:done"]);
+    expect(leaseHead(issue.number).state).toBe("released");
+  });
+
+  it("releases its lease even with renewals running back to back as it publishes (lease by git push)", async () => {
+    // Term 0.3 s: a renewal is due at every 50 ms beat, so one is in flight whenever the
+    // release comes. A renewal that landed first used to make the release miss (about one
+    // issue in two): the issue was done, its lease still claimed, and the reclaimer gave
+    // it out again. Three agents at once, each must end released.
+    const config = parseConfig({ lease: { termMinutes: 0.005 } });
+    const log = silentLogger();
+    const now = () => new Date();
+    const one = async (n: number): Promise<{ issue: number; owner: LeaseRecord["owner"] }> => {
+      const client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
+      const state = new StateDir(path.join(root, `state-release-${n}`));
+      const owner = { agent: `agent-r${n}`, host: `host-r${n}`, runId: `run-r${n}` };
+      const issue = await github.createIssue(OWNER, REPO, { title: `release ${n}`, body: "[scenario:long] go", labels: ["harness:queued"], user: "ada" });
+      const claimed = await claimIssue({ github: client, config, state, owner, log, now, gitUrl: () => github.gitUrl(OWNER, REPO) }, issue.number);
+      if (!claimed.claimed) throw new Error(claimed.reason);
+      const result = await workIssue(workDeps(client, config, state, log), claimed.claim);
+      expect(result.outcome).toBe("success");
+      expect(claimed.claim.leases.writesByPush).toBe(true);
+      return { issue: issue.number, owner };
+    };
+    const done = await Promise.all([1, 2, 3].map(one));
+    for (const { issue, owner } of done) {
+      const history = git("log", "--format=%s", `refs/harness/leases/issue-${issue}`).split("\n");
+      expect(history.length, `#${issue}`).toBeGreaterThan(3); // renewed, by push, many times
+      expect(leaseHead(issue), `#${issue}`).toMatchObject({ state: "released", outcome: "success", owner });
+    }
   });
 });
+
+/** The lease record at the head of the issue's lease ref in the fake's repository. */
+function leaseHead(issue: number): LeaseRecord {
+  return JSON.parse(git("log", "-1", "--format=%B", `refs/harness/leases/issue-${issue}`)) as LeaseRecord;
+}
