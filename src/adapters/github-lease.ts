@@ -154,6 +154,8 @@ export class LeaseStore {
   private readonly onGitFallback: (error: unknown) => void;
   /** Per ref: the head this store last moved it to, and commits the ref has moved past to get there. */
   private readonly ours = new Map<string, { head: LeaseHead; passed: Set<string> }>();
+  /** The tail of each ref's queue of operations (see exclusive). */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(github: GitHubClient, refPrefix: string, options: LeaseStoreOptions = {}) {
     this.github = github;
@@ -226,8 +228,31 @@ export class LeaseStore {
     return info;
   }
 
+  /**
+   * One lease operation at a time per issue in this store: the heartbeat's
+   * renewal runs beside the publishing steps' checks, and a check must not read
+   * the ref between a renewal's push and the store recording it as ours.
+   */
+  private exclusive<T>(issue: number, operation: () => Promise<T>): Promise<T> {
+    const ref = this.ref(issue);
+    const run = (this.turns.get(ref) ?? Promise.resolve()).then(operation);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(ref, settled);
+    void settled.then(() => {
+      if (this.turns.get(ref) === settled) this.turns.delete(ref);
+    });
+    return run;
+  }
+
   /** The head of the lease ref, or null when there is none. Retries 5xx and resets. */
-  async read(issue: number): Promise<LeaseHead | null> {
+  read(issue: number): Promise<LeaseHead | null> {
+    return this.exclusive(issue, () => this.readHead(issue));
+  }
+
+  private async readHead(issue: number): Promise<LeaseHead | null> {
     const { api, owner, repo } = this.github;
     const ref = this.ref(issue);
     const known = this.etags.get(ref);
@@ -319,7 +344,7 @@ export class LeaseStore {
           continue;
         }
       }
-      const head = await this.read(issue);
+      const head = await this.readHead(issue);
       if (head?.sha === ours) return { kind: "landed" };
       if (head && (await this.contains(head, ours))) return { kind: "superseded", head };
       const unchanged = (head?.sha ?? null) === base;
@@ -367,7 +392,7 @@ export class LeaseStore {
     const pushed = await git.push(sha, ref);
     if (pushed === "landed") return { sha, swap: { kind: "landed" } };
     // Never assume: read the ref back, as after an unclear REST write.
-    const head = await this.read(issue);
+    const head = await this.readHead(issue);
     if (head?.sha === sha) return { sha, swap: { kind: "landed" } };
     if (head && (await this.contains(head, sha))) return { sha, swap: { kind: "superseded", head } };
     // Git refused a non-fast-forward: somebody else's commit is there (even if the API has not shown it yet).
@@ -377,11 +402,15 @@ export class LeaseStore {
     return null;
   }
 
-  async claim(input: ClaimInput): Promise<ClaimResult> {
+  claim(input: ClaimInput): Promise<ClaimResult> {
+    return this.exclusive(input.issue, () => this.claimOnce(input));
+  }
+
+  private async claimOnce(input: ClaimInput): Promise<ClaimResult> {
     let lastReason = "the lease ref kept moving";
     let lastHead: LeaseHead | null = null;
     for (let round = 0; round < this.claimRounds; round += 1) {
-      const current = round === 0 ? await this.read(input.issue) : lastHead;
+      const current = round === 0 ? await this.readHead(input.issue) : lastHead;
       if (current && current.record.state === "claimed" && sameOwner(current.record.owner, input.owner) && current.record.sessionId === input.sessionId) {
         // Our own claim, from a call whose answer we never saw: it is ours.
         return { ok: true, head: current };
@@ -403,10 +432,23 @@ export class LeaseStore {
     return { ok: false, reason: lastReason, holder: lastHead?.record ?? null, head: lastHead };
   }
 
+  /**
+   * The head we hold now, given the one the caller holds: the same, or a later one
+   * this store itself moved the ref to from it (a renewal the caller has not seen
+   * yet: it runs beside the publishing steps). Null when the head is anybody else's.
+   */
+  private heldNow(issue: number, held: LeaseHead, current: LeaseHead | null): LeaseHead | null {
+    if (current === null) return null;
+    if (current.sha === held.sha) return current;
+    const mine = this.ours.get(this.ref(issue));
+    return mine?.head.sha === current.sha && mine.passed.has(held.sha) ? current : null;
+  }
+
   /** Fast-forwards the head we hold to `next(head)`; fenced, writing nothing, when the head is not ours any more. */
   private async advance(issue: number, held: LeaseHead, next: (head: LeaseRecord) => LeaseRecord | null): Promise<UpdateResult> {
-    const current = await this.read(issue);
-    if (current === null || current.sha !== held.sha) return { ok: false, fenced: true, head: current };
+    const head = await this.readHead(issue);
+    const current = this.heldNow(issue, held, head);
+    if (current === null) return { ok: false, fenced: true, head };
     const record = next(current.record);
     if (record === null) return { ok: false, fenced: true, head: current };
     const { sha, swap } = await this.put(issue, record, current.sha);
@@ -415,41 +457,44 @@ export class LeaseStore {
   }
 
   renew(issue: number, held: LeaseHead, owner: LeaseOwner, now: Date, termMs: number): Promise<UpdateResult> {
-    return this.advance(issue, held, (head) => renewLease(head, owner, now, termMs));
+    return this.exclusive(issue, () => this.advance(issue, held, (head) => renewLease(head, owner, now, termMs)));
   }
 
   release(issue: number, held: LeaseHead, owner: LeaseOwner, now: Date, details: { outcome: string; sessionId: string | null }): Promise<UpdateResult> {
-    return this.advance(issue, held, (head) => releaseLease(head, owner, now, details));
+    return this.exclusive(issue, () => this.advance(issue, held, (head) => releaseLease(head, owner, now, details)));
+  }
+
+  /** Advances whatever head is there now (the reclaimer, the steering commands): a CAS on the head just read. */
+  private advanceCurrent(issue: number, next: (head: LeaseRecord) => LeaseRecord | null): Promise<UpdateResult> {
+    return this.exclusive(issue, async () => {
+      const current = await this.readHead(issue);
+      if (current === null) return { ok: false, fenced: true, head: null };
+      return this.advance(issue, current, next);
+    });
   }
 
   /**
    * The reclaimer: takes back an expired claim, by CAS on the head it saw.
    * Not ok when the head is not an expired claim or moved meanwhile.
    */
-  async reclaim(issue: number, now: Date, details: { backoffMs: number }): Promise<UpdateResult> {
-    const current = await this.read(issue);
-    if (current === null) return { ok: false, fenced: true, head: null };
-    return this.advance(issue, current, (head) => reclaimLease(head, now, details));
+  reclaim(issue: number, now: Date, details: { backoffMs: number }): Promise<UpdateResult> {
+    return this.advanceCurrent(issue, (head) => reclaimLease(head, now, details));
   }
 
   /** An interrupt request on top of the current claim; its holder is fenced at its next renewal. */
-  async interrupt(issue: number, now: Date): Promise<UpdateResult> {
-    const current = await this.read(issue);
-    if (current === null) return { ok: false, fenced: true, head: null };
-    return this.advance(issue, current, (head) => interruptLease(head, now));
+  interrupt(issue: number, now: Date): Promise<UpdateResult> {
+    return this.advanceCurrent(issue, (head) => interruptLease(head, now));
   }
 
   /** `/retry` on a free lease: the next claim resumes the session or starts fresh (see requestRetry). */
-  async requestRetry(issue: number, mode: "resume" | "fresh", by: string, now: Date): Promise<UpdateResult> {
-    const current = await this.read(issue);
-    if (current === null) return { ok: false, fenced: true, head: null };
-    return this.advance(issue, current, (head) => requestRetry(head, mode, by, now));
+  requestRetry(issue: number, mode: "resume" | "fresh", by: string, now: Date): Promise<UpdateResult> {
+    return this.advanceCurrent(issue, (head) => requestRetry(head, mode, by, now));
   }
 
-  /** Throws EHARNESS_LEASE_LOST unless the head is still the one we hold. */
+  /** Throws EHARNESS_LEASE_LOST unless the head is still the one we hold (or our own renewal of it). */
   async assertHeld(issue: number, held: LeaseHead): Promise<void> {
     const current = await this.read(issue);
-    if (current?.sha !== held.sha) {
+    if (this.heldNow(issue, held, current) === null) {
       throw new HarnessError("EHARNESS_LEASE_LOST", {
         message: `The lease on issue #${issue} is no longer held by this agent${current ? ` (now ${describeLease(current.record, new Date(this.clock()))})` : ""}.`,
         fix: "Nothing to do: another agent or the reclaimer owns the issue now, and this agent wrote nothing more.",

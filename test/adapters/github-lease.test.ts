@@ -248,3 +248,40 @@ describe("LeaseStore reads after its own writes", () => {
     expect((await byPush.read(7))?.sha).toBe("x3");
   });
 });
+
+describe("LeaseStore and a renewal its caller has not seen yet", () => {
+  it("still holds the lease the caller names when its own renewal moved past it, and releases on top of the renewal", async () => {
+    let made = 0;
+    const t = { commit: async () => `g${(made += 1)}`, push: async () => "landed" as const };
+    const byPush = new LeaseStore(new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1)), "harness/leases/issue-", { git: t });
+    const at = (sha: string) => ({ ref: "refs/harness/leases/issue-7", object: { sha } });
+    nock(API)
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, at("g1")) // the renewal reads g1
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).times(2).reply(200, at("g2")); // then the caller, still holding g1
+    const claimed = await byPush.claim(claimInput);
+    if (!claimed.ok) throw new Error("not claimed");
+    const renewed = await byPush.renew(7, claimed.head, me, new Date(now.getTime() + 60_000), 900_000);
+    expect(renewed).toMatchObject({ ok: true, head: { sha: "g2" } });
+    // The publishing steps hold claimed.head (g1), not yet the renewal's g2.
+    await expect(byPush.assertHeld(7, claimed.head)).resolves.toBeUndefined();
+    const released = await byPush.release(7, claimed.head, me, now, { outcome: "success", sessionId: "s-1" });
+    expect(released).toMatchObject({ ok: true, head: { sha: "g3", record: { state: "released" } } });
+  });
+
+  it("is fenced when somebody else's commit is on top, renewal or not", async () => {
+    const t = { commit: async (_r: LeaseRecord, parent: string | null) => (parent === null ? "g1" : "g2"), push: async () => "landed" as const };
+    const byPush = new LeaseStore(new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1)), "harness/leases/issue-", { git: t });
+    const at = (sha: string) => ({ ref: "refs/harness/leases/issue-7", object: { sha } });
+    nock(API)
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, at("g1"))
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, at("x3"))
+      .get(`${repoPath}/git/commits/x3`).reply(200, commitReply("x3", serializeLease(record({ state: "interrupted", owner: me }))));
+    const claimed = await byPush.claim(claimInput);
+    if (!claimed.ok) throw new Error("not claimed");
+    const renewed = await byPush.renew(7, claimed.head, me, new Date(now.getTime() + 60_000), 900_000);
+    if (!renewed.ok) throw new Error("not renewed");
+    await expect(byPush.assertHeld(7, claimed.head)).rejects.toMatchObject({ code: "EHARNESS_LEASE_LOST" });
+  });
+});

@@ -151,7 +151,7 @@ describe("workIssue, fenced mid-session", () => {
       const claimed = await claimIssue({ github: client, config, state, owner, log, now, gitUrl: () => github.gitUrl(OWNER, REPO) }, issue.number);
       if (!claimed.claimed) throw new Error(claimed.reason);
       const result = await workIssue(workDeps(client, config, state, log), claimed.claim);
-      expect(result.outcome).toBe("success");
+      expect(result.outcome, `#${issue.number}: ${result.error?.code ?? ""} ${result.error?.message ?? ""}`).toBe("success");
       expect(claimed.claim.leases.writesByPush).toBe(true);
       return { issue: issue.number, owner };
     };
