@@ -15,6 +15,9 @@
  * {"bench":"scaling","mode":"child-process",…,"speedup3":…,"speedup6":…,"runs":[…]}
  * Target: speedup3 ≥ 2.5 (exit code 1 otherwise, on a full run).
  */
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import {
@@ -83,11 +86,17 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
       const run = await runWorker(env, { agents, repo, tag: `agents-${agents}` });
       const fakeCpuMs = ownCpuMs(cpu0);
       const done = run.stdout.filter((l) => l.startsWith(`${"bench-org"}/${repo}#`));
-      if (run.exit.code !== 0 || done.length !== issues) {
-        throw new Error(`worker with ${agents} agents: exit ${JSON.stringify(run.exit)}, ${done.length}/${issues} issues done; log ${run.logFile}`);
-      }
       const failed = done.filter((l) => !l.includes("\tsuccess\t"));
-      if (failed.length > 0) throw new Error(`worker with ${agents} agents: not all successes: ${failed.join("; ")}`);
+      if (run.exit.code !== 0 || done.length !== issues || failed.length > 0) {
+        // The run's directory goes with the bench: keep the log, and say what went wrong.
+        const kept = path.join(os.tmpdir(), `harness-bench-scaling-${agents}-${Date.now()}.log`);
+        await fs.copyFile(run.logFile, kept);
+        const errors = run.logs.filter((l) => l.level >= 50).map((l) => `#${l.issue ?? "?"} ${l.msg}`);
+        throw new Error(
+          `worker with ${agents} agents: exit ${JSON.stringify(run.exit)}, ${done.length}/${issues} issues done, not successes: ${failed.join("; ") || "none"}; ` +
+            `errors: ${errors.join(" | ") || "none logged"}; log kept at ${kept}`,
+        );
+      }
       const { startedAt, issues: tl } = timelines(run.logs);
       const lastDone = Math.max(...tl.map((t) => t.doneAt));
       runs.push({
