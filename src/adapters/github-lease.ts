@@ -344,9 +344,8 @@ export class LeaseStore {
           continue;
         }
       }
-      const head = await this.readHead(issue);
-      if (head?.sha === ours) return { kind: "landed" };
-      if (head && (await this.contains(head, ours))) return { kind: "superseded", head };
+      const { settled, head } = await this.readBack(issue, ours);
+      if (settled) return settled;
       const unchanged = (head?.sha ?? null) === base;
       if (unchanged && failure !== "rejected" && attempt < this.attempts) {
         // Not applied (a 5xx before the write, a reset): write again; the CAS keeps it safe.
@@ -363,6 +362,14 @@ export class LeaseStore {
       }
       return { kind: "moved", head };
     }
+  }
+
+  /** After a write of `ours` whose answer was unclear: landed, or landed and superseded, or not settled (with the head now). */
+  private async readBack(issue: number, ours: string): Promise<{ settled: Swap | null; head: LeaseHead | null }> {
+    const head = await this.readHead(issue);
+    if (head?.sha === ours) return { settled: { kind: "landed" }, head };
+    if (head && (await this.contains(head, ours))) return { settled: { kind: "superseded", head }, head };
+    return { settled: null, head };
   }
 
   /**
@@ -392,9 +399,8 @@ export class LeaseStore {
     const pushed = await git.push(sha, ref);
     if (pushed === "landed") return { sha, swap: { kind: "landed" } };
     // Never assume: read the ref back, as after an unclear REST write.
-    const head = await this.readHead(issue);
-    if (head?.sha === sha) return { sha, swap: { kind: "landed" } };
-    if (head && (await this.contains(head, sha))) return { sha, swap: { kind: "superseded", head } };
+    const { settled, head } = await this.readBack(issue, sha);
+    if (settled) return { sha, swap: settled };
     // Git refused a non-fast-forward: somebody else's commit is there (even if the API has not shown it yet).
     if (pushed === "rejected" || (head?.sha ?? null) !== base) return { sha, swap: { kind: "moved", head } };
     this.git = null;

@@ -1,5 +1,4 @@
 import { promises as fs } from "node:fs";
-import path from "node:path";
 import type { GitRepository } from "../adapters/git.js";
 import { sharedClone } from "./shared-clone.js";
 import type { StateDir } from "./state-dir.js";
@@ -47,12 +46,5 @@ export async function maintainClone(git: GitRepository, state: StateDir, input: 
 
 /** maintainClone for every clone in the state directory (the app's and the Action's upkeep, on their schedules). */
 export async function maintainClones(state: StateDir, onError: (error: unknown) => void): Promise<void> {
-  const list = (dir: string): Promise<string[]> => fs.readdir(dir).catch(() => [] as string[]);
-  for (const owner of await list(path.join(state.root, "repos"))) {
-    for (const name of await list(path.join(state.root, "repos", owner))) {
-      if (!name.endsWith(".git")) continue;
-      const repository = { owner, repo: name.slice(0, -".git".length) };
-      await maintainClone(sharedClone(state, repository), state, repository).catch(onError);
-    }
-  }
+  for (const repository of await state.clones()) await maintainClone(sharedClone(state, repository), state, repository).catch(onError);
 }

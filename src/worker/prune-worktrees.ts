@@ -47,12 +47,7 @@ export async function pruneWorktrees(state: StateDir, log: Logger): Promise<stri
     await fs.rm(dir, { recursive: true, force: true });
     removed.push(name);
   }
-  for (const owner of await listDir(path.join(state.root, "repos"))) {
-    for (const clone of await listDir(path.join(state.root, "repos", owner))) {
-      if (!clone.endsWith(".git")) continue;
-      await repoFor(owner, clone.slice(0, -".git".length)).run(["worktree", "prune"], { allowFailure: true });
-    }
-  }
+  for (const { owner, repo } of await state.clones()) await repoFor(owner, repo).run(["worktree", "prune"], { allowFailure: true });
   if (removed.length > 0) log.warn({ removed }, "removed worktrees left by dead agents");
   return removed;
 }

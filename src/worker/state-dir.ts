@@ -1,3 +1,4 @@
+import { promises as fs } from "node:fs";
 import path from "node:path";
 
 /**
@@ -30,6 +31,18 @@ export class StateDir {
 
   clone(owner: string, repo: string): string {
     return path.join(this.root, "repos", owner, `${repo}.git`);
+  }
+
+  /** The repositories this host has a clone of (repos/<owner>/<repo>.git). */
+  async clones(): Promise<{ owner: string; repo: string }[]> {
+    const list = (dir: string): Promise<string[]> => fs.readdir(dir).catch(() => [] as string[]);
+    const out: { owner: string; repo: string }[] = [];
+    for (const owner of await list(path.join(this.root, "repos"))) {
+      for (const name of await list(path.join(this.root, "repos", owner))) {
+        if (name.endsWith(".git")) out.push({ owner, repo: name.slice(0, -".git".length) });
+      }
+    }
+    return out;
   }
 
   worktree(owner: string, repo: string, issue: number): string {
