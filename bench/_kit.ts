@@ -9,7 +9,7 @@ import { promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Scenario, ScenarioTurn } from "../test/support/model-server.js";
+import type { Scenario, ScenarioTurn } from "../src/offline/model-server.js";
 import { startBench, type Bench } from "../test/chaos/worker-kit.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -139,16 +139,29 @@ export async function runWorker(env: BenchEnv, input: { agents: number; repo: st
   };
   const spawnedAt = Date.now();
   const t0 = performance.now();
-  const child = spawn(process.execPath, ["--import", TSX, "--import", PROBE, MAIN, "worker", "--agents", String(input.agents), "--once", "--repo", `${OWNER}/${input.repo}`], {
-    cwd: ROOT,
-    env: childEnv,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", TSX, "--import", PROBE, MAIN, "worker", "--agents", String(input.agents), "--once", "--repo", `${OWNER}/${input.repo}`],
+    {
+      cwd: ROOT,
+      env: childEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const stdout: string[] = [];
   const stderr: Buffer[] = [];
-  child.stdout.on("data", (c: Buffer) => stdout.push(...c.toString("utf8").split("\n").filter((l) => l !== "")));
+  child.stdout.on("data", (c: Buffer) =>
+    stdout.push(
+      ...c
+        .toString("utf8")
+        .split("\n")
+        .filter((l) => l !== ""),
+    ),
+  );
   child.stderr.on("data", (c: Buffer) => stderr.push(c));
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("close", (code, signal) => resolve({ code, signal })),
+  );
   const wallMs = performance.now() - t0;
   const exitedAt = Date.now();
   const text = Buffer.concat(stderr).toString("utf8");

@@ -38,7 +38,8 @@ export async function runApiBench(args: string[]): Promise<ApiBenchResult> {
     const from = env.github.requestLog.length;
     const worker = await runWorker(env, { agents: 1, repo, tag: "api" });
     const done = worker.stdout.filter((l) => l.startsWith(`${OWNER}/${repo}#`) && l.includes("\tsuccess\t"));
-    if (worker.exit.code !== 0 || done.length !== issues) throw new Error(`worker: exit ${JSON.stringify(worker.exit)}, ${done.length}/${issues} successes; log ${worker.logFile}`);
+    if (worker.exit.code !== 0 || done.length !== issues)
+      throw new Error(`worker: exit ${JSON.stringify(worker.exit)}, ${done.length}/${issues} successes; log ${worker.logFile}`);
     const log = env.github.requestLog.slice(from);
     const rest = log.filter((r) => r.kind === "rest");
     const gitLog = log.filter((r) => r.kind === "git");
@@ -70,7 +71,11 @@ export async function runApiBench(args: string[]): Promise<ApiBenchResult> {
     const rows = [...byOp.entries()]
       .sort((a, b) => b[1].writes - a[1].writes || b[1].reads - a[1].reads)
       .map(([op, e]) => [op, String(e.reads), String(e.writes), (e.reads / issues + e.writes / issues).toFixed(2), String(e.shared)]);
-    printTable(`api: requests of harness worker --agents 1 --once for ${issues} issues (success path), from the fake's requestLog`, ["operation", "reads", "writes", "per issue", "not about one issue"], rows);
+    printTable(
+      `api: requests of harness worker --agents 1 --once for ${issues} issues (success path), from the fake's requestLog`,
+      ["operation", "reads", "writes", "per issue", "not about one issue"],
+      rows,
+    );
     console.log(
       `  REST: ${restReads.length} reads, ${restWrites.length} writes; git HTTP: ${gitReads.length} reads, ${gitWrites.length} pushes; status ≥ 400: ${log.filter((r) => r.status >= 400).length}`,
     );

@@ -12,7 +12,7 @@
  */
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { faultKinds } from "../test/support/fake-github/index.js";
+import { faultKinds } from "../src/offline/fake-github/index.js";
 import { makeClaimer, runTrials, startRaceFake } from "../test/race/race-kit.js";
 
 export interface ClaimsBenchResult {
@@ -33,7 +33,13 @@ function positive(value: string | undefined, name: string, fallback: number): nu
 export async function runClaimsBench(args: string[]): Promise<ClaimsBenchResult> {
   const { values } = parseArgs({
     args,
-    options: { trials: { type: "string" }, claimers: { type: "string" }, "fault-rate": { type: "string" }, seed: { type: "string" }, quick: { type: "boolean" } },
+    options: {
+      trials: { type: "string" },
+      claimers: { type: "string" },
+      "fault-rate": { type: "string" },
+      seed: { type: "string" },
+      quick: { type: "boolean" },
+    },
     allowPositionals: true,
   });
   const trials = Math.floor(positive(values.trials, "trials", values.quick === true ? 10 : 50));

@@ -70,7 +70,9 @@ function run(cmd: string, args: string[], options: { cwd: string; env: Record<st
     const err: Buffer[] = [];
     child.stderr.on("data", (c: Buffer) => err.push(c));
     child.once("error", reject);
-    child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args[0] ?? ""} exited ${code}: ${Buffer.concat(err).toString("utf8").slice(-500)}`))));
+    child.once("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args[0] ?? ""} exited ${code}: ${Buffer.concat(err).toString("utf8").slice(-500)}`)),
+    );
   });
 }
 
@@ -99,7 +101,10 @@ async function baseline(env: BenchEnv, repo: string, issues: number): Promise<Ba
   await run("git", ["init", "--bare", "--quiet", clone], { cwd: dir, env: gitEnv });
   await run("git", ["--git-dir", clone, "fetch", "--quiet", "--no-tags", url, "+refs/heads/main:refs/remotes/origin/main"], { cwd: dir, env: gitEnv });
   const config = configSchema.parse({});
-  const [bootstrapTemplate, taskTemplate] = await Promise.all([fs.readFile(path.join(promptsDir(), "bootstrap.md"), "utf8"), fs.readFile(path.join(promptsDir(), "task.md"), "utf8")]);
+  const [bootstrapTemplate, taskTemplate] = await Promise.all([
+    fs.readFile(path.join(promptsDir(), "bootstrap.md"), "utf8"),
+    fs.readFile(path.join(promptsDir(), "task.md"), "utf8"),
+  ]);
   const out: BaselineIssue[] = [];
   for (let n = 1; n <= issues; n += 1) {
     const branch = `baseline/issue-${n}`;
@@ -121,7 +126,10 @@ async function baseline(env: BenchEnv, repo: string, issues: number): Promise<Ba
     const prompt = renderTemplate(taskTemplate, values, "prompts/task.md");
 
     const t0 = performance.now();
-    await run("git", ["--git-dir", clone, "worktree", "add", "--quiet", "--force", "--no-track", "-B", branch, worktree, "refs/remotes/origin/main"], { cwd: dir, env: gitEnv });
+    await run("git", ["--git-dir", clone, "worktree", "add", "--quiet", "--force", "--no-track", "-B", branch, worktree, "refs/remotes/origin/main"], {
+      cwd: dir,
+      env: gitEnv,
+    });
     const t1 = performance.now();
     const options: RunClaudeOptions = {
       cliPath: defaultCliPath(),
@@ -150,7 +158,9 @@ async function baseline(env: BenchEnv, repo: string, issues: number): Promise<Ba
     const t3 = performance.now();
     out.push({ worktreeMs: t1 - t0, sessionMs: t2 - t1, pushMs: t3 - t2, totalMs: t3 - t0 });
   }
-  const pushed = git(["--git-dir", env.github.repoPath(OWNER, repo), "for-each-ref", "--format=%(refname)", "refs/heads/baseline/"]).split("\n").filter((l) => l !== "");
+  const pushed = git(["--git-dir", env.github.repoPath(OWNER, repo), "for-each-ref", "--format=%(refname)", "refs/heads/baseline/"])
+    .split("\n")
+    .filter((l) => l !== "");
   if (pushed.length !== issues) throw new Error(`baseline pushed ${pushed.length}/${issues} branches`);
   return out;
 }
@@ -174,7 +184,8 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
     await createQueuedRepo(env, "overhead-harness", issues);
     const worker = await runWorker(env, { agents: 1, repo: "overhead-harness", tag: "harness" });
     const done = worker.stdout.filter((l) => l.startsWith(`${OWNER}/overhead-harness#`) && l.includes("\tsuccess\t"));
-    if (worker.exit.code !== 0 || done.length !== issues) throw new Error(`worker: exit ${JSON.stringify(worker.exit)}, ${done.length}/${issues} successes; log ${worker.logFile}`);
+    if (worker.exit.code !== 0 || done.length !== issues)
+      throw new Error(`worker: exit ${JSON.stringify(worker.exit)}, ${done.length}/${issues} successes; log ${worker.logFile}`);
     const { startedAt, issues: tl } = timelines(worker.logs);
     const lastDone = Math.max(...tl.map((t) => t.doneAt));
     const harnessMs = (lastDone - startedAt) / issues;
@@ -197,7 +208,13 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
       `overhead: per issue, ${issues} issues × ${turns} turns, model answers after ${delayMs} ms`,
       ["", "before session", "session", "after session", "per issue"],
       [
-        ["baseline (worktree add / claude -p / commit+push)", s(mean((b) => b.worktreeMs)), s(mean((b) => b.sessionMs)), s(mean((b) => b.pushMs)), s(baselineMs)],
+        [
+          "baseline (worktree add / claude -p / commit+push)",
+          s(mean((b) => b.worktreeMs)),
+          s(mean((b) => b.sessionMs)),
+          s(mean((b) => b.pushMs)),
+          s(baselineMs),
+        ],
         [
           "harness (pre-claim+claim→worktree / session / publish+release)",
           `${s(phases.preClaim)} + ${s(phases.worktree)}`,
@@ -207,7 +224,9 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
         ],
       ],
     );
-    console.log(`  ratio harness/baseline ${result.ratio} (target ≤ 1.2); with the worker's startup and exit (${s(worker.wallMs)} wall for ${issues}) ${result.ratioWithStartup}`);
+    console.log(
+      `  ratio harness/baseline ${result.ratio} (target ≤ 1.2); with the worker's startup and exit (${s(worker.wallMs)} wall for ${issues}) ${result.ratioWithStartup}`,
+    );
     console.log(JSON.stringify(result));
     if (!quick && result.ratio > 1.2) process.exitCode = 1;
     return result;

@@ -217,7 +217,10 @@ export async function runParserBench(args: string[]): Promise<ParserBenchResult>
       linesPerSecond: Math.round(built.lines / seconds),
     };
     const rows: Array<[string, string]> = [
-      ["transcript", `${mb(built.bytes)} MB, ${built.lines} lines (${built.bigLines} tool results of ${BIG_TEXT_MB.join("/")} MB ×2), built in ${(buildMs / 1000).toFixed(1)} s`],
+      [
+        "transcript",
+        `${mb(built.bytes)} MB, ${built.lines} lines (${built.bigLines} tool results of ${BIG_TEXT_MB.join("/")} MB ×2), built in ${(buildMs / 1000).toFixed(1)} s`,
+      ],
       ["ours (split+parse+reduce+report)", `${(oursMs / 1000).toFixed(2)} s, ${mb(built.bytes / seconds)} MB/s, ${result.linesPerSecond} lines/s`],
       ["baseline (split+JSON.parse)", `${(baselineMs / 1000).toFixed(2)} s, ${mb(built.bytes / (baselineMs / 1000))} MB/s`],
       ["ratio ours/baseline", `${result.ratio} (target ≥ 0.5)`],

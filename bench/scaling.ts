@@ -126,7 +126,20 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
   const modelWaitMs = turns * delayMs;
   printTable(
     `scaling: harness worker --agents N --once (child process, tsx), ${issues} issues × ${turns} turns, model answers after ${delayMs} ms (≥ ${s(modelWaitMs, 1)} of model wait per session)`,
-    ["agents", "wall", "speedup", "startup", "harness CPU", "CLI+git CPU", "fake+model CPU", "pre-claim", "claim→worktree", "session", "publish", "sessions at once"],
+    [
+      "agents",
+      "wall",
+      "speedup",
+      "startup",
+      "harness CPU",
+      "CLI+git CPU",
+      "fake+model CPU",
+      "pre-claim",
+      "claim→worktree",
+      "session",
+      "publish",
+      "sessions at once",
+    ],
     runs.map((r) => [
       String(r.agents),
       s(r.wallMs, 1),
@@ -144,13 +157,15 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
   );
   const stepNames = [...new Set(runs.flatMap((r) => Object.keys(r.steps)))];
   printTable(
-    "  steps: mean per issue from the worker's \"issue steps\" log line",
+    '  steps: mean per issue from the worker\'s "issue steps" log line',
     ["step", ...runs.map((r) => `${r.agents} agent(s)`)],
     stepNames.map((name) => [name, ...runs.map((r) => (r.steps[name] === undefined ? "-" : s(r.steps[name] ?? 0)))]),
   );
   console.log("  phases are means per issue from the worker log: pre-claim = previous issue done (or worker started) → claimed (queue pass, jitter, claim);");
   console.log("  claim→worktree = claimed → worktree ready; session = worktree ready → session ended; publish = session ended → issue done.");
-  console.log(`  targets: speedup3 ≥ 2.5 (aim 2.7); ideal with ${issues} issues: ${agentCounts.map((a) => `${a} agents ${(issues / Math.ceil(issues / a)).toFixed(2)}×`).join(", ")}`);
+  console.log(
+    `  targets: speedup3 ≥ 2.5 (aim 2.7); ideal with ${issues} issues: ${agentCounts.map((a) => `${a} agents ${(issues / Math.ceil(issues / a)).toFixed(2)}×`).join(", ")}`,
+  );
   console.log(JSON.stringify(result));
   if (!quick && result.speedup3 !== null && result.speedup3 < 2.5) process.exitCode = 1;
   return result;

@@ -60,7 +60,9 @@ function fastImport(files: number, history: number): Buffer {
   const parts: string[] = [];
   const inline = (body: string): string => `data ${Buffer.byteLength(body)}\n${body}\n`;
   const commit = (n: number, message: string, changes: string[]): void => {
-    parts.push(`commit refs/heads/main\ncommitter Bench <bench@example.com> ${1700000000 + n * 60} +0000\n${inline(message).slice(0, -1)}${changes.join("")}\n`);
+    parts.push(
+      `commit refs/heads/main\ncommitter Bench <bench@example.com> ${1700000000 + n * 60} +0000\n${inline(message).slice(0, -1)}${changes.join("")}\n`,
+    );
   };
   const first: string[] = [];
   for (let i = 0; i < files; i += 1) first.push(`M 100644 inline ${filePath(i)}\n${inline(fileBody(i, 0))}`);
@@ -91,7 +93,11 @@ function median(xs: number[]): number {
 }
 
 export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchResult> {
-  const { values } = parseArgs({ args, options: { files: { type: "string" }, history: { type: "string" }, reps: { type: "string" }, quick: { type: "boolean" } }, allowPositionals: true });
+  const { values } = parseArgs({
+    args,
+    options: { files: { type: "string" }, history: { type: "string" }, reps: { type: "string" }, quick: { type: "boolean" } },
+    allowPositionals: true,
+  });
   const quick = values.quick === true;
   const files = Math.max(1, Math.floor(positive(values.files, "files", 20_000)));
   const history = Math.floor(positive(values.history, "history", quick ? 100 : 1000));
@@ -101,7 +107,12 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
     const bare = path.join(root, "origin.git");
     const t0 = performance.now();
     git(["init", "--bare", "--quiet", "--initial-branch=main", bare], { env: gitEnv });
-    const imported = spawnSync("git", ["--git-dir", bare, "fast-import", "--quiet"], { input: fastImport(files, history), env: gitEnv, stdio: ["pipe", "ignore", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+    const imported = spawnSync("git", ["--git-dir", bare, "fast-import", "--quiet"], {
+      input: fastImport(files, history),
+      env: gitEnv,
+      stdio: ["pipe", "ignore", "pipe"],
+      maxBuffer: 64 * 1024 * 1024,
+    });
     if (imported.status !== 0) throw new Error(`fast-import failed: ${imported.stderr.toString("utf8")}`);
     git(["--git-dir", bare, "repack", "-a", "-d", "--quiet"], { env: gitEnv });
     const generateMs = performance.now() - t0;
@@ -118,7 +129,9 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
     for (let i = 0; i < reps; i += 1) {
       const wt = path.join(root, `wt-${i}`);
       spawnSync("sync");
-      worktreeMs.push(timed(["--git-dir", shared, "worktree", "add", "--quiet", "--force", "--no-track", "-B", `agent-${i}`, wt, "refs/remotes/origin/main"], root));
+      worktreeMs.push(
+        timed(["--git-dir", shared, "worktree", "add", "--quiet", "--force", "--no-track", "-B", `agent-${i}`, wt, "refs/remotes/origin/main"], root),
+      );
       git(["--git-dir", shared, "worktree", "remove", "--force", wt], { env: gitEnv });
       const cl = path.join(root, `clone-${i}`);
       spawnSync("sync");

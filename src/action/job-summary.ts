@@ -17,8 +17,7 @@ function outcomeText(result: WorkResult): string {
 
 /** Table cells and lines are inline HTML in the summary: no markup from issue or model text gets through. */
 export function escapeCell(text: string): string {
-  return processSecrets
-    .redact(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "&#124;");
+  return processSecrets.redact(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "&#124;");
 }
 
 /**

@@ -164,7 +164,11 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
   if (failed.length > 0) {
     core.setFailed(
       failed
-        .map((r) => (r.claimed && r.result.error ? `#${r.issue}: ${r.result.error.toString()}` : `#${r.issue}: the session ended ${r.claimed ? r.result.outcome : "unclaimed"}; see the summary comment on the issue.`))
+        .map((r) =>
+          r.claimed && r.result.error
+            ? `#${r.issue}: ${r.result.error.toString()}`
+            : `#${r.issue}: the session ended ${r.claimed ? r.result.outcome : "unclaimed"}; see the summary comment on the issue.`,
+        )
         .join("\n"),
     );
   }

@@ -53,7 +53,10 @@ export async function reclaimMode(deps: MainDeps, settings: ActionSettings): Pro
   } catch (thrown) {
     const error = toHarnessError(thrown, "EHARNESS_GITHUB", FIX);
     log.error({ code: error.code, err: thrown }, error.message);
-    await writeSummary(core, null, [`The reclaimer did not finish its pass over ${fullName}.`, escapeCell(`${error.code}: ${error.message} Fix: ${error.fix}`)]);
+    await writeSummary(core, null, [
+      `The reclaimer did not finish its pass over ${fullName}.`,
+      escapeCell(`${error.code}: ${error.message} Fix: ${error.fix}`),
+    ]);
     for (const [name, value] of Object.entries({ ...reclaimOutputs([]), outcome: "error" })) core.setOutput(name, value);
     core.setFailed(error.toString());
     return;
@@ -61,13 +64,19 @@ export async function reclaimMode(deps: MainDeps, settings: ActionSettings): Pro
 
   const taken = takenBack(results);
   if (taken.length > 0) {
-    core.notice(`Took back ${taken.length} stalled lease${taken.length === 1 ? "" : "s"} in ${fullName}: ${taken.map((r) => `#${r.issue} ${r.action}`).join(", ")}.`);
+    core.notice(
+      `Took back ${taken.length} stalled lease${taken.length === 1 ? "" : "s"} in ${fullName}: ${taken.map((r) => `#${r.issue} ${r.action}`).join(", ")}.`,
+    );
   } else {
     core.info(`Every lease in ${fullName} is live or already free (${results.length} checked): nothing to take back.`);
   }
   const rows = reclaimSummaryRows(results, fullName, maxAttempts);
   const checked = `${results.length} lease${results.length === 1 ? "" : "s"} checked`;
-  await writeSummary(core, rows, rows === null ? [`Every lease was live or already free: none in ${fullName} had run out (term plus grace), so nothing was taken back (${checked}).`] : []);
+  await writeSummary(
+    core,
+    rows,
+    rows === null ? [`Every lease was live or already free: none in ${fullName} had run out (term plus grace), so nothing was taken back (${checked}).`] : [],
+  );
   for (const [name, value] of Object.entries(reclaimOutputs(results))) core.setOutput(name, value);
 }
 

@@ -53,10 +53,7 @@ export const inputsSchema = z.object({
   "anthropic-api-key": optionalText,
   "claude-path": optionalText,
   "state-dir": optionalText,
-  "max-issues": z.preprocess(
-    (v) => (typeof v === "string" && v.trim() === "" ? String(DEFAULT_MAX_ISSUES) : v),
-    positiveWhole("a whole number of at least 1"),
-  ),
+  "max-issues": z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? String(DEFAULT_MAX_ISSUES) : v), positiveWhole("a whole number of at least 1")),
   "agent-id": z.preprocess(
     (v) => (typeof v === "string" && v.trim() === "" ? undefined : v),
     z
@@ -71,10 +68,12 @@ export type ActionInputs = z.infer<typeof inputsSchema>;
 
 const FIX: Record<InputName, string> = {
   mode: "Set `mode: issue` (work the event's issue), `mode: worker` (drain the queue) or `mode: reclaim` (take back stalled leases, for a schedule).",
-  issue: "Pass the issue number, e.g. `issue: ${{ github.event.issue.number || inputs.issue }}`, or leave it out on `issues`, `issue_comment` and `workflow_dispatch` (input `issue`) events.",
+  issue:
+    "Pass the issue number, e.g. `issue: ${{ github.event.issue.number || inputs.issue }}`, or leave it out on `issues`, `issue_comment` and `workflow_dispatch` (input `issue`) events.",
   "github-token": "Pass `github-token: ${{ secrets.GITHUB_TOKEN }}` (or a token with contents, issues and pull-requests write) to the step.",
   "anthropic-api-key": "Pass `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}`.",
-  "claude-path": "Install Claude Code on the runner (`npm install -g @anthropic-ai/claude-code`) so `claude` is on PATH, or set `claude-path` to the executable.",
+  "claude-path":
+    "Install Claude Code on the runner (`npm install -g @anthropic-ai/claude-code`) so `claude` is on PATH, or set `claude-path` to the executable.",
   "state-dir": "Set `state-dir` to a directory the runner user can write, or leave it out for ~/.claude-harness.",
   "max-issues": "Set `max-issues` to a number like 5, or leave it out for 10.",
   "agent-id": "Leave `agent-id` out (the runner's name is used) or set it to a short name like `runner-1`.",
@@ -133,7 +132,10 @@ export async function resolveClaudePath(given: string | undefined, env: NodeJS.P
   }
   return {
     code: "EHARNESS_CLI_MISSING",
-    message: given === undefined ? "The Claude Code CLI (`claude`) is not on the runner's PATH (input \"claude-path\" not set)." : `Input "claude-path": \`${name}\` is not on the runner's PATH.`,
+    message:
+      given === undefined
+        ? 'The Claude Code CLI (`claude`) is not on the runner\'s PATH (input "claude-path" not set).'
+        : `Input "claude-path": \`${name}\` is not on the runner's PATH.`,
     fix: FIX["claude-path"],
   };
 }
@@ -151,7 +153,10 @@ export async function issueFromEvent(env: NodeJS.ProcessEnv): Promise<number | n
   const event = z
     .object({
       issue: z.object({ number: z.number().int().positive() }).optional(),
-      inputs: z.object({ issue: z.union([z.string(), z.number()]).optional() }).loose().nullish(),
+      inputs: z
+        .object({ issue: z.union([z.string(), z.number()]).optional() })
+        .loose()
+        .nullish(),
     })
     .loose()
     .safeParse(payload);
@@ -163,7 +168,10 @@ export async function issueFromEvent(env: NodeJS.ProcessEnv): Promise<number | n
 }
 
 function agentIdFromRunner(env: NodeJS.ProcessEnv): string {
-  const name = (env.RUNNER_NAME ?? "").replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+  const name = (env.RUNNER_NAME ?? "")
+    .replace(/[^A-Za-z0-9._-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 64);
   return name === "" ? "action" : name;
 }
 
@@ -171,7 +179,9 @@ function agentIdFromRunner(env: NodeJS.ProcessEnv): string {
  * Validates inputs and environment into ActionSettings, or returns every
  * problem. Reads files (the event, the CLI's path, the prompts) and writes none.
  */
-export async function readSettings(deps: Pick<RunnerDeps, "core" | "env" | "promptsDir" | "hostname">): Promise<{ settings: ActionSettings } | { problems: Problem[] }> {
+export async function readSettings(
+  deps: Pick<RunnerDeps, "core" | "env" | "promptsDir" | "hostname">,
+): Promise<{ settings: ActionSettings } | { problems: Problem[] }> {
   const { core, env } = deps;
   const problems: Problem[] = [];
   const raw: Record<string, string> = {};
@@ -180,7 +190,11 @@ export async function readSettings(deps: Pick<RunnerDeps, "core" | "env" | "prom
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0] ?? "") as InputName;
-      problems.push({ code: CODE[name] ?? "EHARNESS_USAGE", message: `Input "${name}" ${issue.message}.`, fix: FIX[name] ?? "See action/README.md for the inputs." });
+      problems.push({
+        code: CODE[name] ?? "EHARNESS_USAGE",
+        message: `Input "${name}" ${issue.message}.`,
+        fix: FIX[name] ?? "See action/README.md for the inputs.",
+      });
     }
   }
   const inputs = parsed.success ? parsed.data : null;
@@ -200,7 +214,11 @@ export async function readSettings(deps: Pick<RunnerDeps, "core" | "env" | "prom
   }
   const apiUrl = env.GITHUB_API_URL && env.GITHUB_API_URL !== "" ? env.GITHUB_API_URL : "https://api.github.com";
   if (!URL.canParse(apiUrl)) {
-    problems.push({ code: "EHARNESS_USAGE", message: `GITHUB_API_URL is not a URL: ${JSON.stringify(apiUrl)}.`, fix: "Leave GITHUB_API_URL to the runner, or set it to https://api.github.com or https://HOST/api/v3." });
+    problems.push({
+      code: "EHARNESS_USAGE",
+      message: `GITHUB_API_URL is not a URL: ${JSON.stringify(apiUrl)}.`,
+      fix: "Leave GITHUB_API_URL to the runner, or set it to https://api.github.com or https://HOST/api/v3.",
+    });
   }
 
   let issue: number | null = null;
@@ -231,7 +249,8 @@ export async function readSettings(deps: Pick<RunnerDeps, "core" | "env" | "prom
   if (runsSessions && !modelEnv.ANTHROPIC_API_KEY && !modelEnv.ANTHROPIC_AUTH_TOKEN && !modelEnv.CLAUDE_CODE_USE_BEDROCK && !modelEnv.CLAUDE_CODE_USE_VERTEX) {
     problems.push({
       code: "EHARNESS_CREDENTIALS",
-      message: 'The Claude Code CLI has no model credentials: input "anthropic-api-key" is not set, nor ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_USE_BEDROCK or CLAUDE_CODE_USE_VERTEX in the environment.',
+      message:
+        'The Claude Code CLI has no model credentials: input "anthropic-api-key" is not set, nor ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_USE_BEDROCK or CLAUDE_CODE_USE_VERTEX in the environment.',
       fix: FIX["anthropic-api-key"],
     });
   }

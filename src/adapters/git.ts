@@ -23,7 +23,8 @@ export interface GitCredentials {
 const SAFE_CONFIG = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"];
 
 /** What git says when another process holds a lock file of the shared clone. */
-const LOCK_CONTENTION = /cannot lock ref|Unable to create '[^']*\.lock'|another git process seems to be running|unable to update local ref|could not lock config file/i;
+const LOCK_CONTENTION =
+  /cannot lock ref|Unable to create '[^']*\.lock'|another git process seems to be running|unable to update local ref|could not lock config file/i;
 const LOCK_RETRIES = 8;
 
 function baseEnv(home: string): Record<string, string> {
@@ -86,10 +87,7 @@ export class GitRepository {
     args: string[],
     options: { gitDir?: string; workTree?: string; credentials?: GitCredentials; allowFailure?: boolean; cwd?: string; input?: string } = {},
   ): Promise<GitResult> {
-    const location = [
-      `--git-dir=${options.gitDir ?? this.cloneDir}`,
-      ...(options.workTree ? [`--work-tree=${options.workTree}`] : []),
-    ];
+    const location = [`--git-dir=${options.gitDir ?? this.cloneDir}`, ...(options.workTree ? [`--work-tree=${options.workTree}`] : [])];
     let out: GitResult;
     // Agents share the clone: git refuses rather than waits when another
     // process holds one of its lock files, so such a failure is tried again.
@@ -272,7 +270,17 @@ export class GitRepository {
 
   /** A commit of `tree` with `parents`, made by the harness's identity, in the clone. */
   async commitTree(tree: string, parents: string[], message: string): Promise<string> {
-    const args = ["-c", `user.name=${this.identity.name}`, "-c", `user.email=${this.identity.email}`, "commit-tree", tree, ...parents.flatMap((p) => ["-p", p]), "-m", message];
+    const args = [
+      "-c",
+      `user.name=${this.identity.name}`,
+      "-c",
+      `user.email=${this.identity.email}`,
+      "commit-tree",
+      tree,
+      ...parents.flatMap((p) => ["-p", p]),
+      "-m",
+      message,
+    ];
     return (await this.run(args)).stdout.trim();
   }
 

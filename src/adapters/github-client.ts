@@ -236,7 +236,13 @@ export class GitHubClient {
 
   async createPull(input: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestData> {
     await this.spend("essential");
-    const { data } = await this.api.rest.pulls.create({ owner: this.owner, repo: this.repo, ...input, title: this.redact(input.title), body: this.redact(input.body) });
+    const { data } = await this.api.rest.pulls.create({
+      owner: this.owner,
+      repo: this.repo,
+      ...input,
+      title: this.redact(input.title),
+      body: this.redact(input.body),
+    });
     return { number: data.number, nodeId: data.node_id, draft: data.draft ?? false, url: data.html_url };
   }
 
@@ -259,7 +265,9 @@ export class GitHubClient {
    */
   async setPullDraft(pull: Pick<PullRequestData, "nodeId">, draft: boolean): Promise<boolean> {
     await this.spend("essential");
-    const result = await this.api.graphql<DraftMutationResult>(draft ? CONVERT_PULL_TO_DRAFT_MUTATION : MARK_PULL_READY_MUTATION, { pullRequestId: pull.nodeId });
+    const result = await this.api.graphql<DraftMutationResult>(draft ? CONVERT_PULL_TO_DRAFT_MUTATION : MARK_PULL_READY_MUTATION, {
+      pullRequestId: pull.nodeId,
+    });
     const payload = draft ? result.convertPullRequestToDraft : result.markPullRequestReadyForReview;
     return payload?.pullRequest?.isDraft ?? draft;
   }
@@ -356,7 +364,18 @@ export class GitHubClient {
       const items = await this.conditionalGet(
         cache,
         `issues:${this.fullName}:${label}:${page}`,
-        (headers) => this.api.rest.issues.listForRepo({ owner: this.owner, repo: this.repo, state: "open", labels: label, sort: "created", direction: "asc", per_page: 100, page, headers }),
+        (headers) =>
+          this.api.rest.issues.listForRepo({
+            owner: this.owner,
+            repo: this.repo,
+            state: "open",
+            labels: label,
+            sort: "created",
+            direction: "asc",
+            per_page: 100,
+            page,
+            headers,
+          }),
         (data) =>
           data.map((issue) => {
             const summary = (issue as { issue_dependencies_summary?: { total_blocked_by?: unknown } }).issue_dependencies_summary;
@@ -389,7 +408,8 @@ export class GitHubClient {
         items = await this.conditionalGet(
           cache,
           `blocked_by:${this.fullName}#${number}:${page}`,
-          (headers) => this.api.rest.issues.listDependenciesBlockedBy({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page, headers }),
+          (headers) =>
+            this.api.rest.issues.listDependenciesBlockedBy({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page, headers }),
           (data) =>
             data.map((issue) => {
               const [owner = this.owner, repo = this.repo] = /\/repos\/([^/]+)\/([^/]+)$/.exec(issue.repository_url)?.slice(1) ?? [];

@@ -25,9 +25,7 @@ export interface LeaseHead {
   record: LeaseRecord;
 }
 
-export type ClaimResult =
-  | { ok: true; head: LeaseHead }
-  | { ok: false; reason: string; holder: LeaseRecord | null; head?: LeaseHead | null };
+export type ClaimResult = { ok: true; head: LeaseHead } | { ok: false; reason: string; holder: LeaseRecord | null; head?: LeaseHead | null };
 export type UpdateResult = { ok: true; head: LeaseHead } | { ok: false; fenced: true; head: LeaseHead | null };
 
 /**

@@ -19,9 +19,7 @@ export interface LockHolder {
   agent: string;
 }
 
-export type LockResult =
-  | { acquired: true; path: string; release: () => Promise<void> }
-  | { acquired: false; path: string; holder: LockHolder | null };
+export type LockResult = { acquired: true; path: string; release: () => Promise<void> } | { acquired: false; path: string; holder: LockHolder | null };
 
 let cachedBootId: string | undefined;
 export async function bootId(): Promise<string> {

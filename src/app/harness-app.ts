@@ -94,7 +94,12 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
 
     const onIssueEvent = async (context: IssueContext): Promise<void> => {
       const { payload } = context;
-      const target: RepoTarget = { octokit: context.octokit as unknown as GitHubApi, owner: payload.repository.owner.login, repo: payload.repository.name, installationId: payload.installation?.id };
+      const target: RepoTarget = {
+        octokit: context.octokit as unknown as GitHubApi,
+        owner: payload.repository.owner.login,
+        repo: payload.repository.name,
+        installationId: payload.installation?.id,
+      };
       const issueNumber = payload.issue.number;
       const key = IssueIntake.key(target.owner, target.repo, issueNumber);
       const log = options.log.child({ issue: key, event: `issues.${payload.action}`, delivery: context.id });

@@ -1,7 +1,16 @@
 import type { HarnessConfig } from "../core/config.js";
 import type { EtagCache } from "../core/etag-cache.js";
 import { leaseRefName, parseLease, type LeaseRecord } from "../core/lease.js";
-import { planQueue, queueCandidates, refKey, textBlockersToResolve, type BlockerState, type QueueIssue, type QueuePlan, type RecordedBlocker } from "../core/queue.js";
+import {
+  planQueue,
+  queueCandidates,
+  refKey,
+  textBlockersToResolve,
+  type BlockerState,
+  type QueueIssue,
+  type QueuePlan,
+  type RecordedBlocker,
+} from "../core/queue.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 
@@ -52,5 +61,9 @@ export async function readQueue(issues: readonly ListedIssue[], options: ReadQue
     blockerStates.set(refKey(ref), await github.issueState(ref, cache));
   }
   const readable = issues.filter((i) => !unreadable.has(i.number));
-  return planQueue(readable, { recordedBlockers, blockerStates, leases }, { repository, queuedLabel: config.labels.queued, priorityLabels: config.priorityLabels, now: options.now });
+  return planQueue(
+    readable,
+    { recordedBlockers, blockerStates, leases },
+    { repository, queuedLabel: config.labels.queued, priorityLabels: config.priorityLabels, now: options.now },
+  );
 }

@@ -38,7 +38,12 @@ async function liveAgent(state: StateDir, repository: string, issue: number): Pr
   return null;
 }
 
-async function queuePosition(github: GitHubClient, config: HarnessConfig, intake: IssueIntake, issue: number): Promise<{ position: number; of: number } | null> {
+async function queuePosition(
+  github: GitHubClient,
+  config: HarnessConfig,
+  intake: IssueIntake,
+  issue: number,
+): Promise<{ position: number; of: number } | null> {
   const queued = await github.listOpenIssuesWithLabel(config.labels.queued, intake.etags);
   const ordered = queued
     .filter((i) => !i.isPullRequest)
@@ -61,11 +66,17 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
   app.on("issue_comment.created", async (context) => {
     const { payload } = context;
     const comment = payload.comment;
-    if (isBot({ login: comment.user?.login ?? "", type: comment.user?.type ?? null }) || isBot({ login: payload.sender.login, type: payload.sender.type })) return;
+    if (isBot({ login: comment.user?.login ?? "", type: comment.user?.type ?? null }) || isBot({ login: payload.sender.login, type: payload.sender.type }))
+      return;
     const command = parseCommand(comment.body ?? "");
     if (command === null) return;
     if (!intake.firstDelivery(context.id, "steering")) return;
-    const target: RepoTarget = { octokit: context.octokit as unknown as GitHubApi, owner: payload.repository.owner.login, repo: payload.repository.name, installationId: payload.installation?.id };
+    const target: RepoTarget = {
+      octokit: context.octokit as unknown as GitHubApi,
+      owner: payload.repository.owner.login,
+      repo: payload.repository.name,
+      installationId: payload.installation?.id,
+    };
     const issueNumber = payload.issue.number;
     const key = IssueIntake.key(target.owner, target.repo, issueNumber);
     const github = intake.client(target, issueNumber);
@@ -73,7 +84,10 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
     const clog = log.child({ issue: key, command: command.kind, by: login });
     try {
       if ("pull_request" in payload.issue && payload.issue.pull_request) {
-        await github.createComment(issueNumber, `@${login} harness commands work on issues, not on pull requests: comment on the issue the pull request closes.`);
+        await github.createComment(
+          issueNumber,
+          `@${login} harness commands work on issues, not on pull requests: comment on the issue the pull request closes.`,
+        );
         return;
       }
       const permission = await github.permission(login);
@@ -113,7 +127,10 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
       case "interrupt": {
         if (head === null || head.record.state !== "claimed") {
           if (intake.cancel(ctx.key)) {
-            await github.createComment(issueNumber, `Interrupted before an agent started: #${issueNumber} left the queue here. Label it \`${config.labels.queued}\` again to run it.`);
+            await github.createComment(
+              issueNumber,
+              `Interrupted before an agent started: #${issueNumber} left the queue here. Label it \`${config.labels.queued}\` again to run it.`,
+            );
             return;
           }
           await github.createComment(issueNumber, `Nothing to interrupt: ${head ? describeLease(head.record, now) : "no agent ever claimed this issue"}.`);
@@ -121,7 +138,10 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
         }
         const requested = await leases.interrupt(issueNumber, now);
         if (!requested.ok) {
-          await github.createComment(issueNumber, `The interrupt did not land: the lease changed meanwhile (${requested.head ? describeLease(requested.head.record, now) : "gone"}). Try again.`);
+          await github.createComment(
+            issueNumber,
+            `The interrupt did not land: the lease changed meanwhile (${requested.head ? describeLease(requested.head.record, now) : "gone"}). Try again.`,
+          );
           return;
         }
         const here = options.interrupts.interrupt(ctx.key);
@@ -134,7 +154,10 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
       }
       case "retry": {
         if (head?.record.state === "claimed") {
-          await github.createComment(issueNumber, `An agent still works #${issueNumber} (${describeLease(head.record, now)}). Comment \`/interrupt\` first, then \`/retry\`.`);
+          await github.createComment(
+            issueNumber,
+            `An agent still works #${issueNumber} (${describeLease(head.record, now)}). Comment \`/interrupt\` first, then \`/retry\`.`,
+          );
           return;
         }
         const mode = command.fresh ? "fresh" : "resume";

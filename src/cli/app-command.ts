@@ -72,7 +72,10 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
     log.info("stopping: waiting for running agents");
     clearInterval(pruning);
     void reconciler.stop();
-    void server.close().then(() => pool.idle()).then(() => process.exit(0));
+    void server
+      .close()
+      .then(() => pool.idle())
+      .then(() => process.exit(0));
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

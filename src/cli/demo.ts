@@ -5,8 +5,8 @@ import { createLogger } from "../adapters/logger.js";
 import { packageRoot } from "./paths.js";
 // The demo is the embedded default: the same app and worker as in production,
 // against the fake GitHub and the scripted model that the tests use.
-import { loadScenario } from "../../test/support/model-server.js";
-import { startStack } from "../../test/support/stack.js";
+import { loadScenario } from "../offline/model-server.js";
+import { startStack } from "./stack.js";
 
 export const DEMO_OWNER = "octo-org";
 export const DEMO_REPO = "hello-harness";
@@ -112,7 +112,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out("");
     out(`== labels now: ${final.labels.map((l) => (typeof l === "string" ? l : l.name)).join(", ")}`);
     const counts = stack.apiCounts.get(`${DEMO_OWNER}/${DEMO_REPO}#${issue.number}`);
-    if (counts) out(`== GitHub API calls for the issue: ${counts.reads} reads, ${counts.writes} writes (plus git ls-remote, fetch and pushes: the lease claim, the branch, the session, the lease release)`);
+    if (counts)
+      out(
+        `== GitHub API calls for the issue: ${counts.reads} reads, ${counts.writes} writes (plus git ls-remote, fetch and pushes: the lease claim, the branch, the session, the lease release)`,
+      );
     out(`== done in ${((Date.now() - startedAt) / 1000).toFixed(1)}s`);
     return result.outcome === "success" && pulls.length === 1 ? 0 : 1;
   } finally {

@@ -18,14 +18,20 @@ export async function reclaimCommand(args: string[], env: NodeJS.ProcessEnv, out
   for (let i = 0; i < args.length; i += 1) {
     if (args[i] === "--repo" && args[i + 1]) repositories.push(args[++i] as string);
     else {
-      throw new HarnessError("EHARNESS_USAGE", { message: `reclaim does not take "${args[i]}".`, fix: "Run harness reclaim --repo owner/repo [--repo owner/other]." });
+      throw new HarnessError("EHARNESS_USAGE", {
+        message: `reclaim does not take "${args[i]}".`,
+        fix: "Run harness reclaim --repo owner/repo [--repo owner/other].",
+      });
     }
   }
   if (repositories.length === 0) {
     throw new HarnessError("EHARNESS_USAGE", { message: "reclaim needs at least one repository.", fix: "Run harness reclaim --repo owner/repo." });
   }
   if (!env.GITHUB_TOKEN) {
-    throw new HarnessError("EHARNESS_CREDENTIALS", { message: "reclaim needs GITHUB_TOKEN.", fix: "Set GITHUB_TOKEN to a token with contents and issues write access." });
+    throw new HarnessError("EHARNESS_CREDENTIALS", {
+      message: "reclaim needs GITHUB_TOKEN.",
+      fix: "Set GITHUB_TOKEN to a token with contents and issues write access.",
+    });
   }
   processSecrets.addFromEnv(env);
   const log = createLogger({ level: env.LOG_LEVEL ?? "warn" });

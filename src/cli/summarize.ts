@@ -25,8 +25,7 @@ async function readReport(file: string): Promise<SessionReport> {
     stream.on("data", (chunk) => splitter.push(chunk));
     stream.on("end", () => resolve());
     stream.on("error", (error: NodeJS.ErrnoException) => {
-      const reason =
-        error.code === "ENOENT" ? "the file does not exist." : error.code === "EISDIR" ? "it is a directory." : `${error.message}.`;
+      const reason = error.code === "ENOENT" ? "the file does not exist." : error.code === "EISDIR" ? "it is a directory." : `${error.message}.`;
       reject(transcriptError(file, reason, error));
     });
   });

@@ -23,7 +23,8 @@ function usage(message: string): HarnessError {
 
 function count(name: string, value: string | undefined, min: number): number {
   const n = Number(value);
-  if (value === undefined || value === "" || !Number.isInteger(n) || n < min) throw usage(`${name} must be an integer of at least ${min}, not "${value ?? ""}".`);
+  if (value === undefined || value === "" || !Number.isInteger(n) || n < min)
+    throw usage(`${name} must be an integer of at least ${min}, not "${value ?? ""}".`);
   return n;
 }
 
@@ -69,7 +70,10 @@ export function parseWorkerArgs(args: string[], env: NodeJS.ProcessEnv): WorkerA
 export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
   const parsed = parseWorkerArgs(args, env);
   if (!env.GITHUB_TOKEN) {
-    throw new HarnessError("EHARNESS_CREDENTIALS", { message: "worker needs GITHUB_TOKEN.", fix: "Set GITHUB_TOKEN to a token with contents, issues and pull requests write access." });
+    throw new HarnessError("EHARNESS_CREDENTIALS", {
+      message: "worker needs GITHUB_TOKEN.",
+      fix: "Set GITHUB_TOKEN to a token with contents, issues and pull requests write access.",
+    });
   }
   processSecrets.addFromEnv(env);
   const log = createLogger({ level: env.LOG_LEVEL ?? "info" });

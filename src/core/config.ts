@@ -20,9 +20,17 @@ const labelsSchema = z
 const timeoutsSchema = z
   .object({
     /** No event from the CLI for this long ends the session as `stalled`. */
-    stallMinutes: z.number().positive().max(24 * 60).default(5),
+    stallMinutes: z
+      .number()
+      .positive()
+      .max(24 * 60)
+      .default(5),
     /** Wall-clock limit of one session. */
-    sessionMinutes: z.number().positive().max(24 * 60).default(60),
+    sessionMinutes: z
+      .number()
+      .positive()
+      .max(24 * 60)
+      .default(60),
   })
   .strict();
 
@@ -33,7 +41,11 @@ const leaseSchema = z
       .string()
       .regex(/^(?!refs\/)[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*[/-]$/, "must be a ref path without 'refs/' that ends in '/' or '-', like 'harness/leases/issue-'")
       .default("harness/leases/issue-"),
-    termMinutes: z.number().positive().max(24 * 60).default(15),
+    termMinutes: z
+      .number()
+      .positive()
+      .max(24 * 60)
+      .default(15),
   })
   .strict();
 
@@ -48,12 +60,24 @@ const priorityLabelsSchema = z
 const reclaimSchema = z
   .object({
     /** A claim not renewed for its term plus this long is taken back. */
-    graceMinutes: z.number().nonnegative().max(24 * 60).default(2),
+    graceMinutes: z
+      .number()
+      .nonnegative()
+      .max(24 * 60)
+      .default(2),
     /** Attempts (claims) an issue gets before it is marked failed. */
     maxAttempts: z.number().int().positive().max(100).default(3),
     /** Backoff before the next attempt: doubles per attempt, with jitter, up to the maximum. */
-    backoffMinutes: z.number().nonnegative().max(24 * 60).default(1),
-    backoffMaxMinutes: z.number().nonnegative().max(7 * 24 * 60).default(30),
+    backoffMinutes: z
+      .number()
+      .nonnegative()
+      .max(24 * 60)
+      .default(1),
+    backoffMaxMinutes: z
+      .number()
+      .nonnegative()
+      .max(7 * 24 * 60)
+      .default(30),
   })
   .strict();
 
@@ -81,11 +105,19 @@ export const configSchema = z
     /** Labels that order the queue; an issue with none counts as medium. */
     priorityLabels: priorityLabelsSchema.default(priorityLabelsSchema.parse({})),
     /** The reconciler walks this repository's queue at most this often (a lost webhook waits at most about this long). */
-    reconcileMinutes: z.number().positive().max(24 * 60).default(5),
+    reconcileMinutes: z
+      .number()
+      .positive()
+      .max(24 * 60)
+      .default(5),
     /** How often a running agent records that it is alive (local, free) and checks its lease for interrupts. */
     heartbeatSeconds: z.number().positive().max(3600).default(30),
     /** At most one progress edit of the tracking comment this often (each edit is a GitHub write). */
-    progressMinutes: z.number().positive().max(24 * 60).default(2),
+    progressMinutes: z
+      .number()
+      .positive()
+      .max(24 * 60)
+      .default(2),
     reclaim: reclaimSchema.default(reclaimSchema.parse({})),
   })
   .strict();

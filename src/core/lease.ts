@@ -92,9 +92,7 @@ export function isFree(record: LeaseRecord, now: Date): boolean {
   return record.notBefore === null || Date.parse(record.notBefore) <= now.getTime();
 }
 
-export type ClaimDecision =
-  | { kind: "claim"; record: LeaseRecord }
-  | { kind: "held"; holder: LeaseRecord; reason: string };
+export type ClaimDecision = { kind: "claim"; record: LeaseRecord } | { kind: "held"; holder: LeaseRecord; reason: string };
 
 export interface ClaimInput {
   issue: number;
@@ -132,12 +130,7 @@ export function renewLease(head: LeaseRecord, owner: LeaseOwner, now: Date, term
 }
 
 /** Gives the lease back after a session. Null when the head is not ours. */
-export function releaseLease(
-  head: LeaseRecord,
-  owner: LeaseOwner,
-  now: Date,
-  details: { outcome: string; sessionId: string | null },
-): LeaseRecord | null {
+export function releaseLease(head: LeaseRecord, owner: LeaseOwner, now: Date, details: { outcome: string; sessionId: string | null }): LeaseRecord | null {
   if (head.state !== "claimed" || !sameOwner(head.owner, owner)) return null;
   return {
     ...head,

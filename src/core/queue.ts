@@ -73,10 +73,7 @@ export interface QueueOptions {
   now: Date;
 }
 
-export type WaitReason =
-  | { kind: "blocked"; by: IssueRef[] }
-  | { kind: "held"; owner: LeaseOwner; until: string }
-  | { kind: "backoff"; until: string };
+export type WaitReason = { kind: "blocked"; by: IssueRef[] } | { kind: "held"; owner: LeaseOwner; until: string } | { kind: "backoff"; until: string };
 
 export type SkipReason = "pull-request" | "closed" | "not-queued";
 
@@ -117,7 +114,10 @@ export function priorityOf(labels: readonly string[], names: PriorityLabels): Pr
 }
 
 /** Negative when `a` comes first: priority, then creation time, then number. */
-export function compareQueued(a: { priority: Priority; createdAt: string; number: number }, b: { priority: Priority; createdAt: string; number: number }): number {
+export function compareQueued(
+  a: { priority: Priority; createdAt: string; number: number },
+  b: { priority: Priority; createdAt: string; number: number },
+): number {
   const byPriority = PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority];
   if (byPriority !== 0) return byPriority;
   const ta = Date.parse(a.createdAt);

@@ -23,7 +23,9 @@ export const defaultReclaimPolicy: ReclaimPolicy = {
 };
 
 /** The policy a repository's `reclaim` configuration sets. */
-export function reclaimPolicyOf(config: { reclaim: { graceMinutes: number; maxAttempts: number; backoffMinutes: number; backoffMaxMinutes: number } }): ReclaimPolicy {
+export function reclaimPolicyOf(config: {
+  reclaim: { graceMinutes: number; maxAttempts: number; backoffMinutes: number; backoffMaxMinutes: number };
+}): ReclaimPolicy {
   const minute = 60_000;
   return {
     graceMs: config.reclaim.graceMinutes * minute,
@@ -33,9 +35,7 @@ export function reclaimPolicyOf(config: { reclaim: { graceMinutes: number; maxAt
   };
 }
 
-export type ReclaimDecision =
-  | { kind: "keep"; reason: string }
-  | { kind: "reclaim"; requeue: boolean; backoffMs: number; record: LeaseRecord };
+export type ReclaimDecision = { kind: "keep"; reason: string } | { kind: "reclaim"; requeue: boolean; backoffMs: number; record: LeaseRecord };
 
 /** Backoff before attempt `attempt + 1`: half fixed, half random ("equal jitter"). */
 export function backoffMs(attempt: number, policy: ReclaimPolicy, random: () => number): number {

@@ -79,9 +79,7 @@ export function createRedactor(secrets: string[], patterns: RegExp[] = []): Reda
       out = out.replace(re, REDACTED);
     }
     AUTHORIZATION.lastIndex = 0;
-    return out.replace(AUTHORIZATION, (_whole, name: string, scheme: string | undefined) =>
-      `${name}${scheme ?? ""}${REDACTED}`,
-    );
+    return out.replace(AUTHORIZATION, (_whole, name: string, scheme: string | undefined) => `${name}${scheme ?? ""}${REDACTED}`);
   };
 }
 
@@ -126,14 +124,7 @@ export function redactDeep<T>(value: T, redact: Redactor): T {
 }
 
 /** The environment variables whose values are secrets. */
-export const SECRET_VARIABLES = [
-  "GITHUB_TOKEN",
-  "GH_TOKEN",
-  "ANTHROPIC_API_KEY",
-  "ANTHROPIC_AUTH_TOKEN",
-  "WEBHOOK_SECRET",
-  "PRIVATE_KEY",
-] as const;
+export const SECRET_VARIABLES = ["GITHUB_TOKEN", "GH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "WEBHOOK_SECRET", "PRIVATE_KEY"] as const;
 
 export interface EnvSecrets {
   secrets: string[];

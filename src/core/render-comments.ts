@@ -171,7 +171,14 @@ export function renderPullRequestTitle(issue: number, issueTitle: string): strin
 }
 
 export function renderConfigErrorComment(error: { code: string; message: string; fix: string }): string {
-  return ["<!-- harness:config-error -->", `**${error.code}**: ${error.message}`, "", `Fix: ${error.fix}`, "", "No session was started; the issue keeps its label."].join("\n");
+  return [
+    "<!-- harness:config-error -->",
+    `**${error.code}**: ${error.message}`,
+    "",
+    `Fix: ${error.fix}`,
+    "",
+    "No session was started; the issue keeps its label.",
+  ].join("\n");
 }
 
 export const RECLAIM_MARKER = "<!-- harness:reclaimed -->";

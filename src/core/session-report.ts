@@ -3,26 +3,10 @@
  * no clock: times are passed in. Feed it events (or raw lines) as they arrive,
  * read `report()` at any time, call `finish()` once the process has exited.
  */
-import {
-  parseStreamLine,
-  type AssistantEvent,
-  type ResultEvent,
-  type StreamEvent,
-  type Usage,
-  type UserEvent,
-} from "./stream-event.js";
+import { parseStreamLine, type AssistantEvent, type ResultEvent, type StreamEvent, type Usage, type UserEvent } from "./stream-event.js";
 import { costOfUsage, type PricedUsage } from "./model-cost.js";
 
-export type SessionOutcome =
-  | "success"
-  | "max_turns"
-  | "max_budget"
-  | "api_error"
-  | "incomplete"
-  | "stalled"
-  | "timed_out"
-  | "interrupted"
-  | "crashed";
+export type SessionOutcome = "success" | "max_turns" | "max_budget" | "api_error" | "incomplete" | "stalled" | "timed_out" | "interrupted" | "crashed";
 
 /** Why the harness stopped the process itself, if it did (`max_budget`: the live cost guard). */
 export type StopReason = "stalled" | "timed_out" | "interrupted" | "max_budget";
@@ -324,8 +308,7 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       const path = fileField === undefined ? undefined : block.input[fileField];
       toolUses.set(block.id, { name: capString(block.name, MAX_LAST_TOOL_CALL_CHARS), path: typeof path === "string" ? capString(path, 4096) : null });
       toolCalls += 1;
-      const byName =
-        Object.hasOwn(toolCallsByName, block.name) || Object.keys(toolCallsByName).length < MAX_TOOL_NAMES ? block.name : "(other)";
+      const byName = Object.hasOwn(toolCallsByName, block.name) || Object.keys(toolCallsByName).length < MAX_TOOL_NAMES ? block.name : "(other)";
       toolCallsByName[byName] = (toolCallsByName[byName] ?? 0) + 1;
       const field = SUMMARY_FIELDS[block.name];
       const value = field === undefined ? undefined : block.input[field];
@@ -389,7 +372,10 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       }
       case "result":
         // Keep the result, but not a huge final text: the report caps it anyway.
-        result = event.result !== undefined && event.result.length > MAX_FINAL_MESSAGE_CHARS ? { ...event, result: capString(event.result, MAX_FINAL_MESSAGE_CHARS) } : event;
+        result =
+          event.result !== undefined && event.result.length > MAX_FINAL_MESSAGE_CHARS
+            ? { ...event, result: capString(event.result, MAX_FINAL_MESSAGE_CHARS) }
+            : event;
         sessionId = event.session_id;
         return;
       case "unknown":

@@ -26,10 +26,7 @@ const CR = 0x0d;
  * so each line is decoded once, whole (no decoder state, no per-chunk strings).
  * A line spanning chunks is kept as views of those chunks until its newline arrives.
  */
-export function createLineSplitter(
-  onLine: (line: string, info: LineInfo) => void,
-  options: LineSplitterOptions = {},
-): LineSplitter {
+export function createLineSplitter(onLine: (line: string, info: LineInfo) => void, options: LineSplitterOptions = {}): LineSplitter {
   const max = options.maxLineChars ?? 64 * 1024 * 1024;
   let pieces: Buffer[] = [];
   let length = 0;

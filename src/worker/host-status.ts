@@ -114,7 +114,14 @@ export async function localAgents(state: StateDir, now: Date): Promise<AgentStat
 }
 
 /** A repository's queue in order, and the claims on it held by other hosts. */
-export async function queueStatus(input: { github: GitHubClient; config: HarnessConfig; cache: EtagCache; log: Logger; now: Date; host?: string }): Promise<QueueStatus> {
+export async function queueStatus(input: {
+  github: GitHubClient;
+  config: HarnessConfig;
+  cache: EtagCache;
+  log: Logger;
+  now: Date;
+  host?: string;
+}): Promise<QueueStatus> {
   const { github, config, cache, log, now } = input;
   const host = input.host ?? os.hostname();
   const issues = await github.listOpenIssuesWithLabel(config.labels.queued, cache);
@@ -131,7 +138,14 @@ export async function queueStatus(input: { github: GitHubClient; config: Harness
       continue;
     }
     if (record.state !== "claimed" || record.owner.host === host) continue;
-    heldElsewhere.push({ issue, agent: record.owner.agent, host: record.owner.host, attempt: record.attempt, leaseUntil: record.leaseUntil, expired: Date.parse(record.leaseUntil) <= now.getTime() });
+    heldElsewhere.push({
+      issue,
+      agent: record.owner.agent,
+      host: record.owner.host,
+      attempt: record.attempt,
+      leaseUntil: record.leaseUntil,
+      expired: Date.parse(record.leaseUntil) <= now.getTime(),
+    });
   }
   const target = { owner: github.owner, repo: github.repo };
   return {
@@ -166,7 +180,8 @@ export function renderHostStatus(status: HostStatus): string[] {
     }
     lines.push(`  ready: ${q.ready.length === 0 ? "(none)" : q.ready.map((n) => `#${n}`).join(" ")}`);
     for (const w of q.waiting) lines.push(`  waiting #${w.issue}: ${w.reason}`);
-    for (const h of q.heldElsewhere) lines.push(`  held elsewhere #${h.issue}: ${h.agent}@${h.host}, attempt ${h.attempt}, lease until ${h.leaseUntil}${h.expired ? " (expired)" : ""}`);
+    for (const h of q.heldElsewhere)
+      lines.push(`  held elsewhere #${h.issue}: ${h.agent}@${h.host}, attempt ${h.attempt}, lease until ${h.leaseUntil}${h.expired ? " (expired)" : ""}`);
   }
   return lines;
 }

@@ -42,7 +42,15 @@ export async function pruneWorktrees(state: StateDir, log: Logger): Promise<stri
     const m = WORKTREE_NAME.exec(name);
     if (m?.[1] && m[2]) {
       const clone = state.clone(m[1], m[2]);
-      if (await fs.stat(path.join(clone, "HEAD")).then(() => true, () => false)) await repoFor(m[1], m[2]).removeWorktree(dir).catch(() => undefined);
+      if (
+        await fs.stat(path.join(clone, "HEAD")).then(
+          () => true,
+          () => false,
+        )
+      )
+        await repoFor(m[1], m[2])
+          .removeWorktree(dir)
+          .catch(() => undefined);
     }
     await fs.rm(dir, { recursive: true, force: true });
     removed.push(name);

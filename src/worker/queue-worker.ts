@@ -187,7 +187,9 @@ export class QueueWorker {
       agents: this.slots.map((s) => ({ ...s })),
     };
     const file = workerFile(this.options.state, this.workerId);
-    this.recordWrite = this.recordWrite.then(() => writeJsonAtomic(file, record)).catch((error: unknown) => this.log.warn({ err: error }, "worker record not written"));
+    this.recordWrite = this.recordWrite
+      .then(() => writeJsonAtomic(file, record))
+      .catch((error: unknown) => this.log.warn({ err: error }, "worker record not written"));
     return this.recordWrite;
   }
 
@@ -341,7 +343,8 @@ export class QueueWorker {
   private async maintain(repository: { owner: string; repo: string }): Promise<void> {
     try {
       const deleted = await maintainClone(sharedClone(this.options.state, repository), this.options.state, repository);
-      if (deleted.length > 0) this.log.debug({ repository: `${repository.owner}/${repository.repo}`, deleted: deleted.length }, "clone: refs of finished issues deleted");
+      if (deleted.length > 0)
+        this.log.debug({ repository: `${repository.owner}/${repository.repo}`, deleted: deleted.length }, "clone: refs of finished issues deleted");
     } catch (error) {
       this.log.warn({ err: error }, "clone upkeep failed");
     }
@@ -349,8 +352,8 @@ export class QueueWorker {
 
   /** Old session directories go, so a long-running worker does not fill its disk; a failure only costs disk. */
   private async pruneSessions(): Promise<void> {
-    await pruneSessions(this.options.state, { retentionMs: this.options.sessionRetentionMs, now: this.now().getTime(), log: this.log }).catch((error: unknown) =>
-      this.log.warn({ err: error }, "could not remove old session directories"),
+    await pruneSessions(this.options.state, { retentionMs: this.options.sessionRetentionMs, now: this.now().getTime(), log: this.log }).catch(
+      (error: unknown) => this.log.warn({ err: error }, "could not remove old session directories"),
     );
   }
 
@@ -373,7 +376,8 @@ export class QueueWorker {
     const issue = claim.issue.number;
     try {
       const head = await claim.leases.read(issue);
-      if (head === null || head.record.state !== "interrupted" || !sameOwner(head.record.owner, claim.owner) || head.record.epoch !== claim.lease.record.epoch) return;
+      if (head === null || head.record.state !== "interrupted" || !sameOwner(head.record.owner, claim.owner) || head.record.epoch !== claim.lease.record.epoch)
+        return;
       const by = `${claim.owner.agent}@${claim.owner.host} (worker shutdown)`;
       let retried = result.interrupted === true ? await claim.leases.requestRetry(issue, "resume", by, this.now()) : null;
       if (retried === null || !retried.ok) retried = await claim.leases.requestRetry(issue, "fresh", by, this.now());

@@ -132,10 +132,22 @@ export async function reclaimRepository(deps: ReclaimDeps): Promise<ReclaimResul
  * queued again on the same schedule, just before each queue is read.
  */
 /** `policy` overrides each repository's `reclaim` configuration (tests). */
-export function reclaimerStep(options: { log: Logger; policy?: ReclaimPolicy; now?: () => Date; cache?: EtagCache }): (github: GitHubClient, config: HarnessConfig) => Promise<void> {
+export function reclaimerStep(options: {
+  log: Logger;
+  policy?: ReclaimPolicy;
+  now?: () => Date;
+  cache?: EtagCache;
+}): (github: GitHubClient, config: HarnessConfig) => Promise<void> {
   const cache = options.cache ?? new EtagCache();
   return async (github, config) => {
-    const results = await reclaimRepository({ github, config, policy: options.policy ?? reclaimPolicyOf(config), cache, log: options.log, now: options.now ?? (() => new Date()) });
+    const results = await reclaimRepository({
+      github,
+      config,
+      policy: options.policy ?? reclaimPolicyOf(config),
+      cache,
+      log: options.log,
+      now: options.now ?? (() => new Date()),
+    });
     for (const result of results.filter((r) => r.action !== "kept")) options.log.info({ repository: github.fullName, ...result }, "reclaimer");
   };
 }

@@ -34,7 +34,11 @@ export interface SavedSession {
 }
 
 async function gitWithInput(git: GitRepository, args: string[], input: string): Promise<string> {
-  const result = await execa("git", [`--git-dir=${git.cloneDir}`, ...args], { input, env: { GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", PATH: process.env.PATH ?? "/usr/bin:/bin" }, extendEnv: false });
+  const result = await execa("git", [`--git-dir=${git.cloneDir}`, ...args], {
+    input,
+    env: { GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    extendEnv: false,
+  });
   return String(result.stdout).trim();
 }
 
@@ -49,11 +53,13 @@ export interface SessionPlace {
 }
 
 /** Saves the session file of `sessionId` (found under `home` for `cwd`) to the issue's session ref. */
-export async function saveSession(input: SessionPlace & {
-  sessionId: string;
-  redact: (text: string) => string;
-  now: Date;
-}): Promise<SavedSession> {
+export async function saveSession(
+  input: SessionPlace & {
+    sessionId: string;
+    redact: (text: string) => string;
+    now: Date;
+  },
+): Promise<SavedSession> {
   const file = sessionFile(input.home, input.cwd, input.sessionId);
   let text: string;
   try {
@@ -74,7 +80,15 @@ export async function saveSession(input: SessionPlace & {
   const sessionBlob = await gitWithInput(git, ["hash-object", "-w", "--stdin"], input.redact(text));
   const metaBlob = await gitWithInput(git, ["hash-object", "-w", "--stdin"], `${JSON.stringify(meta, null, 2)}\n`);
   const tree = await gitWithInput(git, ["mktree"], `100644 blob ${metaBlob}\tmeta.json\n100644 blob ${sessionBlob}\tsession.jsonl\n`);
-  const commitArgs = ["-c", `user.name=${HARNESS_IDENTITY.name}`, "-c", `user.email=${HARNESS_IDENTITY.email}`, "commit-tree", tree, ...(parent ? ["-p", parent] : [])];
+  const commitArgs = [
+    "-c",
+    `user.name=${HARNESS_IDENTITY.name}`,
+    "-c",
+    `user.email=${HARNESS_IDENTITY.email}`,
+    "commit-tree",
+    tree,
+    ...(parent ? ["-p", parent] : []),
+  ];
   const commit = await gitWithInput(git, commitArgs, `session ${input.sessionId} of issue #${input.issue}\n`);
   const pushed = await git.run(["push", "--quiet", "--porcelain", input.url, `${commit}:${ref}`], { credentials: input.credentials, allowFailure: true });
   if (pushed.exitCode !== 0) {

@@ -17,11 +17,7 @@ export function sharedClone(state: StateDir, github: Pick<GitHubClient, "owner" 
  * an agent that works the issue it claims on this host. The repository's URL is
  * read once; the token is asked for at every push.
  */
-export function leaseTransport(input: {
-  github: GitHubClient;
-  state: StateDir;
-  gitUrl: (repository: { cloneUrl: string }) => string;
-}): LeaseGitTransport {
+export function leaseTransport(input: { github: GitHubClient; state: StateDir; gitUrl: (repository: { cloneUrl: string }) => string }): LeaseGitTransport {
   let url: Promise<string> | null = null;
   return gitLeaseTransport({
     git: sharedClone(input.state, input.github),

@@ -237,8 +237,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     log.info({ issue: issueNumber, worktree: worktreeDir, startPoint }, "worktree ready");
 
     const previousOutcome = claim.previous?.outcome ?? claim.previous?.state ?? "unknown";
-    const previousSummary =
-      claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
+    const previousSummary = claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
     const prompts = await renderPrompts(deps, {
       issue: claim.issue,
       branch,
@@ -355,7 +354,11 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
         // The draft state follows the latest attempt: ready on success, a draft otherwise.
         // Best effort: the work is pushed and the PR there, so a refused change fails nothing.
         if (existing.draft !== !success) {
-          await github.setPullDraft(existing, !success).catch((error: unknown) => log.warn({ issue: issueNumber, pullRequest: existing.number, err: error }, "could not change the pull request's draft state"));
+          await github
+            .setPullDraft(existing, !success)
+            .catch((error: unknown) =>
+              log.warn({ issue: issueNumber, pullRequest: existing.number, err: error }, "could not change the pull request's draft state"),
+            );
         }
         pullRequest = existing.number;
       } else {
@@ -416,11 +419,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
 }
 
 /** Saves the session where any runner can resume it; a failure costs only the resume. */
-async function keepSession(
-  deps: WorkDeps,
-  claim: Claim,
-  input: { git: GitRepository; url: string; home: string; cwd: string },
-): Promise<void> {
+async function keepSession(deps: WorkDeps, claim: Claim, input: { git: GitRepository; url: string; home: string; cwd: string }): Promise<void> {
   try {
     await saveSession({
       git: input.git,
@@ -461,7 +460,10 @@ async function publishInterrupted(
   const { github, config, log } = deps;
   const issueNumber = claim.issue.number;
   const { git, worktree } = input;
-  await git.commitAll(worktree, `harness: work in progress on #${issueNumber} (interrupted)\n\nSession ${claim.sessionId}, attempt ${claim.lease.record.attempt}.`);
+  await git.commitAll(
+    worktree,
+    `harness: work in progress on #${issueNumber} (interrupted)\n\nSession ${claim.sessionId}, attempt ${claim.lease.record.attempt}.`,
+  );
   const heads = await git.remoteHeads(input.url, [input.branch], { token: await github.gitToken() });
   const pushed = (await git.head(worktree)) !== heads.get(input.branch);
   if (pushed) await git.push(input.url, worktree, { token: await github.gitToken() });
@@ -518,7 +520,14 @@ async function reportFailure(
   // One summary per session: when it is already posted, the tracking comment below carries the error.
   if (!input.summaryPosted) {
     const body = input.report
-      ? renderSummaryComment({ issue: issueNumber, report: input.report, branch: input.branch, pullRequest: input.pullRequest ?? undefined, commits: 0, error: input.detail })
+      ? renderSummaryComment({
+          issue: issueNumber,
+          report: input.report,
+          branch: input.branch,
+          pullRequest: input.pullRequest ?? undefined,
+          commits: 0,
+          error: input.detail,
+        })
       : `${summaryMarker(claim.sessionId)}\n**${input.detail.code}**: ${input.detail.message}\n\nFix: ${input.detail.fix}`;
     await github.createComment(issueNumber, body);
   }

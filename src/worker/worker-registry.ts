@@ -73,7 +73,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 export function isWorkerRecord(value: unknown): value is WorkerRecord {
-  return isRecord(value) && typeof value.workerId === "string" && typeof value.pid === "number" && typeof value.host === "string" && Array.isArray(value.agents);
+  return (
+    isRecord(value) && typeof value.workerId === "string" && typeof value.pid === "number" && typeof value.host === "string" && Array.isArray(value.agents)
+  );
 }
 
 export async function listWorkers(state: StateDir): Promise<{ file: string; record: WorkerRecord }[]> {

@@ -2,8 +2,8 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { defaultCliPath } from "../../src/cli/paths.js";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
-import { loadScenario, startModelServer, type ModelServer } from "../support/model-server.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 
 export const OWNER = "octo-org";
 export const REPO = "widgets";

@@ -58,10 +58,25 @@ describe("job summary and outputs", () => {
   });
 
   it("outputs: one issue, or the aggregate of a worker run", () => {
-    expect(actionOutputs([worked(7, { pullRequest: 9 })], "issue")).toEqual({ outcome: "success", "pr-number": "9", "cost-usd": "0.0123", "session-id": "s-1", reclaimed: "" });
-    expect(actionOutputs([{ issue: 7, claimed: false, reason: "closed" }], "issue")).toEqual({ outcome: "not_claimed", "pr-number": "", "cost-usd": "", "session-id": "", reclaimed: "" });
+    expect(actionOutputs([worked(7, { pullRequest: 9 })], "issue")).toEqual({
+      outcome: "success",
+      "pr-number": "9",
+      "cost-usd": "0.0123",
+      "session-id": "s-1",
+      reclaimed: "",
+    });
+    expect(actionOutputs([{ issue: 7, claimed: false, reason: "closed" }], "issue")).toEqual({
+      outcome: "not_claimed",
+      "pr-number": "",
+      "cost-usd": "",
+      "session-id": "",
+      reclaimed: "",
+    });
     expect(actionOutputs([], "worker").outcome).toBe("none");
-    const two = [worked(1, { pullRequest: 2 }), worked(3, { outcome: "max_turns", pullRequest: 4, report: report({ outcome: "max_turns", sessionId: "s-2", costUsd: 0.5 }) })];
+    const two = [
+      worked(1, { pullRequest: 2 }),
+      worked(3, { outcome: "max_turns", pullRequest: 4, report: report({ outcome: "max_turns", sessionId: "s-2", costUsd: 0.5 }) }),
+    ];
     expect(actionOutputs(two, "worker")).toEqual({ outcome: "max_turns", "pr-number": "2 4", "cost-usd": "0.5123", "session-id": "s-1 s-2", reclaimed: "" });
   });
 });
@@ -78,7 +93,12 @@ describe("mode reclaim: job summary and outputs", () => {
   it("one row per lease taken back or contested, none for the live ones; cells escaped", () => {
     expect(reclaimSummaryRows(results, "o/r", 3)).toEqual([
       ["Issue", "Previous holder", "Renewed until", "What happened"].map((data) => ({ data, header: true })),
-      ["o/r#4", "agent-&lt;b&gt;@host-x (run run&#124;1)", "2026-11-26T09:00:00.000Z", "requeued after attempt 1 of 3, claimable again from 2026-11-26T10:01:30.000Z"],
+      [
+        "o/r#4",
+        "agent-&lt;b&gt;@host-x (run run&#124;1)",
+        "2026-11-26T09:00:00.000Z",
+        "requeued after attempt 1 of 3, claimable again from 2026-11-26T10:01:30.000Z",
+      ],
       ["o/r#5", "", "", "left alone: the lease moved (renewed or reclaimed elsewhere) before the reclaim landed"],
       ["o/r#6", "agent-&lt;b&gt;@host-x (run run&#124;1)", "2026-11-26T08:00:00.000Z", "failed after attempt 3 of 3 (the last)"],
     ]);

@@ -26,11 +26,26 @@ afterAll(async () => {
 /** `local-action run action ../src/action/run.ts ENV`: the sources, with @actions/core stubbed by local-action. */
 async function localAction(env: Record<string, string>): Promise<{ stdout: string; code: number }> {
   const dotenv = path.join(fixture.dir, "local-action.env");
-  await fs.writeFile(dotenv, Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n");
+  await fs.writeFile(
+    dotenv,
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join("\n") + "\n",
+  );
   // The child gets only the job's environment (and what npm needs to find itself).
-  const childEnv = { PATH: env.PATH ?? "", HOME: env.HOME ?? "", npm_config_cache: path.join(fixture.dir, "npm-cache"), npm_config_offline: "true", npm_config_update_notifier: "false" };
+  const childEnv = {
+    PATH: env.PATH ?? "",
+    HOME: env.HOME ?? "",
+    npm_config_cache: path.join(fixture.dir, "npm-cache"),
+    npm_config_offline: "true",
+    npm_config_update_notifier: "false",
+  };
   try {
-    const { stdout } = await run(process.execPath, [LOCAL_ACTION, "run", "action", "../src/action/run.ts", dotenv], { cwd: process.cwd(), env: childEnv, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run(process.execPath, [LOCAL_ACTION, "run", "action", "../src/action/run.ts", dotenv], {
+      cwd: process.cwd(),
+      env: childEnv,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { stdout, code: 0 };
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string; code?: number };
@@ -84,13 +99,25 @@ describe("the Action under @github/local-action (fake GitHub, scripted model, re
   it("mode reclaim on a schedule: an expired lease is taken back and its issue requeued, without the CLI or a model key", async () => {
     const { github } = fixture;
     const issue = await github.createIssue(OWNER, REPO, { title: "Abandoned", body: "its agent died", labels: ["harness:running"], user: "ada" });
-    const leases = new LeaseStore(new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO }), parseConfig({}).lease.refPrefix);
-    const claimed = await leases.claim({ issue: issue.number, owner: { agent: "agent-dead", host: "host-x", runId: "run-x" }, now: new Date(Date.now() - 24 * 3600_000), termMs: 60_000, sessionId: null });
+    const leases = new LeaseStore(
+      new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO }),
+      parseConfig({}).lease.refPrefix,
+    );
+    const claimed = await leases.claim({
+      issue: issue.number,
+      owner: { agent: "agent-dead", host: "host-x", runId: "run-x" },
+      now: new Date(Date.now() - 24 * 3600_000),
+      termMs: 60_000,
+      sessionId: null,
+    });
     expect(claimed.ok).toBe(true);
     const env = await fixture.jobEnv({ inputs: { mode: "reclaim" }, event: { name: "schedule", payload: { schedule: "*/15 * * * *" } } });
     // No model credentials, no CLI: mode reclaim needs the token only.
     for (const name of ["INPUT_ANTHROPIC-API-KEY", "INPUT_CLAUDE-PATH", "ANTHROPIC_BASE_URL"]) delete env[name];
-    env.PATH = (env.PATH ?? "").split(path.delimiter).filter((dir) => !dir.includes("node_modules")).join(path.delimiter);
+    env.PATH = (env.PATH ?? "")
+      .split(path.delimiter)
+      .filter((dir) => !dir.includes("node_modules"))
+      .join(path.delimiter);
     await fs.writeFile(fixture.summaryFile, "");
 
     const { stdout, code } = await localAction(env);

@@ -7,7 +7,7 @@ import { GitHubClient } from "../../src/adapters/github-client.js";
 import { LeaseStore } from "../../src/adapters/github-lease.js";
 import { silentLogger } from "../../src/adapters/logger.js";
 import { parseConfig } from "../../src/core/config.js";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 import { fakeCore } from "./fake-core.js";
 
@@ -78,7 +78,10 @@ async function runningIssue(repo: string, ago: number, owner = dead): Promise<nu
 }
 
 function labels(repo: string, issue: number): string[] {
-  return github.getIssue(OWNER, repo, issue).labels.map((l) => l.name).sort();
+  return github
+    .getIssue(OWNER, repo, issue)
+    .labels.map((l) => l.name)
+    .sort();
 }
 
 describe("mode reclaim", () => {
@@ -108,7 +111,12 @@ describe("mode reclaim", () => {
     expect(core.tables).toEqual([
       [
         ["Issue", "Previous holder", "Renewed until", "What happened"].map((data) => ({ data, header: true })),
-        [`${OWNER}/widgets#${stalled}`, "agent-dead@host-x (run run-x)", before!.record.leaseUntil, `requeued after attempt 1 of 3, claimable again from ${notBefore}`],
+        [
+          `${OWNER}/widgets#${stalled}`,
+          "agent-dead@host-x (run run-x)",
+          before!.record.leaseUntil,
+          `requeued after attempt 1 of 3, claimable again from ${notBefore}`,
+        ],
       ],
     ]);
     github.assertNoViolations();
@@ -120,7 +128,9 @@ describe("mode reclaim", () => {
     expect(core.outputs).toMatchObject({ outcome: "none", reclaimed: "" });
     expect(core.notices).toEqual([]);
     expect(core.tables).toEqual([]);
-    expect(core.text.join("\n")).toMatch(/Every lease was live or already free: none in octo-org\/widgets had run out \(term plus grace\), so nothing was taken back \(2 leases checked\)\./);
+    expect(core.text.join("\n")).toMatch(
+      /Every lease was live or already free: none in octo-org\/widgets had run out \(term plus grace\), so nothing was taken back \(2 leases checked\)\./,
+    );
   });
 
   it("after the last attempt the issue is marked failed", async () => {
@@ -128,7 +138,12 @@ describe("mode reclaim", () => {
     const core = await runReclaim("once");
     expect(core.outputs).toMatchObject({ outcome: "reclaimed", reclaimed: String(issue) });
     expect(labels("once", issue)).toEqual(["bug", "harness:failed"]);
-    expect(core.tables[0]?.[1]).toEqual([`${OWNER}/once#${issue}`, "agent-dead@host-x (run run-x)", expect.any(String), "failed after attempt 1 of 1 (the last)"]);
+    expect(core.tables[0]?.[1]).toEqual([
+      `${OWNER}/once#${issue}`,
+      "agent-dead@host-x (run run-x)",
+      expect.any(String),
+      "failed after attempt 1 of 1 (the last)",
+    ]);
     expect(core.notices).toEqual([`Took back 1 stalled lease in ${OWNER}/once: #${issue} failed.`]);
   });
 
@@ -136,7 +151,9 @@ describe("mode reclaim", () => {
     const core = await runReclaim("widgets", { githubToken: "ghs_not_a_token" });
     expect(core.outputs).toMatchObject({ outcome: "error", reclaimed: "" });
     expect(core.failed).toHaveLength(1);
-    expect(core.failed[0]).toMatch(/^EHARNESS_GITHUB: Bad credentials.* Fix: Pass `github-token: \$\{\{ secrets\.GITHUB_TOKEN \}\}` and give the job `permissions: contents: write`/);
+    expect(core.failed[0]).toMatch(
+      /^EHARNESS_GITHUB: Bad credentials.* Fix: Pass `github-token: \$\{\{ secrets\.GITHUB_TOKEN \}\}` and give the job `permissions: contents: write`/,
+    );
     expect(core.text.join("\n")).toContain("The reclaimer did not finish its pass over octo-org/widgets.");
     expect(core.written).toBe(1);
   });

@@ -84,7 +84,11 @@ describe("runner: inputs are validated in one place, before anything runs", () =
   });
 
   it.each([
-    [{ mode: "drain" }, "EHARNESS_USAGE", /Input "mode" must be `issue`, `worker` or `reclaim`, not "drain"\. Fix: Set `mode: issue`.*`mode: reclaim` \(take back stalled leases, for a schedule\)/],
+    [
+      { mode: "drain" },
+      "EHARNESS_USAGE",
+      /Input "mode" must be `issue`, `worker` or `reclaim`, not "drain"\. Fix: Set `mode: issue`.*`mode: reclaim` \(take back stalled leases, for a schedule\)/,
+    ],
     [{ mode: "reclaim", "github-token": "" }, "EHARNESS_USAGE", /^EHARNESS_USAGE: Input "github-token" is empty\. Fix: Pass `github-token:[^\n]*$/],
     [{ issue: "seven" }, "EHARNESS_USAGE", /Input "issue" must be an issue number like 7/],
     [{ issue: "0" }, "EHARNESS_USAGE", /Input "issue" must be an issue number/],
@@ -93,7 +97,11 @@ describe("runner: inputs are validated in one place, before anything runs", () =
     [{ "max-issues": "-3" }, "EHARNESS_USAGE", /Input "max-issues" must be a whole number of at least 1\. Fix: Set `max-issues` to a number like 5/],
     [{ "max-issues": "2.5" }, "EHARNESS_USAGE", /Input "max-issues" must be a whole number/],
     [{ "agent-id": "../etc" }, "EHARNESS_USAGE", /Input "agent-id" must be 1 to 64 letters/],
-    [{ "claude-path": "./nowhere/claude" }, "EHARNESS_CLI_MISSING", /Input "claude-path": .*nowhere\/claude is not an executable file\. Fix: Install Claude Code/],
+    [
+      { "claude-path": "./nowhere/claude" },
+      "EHARNESS_CLI_MISSING",
+      /Input "claude-path": .*nowhere\/claude is not an executable file\. Fix: Install Claude Code/,
+    ],
     [{ "claude-path": "not-executable" }, "EHARNESS_CLI_MISSING", /Input "claude-path": `not-executable` is not on the runner's PATH/],
   ])("%j fails with %s naming the input and a fix, and runs nothing", async (bad, code, message) => {
     const { core, main } = await run({ ...VALID, ...bad }, jobEnv());
@@ -108,13 +116,17 @@ describe("runner: inputs are validated in one place, before anything runs", () =
   it("without claude on PATH: EHARNESS_CLI_MISSING with how to install it", async () => {
     const { core, main } = await run(VALID, jobEnv({ PATH: "/usr/bin:/bin" }));
     expect(main).not.toHaveBeenCalled();
-    expect(core.failed[0]).toMatch(/^EHARNESS_CLI_MISSING: The Claude Code CLI \(`claude`\) is not on the runner's PATH.*Fix: Install Claude Code on the runner \(`npm install -g @anthropic-ai\/claude-code`\)/);
+    expect(core.failed[0]).toMatch(
+      /^EHARNESS_CLI_MISSING: The Claude Code CLI \(`claude`\) is not on the runner's PATH.*Fix: Install Claude Code on the runner \(`npm install -g @anthropic-ai\/claude-code`\)/,
+    );
   });
 
   it("without model credentials: EHARNESS_CREDENTIALS naming anthropic-api-key", async () => {
     const { core, main } = await run({ ...VALID, "anthropic-api-key": "" }, jobEnv());
     expect(main).not.toHaveBeenCalled();
-    expect(core.failed[0]).toMatch(/^EHARNESS_CREDENTIALS: .*input "anthropic-api-key" is not set.*Fix: Pass `anthropic-api-key: \$\{\{ secrets\.ANTHROPIC_API_KEY \}\}`/);
+    expect(core.failed[0]).toMatch(
+      /^EHARNESS_CREDENTIALS: .*input "anthropic-api-key" is not set.*Fix: Pass `anthropic-api-key: \$\{\{ secrets\.ANTHROPIC_API_KEY \}\}`/,
+    );
   });
 
   it("reports every problem at once, one line each", async () => {
@@ -153,7 +165,13 @@ describe("runner: inputs are validated in one place, before anything runs", () =
     );
     expect(core.failed).toEqual([]);
     expect(main).toHaveBeenCalledTimes(1);
-    expect(main.mock.calls[0]![1]).toMatchObject({ mode: "reclaim", issue: null, claudePath: null, githubToken: "ghs_secret_token", repository: { owner: "octo-org", repo: "widgets" } });
+    expect(main.mock.calls[0]![1]).toMatchObject({
+      mode: "reclaim",
+      issue: null,
+      claudePath: null,
+      githubToken: "ghs_secret_token",
+      repository: { owner: "octo-org", repo: "widgets" },
+    });
     expect(main.mock.calls[0]![1].modelEnv).toEqual({});
     expect(core.secrets).toEqual(["ghs_secret_token"]);
   });

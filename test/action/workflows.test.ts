@@ -30,7 +30,10 @@ describe("workflows", () => {
     const bad = path.join(dir, "bad.yml");
     await fs.writeFile(bad, "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n        if: ${{ nope }}\n");
     try {
-      await expect(execFileAsync(process.execPath, ["scripts/lint-workflows.mjs", bad])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('undefined variable "nope"') });
+      await expect(execFileAsync(process.execPath, ["scripts/lint-workflows.mjs", bad])).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('undefined variable "nope"'),
+      });
       const ok = await execFileAsync(process.execPath, ["scripts/lint-workflows.mjs"]);
       expect(ok.stdout).toMatch(/0 findings/);
     } finally {
@@ -46,10 +49,20 @@ describe("workflows", () => {
       concurrency: { group: string; "cancel-in-progress": boolean };
       jobs: Record<
         string,
-        { if: string; needs?: string; "runs-on": string[] | string; permissions?: Record<string, string>; steps: { uses?: string; with?: Record<string, unknown> }[] }
+        {
+          if: string;
+          needs?: string;
+          "runs-on": string[] | string;
+          permissions?: Record<string, string>;
+          steps: { uses?: string; with?: Record<string, unknown> }[];
+        }
       >;
     };
-    expect(workflow.on).toMatchObject({ issues: { types: ["labeled"] }, issue_comment: { types: ["created"] }, workflow_dispatch: { inputs: { issue: { required: true } } } });
+    expect(workflow.on).toMatchObject({
+      issues: { types: ["labeled"] },
+      issue_comment: { types: ["created"] },
+      workflow_dispatch: { inputs: { issue: { required: true } } },
+    });
     expect(workflow.on.schedule).toBeDefined();
     expect(workflow["run-name"]).toContain("github.event.issue.number || inputs.issue");
     expect(workflow.permissions).toEqual({ contents: "write", issues: "write", "pull-requests": "write" });

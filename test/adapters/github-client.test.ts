@@ -9,7 +9,8 @@ const NODE_ID = "PR_kwDOABCD1234";
 
 let counts: { read: number; write: number };
 let budget: WriteBudget;
-const client = (baseUrl = API): GitHubClient => new GitHubClient(testOctokit({ baseUrl }), { owner: "octo", repo: "app" }, { count: (k) => (counts[k] += 1), budget });
+const client = (baseUrl = API): GitHubClient =>
+  new GitHubClient(testOctokit({ baseUrl }), { owner: "octo", repo: "app" }, { count: (k) => (counts[k] += 1), budget });
 
 beforeEach(() => {
   nock.disableNetConnect();
@@ -56,7 +57,14 @@ describe("GitHubClient.setPullDraft", () => {
       .post("/graphql")
       .reply(200, {
         data: { markPullRequestReadyForReview: null },
-        errors: [{ type: "NOT_FOUND", path: ["markPullRequestReadyForReview"], locations: [{ line: 2, column: 3 }], message: `Could not resolve to a node with the global id of '${NODE_ID}'` }],
+        errors: [
+          {
+            type: "NOT_FOUND",
+            path: ["markPullRequestReadyForReview"],
+            locations: [{ line: 2, column: 3 }],
+            message: `Could not resolve to a node with the global id of '${NODE_ID}'`,
+          },
+        ],
       });
     await expect(client().setPullDraft({ nodeId: NODE_ID }, false)).rejects.toMatchObject({ name: "GraphqlResponseError", errors: [{ type: "NOT_FOUND" }] });
     expect(counts).toEqual({ read: 0, write: 1 });
@@ -74,6 +82,11 @@ describe("GitHubClient pull requests carry their node id", () => {
       .reply(201, pull);
     const github = client();
     expect(await github.findOpenPull("harness/issue-7", "main")).toEqual({ number: 9, nodeId: NODE_ID, draft: true, url: pull.html_url });
-    expect(await github.createPull({ head: "harness/issue-7", base: "main", title: "t", body: "b", draft: true })).toEqual({ number: 9, nodeId: NODE_ID, draft: true, url: pull.html_url });
+    expect(await github.createPull({ head: "harness/issue-7", base: "main", title: "t", body: "b", draft: true })).toEqual({
+      number: 9,
+      nodeId: NODE_ID,
+      draft: true,
+      url: pull.html_url,
+    });
   });
 });

@@ -14,7 +14,18 @@ const now = new Date("2026-11-26T10:00:00.000Z");
 const claimInput = { issue: 7, owner: me, now, termMs: 900_000, sessionId: "s-1" };
 
 function record(overrides: Partial<LeaseRecord> = {}): LeaseRecord {
-  return { issue: 7, state: "claimed", owner: other, epoch: 1, attempt: 1, leaseUntil: "2026-11-26T10:15:00.000Z", notBefore: null, sessionId: "s-0", outcome: null, ...overrides };
+  return {
+    issue: 7,
+    state: "claimed",
+    owner: other,
+    epoch: 1,
+    attempt: 1,
+    leaseUntil: "2026-11-26T10:15:00.000Z",
+    notBefore: null,
+    sessionId: "s-0",
+    outcome: null,
+    ...overrides,
+  };
 }
 
 let counts: { read: number; write: number };
@@ -34,16 +45,30 @@ afterEach(() => {
 });
 
 function commitReply(sha: string, message: string) {
-  return { sha, node_id: "x", url: "", html_url: "", author: { name: "a", email: "a", date: "" }, committer: { name: "a", email: "a", date: "" }, message, tree: { sha: EMPTY_TREE, url: "" }, parents: [], verification: { verified: false, reason: "unsigned", signature: null, payload: null, verified_at: null } };
+  return {
+    sha,
+    node_id: "x",
+    url: "",
+    html_url: "",
+    author: { name: "a", email: "a", date: "" },
+    committer: { name: "a", email: "a", date: "" },
+    message,
+    tree: { sha: EMPTY_TREE, url: "" },
+    parents: [],
+    verification: { verified: false, reason: "unsigned", signature: null, payload: null, verified_at: null },
+  };
 }
 
 describe("LeaseStore.claim", () => {
   it("creates the ref with a commit on the empty tree whose message is the record", async () => {
     let written: { message: string; tree: string; parents: string[] } | undefined;
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .post(`${repoPath}/git/commits`, (body: { message: string; tree: string; parents: string[] }) => ((written = body), true)).reply(201, commitReply("c1", "x"))
-      .post(`${repoPath}/git/refs`, { ref: "refs/harness/leases/issue-7", sha: "c1" }).reply(201, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .post(`${repoPath}/git/commits`, (body: { message: string; tree: string; parents: string[] }) => ((written = body), true))
+      .reply(201, commitReply("c1", "x"))
+      .post(`${repoPath}/git/refs`, { ref: "refs/harness/leases/issue-7", sha: "c1" })
+      .reply(201, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
     const result = await store.claim(claimInput);
     expect(result.ok).toBe(true);
     expect(written?.tree).toBe(EMPTY_TREE);
@@ -54,11 +79,16 @@ describe("LeaseStore.claim", () => {
 
   it("loses cleanly when another claimer created the ref first (422), naming the holder", async () => {
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .post(`${repoPath}/git/commits`).reply(201, commitReply("c1", "x"))
-      .post(`${repoPath}/git/refs`).reply(422, { message: "Reference already exists" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c9" } })
-      .get(`${repoPath}/git/commits/c9`).reply(200, commitReply("c9", serializeLease(record())));
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .post(`${repoPath}/git/commits`)
+      .reply(201, commitReply("c1", "x"))
+      .post(`${repoPath}/git/refs`)
+      .reply(422, { message: "Reference already exists" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c9" } })
+      .get(`${repoPath}/git/commits/c9`)
+      .reply(200, commitReply("c9", serializeLease(record())));
     const result = await store.claim(claimInput);
     expect(result).toMatchObject({ ok: false, holder: { owner: other } });
     if (!result.ok) expect(result.reason).toContain("agent-9@host-z");
@@ -66,10 +96,14 @@ describe("LeaseStore.claim", () => {
 
   it("settles an ambiguous write (502 after it landed) by reading the ref back", async () => {
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .post(`${repoPath}/git/commits`).reply(201, commitReply("c1", "x"))
-      .post(`${repoPath}/git/refs`).reply(502, { message: "Bad Gateway" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .post(`${repoPath}/git/commits`)
+      .reply(201, commitReply("c1", "x"))
+      .post(`${repoPath}/git/refs`)
+      .reply(502, { message: "Bad Gateway" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
     // c1 is the commit we just wrote: its record is known, no need to fetch it.
     const result = await store.claim(claimInput);
     expect(result.ok).toBe(true);
@@ -78,8 +112,10 @@ describe("LeaseStore.claim", () => {
 
   it("reports held without writing when the head is an unexpired claim", async () => {
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c9" } })
-      .get(`${repoPath}/git/commits/c9`).reply(200, commitReply("c9", serializeLease(record())));
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c9" } })
+      .get(`${repoPath}/git/commits/c9`)
+      .reply(200, commitReply("c9", serializeLease(record())));
     const result = await store.claim(claimInput);
     expect(result.ok).toBe(false);
     expect(counts.write).toBe(0);
@@ -87,10 +123,14 @@ describe("LeaseStore.claim", () => {
 
   it("claims a released lease by fast-forward (force: false) on top of its head", async () => {
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c9" } })
-      .get(`${repoPath}/git/commits/c9`).reply(200, commitReply("c9", serializeLease(record({ state: "released" }))))
-      .post(`${repoPath}/git/commits`, (body: { parents: string[] }) => body.parents[0] === "c9").reply(201, commitReply("c10", "x"))
-      .patch(`${repoPath}/git/refs/harness%2Fleases%2Fissue-7`, { sha: "c10", force: false }).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c10" } });
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c9" } })
+      .get(`${repoPath}/git/commits/c9`)
+      .reply(200, commitReply("c9", serializeLease(record({ state: "released" }))))
+      .post(`${repoPath}/git/commits`, (body: { parents: string[] }) => body.parents[0] === "c9")
+      .reply(201, commitReply("c10", "x"))
+      .patch(`${repoPath}/git/refs/harness%2Fleases%2Fissue-7`, { sha: "c10", force: false })
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c10" } });
     const result = await store.claim(claimInput);
     expect(result).toMatchObject({ ok: true, head: { sha: "c10", record: { epoch: 2, attempt: 2, owner: me } } });
   });
@@ -100,8 +140,10 @@ describe("LeaseStore.release", () => {
   it("is fenced, writing nothing, when the head is no longer ours", async () => {
     const held = { sha: "c1", record: record({ owner: me }) };
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c2" } })
-      .get(`${repoPath}/git/commits/c2`).reply(200, commitReply("c2", serializeLease(record({ state: "reclaimed" }))));
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c2" } })
+      .get(`${repoPath}/git/commits/c2`)
+      .reply(200, commitReply("c2", serializeLease(record({ state: "reclaimed" }))));
     const result = await store.release(7, held, me, now, { outcome: "success", sessionId: "s-1" });
     expect(result).toMatchObject({ ok: false, fenced: true });
     expect(counts.write).toBe(0);
@@ -109,7 +151,8 @@ describe("LeaseStore.release", () => {
 });
 
 describe("failure classes", () => {
-  const err = (status: number | undefined, headers: Record<string, string> = {}, message = "x"): unknown => Object.assign(new Error(message), { status, response: { headers } });
+  const err = (status: number | undefined, headers: Record<string, string> = {}, message = "x"): unknown =>
+    Object.assign(new Error(message), { status, response: { headers } });
 
   it("tells refused, ambiguous, rate-limited and fatal answers apart", () => {
     expect(classifyFailure(err(422))).toBe("rejected");
@@ -160,9 +203,12 @@ describe("LeaseStore with lease writes by git push", () => {
     const t = transport(["landed", "landed", "landed"]);
     const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git });
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g2" } });
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g2" } });
     const claimed = await byPush.claim(claimInput);
     expect(claimed).toMatchObject({ ok: true, head: { sha: "g1", record: { state: "claimed", owner: me } } });
     if (!claimed.ok) return;
@@ -180,9 +226,12 @@ describe("LeaseStore with lease writes by git push", () => {
     const t = transport(["rejected"]);
     const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git });
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c9" } })
-      .get(`${repoPath}/git/commits/c9`).reply(200, commitReply("c9", serializeLease(record())));
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "c9" } })
+      .get(`${repoPath}/git/commits/c9`)
+      .reply(200, commitReply("c9", serializeLease(record())));
     const result = await byPush.claim(claimInput);
     expect(result).toMatchObject({ ok: false, holder: { owner: other } });
     expect(counts.write).toBe(0);
@@ -193,8 +242,10 @@ describe("LeaseStore with lease writes by git push", () => {
     const t = transport(["unknown"]);
     const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git });
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } });
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } });
     expect(await byPush.claim(claimInput)).toMatchObject({ ok: true, head: { sha: "g1" } });
   });
 
@@ -203,10 +254,14 @@ describe("LeaseStore with lease writes by git push", () => {
     const fallbacks: unknown[] = [];
     const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git, onGitFallback: (e) => fallbacks.push(e) });
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .post(`${repoPath}/git/commits`).reply(201, commitReply("c1", "x"))
-      .post(`${repoPath}/git/refs`, { ref: "refs/harness/leases/issue-7", sha: "c1" }).reply(201, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .post(`${repoPath}/git/commits`)
+      .reply(201, commitReply("c1", "x"))
+      .post(`${repoPath}/git/refs`, { ref: "refs/harness/leases/issue-7", sha: "c1" })
+      .reply(201, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
     expect(await byPush.claim(claimInput)).toMatchObject({ ok: true, head: { sha: "c1" } });
     expect(fallbacks).toHaveLength(1);
     expect(byPush.writesByPush).toBe(false);
@@ -218,9 +273,12 @@ describe("LeaseStore with lease writes by git push", () => {
     const fallbacks: unknown[] = [];
     const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git, onGitFallback: (e) => fallbacks.push(e) });
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .post(`${repoPath}/git/commits`).reply(201, commitReply("c1", "x"))
-      .post(`${repoPath}/git/refs`).reply(201, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .post(`${repoPath}/git/commits`)
+      .reply(201, commitReply("c1", "x"))
+      .post(`${repoPath}/git/refs`)
+      .reply(201, { ref: "refs/harness/leases/issue-7", object: { sha: "c1" } });
     expect(await byPush.claim(claimInput)).toMatchObject({ ok: true, head: { sha: "c1" } });
     expect(String(fallbacks[0])).toContain("ENOENT");
     expect(byPush.writesByPush).toBe(false);
@@ -230,15 +288,23 @@ describe("LeaseStore with lease writes by git push", () => {
 describe("LeaseStore reads after its own writes", () => {
   it("takes a read that shows a head the ref already moved past (a stale replica) for the newer head it wrote", async () => {
     const t = { commit: async (_r: LeaseRecord, parent: string | null) => (parent === null ? "g1" : "g2"), push: async () => "landed" as const };
-    const byPush = new LeaseStore(new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1)), "harness/leases/issue-", { git: t });
+    const byPush = new LeaseStore(new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1)), "harness/leases/issue-", {
+      git: t,
+    });
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
       // After the renewal landed as g2, a replica still answers g1, twice.
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).times(2).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .times(2)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
       // Somebody else's commit on top of ours is news, stale cache or not.
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "x3" } })
-      .get(`${repoPath}/git/commits/x3`).reply(200, commitReply("x3", serializeLease(record({ state: "reclaimed", owner: me, epoch: 1 }))));
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "x3" } })
+      .get(`${repoPath}/git/commits/x3`)
+      .reply(200, commitReply("x3", serializeLease(record({ state: "reclaimed", owner: me, epoch: 1 }))));
     const claimed = await byPush.claim(claimInput);
     if (!claimed.ok) throw new Error("not claimed");
     const renewed = await byPush.renew(7, claimed.head, me, new Date(now.getTime() + 60_000), 900_000);
@@ -253,12 +319,18 @@ describe("LeaseStore and a renewal its caller has not seen yet", () => {
   it("still holds the lease the caller names when its own renewal moved past it, and releases on top of the renewal", async () => {
     let made = 0;
     const t = { commit: async () => `g${(made += 1)}`, push: async () => "landed" as const };
-    const byPush = new LeaseStore(new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1)), "harness/leases/issue-", { git: t });
+    const byPush = new LeaseStore(new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1)), "harness/leases/issue-", {
+      git: t,
+    });
     const at = (sha: string) => ({ ref: "refs/harness/leases/issue-7", object: { sha } });
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, at("g1")) // the renewal reads g1
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).times(2).reply(200, at("g2")); // then the caller, still holding g1
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, at("g1")) // the renewal reads g1
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .times(2)
+      .reply(200, at("g2")); // then the caller, still holding g1
     const claimed = await byPush.claim(claimInput);
     if (!claimed.ok) throw new Error("not claimed");
     const renewed = await byPush.renew(7, claimed.head, me, new Date(now.getTime() + 60_000), 900_000);
@@ -271,13 +343,19 @@ describe("LeaseStore and a renewal its caller has not seen yet", () => {
 
   it("is fenced when somebody else's commit is on top, renewal or not", async () => {
     const t = { commit: async (_r: LeaseRecord, parent: string | null) => (parent === null ? "g1" : "g2"), push: async () => "landed" as const };
-    const byPush = new LeaseStore(new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1)), "harness/leases/issue-", { git: t });
+    const byPush = new LeaseStore(new GitHubClient(testOctokit(), { owner: "octo", repo: "app" }, (k) => (counts[k] += 1)), "harness/leases/issue-", {
+      git: t,
+    });
     const at = (sha: string) => ({ ref: "refs/harness/leases/issue-7", object: { sha } });
     nock(API)
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(404, { message: "Not Found" })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, at("g1"))
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`).reply(200, at("x3"))
-      .get(`${repoPath}/git/commits/x3`).reply(200, commitReply("x3", serializeLease(record({ state: "interrupted", owner: me }))));
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, at("g1"))
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, at("x3"))
+      .get(`${repoPath}/git/commits/x3`)
+      .reply(200, commitReply("x3", serializeLease(record({ state: "interrupted", owner: me }))));
     const claimed = await byPush.claim(claimInput);
     if (!claimed.ok) throw new Error("not claimed");
     const renewed = await byPush.renew(7, claimed.head, me, new Date(now.getTime() + 60_000), 900_000);

@@ -48,7 +48,15 @@ describe("acquireLock", () => {
           }),
       ),
     );
-    await Promise.all(children.map((child) => new Promise((resolve) => { child.once("exit", resolve); child.stdin.end(); })));
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise((resolve) => {
+            child.once("exit", resolve);
+            child.stdin.end();
+          }),
+      ),
+    );
     expect(outputs.filter((o) => o === "won")).toHaveLength(1);
     expect(outputs.filter((o) => o === "lost")).toHaveLength(9);
   });

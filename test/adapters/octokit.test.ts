@@ -25,9 +25,16 @@ describe("HarnessOctokit rate-limit retries", () => {
       throttle: { onRateLimit: () => false, onSecondaryRateLimit: (retryAfter: number) => void seen.push(retryAfter) },
     } as ConstructorParameters<typeof HarnessOctokit>[0]);
     nock(API)
-      .post("/repos/octo/app/issues/1/comments").reply(403, secondary, { "retry-after": "1" })
-      .post("/repos/octo/app/issues/1/comments").reply(201, { id: 42 });
-    const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner: "octo", repo: "app", issue_number: 1, body: "hi" });
+      .post("/repos/octo/app/issues/1/comments")
+      .reply(403, secondary, { "retry-after": "1" })
+      .post("/repos/octo/app/issues/1/comments")
+      .reply(201, { id: 42 });
+    const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+      owner: "octo",
+      repo: "app",
+      issue_number: 1,
+      body: "hi",
+    });
     expect(data).toMatchObject({ id: 42 });
     expect(seen).toEqual([1]); // Probot's handler still ran (its log line)
   });

@@ -4,7 +4,7 @@ import { startReconciler } from "../../src/app/reconciler.js";
 import { silentLogger } from "../../src/adapters/logger.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
 import { AgentPool } from "../../src/worker/agent-pool.js";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 
 const OWNER = "octo-org";
@@ -100,7 +100,13 @@ describe("the reconciler against the fake GitHub", () => {
 
   function writeLease(repo: string, record: LeaseRecord): Promise<unknown> {
     return (async () => {
-      const { data: commit } = await tester.rest.git.createCommit({ owner: OWNER, repo, message: serializeLease(record), tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904", parents: [] });
+      const { data: commit } = await tester.rest.git.createCommit({
+        owner: OWNER,
+        repo,
+        message: serializeLease(record),
+        tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+        parents: [],
+      });
       await tester.rest.git.createRef({ owner: OWNER, repo, ref: `refs/harness/leases/issue-${record.issue}`, sha: commit.sha });
     })();
   }
@@ -120,7 +126,8 @@ describe("the reconciler against the fake GitHub", () => {
 
   it("hands over claimable issues in queue order; skips pull requests, blocked, backing-off and held issues", async () => {
     await github.createRepo({ owner: OWNER, name: "mixed", files: { "README.md": "x\n", ".github/harness.yml": "priorityLabels:\n  high: urgent\n" } });
-    const make = async (title: string, labels: string[], body = ""): Promise<number> => (await github.createIssue(OWNER, "mixed", { title, body, labels, user: "ada" })).number;
+    const make = async (title: string, labels: string[], body = ""): Promise<number> =>
+      (await github.createIssue(OWNER, "mixed", { title, body, labels, user: "ada" })).number;
     const blocker = await make("blocker", []);
     const plain = await make("plain", ["harness:queued"]);
     const urgent = await make("urgent", ["harness:queued", "urgent"]);
@@ -134,8 +141,15 @@ describe("the reconciler against the fake GitHub", () => {
     await writeLease("mixed", lease(backoff, { notBefore: "2099-01-01T00:00:00.000Z" }));
     await writeLease("mixed", lease(held, { state: "claimed", leaseUntil: "2099-01-01T00:00:00.000Z" }));
     // A pull request carrying the label: the issues API lists it, the queue ignores it.
-    await tester.rest.git.createRef({ owner: OWNER, repo: "mixed", ref: "refs/heads/feature", sha: (await tester.rest.git.getRef({ owner: OWNER, repo: "mixed", ref: "heads/main" })).data.object.sha });
-    const { data: pr } = await tester.rest.pulls.create({ owner: OWNER, repo: "mixed", head: "feature", base: "main", title: "pr" }).catch(async () => ({ data: { number: 0 } }));
+    await tester.rest.git.createRef({
+      owner: OWNER,
+      repo: "mixed",
+      ref: "refs/heads/feature",
+      sha: (await tester.rest.git.getRef({ owner: OWNER, repo: "mixed", ref: "heads/main" })).data.object.sha,
+    });
+    const { data: pr } = await tester.rest.pulls
+      .create({ owner: OWNER, repo: "mixed", head: "feature", base: "main", title: "pr" })
+      .catch(async () => ({ data: { number: 0 } }));
     if (pr.number > 0) await tester.rest.issues.addLabels({ owner: OWNER, repo: "mixed", issue_number: pr.number, labels: ["harness:queued"] });
 
     const { intake, worked, pool } = recordingIntake();
@@ -181,7 +195,9 @@ describe("the reconciler against the fake GitHub", () => {
 
   it("an unchanged queue costs only 304s; a repository without a config file is not re-read until there is work", async () => {
     await github.createRepo({ owner: OWNER, name: "quiet", files: { "README.md": "x\n" } });
-    const n = (await github.createIssue(OWNER, "quiet", { title: "t", labels: ["harness:queued", "priority:high"], body: "Depends on other-org/missing#3", user: "ada" })).number;
+    const n = (
+      await github.createIssue(OWNER, "quiet", { title: "t", labels: ["harness:queued", "priority:high"], body: "Depends on other-org/missing#3", user: "ada" })
+    ).number;
     await github.createRepo({ owner: OWNER, name: "withconfig", files: { "README.md": "x\n", ".github/harness.yml": "reconcileMinutes: 5\n" } });
     const { intake, pool } = recordingIntake();
     const reconciler = startReconciler({ probot, intake, repositories: [`${OWNER}/quiet`, `${OWNER}/withconfig`], minutes: 60, log });
@@ -196,7 +212,11 @@ describe("the reconciler against the fake GitHub", () => {
     // re-reading the missing config first (then the queue once more). A 404 has no ETag: the missing
     // config and the blocker that cannot be read are the only counted requests.
     expect(second.repositories.map((r) => r.submitted)).toEqual([[n], []]);
-    expect(requests.filter((r) => r.status !== 304).map((r) => `${r.operationId} ${r.status}`)).toEqual(["issues/get 404", "repos/get-content 404", "issues/get 404"]);
+    expect(requests.filter((r) => r.status !== 304).map((r) => `${r.operationId} ${r.status}`)).toEqual([
+      "issues/get 404",
+      "repos/get-content 404",
+      "issues/get 404",
+    ]);
 
     // Without work to hand over, the pass costs nothing at all.
     await tester.rest.issues.removeLabel({ owner: OWNER, repo: "quiet", issue_number: n, name: "harness:queued" });

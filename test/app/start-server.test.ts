@@ -15,11 +15,20 @@ describe("createProbotInstance", () => {
     expect(() => createProbotInstance({ webhookSecret: "s", log: silentLogger() })).toThrow(
       expect.objectContaining({ code: "EHARNESS_CREDENTIALS", message: expect.stringMatching(/APP_ID.*GITHUB_TOKEN/) }),
     );
-    expect(() => createProbotInstance({ webhookSecret: "s", appId: "1", log: silentLogger() })).toThrow(expect.objectContaining({ code: "EHARNESS_CREDENTIALS" }));
+    expect(() => createProbotInstance({ webhookSecret: "s", appId: "1", log: silentLogger() })).toThrow(
+      expect.objectContaining({ code: "EHARNESS_CREDENTIALS" }),
+    );
   });
 
   it("starts with a token or with App credentials", () => {
     expect(createProbotInstance({ webhookSecret: "s", githubToken: "t", log: silentLogger() })).toBeDefined();
-    expect(createProbotInstance({ webhookSecret: "s", appId: "1", privateKey: "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----", log: silentLogger() })).toBeDefined();
+    expect(
+      createProbotInstance({
+        webhookSecret: "s",
+        appId: "1",
+        privateKey: "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----",
+        log: silentLogger(),
+      }),
+    ).toBeDefined();
   });
 });

@@ -8,7 +8,7 @@ import { startServer, type RunningServer } from "../../src/app/start-server.js";
 import { silentLogger } from "../../src/adapters/logger.js";
 import { AgentPool } from "../../src/worker/agent-pool.js";
 import { StateDir } from "../../src/worker/state-dir.js";
-import { signWebhookBody, startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { signWebhookBody, startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 
 /** Delivery ids: a delivery seen twice has no second effect, not even a read; a failed one can be redelivered. */
 
@@ -22,7 +22,12 @@ async function post(payload: Record<string, unknown>, deliveryId: string): Promi
   const body = JSON.stringify(payload);
   const res = await fetch(server.webhookUrl, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-github-event": "issues", "x-github-delivery": deliveryId, "x-hub-signature-256": signWebhookBody(secret, body) },
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "issues",
+      "x-github-delivery": deliveryId,
+      "x-hub-signature-256": signWebhookBody(secret, body),
+    },
     body,
   });
   await res.arrayBuffer();

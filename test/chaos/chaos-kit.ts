@@ -7,7 +7,7 @@
  */
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { loadScenario } from "../support/model-server.js";
+import { loadScenario } from "../../src/offline/model-server.js";
 import {
   createRepo,
   isAncestor,
@@ -22,7 +22,7 @@ import {
   type LeaseEntry,
   type SpawnedWorker,
 } from "./worker-kit.js";
-import type { PullView } from "../support/fake-github/index.js";
+import type { PullView } from "../../src/offline/fake-github/index.js";
 
 export const KILL_POINTS = ["claim", "mid-session", "commit-before-push", "push-before-pr", "release"] as const;
 export type KillPoint = (typeof KILL_POINTS)[number];
@@ -88,10 +88,15 @@ async function readLooseRef(file: string): Promise<string | null> {
 async function reachPoint(bench: Bench, repo: string, stateDir: string, point: KillPoint, victim: SpawnedWorker): Promise<void> {
   const gone = (): boolean => victim.child.exitCode !== null || victim.child.signalCode !== null;
   const until = async (what: string, check: () => boolean | Promise<boolean>): Promise<void> =>
-    waitFor(what, async () => {
-      if (gone()) throw new Error(`the victim exited before ${what}`);
-      return check();
-    }, 120_000, 20);
+    waitFor(
+      what,
+      async () => {
+        if (gone()) throw new Error(`the victim exited before ${what}`);
+        return check();
+      },
+      120_000,
+      20,
+    );
   const issueOne = `--${repo}--issue-1`;
   switch (point) {
     case "claim":
@@ -182,8 +187,19 @@ export function checkIssue(bench: Bench, owner: string, repo: string, n: number,
   const head = history.at(-1);
   const labels = bench.github.getIssue(owner, repo, n).labelNames;
   const labelMismatch = !labelsAgree(labels, head);
-  if (labelMismatch) problems.push(`#${n}: labels ${labels.join(",")} disagree with the lease (${head?.state ?? "none"}${head?.outcome ? `, ${head.outcome}` : ""})`);
-  return { openPulls, duplicatePRs: Math.max(0, mine.length - 1), lostCommits, duplicateComments, labelMismatch, pushes: pushes.length, history, labels, problems };
+  if (labelMismatch)
+    problems.push(`#${n}: labels ${labels.join(",")} disagree with the lease (${head?.state ?? "none"}${head?.outcome ? `, ${head.outcome}` : ""})`);
+  return {
+    openPulls,
+    duplicatePRs: Math.max(0, mine.length - 1),
+    lostCommits,
+    duplicateComments,
+    labelMismatch,
+    pushes: pushes.length,
+    history,
+    labels,
+    problems,
+  };
 }
 
 /** SIGTERM, then up to 45 s for a clean exit (code 0); anything else is a problem. */
@@ -207,7 +223,12 @@ export async function runTrial(bench: Bench, trial: number, point: KillPoint, ra
   const stateDir = path.join(bench.root, `state-${trial}`);
   const problems: string[] = [];
   await createRepo(bench, OWNER, repo, CONFIG);
-  for (const n of ISSUES) await bench.github.createIssue(OWNER, repo, { title: `Chaos task ${n}`, body: `[scenario:chaos] Task ${n} of trial ${trial}.`, labels: ["harness:queued"] });
+  for (const n of ISSUES)
+    await bench.github.createIssue(OWNER, repo, {
+      title: `Chaos task ${n}`,
+      body: `[scenario:chaos] Task ${n} of trial ${trial}.`,
+      labels: ["harness:queued"],
+    });
   const args = ["--agents", "1", "--repo", `${OWNER}/${repo}`];
   const victim = spawnWorker(bench, { stateDir, args, env: WORKER_ENV });
   const victimPrefix = `w${victim.pid}-`;
@@ -266,7 +287,8 @@ export async function runTrial(bench: Bench, trial: number, point: KillPoint, ra
     const head = check.history.at(-1);
     if (!(head?.state === "released" && head.outcome === "success" && check.openPulls === 1 && check.labels.includes("harness:done"))) recovered = false;
   }
-  const orphans = (await markedProcesses(victimPrefix)).length + (await Promise.all(others.map((w) => markedProcesses(`w${w.pid}-`)))).reduce((n, p) => n + p.length, 0);
+  const orphans =
+    (await markedProcesses(victimPrefix)).length + (await Promise.all(others.map((w) => markedProcesses(`w${w.pid}-`)))).reduce((n, p) => n + p.length, 0);
   if (orphans > 0) problems.push(`${orphans} agent processes survived`);
   const worktrees = await fs.readdir(path.join(stateDir, "worktrees")).catch(() => []);
   if (worktrees.length > 0) problems.push(`worktrees left: ${worktrees.join(", ")}`);
@@ -289,7 +311,13 @@ export async function runTrial(bench: Bench, trial: number, point: KillPoint, ra
 }
 
 /** Runs `trials` trials, cycling through the kill points from a seeded start; prints one line per trial. */
-export async function runChaos(options: { trials: number; seed: number; out: (line: string) => void; keep?: boolean; points?: KillPoint[] }): Promise<{ summary: ChaosSummary; results: TrialResult[] }> {
+export async function runChaos(options: {
+  trials: number;
+  seed: number;
+  out: (line: string) => void;
+  keep?: boolean;
+  points?: KillPoint[];
+}): Promise<{ summary: ChaosSummary; results: TrialResult[] }> {
   const random = seeded(options.seed);
   const bench = await startBench([await loadScenario(path.join(ROOT, "test/fixtures/scenarios/chaos.yaml"))], { keep: options.keep === true });
   const results: TrialResult[] = [];
@@ -300,12 +328,15 @@ export async function runChaos(options: { trials: number; seed: number; out: (li
       const point = points[(offset + trial - 1) % points.length] as KillPoint;
       const result = await runTrial(bench, trial, point, random);
       results.push(result);
-      options.out(`trial ${trial}\t${point}\t${result.killed ? "killed" : "not killed"}\t${result.recovered ? "recovered" : "NOT RECOVERED"}\t${result.pushes} pushes\t${result.seconds}s${result.problems.length > 0 ? `\t${result.problems.join("; ")}` : ""}`);
+      options.out(
+        `trial ${trial}\t${point}\t${result.killed ? "killed" : "not killed"}\t${result.recovered ? "recovered" : "NOT RECOVERED"}\t${result.pushes} pushes\t${result.seconds}s${result.problems.length > 0 ? `\t${result.problems.join("; ")}` : ""}`,
+      );
     }
   } finally {
     await bench.close();
   }
-  const sum = (key: "lostCommits" | "duplicatePRs" | "duplicateComments" | "orphans" | "leftoverWorktrees" | "labelMismatches"): number => results.reduce((n, r) => n + r[key], 0);
+  const sum = (key: "lostCommits" | "duplicatePRs" | "duplicateComments" | "orphans" | "leftoverWorktrees" | "labelMismatches"): number =>
+    results.reduce((n, r) => n + r[key], 0);
   return {
     results,
     summary: {

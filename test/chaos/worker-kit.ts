@@ -8,8 +8,8 @@ import { createWriteStream, promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
-import { startModelServer, type ModelServer, type Scenario } from "../support/model-server.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { startModelServer, type ModelServer, type Scenario } from "../../src/offline/model-server.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = path.join(ROOT, "src", "cli", "main.ts");
@@ -33,7 +33,9 @@ export async function startBench(scenarios: Scenario[], options: { keep?: boolea
     close: async () => {
       await github.close().catch(() => undefined);
       await model.close().catch(() => undefined);
-      if (!options.keep) if (process.env.KEEP_BENCH) process.stderr.write(`bench kept at ${root}\n`); else await fs.rm(root, { recursive: true, force: true });
+      if (!options.keep)
+        if (process.env.KEEP_BENCH) process.stderr.write(`bench kept at ${root}\n`);
+        else await fs.rm(root, { recursive: true, force: true });
     },
   };
 }
@@ -77,7 +79,11 @@ export function spawnWorker(
     LOG_LEVEL: input.logLevel ?? "info",
     ...input.env,
   };
-  const child = spawn(process.execPath, [...(input.nodeArgs ?? []), "--import", TSX, MAIN, command, ...input.args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...(input.nodeArgs ?? []), "--import", TSX, MAIN, command, ...input.args], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const stdout: string[] = [];
   let buffered = "";
   child.stdout?.on("data", (chunk: Buffer) => {
@@ -87,7 +93,9 @@ export function spawnWorker(
     stdout.push(...lines);
   });
   child.stderr?.pipe(createWriteStream(stderrFile));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   return { child, pid: child.pid ?? -1, stdout, stderrFile, exited };
 }
 

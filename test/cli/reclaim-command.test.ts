@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubClient } from "../../src/adapters/github-client.js";
 import { LeaseStore } from "../../src/adapters/github-lease.js";
 import { reclaimCommand } from "../../src/cli/reclaim-command.js";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 
 let github: FakeGitHub;
@@ -25,9 +25,14 @@ afterAll(async () => {
 describe("harness reclaim", () => {
   it("requeues an issue whose agent died long ago, and says so", async () => {
     const issue = await github.createIssue("octo", "cli", { title: "t", body: "b", labels: ["harness:running"], user: "ada" });
-    const leases = new LeaseStore(new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: "octo", repo: "cli" }), "harness/leases/issue-");
+    const leases = new LeaseStore(
+      new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: "octo", repo: "cli" }),
+      "harness/leases/issue-",
+    );
     const past = new Date(Date.now() - 24 * 3600_000);
-    expect((await leases.claim({ issue: issue.number, owner: { agent: "a", host: "gone", runId: "r" }, now: past, termMs: 60_000, sessionId: null })).ok).toBe(true);
+    expect((await leases.claim({ issue: issue.number, owner: { agent: "a", host: "gone", runId: "r" }, now: past, termMs: 60_000, sessionId: null })).ok).toBe(
+      true,
+    );
 
     const lines: string[] = [];
     const code = await reclaimCommand(["--repo", "octo/cli"], { GITHUB_TOKEN: github.token, GITHUB_API_URL: github.apiUrl }, (l) => lines.push(l));

@@ -10,7 +10,7 @@ import { bootId } from "../../src/adapters/lockfile.js";
 import { StateDir } from "../../src/worker/state-dir.js";
 import { workerFile, writeJsonAtomic, type WorkerRecord } from "../../src/worker/worker-registry.js";
 import type { HostStatus } from "../../src/worker/host-status.js";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 
 /**
@@ -32,7 +32,16 @@ function deadPid(): number {
 }
 
 function record(workerId: string, pid: number, boot: string, agents: WorkerRecord["agents"]): WorkerRecord {
-  return { workerId, pid, host: os.hostname(), bootId: boot, startedAt: "2030-01-01T11:00:00Z", updatedAt: "2030-01-01T11:59:00Z", repositories: [`${OWNER}/${REPO}`], agents };
+  return {
+    workerId,
+    pid,
+    host: os.hostname(),
+    bootId: boot,
+    startedAt: "2030-01-01T11:00:00Z",
+    updatedAt: "2030-01-01T11:59:00Z",
+    repositories: [`${OWNER}/${REPO}`],
+    agents,
+  };
 }
 
 beforeAll(async () => {
@@ -44,9 +53,14 @@ beforeAll(async () => {
   await github.createIssue(OWNER, REPO, { title: "second", body: "Depends on #1", labels: ["harness:queued"] });
   await github.createIssue(OWNER, REPO, { title: "third", body: "held by another host", labels: ["harness:claimed"] });
   await github.createIssue(OWNER, REPO, { title: "fourth", body: "held by this host", labels: ["harness:running"] });
-  const leases = new LeaseStore(new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO }), "harness/leases/issue-");
+  const leases = new LeaseStore(
+    new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO }),
+    "harness/leases/issue-",
+  );
   const now = new Date();
-  expect((await leases.claim({ issue: 3, owner: { agent: "agent-1", host: "runner-elsewhere", runId: "r1" }, now, termMs: 600_000, sessionId: "s3" })).ok).toBe(true);
+  expect((await leases.claim({ issue: 3, owner: { agent: "agent-1", host: "runner-elsewhere", runId: "r1" }, now, termMs: 600_000, sessionId: "s3" })).ok).toBe(
+    true,
+  );
   expect((await leases.claim({ issue: 4, owner: { agent: "w1-a1", host: os.hostname(), runId: "r2" }, now, termMs: 600_000, sessionId: "s4" })).ok).toBe(true);
 
   const boot = await bootId();
@@ -57,7 +71,12 @@ beforeAll(async () => {
       { agent: "w-live-a2", state: "idle", repository: null, issue: null, since: "2030-01-01T11:59:30Z", claimed: 0 },
     ]),
   );
-  await writeJsonAtomic(workerFile(state, "w-dead"), record("w-dead", deadPid(), boot, [{ agent: "w-dead-a1", state: "working", repository: `${OWNER}/${REPO}`, issue: 9, since: "2030-01-01T10:00:00Z", claimed: 1 }]));
+  await writeJsonAtomic(
+    workerFile(state, "w-dead"),
+    record("w-dead", deadPid(), boot, [
+      { agent: "w-dead-a1", state: "working", repository: `${OWNER}/${REPO}`, issue: 9, since: "2030-01-01T10:00:00Z", claimed: 1 },
+    ]),
+  );
   await writeJsonAtomic(state.agentFile("w-live-a1"), {
     agent: "w-live-a1",
     host: os.hostname(),
@@ -70,7 +89,15 @@ beforeAll(async () => {
     turns: 3,
     lastToolCall: "Bash: npm test",
   });
-  await writeJsonAtomic(state.agentFile("agent-2"), { agent: "agent-2", host: os.hostname(), pid: deadPid(), repository: `${OWNER}/${REPO}`, issue: 7, startedAt: "2030-01-01T11:00:00Z", costUsd: 1 });
+  await writeJsonAtomic(state.agentFile("agent-2"), {
+    agent: "agent-2",
+    host: os.hostname(),
+    pid: deadPid(),
+    repository: `${OWNER}/${REPO}`,
+    issue: 7,
+    startedAt: "2030-01-01T11:00:00Z",
+    costUsd: 1,
+  });
 });
 
 afterAll(async () => {
@@ -80,7 +107,12 @@ afterAll(async () => {
 
 async function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];
-  const code = await statusCommand(args, { HARNESS_STATE_DIR: state.root, ...env }, (l) => lines.push(l), () => NOW);
+  const code = await statusCommand(
+    args,
+    { HARNESS_STATE_DIR: state.root, ...env },
+    (l) => lines.push(l),
+    () => NOW,
+  );
   return { code, lines };
 }
 
@@ -90,7 +122,15 @@ describe("harness status", () => {
     expect(code).toBe(0);
     const status = JSON.parse(lines.join("\n")) as HostStatus;
     const byAgent = new Map(status.agents.map((a) => [a.agent, a]));
-    expect(byAgent.get("w-live-a1")).toMatchObject({ alive: "alive", state: "running", issue: 4, sessionId: "s4", costUsd: 0.125, turns: 3, elapsedMs: 3 * 60_000 });
+    expect(byAgent.get("w-live-a1")).toMatchObject({
+      alive: "alive",
+      state: "running",
+      issue: 4,
+      sessionId: "s4",
+      costUsd: 0.125,
+      turns: 3,
+      elapsedMs: 3 * 60_000,
+    });
     expect(byAgent.get("w-live-a2")).toMatchObject({ alive: "alive", state: "idle", issue: null, elapsedMs: 30_000 });
     expect(byAgent.get("w-dead-a1")).toMatchObject({ alive: "dead", state: "dead", issue: 9 });
     expect(byAgent.get("agent-2")).toMatchObject({ alive: "dead", worker: null, issue: 7, costUsd: 1 });

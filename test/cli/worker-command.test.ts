@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadScenario } from "../support/model-server.js";
+import { loadScenario } from "../../src/offline/model-server.js";
 import { createRepo, leaseHistory, spawnWorker, startBench, type Bench } from "../chaos/worker-kit.js";
 
 /**
@@ -36,7 +36,11 @@ describe("harness worker --agents 3 --once", () => {
     const threeDaysAgo = new Date(Date.now() - 3 * 24 * 60 * 60_000);
     await fs.utimes(path.join(stale, "home"), threeDaysAgo, threeDaysAgo);
     await fs.utimes(stale, threeDaysAgo, threeDaysAgo);
-    const worker = spawnWorker(bench, { stateDir, args: ["--agents", "3", "--once", "--repo", `${OWNER}/${REPO}`], env: { HARNESS_SESSION_RETENTION_DAYS: "1" } });
+    const worker = spawnWorker(bench, {
+      stateDir,
+      args: ["--agents", "3", "--once", "--repo", `${OWNER}/${REPO}`],
+      env: { HARNESS_SESSION_RETENTION_DAYS: "1" },
+    });
     const exit = await worker.exited;
     const log = await fs.readFile(worker.stderrFile, "utf8");
     expect(exit, log.slice(-4000)).toEqual({ code: 0, signal: null });
@@ -45,17 +49,28 @@ describe("harness worker --agents 3 --once", () => {
     const owners = new Set<string>();
     for (let n = 1; n <= ISSUES; n += 1) {
       const issue = bench.github.getIssue(OWNER, REPO, n);
-      expect(issue.labelNames.filter((l) => l.startsWith("harness:")), `#${n}`).toEqual(["harness:done"]);
-      expect(pulls.filter((p) => p.head.ref === `harness/issue-${n}` && p.state === "open"), `#${n}`).toHaveLength(1);
+      expect(
+        issue.labelNames.filter((l) => l.startsWith("harness:")),
+        `#${n}`,
+      ).toEqual(["harness:done"]);
+      expect(
+        pulls.filter((p) => p.head.ref === `harness/issue-${n}` && p.state === "open"),
+        `#${n}`,
+      ).toHaveLength(1);
       const history = leaseHistory(bench, OWNER, REPO, n);
       // A single chain: one claim (one epoch, attempt 1), renewals, then the release.
-      expect(history.filter((h) => h.state === "claimed" && history.indexOf(h) === 0), `#${n}`).toHaveLength(1);
+      expect(
+        history.filter((h) => h.state === "claimed" && history.indexOf(h) === 0),
+        `#${n}`,
+      ).toHaveLength(1);
       expect(new Set(history.map((h) => h.epoch)), `#${n}`).toEqual(new Set([1]));
       expect(history.at(-1)?.state, `#${n}`).toBe("released");
       owners.add(history[0]?.owner.agent ?? "");
       const summaries = bench.github.listComments(OWNER, REPO, n).filter((c) => c.body.includes("<!-- harness:summary"));
       expect(summaries, `#${n}`).toHaveLength(1);
-      const leaseCreates = bench.github.requestLog.filter((r) => r.operationId === "git/create-ref" && r.issueNumber === n && r.path.includes(`/repos/${OWNER}/${REPO}/`));
+      const leaseCreates = bench.github.requestLog.filter(
+        (r) => r.operationId === "git/create-ref" && r.issueNumber === n && r.path.includes(`/repos/${OWNER}/${REPO}/`),
+      );
       expect(leaseCreates.length, `#${n}`).toBeLessThanOrEqual(1);
     }
     // Several agents of the one process took part, each with its own id.

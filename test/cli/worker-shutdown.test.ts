@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadScenario } from "../support/model-server.js";
+import { loadScenario } from "../../src/offline/model-server.js";
 import { createRepo, leaseHistory, markedProcesses, spawnWorker, startBench, waitFor, type Bench } from "../chaos/worker-kit.js";
 
 /**

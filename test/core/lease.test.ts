@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { decideClaim, describeLease, interruptLease, isExpired, isFree, parseLease, reclaimLease, releaseLease, renewLease, serializeLease, type LeaseRecord } from "../../src/core/lease.js";
+import {
+  decideClaim,
+  describeLease,
+  interruptLease,
+  isExpired,
+  isFree,
+  parseLease,
+  reclaimLease,
+  releaseLease,
+  renewLease,
+  serializeLease,
+  type LeaseRecord,
+} from "../../src/core/lease.js";
 
 const me = { agent: "agent-1", host: "host-a", runId: "run-1" };
 const other = { agent: "agent-2", host: "host-b", runId: "run-2" };
@@ -75,7 +87,10 @@ describe("reclaim and interrupt", () => {
     expect(reclaimLease(reclaimed, expiry, { backoffMs: 0 })).toBeNull();
     expect(decideClaim(reclaimed, { issue: 7, owner: other, now: expiry, termMs: term, sessionId: null })).toMatchObject({ kind: "held" });
     const later = new Date(expiry.getTime() + 60_000);
-    expect(decideClaim(reclaimed, { issue: 7, owner: other, now: later, termMs: term, sessionId: null })).toMatchObject({ kind: "claim", record: { epoch: 2, attempt: 2, owner: other } });
+    expect(decideClaim(reclaimed, { issue: 7, owner: other, now: later, termMs: term, sessionId: null })).toMatchObject({
+      kind: "claim",
+      record: { epoch: 2, attempt: 2, owner: other },
+    });
     expect(serializeLease(parseLease(serializeLease(reclaimed)))).toBe(serializeLease(reclaimed));
   });
 

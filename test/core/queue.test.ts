@@ -48,7 +48,8 @@ function lease(issueNumber: number, over: Partial<LeaseRecord> = {}): LeaseRecor
   };
 }
 
-const order = (issues: QueueIssue[], facts: QueueFacts = {}, options: QueueOptions = OPTIONS): number[] => planQueue(issues, facts, options).ready.map((e) => e.issue);
+const order = (issues: QueueIssue[], facts: QueueFacts = {}, options: QueueOptions = OPTIONS): number[] =>
+  planQueue(issues, facts, options).ready.map((e) => e.issue);
 
 describe("priorityOf", () => {
   it("is medium without a priority label", () => {
@@ -100,7 +101,12 @@ describe("planQueue: order", () => {
     expect(planQueue(issues, {}, OPTIONS).ready.map((e) => e.priority)).toEqual(["high", "high", "medium", "medium", "low", "low"]);
   });
   it("orders by created_at, not by number, and by number when created at the same time", () => {
-    const issues = [issue(1, { createdAt: "2025-03-01T00:00:00Z" }), issue(2, { createdAt: "2025-01-01T00:00:00Z" }), issue(4, { createdAt: "2025-02-01T00:00:00Z" }), issue(3, { createdAt: "2025-02-01T00:00:00Z" })];
+    const issues = [
+      issue(1, { createdAt: "2025-03-01T00:00:00Z" }),
+      issue(2, { createdAt: "2025-01-01T00:00:00Z" }),
+      issue(4, { createdAt: "2025-02-01T00:00:00Z" }),
+      issue(3, { createdAt: "2025-02-01T00:00:00Z" }),
+    ];
     expect(order(issues)).toEqual([2, 3, 4, 1]);
   });
   it("does not depend on the input order", () => {
@@ -196,7 +202,12 @@ describe("planQueue: blockers", () => {
   });
   it("textBlockersToResolve names each blocker of the candidates once", () => {
     const refs = textBlockersToResolve(
-      [issue(1, { body: "Depends on #5" }), issue(2, { body: "depends on #5, other/api#3" }), issue(3, { body: "Depends on #6", isPullRequest: true }), issue(4, { body: "Depends on #7", labels: [] })],
+      [
+        issue(1, { body: "Depends on #5" }),
+        issue(2, { body: "depends on #5, other/api#3" }),
+        issue(3, { body: "Depends on #6", isPullRequest: true }),
+        issue(4, { body: "Depends on #7", labels: [] }),
+      ],
       OPTIONS,
     );
     expect(refs.map(refKey)).toEqual(["octo-org/widgets#5", "other/api#3"]);
@@ -205,7 +216,15 @@ describe("planQueue: blockers", () => {
 
 describe("planQueue: leases", () => {
   it("lets an issue without a lease or with a free one through", () => {
-    expect(order([issue(1), issue(2), issue(3)], { leases: new Map([[1, null], [2, lease(2)], [3, lease(3, { state: "reclaimed", notBefore: "2025-06-01T11:59:59Z" })]]) })).toEqual([1, 2, 3]);
+    expect(
+      order([issue(1), issue(2), issue(3)], {
+        leases: new Map([
+          [1, null],
+          [2, lease(2)],
+          [3, lease(3, { state: "reclaimed", notBefore: "2025-06-01T11:59:59Z" })],
+        ]),
+      }),
+    ).toEqual([1, 2, 3]);
   });
   it("lets an issue through when notBefore is exactly now", () => {
     expect(order([issue(1)], { leases: new Map([[1, lease(1, { state: "reclaimed", notBefore: NOW.toISOString() })]]) })).toEqual([1]);
@@ -245,7 +264,8 @@ describe("planQueue: leases", () => {
 });
 
 describe("parseTextBlockers", () => {
-  const parse = (body: string, number?: number) => parseTextBlockers(body, { ...HERE, ...(number === undefined ? {} : { number }) }).map((r) => formatRef(r, HERE));
+  const parse = (body: string, number?: number) =>
+    parseTextBlockers(body, { ...HERE, ...(number === undefined ? {} : { number }) }).map((r) => formatRef(r, HERE));
 
   it("reads 'Depends on #M' and 'Blocked by #M', case-insensitively", () => {
     expect(parse("Depends on #12")).toEqual(["#12"]);
@@ -322,7 +342,18 @@ describe("refKey, formatRef, describeWait", () => {
     expect(formatRef({ owner: "other", repo: "api", number: 1 })).toBe("other/api#1");
   });
   it("says why an issue waits", () => {
-    expect(describeWait({ kind: "blocked", by: [{ ...HERE, number: 1 }, { owner: "o", repo: "r", number: 2 }] }, HERE)).toBe("blocked by #1, o/r#2");
+    expect(
+      describeWait(
+        {
+          kind: "blocked",
+          by: [
+            { ...HERE, number: 1 },
+            { owner: "o", repo: "r", number: 2 },
+          ],
+        },
+        HERE,
+      ),
+    ).toBe("blocked by #1, o/r#2");
     expect(describeWait({ kind: "backoff", until: "2025-06-01T12:05:00.000Z" })).toBe("backing off until 2025-06-01T12:05:00.000Z");
     expect(describeWait({ kind: "held", owner: { agent: "agent-2", host: "h", runId: "r" }, until: "T" })).toBe("held by agent-2@h until T");
   });

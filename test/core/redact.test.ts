@@ -67,9 +67,7 @@ describe("createRedactor", () => {
     expect(redact("authorization: token 0123456789")).toBe("authorization: token [redacted]");
     expect(redact("Authorization: Basic eC1hY2Nlc3M=\nnext")).toBe("Authorization: Basic [redacted]\nnext");
     expect(redact('{"authorization":"Bearer xyz","a":1}')).toBe('{"authorization":"Bearer [redacted]","a":1}');
-    expect(redact("git -c http.extraheader=AUTHORIZATION: basic Zm9vOmJhcg== fetch")).toBe(
-      "git -c http.extraheader=AUTHORIZATION: basic [redacted] fetch",
-    );
+    expect(redact("git -c http.extraheader=AUTHORIZATION: basic Zm9vOmJhcg== fetch")).toBe("git -c http.extraheader=AUTHORIZATION: basic [redacted] fetch");
   });
 
   it("applies configured patterns, with or without the g flag", () => {
@@ -86,7 +84,9 @@ describe("createRedactor", () => {
 
   it("redacts a secret seeded into a captured tool result", () => {
     const dir = fileURLToPath(new URL("../fixtures/cli/", import.meta.url));
-    const lines = readFileSync(`${dir}success.jsonl`, "utf8").split("\n").filter((l) => l.length > 0);
+    const lines = readFileSync(`${dir}success.jsonl`, "utf8")
+      .split("\n")
+      .filter((l) => l.length > 0);
     const secret = GH_TOKEN;
     const seeded = lines.map((l) => l.replace("hello from the scripted model", `hello ${secret} from the scripted model`)).join("\n");
     expect(seeded).toContain(secret);

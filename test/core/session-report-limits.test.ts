@@ -8,23 +8,21 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { costOfUsage, modelPrice } from "../../src/core/model-cost.js";
-import {
-  createSessionReducer,
-  MAX_FINAL_MESSAGE_CHARS,
-  MAX_LAST_TOOL_CALL_CHARS,
-  outcomeOf,
-} from "../../src/core/session-report.js";
+import { createSessionReducer, MAX_FINAL_MESSAGE_CHARS, MAX_LAST_TOOL_CALL_CHARS, outcomeOf } from "../../src/core/session-report.js";
 import { createLineSplitter } from "../../src/core/stream-lines.js";
 
 const dir = fileURLToPath(new URL("../fixtures/cli/", import.meta.url));
-const lines = (name: string): string[] => readFileSync(`${dir}${name}.jsonl`, "utf8").split("\n").filter((l) => l.length > 0);
+const lines = (name: string): string[] =>
+  readFileSync(`${dir}${name}.jsonl`, "utf8")
+    .split("\n")
+    .filter((l) => l.length > 0);
 const parsed = (line: string): Record<string, unknown> => JSON.parse(line) as Record<string, unknown>;
 
 describe("cost computed from usage", () => {
   it("prices usage as the CLI does (the budget fixture: 2M in + 100k out on claude-opus-4-8 = USD 12.5)", () => {
     expect(costOfUsage("claude-opus-4-8[1m]", { input_tokens: 2_000_000, output_tokens: 100_000 })).toBeCloseTo(12.5, 10);
     const [result] = lines("budget").filter((l) => l.startsWith('{"type":"result"'));
-    expect((parsed(result ?? "{}").total_cost_usd as number)).toBe(12.5);
+    expect(parsed(result ?? "{}").total_cost_usd as number).toBe(12.5);
   });
 
   it("prices cache reads, cache writes (5 min and 1 h) and web searches", () => {
@@ -148,11 +146,23 @@ describe("memory stays bounded", () => {
           { type: "tool_use", id: `toolu_w${i}`, name: "Write", input: { file_path: `/w/big-${i}.txt`, content: "z".repeat(10 * 1024 * 1024) } },
         ]),
       );
-      push(JSON.stringify({ type: "user", message: { role: "user", content: [{ tool_use_id: `toolu_w${i}`, type: "tool_result", content: "ok" }] }, session_id: sessionId }));
+      push(
+        JSON.stringify({
+          type: "user",
+          message: { role: "user", content: [{ tool_use_id: `toolu_w${i}`, type: "tool_result", content: "ok" }] },
+          session_id: sessionId,
+        }),
+      );
     }
     for (let i = 0; i < 20_000; i++) {
       push(assistantLine(sessionId, `msg_${i}`, [{ type: "tool_use", id: `toolu_${i}`, name: "Bash", input: { command: `echo ${i}` } }]));
-      push(JSON.stringify({ type: "user", message: { role: "user", content: [{ tool_use_id: `toolu_${i}`, type: "tool_result", content: `${i}` }] }, session_id: sessionId }));
+      push(
+        JSON.stringify({
+          type: "user",
+          message: { role: "user", content: [{ tool_use_id: `toolu_${i}`, type: "tool_result", content: `${i}` }] },
+          session_id: sessionId,
+        }),
+      );
     }
     // A final message and a result text far longer than the caps.
     push(assistantLine(sessionId, "msg_final", [{ type: "text", text: "F".repeat(5_000_000) }]));

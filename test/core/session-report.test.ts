@@ -12,7 +12,9 @@ interface Meta {
 }
 
 function fixture(name: string): { lines: string[]; meta: Meta } {
-  const lines = readFileSync(`${dir}${name}.jsonl`, "utf8").split("\n").filter((l) => l.length > 0);
+  const lines = readFileSync(`${dir}${name}.jsonl`, "utf8")
+    .split("\n")
+    .filter((l) => l.length > 0);
   const meta = JSON.parse(readFileSync(`${dir}${name}.meta.json`, "utf8")) as Meta;
   return { lines, meta };
 }

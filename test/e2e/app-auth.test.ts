@@ -1,7 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadScenario } from "../support/model-server.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { loadScenario } from "../../src/offline/model-server.js";
+import { startStack, type Stack } from "../../src/cli/stack.js";
 
 /** The production path: a GitHub App (APP_ID + PRIVATE_KEY), JWT, installation tokens. */
 describe("as a GitHub App", () => {

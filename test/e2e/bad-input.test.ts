@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WorkResult } from "../../src/worker/work-issue.js";
-import { loadScenario } from "../support/model-server.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { loadScenario } from "../../src/offline/model-server.js";
+import { startStack, type Stack } from "../../src/cli/stack.js";
 
 const OWNER = "octo-org";
 
@@ -35,7 +35,12 @@ function bodies(stack: Stack, repo: string, number: number): string[] {
 describe("bad input changes nothing or fails cleanly, with a coded error", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/push-race.yaml")), await loadScenario(path.resolve("test/fixtures/scenarios/write-file.yaml"))] });
+    stack = await startStack({
+      scenarios: [
+        await loadScenario(path.resolve("test/fixtures/scenarios/push-race.yaml")),
+        await loadScenario(path.resolve("test/fixtures/scenarios/write-file.yaml")),
+      ],
+    });
   });
   afterAll(async () => {
     await stack?.close();

@@ -2,8 +2,8 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadScenario } from "../support/model-server.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { loadScenario } from "../../src/offline/model-server.js";
+import { startStack, type Stack } from "../../src/cli/stack.js";
 
 const OWNER = "octo-org";
 const REPO = "widgets";
@@ -23,9 +23,7 @@ async function exists(file: string): Promise<boolean> {
 let stack: Stack;
 
 beforeAll(async () => {
-  const scenarios = await Promise.all(
-    ["e2e-probe.yaml", "api-error.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))),
-  );
+  const scenarios = await Promise.all(["e2e-probe.yaml", "api-error.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))));
   stack = await startStack({ scenarios });
   await stack.github.createRepo({ owner: OWNER, name: REPO, defaultBranch: "main", files: FILES });
 });

@@ -3,10 +3,10 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startReconciler, type Reconciler } from "../../src/app/reconciler.js";
-import { signWebhookBody } from "../support/fake-github/index.js";
-import { loadScenario } from "../support/model-server.js";
+import { signWebhookBody } from "../../src/offline/fake-github/index.js";
+import { loadScenario } from "../../src/offline/model-server.js";
 import { testOctokit } from "../support/octokit.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { startStack, type Stack } from "../../src/cli/stack.js";
 
 /**
  * Webhooks are neither retried nor ordered: duplicated, reordered and lost
@@ -57,7 +57,8 @@ async function finalState(repo: string, number: number): Promise<Record<string, 
 }
 
 function refCreates(repo: string, number: number): number {
-  return stack.github.requestLog.filter((r) => r.operationId === "git/create-ref" && r.path.startsWith(`/repos/${OWNER}/${repo}/`) && r.issueNumber === number).length;
+  return stack.github.requestLog.filter((r) => r.operationId === "git/create-ref" && r.path.startsWith(`/repos/${OWNER}/${repo}/`) && r.issueNumber === number)
+    .length;
 }
 
 /** Posts a delivery with a chosen `X-GitHub-Delivery`, signed like GitHub signs it. */
@@ -107,7 +108,12 @@ function occupyAgent(): () => void {
 beforeAll(async () => {
   stack = await startStack({ scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/write-file.yaml"))], agents: 1 });
   // Only runOnce in these tests: the timer is an hour away.
-  reconciler = startReconciler({ probot: stack.server.probot, repositories: [`${OWNER}/clean`, `${OWNER}/messy`, `${OWNER}/lost`, `${OWNER}/deps`, `${OWNER}/order`], minutes: 60, log: stack.server.probot.log });
+  reconciler = startReconciler({
+    probot: stack.server.probot,
+    repositories: [`${OWNER}/clean`, `${OWNER}/messy`, `${OWNER}/lost`, `${OWNER}/deps`, `${OWNER}/order`],
+    minutes: 60,
+    log: stack.server.probot.log,
+  });
   for (const name of ["clean", "messy", "lost", "deps", "order"]) {
     await stack.github.createRepo({ owner: OWNER, name, files: { "README.md": `# ${name}\n` } });
   }
@@ -119,7 +125,6 @@ afterAll(async () => {
 });
 
 describe("webhooks duplicated, reordered and lost end in the clean run's state", () => {
-
   it("a clean run: one delivery, one claim, one PR", async () => {
     const issue = await stack.github.createIssue(OWNER, "clean", { title: "Add hello", body: "Add hello.txt", user: "ada" });
     expect(await stack.github.addLabel(OWNER, "clean", issue.number, QUEUED, { sender: "ada" })).toBe(200);
@@ -145,7 +150,9 @@ describe("webhooks duplicated, reordered and lost end in the clean run's state",
     expect(await finalState("messy", issue.number)).toEqual(clean);
     // Exactly one claim: no second claimer tried to create the lease (a 422), the lease has one chain.
     expect(refCreates("messy", issue.number)).toBe(cleanRefCreates);
-    expect(stack.github.requestLog.filter((r) => r.operationId === "git/create-ref" && r.path.startsWith(`/repos/${OWNER}/messy/`) && r.status !== 201)).toEqual([]);
+    expect(
+      stack.github.requestLog.filter((r) => r.operationId === "git/create-ref" && r.path.startsWith(`/repos/${OWNER}/messy/`) && r.status !== 201),
+    ).toEqual([]);
     stack.github.assertNoViolations();
   });
 
@@ -205,7 +212,9 @@ describe("blocked issues wait for their blockers", () => {
     await stack.pool.idle();
     const waiting = await reconciler.runOnce();
     await stack.pool.idle();
-    expect(waiting.repositories.find((r) => r.repository === `${OWNER}/deps`)?.waiting).toEqual([{ issue: issue.number, reason: `blocked by #${blocker.number}` }]);
+    expect(waiting.repositories.find((r) => r.repository === `${OWNER}/deps`)?.waiting).toEqual([
+      { issue: issue.number, reason: `blocked by #${blocker.number}` },
+    ]);
     expect(leaseStates("deps", issue.number)).toEqual([]);
     expect(stack.github.getIssue(OWNER, "deps", issue.number).labelNames).toEqual([QUEUED]);
 
@@ -227,7 +236,9 @@ describe("blocked issues wait for their blockers", () => {
     await stack.pool.idle();
     expect(leaseStates("deps", issue.number)).toEqual([]);
     const waiting = await reconciler.runOnce();
-    expect(waiting.repositories.find((r) => r.repository === `${OWNER}/deps`)?.waiting).toEqual([{ issue: issue.number, reason: `blocked by #${blocker.number}` }]);
+    expect(waiting.repositories.find((r) => r.repository === `${OWNER}/deps`)?.waiting).toEqual([
+      { issue: issue.number, reason: `blocked by #${blocker.number}` },
+    ]);
 
     await octokit.rest.issues.update({ owner: OWNER, repo: "deps", issue_number: blocker.number, state: "closed" });
     const closed = stack.github.buildPayload("issues", "labeled", OWNER, "deps", blocker.number, { sender: "ada" });
@@ -246,7 +257,8 @@ describe("blocked issues wait for their blockers", () => {
 describe("queue order", () => {
   it("the reconciler hands issues over by priority, then age", async () => {
     const release = occupyAgent();
-    const make = async (title: string, labels: string[]): Promise<number> => (await stack.github.createIssue(OWNER, "order", { title, body: "x", labels, user: "ada" })).number;
+    const make = async (title: string, labels: string[]): Promise<number> =>
+      (await stack.github.createIssue(OWNER, "order", { title, body: "x", labels, user: "ada" })).number;
     const low = await make("low", [QUEUED, "priority:low"]);
     const plain = await make("plain", [QUEUED]);
     const high = await make("high", [QUEUED, "priority:high"]);

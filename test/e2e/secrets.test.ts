@@ -3,8 +3,8 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/logger.js";
 import { processSecrets } from "../../src/adapters/secrets.js";
-import { loadScenario } from "../support/model-server.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { loadScenario } from "../../src/offline/model-server.js";
+import { startStack, type Stack } from "../../src/cli/stack.js";
 
 const SECRET = "harness-e2e-secret-5a1f0c9d7b";
 const TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
@@ -42,11 +42,7 @@ describe("no secret leaves the host", () => {
     // ...and nowhere out of it.
     const pulls = await github.listPulls("octo", "leak");
     expect(pulls).toHaveLength(1);
-    const written = [
-      ...github.listComments("octo", "leak", issue.number).map((c) => c.body ?? ""),
-      ...pulls.map((p) => `${p.title}\n${p.body ?? ""}`),
-      logs,
-    ];
+    const written = [...github.listComments("octo", "leak", issue.number).map((c) => c.body ?? ""), ...pulls.map((p) => `${p.title}\n${p.body ?? ""}`), logs];
     expect(written.join("\n")).toContain("[redacted]");
     for (const text of written) {
       expect(text).not.toContain(SECRET);

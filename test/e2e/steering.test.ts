@@ -2,9 +2,9 @@ import { execFileSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadScenario } from "../support/model-server.js";
+import { loadScenario } from "../../src/offline/model-server.js";
 import { testOctokit } from "../support/octokit.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { startStack, type Stack } from "../../src/cli/stack.js";
 
 const OWNER = "octo";
 const REPO = "steer";
@@ -22,12 +22,15 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
   const git = (...args: string[]): string => execFileSync("git", ["--git-dir", stack.github.repoPath(OWNER, REPO), ...args], { encoding: "utf8" }).trim();
   const labels = (n: number): string[] => stack.github.getIssue(OWNER, REPO, n).labels.map((l) => l.name);
   const comments = (n: number): string[] => stack.github.listComments(OWNER, REPO, n).map((c) => c.body ?? "");
-  const lease = (n: number) => JSON.parse(git("log", "-1", "--format=%B", `refs/harness/leases/issue-${n}`)) as { state: string; sessionId: string; attempt: number; outcome: string };
+  const lease = (n: number) =>
+    JSON.parse(git("log", "-1", "--format=%B", `refs/harness/leases/issue-${n}`)) as { state: string; sessionId: string; attempt: number; outcome: string };
 
   beforeAll(async () => {
     const scenarios = await Promise.all(
       // Tried in order: the fresh prompts before the issue bodies they also carry.
-      ["fresh-after-success.yaml", "fresh-after-failure.yaml", "flaky.yaml", "interruptible.yaml", "commit-then-fail.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))),
+      ["fresh-after-success.yaml", "fresh-after-failure.yaml", "flaky.yaml", "interruptible.yaml", "commit-then-fail.yaml"].map((f) =>
+        loadScenario(path.resolve("test/fixtures/scenarios", f)),
+      ),
     );
     stack = await startStack({ scenarios });
     await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
@@ -63,7 +66,11 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     expect(git("show", `refs/harness/sessions/issue-${issue.number}:meta.json`)).toContain(interrupted.sessionId);
     expect(await github.listPulls(OWNER, REPO)).toEqual([]);
     // No Bash tool outlived the interrupt.
-    expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.trim() === "sleep 30")).toEqual([]);
+    expect(
+      execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+        .split("\n")
+        .filter((l) => l.trim() === "sleep 30"),
+    ).toEqual([]);
 
     // Another runner: nothing of this host's state is left (no clone, no HOME, no session file).
     await fs.rm(stack.state.root, { recursive: true, force: true });
@@ -124,9 +131,14 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     const rest = testOctokit({ baseUrl: github.apiUrl, token: github.token });
     const issue = await github.createIssue(OWNER, REPO, { title: "Draft, then ready", body: "[scenario:commit-then-fail] go", user: "ada" });
     const pulls = async (): Promise<{ number: number; draft: boolean | undefined }[]> =>
-      (await rest.rest.pulls.list({ owner: OWNER, repo: REPO, state: "open", head: `${OWNER}:harness/issue-${issue.number}` })).data.map((p) => ({ number: p.number, draft: p.draft }));
+      (await rest.rest.pulls.list({ owner: OWNER, repo: REPO, state: "open", head: `${OWNER}:harness/issue-${issue.number}` })).data.map((p) => ({
+        number: p.number,
+        draft: p.draft,
+      }));
     const draftChanges = () =>
-      github.requestLog.filter((e) => e.path === "/graphql" && e.issueNumber === issue.number).map((e) => `${e.operationId ?? ""} ${e.status} ${e.write ? "write" : "read"}`);
+      github.requestLog
+        .filter((e) => e.path === "/graphql" && e.issueNumber === issue.number)
+        .map((e) => `${e.operationId ?? ""} ${e.status} ${e.write ? "write" : "read"}`);
 
     // A failed attempt that made commits: its pull request opens as a draft.
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
@@ -174,7 +186,15 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
       if (request.operationId !== "graphql") return;
       refused += 1;
       // What GitHub answers an App that may not change the pull request.
-      return { respond: { status: 200, body: { data: { markPullRequestReadyForReview: null }, errors: [{ type: "FORBIDDEN", path: ["markPullRequestReadyForReview"], message: "Resource not accessible by integration" }] } } };
+      return {
+        respond: {
+          status: 200,
+          body: {
+            data: { markPullRequestReadyForReview: null },
+            errors: [{ type: "FORBIDDEN", path: ["markPullRequestReadyForReview"], message: "Resource not accessible by integration" }],
+          },
+        },
+      };
     });
     try {
       await github.comment(OWNER, REPO, issue.number, "/retry fresh", { sender: "ada" });

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acquireLock } from "../../src/adapters/lockfile.js";
-import type { FakeGitHub } from "../support/fake-github/index.js";
+import type { FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { FAST_RETRIES, judge, makeClaimer, prepare, startRaceFake, TERM_MS, trialTime, type Claimer, type Contender, type Start } from "./race-kit.js";
 
 /**
@@ -53,32 +53,36 @@ async function contend(host: { claimer: Claimer; stateDir: string }, issue: numb
 }
 
 describe(`${HOSTS} hosts against one GitHub`, () => {
-  it(`exactly one winner in each of ${TRIALS} trials (fresh and released leases), a single-chain ref history`, async () => {
-    const problems: string[] = [];
-    let wonByPush = 0;
-    for (let t = 0; t < TRIALS; t += 1) {
-      const issue = 1 + t;
-      const start: Start = t % 2 === 0 ? "absent" : "released";
-      const base = await prepare(setup, issue, start);
-      // A push costs git processes that a REST write does not: the REST hosts start up to
-      // 100 ms later (a different offset each trial), so either path wins some races.
-      const contenders = await Promise.all(
-        hosts.map(async (h, i) => {
-          if (!h.claimer.store.writesByPush) await new Promise((resolve) => setTimeout(resolve, ((t * 37 + i * 11) % 11) * 10));
-          return contend(h, issue);
-        }),
-      );
-      // Each host has its own state directory: nobody loses on the lockfile.
-      expect(contenders.filter((c) => "lock" in c.result)).toEqual([]);
-      problems.push(...(await judge(fake, { issue, start, base, contenders })).problems);
-      const winner = contenders.find((c) => "ok" in c.result && c.result.ok);
-      if (winner && hosts.find((h) => h.claimer.name === winner.name)?.claimer.store.writesByPush) wonByPush += 1;
-    }
-    expect(problems).toEqual([]);
-    fake.assertNoViolations();
-    // Both paths were really taken: pushes landed lease commits, and the git claimers never fell back.
-    expect(hosts.filter((h) => h.claimer.store.writesByPush)).toHaveLength(HOSTS / 2);
-    expect(wonByPush).toBeGreaterThan(0);
-    expect(wonByPush).toBeLessThan(TRIALS);
-  }, 60_000 + TRIALS * 1000);
+  it(
+    `exactly one winner in each of ${TRIALS} trials (fresh and released leases), a single-chain ref history`,
+    async () => {
+      const problems: string[] = [];
+      let wonByPush = 0;
+      for (let t = 0; t < TRIALS; t += 1) {
+        const issue = 1 + t;
+        const start: Start = t % 2 === 0 ? "absent" : "released";
+        const base = await prepare(setup, issue, start);
+        // A push costs git processes that a REST write does not: the REST hosts start up to
+        // 100 ms later (a different offset each trial), so either path wins some races.
+        const contenders = await Promise.all(
+          hosts.map(async (h, i) => {
+            if (!h.claimer.store.writesByPush) await new Promise((resolve) => setTimeout(resolve, ((t * 37 + i * 11) % 11) * 10));
+            return contend(h, issue);
+          }),
+        );
+        // Each host has its own state directory: nobody loses on the lockfile.
+        expect(contenders.filter((c) => "lock" in c.result)).toEqual([]);
+        problems.push(...(await judge(fake, { issue, start, base, contenders })).problems);
+        const winner = contenders.find((c) => "ok" in c.result && c.result.ok);
+        if (winner && hosts.find((h) => h.claimer.name === winner.name)?.claimer.store.writesByPush) wonByPush += 1;
+      }
+      expect(problems).toEqual([]);
+      fake.assertNoViolations();
+      // Both paths were really taken: pushes landed lease commits, and the git claimers never fell back.
+      expect(hosts.filter((h) => h.claimer.store.writesByPush)).toHaveLength(HOSTS / 2);
+      expect(wonByPush).toBeGreaterThan(0);
+      expect(wonByPush).toBeLessThan(TRIALS);
+    },
+    60_000 + TRIALS * 1000,
+  );
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HarnessError } from "../../src/core/errors.js";
-import { FaultInjector, type FaultKind, type FaultRequest } from "../support/fake-github/faults.js";
-import type { FakeGitHub } from "../support/fake-github/index.js";
+import { FaultInjector, type FaultKind, type FaultRequest } from "../../src/offline/fake-github/faults.js";
+import type { FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { FAST_RETRIES, judge, makeClaimer, OWNER, PREFIX, REPO, startRaceFake, TERM_MS, trialTime } from "./race-kit.js";
 
 let fake: FakeGitHub;
@@ -80,7 +80,10 @@ describe("lease lifecycle against the fake GitHub", () => {
 
     // The holder is paused; the fake clock moves past its lease.
     const late = new Date(t0.getTime() + 20 * 60_000);
-    expect(await reclaimer.store.reclaim(n, late, { backoffMs: 60_000 })).toMatchObject({ ok: true, head: { record: { state: "reclaimed", notBefore: new Date(late.getTime() + 60_000).toISOString() } } });
+    expect(await reclaimer.store.reclaim(n, late, { backoffMs: 60_000 })).toMatchObject({
+      ok: true,
+      head: { record: { state: "reclaimed", notBefore: new Date(late.getTime() + 60_000).toISOString() } },
+    });
     const tooSoon = await next.store.claim({ issue: n, owner: next.owner, now: late, termMs: TERM_MS, sessionId: "s-2" });
     if (tooSoon.ok) throw new Error("the backoff must hold");
     expect(tooSoon.reason).toContain("backing off until");
@@ -90,8 +93,15 @@ describe("lease lifecycle against the fake GitHub", () => {
     // The holder wakes up.
     const before = holder.counts.write;
     const headBefore = await fake.readRef(OWNER, REPO, `refs/${PREFIX}${n}`);
-    expect(await holder.store.renew(n, renewed.head, holder.owner, late, TERM_MS)).toMatchObject({ ok: false, fenced: true, head: { record: { owner: next.owner } } });
-    expect(await holder.store.release(n, renewed.head, holder.owner, late, { outcome: "success", sessionId: "s-1" })).toMatchObject({ ok: false, fenced: true });
+    expect(await holder.store.renew(n, renewed.head, holder.owner, late, TERM_MS)).toMatchObject({
+      ok: false,
+      fenced: true,
+      head: { record: { owner: next.owner } },
+    });
+    expect(await holder.store.release(n, renewed.head, holder.owner, late, { outcome: "success", sessionId: "s-1" })).toMatchObject({
+      ok: false,
+      fenced: true,
+    });
     await expect(holder.store.assertHeld(n, renewed.head)).rejects.toMatchObject({ code: "EHARNESS_LEASE_LOST" });
     expect(holder.counts.write).toBe(before);
     expect(await fake.readRef(OWNER, REPO, `refs/${PREFIX}${n}`)).toBe(headBefore);
@@ -131,7 +141,19 @@ describe("ambiguous and refused writes are settled, never assumed", () => {
       expect(injector?.injected).toHaveLength(1);
       fake.setFaults(null);
       const lost = await b.store.claim({ issue: n, owner: b.owner, now: trialTime(n), termMs: TERM_MS, sessionId: "s" });
-      expect((await judge(fake, { issue: n, start: "absent", base: null, contenders: [{ name: "a", owner: a.owner, result }, { name: "b", owner: b.owner, result: lost }] })).problems).toEqual([]);
+      expect(
+        (
+          await judge(fake, {
+            issue: n,
+            start: "absent",
+            base: null,
+            contenders: [
+              { name: "a", owner: a.owner, result },
+              { name: "b", owner: b.owner, result: lost },
+            ],
+          })
+        ).problems,
+      ).toEqual([]);
     });
   }
 
@@ -147,7 +169,10 @@ describe("ambiguous and refused writes are settled, never assumed", () => {
     expect(renewed).toMatchObject({ ok: true, head: { sha: await fake.readRef(OWNER, REPO, `refs/${PREFIX}${n}`) } });
     faultOnce("5xx", "git/update-ref");
     if (!renewed.ok) throw new Error("renewed");
-    expect(await a.store.release(n, renewed.head, a.owner, t0, { outcome: "success", sessionId: "s" })).toMatchObject({ ok: true, head: { record: { state: "released" } } });
+    expect(await a.store.release(n, renewed.head, a.owner, t0, { outcome: "success", sessionId: "s" })).toMatchObject({
+      ok: true,
+      head: { record: { state: "released" } },
+    });
     fake.setFaults(null);
     expect(await chain(n)).toEqual(["claimed", "claimed", "released"]);
   });
@@ -186,17 +211,27 @@ describe("ambiguous and refused writes are settled, never assumed", () => {
     const a = makeClaimer(fake, "a", "host-a", { ...FAST_RETRIES, attempts: 3 });
     fake.setFaults({ rate: 1, kinds: ["5xx"], seed: 1, match: (r) => r.operationId === "git/get-ref" });
     const n = issue();
-    await expect(a.store.claim({ issue: n, owner: a.owner, now: trialTime(n), termMs: TERM_MS, sessionId: "s" })).rejects.toMatchObject({ status: expect.any(Number) });
+    await expect(a.store.claim({ issue: n, owner: a.owner, now: trialTime(n), termMs: TERM_MS, sessionId: "s" })).rejects.toMatchObject({
+      status: expect.any(Number),
+    });
     fake.setFaults(null);
   });
 });
 
 describe("fault injector", () => {
   it("decides the same way for the same seed and requests, in any interleaving", () => {
-    const reqs = Array.from({ length: 200 }, (_, i): FaultRequest => ({ kind: "rest", method: i % 2 ? "GET" : "POST", path: `/x/${i % 7}`, operationId: "op" }));
+    const reqs = Array.from({ length: 200 }, (_, i): FaultRequest => ({
+      kind: "rest",
+      method: i % 2 ? "GET" : "POST",
+      path: `/x/${i % 7}`,
+      operationId: "op",
+    }));
     const run = (order: FaultRequest[]): string[] => {
       const inj = new FaultInjector({ rate: 0.3, kinds: ["5xx", "429", "reset"], seed: 42 });
-      return order.map((r) => inj.decide(r, "body")).map((d, i) => `${order[i]?.path}:${JSON.stringify(d ?? null)}`).sort();
+      return order
+        .map((r) => inj.decide(r, "body"))
+        .map((d, i) => `${order[i]?.path}:${JSON.stringify(d ?? null)}`)
+        .sort();
     };
     const forward = run(reqs);
     expect(run([...reqs].reverse())).toEqual(forward);

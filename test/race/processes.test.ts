@@ -5,7 +5,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseLease } from "../../src/core/lease.js";
-import type { FakeGitHub } from "../support/fake-github/index.js";
+import type { FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { judge, OWNER, PREFIX, REPO, startRaceFake, TERM_MS, trialTime, type Contender, type Trial } from "./race-kit.js";
 
 /** (a) 10 processes on one host: each takes the lockfile, then the lease. */
@@ -50,36 +50,48 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(racers.map((r) => new Promise((resolve) => (r.child.exitCode !== null ? resolve(null) : (r.child.once("exit", resolve), r.child.stdin.end())))));
+  await Promise.all(
+    racers.map((r) => new Promise((resolve) => (r.child.exitCode !== null ? resolve(null) : (r.child.once("exit", resolve), r.child.stdin.end())))),
+  );
   await fake?.close();
   if (stateDir) await fs.rm(stateDir, { recursive: true, force: true });
 });
 
 describe(`${PROCESSES} processes on one host (lockfile, then lease)`, () => {
-  it(`exactly one winner in each of ${TRIALS} trials, a single-chain ref history, clear answers`, async () => {
-    const problems: string[] = [];
-    for (let t = 0; t < TRIALS; t += 1) {
-      const issue = 1 + t;
-      const line = JSON.stringify({ issue, now: trialTime(issue).toISOString(), termMs: TERM_MS });
-      for (const r of racers) r.child.stdin.write(`${line}\n`);
-      const answers = await Promise.all(racers.map(async (r) => ({ agent: r.agent, answer: JSON.parse(await r.next()) as { issue: number; won: boolean; lock?: string; reason?: string; sha?: string; error?: string } })));
-      const contenders: Contender[] = [];
-      for (const { agent, answer } of answers) {
-        if (answer.issue !== issue) problems.push(`#${issue}: ${agent} answered for #${answer.issue}`);
-        let result: Contender["result"];
-        if (answer.error !== undefined) result = { error: answer.error };
-        else if (answer.lock !== undefined) result = { lock: answer.lock };
-        else if (answer.won && answer.sha) result = { ok: true, head: { sha: answer.sha, record: parseLease((await fake.readCommit(OWNER, REPO, answer.sha)).message) } };
-        else result = { ok: false, reason: answer.reason ?? "", holder: null };
-        contenders.push({ name: agent, owner: "ok" in result && result.ok ? result.head.record.owner : null, result });
+  it(
+    `exactly one winner in each of ${TRIALS} trials, a single-chain ref history, clear answers`,
+    async () => {
+      const problems: string[] = [];
+      for (let t = 0; t < TRIALS; t += 1) {
+        const issue = 1 + t;
+        const line = JSON.stringify({ issue, now: trialTime(issue).toISOString(), termMs: TERM_MS });
+        for (const r of racers) r.child.stdin.write(`${line}\n`);
+        const answers = await Promise.all(
+          racers.map(async (r) => ({
+            agent: r.agent,
+            answer: JSON.parse(await r.next()) as { issue: number; won: boolean; lock?: string; reason?: string; sha?: string; error?: string },
+          })),
+        );
+        const contenders: Contender[] = [];
+        for (const { agent, answer } of answers) {
+          if (answer.issue !== issue) problems.push(`#${issue}: ${agent} answered for #${answer.issue}`);
+          let result: Contender["result"];
+          if (answer.error !== undefined) result = { error: answer.error };
+          else if (answer.lock !== undefined) result = { lock: answer.lock };
+          else if (answer.won && answer.sha)
+            result = { ok: true, head: { sha: answer.sha, record: parseLease((await fake.readCommit(OWNER, REPO, answer.sha)).message) } };
+          else result = { ok: false, reason: answer.reason ?? "", holder: null };
+          contenders.push({ name: agent, owner: "ok" in result && result.ok ? result.head.record.owner : null, result });
+        }
+        const trial: Trial = { issue, start: "absent", base: null, contenders };
+        problems.push(...(await judge(fake, trial)).problems);
       }
-      const trial: Trial = { issue, start: "absent", base: null, contenders };
-      problems.push(...(await judge(fake, trial)).problems);
-    }
-    expect(problems).toEqual([]);
-    // Every trial left exactly one lock file behind (the winner's), and no temp files.
-    const files = await fs.readdir(stateDir);
-    expect(files.filter((f) => f.endsWith(".lock"))).toHaveLength(TRIALS);
-    expect(files.filter((f) => !f.endsWith(".lock"))).toEqual([]);
-  }, 60_000 + TRIALS * 500);
+      expect(problems).toEqual([]);
+      // Every trial left exactly one lock file behind (the winner's), and no temp files.
+      const files = await fs.readdir(stateDir);
+      expect(files.filter((f) => f.endsWith(".lock"))).toHaveLength(TRIALS);
+      expect(files.filter((f) => !f.endsWith(".lock"))).toEqual([]);
+    },
+    60_000 + TRIALS * 500,
+  );
 });

@@ -10,7 +10,7 @@ import { describeOwner, parseLease, type LeaseOwner } from "../../src/core/lease
 import { WriteBudget } from "../../src/core/write-budget.js";
 import { StateDir } from "../../src/worker/state-dir.js";
 import { leaseTransport } from "../../src/worker/shared-clone.js";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 
 export const OWNER = "octo";
@@ -51,7 +51,12 @@ export function makeClaimer(fake: FakeGitHub, agent: string, host: string, optio
   // quota: an unbounded budget, or the process's shared 80-a-minute budget would pace the race.
   const github = new GitHubClient(api, { owner: OWNER, repo: REPO }, { count: (k) => (counts[k] += 1), budget: unlimitedBudget() });
   const git = gitStateDir === undefined ? {} : { git: leaseTransport({ github, state: new StateDir(gitStateDir), gitUrl: (r) => r.cloneUrl }) };
-  return { name: `${agent}@${host}`, owner: { agent, host, runId: `run-${agent}-${host}` }, store: new LeaseStore(github, PREFIX, { ...options, ...git }), counts };
+  return {
+    name: `${agent}@${host}`,
+    owner: { agent, host, runId: `run-${agent}-${host}` },
+    store: new LeaseStore(github, PREFIX, { ...options, ...git }),
+    counts,
+  };
 }
 
 export type Start = "absent" | "released";
@@ -88,7 +93,11 @@ export async function race(claimers: Claimer[], issue: number): Promise<Contende
   return Promise.all(
     claimers.map(async (c): Promise<Contender> => {
       try {
-        return { name: c.name, owner: c.owner, result: await c.store.claim({ issue, owner: c.owner, now, termMs: TERM_MS, sessionId: `s-${issue}-${c.owner.agent}` }) };
+        return {
+          name: c.name,
+          owner: c.owner,
+          result: await c.store.claim({ issue, owner: c.owner, now, termMs: TERM_MS, sessionId: `s-${issue}-${c.owner.agent}` }),
+        };
       } catch (error) {
         return { name: c.name, owner: c.owner, result: { error: error instanceof Error ? error.message : String(error) } };
       }
@@ -148,7 +157,8 @@ export async function judge(fake: FakeGitHub, trial: Trial): Promise<Verdict> {
       if (!/held on this host by \S+/.test(r.lock)) problems.push(`#${trial.issue}: ${c.name} lost the lock without saying to whom: ${r.lock}`);
     } else if (!r.ok) {
       if (!HELD_BY.test(r.reason)) problems.push(`#${trial.issue}: ${c.name} lost without a clear holder: ${r.reason}`);
-      else if (winner?.owner && !r.reason.includes(describeOwner(winner.owner))) problems.push(`#${trial.issue}: ${c.name} names the wrong holder: ${r.reason}`);
+      else if (winner?.owner && !r.reason.includes(describeOwner(winner.owner)))
+        problems.push(`#${trial.issue}: ${c.name} names the wrong holder: ${r.reason}`);
     }
   }
 
@@ -159,7 +169,8 @@ export async function judge(fake: FakeGitHub, trial: Trial): Promise<Verdict> {
     if (!entry) continue;
     const expectedParent = log[i + 1]?.sha;
     if (entry.parents.length > 1) problems.push(`#${trial.issue}: merge commit ${entry.sha}`);
-    if (entry.parents[0] !== expectedParent) problems.push(`#${trial.issue}: ${entry.sha} has parent ${entry.parents[0] ?? "none"}, not ${expectedParent ?? "none"}`);
+    if (entry.parents[0] !== expectedParent)
+      problems.push(`#${trial.issue}: ${entry.sha} has parent ${entry.parents[0] ?? "none"}, not ${expectedParent ?? "none"}`);
   }
   // Every update of the ref, as git logged it (REST writes and pushes alike): each
   // one starts from the head before it, and together they walk the history's chain.

@@ -5,7 +5,7 @@
  * then the drain and the checks (see soak-kit.ts). Prints a table and, as the
  * last line, one JSON object; exits 1 when an invariant fails.
  */
-import { faultKinds, type FaultKind } from "../support/fake-github/index.js";
+import { faultKinds, type FaultKind } from "../../src/offline/fake-github/index.js";
 import { defaultHeapRule, defaultMemoryRule, formatReport, runSoak, SOAK_DEFAULTS } from "./soak-kit.js";
 
 const USAGE =
@@ -19,7 +19,23 @@ function fail(message: string): never {
 }
 
 const args = process.argv.slice(2);
-const known = new Set(["--minutes", "--seed", "--workers", "--agents", "--app-agents", "--rate", "--fault-rate", "--fault-kinds", "--model-error-rate", "--kill-every", "--drain-minutes", "--sample-seconds", "--warmup-seconds", "--threshold", "--rss-file"]);
+const known = new Set([
+  "--minutes",
+  "--seed",
+  "--workers",
+  "--agents",
+  "--app-agents",
+  "--rate",
+  "--fault-rate",
+  "--fault-kinds",
+  "--model-error-rate",
+  "--kill-every",
+  "--drain-minutes",
+  "--sample-seconds",
+  "--warmup-seconds",
+  "--threshold",
+  "--rss-file",
+]);
 for (let i = 0; i < args.length; i += 1) {
   const arg = args[i] ?? "";
   if (arg === "--keep") continue;

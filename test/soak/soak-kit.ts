@@ -17,10 +17,20 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { benchScenario, MARKER as BENCH_MARKER } from "../../bench/_kit.js";
-import type { FaultKind } from "../support/fake-github/index.js";
-import type { Scenario } from "../support/model-server.js";
+import type { FaultKind } from "../../src/offline/fake-github/index.js";
+import type { Scenario } from "../../src/offline/model-server.js";
 import { checkIssue, seeded, stopWorker } from "../chaos/chaos-kit.js";
-import { createRepo, leaseHistory, markedProcesses, spawnWorker, startBench, waitFor, type Bench, type LeaseEntry, type SpawnedWorker } from "../chaos/worker-kit.js";
+import {
+  createRepo,
+  leaseHistory,
+  markedProcesses,
+  spawnWorker,
+  startBench,
+  waitFor,
+  type Bench,
+  type LeaseEntry,
+  type SpawnedWorker,
+} from "../chaos/worker-kit.js";
 
 // ---------------------------------------------------------------------------
 // Memory: least-squares slope of RSS after a warm-up, and the flatness verdict.
@@ -179,7 +189,8 @@ export function overlappingClaims(history: LeaseEntry[]): string[] {
     if (previous === undefined) {
       if (entry.epoch !== 1) out.push(`first claim has epoch ${entry.epoch}`);
     } else if (previous.state === "claimed") {
-      if (who(previous) !== who(entry) || previous.epoch !== entry.epoch) out.push(`${who(entry)} claimed (epoch ${entry.epoch}) while ${who(previous)} held epoch ${previous.epoch}`);
+      if (who(previous) !== who(entry) || previous.epoch !== entry.epoch)
+        out.push(`${who(entry)} claimed (epoch ${entry.epoch}) while ${who(previous)} held epoch ${previous.epoch}`);
     } else if (entry.epoch !== previous.epoch + 1) {
       out.push(`claim with epoch ${entry.epoch} after epoch ${previous.epoch}`);
     }
@@ -438,7 +449,10 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
   const appState = path.join(bench.root, "app-state");
   const repoName = `${OWNER}/${REPO}`;
   const heapDir = path.join(bench.root, "heap");
-  const probe = { nodeArgs: ["--expose-gc", "--import", HEAP_PROBE], env: { HARNESS_HEAP_PROBE_DIR: heapDir, HARNESS_HEAP_PROBE_MS: String(Math.max(1000, options.sampleSeconds * 2000)) } };
+  const probe = {
+    nodeArgs: ["--expose-gc", "--import", HEAP_PROBE],
+    env: { HARNESS_HEAP_PROBE_DIR: heapDir, HARNESS_HEAP_PROBE_MS: String(Math.max(1000, options.sampleSeconds * 2000)) },
+  };
   const workerEnv = { HARNESS_POLL_SECONDS: "1", HARNESS_CLAIM_JITTER_SECONDS: "0.3", ...probe.env };
   let kills = 0;
   let webhookFailures = 0;
@@ -464,7 +478,12 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
   const startWorker = (slot: number): Proc => {
     const generation = (generations.get(slot) ?? 0) + 1;
     generations.set(slot, generation);
-    const spawned = spawnWorker(bench, { stateDir: workerState, args: ["--agents", String(options.agents), "--repo", repoName], env: workerEnv, nodeArgs: probe.nodeArgs });
+    const spawned = spawnWorker(bench, {
+      stateDir: workerState,
+      args: ["--agents", String(options.agents), "--repo", repoName],
+      env: workerEnv,
+      nodeArgs: probe.nodeArgs,
+    });
     return track(generation === 1 ? `worker-${slot}` : `worker-${slot}.${generation}`, slot, spawned);
   };
   const current = (slot: number): Proc | undefined => procs.filter((p) => p.slot === slot && p.series.endedAt === null).at(-1);
@@ -511,7 +530,8 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
 
     // Transient GitHub faults on a fraction of REST requests (seeded). Rate-limit
     // answers carry `retry-after: 1`: without it Octokit's throttling waits 60 s.
-    if (options.faultRate > 0) injector = bench.github.setFaults({ rate: options.faultRate, kinds: options.faultKinds, seed: options.seed, retryAfterSeconds: 1 });
+    if (options.faultRate > 0)
+      injector = bench.github.setFaults({ rate: options.faultRate, kinds: options.faultKinds, seed: options.seed, retryAfterSeconds: 1 });
 
     // RSS of every harness process; the bench's own request records trimmed (nothing reads them here).
     const sample = async (): Promise<void> => {
@@ -654,13 +674,14 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     const expected = a.kind === "bench" ? "done" : "failed";
     if (end !== expected) {
       facts.unexpectedOutcomes += 1;
-      const errors = bench.github.listComments(OWNER, REPO, a.issue).flatMap((c) => /\*\*(EHARNESS_[A-Z_]+)\*\*: ([^\n]{0,160})/.exec(c.body)?.slice(1, 3) ?? []);
+      const errors = bench.github
+        .listComments(OWNER, REPO, a.issue)
+        .flatMap((c) => /\*\*(EHARNESS_[A-Z_]+)\*\*: ([^\n]{0,160})/.exec(c.body)?.slice(1, 3) ?? []);
       problems.push(
         `#${a.issue} (${a.kind}) ended ${end}, expected ${expected} (lease ${head.state}, ${head.outcome ?? "no outcome"}, attempt ${head.attempt}, ` +
           `owner ${head.owner.agent})${errors.length > 0 ? `: ${errors.join(" ")}` : ""}`,
       );
-    }
-    else if (end === "done" && check.openPulls !== 1) {
+    } else if (end === "done" && check.openPulls !== 1) {
       facts.unexpectedOutcomes += 1;
       problems.push(`#${a.issue}: done with ${check.openPulls} open PRs`);
     }
@@ -767,8 +788,18 @@ export function formatReport(report: SoakReport, rule: MemoryRule, heapRule: Mem
   const lines: string[] = [];
   const f = report.facts;
   lines.push("");
-  lines.push(`issues      created ${report.created}  done ${report.done}  failed ${report.failed} (${report.expectedFailed} with a model API error)  lost ${f.lost}  unexpected ${f.unexpectedOutcomes}`);
-  lines.push(`faults      GitHub ${report.githubFaults}${report.githubFaults > 0 ? ` (${Object.entries(report.faults).map(([k, v]) => `${k} ${v}`).join(", ")})` : ""}  model errors ${report.modelErrorIssues}  workers SIGKILLed ${report.kills} (leases reclaimed ${report.reclaimed})  webhooks answered with an error ${report.webhookFailures}`);
+  lines.push(
+    `issues      created ${report.created}  done ${report.done}  failed ${report.failed} (${report.expectedFailed} with a model API error)  lost ${f.lost}  unexpected ${f.unexpectedOutcomes}`,
+  );
+  lines.push(
+    `faults      GitHub ${report.githubFaults}${
+      report.githubFaults > 0
+        ? ` (${Object.entries(report.faults)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")})`
+        : ""
+    }  model errors ${report.modelErrorIssues}  workers SIGKILLed ${report.kills} (leases reclaimed ${report.reclaimed})  webhooks answered with an error ${report.webhookFailures}`,
+  );
   lines.push(
     `invariants  lost commits ${f.lostCommits}  overlapping claims ${f.overlappingClaims}  duplicate PRs ${f.duplicatePRs}  duplicate comments ${f.duplicateComments}  ` +
       `label mismatches ${f.labelMismatches}  orphans ${f.orphans}  leftover worktrees ${f.leftoverWorktrees}  process problems ${f.processProblems}`,
@@ -778,7 +809,19 @@ export function formatReport(report: SoakReport, rule: MemoryRule, heapRule: Mem
       `collection, flat below ${heapRule.thresholdMBPerMin} MB/min over ${Math.round(heapRule.minWindowMs / 1000)} s or more. ` +
       `Reported: RSS (it saws with the collector; its slope means something over ${Math.round(rule.minWindowMs / 1000)} s or more)`,
   );
-  const header = ["process", "pid", "heap start MB", "heap end MB", "heap slope MB/min", "RSS start MB", "RSS end MB", "RSS max MB", "RSS slope MB/min", "fitted s", "verdict"];
+  const header = [
+    "process",
+    "pid",
+    "heap start MB",
+    "heap end MB",
+    "heap slope MB/min",
+    "RSS start MB",
+    "RSS end MB",
+    "RSS max MB",
+    "RSS slope MB/min",
+    "fitted s",
+    "verdict",
+  ];
   const two = (n: number | null): string => (n === null ? "-" : n.toFixed(2));
   const rows = report.heap.series.map((h, i) => {
     const r = report.memory.series[i];

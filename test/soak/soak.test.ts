@@ -1,8 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { seeded } from "../chaos/chaos-kit.js";
 import type { LeaseEntry } from "../chaos/worker-kit.js";
-import type { FaultKind } from "../support/fake-github/index.js";
-import { defaultHeapRule, defaultMemoryRule, fitSlope, formatReport, judgeMemory, nothingWrong, overlappingClaims, runSoak, SOAK_DEFAULTS, soakVerdict, type RssSample, type RssSeries, type SoakFacts } from "./soak-kit.js";
+import type { FaultKind } from "../../src/offline/fake-github/index.js";
+import {
+  defaultHeapRule,
+  defaultMemoryRule,
+  fitSlope,
+  formatReport,
+  judgeMemory,
+  nothingWrong,
+  overlappingClaims,
+  runSoak,
+  SOAK_DEFAULTS,
+  soakVerdict,
+  type RssSample,
+  type RssSeries,
+  type SoakFacts,
+} from "./soak-kit.js";
 
 const T0 = 1_700_000_000_000;
 
@@ -33,7 +47,12 @@ describe("soak: the slope fit", () => {
     expect(fit?.slopeMBPerMin).toBeCloseTo(3, 9);
     expect(fit?.interceptMB).toBeCloseTo(100, 9);
     expect(fitSlope([{ t: T0, mb: 1 }])).toBeNull();
-    expect(fitSlope([{ t: T0, mb: 1 }, { t: T0, mb: 2 }])).toBeNull();
+    expect(
+      fitSlope([
+        { t: T0, mb: 1 },
+        { t: T0, mb: 2 },
+      ]),
+    ).toBeNull();
     expect(fitSlope(samples.map((s) => ({ ...s, mb: 42 })))?.slopeMBPerMin).toBe(0);
   });
 
@@ -105,7 +124,10 @@ describe("soak: leases and the verdict", () => {
   it("fails on anything lost or duplicated, and passes when memory was not judged", () => {
     expect(soakVerdict(clean)).toEqual({ pass: true, failures: [] });
     expect(soakVerdict({ ...clean, memoryFlat: null }).pass).toBe(true);
-    expect(soakVerdict({ ...clean, lost: 1, duplicatePRs: 2 })).toEqual({ pass: false, failures: ["1 issues lost (not finished)", "2 duplicate pull requests"] });
+    expect(soakVerdict({ ...clean, lost: 1, duplicatePRs: 2 })).toEqual({
+      pass: false,
+      failures: ["1 issues lost (not finished)", "2 duplicate pull requests"],
+    });
     expect(soakVerdict({ ...clean, issues: 0 }).failures).toEqual(["no issue arrived"]);
   });
 });
@@ -141,10 +163,19 @@ describe("soak: a short real run", () => {
     expect(report.created, log).toBeGreaterThanOrEqual(3);
     expect(report.kills, log).toBeGreaterThanOrEqual(1);
     expect(report.githubFaults, log).toBeGreaterThan(0);
-    expect(report.memory.series.map((s) => s.name), log).toContain("app");
-    expect(report.memory.series.every((s) => s.samples > 0), log).toBe(true);
+    expect(
+      report.memory.series.map((s) => s.name),
+      log,
+    ).toContain("app");
+    expect(
+      report.memory.series.every((s) => s.samples > 0),
+      log,
+    ).toBe(true);
     // The heap probe ran in every process (an empty probe is a problem, checked above) and its samples were read.
-    expect(report.heap.series.map((s) => s.name), log).toEqual(report.memory.series.map((s) => s.name));
+    expect(
+      report.heap.series.map((s) => s.name),
+      log,
+    ).toEqual(report.memory.series.map((s) => s.name));
     expect(report.heap.series.find((s) => s.name === "app")?.endMB, log).toBeGreaterThan(1);
   }, 180_000);
 });

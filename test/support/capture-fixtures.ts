@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadScenario, startModelServer, type Scenario } from "./model-server.js";
+import { loadScenario, startModelServer, type Scenario } from "../../src/offline/model-server.js";
 import { cliVersion, makeCliDirs, pidsWithEnv, runCli } from "./run-cli.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -76,10 +76,7 @@ async function main(only: string[]): Promise<void> {
           args: [...BASE_ARGS, ...(c.args ?? [])],
           env: { HARNESS_CAPTURE_ID: marker.split("=")[1] ?? "" },
           timeoutMs: 60_000,
-          signalWhen:
-            signal === undefined
-              ? undefined
-              : { signal, when: async () => (await pidsWithEnv(marker, "sleep 1000")).length > 0 },
+          signalWhen: signal === undefined ? undefined : { signal, when: async () => (await pidsWithEnv(marker, "sleep 1000")).length > 0 },
         });
         await writeFile(join(outDir, `${c.name}.jsonl`), result.stdout.endsWith("\n") || result.stdout === "" ? result.stdout : `${result.stdout}\n`);
         const meta = {
@@ -95,7 +92,9 @@ async function main(only: string[]): Promise<void> {
         await writeFile(join(outDir, `${c.name}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
         const leftovers = await pidsWithEnv(marker);
         for (const pid of leftovers) process.kill(pid, "SIGKILL");
-        console.log(`${c.name}: exit ${result.exitCode} signal ${result.signal}${leftovers.length > 0 ? ` (killed ${leftovers.length} leftover processes)` : ""}`);
+        console.log(
+          `${c.name}: exit ${result.exitCode} signal ${result.signal}${leftovers.length > 0 ? ` (killed ${leftovers.length} leftover processes)` : ""}`,
+        );
       } finally {
         await dirs.cleanup();
       }

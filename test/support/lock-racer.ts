@@ -22,7 +22,8 @@ const args = process.argv.slice(2);
 
 if (args[0] === "--serve") {
   const [, stateDir, apiUrl, token, owner, repo, prefix, agent] = args;
-  if (!stateDir || !apiUrl || !token || !owner || !repo || !prefix || !agent) throw new Error("usage: lock-racer --serve <stateDir> <apiUrl> <token> <owner> <repo> <prefix> <agent>");
+  if (!stateDir || !apiUrl || !token || !owner || !repo || !prefix || !agent)
+    throw new Error("usage: lock-racer --serve <stateDir> <apiUrl> <token> <owner> <repo> <prefix> <agent>");
   // A write budget that never waits: one process may win the lockfile of most of
   // 200 trials, which the process's 80-writes-a-minute budget would otherwise pace
   // (the fake enforces no quota; the race is the subject).

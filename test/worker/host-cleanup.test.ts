@@ -44,7 +44,11 @@ async function workerRecord(workerId: string, pid: number, agents: string[]): Pr
 describe("assertFreeDisk", () => {
   it("refuses below the threshold with EHARNESS_DISK and a fix", async () => {
     const statfs = async (): Promise<{ bavail: number; bsize: number }> => ({ bavail: 100, bsize: 1024 * 1024 });
-    await expect(assertFreeDisk(root, 2048, statfs)).rejects.toMatchObject({ code: "EHARNESS_DISK", message: expect.stringMatching(/Only 100 MiB/), fix: expect.stringMatching(/HARNESS_MIN_FREE_DISK_MB/) });
+    await expect(assertFreeDisk(root, 2048, statfs)).rejects.toMatchObject({
+      code: "EHARNESS_DISK",
+      message: expect.stringMatching(/Only 100 MiB/),
+      fix: expect.stringMatching(/HARNESS_MIN_FREE_DISK_MB/),
+    });
     await expect(assertFreeDisk(root, 50, statfs)).resolves.toBe(100);
   });
 });

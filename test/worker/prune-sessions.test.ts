@@ -77,7 +77,9 @@ describe("sessionRetentionMs", () => {
 
   it("refuses anything else with EHARNESS_USAGE and a fix", () => {
     for (const value of ["-1", "soon", "NaN"]) {
-      expect(() => sessionRetentionMs({ HARNESS_SESSION_RETENTION_DAYS: value })).toThrow(expect.objectContaining({ code: "EHARNESS_USAGE", fix: expect.stringContaining("HARNESS_SESSION_RETENTION_DAYS") }));
+      expect(() => sessionRetentionMs({ HARNESS_SESSION_RETENTION_DAYS: value })).toThrow(
+        expect.objectContaining({ code: "EHARNESS_USAGE", fix: expect.stringContaining("HARNESS_SESSION_RETENTION_DAYS") }),
+      );
     }
   });
 });

@@ -9,7 +9,7 @@ import { parseConfig } from "../../src/core/config.js";
 import { EtagCache } from "../../src/core/etag-cache.js";
 import { defaultReclaimPolicy } from "../../src/core/reclaim.js";
 import { reclaimRepository } from "../../src/worker/reclaimer.js";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 
 const OWNER = "octo";
@@ -40,7 +40,15 @@ async function runningIssue(): Promise<number> {
 }
 
 function reclaim(now: Date) {
-  return reclaimRepository({ github: client, config, policy: defaultReclaimPolicy, cache: new EtagCache(), log: silentLogger(), now: () => now, random: () => 0 });
+  return reclaimRepository({
+    github: client,
+    config,
+    policy: defaultReclaimPolicy,
+    cache: new EtagCache(),
+    log: silentLogger(),
+    now: () => now,
+    random: () => 0,
+  });
 }
 
 function labels(n: number): string[] {

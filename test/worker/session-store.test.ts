@@ -7,8 +7,8 @@ import { GitRepository } from "../../src/adapters/git.js";
 import { runClaude } from "../../src/adapters/claude/run-claude.js";
 import { defaultCliPath } from "../../src/cli/paths.js";
 import { projectKey, restoreSession, saveSession, sessionFile } from "../../src/worker/session-store.js";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
-import { loadScenario, startModelServer, type ModelServer } from "../support/model-server.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 
 let github: FakeGitHub;
 let model: ModelServer;
@@ -74,7 +74,17 @@ describe("session store", () => {
     await fs.appendFile(file, `${JSON.stringify({ type: "note", text: "token ghs_SECRETSECRETSECRET" })}\n`);
     const gitA = new GitRepository({ cloneDir: path.join(root, "host-a", "clone.git"), home: a.home, identity: { name: "h", email: "h@x" } });
     await gitA.ensureClone();
-    const saved = await saveSession({ git: gitA, url, credentials, issue: 7, home: a.home, cwd: a.cwd, sessionId, redact: (t) => t.replace(/ghs_\w+/g, "[redacted]"), now: new Date() });
+    const saved = await saveSession({
+      git: gitA,
+      url,
+      credentials,
+      issue: 7,
+      home: a.home,
+      cwd: a.cwd,
+      sessionId,
+      redact: (t) => t.replace(/ghs_\w+/g, "[redacted]"),
+      now: new Date(),
+    });
     expect(saved.sessionId).toBe(sessionId);
     expect(await github.readRef("octo", "resume", "refs/harness/sessions/issue-7")).toBe(saved.commit);
 
@@ -100,8 +110,21 @@ describe("session store", () => {
   });
 
   it("restores nothing when no session was saved", async () => {
-    const gitC = new GitRepository({ cloneDir: path.join(root, "host-c", "clone.git"), home: path.join(root, "host-c"), identity: { name: "h", email: "h@x" } });
+    const gitC = new GitRepository({
+      cloneDir: path.join(root, "host-c", "clone.git"),
+      home: path.join(root, "host-c"),
+      identity: { name: "h", email: "h@x" },
+    });
     await gitC.ensureClone();
-    expect(await restoreSession({ git: gitC, url: github.gitUrl("octo", "resume"), credentials: { token: github.token }, issue: 99, home: path.join(root, "host-c", "home"), cwd: path.join(root, "host-c", "w") })).toBeNull();
+    expect(
+      await restoreSession({
+        git: gitC,
+        url: github.gitUrl("octo", "resume"),
+        credentials: { token: github.token },
+        issue: 99,
+        home: path.join(root, "host-c", "home"),
+        cwd: path.join(root, "host-c", "w"),
+      }),
+    ).toBeNull();
   });
 });

@@ -14,8 +14,8 @@ import { workIssue, type WorkDeps } from "../../src/worker/work-issue.js";
 import { reclaimRepository } from "../../src/worker/reclaimer.js";
 import { reclaimPolicyOf } from "../../src/core/reclaim.js";
 import { EtagCache } from "../../src/core/etag-cache.js";
-import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
-import { loadScenario, startModelServer, type ModelServer } from "../support/model-server.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 import { testOctokit } from "../support/octokit.js";
 
 const OWNER = "octo";

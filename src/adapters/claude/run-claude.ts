@@ -256,10 +256,7 @@ export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeRes
 
   const armStall = (): void => {
     if (stallTimer !== undefined) clearTimeout(stallTimer);
-    stallTimer = setTimeout(
-      () => stop("stalled", `No output from the CLI for ${options.stallTimeoutMs} ms; the harness stopped it.`),
-      options.stallTimeoutMs,
-    );
+    stallTimer = setTimeout(() => stop("stalled", `No output from the CLI for ${options.stallTimeoutMs} ms; the harness stopped it.`), options.stallTimeoutMs);
   };
   armStall();
   const wallTimer = setTimeout(
@@ -289,10 +286,7 @@ export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeRes
     // The cost guard: the CLI checks its budget only when a model call has ended; the
     // stream shows the usage of a call as soon as its first block is printed.
     if (!resultSeen && report.costUsd > options.maxBudgetUsd) {
-      stop(
-        "max_budget",
-        `The session's cost reached $${report.costUsd.toFixed(2)}, over the budget of $${options.maxBudgetUsd}; the harness stopped it.`,
-      );
+      stop("max_budget", `The session's cost reached $${report.costUsd.toFixed(2)}, over the budget of $${options.maxBudgetUsd}; the harness stopped it.`);
     }
     if (options.onEvent !== undefined) {
       try {

@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findAgentProcesses, runClaude, type RunClaudeOptions } from "../../../src/adapters/claude/run-claude.js";
 import type { StreamEvent } from "../../../src/core/stream-event.js";
-import { startModelServer, type ModelServer } from "../../support/model-server.js";
+import { startModelServer, type ModelServer } from "../../../src/offline/model-server.js";
 import { makeCliDirs, runClaudeOptions, type CliDirs } from "../../support/run-cli.js";
 
 const KILL_GRACE = { interrupt: 2_000, terminate: 2_000 };
@@ -16,7 +16,6 @@ const KILL_GRACE = { interrupt: 2_000, terminate: 2_000 };
 function baseOptions(dirs: CliDirs, url: string, overrides: Partial<RunClaudeOptions> = {}): RunClaudeOptions {
   return runClaudeOptions(dirs, url, { killGraceMs: KILL_GRACE, ...overrides });
 }
-
 
 /**
  * A model that starts an expensive answer and never finishes it: `message_start`

@@ -3,16 +3,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  buildClaudeArgs,
-  buildClaudeEnv,
-  findAgentProcesses,
-  runClaude,
-  type RunClaudeOptions,
-} from "../../../src/adapters/claude/run-claude.js";
+import { buildClaudeArgs, buildClaudeEnv, findAgentProcesses, runClaude, type RunClaudeOptions } from "../../../src/adapters/claude/run-claude.js";
 import { isHarnessError } from "../../../src/core/errors.js";
 import type { StreamEvent } from "../../../src/core/stream-event.js";
-import { loadScenario, startModelServer, type ModelServer } from "../../support/model-server.js";
+import { loadScenario, startModelServer, type ModelServer } from "../../../src/offline/model-server.js";
 import { makeCliDirs, runClaudeOptions, pidsWithEnv, type CliDirs } from "../../support/run-cli.js";
 
 /** The shared test options; no server means a port nothing listens on. */
@@ -22,15 +16,30 @@ function baseOptions(dirs: CliDirs, server: ModelServer | null, overrides: Parti
 
 const scenariosDir = fileURLToPath(new URL("../../fixtures/scenarios/", import.meta.url));
 
-
 describe("buildClaudeArgs / buildClaudeEnv", () => {
   const dirs: CliDirs = { cwd: "/w", home: "/h", cleanup: async () => undefined };
   it("builds the command line", () => {
     const o = baseOptions(dirs, null, { sessionId: "s-1", appendSystemPromptFile: "/p.md", model: "m", permissionMode: "acceptEdits" });
     expect(buildClaudeArgs(o)).toEqual([
-      "-p", "Write hello.txt", "--session-id", "s-1", "--output-format", "stream-json", "--verbose",
-      "--append-system-prompt-file", "/p.md", "--allowedTools", "Write,Edit,Bash", "--permission-mode", "acceptEdits",
-      "--max-turns", "10", "--max-budget-usd", "5", "--model", "m",
+      "-p",
+      "Write hello.txt",
+      "--session-id",
+      "s-1",
+      "--output-format",
+      "stream-json",
+      "--verbose",
+      "--append-system-prompt-file",
+      "/p.md",
+      "--allowedTools",
+      "Write,Edit,Bash",
+      "--permission-mode",
+      "acceptEdits",
+      "--max-turns",
+      "10",
+      "--max-budget-usd",
+      "5",
+      "--model",
+      "m",
     ]);
     expect(buildClaudeArgs({ ...o, resume: true })).toContain("--resume");
     expect(buildClaudeArgs({ ...o, permissionMode: undefined })).toContain("dontAsk");

@@ -53,7 +53,10 @@ export class Webhooks {
     delete payload.enterprise;
     for (const [key, value] of Object.entries(parts)) payload[key] = overlay(example[key], value);
     payload.action = action;
-    payload.repository = overlay(example.repository, this.fake.ser.repo(repo, { full: false, gitUrl: this.fake.gitUrl(repo), pushedAt: this.fake.pushedAt(repo) }));
+    payload.repository = overlay(
+      example.repository,
+      this.fake.ser.repo(repo, { full: false, gitUrl: this.fake.gitUrl(repo), pushedAt: this.fake.pushedAt(repo) }),
+    );
     payload.sender = this.fake.ser.user(sender);
     payload.installation = { id: repo.installationId, node_id: Buffer.from(`0:Installation${repo.installationId}`).toString("base64") };
     return payload;

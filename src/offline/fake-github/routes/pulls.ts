@@ -23,7 +23,13 @@ export async function serializePull(fake: FakeContext, repo: RepoRecord, issue: 
   const url = `${api}/pulls/${issue.number}`;
   const html = `${ser.html}/${fullName(repo)}/pull/${issue.number}`;
   const repoJson = ser.repo(repo, { full: false, gitUrl: fake.gitUrl(repo), pushedAt: fake.pushedAt(repo) });
-  const side = (ref: string, sha: string): Record<string, unknown> => ({ label: `${repo.owner.login}:${ref}`, ref, sha, user: ser.user(repo.owner), repo: repoJson });
+  const side = (ref: string, sha: string): Record<string, unknown> => ({
+    label: `${repo.owner.login}:${ref}`,
+    ref,
+    sha,
+    user: ser.user(repo.owner),
+    repo: repoJson,
+  });
   const issueJson = ser.issue(repo, issue);
   const out: Record<string, unknown> = {
     url,
@@ -138,14 +144,32 @@ export async function createPull(
   const baseSha = await readRef(repo.path, `refs/heads/${input.base}`);
   if (!baseSha) return invalid("base");
   if (openDuplicate(repo, headRef, input.base)) {
-    throw unprocessable("Validation Failed", [{ resource: "PullRequest", code: "custom", message: `A pull request already exists for ${repo.owner.login}:${headRef}.` }]);
+    throw unprocessable("Validation Failed", [
+      { resource: "PullRequest", code: "custom", message: `A pull request already exists for ${repo.owner.login}:${headRef}.` },
+    ]);
   }
   if ((await commitsBetween(repo.path, baseSha, headSha)).length === 0) {
     throw unprocessable("Validation Failed", [{ resource: "PullRequest", code: "custom", message: `No commits between ${input.base} and ${headRef}` }]);
   }
   const issue = createIssueRecord(fake, repo, { title: input.title, body: input.body, user: input.user });
-  issue.pull = { id: fake.store.newId(), headOwner: repo.owner.login, headRef, baseRef: input.base, headSha, baseSha, draft: input.draft, merged: false, mergedAt: null };
-  fake.store.record({ actor: input.user.login, repo: fullName(repo), action: "pull.created", issueNumber: issue.number, detail: { head: headRef, base: input.base } });
+  issue.pull = {
+    id: fake.store.newId(),
+    headOwner: repo.owner.login,
+    headRef,
+    baseRef: input.base,
+    headSha,
+    baseSha,
+    draft: input.draft,
+    merged: false,
+    mergedAt: null,
+  };
+  fake.store.record({
+    actor: input.user.login,
+    repo: fullName(repo),
+    action: "pull.created",
+    issueNumber: issue.number,
+    detail: { head: headRef, base: input.base },
+  });
   return issue;
 }
 
@@ -206,7 +230,9 @@ const update: Handler = async (ctx) => {
   if (b.state === "open" && issue.state === "closed") {
     if (pull.merged) throw unprocessable("Validation Failed", [{ resource: "PullRequest", field: "state", code: "invalid" }]);
     if (openDuplicate(repo, pull.headRef, pull.baseRef, issue.number)) {
-      throw unprocessable("Validation Failed", [{ resource: "PullRequest", code: "custom", message: `A pull request already exists for ${repo.owner.login}:${pull.headRef}.` }]);
+      throw unprocessable("Validation Failed", [
+        { resource: "PullRequest", code: "custom", message: `A pull request already exists for ${repo.owner.login}:${pull.headRef}.` },
+      ]);
     }
   }
   if (b.state === "open" || b.state === "closed") setState(ctx.fake, repo, issue, b.state, undefined, actor);

@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { Octokit } from "@octokit/rest";
 import { ProbotOctokit } from "probot";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startFakeGitHub, type FakeGitHub } from "./fake-github/index.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 
 const exec = promisify(execFile);
 const OWNER = "acme";
@@ -17,7 +17,11 @@ const REPO = "widgets";
 const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 const APP_ID = 4242;
 
-const keys = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
+const keys = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: "spki", format: "pem" },
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+});
 
 function appJwt(privateKey: string, appId = APP_ID): string {
   const b64 = (v: object): string => Buffer.from(JSON.stringify(v)).toString("base64url");
@@ -27,7 +31,16 @@ function appJwt(privateKey: string, appId = APP_ID): string {
 }
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
-  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" };
+  const env = {
+    ...process.env,
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_AUTHOR_NAME: "t",
+    GIT_AUTHOR_EMAIL: "t@example.com",
+    GIT_COMMITTER_NAME: "t",
+    GIT_COMMITTER_EMAIL: "t@example.com",
+  };
   const { stdout } = await exec("git", args, { cwd, env });
   return stdout.trim();
 }
@@ -90,7 +103,15 @@ describe("fake GitHub", () => {
     const created = await fake.createIssue(OWNER, REPO, { title: "Fix it", body: "Please", user: "ada" });
     const n = created.number;
     await octokit.issues.addLabels({ owner: OWNER, repo: REPO, issue_number: n, labels: ["harness:queued", "priority:high"] });
-    const listed = await octokit.issues.listForRepo({ owner: OWNER, repo: REPO, labels: "harness:queued", state: "open", sort: "created", direction: "asc", per_page: 10 });
+    const listed = await octokit.issues.listForRepo({
+      owner: OWNER,
+      repo: REPO,
+      labels: "harness:queued",
+      state: "open",
+      sort: "created",
+      direction: "asc",
+      per_page: 10,
+    });
     expect(listed.data.map((i) => i.number)).toContain(n);
     await octokit.issues.removeLabel({ owner: OWNER, repo: REPO, issue_number: n, name: "harness:queued" });
     await octokit.issues.setLabels({ owner: OWNER, repo: REPO, issue_number: n, labels: ["harness:claimed"] });
@@ -133,7 +154,9 @@ describe("fake GitHub", () => {
     const { data: first } = await octokit.git.createCommit({ owner: OWNER, repo: REPO, message: lease("claimed", 1), tree: EMPTY_TREE, parents: [] });
     expect(first.tree.sha).toBe(EMPTY_TREE);
     await octokit.git.createRef({ owner: OWNER, repo: REPO, ref, sha: first.sha });
-    const dup = await octokit.git.createRef({ owner: OWNER, repo: REPO, ref, sha: first.sha }).catch((e: { status: number; response: { data: { message: string } } }) => e);
+    const dup = await octokit.git
+      .createRef({ owner: OWNER, repo: REPO, ref, sha: first.sha })
+      .catch((e: { status: number; response: { data: { message: string } } }) => e);
     expect("status" in dup && dup.status).toBe(422);
     expect((dup as { response: { data: { message: string } } }).response.data.message).toBe("Reference already exists");
 
@@ -147,9 +170,13 @@ describe("fake GitHub", () => {
 
     // Eight writers race from the same head, each with its own child commit.
     const children = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => octokit.git.createCommit({ owner: OWNER, repo: REPO, message: lease(`renew-${i}`, 2), tree: EMPTY_TREE, parents: [first.sha] }).then((r) => r.data.sha)),
+      Array.from({ length: 8 }, (_, i) =>
+        octokit.git.createCommit({ owner: OWNER, repo: REPO, message: lease(`renew-${i}`, 2), tree: EMPTY_TREE, parents: [first.sha] }).then((r) => r.data.sha),
+      ),
     );
-    const results = await Promise.all(children.map((sha) => statusOf(octokit.git.updateRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-7", sha, force: false }))));
+    const results = await Promise.all(
+      children.map((sha) => statusOf(octokit.git.updateRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-7", sha, force: false }))),
+    );
     expect(results.filter((s) => s === 200)).toHaveLength(1);
     expect(results.filter((s) => s === 422)).toHaveLength(7);
     const winner = children[results.indexOf(200)];
@@ -162,7 +189,9 @@ describe("fake GitHub", () => {
 
     // Conditional GET: unchanged ref answers 304.
     const { headers } = await octokit.git.getRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-7" });
-    expect(await statusOf(octokit.git.getRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-7", headers: { "if-none-match": headers.etag ?? "" } }))).toBe(304);
+    expect(
+      await statusOf(octokit.git.getRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-7", headers: { "if-none-match": headers.etag ?? "" } })),
+    ).toBe(304);
 
     await octokit.git.deleteRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-7" });
     expect(await fake.readRef(OWNER, REPO, ref)).toBeNull();
@@ -209,7 +238,15 @@ describe("fake GitHub", () => {
     await git(clone, "push", "--quiet", "origin", "main:refs/heads/empty-branch");
 
     const issue = await fake.createIssue(OWNER, REPO, { title: "Add y" });
-    const { data: pr } = await octokit.pulls.create({ owner: OWNER, repo: REPO, head: "harness/issue-2", base: "main", title: "Add y", body: `Closes #${issue.number}`, draft: true });
+    const { data: pr } = await octokit.pulls.create({
+      owner: OWNER,
+      repo: REPO,
+      head: "harness/issue-2",
+      base: "main",
+      title: "Add y",
+      body: `Closes #${issue.number}`,
+      draft: true,
+    });
     expect(pr.number).toBe(issue.number + 1);
     expect(pr.draft).toBe(true);
     expect(pr.commits).toBe(1);
@@ -277,7 +314,11 @@ describe("fake GitHub", () => {
       await fake.deliver("issues", bad, { signature: "invalid" });
       await fake.deliver("issues", bad, { signature: "missing" });
       const last = received.slice(-2);
-      expect(last[0]?.headers["x-hub-signature-256"]).not.toBe(`sha256=${createHmac("sha256", secret).update(last[0]?.body ?? "").digest("hex")}`);
+      expect(last[0]?.headers["x-hub-signature-256"]).not.toBe(
+        `sha256=${createHmac("sha256", secret)
+          .update(last[0]?.body ?? "")
+          .digest("hex")}`,
+      );
       expect(last[1]?.headers["x-hub-signature-256"]).toBeUndefined();
       expect(fake.deliveries.map((d) => d.event)).toEqual(["issues", "issue_comment", "issues", "issues", "issues"]);
     } finally {
@@ -298,7 +339,11 @@ describe("fake GitHub", () => {
     expect(c.user?.login).toBe("harness-app[bot]");
     expect(c.user?.type).toBe("Bot");
 
-    const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+    const otherKey = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      publicKeyEncoding: { type: "spki", format: "pem" },
+    });
     const forged = client(fake.apiUrl, appJwt(otherKey.privateKey));
     expect(await statusOf(forged.apps.getAuthenticated())).toBe(401);
     expect(await statusOf(app.repos.get({ owner: OWNER, repo: REPO }))).toBe(401);
@@ -351,14 +396,22 @@ describe("fake GitHub's in-process git paths agree with git", () => {
   });
 
   it("writes commit objects byte for byte as git commit-tree does, and git reads them back", async () => {
-    const cases: Array<{ message: string; author?: { name: string; email: string; date?: string }; committer?: { name: string; email: string; date?: string } }> = [
+    const cases: Array<{
+      message: string;
+      author?: { name: string; email: string; date?: string };
+      committer?: { name: string; email: string; date?: string };
+    }> = [
       { message: "plain" },
       { message: "with newline\n" },
       { message: "trailing blank lines\n\n\n" },
       { message: "" },
       { message: '{"state":"claimed","owner":"ünïcødé ✓ 🚀"}' },
       { message: "dated", author: { name: "Ada Lovelace", email: "ada@example.com", date: "2026-11-26T10:00:00Z" } },
-      { message: "offset", author: { name: "Ada", email: "ada@example.com", date: "2026-11-26T10:00:00+02:00" }, committer: { name: "Bob", email: "bob@example.com", date: "2026-01-02T03:04:05.678-05:30" } },
+      {
+        message: "offset",
+        author: { name: "Ada", email: "ada@example.com", date: "2026-11-26T10:00:00+02:00" },
+        committer: { name: "Bob", email: "bob@example.com", date: "2026-01-02T03:04:05.678-05:30" },
+      },
       // Inputs git rewrites go through git itself; the answer must be the same either way.
       { message: "crud", author: { name: " Ada. ", email: "<ada@example.com>", date: "2026-11-26T10:00:00Z" } },
       { message: "late in the month", author: { name: "Ada", email: "ada@example.com", date: "2026-11-30T23:59:59+14:00" } },
@@ -366,7 +419,15 @@ describe("fake GitHub's in-process git paths agree with git", () => {
     let parent: string | null = null;
     for (const c of cases) {
       const parents: string[] = parent === null ? [] : [parent];
-      const { data } = await octokit.git.createCommit({ owner: OWNER, repo: REPO, message: c.message, tree: EMPTY_TREE, parents, ...(c.author ? { author: c.author } : {}), ...(c.committer ? { committer: c.committer } : {}) });
+      const { data } = await octokit.git.createCommit({
+        owner: OWNER,
+        repo: REPO,
+        message: c.message,
+        tree: EMPTY_TREE,
+        parents,
+        ...(c.author ? { author: c.author } : {}),
+        ...(c.committer ? { committer: c.committer } : {}),
+      });
       // git recomputes the object from what it reads on disk: same sha, same fields.
       const raw = await gitIn("cat-file", "commit", data.sha);
       expect(raw.startsWith(`tree ${EMPTY_TREE}\n${parent ? `parent ${parent}\n` : ""}author `)).toBe(true);
@@ -387,7 +448,9 @@ describe("fake GitHub's in-process git paths agree with git", () => {
       if (c.author) env.GIT_AUTHOR_EMAIL = c.author.email;
       if (c.committer ?? c.author) env.GIT_COMMITTER_EMAIL = (c.committer ?? c.author)?.email ?? "";
       const byGit = await new Promise<string>((resolve, reject) => {
-        const child = execFile("git", ["commit-tree", EMPTY_TREE, ...(parent ? ["-p", parent] : []), "-F", "-"], { cwd: repoPath, env }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));
+        const child = execFile("git", ["commit-tree", EMPTY_TREE, ...(parent ? ["-p", parent] : []), "-F", "-"], { cwd: repoPath, env }, (err, stdout) =>
+          err ? reject(err) : resolve(stdout.trim()),
+        );
         child.stdin?.end(c.message);
       });
       expect(data.sha, JSON.stringify(c)).toBe(byGit);
@@ -437,7 +500,11 @@ describe("fake GitHub's in-process git paths agree with git", () => {
     expect((await update).data.object.sha).toBe(next.sha);
     expect(await gitIn("rev-parse", "refs/harness/leases/issue-3")).toBe(next.sha);
     // Many racers from one head, through the one update-ref process: exactly one wins.
-    const children = await Promise.all(Array.from({ length: 12 }, (_, i) => octokit.git.createCommit({ owner: OWNER, repo: REPO, message: `r${i}`, tree: EMPTY_TREE, parents: [next.sha] }).then((r) => r.data.sha)));
+    const children = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        octokit.git.createCommit({ owner: OWNER, repo: REPO, message: `r${i}`, tree: EMPTY_TREE, parents: [next.sha] }).then((r) => r.data.sha),
+      ),
+    );
     const results = await Promise.all(children.map((sha) => statusOf(octokit.git.updateRef({ owner: OWNER, repo: REPO, ref: "harness/leases/issue-3", sha }))));
     expect(results.filter((s) => s === 200)).toHaveLength(1);
     expect(await gitIn("rev-parse", "refs/harness/leases/issue-3")).toBe(children[results.indexOf(200)]);

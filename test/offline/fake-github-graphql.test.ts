@@ -1,8 +1,8 @@
 import { Octokit } from "@octokit/rest";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CONVERT_PULL_TO_DRAFT_MUTATION, MARK_PULL_READY_MUTATION } from "../../src/adapters/github-client.js";
-import { startFakeGitHub, type FakeGitHub } from "./fake-github/index.js";
-import { GitHubGraphQl } from "./fake-github/graphql.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { GitHubGraphQl } from "../../src/offline/fake-github/graphql.js";
 
 const OWNER = "acme";
 const REPO = "drafts";
@@ -34,7 +34,15 @@ describe("fake GitHub's GraphQL endpoint (validated against GitHub's GraphQL sch
     const { data: main } = await octokit.git.getRef({ owner: OWNER, repo: REPO, ref: "heads/main" });
     const { data: commit } = await octokit.git.createCommit({ owner: OWNER, repo: REPO, message: "work", tree: EMPTY_TREE, parents: [main.object.sha] });
     await octokit.git.createRef({ owner: OWNER, repo: REPO, ref: `refs/heads/harness/issue-${issueNumber}`, sha: commit.sha });
-    const { data: pr } = await octokit.pulls.create({ owner: OWNER, repo: REPO, head: `harness/issue-${issueNumber}`, base: "main", title: "Work", body: `Closes #${issueNumber}`, draft: true });
+    const { data: pr } = await octokit.pulls.create({
+      owner: OWNER,
+      repo: REPO,
+      head: `harness/issue-${issueNumber}`,
+      base: "main",
+      title: "Work",
+      body: `Closes #${issueNumber}`,
+      draft: true,
+    });
     return { number: pr.number, nodeId: pr.node_id };
   }
 
@@ -73,8 +81,24 @@ describe("fake GitHub's GraphQL endpoint (validated against GitHub's GraphQL sch
     // Logged as writes of the API, counted for the issue the branch works; changes attributed.
     const logged = fake.requestLog.filter((e) => e.path === "/graphql");
     expect(logged).toMatchObject([
-      { kind: "rest", method: "POST", operationId: "graphql/markPullRequestReadyForReview", status: 200, write: true, actor: "harness-tester", issueNumber: issue.number },
-      { kind: "rest", method: "POST", operationId: "graphql/convertPullRequestToDraft", status: 200, write: true, actor: "harness-tester", issueNumber: issue.number },
+      {
+        kind: "rest",
+        method: "POST",
+        operationId: "graphql/markPullRequestReadyForReview",
+        status: 200,
+        write: true,
+        actor: "harness-tester",
+        issueNumber: issue.number,
+      },
+      {
+        kind: "rest",
+        method: "POST",
+        operationId: "graphql/convertPullRequestToDraft",
+        status: 200,
+        write: true,
+        actor: "harness-tester",
+        issueNumber: issue.number,
+      },
     ]);
     expect(fake.changes.filter((c) => c.issueNumber === pr.number && c.action.startsWith("pull.")).map((c) => c.action)).toEqual([
       "pull.created",
@@ -82,7 +106,9 @@ describe("fake GitHub's GraphQL endpoint (validated against GitHub's GraphQL sch
       "pull.converted_to_draft",
     ]);
     // Already a draft: nothing changes, and the answer says so.
-    expect(await octokit.graphql<DraftResult>(CONVERT_PULL_TO_DRAFT_MUTATION, { pullRequestId: pr.nodeId })).toEqual({ convertPullRequestToDraft: { pullRequest: { id: pr.nodeId, isDraft: true } } });
+    expect(await octokit.graphql<DraftResult>(CONVERT_PULL_TO_DRAFT_MUTATION, { pullRequestId: pr.nodeId })).toEqual({
+      convertPullRequestToDraft: { pullRequest: { id: pr.nodeId, isDraft: true } },
+    });
     expect(fake.changes.filter((c) => c.issueNumber === pr.number && c.action === "pull.converted_to_draft")).toHaveLength(1);
 
     // The schema is built once per process.
@@ -106,8 +132,12 @@ describe("fake GitHub's GraphQL endpoint (validated against GitHub's GraphQL sch
     fake.clearViolations();
 
     // A syntax error, a variable of the wrong type, a body without a query: the same.
-    expect((await post({ query: "mutation { markPullRequestReadyForReview(" })).body.errors).toMatchObject([{ message: expect.stringContaining("Syntax Error") }]);
-    expect((await post({ query: MARK_PULL_READY_MUTATION, variables: { pullRequestId: 42.5 } })).body.errors).toMatchObject([{ message: expect.stringContaining("$pullRequestId") }]);
+    expect((await post({ query: "mutation { markPullRequestReadyForReview(" })).body.errors).toMatchObject([
+      { message: expect.stringContaining("Syntax Error") },
+    ]);
+    expect((await post({ query: MARK_PULL_READY_MUTATION, variables: { pullRequestId: 42.5 } })).body.errors).toMatchObject([
+      { message: expect.stringContaining("$pullRequestId") },
+    ]);
     expect((await post({ variables: {} })).body).toEqual({ errors: [{ message: "A query attribute must be specified and must be a string." }] });
     expect(fake.violations.map((v) => v.kind)).toEqual(["request-body", "request-body", "request-body"]);
     fake.clearViolations();
@@ -129,18 +159,32 @@ describe("fake GitHub's GraphQL endpoint (validated against GitHub's GraphQL sch
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         data: { markPullRequestReadyForReview: null },
-        errors: [{ type: "NOT_FOUND", path: ["markPullRequestReadyForReview"], locations: [{ line: 2, column: 3 }], message: `Could not resolve to a node with the global id of '${id}'` }],
+        errors: [
+          {
+            type: "NOT_FOUND",
+            path: ["markPullRequestReadyForReview"],
+            locations: [{ line: 2, column: 3 }],
+            message: `Could not resolve to a node with the global id of '${id}'`,
+          },
+        ],
       });
     }
     // Octokit turns it into an error.
-    await expect(octokit.graphql(MARK_PULL_READY_MUTATION, { pullRequestId: "PR_kwDOnothing" })).rejects.toMatchObject({ name: "GraphqlResponseError", errors: [{ type: "NOT_FOUND" }] });
+    await expect(octokit.graphql(MARK_PULL_READY_MUTATION, { pullRequestId: "PR_kwDOnothing" })).rejects.toMatchObject({
+      name: "GraphqlResponseError",
+      errors: [{ type: "NOT_FOUND" }],
+    });
     fake.assertNoViolations();
   });
 
   it("refuses an unauthenticated or unauthorised request like REST", async () => {
     const issue = await fake.createIssue(OWNER, REPO, { title: "Auth" });
     const pr = await draftPull(issue.number);
-    const status = async (p: Promise<unknown>): Promise<number> => p.then(() => 200, (err: { status?: number }) => err.status ?? -1);
+    const status = async (p: Promise<unknown>): Promise<number> =>
+      p.then(
+        () => 200,
+        (err: { status?: number }) => err.status ?? -1,
+      );
 
     const anonymous = client(fake.apiUrl);
     expect(await status(anonymous.pulls.update({ owner: OWNER, repo: REPO, pull_number: pr.number, body: "x" }))).toBe(401);

@@ -78,7 +78,17 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     handleGitHttp(req, res, url, {
       ...deps.git,
       log: (e) =>
-        deps.requestLog.push({ kind: "git", method: e.method, path: e.path, operationId: e.operation, status: e.status, write: e.write, actor: e.actor, issueNumber: null, at: Date.now() }),
+        deps.requestLog.push({
+          kind: "git",
+          method: e.method,
+          path: e.path,
+          operationId: e.operation,
+          status: e.status,
+          write: e.write,
+          actor: e.actor,
+          issueNumber: null,
+          at: Date.now(),
+        }),
     });
     return;
   }
@@ -108,13 +118,26 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     }
     if (payload !== undefined) all["content-type"] = "application/json; charset=utf-8";
     res.writeHead(finalStatus, all).end(payload);
-    deps.requestLog.push({ kind: "rest", method, path: url.pathname, operationId, status: finalStatus, write: method !== "GET" && method !== "HEAD", actor, issueNumber, at: Date.now() });
+    deps.requestLog.push({
+      kind: "rest",
+      method,
+      path: url.pathname,
+      operationId,
+      status: finalStatus,
+      write: method !== "GET" && method !== "HEAD",
+      actor,
+      issueNumber,
+      at: Date.now(),
+    });
   };
 
   const api = OpenApi.shared();
   const match = api.match(method, url.pathname);
   if (match.kind !== "ok") {
-    violation({ kind: "unknown-route", message: match.kind === "unknown-route" ? `no GitHub route ${method} ${url.pathname}` : `${method} is not an operation of ${match.template}` });
+    violation({
+      kind: "unknown-route",
+      message: match.kind === "unknown-route" ? `no GitHub route ${method} ${url.pathname}` : `${method} is not an operation of ${match.template}`,
+    });
     send(404, { message: "Not Found", documentation_url: DOCS, status: "404" });
     return;
   }
@@ -159,7 +182,17 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   const fault: FaultDecision | undefined = deps.faults?.()?.decide({ kind: "rest", method, path: url.pathname, operationId }, raw);
   if (fault?.delayMs) await sleep(fault.delayMs);
   if (fault?.reset) {
-    deps.requestLog.push({ kind: "rest", method, path: url.pathname, operationId, status: 0, write: method !== "GET" && method !== "HEAD", actor, issueNumber, at: Date.now() });
+    deps.requestLog.push({
+      kind: "rest",
+      method,
+      path: url.pathname,
+      operationId,
+      status: 0,
+      write: method !== "GET" && method !== "HEAD",
+      actor,
+      issueNumber,
+      at: Date.now(),
+    });
     req.socket.destroy();
     return;
   }
@@ -208,7 +241,10 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   if (problem) {
     violation({ kind: problem.kind, status: result.status, message: problem.message });
     if (deps.strict) {
-      send(500, { message: `fake-github strict mode: response for ${operationId} violates GitHub's OpenAPI description: ${problem.message}`, documentation_url: DOCS });
+      send(500, {
+        message: `fake-github strict mode: response for ${operationId} violates GitHub's OpenAPI description: ${problem.message}`,
+        documentation_url: DOCS,
+      });
       return;
     }
   }
@@ -228,8 +264,17 @@ async function graphql(deps: ServerDeps, req: IncomingMessage, res: ServerRespon
   };
   const auth = deps.fake.auth.authenticate(req.headers.authorization);
   if (auth.kind !== "ok" || auth.identity.kind === "app-jwt") {
-    const message = auth.kind === "none" ? "This endpoint requires you to be authenticated." : auth.kind === "invalid" ? auth.message : "A JSON web token could not be decoded";
-    reply(401, { message, documentation_url: GRAPHQL_DOCS }, { operationId: "graphql", write: false, actor: auth.kind === "ok" ? auth.identity.user.login : null, issueNumber: null });
+    const message =
+      auth.kind === "none"
+        ? "This endpoint requires you to be authenticated."
+        : auth.kind === "invalid"
+          ? auth.message
+          : "A JSON web token could not be decoded";
+    reply(
+      401,
+      { message, documentation_url: GRAPHQL_DOCS },
+      { operationId: "graphql", write: false, actor: auth.kind === "ok" ? auth.identity.user.login : null, issueNumber: null },
+    );
     return;
   }
   // The request hook applies as on REST (operationId "graphql"): tests refuse or delay a mutation.

@@ -43,7 +43,12 @@ export function handleGitHttp(req: IncomingMessage, res: ServerResponse, url: UR
   }
   if (auth.kind === "invalid" || (write && auth.kind !== "ok")) {
     log(401);
-    deny(res, 401, auth.kind === "invalid" ? "Invalid username or token. Password authentication is not supported for Git operations." : "Authentication required", true);
+    deny(
+      res,
+      401,
+      auth.kind === "invalid" ? "Invalid username or token. Password authentication is not supported for Git operations." : "Authentication required",
+      true,
+    );
     return;
   }
 

@@ -100,7 +100,8 @@ export class Auth {
     if (String(payload.iss) !== String(this.appKeys.appId)) return { kind: "invalid", message: "'Issuer' claim ('iss') must be an Integer" };
     const now = Math.floor(Date.now() / 1000);
     if (typeof payload.exp !== "number" || payload.exp < now) return { kind: "invalid", message: "'Expiration time' claim ('exp') is too far in the future" };
-    if (typeof payload.iat === "number" && payload.iat > now + 60) return { kind: "invalid", message: "'Issued at' claim ('iat') must be an Integer representing a time in the past" };
+    if (typeof payload.iat === "number" && payload.iat > now + 60)
+      return { kind: "invalid", message: "'Issued at' claim ('iat') must be an Integer representing a time in the past" };
     const user = this.store.user(this.botLogin, "Bot");
     return { kind: "ok", identity: { user, kind: "app-jwt", superuser: false } };
   }

@@ -329,7 +329,12 @@ export class Serializer {
     };
   }
 
-  content(repo: RepoRecord, ref: string, entry: { path: string; sha: string; size: number; type: "file" | "dir" | "symlink" | "submodule" }, content?: Buffer): JsonObject {
+  content(
+    repo: RepoRecord,
+    ref: string,
+    entry: { path: string; sha: string; size: number; type: "file" | "dir" | "symlink" | "submodule" },
+    content?: Buffer,
+  ): JsonObject {
     const path = entry.path.split("/").map(encodeURIComponent).join("/");
     const url = `${this.repoApi(repo)}/contents/${path}?ref=${encodeURIComponent(ref)}`;
     const gitUrl = `${this.repoApi(repo)}/git/${entry.type === "dir" ? "trees" : "blobs"}/${entry.sha}`;

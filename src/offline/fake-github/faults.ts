@@ -113,7 +113,13 @@ export class FaultInjector {
       }
       case "429":
       case "403-secondary":
-        return { respond: { status: fault === "429" ? 429 : 403, body: { message: SECONDARY_MESSAGE, documentation_url: SECONDARY_DOCS }, headers: this.retryAfter(detail) } };
+        return {
+          respond: {
+            status: fault === "429" ? 429 : 403,
+            body: { message: SECONDARY_MESSAGE, documentation_url: SECONDARY_DOCS },
+            headers: this.retryAfter(detail),
+          },
+        };
       case "lost-response":
         return { dropResponse: true };
       case "reset":

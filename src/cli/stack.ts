@@ -3,18 +3,18 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
-import { createHarnessApp, type ApiCounts } from "../../src/app/harness-app.js";
-import { startServer, type RunningServer } from "../../src/app/start-server.js";
-import { startReconciler, type Reconciler } from "../../src/app/reconciler.js";
-import { reclaimerStep } from "../../src/worker/reclaimer.js";
-import type { ReclaimPolicy } from "../../src/core/reclaim.js";
-import { silentLogger } from "../../src/adapters/logger.js";
-import { AgentPool } from "../../src/worker/agent-pool.js";
-import { StateDir } from "../../src/worker/state-dir.js";
-import type { WorkResult } from "../../src/worker/work-issue.js";
-import { defaultCliPath, promptsDir } from "../../src/cli/paths.js";
-import { startFakeGitHub, type FakeGitHub } from "./fake-github/index.js";
-import { startModelServer, type ModelServer, type Scenario } from "./model-server.js";
+import { createHarnessApp, type ApiCounts } from "../app/harness-app.js";
+import { startServer, type RunningServer } from "../app/start-server.js";
+import { startReconciler, type Reconciler } from "../app/reconciler.js";
+import { reclaimerStep } from "../worker/reclaimer.js";
+import type { ReclaimPolicy } from "../core/reclaim.js";
+import { silentLogger } from "../adapters/logger.js";
+import { AgentPool } from "../worker/agent-pool.js";
+import { StateDir } from "../worker/state-dir.js";
+import type { WorkResult } from "../worker/work-issue.js";
+import { defaultCliPath, promptsDir } from "../cli/paths.js";
+import { startFakeGitHub, type FakeGitHub } from "../offline/fake-github/index.js";
+import { startModelServer, type ModelServer, type Scenario } from "../offline/model-server.js";
 
 /**
  * Everything of the embedded setup in one process: the fake GitHub, the
@@ -107,7 +107,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     const reconcile = options.reconcile;
     const reconciler = reconcile
-      ? startReconciler({ probot: server.probot, repositories: reconcile.repositories, log, beforeWalk: reclaimerStep({ log, ...(reconcile.policy ? { policy: reconcile.policy } : {}) }) })
+      ? startReconciler({
+          probot: server.probot,
+          repositories: reconcile.repositories,
+          log,
+          beforeWalk: reclaimerStep({ log, ...(reconcile.policy ? { policy: reconcile.policy } : {}) }),
+        })
       : null;
     if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });

@@ -32,11 +32,7 @@ export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   };
 }
 
-export function runGit(
-  cwd: string,
-  args: string[],
-  opts: { input?: string | Buffer; env?: Record<string, string> } = {},
-): Promise<GitResult> {
+export function runGit(cwd: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     const child = spawn("git", args, { cwd, env: gitEnv(opts.env), stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
@@ -98,13 +94,7 @@ export function signatureEnv(author: Signature, committer: Signature = author): 
 }
 
 /** Writes a commit containing exactly `files` (on top of `parents`) and returns its sha. */
-export async function commitFiles(
-  repoPath: string,
-  files: Record<string, string>,
-  message: string,
-  parents: string[],
-  who: Signature,
-): Promise<string> {
+export async function commitFiles(repoPath: string, files: Record<string, string>, message: string, parents: string[], who: Signature): Promise<string> {
   const scratch = await mkdtemp(join(tmpdir(), "fake-gh-index-"));
   try {
     const env = { GIT_INDEX_FILE: join(scratch, "index") };
@@ -119,17 +109,14 @@ export async function commitFiles(
   }
 }
 
-export async function commitTree(
-  repoPath: string,
-  tree: string,
-  parents: string[],
-  message: string,
-  author: Signature,
-  committer: Signature,
-): Promise<string> {
+export async function commitTree(repoPath: string, tree: string, parents: string[], message: string, author: Signature, committer: Signature): Promise<string> {
   const body = commitBody(tree, parents, message, author, committer);
   // git commit-tree refuses a missing tree or parent: then let git say so.
-  if (body !== null && (await objectType(repoPath, tree)) === "tree" && (await Promise.all(parents.map((p) => objectType(repoPath, p)))).every((t) => t === "commit")) {
+  if (
+    body !== null &&
+    (await objectType(repoPath, tree)) === "tree" &&
+    (await Promise.all(parents.map((p) => objectType(repoPath, p)))).every((t) => t === "commit")
+  ) {
     return repoCache(repoPath).writeCommit(body);
   }
   const args = ["commit-tree", tree];

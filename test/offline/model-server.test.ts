@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadScenario, startModelServer, type ModelServer, type Scenario } from "./model-server.js";
+import { loadScenario, startModelServer, type ModelServer, type Scenario } from "../../src/offline/model-server.js";
 
 const scenariosDir = fileURLToPath(new URL("../fixtures/scenarios/", import.meta.url));
 

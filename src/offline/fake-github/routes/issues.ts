@@ -95,7 +95,14 @@ export function removeAssignees(fake: FakeContext, repo: RepoRecord, issue: Issu
   }
 }
 
-export function setState(fake: FakeContext, repo: RepoRecord, issue: IssueRecord, state: "open" | "closed", reason: string | undefined, actor: UserRecord): void {
+export function setState(
+  fake: FakeContext,
+  repo: RepoRecord,
+  issue: IssueRecord,
+  state: "open" | "closed",
+  reason: string | undefined,
+  actor: UserRecord,
+): void {
   if (issue.state === state) return;
   issue.state = state;
   if (state === "closed") {
@@ -149,7 +156,10 @@ const listForRepo: Handler = async (ctx) => {
   const repo = ctx.repo();
   const q = ctx.query;
   const state = q.get("state") ?? "open";
-  const labels = (q.get("labels") ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const labels = (q.get("labels") ?? "")
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const assignee = q.get("assignee");
   const creator = q.get("creator");
   const since = q.get("since");
@@ -177,7 +187,8 @@ const createIssue: Handler = async (ctx) => {
   const repo = ctx.repo();
   const b = obj(ctx.body);
   const title = b.title;
-  if (typeof title !== "string" && typeof title !== "number") throw unprocessable("Validation Failed", [{ resource: "Issue", field: "title", code: "missing_field" }]);
+  if (typeof title !== "string" && typeof title !== "number")
+    throw unprocessable("Validation Failed", [{ resource: "Issue", field: "title", code: "missing_field" }]);
   const issue = createIssueRecord(ctx.fake, repo, {
     title: String(title),
     body: str(b.body) ?? null,
@@ -206,7 +217,13 @@ const updateIssue: Handler = async (ctx) => {
   if ("labels" in b) setLabels(ctx.fake, repo, issue, labelNames({ labels: b.labels }), actor);
   if ("assignees" in b || "assignee" in b) {
     const wanted = "assignees" in b ? stringList(b.assignees) : str(b.assignee) ? [String(b.assignee)] : [];
-    removeAssignees(ctx.fake, repo, issue, issue.assignees.map((a) => a.login).filter((l) => !wanted.includes(l)), actor);
+    removeAssignees(
+      ctx.fake,
+      repo,
+      issue,
+      issue.assignees.map((a) => a.login).filter((l) => !wanted.includes(l)),
+      actor,
+    );
     addAssignees(ctx.fake, repo, issue, wanted, actor);
   }
   issue.updatedAt = Date.now();
@@ -340,15 +357,21 @@ const addBlockedBy: Handler = async (ctx) => {
   const { repo, issue } = issueOf(ctx);
   requireTriage(ctx, repo);
   const id = obj(ctx.body).issue_id;
-  if (typeof id !== "number" || !Number.isInteger(id)) throw unprocessable("Validation Failed", [{ resource: "IssueDependency", field: "issue_id", code: "invalid" }]);
+  if (typeof id !== "number" || !Number.isInteger(id))
+    throw unprocessable("Validation Failed", [{ resource: "IssueDependency", field: "issue_id", code: "invalid" }]);
   const blocker = ctx.fake.store.issueById(id);
   if (!blocker) throw notFound();
-  if (blocker.issue.id === issue.id) throw unprocessable("Validation Failed", [{ resource: "IssueDependency", field: "issue_id", code: "invalid", message: "An issue cannot be blocked by itself" }]);
+  if (blocker.issue.id === issue.id)
+    throw unprocessable("Validation Failed", [
+      { resource: "IssueDependency", field: "issue_id", code: "invalid", message: "An issue cannot be blocked by itself" },
+    ]);
   const list = ctx.fake.store.blockedBy.get(issue.id) ?? [];
   if (list.includes(id)) throw unprocessable("Validation Failed", [{ resource: "IssueDependency", field: "issue_id", code: "already_exists" }]);
   ctx.fake.store.blockedBy.set(issue.id, [...list, id]);
   touch(issue);
-  log(ctx.fake, repo, ctx.identity.user, "issue.blocked_by.added", issue.number, { blocker: `${blocker.repo.owner.login}/${blocker.repo.name}#${blocker.issue.number}` });
+  log(ctx.fake, repo, ctx.identity.user, "issue.blocked_by.added", issue.number, {
+    blocker: `${blocker.repo.owner.login}/${blocker.repo.name}#${blocker.issue.number}`,
+  });
   return ok(ctx.fake.ser.issue(blocker.repo, blocker.issue), 201, { location: `${ctx.fake.ser.repoApi(repo)}/issues/${issue.number}/dependencies/blocked_by` });
 };
 
@@ -364,7 +387,9 @@ const removeBlockedBy: Handler = async (ctx) => {
     list.filter((x) => x !== id),
   );
   touch(issue);
-  log(ctx.fake, repo, ctx.identity.user, "issue.blocked_by.removed", issue.number, { blocker: `${blocker.repo.owner.login}/${blocker.repo.name}#${blocker.issue.number}` });
+  log(ctx.fake, repo, ctx.identity.user, "issue.blocked_by.removed", issue.number, {
+    blocker: `${blocker.repo.owner.login}/${blocker.repo.name}#${blocker.issue.number}`,
+  });
   return ok(ctx.fake.ser.issue(blocker.repo, blocker.issue));
 };
 

@@ -28,9 +28,7 @@ export interface Operation {
 }
 
 export type RouteMatch =
-  | { kind: "ok"; operation: Operation; params: Record<string, string> }
-  | { kind: "unknown-route" }
-  | { kind: "method-not-allowed"; template: string };
+  { kind: "ok"; operation: Operation; params: Record<string, string> } | { kind: "unknown-route" } | { kind: "method-not-allowed"; template: string };
 
 interface TrieNode {
   literal: Map<string, TrieNode>;
@@ -113,7 +111,16 @@ export class OpenApi {
       for (const method of METHODS) {
         const op = item[method];
         if (!isObject(op) || typeof op.operationId !== "string") continue;
-        const operation: Operation = { method: method.toUpperCase(), template, operationId: op.operationId, regex, paramNames, literalCount, multiCount: multi.size, spec: op };
+        const operation: Operation = {
+          method: method.toUpperCase(),
+          template,
+          operationId: op.operationId,
+          regex,
+          paramNames,
+          literalCount,
+          multiCount: multi.size,
+          spec: op,
+        };
         this.operations.push(operation);
         added.push(operation);
       }

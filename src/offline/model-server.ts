@@ -113,9 +113,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
-  return content
-    .map((block) => (isRecord(block) && typeof block.text === "string" ? block.text : ""))
-    .join("\n");
+  return content.map((block) => (isRecord(block) && typeof block.text === "string" ? block.text : "")).join("\n");
 }
 
 function readMessagesBody(body: unknown): MessagesBody {
@@ -163,9 +161,7 @@ function substitute(value: unknown, vars: Record<string, string>): unknown {
   return value;
 }
 
-type ContentBlock =
-  | { type: "text"; text: string }
-  | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
+type ContentBlock = { type: "text"; text: string } | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
 
 interface Answer {
   content: ContentBlock[];

@@ -161,7 +161,11 @@ class RefWriter {
   constructor(private readonly repoPath: string) {}
 
   private start(): ChildProcessWithoutNullStreams {
-    const child = spawn("git", ["-c", "core.filesRefLockTimeout=20", "update-ref", "--stdin"], { cwd: this.repoPath, env: gitEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("git", ["-c", "core.filesRefLockTimeout=20", "update-ref", "--stdin"], {
+      cwd: this.repoPath,
+      env: gitEnv(),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     this.stdoutBuf = "";
     this.stderrBuf = "";
     child.stdout.setEncoding("utf8");

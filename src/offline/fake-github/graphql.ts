@@ -137,7 +137,12 @@ function draftMutation(draft: boolean, operation: string) {
     if (pull.draft !== draft) {
       pull.draft = draft;
       issue.updatedAt = Date.now();
-      ctx.fake.store.record({ actor: login, repo: fullName(repo), action: draft ? "pull.converted_to_draft" : "pull.ready_for_review", issueNumber: issue.number });
+      ctx.fake.store.record({
+        actor: login,
+        repo: fullName(repo),
+        action: draft ? "pull.converted_to_draft" : "pull.ready_for_review",
+        issueNumber: issue.number,
+      });
     }
     return { clientMutationId: args.input.clientMutationId ?? null, pullRequest: pullRequestNode(repo, issue, pull, ctx.fake.ser) };
   };
@@ -169,7 +174,15 @@ export async function handleGraphQl(fake: FakeContext, identity: Identity, raw: 
   let operationId = "graphql";
   let write = false;
   let issueNumber: number | null = null;
-  const outcome = (status: number, body: unknown): GraphQlOutcome => ({ status, body, operationId, write, actor: identity.user.login, issueNumber, violations });
+  const outcome = (status: number, body: unknown): GraphQlOutcome => ({
+    status,
+    body,
+    operationId,
+    write,
+    actor: identity.user.login,
+    issueNumber,
+    violations,
+  });
   const refuse = (message: string, errors: Record<string, unknown>[]): GraphQlOutcome => {
     violations.push({ kind: "request-body", operationId, status: 200, message });
     return outcome(200, { errors });
@@ -224,7 +237,15 @@ export async function handleGraphQl(fake: FakeContext, identity: Identity, raw: 
       issueNumber = n;
     },
   };
-  const result: ExecutionResult = await execute({ schema, document, operationName, variableValues: variables as Record<string, unknown>, rootValue: ROOT, contextValue: ctx, fieldResolver });
+  const result: ExecutionResult = await execute({
+    schema,
+    document,
+    operationName,
+    variableValues: variables as Record<string, unknown>,
+    rootValue: ROOT,
+    contextValue: ctx,
+    fieldResolver,
+  });
   if (!("data" in result) || result.data === undefined) {
     // Variables that do not coerce to the operation's types: no execution at all.
     const errors = result.errors ?? [];

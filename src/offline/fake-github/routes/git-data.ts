@@ -72,7 +72,7 @@ const createRef: Handler = async (ctx) => {
     await backoff();
   }
   throw new ApiError(409, "Reference update failed");
-}
+};
 
 const getRef: Handler = async (ctx) => {
   const repo = ctx.repo();
@@ -107,7 +107,12 @@ const updateRefHandler: Handler = async (ctx) => {
     const r = await updateRef(repo.path, ref, sha, current);
     if (r.ok) {
       ctx.fake.touched(repo);
-      ctx.fake.store.record({ actor: ctx.identity.user.login, repo: `${repo.owner.login}/${repo.name}`, action: "ref.updated", detail: { ref, from: current, to: sha, force } });
+      ctx.fake.store.record({
+        actor: ctx.identity.user.login,
+        repo: `${repo.owner.login}/${repo.name}`,
+        action: "ref.updated",
+        detail: { ref, from: current, to: sha, force },
+      });
       return ok(await refBody(ctx, repo, ref, sha));
     }
     await backoff();
@@ -124,7 +129,12 @@ const deleteRefHandler: Handler = async (ctx) => {
     if (!current) throw unprocessable("Reference does not exist");
     if (await deleteRef(repo.path, ref, current)) {
       ctx.fake.touched(repo);
-      ctx.fake.store.record({ actor: ctx.identity.user.login, repo: `${repo.owner.login}/${repo.name}`, action: "ref.deleted", detail: { ref, from: current } });
+      ctx.fake.store.record({
+        actor: ctx.identity.user.login,
+        repo: `${repo.owner.login}/${repo.name}`,
+        action: "ref.deleted",
+        detail: { ref, from: current },
+      });
       return { status: 204 };
     }
     await backoff();

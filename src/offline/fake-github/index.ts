@@ -182,7 +182,9 @@ export class FakeGitHub {
 
   assertNoViolations(): void {
     if (this.violations.length === 0) return;
-    const lines = this.violations.map((v) => `- [${v.kind}] ${v.method} ${v.path}${v.operationId ? ` (${v.operationId})` : ""}${v.status ? ` ${v.status}` : ""}: ${v.message}`);
+    const lines = this.violations.map(
+      (v) => `- [${v.kind}] ${v.method} ${v.path}${v.operationId ? ` (${v.operationId})` : ""}${v.status ? ` ${v.status}` : ""}: ${v.message}`,
+    );
     throw new Error(`fake-github: ${this.violations.length} violation(s) of GitHub's OpenAPI description or GraphQL schema:\n${lines.join("\n")}`);
   }
 
@@ -265,7 +267,10 @@ export class FakeGitHub {
     const sender = this.store.user(opts.sender ?? r.owner.login);
     const [added] = addLabels(this.ctx, r, issue, [label], sender);
     if (!added || !this.webhooks.target) return null;
-    return this.webhooks.deliver("issues", this.webhooks.build("issues", "labeled", r, sender, { issue: this.ctx.ser.issue(r, issue), label: this.ctx.ser.label(r, added) }));
+    return this.webhooks.deliver(
+      "issues",
+      this.webhooks.build("issues", "labeled", r, sender, { issue: this.ctx.ser.issue(r, issue), label: this.ctx.ser.label(r, added) }),
+    );
   }
 
   /** Removes a label, then delivers `issues.unlabeled`. */
@@ -275,7 +280,10 @@ export class FakeGitHub {
     const sender = this.store.user(opts.sender ?? r.owner.login);
     const removed = removeIssueLabel(this.ctx, r, issue, label, sender);
     if (!removed || !this.webhooks.target) return null;
-    return this.webhooks.deliver("issues", this.webhooks.build("issues", "unlabeled", r, sender, { issue: this.ctx.ser.issue(r, issue), label: this.ctx.ser.label(r, removed) }));
+    return this.webhooks.deliver(
+      "issues",
+      this.webhooks.build("issues", "unlabeled", r, sender, { issue: this.ctx.ser.issue(r, issue), label: this.ctx.ser.label(r, removed) }),
+    );
   }
 
   /** Comments on an issue, then delivers `issue_comment.created`. */
@@ -304,7 +312,14 @@ export class FakeGitHub {
   }
 
   /** Builds a realistic payload for `event.action` on an issue without changing state. */
-  buildPayload(event: "issues" | "issue_comment", action: string, owner: string, repo: string, number: number, opts: PersonOptions = {}): Record<string, unknown> {
+  buildPayload(
+    event: "issues" | "issue_comment",
+    action: string,
+    owner: string,
+    repo: string,
+    number: number,
+    opts: PersonOptions = {},
+  ): Record<string, unknown> {
     const r = this.repoOrThrow(owner, repo);
     const issue = this.issueOrThrow(r, number);
     const sender = this.store.user(opts.sender ?? r.owner.login);
