@@ -1,7 +1,7 @@
 import { describeOutcome, formatCost, formatDuration } from "../core/render-comments.js";
 import { describeOwner } from "../core/lease.js";
-import type { ReclaimResult } from "../worker/reclaimer.js";
-import type { WorkResult } from "../worker/work-issue.js";
+import type { ReclaimResult } from "../runtime/reclaimer.js";
+import type { WorkResult } from "../runtime/work-issue.js";
 import type { SummaryCell } from "./action-core.js";
 import { processSecrets } from "../adapters/secrets.js";
 

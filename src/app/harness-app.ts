@@ -4,15 +4,15 @@ import { describeWait } from "../core/queue.js";
 import { renderConfigErrorComment } from "../core/render-comments.js";
 import type { GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
-import type { AgentPool } from "../worker/agent-pool.js";
-import { claimIssue } from "../worker/claim-issue.js";
-import type { StateDir } from "../worker/state-dir.js";
-import { workIssue, type ClaudeSettings, type WorkResult } from "../worker/work-issue.js";
-import { InterruptRegistry } from "../worker/interrupts.js";
+import type { AgentPool } from "../runtime/agent-pool.js";
+import { claimIssue } from "../runtime/claim-issue.js";
+import type { StateDir } from "../runtime/state-dir.js";
+import { workIssue, type ClaudeSettings, type WorkResult } from "../runtime/work-issue.js";
+import { InterruptRegistry } from "../runtime/interrupts.js";
 import { registerSteering } from "./steering.js";
 import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
-import { loadConfigConditional } from "./load-config-conditional.js";
-import { readQueue } from "./read-queue.js";
+import { loadConfigConditional } from "../runtime/load-config-conditional.js";
+import { readQueue } from "../runtime/read-queue.js";
 
 export type { ApiCounts } from "./issue-intake.js";
 

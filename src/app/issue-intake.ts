@@ -3,7 +3,7 @@ import type { HarnessConfig } from "../core/config.js";
 import { EtagCache } from "../core/etag-cache.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
-import type { AgentPool } from "../worker/agent-pool.js";
+import type { AgentPool } from "../runtime/agent-pool.js";
 
 /** A repository and a client authorized for it (an installation's, or the token's). */
 export interface RepoTarget {

@@ -4,8 +4,8 @@ import { describeWait } from "../core/queue.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { intakeOf, IssueIntake, type RepoTarget } from "./issue-intake.js";
-import { readConfigConditional } from "./load-config-conditional.js";
-import { readQueue } from "./read-queue.js";
+import { readConfigConditional } from "../runtime/load-config-conditional.js";
+import { readQueue } from "../runtime/read-queue.js";
 
 /**
  * The reconciler: webhooks are neither retried nor ordered, so every few

@@ -9,11 +9,11 @@ import { renderStatusComment, type LiveAgent } from "../core/render-status.js";
 import type { GitHubApi, GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
 import type { Logger } from "../adapters/logger.js";
-import { harnessLabels } from "../worker/claim-issue.js";
-import type { InterruptRegistry } from "../worker/interrupts.js";
-import type { StateDir } from "../worker/state-dir.js";
+import { harnessLabels } from "../runtime/claim-issue.js";
+import type { InterruptRegistry } from "../runtime/interrupts.js";
+import type { StateDir } from "../runtime/state-dir.js";
 import { IssueIntake, type RepoTarget } from "./issue-intake.js";
-import { loadConfigConditional } from "./load-config-conditional.js";
+import { loadConfigConditional } from "../runtime/load-config-conditional.js";
 
 export interface SteeringOptions {
   intake: IssueIntake;

@@ -2,14 +2,14 @@ import { readFileSync } from "node:fs";
 import { createHarnessApp } from "../app/harness-app.js";
 import { startServer } from "../app/start-server.js";
 import { startReconciler } from "../app/reconciler.js";
-import { reclaimerStep } from "../worker/reclaimer.js";
+import { reclaimerStep } from "../runtime/reclaimer.js";
 import { HarnessError } from "../core/errors.js";
 import { createLogger } from "../adapters/logger.js";
-import { AgentPool } from "../worker/agent-pool.js";
+import { AgentPool } from "../runtime/agent-pool.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
-import { pruneSessions, sessionRetentionMs } from "../worker/prune-sessions.js";
-import { maintainClones } from "../worker/maintain-clone.js";
+import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
+import { maintainClones } from "../runtime/maintain-clone.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
-import { modelEnvFrom } from "../worker/model-env.js";
-import { StateDir } from "../worker/state-dir.js";
-import type { ClaudeSettings } from "../worker/work-issue.js";
+import { modelEnvFrom } from "../runtime/model-env.js";
+import { StateDir } from "../runtime/state-dir.js";
+import type { ClaudeSettings } from "../runtime/work-issue.js";
 import { defaultCliPath, promptsDir } from "./paths.js";
 
 /** What every command that runs agents on this host reads from its environment. */

@@ -4,8 +4,8 @@ import { EtagCache } from "../core/etag-cache.js";
 import { reclaimPolicyOf } from "../core/reclaim.js";
 import { GitHubClient } from "../adapters/github-client.js";
 import { createLogger } from "../adapters/logger.js";
-import { loadConfig } from "../app/load-config.js";
-import { reclaimRepository, type ReclaimResult } from "../worker/reclaimer.js";
+import { loadConfig } from "../runtime/load-config.js";
+import { reclaimRepository, type ReclaimResult } from "../runtime/reclaimer.js";
 import { processSecrets } from "../adapters/secrets.js";
 
 /**

@@ -5,10 +5,10 @@ import { EtagCache } from "../core/etag-cache.js";
 import { GitHubClient } from "../adapters/github-client.js";
 import { createLogger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
-import { loadConfig } from "../app/load-config.js";
-import { listWorkers } from "../worker/worker-registry.js";
-import { localAgents, queueStatus, renderHostStatus, type HostStatus, type QueueStatus } from "../worker/host-status.js";
-import { StateDir } from "../worker/state-dir.js";
+import { loadConfig } from "../runtime/load-config.js";
+import { listWorkers } from "../runtime/worker-registry.js";
+import { localAgents, queueStatus, renderHostStatus, type HostStatus, type QueueStatus } from "../runtime/host-status.js";
+import { StateDir } from "../runtime/state-dir.js";
 
 /**
  * `harness status [--json] [--repo owner/repo …]`: every agent on this host

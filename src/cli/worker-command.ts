@@ -1,9 +1,9 @@
 import { tokenOctokit } from "../adapters/octokit.js";
-import { sessionRetentionMs } from "../worker/prune-sessions.js";
+import { sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { HarnessError } from "../core/errors.js";
 import { createLogger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
-import { DEFAULT_MIN_FREE_DISK_MB } from "../worker/free-disk.js";
+import { DEFAULT_MIN_FREE_DISK_MB } from "../runtime/free-disk.js";
 import { QueueWorker } from "../worker/queue-worker.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
 

@@ -8,19 +8,19 @@ import type { ReclaimPolicy } from "../core/reclaim.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { bootId } from "../adapters/lockfile.js";
-import { readConfigConditional } from "../app/load-config-conditional.js";
-import { readQueue } from "../app/read-queue.js";
-import { claimIssue, harnessLabels, type Claim } from "./claim-issue.js";
-import { assertFreeDisk } from "./free-disk.js";
-import { killOrphanedAgents } from "./orphans.js";
-import { pruneWorktrees } from "./prune-worktrees.js";
-import { pruneSessions } from "./prune-sessions.js";
-import { maintainClone } from "./maintain-clone.js";
-import { sharedClone } from "./shared-clone.js";
-import { reclaimerStep } from "./reclaimer.js";
-import type { StateDir } from "./state-dir.js";
-import { workIssue, type ClaudeSettings, type WorkResult } from "./work-issue.js";
-import { workerFile, writeJsonAtomic, type AgentSlot, type WorkerRecord } from "./worker-registry.js";
+import { readConfigConditional } from "../runtime/load-config-conditional.js";
+import { readQueue } from "../runtime/read-queue.js";
+import { claimIssue, harnessLabels, type Claim } from "../runtime/claim-issue.js";
+import { assertFreeDisk } from "../runtime/free-disk.js";
+import { killOrphanedAgents } from "../runtime/orphans.js";
+import { pruneWorktrees } from "../runtime/prune-worktrees.js";
+import { pruneSessions } from "../runtime/prune-sessions.js";
+import { maintainClone } from "../runtime/maintain-clone.js";
+import { sharedClone } from "../runtime/shared-clone.js";
+import { reclaimerStep } from "../runtime/reclaimer.js";
+import type { StateDir } from "../runtime/state-dir.js";
+import { workIssue, type ClaudeSettings, type WorkResult } from "../runtime/work-issue.js";
+import { workerFile, writeJsonAtomic, type AgentSlot, type WorkerRecord } from "../runtime/worker-registry.js";
 
 export interface QueueWorkerOptions {
   agents: number;
@@ -44,7 +44,7 @@ export interface QueueWorkerOptions {
   /** Overrides each repository's `reclaim` configuration (tests). */
   reclaimPolicy?: ReclaimPolicy;
   minFreeDiskMb: number;
-  /** Session directories older than this are removed (src/worker/prune-sessions.ts). */
+  /** Session directories older than this are removed (src/runtime/prune-sessions.ts). */
   sessionRetentionMs: number;
   gitUrl?: (repository: { cloneUrl: string }) => string;
   random?: () => number;

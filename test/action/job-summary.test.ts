@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import { actionOutputs } from "../../src/action/main.js";
 import { jobSummaryErrors, jobSummaryRows, reclaimSummaryRows, type IssueRun } from "../../src/action/job-summary.js";
 import { reclaimOutputs } from "../../src/action/reclaim-mode.js";
-import type { ReclaimResult } from "../../src/worker/reclaimer.js";
+import type { ReclaimResult } from "../../src/runtime/reclaimer.js";
 import { HarnessError } from "../../src/core/errors.js";
 import type { SessionReport } from "../../src/core/session-report.js";
-import type { WorkResult } from "../../src/worker/work-issue.js";
+import type { WorkResult } from "../../src/runtime/work-issue.js";
 
 function report(overrides: Partial<SessionReport> = {}): SessionReport {
   return {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OWNER, REPO, startActionFixture, type ActionFixture } from "./action-fixture.js";
-import { StateDir } from "../../src/worker/state-dir.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
 import { GitHubClient } from "../../src/adapters/github-client.js";
 import { LeaseStore } from "../../src/adapters/github-lease.js";
 import { parseConfig } from "../../src/core/config.js";

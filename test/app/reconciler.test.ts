@@ -3,7 +3,7 @@ import { IssueIntake } from "../../src/app/issue-intake.js";
 import { startReconciler } from "../../src/app/reconciler.js";
 import { silentLogger } from "../../src/adapters/logger.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
-import { AgentPool } from "../../src/worker/agent-pool.js";
+import { AgentPool } from "../../src/runtime/agent-pool.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 

@@ -6,8 +6,8 @@ import { createHarnessApp } from "../../src/app/harness-app.js";
 import { intakeOf } from "../../src/app/issue-intake.js";
 import { startServer, type RunningServer } from "../../src/app/start-server.js";
 import { silentLogger } from "../../src/adapters/logger.js";
-import { AgentPool } from "../../src/worker/agent-pool.js";
-import { StateDir } from "../../src/worker/state-dir.js";
+import { AgentPool } from "../../src/runtime/agent-pool.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
 import { signWebhookBody, startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 
 /** Delivery ids: a delivery seen twice has no second effect, not even a read; a failed one can be redelivered. */

@@ -7,9 +7,9 @@ import { statusCommand } from "../../src/cli/status-command.js";
 import { GitHubClient } from "../../src/adapters/github-client.js";
 import { LeaseStore } from "../../src/adapters/github-lease.js";
 import { bootId } from "../../src/adapters/lockfile.js";
-import { StateDir } from "../../src/worker/state-dir.js";
-import { workerFile, writeJsonAtomic, type WorkerRecord } from "../../src/worker/worker-registry.js";
-import type { HostStatus } from "../../src/worker/host-status.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
+import { workerFile, writeJsonAtomic, type WorkerRecord } from "../../src/runtime/worker-registry.js";
+import type { HostStatus } from "../../src/runtime/host-status.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WorkResult } from "../../src/worker/work-issue.js";
+import type { WorkResult } from "../../src/runtime/work-issue.js";
 import { loadScenario } from "../../src/offline/model-server.js";
 import { startStack, type Stack } from "../../src/cli/stack.js";
 

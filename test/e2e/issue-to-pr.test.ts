@@ -24,7 +24,8 @@ let stack: Stack;
 
 beforeAll(async () => {
   const scenarios = await Promise.all(["e2e-probe.yaml", "api-error.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))));
-  stack = await startStack({ scenarios });
+  // No progress edits: the exact list of writes below is a clean issue's, however long the session takes.
+  stack = await startStack({ scenarios, progressIntervalMs: 3_600_000 });
   await stack.github.createRepo({ owner: OWNER, name: REPO, defaultBranch: "main", files: FILES });
 });
 

@@ -8,8 +8,8 @@ import { GitHubClient } from "../../src/adapters/github-client.js";
 import { LeaseStore, type ClaimResult, type LeaseStoreOptions } from "../../src/adapters/github-lease.js";
 import { describeOwner, parseLease, type LeaseOwner } from "../../src/core/lease.js";
 import { WriteBudget } from "../../src/core/write-budget.js";
-import { StateDir } from "../../src/worker/state-dir.js";
-import { leaseTransport } from "../../src/worker/shared-clone.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
+import { leaseTransport } from "../../src/runtime/shared-clone.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 

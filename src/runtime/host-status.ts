@@ -5,7 +5,7 @@ import { parseLease, type LeaseRecord } from "../core/lease.js";
 import { describeWait } from "../core/queue.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
-import { readQueue } from "../app/read-queue.js";
+import { readQueue } from "./read-queue.js";
 import type { StateDir } from "./state-dir.js";
 import { listWorkers, liveness, readJsonFiles } from "./worker-registry.js";
 

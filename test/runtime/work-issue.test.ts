@@ -8,10 +8,10 @@ import { createLogger, silentLogger, type Logger } from "../../src/adapters/logg
 import { parseConfig, type HarnessConfig } from "../../src/core/config.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
 import { defaultCliPath, promptsDir } from "../../src/cli/paths.js";
-import { claimIssue } from "../../src/worker/claim-issue.js";
-import { StateDir } from "../../src/worker/state-dir.js";
-import { workIssue, type WorkDeps } from "../../src/worker/work-issue.js";
-import { reclaimRepository } from "../../src/worker/reclaimer.js";
+import { claimIssue } from "../../src/runtime/claim-issue.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
+import { workIssue, type WorkDeps } from "../../src/runtime/work-issue.js";
+import { reclaimRepository } from "../../src/runtime/reclaimer.js";
 import { reclaimPolicyOf } from "../../src/core/reclaim.js";
 import { EtagCache } from "../../src/core/etag-cache.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";

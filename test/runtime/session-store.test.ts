@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitRepository } from "../../src/adapters/git.js";
 import { runClaude } from "../../src/adapters/claude/run-claude.js";
 import { defaultCliPath } from "../../src/cli/paths.js";
-import { projectKey, restoreSession, saveSession, sessionFile } from "../../src/worker/session-store.js";
+import { projectKey, restoreSession, saveSession, sessionFile } from "../../src/runtime/session-store.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 

@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/logger.js";
-import { pruneSessions, sessionRetentionMs } from "../../src/worker/prune-sessions.js";
-import { StateDir } from "../../src/worker/state-dir.js";
+import { pruneSessions, sessionRetentionMs } from "../../src/runtime/prune-sessions.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
 
 const DAY = 24 * 60 * 60_000;
 const log = createLogger({ level: "silent" });

@@ -3,9 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EMPTY_TREE } from "../../src/adapters/github-lease.js";
-import { maintainClone, maintainClones } from "../../src/worker/maintain-clone.js";
-import { sharedClone } from "../../src/worker/shared-clone.js";
-import { StateDir } from "../../src/worker/state-dir.js";
+import { maintainClone, maintainClones } from "../../src/runtime/maintain-clone.js";
+import { sharedClone } from "../../src/runtime/shared-clone.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
 
 const repository = { owner: "octo", repo: "app" };
 let state: StateDir;

@@ -8,7 +8,7 @@ import { silentLogger } from "../../src/adapters/logger.js";
 import { parseConfig } from "../../src/core/config.js";
 import { EtagCache } from "../../src/core/etag-cache.js";
 import { defaultReclaimPolicy } from "../../src/core/reclaim.js";
-import { reclaimRepository } from "../../src/worker/reclaimer.js";
+import { reclaimRepository } from "../../src/runtime/reclaimer.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 

@@ -5,11 +5,11 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bootId } from "../../src/adapters/lockfile.js";
 import { silentLogger } from "../../src/adapters/logger.js";
-import { assertFreeDisk } from "../../src/worker/free-disk.js";
-import { killOrphanedAgents } from "../../src/worker/orphans.js";
-import { pruneWorktrees } from "../../src/worker/prune-worktrees.js";
-import { StateDir } from "../../src/worker/state-dir.js";
-import { workerFile, writeJsonAtomic } from "../../src/worker/worker-registry.js";
+import { assertFreeDisk } from "../../src/runtime/free-disk.js";
+import { killOrphanedAgents } from "../../src/runtime/orphans.js";
+import { pruneWorktrees } from "../../src/runtime/prune-worktrees.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
+import { workerFile, writeJsonAtomic } from "../../src/runtime/worker-registry.js";
 import { markedProcesses, waitFor } from "../chaos/worker-kit.js";
 
 /** What a worker does to its host before its agents start: disk check, orphans, stale worktrees. */

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../src/adapters/logger.js";
-import { Heartbeat, type LeaseStatus } from "../../src/worker/heartbeat.js";
+import { Heartbeat, type LeaseStatus } from "../../src/runtime/heartbeat.js";
 
 beforeEach(() => {
   vi.useFakeTimers();
