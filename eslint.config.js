@@ -1,6 +1,7 @@
 // @ts-check
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import layers from "./scripts/eslint-layers.js";
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "action/dist/**", "coverage/**"] },
@@ -24,5 +25,10 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-console": "off",
     },
+  },
+  {
+    files: ["src/**/*.ts"],
+    plugins: { layers },
+    rules: { "layers/imports": ["error", { root: import.meta.dirname }] },
   },
 );
