@@ -2,16 +2,16 @@ import { tokenOctokit } from "../adapters/octokit.js";
 import type { HarnessConfig } from "../core/config.js";
 import { EtagCache } from "../core/etag-cache.js";
 import { toHarnessError } from "../core/errors.js";
-import type { LeaseOwner } from "../core/lease.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
-import { claimIssue, type Claim, type ClaimDeps, type ClaimOutcome } from "../runtime/claim-issue.js";
+import type { Claim, ClaimDeps, ClaimOutcome } from "../runtime/claim-issue.js";
+import { HostRuntime } from "../runtime/host-runtime.js";
 import { StateDir } from "../runtime/state-dir.js";
 import { pruneSessions } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
-import { workIssue, type WorkDeps, type WorkResult } from "../runtime/work-issue.js";
+import type { WorkDeps, WorkResult } from "../runtime/work-issue.js";
 import { runClaude } from "../adapters/claude/run-claude.js";
 import type { ActionCore } from "./action-core.js";
 import { createActionLogger } from "./action-logger.js";
@@ -113,30 +113,30 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
       log.warn({ err: error }, "could not remove old session directories"),
     );
     await maintainClones(state, (error) => log.warn({ err: error }, "clone upkeep failed"));
-    const owner: LeaseOwner = { agent: settings.agentId, host: settings.host, runId: settings.runId };
-    const gitUrl = (repository: { cloneUrl: string }): string => repository.cloneUrl;
-    const claimDeps: ClaimDeps = { github, config, state, owner, log, now, gitUrl };
-    const workDeps: WorkDeps = {
-      github,
-      config,
+    const runtime = new HostRuntime({
       state,
+      host: settings.host,
+      runId: settings.runId,
       claude: { cliPath, modelEnv: settings.modelEnv, permissionMode: settings.permissionMode },
       promptsDir: settings.promptsDir,
-      gitUrl,
       log,
       now,
       progressIntervalMs: settings.progressIntervalMs,
-      // A cancelled job is an /interrupt: the work is pushed as WIP and the session saved, inside the runner's grace.
-      ...(deps.cancel ? { cancel: deps.cancel } : {}),
+      // A cancelled job is a person's /interrupt: the work is pushed as WIP and the session
+      // saved inside the runner's grace, the issue labeled interrupted (not queued again).
+      requeueOnShutdown: false,
       runSession: (options) => runClaude({ ...options, killGraceMs: KILL_GRACE_MS }),
-    };
+      ...(deps.claim ? { claim: deps.claim } : {}),
+      ...(deps.work ? { work: deps.work } : {}),
+    });
+    runtime.events.subscribe((event) => core.info(`Claimed ${event.issue}; working it.`), ["claimed"]);
+    if (deps.cancel?.aborted) void runtime.shutdown(0);
+    else deps.cancel?.addEventListener("abort", () => void runtime.shutdown(0), { once: true });
     const attempt = async (issue: number): Promise<IssueRun> => {
       if (deps.cancel?.aborted) return { issue, claimed: false, reason: "the job was cancelled" };
-      const claimed = await (deps.claim ?? claimIssue)(claimDeps, issue);
-      if (!claimed.claimed) return { issue, claimed: false, reason: claimed.reason };
-      core.info(`Claimed ${fullName}#${issue}; working it.`);
-      const result = await (deps.work ?? workIssue)(workDeps, claimed.claim);
-      return { issue, claimed: true, result };
+      const run = await runtime.runIssue({ github, config }, issue, settings.agentId, log);
+      if (!run.claimed) return { issue, claimed: false, reason: run.reason };
+      return { issue, claimed: true, result: run.result };
     };
 
     if (mode === "issue") {

@@ -5,10 +5,9 @@ import { renderConfigErrorComment } from "../core/render-comments.js";
 import type { GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import type { AgentPool } from "../runtime/agent-pool.js";
-import { claimIssue } from "../runtime/claim-issue.js";
+import { HostRuntime } from "../runtime/host-runtime.js";
 import type { StateDir } from "../runtime/state-dir.js";
-import { workIssue, type ClaudeSettings, type WorkResult } from "../runtime/work-issue.js";
-import { InterruptRegistry } from "../runtime/interrupts.js";
+import type { ClaudeSettings, WorkResult } from "../runtime/work-issue.js";
 import { registerSteering } from "./steering.js";
 import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
 import { loadConfigConditional } from "../runtime/load-config-conditional.js";
@@ -32,43 +31,44 @@ export interface HarnessAppOptions {
   onResult?: (result: WorkResult) => void;
   /** API calls made for each issue (`owner/repo#N`), reads and writes apart. */
   apiCounts?: Map<string, ApiCounts>;
-  /** Delivers /interrupt to agents of this process at once (one is made when absent). */
-  interrupts?: InterruptRegistry;
+  /**
+   * The host runtime the agents run in (issue runner, events, interrupts,
+   * shutdown policy); one is made from the fields above when absent.
+   */
+  runtime?: HostRuntime;
 }
 
 type IssueContext = Context<"issues.labeled" | "issues.unlabeled" | "issues.opened" | "issues.reopened" | "issues.closed">;
 
 const sameName = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
-/** The job an agent of the pool runs for an issue: claim (lockfile, lease), then work. */
-function issueJob(options: HarnessAppOptions, now: () => Date, interrupts: InterruptRegistry): IssueJob {
+/** The job an agent of the pool runs for an issue: the runtime's issue runner (claim, work). */
+function issueJob(options: HarnessAppOptions, runtime: HostRuntime): IssueJob {
   return async ({ github, config, issueNumber, agentIndex }) => {
     const key = IssueIntake.key(github.owner, github.repo, issueNumber);
-    const owner = { agent: `agent-${agentIndex + 1}`, host: options.host, runId: options.runId };
-    const log = options.log.child({ issue: key, agent: owner.agent });
-    const gitUrl = options.gitUrl ?? ((r: { cloneUrl: string }) => r.cloneUrl);
-    const claimed = await claimIssue({ github, config, state: options.state, owner, log, now, gitUrl }, issueNumber);
-    if (!claimed.claimed) {
-      log.info({ reason: claimed.reason }, "not claimed");
-      return;
-    }
-    const result = await workIssue(
-      {
-        github,
-        config,
-        state: options.state,
-        claude: options.claude,
-        promptsDir: options.promptsDir,
-        gitUrl,
-        log,
-        now,
-        ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
-        interrupts,
-      },
-      claimed.claim,
-    );
-    options.onResult?.(result);
+    const agent = `agent-${agentIndex + 1}`;
+    const run = await runtime.runIssue({ github, config }, issueNumber, agent, options.log.child({ issue: key, agent }));
+    if (run.claimed) options.onResult?.(run.result);
   };
+}
+
+/** The runtime of `options`: the one given, or one made from the host fields (tests, the embedded stack). */
+export function appRuntime(options: HarnessAppOptions): HostRuntime {
+  return (
+    options.runtime ??
+    new HostRuntime({
+      state: options.state,
+      host: options.host,
+      runId: options.runId,
+      claude: options.claude,
+      promptsDir: options.promptsDir,
+      log: options.log,
+      requeueOnShutdown: true,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.gitUrl ? { gitUrl: options.gitUrl } : {}),
+      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+    })
+  );
 }
 
 /**
@@ -87,8 +87,9 @@ function issueJob(options: HarnessAppOptions, now: () => Date, interrupts: Inter
 export function createHarnessApp(options: HarnessAppOptions): ApplicationFunction {
   const now = options.now ?? (() => new Date());
   return (app) => {
-    const interrupts = options.interrupts ?? new InterruptRegistry();
-    const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, now, interrupts), log: options.log, apiCounts: options.apiCounts });
+    const runtime = appRuntime(options);
+    const interrupts = runtime.interrupts;
+    const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime), log: options.log, apiCounts: options.apiCounts });
     registerIntake(app, intake);
     registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now });
 

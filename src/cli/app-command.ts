@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createHarnessApp } from "../app/harness-app.js";
+import { DEFAULT_SHUTDOWN_GRACE_MS, HostRuntime } from "../runtime/host-runtime.js";
 import { startServer } from "../app/start-server.js";
 import { startReconciler } from "../app/reconciler.js";
 import { reclaimerStep } from "../runtime/reclaimer.js";
@@ -33,10 +34,12 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
   const pool = new AgentPool({ agents, log });
   const host = hostSettingsFromEnv(env);
   const retentionMs = sessionRetentionMs(env);
+  const runtime = new HostRuntime({ ...host, log, requeueOnShutdown: true, sessionRetentionMs: retentionMs });
   const appFn = createHarnessApp({
     pool,
     ...host,
     log,
+    runtime,
   });
   const server = await startServer(appFn, {
     webhookSecret: env.WEBHOOK_SECRET,
@@ -68,14 +71,18 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
   const pruning = setInterval(prune, positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5) * 60_000);
   pruning.unref();
   log.info({ webhookUrl: server.webhookUrl, agents }, "harness app listening");
+  // The one shutdown policy (src/runtime/host-runtime.ts): no new deliveries or claims, running
+  // sessions interrupted like /interrupt and queued again to resume, exit within the grace.
+  const graceMs = positiveInt("HARNESS_SHUTDOWN_GRACE_SECONDS", env.HARNESS_SHUTDOWN_GRACE_SECONDS, DEFAULT_SHUTDOWN_GRACE_MS / 1000) * 1000;
   const stop = (): void => {
-    log.info("stopping: waiting for running agents");
+    log.info({ running: runtime.active, graceMs }, "stopping: interrupting running sessions");
     clearInterval(pruning);
     void reconciler.stop();
-    void server
-      .close()
-      .then(() => pool.idle())
-      .then(() => process.exit(0));
+    void Promise.all([server.close(), runtime.shutdown(graceMs)]).then(([, { requeued, unfinished }]) => {
+      if (unfinished.length > 0) log.warn({ unfinished }, "exiting after the shutdown grace: leases expire and the reclaimer requeues these issues");
+      log.info({ requeued }, "stopped");
+      process.exit(unfinished.length > 0 ? 1 : 0);
+    });
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

@@ -12,6 +12,8 @@ export interface HostSettings {
   runId: string;
   claude: ClaudeSettings;
   promptsDir: string;
+  /** HARNESS_EVENTS_FILE: the lifecycle events as JSON lines. */
+  eventsFile?: string;
 }
 
 export function hostSettingsFromEnv(env: NodeJS.ProcessEnv): HostSettings {
@@ -21,5 +23,6 @@ export function hostSettingsFromEnv(env: NodeJS.ProcessEnv): HostSettings {
     runId: env.GITHUB_RUN_ID ?? randomUUID(),
     claude: { cliPath: defaultCliPath(), modelEnv: modelEnvFrom(env), permissionMode: env.HARNESS_PERMISSION_MODE ?? "dontAsk" },
     promptsDir: promptsDir(),
+    ...(env.HARNESS_EVENTS_FILE ? { eventsFile: env.HARNESS_EVENTS_FILE } : {}),
   };
 }

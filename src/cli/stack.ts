@@ -12,6 +12,8 @@ import { silentLogger } from "../adapters/logger.js";
 import { AgentPool } from "../runtime/agent-pool.js";
 import { StateDir } from "../runtime/state-dir.js";
 import type { WorkResult } from "../runtime/work-issue.js";
+import { HostRuntime } from "../runtime/host-runtime.js";
+import type { LifecycleEvent } from "../core/lifecycle-events.js";
 import { defaultCliPath, promptsDir } from "../cli/paths.js";
 import { startFakeGitHub, type FakeGitHub } from "../offline/fake-github/index.js";
 import { startModelServer, type ModelServer, type Scenario } from "../offline/model-server.js";
@@ -30,6 +32,9 @@ export interface Stack {
   state: StateDir;
   webhookSecret: string;
   results: WorkResult[];
+  /** The app's host runtime, and every lifecycle event it emitted, in order. */
+  runtime: HostRuntime;
+  events: LifecycleEvent[];
   apiCounts: Map<string, ApiCounts>;
   /** The reconciler, when the stack was started with `reconcile`. */
   reconciler: Reconciler | null;
@@ -80,8 +85,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const apiCounts = new Map<string, ApiCounts>();
     const pool = new AgentPool({ agents: options.agents ?? 1, log });
     const state = new StateDir(path.join(root, "state"));
-    const appFn = createHarnessApp({
-      pool,
+    const host = {
       state,
       host: os.hostname(),
       runId: randomUUID(),
@@ -91,12 +95,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         permissionMode: "dontAsk",
       },
       promptsDir: promptsDir(),
-      gitUrl: (repository) => repository.cloneUrl,
+      gitUrl: (repository: { cloneUrl: string }) => repository.cloneUrl,
       log,
       progressIntervalMs: options.progressIntervalMs ?? 2_000,
-      onResult: (result) => results.push(result),
-      apiCounts,
-    });
+    };
+    const runtime = new HostRuntime({ ...host, requeueOnShutdown: true });
+    const events: LifecycleEvent[] = [];
+    runtime.events.subscribe((event) => events.push(event));
+    const appFn = createHarnessApp({ pool, ...host, runtime, onResult: (result) => results.push(result), apiCounts });
     const credentials = keys
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
@@ -116,7 +122,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : null;
     if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
-    return { root, github, model, server, pool, state, webhookSecret, results, apiCounts, reconciler, close };
+    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, reconciler, close };
   } catch (error) {
     await close();
     throw error;

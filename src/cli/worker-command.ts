@@ -5,6 +5,7 @@ import { createLogger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { DEFAULT_MIN_FREE_DISK_MB } from "../runtime/free-disk.js";
 import { QueueWorker } from "../worker/queue-worker.js";
+import { DEFAULT_SHUTDOWN_GRACE_MS } from "../runtime/host-runtime.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
 
 export interface WorkerArgs {
@@ -93,12 +94,17 @@ export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out:
     sessionRetentionMs: sessionRetentionMs(env),
     onResult: (r) => out(`${r.repository}#${r.issue}\t${r.outcome}\t${r.label}\t${r.pullRequest === null ? "-" : `PR #${r.pullRequest}`}`),
   });
+  const graceMs = seconds(env, "HARNESS_SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_MS);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1;
     if (signals === 1) {
-      log.warn({ signal }, "stopping: interrupting running sessions (signal again to exit now)");
-      worker.stop();
+      log.warn({ signal, graceMs }, "stopping: interrupting running sessions (signal again to exit now)");
+      void worker.stop(graceMs).then(({ unfinished }) => {
+        if (unfinished.length === 0) return;
+        log.warn({ unfinished }, "exiting after the shutdown grace: leases expire and the reclaimer requeues these issues");
+        process.exit(1);
+      });
     } else {
       log.warn({ signal }, "exiting now: leases expire and the reclaimer requeues the issues");
       process.exit(130);

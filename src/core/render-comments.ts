@@ -105,6 +105,10 @@ export interface SummaryInput {
   pullRequest?: number | undefined;
   commits: number;
   error?: { code: string; message: string; fix: string } | undefined;
+  /** Who worked this attempt: the attempt's comment ends as its summary and says so at the bottom. */
+  attempt?: { agent: string; number: number } | undefined;
+  /** A line under the heading (for example what an interruption kept). */
+  note?: string | undefined;
 }
 
 function reportTable(report: SessionReport): string[] {
@@ -141,13 +145,40 @@ function finalMessageBlock(report: SessionReport): string[] {
 export function renderSummaryComment(input: SummaryInput): string {
   const { report } = input;
   const lines = [summaryMarker(report.sessionId ?? "unknown"), `### claude-harness session summary for #${input.issue}`, ""];
+  if (input.note) lines.push(`**${input.note}**`, "");
   lines.push(...reportTable(report));
   lines.push(`| Branch | \`${input.branch}\` (${input.commits} commit${input.commits === 1 ? "" : "s"}) |`);
   if (input.pullRequest !== undefined) lines.push(`| Pull request | #${input.pullRequest} |`);
   if (input.error) lines.push("", `**${input.error.code}**: ${input.error.message}`, "", `Fix: ${input.error.fix}`);
   lines.push(...finalMessageBlock(report));
+  if (input.attempt) lines.push("", `<sub>agent \`${input.attempt.agent}\` · attempt ${input.attempt.number}</sub>`);
   return truncate(lines.join("\n"), MAX_BODY);
 }
+
+/** The attempt's comment when it failed before a session report existed: still a summary, with the error and its fix. */
+export function renderFailureSummary(input: {
+  issue: number;
+  sessionId: string;
+  branch: string;
+  agent: string;
+  attempt: number;
+  error: { code: string; message: string; fix: string };
+}): string {
+  return [
+    summaryMarker(input.sessionId),
+    `### claude-harness session summary for #${input.issue}`,
+    "",
+    `**${PHASE_TEXT.failed}** · branch \`${input.branch}\``,
+    "",
+    `**${input.error.code}**: ${input.error.message}`,
+    "",
+    `Fix: ${input.error.fix}`,
+    "",
+    `<sub>agent \`${input.agent}\` · attempt ${input.attempt}</sub>`,
+  ].join("\n");
+}
+
+export const INTERRUPTED_NOTE = PHASE_TEXT.interrupted;
 
 export function renderPullRequestBody(input: Omit<SummaryInput, "pullRequest">): string {
   const lines = [

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { HarnessConfig } from "../core/config.js";
-import { renderTrackingComment, TRACKING_MARKER } from "../core/render-comments.js";
+import { renderTrackingComment } from "../core/render-comments.js";
 import type { LeaseOwner, LeaseRecord } from "../core/lease.js";
 import type { GitHubClient, IssueData } from "../adapters/github-client.js";
 import { LeaseStore, type LeaseHead } from "../adapters/github-lease.js";
@@ -128,14 +128,8 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
         attempt: result.head.record.attempt,
         branch: `${config.branchPrefix}${issueNumber}`,
       });
-      const existing = await github.findComment(issueNumber, TRACKING_MARKER);
-      let trackingCommentId: number;
-      if (existing) {
-        await github.updateComment(existing.id, tracking);
-        trackingCommentId = existing.id;
-      } else {
-        trackingCommentId = await github.createComment(issueNumber, tracking);
-      }
+      // One comment per attempt, created here and edited in place until it ends as the session's summary.
+      const trackingCommentId = await github.createComment(issueNumber, tracking);
       clock.mark("claim.trackingComment");
       return {
         claimed: true,

@@ -3,23 +3,19 @@ import { promises as fs } from "node:fs";
 import type { HarnessConfig } from "../core/config.js";
 import { isHarnessError } from "../core/errors.js";
 import { EtagCache } from "../core/etag-cache.js";
-import { sameOwner, type LeaseOwner } from "../core/lease.js";
 import type { ReclaimPolicy } from "../core/reclaim.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { bootId } from "../adapters/lockfile.js";
 import { readConfigConditional } from "../runtime/load-config-conditional.js";
 import { readQueue } from "../runtime/read-queue.js";
-import { claimIssue, harnessLabels, type Claim } from "../runtime/claim-issue.js";
 import { assertFreeDisk } from "../runtime/free-disk.js";
 import { killOrphanedAgents } from "../runtime/orphans.js";
 import { pruneWorktrees } from "../runtime/prune-worktrees.js";
-import { pruneSessions } from "../runtime/prune-sessions.js";
-import { maintainClone } from "../runtime/maintain-clone.js";
-import { sharedClone } from "../runtime/shared-clone.js";
+import { DEFAULT_SHUTDOWN_GRACE_MS, HostRuntime } from "../runtime/host-runtime.js";
 import { reclaimerStep } from "../runtime/reclaimer.js";
 import type { StateDir } from "../runtime/state-dir.js";
-import { workIssue, type ClaudeSettings, type WorkResult } from "../runtime/work-issue.js";
+import type { ClaudeSettings, WorkResult } from "../runtime/work-issue.js";
 import { workerFile, writeJsonAtomic, type AgentSlot, type WorkerRecord } from "../runtime/worker-registry.js";
 
 export interface QueueWorkerOptions {
@@ -47,6 +43,8 @@ export interface QueueWorkerOptions {
   /** Session directories older than this are removed (src/runtime/prune-sessions.ts). */
   sessionRetentionMs: number;
   gitUrl?: (repository: { cloneUrl: string }) => string;
+  /** Append every lifecycle event to this file as JSON lines (HARNESS_EVENTS_FILE). */
+  eventsFile?: string;
   random?: () => number;
   now?: () => Date;
   /** Called when an agent finishes an issue (tests, the CLI's output). */
@@ -90,14 +88,13 @@ export class QueueWorker {
   private readonly random: () => number;
   private readonly now: () => Date;
   private readonly cache = new EtagCache();
-  /** Aborted by stop(): workIssue records an interrupt on the lease and stops the session (like /interrupt). */
-  private readonly shutdown = new AbortController();
+  /** The host runtime: the issue runner, the event bus, upkeep and the shutdown policy. */
+  readonly runtime: HostRuntime;
   private readonly clients = new Map<string, GitHubClient>();
   private readonly reclaim: (github: GitHubClient, config: HarnessConfig) => Promise<void>;
   private readonly active = new Set<string>();
   private readonly slots: AgentSlot[];
   private readonly results: WorkResult[] = [];
-  private readonly requeued: string[] = [];
   private candidates: Candidate[] = [];
   private passing: Promise<void> | null = null;
   private stopping = false;
@@ -113,7 +110,27 @@ export class QueueWorker {
     this.now = options.now ?? (() => new Date());
     this.workerId = `w${process.pid}-${randomBytes(3).toString("hex")}`;
     this.log = options.log.child({ worker: this.workerId });
+    this.runtime = new HostRuntime({
+      state: options.state,
+      host: options.host,
+      runId: options.runId,
+      claude: options.claude,
+      promptsDir: options.promptsDir,
+      log: this.log,
+      now: this.now,
+      sessionRetentionMs: options.sessionRetentionMs,
+      requeueOnShutdown: true,
+      ...(options.gitUrl ? { gitUrl: options.gitUrl } : {}),
+      ...(options.eventsFile ? { eventsFile: options.eventsFile } : {}),
+    });
     this.reclaim = reclaimerStep({ log: this.log, ...(options.reclaimPolicy ? { policy: options.reclaimPolicy } : {}), cache: this.cache, now: this.now });
+    this.runtime.events.subscribe(
+      (event) => {
+        const slot = this.slots.find((s) => s.agent === event.agent);
+        if (slot) this.setSlot(slot, { state: "working", claimed: slot.claimed + 1 });
+      },
+      ["claimed"],
+    );
     this.slots = Array.from({ length: options.agents }, (_, i) => ({
       agent: `${this.workerId}-a${i + 1}`,
       state: "idle" as const,
@@ -124,13 +141,17 @@ export class QueueWorker {
     }));
   }
 
-  /** Stops claiming and interrupts running sessions (see the class comment). Idempotent. */
-  stop(): void {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.log.info({ running: [...this.active] }, "stopping: interrupting running sessions");
-    for (const resolve of this.wake.splice(0)) resolve();
-    this.shutdown.abort();
+  /**
+   * Stops claiming and interrupts running sessions (see the class comment).
+   * Idempotent. Resolves when they have ended or `graceMs` has passed, with
+   * what was still running then.
+   */
+  stop(graceMs: number = DEFAULT_SHUTDOWN_GRACE_MS): Promise<{ requeued: string[]; unfinished: string[] }> {
+    if (!this.stopping) {
+      this.stopping = true;
+      for (const resolve of this.wake.splice(0)) resolve();
+    }
+    return this.runtime.shutdown(graceMs);
   }
 
   get isStopping(): boolean {
@@ -145,12 +166,19 @@ export class QueueWorker {
     // Leftovers of workers that died on this host: their processes, then their worktrees.
     await killOrphanedAgents(state, log);
     await pruneWorktrees(state, log);
-    await this.pruneSessions();
-    for (const repository of this.options.repositories) await this.maintain(repository);
+    await this.runtime.pruneSessions();
+    for (const repository of this.options.repositories) await this.runtime.maintain(repository);
     this.startedAt = this.now().toISOString();
     this.bootId = await bootId();
     await this.writeRecord();
     log.info({ agents: this.slots.map((s) => s.agent), repositories: this.repositoryNames() }, "worker started");
+    this.runtime.emit({
+      type: "host_started",
+      at: this.startedAt,
+      host: this.options.host,
+      agents: this.slots.map((s) => s.agent),
+      repositories: this.repositoryNames(),
+    });
     try {
       await Promise.all(this.slots.map((slot) => this.agentLoop(slot)));
     } finally {
@@ -158,7 +186,12 @@ export class QueueWorker {
       await this.recordWrite;
       await fs.rm(workerFile(state, this.workerId), { force: true });
     }
-    return { workerId: this.workerId, claimed: this.slots.reduce((n, s) => n + s.claimed, 0), results: this.results, requeued: this.requeued };
+    return {
+      workerId: this.workerId,
+      claimed: this.slots.reduce((n, s) => n + s.claimed, 0),
+      results: this.results,
+      requeued: [...this.runtime.requeuedIssues],
+    };
   }
 
   private repositoryNames(): string[] {
@@ -264,7 +297,6 @@ export class QueueWorker {
   }
 
   private async agentLoop(slot: AgentSlot): Promise<void> {
-    const owner: LeaseOwner = { agent: slot.agent, host: this.options.host, runId: this.options.runId };
     /** The agent just finished an issue: it is out of step with the others already. */
     let afterWork = false;
     while (!this.stopping && !this.limitReached()) {
@@ -287,7 +319,7 @@ export class QueueWorker {
       this.reserved += 1;
       this.active.add(key);
       try {
-        const claimed = await this.claimAndWork(slot, owner, candidate, key);
+        const claimed = await this.claimAndWork(slot, candidate, key);
         if (!claimed) this.reserved -= 1;
         afterWork = claimed;
       } catch (error) {
@@ -300,94 +332,17 @@ export class QueueWorker {
   }
 
   /** True when the issue was claimed (whatever came of the work). */
-  private async claimAndWork(slot: AgentSlot, owner: LeaseOwner, candidate: Candidate, key: string): Promise<boolean> {
+  private async claimAndWork(slot: AgentSlot, candidate: Candidate, key: string): Promise<boolean> {
     const { github, config, issue } = candidate;
     const log = this.log.child({ issue: key, agent: slot.agent });
     this.setSlot(slot, { state: "claiming", repository: github.fullName, issue });
-    const gitUrl = this.options.gitUrl ?? ((r: { cloneUrl: string }) => r.cloneUrl);
-    const claimed = await claimIssue({ github, config, state: this.options.state, owner, log, now: this.now, gitUrl }, issue);
-    if (!claimed.claimed) {
-      log.info({ reason: claimed.reason }, "not claimed");
-      return false;
-    }
-    const claim = claimed.claim;
-    this.setSlot(slot, { state: "working", claimed: slot.claimed + 1 });
-    if (this.stopping) {
-      await this.giveBack(claim, github, config, log);
-      return true;
-    }
-    const result = await workIssue(
-      {
-        github,
-        config,
-        state: this.options.state,
-        claude: this.options.claude,
-        promptsDir: this.options.promptsDir,
-        gitUrl,
-        log,
-        now: this.now,
-        cancel: this.shutdown.signal,
-      },
-      claim,
-    );
-    if (this.stopping) await this.requeueAfterShutdown(claim, github, config, result, log);
-    this.results.push(result);
-    this.options.onResult?.(result);
-    log.info({ outcome: result.outcome, label: result.label, pullRequest: result.pullRequest }, "issue done");
-    await this.pruneSessions();
-    await this.maintain(github);
+    // The slot shows "working" from the claim on (the runtime's claimed event).
+    const run = await this.runtime.runIssue({ github, config }, issue, slot.agent, log);
+    if (!run.claimed) return false;
+    this.results.push(run.result);
+    this.options.onResult?.(run.result);
+    await this.runtime.pruneSessions();
+    await this.runtime.maintain(github);
     return true;
-  }
-
-  /** The shared clone's upkeep (maintain-clone.ts); a failure only costs disk. */
-  private async maintain(repository: { owner: string; repo: string }): Promise<void> {
-    try {
-      const deleted = await maintainClone(sharedClone(this.options.state, repository), this.options.state, repository);
-      if (deleted.length > 0)
-        this.log.debug({ repository: `${repository.owner}/${repository.repo}`, deleted: deleted.length }, "clone: refs of finished issues deleted");
-    } catch (error) {
-      this.log.warn({ err: error }, "clone upkeep failed");
-    }
-  }
-
-  /** Old session directories go, so a long-running worker does not fill its disk; a failure only costs disk. */
-  private async pruneSessions(): Promise<void> {
-    await pruneSessions(this.options.state, { retentionMs: this.options.sessionRetentionMs, now: this.now().getTime(), log: this.log }).catch(
-      (error: unknown) => this.log.warn({ err: error }, "could not remove old session directories"),
-    );
-  }
-
-  /** Claimed as the stop came: give the lease back at once and put the issue back in the queue. */
-  private async giveBack(claim: Claim, github: GitHubClient, config: HarnessConfig, log: Logger): Promise<void> {
-    try {
-      await claim.leases.release(claim.issue.number, claim.lease, claim.owner, this.now(), { outcome: "shutdown", sessionId: null });
-      const current = await github.getIssue(claim.issue.number);
-      await github.transitionLabels(claim.issue.number, current.labels, harnessLabels(config), config.labels.queued);
-      this.requeued.push(`${github.fullName}#${claim.issue.number}`);
-    } catch (error) {
-      log.warn({ err: error }, "could not give the claim back; the reclaimer will");
-    } finally {
-      await claim.releaseLock();
-    }
-  }
-
-  /** After a shutdown interrupt: ask for a /retry on the lease and label the issue queued again. */
-  private async requeueAfterShutdown(claim: Claim, github: GitHubClient, config: HarnessConfig, result: WorkResult, log: Logger): Promise<void> {
-    const issue = claim.issue.number;
-    try {
-      const head = await claim.leases.read(issue);
-      if (head === null || head.record.state !== "interrupted" || !sameOwner(head.record.owner, claim.owner) || head.record.epoch !== claim.lease.record.epoch)
-        return;
-      const by = `${claim.owner.agent}@${claim.owner.host} (worker shutdown)`;
-      let retried = result.interrupted === true ? await claim.leases.requestRetry(issue, "resume", by, this.now()) : null;
-      if (retried === null || !retried.ok) retried = await claim.leases.requestRetry(issue, "fresh", by, this.now());
-      if (!retried.ok) return;
-      const current = await github.getIssue(issue);
-      if (current.state === "open") await github.transitionLabels(issue, current.labels, harnessLabels(config), config.labels.queued);
-      this.requeued.push(`${github.fullName}#${issue}`);
-      log.info({ mode: retried.head?.record.retry?.mode }, "interrupted by the worker's shutdown: queued again");
-    } catch (error) {
-      log.warn({ err: error }, "could not queue the interrupted issue again; /retry it");
-    }
   }
 }

@@ -145,7 +145,7 @@ export interface IssueCheck {
   duplicatePRs: number;
   /** Pushed commits that are not in the branch's final head. */
   lostCommits: number;
-  /** Comments beyond the first with the same marker (one tracking comment, one summary per session). */
+  /** Comments beyond the first for the same attempt, and summaries beyond the first of a session (an interruption's aside). */
   duplicateComments: number;
   labelMismatch: boolean;
   /** Branch updates the fake recorded for the issue. */
@@ -171,16 +171,23 @@ export function checkIssue(bench: Bench, owner: string, repo: string, n: number,
       problems.push(`#${n}: pushed commit ${sha.slice(0, 10)} is not in the final branch`);
     }
   }
+  // One comment per attempt (created at the claim, it ends as the summary), and one summary per session.
   let duplicateComments = 0;
-  const markers = new Map<string, number>();
+  const seen = new Map<string, number>();
+  const count = (key: string): void => {
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  };
   for (const c of bench.github.listComments(owner, repo, n)) {
-    const marker = /<!-- harness:(summary session=\S+|tracking)/.exec(c.body)?.[1];
-    if (marker) markers.set(marker, (markers.get(marker) ?? 0) + 1);
+    if (!/^<!-- harness:(summary|tracking)/.test(c.body)) continue;
+    const attempt = /(?:· |<sub>agent `[^`]*` · )attempt (\d+)/.exec(c.body)?.[1];
+    count(`the comment of attempt ${attempt ?? "?"}`);
+    const session = /^<!-- harness:summary session=(\S+)/.exec(c.body)?.[1];
+    if (session && !c.body.includes("✋ interrupted")) count(`the summary of session ${session}`);
   }
-  for (const [marker, count] of markers) {
-    if (count > 1) {
-      duplicateComments += count - 1;
-      problems.push(`#${n}: ${count} comments with ${marker}`);
+  for (const [what, times] of seen) {
+    if (times > 1) {
+      duplicateComments += times - 1;
+      problems.push(`#${n}: ${times} comments for ${what}`);
     }
   }
   const history = leaseHistory(bench, owner, repo, n);

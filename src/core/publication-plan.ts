@@ -1,0 +1,47 @@
+/**
+ * What publishing an attempt does, decided from facts alone: how the session
+ * ended, what the branch holds against the remote, and the pull request that
+ * exists. The publisher (src/runtime/publisher.ts) executes the plan; nothing
+ * here does I/O, so every case is a unit test.
+ */
+export interface PublicationFacts {
+  /** The session ended cleanly (outcome `success`). */
+  success: boolean;
+  /** A person (or the host's shutdown) asked the session to stop: keep the work, open nothing. */
+  interrupted: boolean;
+  /** Commits on the issue's branch that the default branch does not have, after the harness's own commit. */
+  commitsAhead: number;
+  localHead: string;
+  /** The branch's head on the remote, null when it is not there yet. */
+  remoteHead: string | null;
+  /** The open pull request from the branch, if any. */
+  existingPull: { number: number; draft: boolean } | null;
+}
+
+export type PullRequestStep =
+  | { kind: "none" }
+  | { kind: "create"; draft: boolean }
+  /** The body is refreshed; `draft` is the state to set, null when it is already right. */
+  | { kind: "update"; number: number; draft: boolean | null };
+
+export interface PublicationPlan {
+  push: boolean;
+  pullRequest: PullRequestStep;
+  label: "done" | "failed" | "interrupted";
+}
+
+export function planPublication(facts: PublicationFacts): PublicationPlan {
+  const push = facts.commitsAhead > 0 && facts.localHead !== facts.remoteHead;
+  if (facts.interrupted) {
+    // The work so far is pushed (a WIP commit may be all of it); the pull request waits for a finished attempt.
+    return { push: facts.localHead !== facts.remoteHead, pullRequest: { kind: "none" }, label: "interrupted" };
+  }
+  const label = facts.success ? "done" : "failed";
+  if (facts.commitsAhead === 0) return { push: false, pullRequest: { kind: "none" }, label };
+  // A draft unless the latest attempt ended cleanly; a later attempt moves the draft state with it.
+  const draft = !facts.success;
+  const pullRequest: PullRequestStep = facts.existingPull
+    ? { kind: "update", number: facts.existingPull.number, draft: facts.existingPull.draft === draft ? null : draft }
+    : { kind: "create", draft };
+  return { push, pullRequest, label };
+}

@@ -1,0 +1,160 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import type { HarnessConfig } from "../core/config.js";
+import { HarnessError } from "../core/errors.js";
+import { fenceUntrusted, renderTemplate } from "../core/render-template.js";
+import type { SessionReport } from "../core/session-report.js";
+import type { StepClock } from "../core/step-clock.js";
+import type { GitHubClient, IssueData } from "../adapters/github-client.js";
+import type { Logger } from "../adapters/logger.js";
+import { runClaude, type RunClaudeOptions, type RunClaudeResult } from "../adapters/claude/run-claude.js";
+import { restoreSession, sessionRef } from "./session-store.js";
+import type { Workspace } from "./workspace.js";
+
+export interface ClaudeSettings {
+  /** Path of the `claude` executable. */
+  cliPath: string;
+  /** Model endpoint settings handed to the CLI (ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, …). */
+  modelEnv: Record<string, string>;
+  permissionMode: string;
+}
+
+/** `new`, or what a person's /retry asked for: continue the session (`resume`), or start `fresh` with the last summary. */
+export type SessionMode = "new" | "resume" | "fresh";
+
+/** Renders the bootstrap prompt (system prompt) and the task prompt (-p) for an issue. */
+export async function renderPrompts(
+  deps: { github: GitHubClient; config: HarnessConfig; promptsDir: string },
+  input: {
+    issue: IssueData;
+    branch: string;
+    baseBranch: string;
+    mode?: SessionMode;
+    previousOutcome?: string;
+    previousSummary?: string;
+  },
+): Promise<{ bootstrap: string; task: string }> {
+  const values = {
+    previousOutcome: input.previousOutcome ?? "unknown",
+    previousSummary: fenceUntrusted(input.previousSummary ?? "(no summary was posted)", "previous-summary (untrusted)"),
+    repository: deps.github.fullName,
+    issueNumber: String(input.issue.number),
+    issueTitle: fenceUntrusted(input.issue.title, "issue-title (untrusted)"),
+    issueBody: fenceUntrusted(input.issue.body === "" ? "(no description)" : input.issue.body, "issue-body (untrusted)"),
+    branch: input.branch,
+    baseBranch: input.baseBranch,
+  };
+  let bootstrapTemplate: string;
+  let source: string;
+  if (deps.config.promptFile) {
+    const custom = await deps.github.readFile(deps.config.promptFile, input.baseBranch);
+    if (custom === null) {
+      throw new HarnessError("EHARNESS_PROMPT", {
+        message: `The prompt file ${deps.config.promptFile} named in .github/harness.yml does not exist on ${input.baseBranch}.`,
+        fix: "Commit the prompt file to the default branch or remove promptFile from the configuration.",
+      });
+    }
+    bootstrapTemplate = custom;
+    source = deps.config.promptFile;
+  } else {
+    bootstrapTemplate = await fs.readFile(path.join(deps.promptsDir, "bootstrap.md"), "utf8");
+    source = "prompts/bootstrap.md";
+  }
+  const taskFile = input.mode === "resume" ? "continue.md" : input.mode === "fresh" ? "fresh.md" : "task.md";
+  const taskTemplate = await fs.readFile(path.join(deps.promptsDir, taskFile), "utf8");
+  return {
+    bootstrap: renderTemplate(bootstrapTemplate, values, source),
+    task: renderTemplate(taskTemplate, values, `prompts/${taskFile}`),
+  };
+}
+
+export interface SessionInput {
+  github: GitHubClient;
+  config: HarnessConfig;
+  claude: ClaudeSettings;
+  promptsDir: string;
+  issue: IssueData;
+  sessionId: string;
+  mode: SessionMode;
+  /** How the previous attempt ended (for the fresh prompt). */
+  previousOutcome: string;
+  /** The previous attempt's summary, for `fresh`. */
+  previousSummary?: string;
+  agentId: string;
+  workspace: Workspace;
+  /** This attempt's directory: prompts, the CLI's HOME, transcript, stderr. */
+  sessionDir: string;
+  /** Aborted to stop the session (interrupt, fenced lease, shutdown). */
+  signal: AbortSignal;
+  /** Every parsed event's running report. */
+  onReport: (report: SessionReport) => void;
+  clock: StepClock;
+  log: Logger;
+  runSession?: (options: RunClaudeOptions) => Promise<RunClaudeResult>;
+}
+
+/**
+ * The session stage: prompts rendered (the issue fenced as untrusted data), a
+ * saved session restored for `resume`, then the real CLI in the worktree with
+ * the attempt's own HOME. Returns the CLI's result; `home` is where the session
+ * file lives, for saving it.
+ */
+export async function runSessionStage(input: SessionInput): Promise<{ result: RunClaudeResult; home: string }> {
+  const { workspace, config, log, clock } = input;
+  const issueNumber = input.issue.number;
+  const prompts = await renderPrompts(input, {
+    issue: input.issue,
+    branch: workspace.branch,
+    baseBranch: workspace.repository.defaultBranch,
+    mode: input.mode,
+    previousOutcome: input.previousOutcome,
+    ...(input.previousSummary !== undefined ? { previousSummary: input.previousSummary } : {}),
+  });
+  const home = path.join(input.sessionDir, "home");
+  await fs.mkdir(home, { recursive: true });
+  if (input.mode === "resume") {
+    const token = await input.github.gitToken();
+    const restored = await restoreSession({
+      git: workspace.git,
+      url: workspace.url,
+      credentials: { token },
+      issue: issueNumber,
+      home,
+      cwd: workspace.worktree.path,
+    });
+    if (restored?.sessionId !== input.sessionId) {
+      throw new HarnessError("EHARNESS_SESSION", {
+        message: `The session ${input.sessionId} to continue was not saved on ${sessionRef(issueNumber)}${restored ? ` (the saved one is ${restored.sessionId})` : ""}.`,
+        fix: "Comment /retry fresh to start a new session that carries the last summary.",
+      });
+    }
+    log.info({ issue: issueNumber, sessionId: input.sessionId }, "session restored: resuming");
+  }
+  const bootstrapFile = path.join(input.sessionDir, "bootstrap.md");
+  await fs.writeFile(bootstrapFile, prompts.bootstrap);
+  clock.mark("prompts");
+  const result = await (input.runSession ?? runClaude)({
+    cliPath: input.claude.cliPath,
+    cwd: workspace.worktree.path,
+    home,
+    prompt: prompts.task,
+    sessionId: input.sessionId,
+    resume: input.mode === "resume",
+    appendSystemPromptFile: bootstrapFile,
+    allowedTools: config.allowedTools,
+    permissionMode: input.claude.permissionMode,
+    maxTurns: config.maxTurns,
+    maxBudgetUsd: config.maxBudgetUsd,
+    ...(config.model ? { model: config.model } : {}),
+    modelEnv: input.claude.modelEnv,
+    agentId: input.agentId,
+    transcriptPath: path.join(input.sessionDir, "transcript.jsonl"),
+    stderrPath: path.join(input.sessionDir, "stderr.log"),
+    stallTimeoutMs: config.timeouts.stallMinutes * 60_000,
+    wallTimeoutMs: config.timeouts.sessionMinutes * 60_000,
+    signal: input.signal,
+    onEvent: (_event, report) => input.onReport(report),
+  });
+  clock.mark("session");
+  return { result, home };
+}

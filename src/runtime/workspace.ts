@@ -1,0 +1,77 @@
+import { promises as fs } from "node:fs";
+import { HarnessError } from "../core/errors.js";
+import type { StepClock } from "../core/step-clock.js";
+import type { GitRepository, WorktreeHandle } from "../adapters/git.js";
+import type { GitHubClient, RepositoryData } from "../adapters/github-client.js";
+import type { Logger } from "../adapters/logger.js";
+import { sharedClone } from "./shared-clone.js";
+import type { StateDir } from "./state-dir.js";
+
+/** The issue's git worktree on its branch, in the host's shared clone of the repository. */
+export interface Workspace {
+  git: GitRepository;
+  worktree: WorktreeHandle;
+  repository: RepositoryData;
+  /** The push URL (no credential in it; the token goes per command). */
+  url: string;
+  branch: string;
+  /** Remote heads at preparation: the default branch and, when it exists, the issue's branch. */
+  heads: Map<string, string>;
+}
+
+export interface WorkspaceInput {
+  github: GitHubClient;
+  state: StateDir;
+  gitUrl: (repository: { cloneUrl: string }) => string;
+  issue: number;
+  branch: string;
+  /** For the error's fix: the label that queues the issue again. */
+  queuedLabel: string;
+  clock: StepClock;
+  log: Logger;
+}
+
+/**
+ * Prepares the worktree: the shared clone fetched where it is behind, then a
+ * worktree on `branch`, continuing the branch's last pushed head or starting
+ * from the default branch.
+ */
+export async function prepareWorkspace(input: WorkspaceInput): Promise<Workspace> {
+  const { github, state, clock, branch } = input;
+  const git = sharedClone(state, github);
+  const repository = await github.getRepository();
+  const url = input.gitUrl(repository);
+  const token = await github.gitToken();
+  clock.mark("repository");
+  await fs.mkdir(state.gitHome(), { recursive: true });
+  await git.ensureClone();
+  clock.mark("git.clone");
+  const heads = await git.remoteHeads(url, [repository.defaultBranch, branch], { token });
+  clock.mark("git.lsRemote");
+  if (!heads.has(repository.defaultBranch)) {
+    throw new HarnessError("EHARNESS_NO_DEFAULT_BRANCH", {
+      message: `The repository ${github.fullName} has no branch ${repository.defaultBranch} (its default branch), so there is nothing to start from.`,
+      fix: `Push a first commit to ${repository.defaultBranch}, then label the issue ${input.queuedLabel} again.`,
+    });
+  }
+  await git.fetchChanged(url, heads, { token });
+  clock.mark("git.fetch");
+  const startPoint = heads.has(branch) ? `refs/remotes/origin/${branch}` : `refs/remotes/origin/${repository.defaultBranch}`;
+  const worktree = await git.addWorktree(state.worktree(github.owner, github.repo, input.issue), branch, startPoint);
+  clock.mark("git.worktree");
+  input.log.info({ issue: input.issue, worktree: worktree.path, startPoint }, "worktree ready");
+  return { git, worktree, repository, url, branch, heads };
+}
+
+/** Removes the issue's worktree if it is there (also one a failed preparation left half made). */
+export async function removeWorkspace(input: { github: GitHubClient; state: StateDir; issue: number; log: Logger }): Promise<void> {
+  const dir = input.state.worktree(input.github.owner, input.github.repo, input.issue);
+  const there = await fs.stat(dir).then(
+    () => true,
+    () => false,
+  );
+  if (!there) return;
+  await sharedClone(input.state, input.github)
+    .removeWorktree(dir)
+    .catch((error: unknown) => input.log.warn({ err: error }, "worktree not removed"));
+}
