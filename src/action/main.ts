@@ -5,7 +5,7 @@ import { toHarnessError } from "../core/errors.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { loadConfig } from "../runtime/load-config.js";
-import { readQueue } from "../runtime/read-queue.js";
+import { readRepositoryQueue } from "../runtime/read-queue.js";
 import type { Claim, ClaimDeps, ClaimOutcome } from "../runtime/claim-issue.js";
 import { HostRuntime } from "../runtime/host-runtime.js";
 import { StateDir } from "../runtime/state-dir.js";
@@ -215,8 +215,7 @@ async function drainQueue(options: DrainOptions): Promise<void> {
   const tried = new Set<number>();
   let worked = 0;
   while (worked < options.maxIssues && options.cancel?.aborted !== true) {
-    const listed = await github.listOpenIssuesWithLabel(config.labels.queued, cache);
-    const plan = await readQueue(listed, { github, config, cache, now: now(), log, skip: (n) => tried.has(n) });
+    const plan = await readRepositoryQueue({ github, config, cache, now: now(), log, skip: (n) => tried.has(n) });
     const next = plan.ready.filter((entry) => !tried.has(entry.issue));
     let claimedOne = false;
     for (const entry of next) {

@@ -10,7 +10,7 @@ import type { StateDir } from "../runtime/state-dir.js";
 import type { ClaudeSettings, WorkResult } from "../runtime/work-issue.js";
 import { registerSteering } from "./steering.js";
 import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
-import { loadConfigConditional } from "../runtime/load-config-conditional.js";
+import { loadConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
 
 export type { ApiCounts } from "./issue-intake.js";
@@ -116,7 +116,7 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
       const github = intake.client(target, issueNumber);
       let config;
       try {
-        config = await loadConfigConditional(github, intake.etags);
+        config = await loadConfig(github, intake.etags);
       } catch (error) {
         if (isHarnessError(error) && error.code === "EHARNESS_CONFIG") {
           log.warn({ code: error.code }, error.message);

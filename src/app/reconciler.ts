@@ -4,8 +4,8 @@ import { describeWait } from "../core/queue.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { intakeOf, IssueIntake, type RepoTarget } from "./issue-intake.js";
-import { readConfigConditional } from "../runtime/load-config-conditional.js";
-import { readQueue } from "../runtime/read-queue.js";
+import { readConfig } from "../runtime/load-config.js";
+import { readRepositoryQueue } from "../runtime/read-queue.js";
 
 /**
  * The reconciler: webhooks are neither retried nor ordered, so every few
@@ -138,7 +138,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     let config = defaultConfig();
     try {
       if (!assumedDefaults) {
-        const read = await readConfigConditional(github, intake.etags);
+        const read = await readConfig(github, intake.etags);
         config = read.config;
         if (read.found) withoutConfig.delete(key);
         else withoutConfig.add(key);
@@ -161,8 +161,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       await options.beforeWalk(github, config).catch((error: unknown) => log.error({ repository, err: error }, "before-walk step failed"));
     }
 
-    const issues = await github.listOpenIssuesWithLabel(config.labels.queued, intake.etags);
-    const plan = await readQueue(issues, {
+    const plan = await readRepositoryQueue({
       github,
       config,
       cache: intake.etags,

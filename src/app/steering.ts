@@ -13,7 +13,7 @@ import { harnessLabels } from "../runtime/claim-issue.js";
 import type { InterruptRegistry } from "../runtime/interrupts.js";
 import type { StateDir } from "../runtime/state-dir.js";
 import { IssueIntake, type RepoTarget } from "./issue-intake.js";
-import { loadConfigConditional } from "../runtime/load-config-conditional.js";
+import { loadConfig } from "../runtime/load-config.js";
 
 export interface SteeringOptions {
   intake: IssueIntake;
@@ -101,7 +101,7 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
         return;
       }
       await github.react(comment.id, "eyes");
-      const config = await loadConfigConditional(github, intake.etags);
+      const config = await loadConfig(github, intake.etags);
       await run(command, { github, config, target, issueNumber, key, login, log: clog });
     } catch (error) {
       intake.forgetDelivery(context.id, "steering");

@@ -5,7 +5,7 @@ import { parseLease, type LeaseRecord } from "../core/lease.js";
 import { describeWait } from "../core/queue.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
-import { readQueue } from "./read-queue.js";
+import { readRepositoryQueue } from "./read-queue.js";
 import type { StateDir } from "./state-dir.js";
 import { listWorkers, liveness, readJsonFiles } from "./worker-registry.js";
 
@@ -124,8 +124,7 @@ export async function queueStatus(input: {
 }): Promise<QueueStatus> {
   const { github, config, cache, log, now } = input;
   const host = input.host ?? os.hostname();
-  const issues = await github.listOpenIssuesWithLabel(config.labels.queued, cache);
-  const plan = await readQueue(issues, { github, config, cache, now, log });
+  const plan = await readRepositoryQueue({ github, config, cache, now, log });
   const prefix = `refs/${config.lease.refPrefix}`;
   const heldElsewhere: QueueStatus["heldElsewhere"] = [];
   for (const [ref, sha] of await github.listRefHeads(config.lease.refPrefix, cache)) {

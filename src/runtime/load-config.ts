@@ -1,12 +1,25 @@
 import { parse as parseYaml } from "yaml";
 import { CONFIG_PATH, parseConfig, type HarnessConfig } from "../core/config.js";
+import type { EtagCache } from "../core/etag-cache.js";
 import { HarnessError } from "../core/errors.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 
-/** Reads and validates `.github/harness.yml` from the default branch. */
-export async function loadConfig(github: GitHubClient): Promise<HarnessConfig> {
-  const text = await github.readFile(CONFIG_PATH);
-  return text === null ? parseConfig({}) : parseConfigFile(text);
+/**
+ * The one config loader: `.github/harness.yml` from the default branch, read,
+ * parsed and validated (EHARNESS_CONFIG for bad YAML or bad fields). With an
+ * ETag cache the read is conditional: an unchanged file costs a 304, which
+ * does not count against the rate limit. `found` says whether the repository
+ * has a config file at all (the defaults apply when it has none).
+ */
+export async function readConfig(github: GitHubClient, cache?: EtagCache): Promise<{ config: HarnessConfig; found: boolean }> {
+  const text = cache ? await github.readFileConditional(CONFIG_PATH, cache) : await github.readFile(CONFIG_PATH);
+  if (text === null) return { config: parseConfig({}), found: false };
+  return { config: parseConfigFile(text), found: true };
+}
+
+/** `readConfig`'s configuration alone. */
+export async function loadConfig(github: GitHubClient, cache?: EtagCache): Promise<HarnessConfig> {
+  return (await readConfig(github, cache)).config;
 }
 
 /** The text of `.github/harness.yml`, parsed and validated (EHARNESS_CONFIG for bad YAML or bad fields). */

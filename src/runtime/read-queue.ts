@@ -67,3 +67,14 @@ export async function readQueue(issues: readonly ListedIssue[], options: ReadQue
     { repository, queuedLabel: config.labels.queued, priorityLabels: config.priorityLabels, now: options.now },
   );
 }
+
+/**
+ * The one queue source: a repository's open issues labeled queued, listed with
+ * a conditional request, and their plan (ready in priority order, then age;
+ * waiting with the reason). The reconciler, the queue worker, the Action and
+ * `harness status` all walk the queue through it.
+ */
+export async function readRepositoryQueue(options: ReadQueueOptions): Promise<QueuePlan> {
+  const issues = await options.github.listOpenIssuesWithLabel(options.config.labels.queued, options.cache);
+  return readQueue(issues, options);
+}

@@ -7,8 +7,8 @@ import type { ReclaimPolicy } from "../core/reclaim.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { bootId } from "../adapters/lockfile.js";
-import { readConfigConditional } from "../runtime/load-config-conditional.js";
-import { readQueue } from "../runtime/read-queue.js";
+import { readConfig } from "../runtime/load-config.js";
+import { readRepositoryQueue } from "../runtime/read-queue.js";
 import { assertFreeDisk } from "../runtime/free-disk.js";
 import { killOrphanedAgents } from "../runtime/orphans.js";
 import { pruneWorktrees } from "../runtime/prune-worktrees.js";
@@ -253,10 +253,9 @@ export class QueueWorker {
     for (const target of this.options.repositories) {
       const github = this.client(target);
       try {
-        const { config } = await readConfigConditional(github, this.cache);
+        const { config } = await readConfig(github, this.cache);
         await this.reclaim(github, config).catch((error: unknown) => this.log.error({ repository: github.fullName, err: error }, "reclaimer failed"));
-        const issues = await github.listOpenIssuesWithLabel(config.labels.queued, this.cache);
-        const plan = await readQueue(issues, {
+        const plan = await readRepositoryQueue({
           github,
           config,
           cache: this.cache,
