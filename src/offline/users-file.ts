@@ -24,7 +24,6 @@ const userSchema = z.strictObject({
   permission: z.enum(PERMISSIONS),
   token: z.string().regex(/^\S{8,}$/, "at least 8 characters, no spaces"),
 });
-const fileSchema = z.union([z.array(userSchema), z.strictObject({ users: z.array(userSchema) })]);
 
 const FIX =
   "Write the users file as a list of {login, type: User|Bot, permission: admin|maintain|write|triage|read|none, token} (YAML or JSON), as docs/offline.md shows; logins and tokens must be unique and a Bot's login ends in [bot].";
@@ -50,25 +49,38 @@ export async function loadUsersFile(file: string): Promise<OfflineUser[]> {
       fix: FIX,
     });
   }
-  const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success)
-    throw new HarnessError("EHARNESS_CONFIG", { message: `--users ${file}: ${z.prettifyError(parsed.error).replace(/\n/g, " ")}`, fix: FIX });
-  const list = Array.isArray(parsed.data) ? parsed.data : parsed.data.users;
+  const list: unknown = Array.isArray(raw) ? raw : typeof raw === "object" && raw !== null && "users" in raw ? (raw as { users: unknown }).users : raw;
+  if (!Array.isArray(list)) throw new HarnessError("EHARNESS_CONFIG", { message: `--users ${file} is not a list of users.`, fix: FIX });
+  // Every problem of every entry, so that one round of fixes is enough.
   const problems: string[] = [];
   const logins = new Map<string, number>();
   const tokens = new Map<string, number>();
-  const users = list.map((u, i): OfflineUser => {
+  const users: OfflineUser[] = [];
+  list.forEach((entry: unknown, i) => {
+    const fields = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>) : {};
+    const login = typeof fields.login === "string" ? fields.login : null;
+    const token = typeof fields.token === "string" ? fields.token : null;
+    if (login !== null) {
+      const same = logins.get(login.toLowerCase());
+      if (same !== undefined) problems.push(`users[${i}] has the login "${login}" of users[${same}]`);
+      else logins.set(login.toLowerCase(), i);
+    }
+    if (token !== null) {
+      const same = tokens.get(token);
+      if (same !== undefined) problems.push(`users[${i}] (${JSON.stringify(login ?? "")}) has the token of users[${same}]`);
+      else tokens.set(token, i);
+    }
+    const parsed = userSchema.safeParse(entry);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push(`users[${i}]${issue.path.map((p) => `.${String(p)}`).join("")}: ${issue.message}`);
+      return;
+    }
+    const u = parsed.data;
     const isBotLogin = u.login.endsWith("[bot]");
     const type = u.type ?? (isBotLogin ? "Bot" : "User");
     if (type === "Bot" && !isBotLogin) problems.push(`users[${i}] "${u.login}" is a Bot, whose login on GitHub ends in [bot] (e.g. "${u.login}[bot]")`);
     if (type === "User" && isBotLogin) problems.push(`users[${i}] "${u.login}" ends in [bot], which only a Bot's login does: set type: Bot`);
-    const sameLogin = logins.get(u.login.toLowerCase());
-    if (sameLogin !== undefined) problems.push(`users[${i}] has the login "${u.login}" of users[${sameLogin}]`);
-    else logins.set(u.login.toLowerCase(), i);
-    const sameToken = tokens.get(u.token);
-    if (sameToken !== undefined) problems.push(`users[${i}] ("${u.login}") has the token of users[${sameToken}]`);
-    else tokens.set(u.token, i);
-    return { login: u.login, type, permission: u.permission, token: u.token };
+    users.push({ login: u.login, type, permission: u.permission, token: u.token });
   });
   if (problems.length > 0) throw new HarnessError("EHARNESS_CONFIG", { message: `--users ${file}: ${problems.join("; ")}.`, fix: FIX });
   return users;

@@ -3,7 +3,11 @@ import { createWriteStream, promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { offlineCommand } from "../../src/cli/offline-command.js";
 
 /**
  * The real `harness offline` CLI as a child process, driven as a person would: read its export
@@ -206,4 +210,76 @@ describe("harness offline", () => {
       expect(r.stderr).toContain("Fix: ");
     });
   }, 120_000);
+
+  it("names the repository with --repo and delivers signed webhooks to --webhook-url with the acting user as sender", async () => {
+    const bodies: { event: string; signature: string; body: string }[] = [];
+    let arrived: () => void = () => undefined;
+    const delivered = new Promise<void>((resolve) => (arrived = resolve));
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        bodies.push({
+          event: String(req.headers["x-github-event"]),
+          signature: String(req.headers["x-hub-signature-256"]),
+          body: Buffer.concat(chunks).toString(),
+        });
+        res.writeHead(202).end();
+        arrived();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const usersFile = path.join(root, "bot-users.json");
+    await fs.writeFile(usersFile, JSON.stringify([{ login: "triager[bot]", permission: "triage", token: "triager-token-01" }]));
+    let stdout = "";
+    let stderr = "";
+    let printed: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (printed = resolve));
+    let stop: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const running = offlineCommand(
+      ["--repo", "acme/widgets", "--users", usersFile, "--webhook-url", `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`],
+      {},
+      {
+        out: (s) => {
+          stdout += s;
+          printed();
+        },
+        err: (s) => {
+          stderr += s;
+        },
+      },
+      stopped,
+    );
+    try {
+      await Promise.race([ready, running.then((code) => Promise.reject(new Error(`exited ${code}: ${stderr}`)))]);
+      const vars = parseExports(stdout);
+      expect(vars.HARNESS_REPOSITORIES).toBe("acme/widgets");
+      expect(stderr).toContain("repository acme/widgets");
+      const res = await fetch(`${vars.GITHUB_API_URL}/repos/acme/widgets/issues/1/labels`, {
+        method: "POST",
+        headers: { authorization: "token triager-token-01" },
+        body: JSON.stringify({ labels: ["harness:queued"] }),
+      });
+      expect(res.status).toBe(200);
+      await delivered;
+      const [first] = bodies;
+      expect(first?.event).toBe("issues");
+      expect(first?.signature).toBe(
+        `sha256=${createHmac("sha256", vars.WEBHOOK_SECRET ?? "")
+          .update(first?.body ?? "")
+          .digest("hex")}`,
+      );
+      expect(JSON.parse(first?.body ?? "{}")).toMatchObject({
+        action: "labeled",
+        label: { name: "harness:queued" },
+        sender: { login: "triager[bot]", type: "Bot" },
+        repository: { full_name: "acme/widgets" },
+      });
+    } finally {
+      stop();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+    expect(await running).toBe(0);
+  });
 });

@@ -209,6 +209,20 @@ describe("loadUsersFile", () => {
     expect(isHarnessError(error) && error.fix).toMatch(/login, type: User\|Bot, permission/);
   });
 
+  it("names every problem of the file at once", async () => {
+    const file = await write(
+      "many.yaml",
+      "- {login: ada, permission: owner, token: ada-token-01}\n- {login: ada, permission: read}\n- {login: bo, permission: read, token: ada-token-01}\n",
+    );
+    const error: unknown = await loadUsersFile(file).catch((e: unknown) => e);
+    expect(isHarnessError(error) && error.code).toBe("EHARNESS_CONFIG");
+    const message = isHarnessError(error) ? error.message : "";
+    expect(message).toMatch(/users\[0\]\.permission: /);
+    expect(message).toContain('users[1] has the login "ada" of users[0]');
+    expect(message).toMatch(/users\[1\]\.token: /);
+    expect(message).toContain('users[2] ("bo") has the token of users[0]');
+  });
+
   it("refuses a missing file with EHARNESS_USAGE", async () => {
     const error: unknown = await loadUsersFile(path.join(root, "nope.yaml")).catch((e: unknown) => e);
     expect(isHarnessError(error) && error.code).toBe("EHARNESS_USAGE");
