@@ -1,3 +1,4 @@
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { execa } from "execa";
@@ -5,25 +6,17 @@ import { createLogger } from "../adapters/logger.js";
 import { packageRoot } from "./paths.js";
 // The demo is the embedded default: the same app and worker as in production,
 // against the fake GitHub and the scripted model that the tests use.
-import { loadScenario } from "../offline/model-server.js";
+import { DEMO_REPOSITORY, loadOfflineInputs } from "../offline/offline-inputs.js";
+import { HarnessError } from "../core/errors.js";
 import { startStack } from "./stack.js";
 
-export const DEMO_OWNER = "octo-org";
-export const DEMO_REPO = "hello-harness";
+export const DEMO_OWNER = DEMO_REPOSITORY.owner;
+export const DEMO_REPO = DEMO_REPOSITORY.name;
 
-export const DEMO_FILES: Record<string, string> = {
-  "package.json": JSON.stringify({ name: "hello-harness", version: "1.0.0", type: "module", scripts: { test: "node --test test/" } }, null, 2) + "\n",
-  "README.md": "# hello-harness\n\nA tiny project for the claude-harness demo.\n",
-  "src/greet.js": "/** Greets someone in English. */\nexport function greet(name) {\n  return `Hello, ${name}!`;\n}\n",
-  "test/greet.test.js":
-    'import { test } from "node:test";\nimport assert from "node:assert/strict";\nimport { greet } from "../src/greet.js";\n\ntest("greet greets", () => {\n  assert.equal(greet("Ada"), "Hello, Ada!");\n});\n',
-  ".github/harness.yml": "# claude-harness configuration (see the README's reference)\nmaxTurns: 10\nmaxBudgetUsd: 1\n",
-};
-
-export const DEMO_ISSUE = {
-  title: "Greet in Spanish",
-  body: "Add `greetEs(name)` next to `greet`, returning `¡Hola, <name>!`, with a test.\n\n(The harness passes this text to the model as untrusted data: `$(whoami)` stays text.)",
-};
+/** The demo's scenario, repository and issue, shipped with the package (shared with `harness offline`). */
+export function demoDir(): string {
+  return path.join(packageRoot(), "examples", "demo");
+}
 
 /** Formats the JSON log lines of the app and worker as short progress lines. */
 function progressStream(out: (line: string) => void, startedAt: number): Writable {
@@ -56,8 +49,57 @@ function progressStream(out: (line: string) => void, startedAt: number): Writabl
 
 export interface DemoOptions {
   out: (line: string) => void;
-  /** Keep the temp directory (state, repositories) for inspection. */
-  keep?: boolean;
+  /**
+   * Keep the state (app and worker state, the fake's bare repositories) for inspection: `true`
+   * keeps the temp directory, a path moves it there at the end (a new or empty directory).
+   */
+  keep?: boolean | string;
+  /** A scenario file (YAML or JSON); default examples/demo/scenario.yaml. */
+  scenario?: string;
+  /** The repository's files (its `.git` left out); default examples/demo/repo. */
+  repoDir?: string;
+  /** The issue: first line the title, the rest the body; default examples/demo/issue.md. */
+  issueFile?: string;
+}
+
+function usage(message: string): HarnessError {
+  return new HarnessError("EHARNESS_USAGE", { message, fix: "Run harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]." });
+}
+
+/** `[--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]` */
+export function parseDemoArgs(args: string[]): Omit<DemoOptions, "out"> {
+  const parsed: Omit<DemoOptions, "out"> = {};
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] ?? "";
+    const value = (): string => {
+      const v = args[++i];
+      if (v === undefined || v === "" || v.startsWith("--")) throw usage(`${arg} needs a value.`);
+      return v;
+    };
+    if (arg === "--scenario") parsed.scenario = value();
+    else if (arg === "--repo-dir") parsed.repoDir = value();
+    else if (arg === "--issue-file") parsed.issueFile = value();
+    else if (arg === "--keep") parsed.keep = value();
+    else throw usage(`demo does not take "${arg}".`);
+  }
+  return parsed;
+}
+
+async function checkKeepDir(dir: string): Promise<void> {
+  const entries = await fs.readdir(dir).catch((error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? [] : Promise.reject(error)));
+  if (entries.length > 0) throw usage(`--keep ${dir} is not empty.`);
+}
+
+/** Moves the stack's directory to `dir` (rename, or copy across file systems). */
+async function moveTo(from: string, dir: string): Promise<void> {
+  await fs.rm(dir, { recursive: true, force: true }); // empty, checked before the run
+  await fs.mkdir(path.dirname(path.resolve(dir)), { recursive: true });
+  try {
+    await fs.rename(from, dir);
+  } catch {
+    await fs.cp(from, dir, { recursive: true, verbatimSymlinks: true });
+    await fs.rm(from, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -70,19 +112,34 @@ export interface DemoOptions {
 export async function runDemo(options: DemoOptions): Promise<number> {
   const { out } = options;
   const startedAt = Date.now();
+  const inputs = await loadOfflineInputs(
+    {
+      ...(options.scenario !== undefined ? { scenario: options.scenario } : {}),
+      ...(options.repoDir !== undefined ? { repoDir: options.repoDir } : {}),
+      ...(options.issueFile !== undefined ? { issueFile: options.issueFile } : {}),
+    },
+    demoDir(),
+  );
+  if (typeof options.keep === "string") await checkKeepDir(options.keep);
+  const { owner, name } = inputs;
   out("== claude-harness demo: fake GitHub, Probot app, one agent, the real Claude Code CLI, a scripted model");
-  const scenario = await loadScenario(path.join(packageRoot(), "test/fixtures/scenarios/demo.yaml"));
   const log = createLogger({ level: "info", destination: progressStream(out, startedAt) });
-  const stack = await startStack({ scenarios: [scenario], agents: 1, log, progressIntervalMs: 2_000, keep: options.keep ?? false });
+  const stack = await startStack({
+    scenarios: [inputs.scenario],
+    agents: 1,
+    log,
+    progressIntervalMs: 2_000,
+    keep: options.keep !== undefined && options.keep !== false,
+  });
   const { github } = stack;
   try {
-    await github.createRepo({ owner: DEMO_OWNER, name: DEMO_REPO, defaultBranch: "main", files: DEMO_FILES });
-    out(`fake GitHub at ${github.apiUrl} with ${DEMO_OWNER}/${DEMO_REPO}; scripted model at ${stack.model.url}`);
+    await github.createRepo({ owner, name, defaultBranch: "main", files: inputs.files, executable: inputs.executable });
+    out(`fake GitHub at ${github.apiUrl} with ${owner}/${name}; scripted model at ${stack.model.url}`);
     out(`Probot app listening at ${stack.server.webhookUrl}`);
 
-    const issue = await github.createIssue(DEMO_OWNER, DEMO_REPO, { title: DEMO_ISSUE.title, body: DEMO_ISSUE.body, user: "ada" });
-    out(`issue #${issue.number} "${DEMO_ISSUE.title}" opened by ada; ada labels it harness:queued`);
-    const status = await github.addLabel(DEMO_OWNER, DEMO_REPO, issue.number, "harness:queued", { sender: "ada" });
+    const issue = await github.createIssue(owner, name, { title: inputs.issue.title, body: inputs.issue.body, user: "ada" });
+    out(`issue #${issue.number} "${inputs.issue.title}" opened by ada; ada labels it harness:queued`);
+    const status = await github.addLabel(owner, name, issue.number, "harness:queued", { sender: "ada" });
     out(`webhook issues.labeled delivered with its HMAC signature, answered ${status}`);
 
     await stack.pool.idle();
@@ -94,24 +151,28 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     out("");
     out(`== outcome: ${result.outcome}, label ${result.label}`);
-    const pulls = await github.listPulls(DEMO_OWNER, DEMO_REPO);
+    const pulls = await github.listPulls(owner, name);
     for (const pull of pulls) {
       out(`== pull request #${pull.number}: ${pull.title}${pull.draft ? " (draft)" : ""}  ${pull.head.ref} → ${pull.base.ref}`);
       out(pull.body ?? "");
-      const stat = await execa("git", ["--git-dir", github.repoPath(DEMO_OWNER, DEMO_REPO), "diff", "--stat", `${pull.base.ref}...${pull.head.ref}`]);
+      const stat = await execa("git", ["--git-dir", github.repoPath(owner, name), "diff", "--stat", `${pull.base.ref}...${pull.head.ref}`]);
       out("");
       out("== diff stat");
       out(stat.stdout);
+      const diff = await execa("git", ["--git-dir", github.repoPath(owner, name), "diff", `${pull.base.ref}...${pull.head.ref}`]);
+      out("");
+      out(`== diff (git diff ${pull.base.ref}...${pull.head.ref})`);
+      out(diff.stdout);
     }
-    const comments = await github.listComments(DEMO_OWNER, DEMO_REPO, issue.number);
+    const comments = await github.listComments(owner, name, issue.number);
     const summary = comments.find((c) => (c.body ?? "").startsWith("<!-- harness:summary"));
     out("");
     out("== summary comment on the issue");
     out(summary?.body ?? "(none)");
-    const final = await github.getIssue(DEMO_OWNER, DEMO_REPO, issue.number);
+    const final = await github.getIssue(owner, name, issue.number);
     out("");
     out(`== labels now: ${final.labels.map((l) => (typeof l === "string" ? l : l.name)).join(", ")}`);
-    const counts = stack.apiCounts.get(`${DEMO_OWNER}/${DEMO_REPO}#${issue.number}`);
+    const counts = stack.apiCounts.get(`${owner}/${name}#${issue.number}`);
     if (counts)
       out(
         `== GitHub API calls for the issue: ${counts.reads} reads, ${counts.writes} writes (plus git ls-remote, fetch and pushes: the lease claim, the branch, the session, the lease release)`,
@@ -119,7 +180,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out(`== done in ${((Date.now() - startedAt) / 1000).toFixed(1)}s`);
     return result.outcome === "success" && pulls.length === 1 ? 0 : 1;
   } finally {
+    // The stack's close removes the fake's repositories; a kept state has a copy of them.
+    if (options.keep) await fs.cp(github.reposDir, path.join(stack.root, "repos"), { recursive: true }).catch(() => undefined);
     await stack.close();
-    if (options.keep) out(`state kept in ${stack.root}`);
+    if (typeof options.keep === "string") {
+      await moveTo(stack.root, options.keep);
+      out(`state kept in ${options.keep}`);
+    } else if (options.keep) out(`state kept in ${stack.root}`);
   }
 }

@@ -5,7 +5,14 @@ const USAGE = `harness: run Claude Code agents on a repository's issues
 
 Usage:
   harness app                         run the GitHub App (Probot) with an in-process agent pool
-  harness demo                        the whole flow offline: fake GitHub, app, worker, real CLI, scripted model
+  harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]
+                                      the whole flow offline: fake GitHub, app, worker, real CLI, scripted model;
+                                      prints the pull request and its diff (defaults: examples/demo/)
+  harness offline [--scenario FILE] [--repo-dir DIR] [--repo owner/name] [--issue-file FILE]
+                  [--users FILE] [--webhook-url URL] [--state-dir DIR]
+                                      fake GitHub and scripted model on 127.0.0.1 until SIGINT/SIGTERM; prints
+                                      export lines (also DIR/env.sh) for 'harness worker' and 'harness app'
+                                      (docs/offline.md, docs/scenarios.md)
   harness summarize <transcript.jsonl> [--json]
                                       report of a saved stream-json transcript
   harness reclaim --repo owner/repo   one pass of the stall reclaimer (GITHUB_TOKEN)
@@ -24,6 +31,17 @@ HARNESS_POLL_SECONDS (30), HARNESS_CLAIM_JITTER_SECONDS (1). Lease term, heartbe
 reclaimer's grace and backoff come from each repository's .github/harness.yml.
 `;
 
+/** Bad flags or input files (EHARNESS_USAGE, EHARNESS_CONFIG): the one-line error and exit code 2. */
+async function usageErrorsExit2(run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!isHarnessError(error) || (error.code !== "EHARNESS_USAGE" && error.code !== "EHARNESS_CONFIG")) throw error;
+    process.stderr.write(`${error.toString()}\n`);
+    return 2;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -33,8 +51,12 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     }
     case "demo": {
-      const { runDemo } = await import("./demo.js");
-      return runDemo({ out: (line) => process.stdout.write(`${line}\n`) });
+      const { parseDemoArgs, runDemo } = await import("./demo.js");
+      return usageErrorsExit2(async () => runDemo({ ...parseDemoArgs(rest), out: (line) => process.stdout.write(`${line}\n`) }));
+    }
+    case "offline": {
+      const { offlineCommand } = await import("./offline-command.js");
+      return usageErrorsExit2(() => offlineCommand(rest, process.env, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }));
     }
     case "summarize": {
       const json = rest.includes("--json");

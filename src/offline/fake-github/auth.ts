@@ -43,6 +43,11 @@ export class Auth {
     return token;
   }
 
+  /** A chosen personal token for a user or bot (no admin powers beyond their repository permissions). */
+  addUserToken(token: string, login: string, type: "User" | "Bot"): void {
+    this.tokens.set(token, { identity: { user: this.store.user(login, type), kind: "user", superuser: false }, expiresAt: null });
+  }
+
   mintInstallationToken(installationId: number): { token: string; expiresAt: number } {
     const token = `ghs_${randomBytes(18).toString("hex")}`;
     const expiresAt = Date.now() + INSTALLATION_TOKEN_TTL_MS;

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Auth } from "./auth.js";
 import { gitEnv } from "./git.js";
-import type { Store } from "./store.js";
+import { hasPermission, type Store } from "./store.js";
 import type { Identity, RepoRecord } from "./types.js";
 
 export interface GitHttpDeps {
@@ -49,6 +49,12 @@ export function handleGitHttp(req: IncomingMessage, res: ServerResponse, url: UR
       auth.kind === "invalid" ? "Invalid username or token. Password authentication is not supported for Git operations." : "Authentication required",
       true,
     );
+    return;
+  }
+  // GitHub refuses a push from a token whose user cannot write to the repository (403, no challenge).
+  if (write && auth.kind === "ok" && !auth.identity.superuser && !hasPermission(deps.store.permission(repo, auth.identity.user.login), "write")) {
+    log(403);
+    deny(res, 403, `Permission to ${repo.owner.login}/${repo.name}.git denied to ${auth.identity.user.login}.`, false);
     return;
   }
 

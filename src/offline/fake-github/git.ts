@@ -94,13 +94,21 @@ export function signatureEnv(author: Signature, committer: Signature = author): 
 }
 
 /** Writes a commit containing exactly `files` (on top of `parents`) and returns its sha. */
-export async function commitFiles(repoPath: string, files: Record<string, string>, message: string, parents: string[], who: Signature): Promise<string> {
+/** Commits `files` (path → content) as one tree; paths in `executable` get mode 100755. */
+export async function commitFiles(
+  repoPath: string,
+  files: Record<string, string | Buffer>,
+  message: string,
+  parents: string[],
+  who: Signature,
+  executable: ReadonlySet<string> = new Set(),
+): Promise<string> {
   const scratch = await mkdtemp(join(tmpdir(), "fake-gh-index-"));
   try {
     const env = { GIT_INDEX_FILE: join(scratch, "index") };
     for (const [path, content] of Object.entries(files)) {
       const blob = (await git(repoPath, ["hash-object", "-w", "--stdin"], { input: content })).trim();
-      await git(repoPath, ["update-index", "--add", "--cacheinfo", `100644,${blob},${path}`], { env });
+      await git(repoPath, ["update-index", "--add", "--cacheinfo", `${executable.has(path) ? "100755" : "100644"},${blob},${path}`], { env });
     }
     const tree = Object.keys(files).length === 0 ? EMPTY_TREE : (await git(repoPath, ["write-tree"], { env })).trim();
     return await commitTree(repoPath, tree, parents, message, who, who);

@@ -3,7 +3,7 @@ import type { IncomingMessage } from "node:http";
 import type { Auth } from "./auth.js";
 import type { Serializer } from "./serializers.js";
 import type { Store } from "./store.js";
-import type { Identity, RepoRecord } from "./types.js";
+import type { Identity, RepoRecord, UserRecord } from "./types.js";
 
 export const DOCS = "https://docs.github.com/rest";
 
@@ -44,6 +44,12 @@ export interface FakeContext {
   /** When the repository last received a push or ref change (for `pushed_at`). */
   touched(repo: RepoRecord): void;
   pushedAt(repo: RepoRecord): number;
+  /**
+   * A label or comment change made through the REST API: delivers the webhook GitHub would
+   * (`issues.labeled`/`unlabeled`, `issue_comment.created`), with the token's user as sender,
+   * when the fake was started with `restWebhooks` and a webhook is set; else nothing.
+   */
+  restWebhook(event: "issues" | "issue_comment", action: string, repo: RepoRecord, sender: UserRecord, parts: Record<string, Record<string, unknown>>): void;
 }
 
 export interface HandlerContext {

@@ -48,8 +48,28 @@ export interface CreateRepoInput {
   owner: string;
   name: string;
   defaultBranch?: string;
-  files?: Record<string, string>;
+  /** Path → content of the first commit (default: a README). */
+  files?: Record<string, string | Buffer>;
+  /** Paths among `files` committed as executable (mode 100755). */
+  executable?: string[];
   ownerType?: "User" | "Organization";
+}
+
+export interface FakeGitHubSnapshot {
+  apiUrl: string;
+  repositories: Array<{
+    fullName: string;
+    defaultBranch: string;
+    cloneUrl: string;
+    /** The bare repository on disk. */
+    path: string;
+    issues: IssueView[];
+    comments: CommentView[];
+    pulls: PullView[];
+  }>;
+  requestLog: RequestLogEntry[];
+  deliveries: Array<Omit<DeliveryRecord, "payload"> & { sender: string | null }>;
+  changes: ChangeRecord[];
 }
 
 export interface PersonOptions {
@@ -71,6 +91,9 @@ export class FakeGitHub {
   private faultInjector: FaultInjector | null = null;
   private server: Server | null = null;
   private nextInstallationId = 40_000_000;
+  /** REST-made webhook deliveries, one after the other, after the change applied. */
+  private restDeliveries: Promise<void> = Promise.resolve();
+  private changeListener: (() => void) | null = null;
 
   private constructor(
     readonly apiUrl: string,
@@ -94,6 +117,13 @@ export class FakeGitHub {
         this.pushed.set(repo.id, Date.now());
       },
       pushedAt: (repo) => this.pushed.get(repo.id) ?? repo.createdAt,
+      restWebhook: (event, action, repo, sender, parts) => {
+        if (!options.restWebhooks || !this.webhooks.target) return;
+        const payload = this.webhooks.build(event, action, repo, sender, parts);
+        this.restDeliveries = this.restDeliveries.then(async () => {
+          if (this.webhooks.target) await this.webhooks.deliver(event, payload).catch(() => undefined);
+        });
+      },
     };
     this.webhooks = new Webhooks(this.ctx);
   }
@@ -111,6 +141,7 @@ export class FakeGitHub {
     const { port } = server.address() as AddressInfo;
     const fake = new FakeGitHub(`http://127.0.0.1:${port}`, dir, options);
     fake.server = server;
+    server.on("request", (_req, res) => res.once("close", () => fake.changeListener?.()));
     server.on(
       "request",
       createRequestHandler({
@@ -171,6 +202,19 @@ export class FakeGitHub {
     return this.faultInjector;
   }
 
+  /**
+   * A personal token of your choosing acting as `login` (a `Bot` for logins ending in `[bot]`):
+   * REST, GraphQL and git push with this user's repository permissions (from setPermission), no more.
+   */
+  addUserToken(token: string, login: string, type: "User" | "Bot" = login.endsWith("[bot]") ? "Bot" : "User"): void {
+    this.auth.addUserToken(token, login, type);
+  }
+
+  /** Called after every REST or git request the fake answered (for `harness offline`'s state dump). */
+  onRequest(listener: (() => void) | null): void {
+    this.changeListener = listener;
+  }
+
   /** A personal token acting as `login` (permissions come from setPermission). */
   userToken(login: string): string {
     return this.auth.mintUserToken(login);
@@ -217,7 +261,7 @@ export class FakeGitHub {
     const path = this.repoPath(owner.login, input.name);
     await initBareRepo(path, defaultBranch);
     const who = { name: owner.login, email: `${owner.id}+${owner.login}@users.noreply.github.com` };
-    const sha = await commitFiles(path, input.files ?? { "README.md": `# ${input.name}\n` }, "Initial commit", [], who);
+    const sha = await commitFiles(path, input.files ?? { "README.md": `# ${input.name}\n` }, "Initial commit", [], who, new Set(input.executable ?? []));
     const r = await updateRef(path, `refs/heads/${defaultBranch}`, sha, ZERO_SHA);
     if (!r.ok) throw new Error(r.stderr);
     let installationId = this.installationIds.get(owner.login.toLowerCase());
@@ -393,6 +437,44 @@ export class FakeGitHub {
     return out;
   }
 
+  /**
+   * Everything a person would want to read back, as plain JSON: the repositories with their
+   * issues, comments and pull requests, every request received, the webhook deliveries
+   * (without their payloads) and the state changes.
+   */
+  async snapshot(): Promise<FakeGitHubSnapshot> {
+    const repositories: FakeGitHubSnapshot["repositories"] = [];
+    for (const r of this.store.repos.values()) {
+      const issues = this.listIssues(r.owner.login, r.name);
+      repositories.push({
+        fullName: fullName(r),
+        defaultBranch: r.defaultBranch,
+        cloneUrl: this.gitUrl(r.owner.login, r.name),
+        path: r.path,
+        issues,
+        comments: issues.flatMap((i) => this.listComments(r.owner.login, r.name, i.number)),
+        pulls: await this.listPulls(r.owner.login, r.name),
+      });
+    }
+    return {
+      apiUrl: this.apiUrl,
+      repositories,
+      requestLog: [...this.requestLog],
+      deliveries: this.deliveries.map((d) => ({
+        id: d.id,
+        event: d.event,
+        action: d.action,
+        url: d.url,
+        status: d.status,
+        signature: d.signature,
+        sender: typeof d.payload.sender === "object" && d.payload.sender !== null ? String((d.payload.sender as { login?: unknown }).login ?? "") : null,
+        at: d.at,
+        ...(d.error ? { error: d.error } : {}),
+      })),
+      changes: [...this.changes],
+    };
+  }
+
   /** The sha of a full ref (`refs/harness/leases/issue-7`), read from git's ref storage; null when missing. */
   readRef(owner: string, repo: string, ref: string): Promise<string | null> {
     return gitReadRef(this.repoOrThrow(owner, repo).path, ref.startsWith("refs/") ? ref : `refs/${ref}`);
@@ -405,15 +487,31 @@ export class FakeGitHub {
     return c;
   }
 
-  async close(): Promise<void> {
+  /** Waits for the webhook deliveries that REST changes started (`restWebhooks`). */
+  async settled(): Promise<void> {
+    let last: Promise<void> | null = null;
+    while (last !== this.restDeliveries) {
+      last = this.restDeliveries;
+      await last;
+    }
+  }
+
+  /** Stops the server; the repositories are removed unless `keep` (then they stay in `reposDir`). */
+  async close(options: { keep?: boolean } = {}): Promise<void> {
     const server = this.server;
     this.server = null;
     if (server) {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+    await this.settled();
     await closeRepoCaches(this.dir);
-    await rm(this.dir, { recursive: true, force: true });
+    if (!options.keep) await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Where the bare repositories live (`<owner>/<repo>.git`). */
+  get reposDir(): string {
+    return join(this.dir, "repos");
   }
 }
 

@@ -183,6 +183,12 @@ export interface FakeGitHubOptions {
    * millisecond), else the OS temp dir. `FAKE_GITHUB_DIR` overrides the default.
    */
   dir?: string;
+  /**
+   * Deliver the webhooks GitHub sends for label and comment changes made through the REST API
+   * (`issues.labeled`/`unlabeled`, `issue_comment.created`, the token's user as sender), after the
+   * change, one at a time, when a webhook is set. Off by default: tests deliver through the person API.
+   */
+  restWebhooks?: boolean;
 }
 
 /** Views returned by the inspection helpers (plain data, easy to assert on). */

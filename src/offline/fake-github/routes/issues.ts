@@ -136,6 +136,17 @@ function issueOf(ctx: HandlerContext): { repo: RepoRecord; issue: IssueRecord } 
   return { repo, issue };
 }
 
+/** `issues.labeled`/`unlabeled` for each label that a REST request added or removed (no-op unless REST webhooks are on). */
+function labelWebhooks(ctx: HandlerContext, repo: RepoRecord, issue: IssueRecord, before: LabelRecord[]): void {
+  const added = issue.labels.filter((l) => !before.some((b) => b.id === l.id));
+  const removed = before.filter((b) => !issue.labels.some((l) => l.id === b.id));
+  const sender = ctx.identity.user;
+  for (const label of removed)
+    ctx.fake.restWebhook("issues", "unlabeled", repo, sender, { issue: ctx.fake.ser.issue(repo, issue), label: ctx.fake.ser.label(repo, label) });
+  for (const label of added)
+    ctx.fake.restWebhook("issues", "labeled", repo, sender, { issue: ctx.fake.ser.issue(repo, issue), label: ctx.fake.ser.label(repo, label) });
+}
+
 function requireTriage(ctx: HandlerContext, repo: RepoRecord): void {
   if (ctx.identity.superuser) return;
   if (!hasPermission(ctx.fake.store.permission(repo, ctx.identity.user.login), "triage")) throw new ApiError(403, "Must have push access to repository");
@@ -214,6 +225,7 @@ const updateIssue: Handler = async (ctx) => {
   if (typeof b.title === "string" || typeof b.title === "number") issue.title = String(b.title);
   if ("body" in b) issue.body = str(b.body) ?? null;
   if (b.state === "open" || b.state === "closed") setState(ctx.fake, repo, issue, b.state, str(b.state_reason), actor);
+  const labelsBefore = [...issue.labels];
   if ("labels" in b) setLabels(ctx.fake, repo, issue, labelNames({ labels: b.labels }), actor);
   if ("assignees" in b || "assignee" in b) {
     const wanted = "assignees" in b ? stringList(b.assignees) : str(b.assignee) ? [String(b.assignee)] : [];
@@ -228,6 +240,7 @@ const updateIssue: Handler = async (ctx) => {
   }
   issue.updatedAt = Date.now();
   log(ctx.fake, repo, actor, "issue.updated", issue.number, { fields: Object.keys(b) });
+  labelWebhooks(ctx, repo, issue, labelsBefore);
   return ok(ctx.fake.ser.issue(repo, issue));
 };
 
@@ -239,21 +252,27 @@ const listLabels: Handler = async (ctx) => {
 const addLabelsHandler: Handler = async (ctx) => {
   const { repo, issue } = issueOf(ctx);
   requireTriage(ctx, repo);
+  const before = [...issue.labels];
   addLabels(ctx.fake, repo, issue, labelNames(ctx.body), ctx.identity.user);
+  labelWebhooks(ctx, repo, issue, before);
   return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
 };
 
 const setLabelsHandler: Handler = async (ctx) => {
   const { repo, issue } = issueOf(ctx);
   requireTriage(ctx, repo);
+  const before = [...issue.labels];
   setLabels(ctx.fake, repo, issue, labelNames(ctx.body), ctx.identity.user);
+  labelWebhooks(ctx, repo, issue, before);
   return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
 };
 
 const removeLabelHandler: Handler = async (ctx) => {
   const { repo, issue } = issueOf(ctx);
   requireTriage(ctx, repo);
+  const before = [...issue.labels];
   if (!removeLabel(ctx.fake, repo, issue, ctx.params.name ?? "", ctx.identity.user)) throw new ApiError(404, "Label does not exist");
+  labelWebhooks(ctx, repo, issue, before);
   return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
 };
 
@@ -290,6 +309,10 @@ const createComment: Handler = async (ctx) => {
   const body = str(obj(ctx.body).body);
   if (body === undefined || body === "") throw unprocessable("Validation Failed", [{ resource: "IssueComment", field: "body", code: "missing_field" }]);
   const comment = addComment(ctx.fake, repo, issue, body, ctx.identity.user);
+  ctx.fake.restWebhook("issue_comment", "created", repo, ctx.identity.user, {
+    issue: ctx.fake.ser.issue(repo, issue),
+    comment: ctx.fake.ser.comment(repo, comment),
+  });
   return ok(ctx.fake.ser.comment(repo, comment), 201, { location: `${ctx.fake.ser.repoApi(repo)}/issues/comments/${comment.id}` });
 };
 

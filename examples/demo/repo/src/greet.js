@@ -1,0 +1,4 @@
+/** Greets someone in English. */
+export function greet(name) {
+  return `Hello, ${name}!`;
+}

@@ -1,0 +1,99 @@
+import { execFileSync } from "node:child_process";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isHarnessError } from "../../src/core/errors.js";
+import { parseDemoArgs, runDemo } from "../../src/cli/demo.js";
+
+/** `harness demo` with its own scenario, repository and issue: the whole flow, the PR's diff printed, the state kept. */
+
+let root: string;
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-demo-test-"));
+});
+
+afterAll(async () => {
+  if (root) await fs.rm(root, { recursive: true, force: true });
+});
+
+describe("harness demo", () => {
+  it("parses its flags and refuses unknown ones", () => {
+    expect(parseDemoArgs(["--scenario", "s.yaml", "--repo-dir", "r", "--issue-file", "i.md", "--keep", "k"])).toEqual({
+      scenario: "s.yaml",
+      repoDir: "r",
+      issueFile: "i.md",
+      keep: "k",
+    });
+    expect(parseDemoArgs([])).toEqual({});
+    for (const bad of [["--keep"], ["--scenario", "--keep", "k"], ["--fast"]]) {
+      let error: unknown = null;
+      try {
+        parseDemoArgs(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(isHarnessError(error) && error.code, bad.join(" ")).toBe("EHARNESS_USAGE");
+    }
+  });
+
+  it("works a custom repository, issue and scenario, prints the diff and keeps the state in --keep DIR", async () => {
+    const repoDir = path.join(root, "notebook");
+    await fs.mkdir(path.join(repoDir, "docs"), { recursive: true });
+    await fs.writeFile(path.join(repoDir, "README.md"), "# notebook\n");
+    await fs.writeFile(path.join(repoDir, "docs", "index.md"), "Notes live here.\n");
+    const issueFile = path.join(root, "issue.md");
+    await fs.writeFile(issueFile, "Write a note about tides\n\nAdd docs/tides.md saying when the tide turns.\n");
+    const scenario = path.join(root, "tides.yaml");
+    await fs.writeFile(
+      scenario,
+      [
+        "name: tides",
+        "turns:",
+        '  - text: "Writing the note."',
+        "    toolCalls:",
+        "      - name: Write",
+        "        input:",
+        '          file_path: "{{cwd}}/docs/tides.md"',
+        '          content: "The tide turns twice a day, about every 12 hours 25 minutes.\\n"',
+        '  - text: "Added docs/tides.md."',
+        "",
+      ].join("\n"),
+    );
+    const keep = path.join(root, "kept");
+    const lines: string[] = [];
+    const code = await runDemo({ out: (line) => lines.push(line), repoDir, issueFile, scenario, keep });
+    const text = lines.join("\n");
+    expect(code, text).toBe(0);
+    expect(text).toContain('issue #1 "Write a note about tides" opened by ada');
+    expect(text).toContain("fake GitHub at http://127.0.0.1:");
+    expect(text).toContain("with octo-org/notebook;");
+    expect(text).toMatch(/== pull request #\d+: .*harness\/issue-1 → main/);
+    // The stat, then the diff itself.
+    expect(text).toMatch(/== diff stat\n docs\/tides\.md \| 1 \+\n/);
+    expect(text).toContain("== diff (git diff main...harness/issue-1)\ndiff --git a/docs/tides.md b/docs/tides.md\nnew file mode 100644");
+    expect(text).toContain("+The tide turns twice a day, about every 12 hours 25 minutes.");
+    expect(text).toContain(`state kept in ${keep}`);
+    // The state moved to --keep, with a copy of the fake's repository that has the branch.
+    const bare = path.join(keep, "repos", "octo-org", "notebook.git");
+    const branchFile = execFileSync("git", ["--git-dir", bare, "show", "harness/issue-1:docs/tides.md"], { encoding: "utf8" });
+    expect(branchFile).toBe("The tide turns twice a day, about every 12 hours 25 minutes.\n");
+    expect(execFileSync("git", ["--git-dir", bare, "ls-tree", "-r", "--name-only", "main"], { encoding: "utf8" }).split("\n").filter(Boolean)).toEqual([
+      "README.md",
+      "docs/index.md",
+    ]);
+    expect(await fs.readdir(path.join(keep, "state"))).toContain("sessions");
+  }, 120_000);
+
+  it("refuses a --keep directory that is not empty before starting anything", async () => {
+    const keep = path.join(root, "full");
+    await fs.mkdir(keep, { recursive: true });
+    await fs.writeFile(path.join(keep, "precious.txt"), "mine\n");
+    const lines: string[] = [];
+    const error: unknown = await runDemo({ out: (line) => lines.push(line), keep }).catch((e: unknown) => e);
+    expect(isHarnessError(error) && error.code).toBe("EHARNESS_USAGE");
+    expect(lines).toEqual([]);
+    expect(await fs.readFile(path.join(keep, "precious.txt"), "utf8")).toBe("mine\n");
+  });
+});
