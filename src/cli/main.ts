@@ -27,7 +27,9 @@ WEBHOOK_SECRET, GITHUB_API_URL (GitHub Enterprise Server), PORT, HARNESS_STATE_D
 HARNESS_AGENTS, CLAUDE_PATH, ANTHROPIC_API_KEY (or another model setting).
 Environment for 'worker': GITHUB_TOKEN, GITHUB_API_URL, HARNESS_STATE_DIR, CLAUDE_PATH, the model
 variables, HARNESS_REPOSITORIES (owner/repo,…), HARNESS_MIN_FREE_DISK_MB (default 2048),
-HARNESS_POLL_SECONDS (30), HARNESS_CLAIM_JITTER_SECONDS (1). Lease term, heartbeat and the
+HARNESS_POLL_SECONDS (30), HARNESS_CLAIM_JITTER_SECONDS (1).
+Both: HARNESS_SHUTDOWN_GRACE_SECONDS (30: SIGINT/SIGTERM interrupts running sessions, queues
+them again to resume, and exits within this), HARNESS_EVENTS_FILE (lifecycle events as JSON lines). Lease term, heartbeat and the
 reclaimer's grace and backoff come from each repository's .github/harness.yml.
 `;
 

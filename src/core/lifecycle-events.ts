@@ -30,7 +30,6 @@ export type LifecycleEvent =
   | (Base & { type: "fenced" })
   | (Base & { type: "released"; outcome: string; ok: boolean })
   | (Base & { type: "requeued"; reason: "shutdown" })
-  | (Base & { type: "reclaimed"; attempt: number; failed: boolean })
   | (Base & { type: "issue_done"; outcome: SessionOutcome | "error"; label: string; pullRequest: number | null; steps: Record<string, number> })
   /** A worker (or app) on this host is ready to claim: its agents, the repositories it works. */
   | { type: "host_started"; at: string; host: string; agents: string[]; repositories: string[] };
