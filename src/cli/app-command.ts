@@ -71,6 +71,13 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
   const pruning = setInterval(prune, positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5) * 60_000);
   pruning.unref();
   log.info({ webhookUrl: server.webhookUrl, agents }, "harness app listening");
+  runtime.emit({
+    type: "host_started",
+    at: new Date().toISOString(),
+    host: host.host,
+    agents: Array.from({ length: agents }, (_, i) => `agent-${i + 1}`),
+    repositories: (env.HARNESS_REPOSITORIES ?? "").split(",").filter(Boolean),
+  });
   // The one shutdown policy (src/runtime/host-runtime.ts): no new deliveries or claims, running
   // sessions interrupted like /interrupt and queued again to resume, exit within the grace.
   const graceMs = positiveInt("HARNESS_SHUTDOWN_GRACE_SECONDS", env.HARNESS_SHUTDOWN_GRACE_SECONDS, DEFAULT_SHUTDOWN_GRACE_MS / 1000) * 1000;
