@@ -108,8 +108,10 @@ describe("workIssue, fenced mid-session", () => {
   });
 
   it("is never reclaimed while it keeps renewing, however long the session runs past its first term", async () => {
-    // Term 1.8 s (renewed every 0.6 s), no grace: the reclaimer runs all through a 5 s session.
-    const config = parseConfig({ lease: { termMinutes: 0.03 }, reclaim: { graceMinutes: 0 } });
+    // Term 3 s (renewed every second), no grace: the reclaimer runs all through a 5 s session.
+    // (A shorter term fails on a loaded machine for reasons of its own: the claim's label and
+    // comment writes, before the heartbeat starts, took up to 3.3 s there.)
+    const config = parseConfig({ lease: { termMinutes: 0.05 }, reclaim: { graceMinutes: 0 } });
     const client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
     const state = new StateDir(path.join(root, "state-long"));
     const owner = { agent: "agent-2", host: "host-b", runId: "run-2" };
