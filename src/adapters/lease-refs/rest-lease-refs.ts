@@ -47,7 +47,7 @@ export class RestLeaseRefs implements LeaseRefs {
     return { message: data.message, parents: data.parents.map((p) => p.sha) };
   }
 
-  async commit(record: LeaseRecord, parent: string | null): Promise<string> {
+  async commit(record: LeaseRecord, parent: string | null, _ref?: string): Promise<string> {
     const { api, owner, repo } = this.github;
     const { data } = await this.policy.idempotent("writing a lease commit", () =>
       api.rest.git.createCommit({ owner, repo, message: serializeLease(record), tree: EMPTY_TREE, parents: parent ? [parent] : [], request: CALLER_RETRIES }),
