@@ -1,6 +1,7 @@
 import { serializeLease } from "../core/lease.js";
 import type { GitCredentials, GitRepository } from "./git.js";
-import { EMPTY_TREE, type LeaseGitTransport } from "./github-lease.js";
+import { EMPTY_TREE } from "./lease-refs/empty-tree.js";
+import type { LeaseGitTransport } from "./lease-refs/lease-git-transport.js";
 
 export interface GitLeaseTransportOptions {
   /** The host's shared clone of the repository (created on first use). */
@@ -11,7 +12,7 @@ export interface GitLeaseTransportOptions {
 
 /**
  * Lease commits made in the shared clone and pushed without force: see
- * LeaseGitTransport. A commit's parent is usually our own previous lease
+ * LeaseGitTransport (PushLeaseRefs makes the lease refs of it). A commit's parent is usually our own previous lease
  * commit, already in the clone; otherwise (a claim on top of a released or
  * reclaimed lease) the lease ref is fetched first.
  */

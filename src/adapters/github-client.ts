@@ -1,8 +1,13 @@
 import type { ProbotOctokit } from "probot";
 import { HarnessError } from "../core/errors.js";
 import type { Redactor } from "../core/redact.js";
-import { WriteBudgets, type WriteBudget, type WriteClass } from "../core/write-budget.js";
+import type { WriteBudget, WriteClass } from "../core/write-budget.js";
 import { processSecrets } from "./secrets.js";
+import { accountedApi } from "./github-requests/accounted-api.js";
+import { installRequestAccount } from "./github-requests/install-request-account.js";
+import { processWriteBudgets } from "./github-requests/process-write-budgets.js";
+import { RequestAccount } from "./github-requests/request-account.js";
+import { WriteDropped } from "./github-requests/write-dropped.js";
 import type { EtagCache } from "../core/etag-cache.js";
 import type { BlockerState, IssueRef, QueueIssue, RecordedBlocker } from "../core/queue.js";
 
@@ -12,7 +17,7 @@ import type { BlockerState, IssueRef, QueueIssue, RecordedBlocker } from "../cor
  * speaks in issues, labels and comments and the wire stays in one place.
  */
 
-export type GitHubApi = Pick<ProbotOctokit, "rest" | "request" | "graphql" | "auth">;
+export type GitHubApi = Pick<ProbotOctokit, "rest" | "request" | "graphql" | "auth" | "hook">;
 
 export interface RepoCoordinates {
   owner: string;
@@ -67,8 +72,7 @@ export function httpStatus(error: unknown): number | undefined {
   return undefined;
 }
 
-/** The write budgets of this process: one per installation (or token), shared by all its agents. */
-export const processWriteBudgets = new WriteBudgets();
+export { processWriteBudgets };
 
 export interface GitHubClientOptions {
   /** Called for every request, for the per-issue API accounting. */
@@ -80,59 +84,48 @@ export interface GitHubClientOptions {
   budgetKey?: string;
 }
 
+/**
+ * Every request through `api` (the client's own methods, and anybody using
+ * `client.api` directly: the lease refs, the reclaimer) is spent and counted by
+ * the Octokit's request hook (src/adapters/github-requests): writes wait for
+ * the installation's write budget (cosmetic ones may be dropped), reads and
+ * writes are counted for the issue. No method here spends or counts by hand.
+ */
 export class GitHubClient {
+  /** The Octokit as this client's view: its requests are spent on `budget` and counted by `count`. */
   readonly api: GitHubApi;
   readonly owner: string;
   readonly repo: string;
-  /** Called after every request we make, for the per-issue API accounting. */
-  private readonly count: (kind: "read" | "write") => void;
   /** Every text we post passes through it: no secret leaves in a comment or a pull request. */
   private readonly redact: Redactor;
 
-  /** Every write waits for (essential) or asks (cosmetic) this budget first. */
+  /** Every write waits for (essential) or asks (cosmetic) this budget first, in the request hook. */
   readonly budget: WriteBudget;
 
   constructor(api: GitHubApi, coordinates: RepoCoordinates, options: GitHubClientOptions | ((kind: "read" | "write") => void) = {}) {
     const opts: GitHubClientOptions = typeof options === "function" ? { count: options } : options;
-    this.api = api;
     this.owner = coordinates.owner;
     this.repo = coordinates.repo;
-    this.count = opts.count ?? (() => undefined);
     this.redact = opts.redact ?? processSecrets.redact;
     this.budget = opts.budget ?? processWriteBudgets.for(opts.budgetKey ?? "default");
+    // An Octokit the harness did not build (tests, Probot's defaults) gets the hook here.
+    installRequestAccount(api, new RequestAccount(processWriteBudgets.for("default")));
+    this.api = accountedApi(api, new RequestAccount(this.budget, opts.count));
   }
 
   get fullName(): string {
     return `${this.owner}/${this.repo}`;
   }
 
-  countRead(): void {
-    this.count("read");
-  }
-
-  /**
-   * Spends one write of the installation's budget: an essential write waits for
-   * a slot; a cosmetic one returns false, and must not be sent, when only the
-   * reserve for essential writes is left.
-   */
-  async spend(kind: WriteClass): Promise<boolean> {
-    if (kind === "cosmetic") {
-      if (!this.budget.tryCosmetic()) return false;
-    } else {
-      await this.budget.essential();
-    }
-    this.count("write");
-    return true;
-  }
+  /** Kept for callers that counted a read by hand: the request hook counts every request now, so this counts nothing. */
+  countRead(): void {}
 
   async getRepository(): Promise<RepositoryData> {
-    this.countRead();
     const { data } = await this.api.rest.repos.get({ owner: this.owner, repo: this.repo });
     return { defaultBranch: data.default_branch, cloneUrl: data.clone_url, fullName: data.full_name };
   }
 
   async getIssue(number: number): Promise<IssueData> {
-    this.countRead();
     const { data } = await this.api.rest.issues.get({ owner: this.owner, repo: this.repo, issue_number: number });
     return {
       number: data.number,
@@ -146,7 +139,6 @@ export class GitHubClient {
 
   /** A file's text at `ref`, or null when it does not exist. */
   async readFile(filePath: string, ref?: string): Promise<string | null> {
-    this.countRead();
     try {
       const { data } = await this.api.rest.repos.getContent({ owner: this.owner, repo: this.repo, path: filePath, ...(ref ? { ref } : {}) });
       if (Array.isArray(data) || data.type !== "file" || !("content" in data)) return null;
@@ -159,7 +151,6 @@ export class GitHubClient {
 
   /** Replaces the issue's labels in one request. */
   async setLabels(number: number, labels: string[]): Promise<void> {
-    await this.spend("essential");
     await this.api.rest.issues.setLabels({ owner: this.owner, repo: this.repo, issue_number: number, labels });
   }
 
@@ -178,32 +169,38 @@ export class GitHubClient {
 
   /** Assigns a login; GitHub ignores logins that cannot be assigned (bots). */
   async addAssignee(number: number, login: string): Promise<void> {
-    await this.spend("essential");
     await this.api.rest.issues.addAssignees({ owner: this.owner, repo: this.repo, issue_number: number, assignees: [login] });
   }
 
   async createComment(number: number, body: string): Promise<number> {
-    await this.spend("essential");
     const { data } = await this.api.rest.issues.createComment({ owner: this.owner, repo: this.repo, issue_number: number, body: this.redact(body) });
     return data.id;
   }
 
   /** Edits a comment. A cosmetic edit (progress) is dropped when the write budget is short: false then. */
   async updateComment(id: number, body: string, kind: WriteClass = "essential"): Promise<boolean> {
-    if (!(await this.spend(kind))) return false;
-    await this.api.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body: this.redact(body) });
+    try {
+      await this.api.rest.issues.updateComment({
+        owner: this.owner,
+        repo: this.repo,
+        comment_id: id,
+        body: this.redact(body),
+        request: { harnessWriteClass: kind },
+      });
+    } catch (error) {
+      if (error instanceof WriteDropped) return false;
+      throw error;
+    }
     return true;
   }
 
   /** Acknowledges a comment with a reaction (👀 "seen", 👎 "refused"). */
   async react(commentId: number, content: "eyes" | "+1" | "-1" | "confused"): Promise<void> {
-    await this.spend("essential");
     await this.api.rest.reactions.createForIssueComment({ owner: this.owner, repo: this.repo, comment_id: commentId, content });
   }
 
   /** A user's permission on the repository, as GitHub states it (never inferred). */
   async permission(login: string): Promise<{ permission: string; role_name: string | null }> {
-    this.countRead();
     try {
       const { data } = await this.api.rest.repos.getCollaboratorPermissionLevel({ owner: this.owner, repo: this.repo, username: login });
       return { permission: data.permission, role_name: data.role_name ?? null };
@@ -217,7 +214,6 @@ export class GitHubClient {
   async findComment(number: number, marker: string): Promise<{ id: number; body: string } | null> {
     let found: { id: number; body: string } | null = null;
     for (let page = 1; page < 100; page += 1) {
-      this.countRead();
       const { data } = await this.api.rest.issues.listComments({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page });
       for (const comment of data) {
         if (comment.body?.startsWith(marker)) found = { id: comment.id, body: comment.body };
@@ -228,14 +224,12 @@ export class GitHubClient {
   }
 
   async findOpenPull(head: string, base: string): Promise<PullRequestData | null> {
-    this.countRead();
     const { data } = await this.api.rest.pulls.list({ owner: this.owner, repo: this.repo, state: "open", head: `${this.owner}:${head}`, base });
     const pull = data[0];
     return pull ? { number: pull.number, nodeId: pull.node_id, draft: pull.draft ?? false, url: pull.html_url } : null;
   }
 
   async createPull(input: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestData> {
-    await this.spend("essential");
     const { data } = await this.api.rest.pulls.create({
       owner: this.owner,
       repo: this.repo,
@@ -247,7 +241,6 @@ export class GitHubClient {
   }
 
   async updatePull(number: number, input: { title?: string; body?: string }): Promise<void> {
-    await this.spend("essential");
     await this.api.rest.pulls.update({
       owner: this.owner,
       repo: this.repo,
@@ -264,7 +257,6 @@ export class GitHubClient {
    * (a failed mutation throws, as any failed request does).
    */
   async setPullDraft(pull: Pick<PullRequestData, "nodeId">, draft: boolean): Promise<boolean> {
-    await this.spend("essential");
     const result = await this.api.graphql<DraftMutationResult>(draft ? CONVERT_PULL_TO_DRAFT_MUTATION : MARK_PULL_READY_MUTATION, {
       pullRequestId: pull.nodeId,
     });
@@ -294,10 +286,8 @@ export class GitHubClient {
         cache.stats.notModified += 1;
         return cached.value;
       }
-      if (httpStatus(error) !== 304) this.countRead();
       throw error;
     }
-    this.countRead();
     cache.stats.fresh += 1;
     const value = map(response.data);
     if (response.headers.etag) cache.set(key, response.headers.etag, value);
@@ -463,7 +453,6 @@ export class GitHubClient {
     const key = `commit-message:${this.fullName}:${sha}`;
     const known = cache.get<string>(key);
     if (known) return known.value;
-    this.countRead();
     const { data } = await this.api.rest.git.getCommit({ owner: this.owner, repo: this.repo, commit_sha: sha });
     cache.set(key, sha, data.message);
     return data.message;

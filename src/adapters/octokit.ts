@@ -1,6 +1,10 @@
 import Bottleneck from "bottleneck";
 import { ProbotOctokit } from "probot";
 import type { GitHubApi } from "./github-client.js";
+import { CALLER_RETRIES } from "./github-requests/caller-retries.js";
+import { installRequestAccount } from "./github-requests/install-request-account.js";
+import { processWriteBudgets } from "./github-requests/process-write-budgets.js";
+import { RequestAccount } from "./github-requests/request-account.js";
 
 type OctokitOptions = NonNullable<ConstructorParameters<typeof ProbotOctokit>[0]>;
 
@@ -34,6 +38,16 @@ const RATE_LIMIT_RETRIES = 3;
 const MAX_RETRY_AFTER_S = 120;
 
 /**
+ * Who retries what (one policy, no request retried by two layers):
+ * - this Octokit retries transport failures and 5xx (the retry plugin, 3 times)
+ *   and requests GitHub refused with a rate limit (below, 3 times, waits up to
+ *   2 minutes): for the client's ordinary requests (labels, comments, pull
+ *   requests), where a rare duplicate is the lesser evil;
+ * - a request marked `request: CALLER_RETRIES` is retried by its caller only:
+ *   the lease refs (src/adapters/lease-refs) retry reads and commit creation
+ *   under their RetryPolicy, and never repeat a ref update blindly: an unclear
+ *   one is answered "unknown" and the lease protocol reads the ref back.
+ *
  * Retry a request GitHub refused with a rate limit (403 secondary, 429, primary
  * quota) up to three times, after the wait it asks for. A refusal means the
  * request was not applied, so a retry cannot duplicate a write. Probot's own
@@ -43,11 +57,28 @@ const MAX_RETRY_AFTER_S = 120;
 function retrying(original: LimitHandler | undefined): LimitHandler {
   return (retryAfter, options, octokit, retryCount) => {
     original?.(retryAfter, options, octokit, retryCount);
+    if (callerRetries(options)) return false;
     return retryCount < RATE_LIMIT_RETRIES && retryAfter <= MAX_RETRY_AFTER_S;
   };
 }
 
-/** Probot's Octokit with the harness's write pacing and rate-limit retries; Probot builds its installation clients from it. */
+function callerRetries(options: unknown): boolean {
+  if (typeof options !== "object" || options === null) return false;
+  const request = (options as { request?: { harnessRetries?: unknown } }).request;
+  return request?.harnessRetries === CALLER_RETRIES.harnessRetries;
+}
+
+/** The budget key of an Octokit's options: its installation (as Probot builds installation clients), else the token's. */
+function budgetKey(options: OctokitOptions): string {
+  const auth = options.auth as { installationId?: unknown } | undefined;
+  const id = typeof auth === "object" && auth !== null ? auth.installationId : undefined;
+  return typeof id === "number" || typeof id === "string" ? `installation:${id}` : "default";
+}
+
+/**
+ * Probot's Octokit with the harness's write pacing and rate-limit retries; Probot builds its installation clients from it.
+ * Every request passes the write budget and the accounting (installRequestAccount).
+ */
 export class HarnessOctokit extends ProbotOctokit {
   constructor(options: OctokitOptions = {}) {
     const given = (options.throttle ?? {}) as ThrottleOptions;
@@ -58,6 +89,8 @@ export class HarnessOctokit extends ProbotOctokit {
       onSecondaryRateLimit: retrying(given.onSecondaryRateLimit),
     };
     super({ ...options, throttle: throttle as OctokitOptions["throttle"] });
+    // The write budget and the request accounting, as a hook: no request of this Octokit skips them.
+    installRequestAccount(this, new RequestAccount(processWriteBudgets.for(budgetKey(options))));
   }
 }
 

@@ -275,6 +275,9 @@ describe("LeaseStore with lease writes by git push", () => {
     nock(API)
       .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
       .reply(404, { message: "Not Found" })
+      // A push that threw may have reached GitHub all the same: the ref is read back before writing again.
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
       .post(`${repoPath}/git/commits`)
       .reply(201, commitReply("c1", "x"))
       .post(`${repoPath}/git/refs`)

@@ -1,5 +1,6 @@
 import nock from "nock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CALLER_RETRIES } from "../../src/adapters/github-requests/caller-retries.js";
 import { HarnessOctokit, tokenOctokit } from "../../src/adapters/octokit.js";
 
 const API = "https://api.github.com";
@@ -50,5 +51,22 @@ describe("HarnessOctokit rate-limit retries", () => {
     const octokit = tokenOctokit("t");
     nock(API).post("/repos/octo/app/issues/1/labels").reply(403, secondary, { "retry-after": "3600" });
     await expect(octokit.rest.issues.addLabels({ owner: "octo", repo: "app", issue_number: 1, labels: ["x"] })).rejects.toMatchObject({ status: 403 });
+  });
+
+  it("leaves a request marked CALLER_RETRIES to its caller: no rate-limit retry, no 5xx retry", async () => {
+    const octokit = tokenOctokit("t");
+    nock(API)
+      .post("/repos/octo/app/git/refs")
+      .reply(429, { message: "Too many requests" }, { "retry-after": "0" })
+      .patch("/repos/octo/app/git/refs/harness%2Fleases%2Fissue-1")
+      .reply(502, { message: "Bad Gateway" });
+    await expect(
+      octokit.rest.git.createRef({ owner: "octo", repo: "app", ref: "refs/harness/leases/issue-1", sha: "a", request: CALLER_RETRIES }),
+    ).rejects.toMatchObject({
+      status: 429,
+    });
+    await expect(
+      octokit.rest.git.updateRef({ owner: "octo", repo: "app", ref: "harness/leases/issue-1", sha: "b", force: false, request: CALLER_RETRIES }),
+    ).rejects.toMatchObject({ status: 502 });
   });
 });
