@@ -35,7 +35,8 @@
  *   overheadMsPerIssue: the same (the key's older name);
  *   ratio: median A / median B; ratioWithStartup: median of A's spawn → exit / median B;
  *   steps: median ms of each step of A (issue_done steps), plus startup (spawn → host_started),
- *     queuePassAndJitter (host_started → claimed less the claim's steps), betweenSteps (A's time
+ *     queuePassAndJitter (host_started → claimed less the claim's steps), split by the fake GitHub's
+ *     request log into queuePass (→ its last answer before the claim) and claimJitter (the rest), betweenSteps (A's time
  *     no step covers) and exit (issue_done → exit); medians, so they need not add up.
  * Target: ratio ≤ 1.3 (exit code 1 otherwise, on a full run).
  */
@@ -104,6 +105,12 @@ export interface HarnessIssue {
   exitMs: number;
   /** host_started → claimed, less the claim's own steps: the queue pass and the claim jitter. */
   queuePassAndJitterMs: number;
+  /** host_started → the fake GitHub's last answer before the claim began: the queue pass (config, reclaimer, queue). */
+  queuePassMs: number;
+  /** That last answer → the claim's first step: the claim jitter (and the agent's scheduling). */
+  claimJitterMs: number;
+  /** GitHub requests (REST and git) of the queue pass. */
+  queuePassRequests: number;
   /** issueMs less the queue pass and jitter and every step: the gaps the steps do not cover (event writes, the previous summary read). */
   betweenStepsMs: number;
   steps: Record<string, number>;
@@ -252,6 +259,11 @@ async function harnessIssue(env: BenchEnv, repo: string, n: number, stateDir: st
     .filter(([name]) => name.startsWith("claim."))
     .reduce((acc, [, ms]) => acc + ms, 0);
   const queuePassAndJitterMs = Math.max(0, issue.claimedAt - startedAt - claimSteps);
+  // The fake GitHub's request log splits the two: the pass's last answer ends the pass. Only this
+  // worker talks to the fake now (the sides run one after the other), GraphQL included.
+  const claimStart = startedAt + queuePassAndJitterMs;
+  const pass = env.github.requestLog.filter((r) => r.at >= startedAt && r.at <= claimStart);
+  const passEnd = pass.reduce((end, r) => Math.max(end, r.at), startedAt);
   const allSteps = Object.values(issue.steps).reduce((acc, ms) => acc + ms, 0);
   return {
     issueMs: issue.doneAt - startedAt,
@@ -259,6 +271,9 @@ async function harnessIssue(env: BenchEnv, repo: string, n: number, stateDir: st
     startupMs: startedAt - worker.spawnedAt,
     exitMs: worker.exitedAt - issue.doneAt,
     queuePassAndJitterMs,
+    queuePassMs: passEnd - startedAt,
+    claimJitterMs: claimStart - passEnd,
+    queuePassRequests: pass.length,
     betweenStepsMs: issue.doneAt - startedAt - queuePassAndJitterMs - allSteps,
     steps: issue.steps,
   };
@@ -318,6 +333,8 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
     const steps: Record<string, number> = {
       startup: Math.round(median(a.map((x) => x.startupMs))),
       queuePassAndJitter: Math.round(median(a.map((x) => x.queuePassAndJitterMs))),
+      queuePass: Math.round(median(a.map((x) => x.queuePassMs))),
+      claimJitter: Math.round(median(a.map((x) => x.claimJitterMs))),
       ...Object.fromEntries(stepNames.map((name) => [name, Math.round(stepMedian(name))])),
       betweenSteps: Math.round(median(a.map((x) => x.betweenStepsMs))),
       exit: Math.round(median(a.map((x) => x.exitMs))),
@@ -354,6 +371,8 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
     };
     extraRow("(process startup, not in the ratio)", steps.startup ?? 0, null);
     extraRow("queue pass + claim jitter", steps.queuePassAndJitter ?? 0, null);
+    extraRow(`  of which the queue pass (${median(a.map((x) => x.queuePassRequests))} GitHub requests)`, steps.queuePass ?? 0, null);
+    extraRow("  of which the claim jitter (HARNESS_CLAIM_JITTER_SECONDS, default ≤ 1 s)", steps.claimJitter ?? 0, null);
     for (const name of stepNames) {
       const key = COUNTERPART[name];
       extraRow(name, stepMedian(name), key === undefined ? null : median(b.map((x) => x[key])));
