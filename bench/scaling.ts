@@ -10,20 +10,25 @@
  * `--delay-ms`. Wall time is spawn → exit of the worker. CPU is the worker
  * process's own (harness) and that of its reaped children (CLI sessions, git,
  * tools), read by a probe at exit, plus this process's (fake GitHub + model).
- * The per-issue phases come from the worker's log (claimed, worktree ready,
- * session ended, issue done). Last line:
+ * The per-issue phases and steps come from the worker's typed lifecycle events
+ * (HARNESS_EVENTS_FILE: claimed, worktree_ready, session_ended, issue_done and
+ * its steps). The non-model time per issue is the agent's time on it (its
+ * previous issue_done, or host_started, → issue_done) less the scripted model's
+ * waiting in its session (the turn requests whose cwd is its worktree ×
+ * delay-ms): what the harness, the CLI, git and the fake GitHub cost, which
+ * `--delay-ms 0` measures alone. Last line:
  * {"bench":"scaling","mode":"child-process",…,"speedup3":…,"speedup6":…,"runs":[…]}
+ * (each run: agents, wallMs, startupMs, CPU, phases, steps, modelWaitMsPerIssue, nonModelMsPerIssue, …)
  * Target: speedup3 ≥ 2.5 (exit code 1 otherwise, on a full run).
  */
-import { promises as fs } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import {
+  assertAllSucceeded,
   benchScenario,
   concurrency,
   createQueuedRepo,
+  modelWaitMs,
   ownCpuMs,
   phaseMeans,
   stepMeans,
@@ -47,8 +52,12 @@ export interface ScalingRun {
   fakeCpuMs: number;
   issues: number;
   phases: PhaseTotals;
-  /** Mean ms per issue of each step the worker logged (claim.*, git.*, session, publish.*). */
+  /** Mean ms per issue of each step of the issue_done events (claim.*, git.*, session, publish.*). */
   steps: Record<string, number>;
+  /** Mean per issue of the scripted model's waiting: the session's turn requests × delayMs. */
+  modelWaitMsPerIssue: number;
+  /** Mean per issue of (previous issue done, or host_started → issue_done) − the model's waiting. */
+  nonModelMsPerIssue: number;
   meanConcurrentSessions: number;
 }
 
@@ -61,6 +70,10 @@ export interface ScalingBenchResult {
   speedup3: number | null;
   speedup6: number | null;
   runs: ScalingRun[];
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 }
 
 export async function runScalingBench(args: string[]): Promise<ScalingBenchResult> {
@@ -85,19 +98,8 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
       process.stderr.write(`scaling: ${issues} issues × ${turns} turns × ${delayMs} ms with ${agents} agent(s)…\n`);
       const run = await runWorker(env, { agents, repo, tag: `agents-${agents}` });
       const fakeCpuMs = ownCpuMs(cpu0);
-      const done = run.stdout.filter((l) => l.startsWith(`${"bench-org"}/${repo}#`));
-      const failed = done.filter((l) => !l.includes("\tsuccess\t"));
-      if (run.exit.code !== 0 || done.length !== issues || failed.length > 0) {
-        // The run's directory goes with the bench: keep the log, and say what went wrong.
-        const kept = path.join(os.tmpdir(), `harness-bench-scaling-${agents}-${Date.now()}.log`);
-        await fs.copyFile(run.logFile, kept);
-        const errors = run.logs.filter((l) => l.level >= 50).map((l) => `#${l.issue ?? "?"} ${l.msg}`);
-        throw new Error(
-          `worker with ${agents} agents: exit ${JSON.stringify(run.exit)}, ${done.length}/${issues} issues done, not successes: ${failed.join("; ") || "none"}; ` +
-            `errors: ${errors.join(" | ") || "none logged"}; log kept at ${kept}`,
-        );
-      }
-      const { startedAt, issues: tl } = timelines(run.logs);
+      await assertAllSucceeded(run, `scaling-${agents}`, issues);
+      const { startedAt, issues: tl } = timelines(run.events);
       const lastDone = Math.max(...tl.map((t) => t.doneAt));
       runs.push({
         agents,
@@ -108,7 +110,9 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
         fakeCpuMs: Math.round(fakeCpuMs),
         issues: tl.length,
         phases: Object.fromEntries(Object.entries(phaseMeans(tl)).map(([k, v]) => [k, Math.round(v)])) as unknown as PhaseTotals,
-        steps: stepMeans(run.logs),
+        steps: stepMeans(tl),
+        modelWaitMsPerIssue: Math.round(mean(tl.map((t) => modelWaitMs(t, env.model.requests, delayMs)))),
+        nonModelMsPerIssue: Math.round(mean(tl.map((t) => t.doneAt - t.readyAt - modelWaitMs(t, env.model.requests, delayMs)))),
         meanConcurrentSessions: round(concurrency(tl, startedAt, lastDone).mean, 2),
       });
     }
@@ -123,9 +127,9 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
   };
   const result: ScalingBenchResult = { bench: "scaling", mode: "child-process", issues, turns, delayMs, speedup3: speedup(3), speedup6: speedup(6), runs };
 
-  const modelWaitMs = turns * delayMs;
+  const sessionModelWaitMs = turns * delayMs;
   printTable(
-    `scaling: harness worker --agents N --once (child process, tsx), ${issues} issues × ${turns} turns, model answers after ${delayMs} ms (≥ ${s(modelWaitMs, 1)} of model wait per session)`,
+    `scaling: harness worker --agents N --once (child process, tsx), ${issues} issues × ${turns} turns, model answers after ${delayMs} ms (≥ ${s(sessionModelWaitMs, 1)} of model wait per session)`,
     [
       "agents",
       "wall",
@@ -139,6 +143,7 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
       "session",
       "publish",
       "sessions at once",
+      "non-model/issue",
     ],
     runs.map((r) => [
       String(r.agents),
@@ -153,16 +158,22 @@ export async function runScalingBench(args: string[]): Promise<ScalingBenchResul
       s(r.phases.session),
       s(r.phases.publish),
       r.meanConcurrentSessions.toFixed(2),
+      s(r.nonModelMsPerIssue),
     ]),
   );
   const stepNames = [...new Set(runs.flatMap((r) => Object.keys(r.steps)))];
   printTable(
-    '  steps: mean per issue from the worker\'s "issue steps" log line',
+    "  steps: mean per issue from the worker's issue_done events",
     ["step", ...runs.map((r) => `${r.agents} agent(s)`)],
     stepNames.map((name) => [name, ...runs.map((r) => (r.steps[name] === undefined ? "-" : s(r.steps[name] ?? 0)))]),
   );
-  console.log("  phases are means per issue from the worker log: pre-claim = previous issue done (or worker started) → claimed (queue pass, jitter, claim);");
-  console.log("  claim→worktree = claimed → worktree ready; session = worktree ready → session ended; publish = session ended → issue done.");
+  console.log(
+    "  phases are means per issue from the worker's lifecycle events (HARNESS_EVENTS_FILE): pre-claim = previous issue_done (or host_started) → claimed (queue pass, jitter, claim);",
+  );
+  console.log("  claim→worktree = claimed → worktree_ready; session = worktree_ready → session_ended; publish = session_ended → issue_done.");
+  console.log(
+    "  non-model/issue = mean of (previous issue_done, or host_started → issue_done) − the model's waiting in the issue's session (its turn requests, by cwd = worktree, × delay-ms).",
+  );
   console.log(
     `  targets: speedup3 ≥ 2.5 (aim 2.7); ideal with ${issues} issues: ${agentCounts.map((a) => `${a} agents ${(issues / Math.ceil(issues / a)).toFixed(2)}×`).join(", ")}`,
   );
