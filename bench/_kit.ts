@@ -80,7 +80,6 @@ const EVENT_FIELDS: { [T in LifecycleEventType]: readonly Exclude<keyof EventOf<
   fenced: ["issue", "agent", "at"],
   released: ["issue", "agent", "at", "outcome", "ok"],
   requeued: ["issue", "agent", "at", "reason"],
-  reclaimed: ["issue", "agent", "at", "attempt", "failed"],
   issue_done: ["issue", "agent", "at", "outcome", "label", "pullRequest", "steps"],
   host_started: ["at", "host", "agents", "repositories"],
 };
