@@ -309,8 +309,9 @@ export class QueueWorker {
       }
       // Not in lockstep: N agents that found work in the same pass (at the start,
       // after a poll, after a lost claim) start apart. One that just finished an
-      // issue goes on at once.
-      if (!afterWork) await this.pause(Math.round(this.random() * this.options.jitterMs));
+      // issue goes on at once, and so does a lone agent: it has no sibling to collide with
+      // (other hosts poll on their own schedules, and the lease settles any collision).
+      if (!afterWork && this.slots.length > 1) await this.pause(Math.round(this.random() * this.options.jitterMs));
       afterWork = false;
       const key = `${candidate.github.fullName}#${candidate.issue}`;
       if (this.stopping || this.limitReached()) break;
