@@ -4,6 +4,7 @@ import { Writable } from "node:stream";
 import { execa } from "execa";
 import { createLogger } from "../adapters/logger.js";
 import { packageRoot } from "./paths.js";
+import { parseValueFlags } from "./parse-value-flags.js";
 // The demo is the embedded default: the same app and worker as in production,
 // against the fake GitHub and the scripted model that the tests use.
 import { DEMO_REPOSITORY, loadOfflineInputs } from "../offline/offline-inputs.js";
@@ -68,21 +69,7 @@ function usage(message: string): HarnessError {
 
 /** `[--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]` */
 export function parseDemoArgs(args: string[]): Omit<DemoOptions, "out"> {
-  const parsed: Omit<DemoOptions, "out"> = {};
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] ?? "";
-    const value = (): string => {
-      const v = args[++i];
-      if (v === undefined || v === "" || v.startsWith("--")) throw usage(`${arg} needs a value.`);
-      return v;
-    };
-    if (arg === "--scenario") parsed.scenario = value();
-    else if (arg === "--repo-dir") parsed.repoDir = value();
-    else if (arg === "--issue-file") parsed.issueFile = value();
-    else if (arg === "--keep") parsed.keep = value();
-    else throw usage(`demo does not take "${arg}".`);
-  }
-  return parsed;
+  return parseValueFlags(args, "demo", { "--scenario": "scenario", "--repo-dir": "repoDir", "--issue-file": "issueFile", "--keep": "keep" }, usage);
 }
 
 async function checkKeepDir(dir: string): Promise<void> {

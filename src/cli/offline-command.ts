@@ -7,6 +7,7 @@ import { startModelServer, type ModelServer } from "../offline/model-server.js";
 import { loadOfflineInputs, type OfflineInputFlags } from "../offline/offline-inputs.js";
 import { loadUsersFile, type OfflineUser } from "../offline/users-file.js";
 import { demoDir } from "./demo.js";
+import { parseValueFlags } from "./parse-value-flags.js";
 
 interface OfflineArgs extends OfflineInputFlags {
   users?: string;
@@ -28,23 +29,20 @@ function usage(message: string): HarnessError {
 }
 
 function parseArgs(args: string[]): OfflineArgs {
-  const parsed: OfflineArgs = {};
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] ?? "";
-    const value = (): string => {
-      const v = args[++i];
-      if (v === undefined || v === "" || v.startsWith("--")) throw usage(`${arg} needs a value.`);
-      return v;
-    };
-    if (arg === "--scenario") parsed.scenario = value();
-    else if (arg === "--repo-dir") parsed.repoDir = value();
-    else if (arg === "--repo") parsed.repo = value();
-    else if (arg === "--issue-file") parsed.issueFile = value();
-    else if (arg === "--users") parsed.users = value();
-    else if (arg === "--webhook-url") parsed.webhookUrl = value();
-    else if (arg === "--state-dir") parsed.stateDir = value();
-    else throw usage(`offline does not take "${arg}".`);
-  }
+  const parsed: OfflineArgs = parseValueFlags(
+    args,
+    "offline",
+    {
+      "--scenario": "scenario",
+      "--repo-dir": "repoDir",
+      "--repo": "repo",
+      "--issue-file": "issueFile",
+      "--users": "users",
+      "--webhook-url": "webhookUrl",
+      "--state-dir": "stateDir",
+    },
+    usage,
+  );
   if (parsed.webhookUrl !== undefined) {
     let url: URL | null = null;
     try {
