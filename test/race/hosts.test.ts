@@ -83,6 +83,8 @@ describe(`${HOSTS} hosts against one GitHub`, () => {
       expect(wonByPush).toBeGreaterThan(0);
       expect(wonByPush).toBeLessThan(TRIALS);
     },
-    60_000 + TRIALS * 1000,
+    // A guard against a hang, not a speed limit: 200 trials took 200 s before the lease moved onto
+    // its refs port and 245-260 s after (more requests per contested claim; see the closing note).
+    60_000 + TRIALS * 2000,
   );
 });
