@@ -12,23 +12,20 @@ import { readRepositoryQueue } from "../runtime/read-queue.js";
 import { assertFreeDisk } from "../runtime/free-disk.js";
 import { killOrphanedAgents } from "../runtime/orphans.js";
 import { pruneWorktrees } from "../runtime/prune-worktrees.js";
-import { DEFAULT_SHUTDOWN_GRACE_MS, HostRuntime } from "../runtime/host-runtime.js";
+import { DEFAULT_SHUTDOWN_GRACE_MS, HostRuntime, type HostRuntimeOptions } from "../runtime/host-runtime.js";
 import { reclaimerStep } from "../runtime/reclaimer.js";
-import type { StateDir } from "../runtime/state-dir.js";
-import type { ClaudeSettings, WorkResult } from "../runtime/work-issue.js";
+import type { WorkResult } from "../runtime/work-issue.js";
 import { workerFile, writeJsonAtomic, type AgentSlot, type WorkerRecord } from "../runtime/worker-registry.js";
 
-export interface QueueWorkerOptions {
+/** The host's settings are the runtime's (src/runtime/host-runtime.ts); the rest is the queue walk's. */
+export interface QueueWorkerOptions extends Pick<
+  HostRuntimeOptions,
+  "state" | "host" | "runId" | "claude" | "promptsDir" | "log" | "now" | "gitUrl" | "eventsFile"
+> {
   agents: number;
   /** `owner/repo` names to pull from. */
   repositories: { owner: string; repo: string }[];
   api: GitHubApi;
-  state: StateDir;
-  host: string;
-  runId: string;
-  claude: ClaudeSettings;
-  promptsDir: string;
-  log: Logger;
   /** Stop when a pass finds nothing to claim (instead of polling). */
   once: boolean;
   /** Claim at most this many issues, then stop (null: no limit). */
@@ -42,11 +39,7 @@ export interface QueueWorkerOptions {
   minFreeDiskMb: number;
   /** Session directories older than this are removed (src/runtime/prune-sessions.ts). */
   sessionRetentionMs: number;
-  gitUrl?: (repository: { cloneUrl: string }) => string;
-  /** Append every lifecycle event to this file as JSON lines (HARNESS_EVENTS_FILE). */
-  eventsFile?: string;
   random?: () => number;
-  now?: () => Date;
   /** Called when an agent finishes an issue (tests, the CLI's output). */
   onResult?: (result: WorkResult) => void;
 }
