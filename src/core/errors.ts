@@ -22,7 +22,8 @@ export type HarnessErrorCode =
   | "EHARNESS_USAGE"
   | "EHARNESS_GITHUB"
   | "EHARNESS_SESSION"
-  | "EHARNESS_DISK";
+  | "EHARNESS_DISK"
+  | "EHARNESS_SANDBOX";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */
