@@ -86,6 +86,7 @@ function isWithin(child: string, parent: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
+/** The bwrap backend; `options.bwrapPath` names the executable, `options.runAs` the user it runs as. */
 export function createBwrapSandbox(options: SandboxOptions = {}): Sandbox {
   const bwrapPath = options.bwrapPath ?? "bwrap";
   let system: SystemEntry[] | undefined;
@@ -129,18 +130,30 @@ export function createBwrapSandbox(options: SandboxOptions = {}): Sandbox {
       if (result.exitCode === 0) return;
       const stderr = result.stderr.trim();
       if (result.exitCode === 127 && stderr.includes("No such file")) throw missingBwrap(bwrapPath);
+      if (stderr.startsWith("setpriv")) {
+        throw new HarnessError("EHARNESS_SANDBOX", {
+          message: `The sandbox could not switch to the unprivileged user ${options.runAs?.uid}:${options.runAs?.gid}: ${stderr}`,
+          fix: `Running the sandbox as another user needs a harness running as root; drop the runAs setting otherwise. ${LAST_RESORT_SENTENCE}`,
+        });
+      }
+      if (/Unknown option|unrecognized option/i.test(stderr)) {
+        throw new HarnessError("EHARNESS_SANDBOX", {
+          message: `The sandbox needs newer tools than this host has: ${stderr}`,
+          fix: `Install bubblewrap 0.8.0 or later (for --disable-userns; Debian 12, Ubuntu 24.04) and coreutils 8.31 or later (for env --ignore-signal). ${LAST_RESORT_SENTENCE}`,
+        });
+      }
       if (/namespace|Operation not permitted|setting up uid map/i.test(stderr)) throw noUserNamespaces(bwrapPath, stderr);
       throw new HarnessError("EHARNESS_SANDBOX", {
         message: `The bwrap sandbox failed to run a trivial command (exit ${result.exitCode ?? result.signal ?? "unknown"}): ${stderr || "no output"}`,
-        fix: `Run \`${bwrapPath} --unshare-all --ro-bind /usr /usr -- /usr/bin/true\` by hand to see why; ${LAST_RESORT}`,
+        fix: `Run \`${bwrapPath} --unshare-all --ro-bind /usr /usr -- /usr/bin/true\` by hand to see why. ${LAST_RESORT_SENTENCE}`,
         cause: result,
       });
     },
   };
 }
 
-const LAST_RESORT =
-  "only as a last resort, and knowing that an injected agent then reaches every credential and file of the harness, set HARNESS_UNSAFE_NO_SANDBOX=1 to run without a sandbox.";
+const LAST_RESORT_SENTENCE =
+  "Only as a last resort, and knowing that an injected agent then reaches every credential and file of the harness, set HARNESS_UNSAFE_NO_SANDBOX=1 to run without a sandbox.";
 
 function validate(file: string, spec: SandboxSpec): void {
   const bad = (message: string, fix: string): HarnessError => new HarnessError("EHARNESS_SANDBOX", { message, fix });
@@ -175,11 +188,11 @@ function findExecutable(file: string): boolean {
 function missingBwrap(bwrapPath: string): HarnessError {
   return new HarnessError("EHARNESS_SANDBOX", {
     message: `The sandbox backend is bwrap, but no bwrap executable was found at "${bwrapPath}".`,
-    fix: `Install bubblewrap (Debian/Ubuntu: \`apt-get install bubblewrap\`), or point the harness at it; ${LAST_RESORT}`,
+    fix: `Install bubblewrap (Debian/Ubuntu: \`apt-get install bubblewrap\`), or point the harness at it. ${LAST_RESORT_SENTENCE}`,
   });
 }
 
-/** The sysctl that blocks unprivileged user namespaces on this host, when one does. */
+/** The sysctls that block unprivileged user namespaces on this host, with their values. */
 function userNamespaceSysctls(): string[] {
   const read = (name: string): string | undefined => {
     try {
@@ -204,6 +217,6 @@ function noUserNamespaces(bwrapPath: string, stderr: string): HarnessError {
       `${here}Allow unprivileged user namespaces: on Debian \`sysctl kernel.unprivileged_userns_clone=1\`; ` +
       `on Ubuntu 23.10 and later (AppArmor) \`sysctl kernel.apparmor_restrict_unprivileged_userns=0\`; ` +
       `where user.max_user_namespaces is 0, \`sysctl user.max_user_namespaces=10000\` ` +
-      `(persist the setting in /etc/sysctl.d/). In a container, run it with user namespaces allowed (e.g. a seccomp profile that permits clone/unshare); ${LAST_RESORT}`,
+      `(persist the setting in /etc/sysctl.d/). In a container, run it with user namespaces allowed (e.g. a seccomp profile that permits clone/unshare). ${LAST_RESORT_SENTENCE}`,
   });
 }

@@ -324,6 +324,15 @@ describe("bwrap sandbox", () => {
       });
     });
 
+    it("names the versions it needs when bwrap is too old", async () => {
+      const fake = path.join(dir, "bwrap");
+      await fs.writeFile(fake, `#!/bin/sh\necho "bwrap: Unknown option --disable-userns" >&2\nexit 1\n`, { mode: 0o755 });
+      await expect(createSandbox("bwrap", { bwrapPath: fake }).preflight()).rejects.toMatchObject({
+        code: "EHARNESS_SANDBOX",
+        fix: expect.stringMatching(/bubblewrap 0\.8\.0 or later.*HARNESS_UNSAFE_NO_SANDBOX=1/s),
+      });
+    });
+
     it("names the sysctl when the kernel refuses user namespaces", async () => {
       const fake = path.join(dir, "bwrap");
       const realMessage =
