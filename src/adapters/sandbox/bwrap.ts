@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, lstatSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { HarnessError } from "../../core/errors.js";
@@ -26,7 +26,8 @@ import type { Sandbox, SandboxCommand, SandboxOptions, SandboxSpec } from "./san
  * reaps orphans, and exits with the command's status (128 + signal for a
  * signalled command); the kernel then kills the rest, and bwrap, which waits
  * for PID 1 itself, exits only once the namespace is empty. After a SIGKILL of
- * the group that last step happens just after bwrap is gone.
+ * the group that last step happens just after bwrap is gone: `watchSandboxEnd`
+ * waits for it.
  */
 
 /** One piece of the sandbox's read-only system view. */
@@ -219,4 +220,42 @@ function noUserNamespaces(bwrapPath: string, stderr: string): HarnessError {
       `where user.max_user_namespaces is 0, \`sysctl user.max_user_namespaces=10000\` ` +
       `(persist the setting in /etc/sysctl.d/). In a container, run it with user namespaces allowed (e.g. a seccomp profile that permits clone/unshare). ${LAST_RESORT_SENTENCE}`,
   });
+}
+
+/**
+ * For a caller that SIGKILLs the sandbox's process group: bwrap dies at once,
+ * and the namespace's other processes (a `setsid` one too) a moment later,
+ * when the kernel tears the namespace down. Call this with bwrap's pid while it
+ * runs (before the SIGKILL); the function it returns resolves once the
+ * namespace's PID 1 has exited, which the kernel lets happen only after every
+ * other process in the namespace is gone.
+ */
+export function watchSandboxEnd(bwrapPid: number): () => Promise<void> {
+  const init = childrenOf(bwrapPid)[0];
+  return async () => {
+    if (init === undefined) return;
+    while (running(init)) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+}
+
+/** Fields of /proc/<pid>/stat after the command name: state, ppid, … */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry) && statFields(entry)?.[1] === String(pid))
+    .map(Number);
+}
+
+/** Neither gone nor a zombie. */
+function running(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== "Z" && state !== "X";
 }

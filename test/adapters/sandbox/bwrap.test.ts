@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { watchSandboxEnd } from "../../../src/adapters/sandbox/bwrap.js";
 import { createSandbox, type Sandbox, type SandboxSpec } from "../../../src/adapters/sandbox/sandbox.js";
 
 const PATH = "/usr/bin:/bin";
@@ -255,11 +256,14 @@ describe("bwrap sandbox", () => {
 
     it("when the harness SIGKILLs the process group", async () => {
       const { child, marker } = await startSurvivors();
+      // bwrap dies first; its death then kills the namespace's PID 1, and the kernel the rest
+      // (the setsid one included) a moment later: watchSandboxEnd waits for that.
+      const ended = watchSandboxEnd(child.pid ?? 0);
+      // Looked at as soon as bwrap's exit is known and ended() says so, not after execa's bookkeeping.
+      const leftAfterEnd = new Promise<number[]>((resolve) => child.once("exit", () => void ended().then(() => resolve(hostProcessesWith(marker)))));
       process.kill(-(child.pid ?? 0), "SIGKILL");
       expect((await child).signal).toBe("SIGKILL");
-      // bwrap dies first; its death then kills the namespace's PID 1, and the kernel the rest
-      // (the setsid one included), a moment later. Without that they would live on and time this out.
-      while (hostProcessesWith(marker).length > 0) await tick();
+      expect(await leftAfterEnd).toEqual([]);
     });
   });
 
