@@ -97,13 +97,17 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     const resume = before?.record.retry?.mode === "resume" && before.record.sessionId !== null;
     const sessionId = resume && before?.record.sessionId ? before.record.sessionId : randomUUID();
     clock.mark("claim.readLease");
-    const result = await leases.claim({
-      issue: issueNumber,
-      owner,
-      now: deps.now(),
-      termMs: config.lease.termMinutes * 60_000,
-      sessionId,
-    });
+    // On the head just read: the claim's compare-and-swap settles a head that moved since.
+    const result = await leases.claim(
+      {
+        issue: issueNumber,
+        owner,
+        now: deps.now(),
+        termMs: config.lease.termMinutes * 60_000,
+        sessionId,
+      },
+      before,
+    );
     if (!result.ok) {
       await lock.release();
       return { claimed: false, reason: result.reason };

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
-import type { HarnessConfig } from "../core/config.js";
+import { parseConfig, type HarnessConfig } from "../core/config.js";
 import { isHarnessError } from "../core/errors.js";
 import { EtagCache } from "../core/etag-cache.js";
 import type { ReclaimPolicy } from "../core/reclaim.js";
@@ -84,6 +84,8 @@ export class QueueWorker {
   /** The host runtime: the issue runner, the event bus, upkeep and the shutdown policy. */
   readonly runtime: HostRuntime;
   private readonly clients = new Map<string, GitHubClient>();
+  /** Each repository's config as the last pass read it. */
+  private readonly configs = new Map<string, HarnessConfig>();
   private readonly reclaim: (github: GitHubClient, config: HarnessConfig, heads: Map<string, string>) => Promise<ReclaimResult[]>;
   private readonly active = new Set<string>();
   private readonly slots: AgentSlot[];
@@ -254,16 +256,23 @@ export class QueueWorker {
     for (const target of this.options.repositories) {
       const github = this.client(target);
       try {
-        const { config } = await readConfig(github, this.cache);
         // Each listing is awaited later, maybe after another fails: marked handled now (awaiting it still throws).
         const handled = <T>(promise: Promise<T>): Promise<T> => {
           promise.catch(() => undefined);
           return promise;
         };
-        const listIssues = (): ReturnType<GitHubClient["listOpenIssuesWithLabel"]> => handled(github.listOpenIssuesWithLabel(config.labels.queued, this.cache));
-        const listHeads = (): Promise<Map<string, string>> => handled(github.listRefHeads(config.lease.refPrefix, this.cache));
-        let issues = listIssues();
-        let heads = listHeads();
+        const listIssues = (c: HarnessConfig): ReturnType<GitHubClient["listOpenIssuesWithLabel"]> =>
+          handled(github.listOpenIssuesWithLabel(c.labels.queued, this.cache));
+        const listHeads = (c: HarnessConfig): Promise<Map<string, string>> => handled(github.listRefHeads(c.lease.refPrefix, this.cache));
+        // Listed while the config is read, with the label and ref prefix it had last pass (the defaults
+        // at first); listed again in the rare pass that finds them changed.
+        const guess = this.configs.get(github.fullName) ?? parseConfig({});
+        let issues = listIssues(guess);
+        let heads = listHeads(guess);
+        const { config } = await readConfig(github, this.cache);
+        this.configs.set(github.fullName, config);
+        if (config.labels.queued !== guess.labels.queued) issues = listIssues(config);
+        if (config.lease.refPrefix !== guess.lease.refPrefix) heads = listHeads(config);
         const reclaimed = await heads
           .then((listed) => this.reclaim(github, config, listed))
           .catch((error: unknown) => {
@@ -271,8 +280,8 @@ export class QueueWorker {
             return [] as ReclaimResult[];
           });
         if (reclaimed.some((r) => r.action !== "kept")) {
-          issues = listIssues();
-          heads = listHeads();
+          issues = listIssues(config);
+          heads = listHeads(config);
         }
         const plan = await readQueue(await issues, {
           github,
