@@ -9,6 +9,7 @@ import type { Logger } from "../adapters/logger.js";
 import { bootId } from "../adapters/lockfile.js";
 import { readConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
+import type { QueuePlan } from "../core/queue.js";
 import { assertFreeDisk } from "../runtime/free-disk.js";
 import { killOrphanedAgents } from "../runtime/orphans.js";
 import { pruneWorktrees } from "../runtime/prune-worktrees.js";
@@ -273,25 +274,35 @@ export class QueueWorker {
         this.configs.set(github.fullName, config);
         if (config.labels.queued !== guess.labels.queued) issues = listIssues(config);
         if (config.lease.refPrefix !== guess.lease.refPrefix) heads = listHeads(config);
-        const reclaimed = await heads
+        const reclaiming = heads
           .then((listed) => this.reclaim(github, config, listed))
           .catch((error: unknown) => {
             this.log.error({ repository: github.fullName, err: error }, "reclaimer failed");
             return [] as ReclaimResult[];
           });
-        if (reclaimed.some((r) => r.action !== "kept")) {
-          issues = listIssues(config);
-          heads = listHeads(config);
-        }
-        const plan = await readQueue(await issues, {
-          github,
-          config,
-          cache: this.cache,
-          now: this.now(),
-          log: this.log,
-          skip: (n) => this.active.has(`${github.fullName}#${n}`),
-          leaseHeads: heads,
-        });
+        const read = (listed: Awaited<typeof issues>, leaseHeads: Promise<Map<string, string>>): Promise<QueuePlan> =>
+          readQueue(listed, {
+            github,
+            config,
+            cache: this.cache,
+            now: this.now(),
+            log: this.log,
+            skip: (n) => this.active.has(`${github.fullName}#${n}`),
+            leaseHeads,
+          });
+        // The queue's reads that need no lease head (blockers) run beside the reclaimer; its leases wait for it.
+        const planning = issues.then((listed) =>
+          read(
+            listed,
+            reclaiming.then(() => heads),
+          ),
+        );
+        // Both settled before the pass goes on (a failed listing never leaves the reclaimer running).
+        await Promise.allSettled([planning, reclaiming]);
+        const reclaimed = await reclaiming;
+        let plan = await planning;
+        // A reclaim moved a lease (rare): the queue read again, so its issue is seen this pass.
+        if (reclaimed.some((r) => r.action !== "kept")) plan = await read(await listIssues(config), listHeads(config));
         for (const entry of plan.ready) found.push({ github, config, issue: entry.issue });
       } catch (error) {
         const level = isHarnessError(error) && error.code === "EHARNESS_CONFIG" ? "warn" : "error";
