@@ -162,7 +162,15 @@ export interface WorkerRun {
  */
 export async function runWorker(
   env: BenchEnv,
-  input: { agents: number; repo: string; tag: string; stateDir?: string; extraEnv?: Record<string, string> },
+  input: {
+    agents: number;
+    repo: string;
+    tag: string;
+    stateDir?: string;
+    extraEnv?: Record<string, string>;
+    /** Another checkout of the harness to run the worker from (its root; default: this one), to compare two versions in one run. */
+    checkout?: string;
+  },
 ): Promise<WorkerRun> {
   const dir = path.join(env.root, input.tag);
   await fs.mkdir(path.join(dir, "home"), { recursive: true });
@@ -189,9 +197,21 @@ export async function runWorker(
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
-    ["--import", TSX, "--import", PROBE, MAIN, "worker", "--agents", String(input.agents), "--once", "--repo", `${OWNER}/${input.repo}`],
+    [
+      "--import",
+      TSX,
+      "--import",
+      PROBE,
+      input.checkout ? path.join(input.checkout, "src", "cli", "main.ts") : MAIN,
+      "worker",
+      "--agents",
+      String(input.agents),
+      "--once",
+      "--repo",
+      `${OWNER}/${input.repo}`,
+    ],
     {
-      cwd: ROOT,
+      cwd: input.checkout ?? ROOT,
       env: childEnv,
       stdio: ["ignore", "pipe", "pipe"],
     },

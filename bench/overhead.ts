@@ -3,6 +3,8 @@
  *
  *   npm run bench -- overhead [--pairs 5] [--turns 5] [--delay-ms 3000] [--quick]
  *   npm run bench -- overhead --delay-ms 0      the model answers at once: the overhead alone
+ *   npm run bench -- overhead --against ../other-checkout   also A0: the same harness side run from
+ *     another checkout (its own node_modules), interleaved A0 A B, so two versions compare in one run
  *
  * Both sides run against the same fake GitHub and scripted model (every model
  * turn answered after `--delay-ms`), one issue at a time, interleaved A B A B …
@@ -34,6 +36,8 @@
  *   medianOverheadMs: median over the pairs of (A − B), ms;
  *   overheadMsPerIssue: the same (the key's older name);
  *   ratio: median A / median B; ratioWithStartup: median of A's spawn → exit / median B;
+ *   against (with --against): the checkout, and A0's harnessMsPerIssue, medianOverheadMs (A0 − B per pair),
+ *     ratio (median A0 / median B) and steps, as above;
  *   steps: median ms of each step of A (issue_done steps), plus startup (spawn → host_started),
  *     queuePassAndJitter (host_started → claimed less the claim's steps), split by the fake GitHub's
  *     request log into queuePass (→ its last answer before the claim) and claimJitter (the rest), betweenSteps (A's time
@@ -50,6 +54,7 @@ import { parseArgs } from "node:util";
 import { buildClaudeArgs, buildClaudeEnv, type RunClaudeOptions } from "../src/adapters/claude/run-claude.js";
 import { defaultCliPath, promptsDir } from "../src/cli/paths.js";
 import { configSchema } from "../src/core/config.js";
+import { HarnessError } from "../src/core/errors.js";
 import { fenceUntrusted, renderTemplate } from "../src/core/render-template.js";
 import {
   assertAllSucceeded,
@@ -81,6 +86,8 @@ export interface OverheadBenchResult {
   /** Including the worker's process startup and exit. */
   ratioWithStartup: number;
   steps: Record<string, number>;
+  /** With --against: the same figures for the harness run from that checkout (A0). */
+  against?: { checkout: string; harnessMsPerIssue: number; medianOverheadMs: number; ratio: number; steps: Record<string, number> };
 }
 
 /** One bare issue: the four parts of the flow, ms. */
@@ -248,9 +255,9 @@ async function bareIssue(b: BareSetup, n: number): Promise<BareIssue> {
 }
 
 /** The harness on one newly queued issue (number `n` of `repo`): one `harness worker --once`. */
-async function harnessIssue(env: BenchEnv, repo: string, n: number, stateDir: string): Promise<HarnessIssue> {
+async function harnessIssue(env: BenchEnv, repo: string, n: number, stateDir: string, checkout?: string): Promise<HarnessIssue> {
   await env.github.createIssue(OWNER, repo, { title: `Task ${n}`, body: `${MARKER} Write work.txt for task ${n}.`, labels: ["harness:queued"] });
-  const worker = await runWorker(env, { agents: 1, repo, tag: `harness-${n}`, stateDir });
+  const worker = await runWorker(env, { agents: 1, repo, tag: `${checkout ? "against" : "harness"}-${n}`, stateDir, ...(checkout ? { checkout } : {}) });
   await assertAllSucceeded(worker, `overhead-harness-${n}`, 1);
   const { startedAt, issues } = timelines(worker.events);
   const issue = issues[0];
@@ -279,6 +286,20 @@ async function harnessIssue(env: BenchEnv, repo: string, n: number, stateDir: st
   };
 }
 
+/** The medians of a harness side's steps (see the header's `steps`). */
+function stepsOf(a: readonly HarnessIssue[]): Record<string, number> {
+  const stepNames = [...new Set(a.flatMap((x) => Object.keys(x.steps)))];
+  return {
+    startup: Math.round(median(a.map((x) => x.startupMs))),
+    queuePassAndJitter: Math.round(median(a.map((x) => x.queuePassAndJitterMs))),
+    queuePass: Math.round(median(a.map((x) => x.queuePassMs))),
+    claimJitter: Math.round(median(a.map((x) => x.claimJitterMs))),
+    ...Object.fromEntries(stepNames.map((name) => [name, Math.round(median(a.map((x) => x.steps[name] ?? 0)))])),
+    betweenSteps: Math.round(median(a.map((x) => x.betweenStepsMs))),
+    exit: Math.round(median(a.map((x) => x.exitMs))),
+  };
+}
+
 /** B's counterpart of each of A's steps; the others are the harness's alone. */
 const COUNTERPART: Record<string, keyof BareIssue> = {
   "git.worktree": "worktreeMs",
@@ -299,29 +320,48 @@ function spread(values: readonly number[]): string {
 export async function runOverheadBench(args: string[]): Promise<OverheadBenchResult> {
   const { values } = parseArgs({
     args,
-    options: { pairs: { type: "string" }, turns: { type: "string" }, "delay-ms": { type: "string" }, quick: { type: "boolean" } },
+    options: { pairs: { type: "string" }, turns: { type: "string" }, "delay-ms": { type: "string" }, quick: { type: "boolean" }, against: { type: "string" } },
     allowPositionals: true,
   });
   const quick = values.quick === true;
   const pairs = Math.max(1, Math.floor(positive(values.pairs, "pairs", quick ? 2 : 5)));
   const turns = Math.max(1, Math.floor(positive(values.turns, "turns", quick ? 3 : 5)));
   const delayMs = positive(values["delay-ms"], "delay-ms", quick ? 1000 : 3000);
+  const against = values.against === undefined ? undefined : path.resolve(values.against);
+  if (against !== undefined) {
+    const main = path.join(against, "src", "cli", "main.ts");
+    const there = await fs.stat(main).then(
+      () => true,
+      () => false,
+    );
+    if (!there) {
+      throw new HarnessError("EHARNESS_USAGE", {
+        message: `--against ${values.against}: no harness checkout there (no ${main}).`,
+        fix: "Name the root of another checkout of this repository, with its dependencies installed (npm ci, or a node_modules link).",
+      });
+    }
+  }
 
   const env = await startEnv([benchScenario(turns, delayMs)]);
   try {
     await createQueuedRepo(env, "overhead-bare", 0);
     await createQueuedRepo(env, "overhead-harness", 0);
+    if (against !== undefined) await createQueuedRepo(env, "overhead-against", 0);
     const bare = await bareSetup(env, "overhead-bare");
     const stateDir = path.join(env.root, "harness-state");
+    const againstState = path.join(env.root, "against-state");
     const a: HarnessIssue[] = [];
+    const a0: HarnessIssue[] = [];
     const b: BareIssue[] = [];
     // Round 0 is the warm-up pair (the harness's shared clone, the OS's caches); it is not counted.
     for (let round = 0; round <= pairs; round += 1) {
       process.stderr.write(`overhead: ${round === 0 ? "warm-up pair" : `pair ${round}/${pairs}`}…\n`);
+      const before = against === undefined ? null : await harnessIssue(env, "overhead-against", round + 1, againstState, against);
       const harness = await harnessIssue(env, "overhead-harness", round + 1, stateDir);
       const plain = await bareIssue(bare, round + 1);
       if (round === 0) continue;
       a.push(harness);
+      if (before !== null) a0.push(before);
       b.push(plain);
     }
 
@@ -330,15 +370,7 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
     const overheadMs = median(a.map((x, i) => x.issueMs - (b[i]?.totalMs ?? Number.NaN)));
     const stepNames = [...new Set(a.flatMap((x) => Object.keys(x.steps)))];
     const stepMedian = (name: string): number => median(a.map((x) => x.steps[name] ?? 0));
-    const steps: Record<string, number> = {
-      startup: Math.round(median(a.map((x) => x.startupMs))),
-      queuePassAndJitter: Math.round(median(a.map((x) => x.queuePassAndJitterMs))),
-      queuePass: Math.round(median(a.map((x) => x.queuePassMs))),
-      claimJitter: Math.round(median(a.map((x) => x.claimJitterMs))),
-      ...Object.fromEntries(stepNames.map((name) => [name, Math.round(stepMedian(name))])),
-      betweenSteps: Math.round(median(a.map((x) => x.betweenStepsMs))),
-      exit: Math.round(median(a.map((x) => x.exitMs))),
-    };
+    const steps = stepsOf(a);
     const result: OverheadBenchResult = {
       bench: "overhead",
       ratio: round(harnessMs / bareMs),
@@ -352,6 +384,17 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
       overheadMsPerIssue: Math.round(overheadMs),
       ratioWithStartup: round(median(a.map((x) => x.wallMs)) / bareMs),
       steps,
+      ...(against !== undefined
+        ? {
+            against: {
+              checkout: against,
+              harnessMsPerIssue: Math.round(median(a0.map((x) => x.issueMs))),
+              medianOverheadMs: Math.round(median(a0.map((x, i) => x.issueMs - (b[i]?.totalMs ?? Number.NaN)))),
+              ratio: round(median(a0.map((x) => x.issueMs)) / bareMs),
+              steps: stepsOf(a0),
+            },
+          }
+        : {}),
     };
 
     console.log(`overhead: one issue at a time, ${pairs} pairs A B after a warm-up pair, ${turns} turns, model answers after ${delayMs} ms`);
@@ -363,6 +406,12 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
         ["A with process", spread(a.map((x) => x.wallMs)), "spawn → exit of the worker"],
         ["B bare", spread(b.map((x) => x.totalMs)), "worktree add + claude -p + commit + push + PR (REST)"],
         ["A − B", spread(a.map((x, i) => x.issueMs - (b[i]?.totalMs ?? Number.NaN))), "per pair"],
+        ...(against !== undefined
+          ? [
+              ["A0 against", spread(a0.map((x) => x.issueMs)), `A run from ${against}`],
+              ["A0 − B", spread(a0.map((x, i) => x.issueMs - (b[i]?.totalMs ?? Number.NaN))), "per pair"],
+            ]
+          : []),
       ],
     );
     const rows: string[][] = [];
@@ -380,6 +429,16 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
     extraRow("(between steps: not covered by a step)", steps.betweenSteps ?? 0, null);
     extraRow("(exit, not in the ratio)", steps.exit ?? 0, null);
     printTable("  where A's time goes: median per step (issue_done steps), B's counterpart, A's extra", ["step", "A", "B", "extra"], rows);
+    if (result.against) {
+      const before = result.against.steps;
+      const names = [...new Set([...Object.keys(before), ...Object.keys(steps)])];
+      printTable(
+        "  A0 (--against) beside A: median per step",
+        ["step", "A0", "A", "A − A0"],
+        names.map((name) => [name, ms(before[name] ?? 0), ms(steps[name] ?? 0), ms((steps[name] ?? 0) - (before[name] ?? 0))]),
+      );
+      console.log(`  A0: median overhead ${ms(result.against.medianOverheadMs)} per issue; ratio A0/B ${result.against.ratio}`);
+    }
     console.log(
       `  median overhead ${ms(overheadMs)} per issue; ratio A/B ${result.ratio} (target ≤ 1.3); with the worker's startup and exit ${result.ratioWithStartup}`,
     );

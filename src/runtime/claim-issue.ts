@@ -62,14 +62,31 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     return { claimed: false, reason: `held on this host by ${lock.holder ? `${lock.holder.agent} (pid ${lock.holder.pid})` : "another process"}` };
   }
   clock.mark("claim.lock");
-  // The issue is read under the lock, so what we decide on is not older than
-  // any same-host claimer's work (a stale read could claim a finished issue
-  // whose lease was released).
-  const issue = await github.getIssue(issueNumber).catch(async (error: unknown) => {
+  const leases = new LeaseStore(
+    github,
+    config.lease.refPrefix,
+    deps.gitUrl
+      ? {
+          git: leaseTransport({ github, state, gitUrl: deps.gitUrl }),
+          onGitFallback: (error) => log.warn({ issue: issueNumber, err: error }, "lease writes by git push failed; using the API"),
+        }
+      : {},
+  );
+  // The issue and its lease are read under the lock, so what we decide on is not
+  // older than any same-host claimer's work (a stale read could claim a finished
+  // issue whose lease was released). Both at once: a finisher labels the issue
+  // before it releases the lease, so a released lease read before the issue
+  // still finds the issue's final label; and the claim's compare-and-swap
+  // settles a lease that moved since.
+  let issue: IssueData;
+  let before: LeaseHead | null;
+  try {
+    [issue, before] = await Promise.all([github.getIssue(issueNumber), leases.read(issueNumber)]);
+  } catch (error) {
     await lock.release();
     throw error;
-  });
-  clock.mark("claim.readIssue");
+  }
+  clock.mark("claim.readIssueAndLease");
   const refusal = issue.isPullRequest
     ? "pull requests are not worked"
     : issue.state !== "open"
@@ -82,28 +99,20 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     return { claimed: false, reason: refusal };
   }
   try {
-    const leases = new LeaseStore(
-      github,
-      config.lease.refPrefix,
-      deps.gitUrl
-        ? {
-            git: leaseTransport({ github, state, gitUrl: deps.gitUrl }),
-            onGitFallback: (error) => log.warn({ issue: issueNumber, err: error }, "lease writes by git push failed; using the API"),
-          }
-        : {},
-    );
     // A /retry on the lease decides the session: the same one (resume) or a new one.
-    const before = await leases.read(issueNumber);
     const resume = before?.record.retry?.mode === "resume" && before.record.sessionId !== null;
     const sessionId = resume && before?.record.sessionId ? before.record.sessionId : randomUUID();
-    clock.mark("claim.readLease");
-    const result = await leases.claim({
-      issue: issueNumber,
-      owner,
-      now: deps.now(),
-      termMs: config.lease.termMinutes * 60_000,
-      sessionId,
-    });
+    // On the head just read: the claim's compare-and-swap settles a head that moved since.
+    const result = await leases.claim(
+      {
+        issue: issueNumber,
+        owner,
+        now: deps.now(),
+        termMs: config.lease.termMinutes * 60_000,
+        sessionId,
+      },
+      before,
+    );
     if (!result.ok) {
       await lock.release();
       return { claimed: false, reason: result.reason };

@@ -1,5 +1,5 @@
 import type { HarnessConfig } from "../core/config.js";
-import { planPublication } from "../core/publication-plan.js";
+import { planPublication, type PublicationPlan } from "../core/publication-plan.js";
 import { INTERRUPTED_NOTE, renderFailureSummary, renderPullRequestBody, renderPullRequestTitle, renderSummaryComment } from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
 import type { StepClock } from "../core/step-clock.js";
@@ -73,30 +73,44 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   const base = workspace.repository.defaultBranch;
   await lease.assertHeld();
   clock.mark("publish.leaseCheck");
-  await keepSession(ctx, workspace, home);
-  clock.mark("publish.saveSession");
+  // The session is saved to its own ref while the branch is committed and pushed: neither
+  // waits for the other (a failed save only costs the resume), both are done before the pull request.
+  const saving = keepSession(ctx, workspace, home);
   const { git, worktree } = workspace;
-  await git.commitAll(worktree, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
-  const commits = await git.countCommits(`refs/remotes/origin/${base}..refs/heads/${ctx.branch}`);
-  const localHead = await git.head(worktree);
-  clock.mark("publish.commit");
-  const existingPull = commits > 0 ? await github.findOpenPull(ctx.branch, base) : null;
-  const plan = planPublication({
-    success: report.outcome === "success",
-    interrupted: false,
-    commitsAhead: commits,
-    localHead,
-    remoteHead: workspace.heads.get(ctx.branch) ?? null,
-    existingPull: existingPull && { number: existingPull.number, draft: existingPull.draft },
-  });
   let pushed = false;
-  if (plan.push) {
-    // A fresh token: an installation token lives an hour, a session may too.
-    await git.push(workspace.url, worktree, { token: await github.gitToken() });
-    pushed = true;
-    ctx.done.pushed = true;
-    clock.mark("publish.push");
-  }
+  const publishBranch = async (): Promise<{
+    commits: number;
+    existingPull: Awaited<ReturnType<GitHubClient["findOpenPull"]>> | null;
+    plan: PublicationPlan;
+  }> => {
+    await git.commitAll(worktree, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
+    const commits = await git.countCommits(`refs/remotes/origin/${base}..refs/heads/${ctx.branch}`);
+    const localHead = await git.head(worktree);
+    clock.mark("publish.commit");
+    const existingPull = commits > 0 ? await github.findOpenPull(ctx.branch, base) : null;
+    const plan = planPublication({
+      success: report.outcome === "success",
+      interrupted: false,
+      commitsAhead: commits,
+      localHead,
+      remoteHead: workspace.heads.get(ctx.branch) ?? null,
+      existingPull: existingPull && { number: existingPull.number, draft: existingPull.draft },
+    });
+    if (plan.push) {
+      // A fresh token: an installation token lives an hour, a session may too.
+      await git.push(workspace.url, worktree, { token: await github.gitToken() });
+      pushed = true;
+      ctx.done.pushed = true;
+      clock.mark("publish.push");
+    }
+    return { commits, existingPull, plan };
+  };
+  // A failure of the branch's steps is thrown once the save has settled too (keepSession never throws).
+  const branchDone = publishBranch();
+  await Promise.allSettled([branchDone, saving]);
+  const { commits, existingPull, plan } = await branchDone;
+  // What saving the session added beyond the branch's steps (usually nothing).
+  clock.mark("publish.saveSession");
   let pullRequest: number | null = null;
   const step = plan.pullRequest;
   if (step.kind !== "none") {

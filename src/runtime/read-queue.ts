@@ -24,13 +24,37 @@ export interface ReadQueueOptions {
   log: Logger;
   /** Issues whose facts need not be read (already queued or running here). */
   skip?: (issue: number) => boolean;
+  /**
+   * The lease heads this pass already listed (the reclaimer's listing), so the
+   * refs are listed once a pass; listed here when absent.
+   */
+  leaseHeads?: Promise<Map<string, string>>;
+}
+
+/** Reads at most this many at once: GitHub's secondary limits punish bursts, a few in flight do not. */
+export const READ_CONCURRENCY = 4;
+
+/** `fn` over `items`, at most `limit` at a time, results in the items' order. */
+export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next;
+      next += 1;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /**
  * Reads what the queue's order depends on for these issues (their recorded
  * blockers, the state of the issues their bodies name as blockers, their lease
- * heads), every read conditional, and plans the queue. An issue whose lease
- * record cannot be parsed is left out (the claim would refuse it anyway).
+ * heads), every read conditional and a few at a time, and plans the queue. An
+ * issue whose lease record cannot be parsed is left out (the claim would
+ * refuse it anyway).
  */
 export async function readQueue(issues: readonly ListedIssue[], options: ReadQueueOptions): Promise<QueuePlan> {
   const { github, config, cache, log } = options;
@@ -40,26 +64,36 @@ export async function readQueue(issues: readonly ListedIssue[], options: ReadQue
   const unreadable = new Set<number>();
   const candidates = queueCandidates(issues, config.labels.queued).filter((i) => !options.skip?.(i.number));
   // Every lease head of the repository in one request (not one 404 per issue never claimed).
-  const heads = candidates.length > 0 ? await github.listRefHeads(config.lease.refPrefix, cache) : new Map<string, string>();
-  // One request after another: GitHub's secondary limits punish bursts, and a 304 is quick.
-  for (const issue of candidates) {
-    if (issue.recordedBlockers !== 0) recordedBlockers.set(issue.number, await github.listBlockedBy(issue.number, cache));
-    const sha = heads.get(`refs/${leaseRefName(config.lease.refPrefix, issue.number)}`);
-    if (sha === undefined) {
-      leases.set(issue.number, null);
-      continue;
-    }
-    try {
-      leases.set(issue.number, parseLease(await github.commitMessage(sha, cache)));
-    } catch (error) {
-      unreadable.add(issue.number);
-      log.warn({ err: error, issue: issue.number, sha }, "lease record unreadable; issue left out of the queue");
-    }
-  }
-  const blockerStates = new Map<string, BlockerState>();
-  for (const ref of textBlockersToResolve(candidates, { repository, queuedLabel: config.labels.queued })) {
-    blockerStates.set(refKey(ref), await github.issueState(ref, cache));
-  }
+  const heads: Promise<Map<string, string>> =
+    candidates.length === 0 ? Promise.resolve(new Map()) : (options.leaseHeads ?? github.listRefHeads(config.lease.refPrefix, cache));
+  // Three independent sets of reads at once: the blockers need no lease head, so they start while the heads are listed.
+  const readBlockers = mapConcurrent(
+    candidates.filter((issue) => issue.recordedBlockers !== 0),
+    READ_CONCURRENCY,
+    async (issue) => void recordedBlockers.set(issue.number, await github.listBlockedBy(issue.number, cache)),
+  );
+  const readTextBlockers = mapConcurrent(
+    textBlockersToResolve(candidates, { repository, queuedLabel: config.labels.queued }),
+    READ_CONCURRENCY,
+    async (ref): Promise<[string, BlockerState]> => [refKey(ref), await github.issueState(ref, cache)],
+  );
+  const readLeases = heads.then((known) =>
+    mapConcurrent(candidates, READ_CONCURRENCY, async (issue) => {
+      const sha = known.get(`refs/${leaseRefName(config.lease.refPrefix, issue.number)}`);
+      if (sha === undefined) {
+        leases.set(issue.number, null);
+        return;
+      }
+      try {
+        leases.set(issue.number, parseLease(await github.commitMessage(sha, cache)));
+      } catch (error) {
+        unreadable.add(issue.number);
+        log.warn({ err: error, issue: issue.number, sha }, "lease record unreadable; issue left out of the queue");
+      }
+    }),
+  );
+  const [, textStates] = await Promise.all([readBlockers, readTextBlockers, readLeases]);
+  const blockerStates = new Map<string, BlockerState>(textStates);
   const readable = issues.filter((i) => !unreadable.has(i.number));
   return planQueue(
     readable,

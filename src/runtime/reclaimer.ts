@@ -7,6 +7,7 @@ import { LeaseStore } from "../adapters/github-lease.js";
 import type { Logger } from "../adapters/logger.js";
 import { EtagCache } from "../core/etag-cache.js";
 import { harnessLabels } from "./claim-issue.js";
+import { mapConcurrent, READ_CONCURRENCY } from "./read-queue.js";
 
 /**
  * Takes back the leases of agents that died or hung: every lease ref whose claim
@@ -38,6 +39,8 @@ export interface ReclaimDeps {
   log: Logger;
   now: () => Date;
   random?: () => number;
+  /** The lease heads, already listed this pass (the queue read shares the listing); listed here when absent. */
+  heads?: Map<string, string>;
 }
 
 /** The lease's history, oldest first, following first parents (at most `limit` commits). */
@@ -74,18 +77,24 @@ export async function reclaimRepository(deps: ReclaimDeps): Promise<ReclaimResul
   const random = deps.random ?? Math.random;
   const leases = new LeaseStore(github, config.lease.refPrefix);
   const prefix = `refs/${config.lease.refPrefix}`;
-  const heads = await github.listRefHeads(config.lease.refPrefix, deps.cache);
-  const results: ReclaimResult[] = [];
-  for (const [ref, sha] of heads) {
+  const heads = deps.heads ?? (await github.listRefHeads(config.lease.refPrefix, deps.cache));
+  const leaseRefs = [...heads].flatMap(([ref, sha]) => {
     const issue = Number(ref.slice(prefix.length));
-    if (!ref.startsWith(prefix) || !Number.isInteger(issue) || issue <= 0) continue;
-    let record: LeaseRecord;
+    return ref.startsWith(prefix) && Number.isInteger(issue) && issue > 0 ? [{ issue, sha }] : [];
+  });
+  // The records are read a few at a time (each commit once: the cache); the writes below go one by one.
+  const records = await mapConcurrent(leaseRefs, READ_CONCURRENCY, async ({ issue, sha }) => {
     try {
-      record = parseLease(await github.commitMessage(sha, deps.cache));
+      return parseLease(await github.commitMessage(sha, deps.cache));
     } catch (error) {
       log.warn({ issue, err: error }, "unreadable lease: skipped");
-      continue;
+      return null;
     }
+  });
+  const results: ReclaimResult[] = [];
+  for (const [i, { issue }] of leaseRefs.entries()) {
+    const record = records[i];
+    if (record === null || record === undefined) continue;
     const decision = decideReclaim(record, deps.now(), policy, random);
     if (decision.kind === "keep") {
       results.push({ issue, action: "kept", reason: decision.reason });
@@ -127,19 +136,24 @@ export async function reclaimRepository(deps: ReclaimDeps): Promise<ReclaimResul
   return results;
 }
 
-/**
- * The reclaimer as the reconciler's per-repository step, so abandoned issues are
- * queued again on the same schedule, just before each queue is read.
- */
-/** `policy` overrides each repository's `reclaim` configuration (tests). */
-export function reclaimerStep(options: {
+/** What reclaimerPass and reclaimerStep are made with; `policy` overrides each repository's `reclaim` configuration (tests). */
+export interface ReclaimerOptions {
   log: Logger;
   policy?: ReclaimPolicy;
   now?: () => Date;
   cache?: EtagCache;
-}): (github: GitHubClient, config: HarnessConfig) => Promise<void> {
+}
+
+/**
+ * The reclaimer as the queue worker's per-repository step, with what it did
+ * (the worker reads the queue again after a reclaim). `heads`: the lease heads
+ * the caller listed this pass, so the refs are listed once.
+ */
+export function reclaimerPass(
+  options: ReclaimerOptions,
+): (github: GitHubClient, config: HarnessConfig, heads?: Map<string, string>) => Promise<ReclaimResult[]> {
   const cache = options.cache ?? new EtagCache();
-  return async (github, config) => {
+  return async (github, config, heads) => {
     const results = await reclaimRepository({
       github,
       config,
@@ -147,7 +161,20 @@ export function reclaimerStep(options: {
       cache,
       log: options.log,
       now: options.now ?? (() => new Date()),
+      ...(heads ? { heads } : {}),
     });
     for (const result of results.filter((r) => r.action !== "kept")) options.log.info({ repository: github.fullName, ...result }, "reclaimer");
+    return results;
+  };
+}
+
+/**
+ * The reclaimer as the reconciler's per-repository step, so abandoned issues are
+ * queued again on the same schedule, just before each queue is read.
+ */
+export function reclaimerStep(options: ReclaimerOptions): (github: GitHubClient, config: HarnessConfig) => Promise<void> {
+  const pass = reclaimerPass(options);
+  return async (github, config) => {
+    await pass(github, config);
   };
 }

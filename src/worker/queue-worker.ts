@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
-import type { HarnessConfig } from "../core/config.js";
+import { parseConfig, type HarnessConfig } from "../core/config.js";
 import { isHarnessError } from "../core/errors.js";
 import { EtagCache } from "../core/etag-cache.js";
 import type { ReclaimPolicy } from "../core/reclaim.js";
@@ -8,12 +8,13 @@ import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { bootId } from "../adapters/lockfile.js";
 import { readConfig } from "../runtime/load-config.js";
-import { readRepositoryQueue } from "../runtime/read-queue.js";
+import { readQueue } from "../runtime/read-queue.js";
+import type { QueuePlan } from "../core/queue.js";
 import { assertFreeDisk } from "../runtime/free-disk.js";
 import { killOrphanedAgents } from "../runtime/orphans.js";
 import { pruneWorktrees } from "../runtime/prune-worktrees.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS, HostRuntime, type HostRuntimeOptions } from "../runtime/host-runtime.js";
-import { reclaimerStep } from "../runtime/reclaimer.js";
+import { reclaimerPass, type ReclaimResult } from "../runtime/reclaimer.js";
 import type { WorkResult } from "../runtime/work-issue.js";
 import { workerFile, writeJsonAtomic, type AgentSlot, type WorkerRecord } from "../runtime/worker-registry.js";
 
@@ -84,7 +85,9 @@ export class QueueWorker {
   /** The host runtime: the issue runner, the event bus, upkeep and the shutdown policy. */
   readonly runtime: HostRuntime;
   private readonly clients = new Map<string, GitHubClient>();
-  private readonly reclaim: (github: GitHubClient, config: HarnessConfig) => Promise<void>;
+  /** Each repository's config as the last pass read it. */
+  private readonly configs = new Map<string, HarnessConfig>();
+  private readonly reclaim: (github: GitHubClient, config: HarnessConfig, heads: Map<string, string>) => Promise<ReclaimResult[]>;
   private readonly active = new Set<string>();
   private readonly slots: AgentSlot[];
   private readonly results: WorkResult[] = [];
@@ -96,6 +99,9 @@ export class QueueWorker {
   private startedAt = "";
   private bootId = "";
   private recordWrite: Promise<void> = Promise.resolve();
+  /** The host's upkeep after issues (see afterIssue): the one in flight, and the repositories waiting for the next. */
+  private upkeep: Promise<void> | null = null;
+  private readonly upkeepDue = new Map<string, { owner: string; repo: string }>();
 
   constructor(options: QueueWorkerOptions) {
     this.options = options;
@@ -116,7 +122,7 @@ export class QueueWorker {
       ...(options.gitUrl ? { gitUrl: options.gitUrl } : {}),
       ...(options.eventsFile ? { eventsFile: options.eventsFile } : {}),
     });
-    this.reclaim = reclaimerStep({ log: this.log, ...(options.reclaimPolicy ? { policy: options.reclaimPolicy } : {}), cache: this.cache, now: this.now });
+    this.reclaim = reclaimerPass({ log: this.log, ...(options.reclaimPolicy ? { policy: options.reclaimPolicy } : {}), cache: this.cache, now: this.now });
     this.runtime.events.subscribe(
       (event) => {
         const slot = this.slots.find((s) => s.agent === event.agent);
@@ -176,6 +182,7 @@ export class QueueWorker {
       await Promise.all(this.slots.map((slot) => this.agentLoop(slot)));
     } finally {
       for (const slot of this.slots) this.setSlot(slot, { state: "stopped", repository: null, issue: null });
+      await this.upkeep;
       await this.recordWrite;
       await fs.rm(workerFile(state, this.workerId), { force: true });
     }
@@ -240,22 +247,62 @@ export class QueueWorker {
     });
   }
 
-  /** One pass over every repository: the reclaimer, then the queue; fills `candidates` in queue order. */
+  /**
+   * One pass over every repository: the reclaimer, then the queue; fills `candidates` in queue order.
+   * The lease refs are listed once and shared; the open issues are listed while the reclaimer reads
+   * the leases. A reclaim that moved a lease (rare) lists both again, so its issue is seen this pass.
+   */
   private async pass(): Promise<void> {
     const found: Candidate[] = [];
     for (const target of this.options.repositories) {
       const github = this.client(target);
       try {
+        // Each listing is awaited later, maybe after another fails: marked handled now (awaiting it still throws).
+        const handled = <T>(promise: Promise<T>): Promise<T> => {
+          promise.catch(() => undefined);
+          return promise;
+        };
+        const listIssues = (c: HarnessConfig): ReturnType<GitHubClient["listOpenIssuesWithLabel"]> =>
+          handled(github.listOpenIssuesWithLabel(c.labels.queued, this.cache));
+        const listHeads = (c: HarnessConfig): Promise<Map<string, string>> => handled(github.listRefHeads(c.lease.refPrefix, this.cache));
+        // Listed while the config is read, with the label and ref prefix it had last pass (the defaults
+        // at first); listed again in the rare pass that finds them changed.
+        const guess = this.configs.get(github.fullName) ?? parseConfig({});
+        let issues = listIssues(guess);
+        let heads = listHeads(guess);
         const { config } = await readConfig(github, this.cache);
-        await this.reclaim(github, config).catch((error: unknown) => this.log.error({ repository: github.fullName, err: error }, "reclaimer failed"));
-        const plan = await readRepositoryQueue({
-          github,
-          config,
-          cache: this.cache,
-          now: this.now(),
-          log: this.log,
-          skip: (n) => this.active.has(`${github.fullName}#${n}`),
-        });
+        this.configs.set(github.fullName, config);
+        if (config.labels.queued !== guess.labels.queued) issues = listIssues(config);
+        if (config.lease.refPrefix !== guess.lease.refPrefix) heads = listHeads(config);
+        const reclaiming = heads
+          .then((listed) => this.reclaim(github, config, listed))
+          .catch((error: unknown) => {
+            this.log.error({ repository: github.fullName, err: error }, "reclaimer failed");
+            return [] as ReclaimResult[];
+          });
+        const read = (listed: Awaited<typeof issues>, leaseHeads: Promise<Map<string, string>>): Promise<QueuePlan> =>
+          readQueue(listed, {
+            github,
+            config,
+            cache: this.cache,
+            now: this.now(),
+            log: this.log,
+            skip: (n) => this.active.has(`${github.fullName}#${n}`),
+            leaseHeads,
+          });
+        // The queue's reads that need no lease head (blockers) run beside the reclaimer; its leases wait for it.
+        const planning = issues.then((listed) =>
+          read(
+            listed,
+            reclaiming.then(() => heads),
+          ),
+        );
+        // Both settled before the pass goes on (a failed listing never leaves the reclaimer running).
+        await Promise.allSettled([planning, reclaiming]);
+        const reclaimed = await reclaiming;
+        let plan = await planning;
+        // A reclaim moved a lease (rare): the queue read again, so its issue is seen this pass.
+        if (reclaimed.some((r) => r.action !== "kept")) plan = await read(await listIssues(config), listHeads(config));
         for (const entry of plan.ready) found.push({ github, config, issue: entry.issue });
       } catch (error) {
         const level = isHarnessError(error) && error.code === "EHARNESS_CONFIG" ? "warn" : "error";
@@ -334,8 +381,28 @@ export class QueueWorker {
     if (!run.claimed) return false;
     this.results.push(run.result);
     this.options.onResult?.(run.result);
-    await this.runtime.pruneSessions();
-    await this.runtime.maintain(github);
+    this.afterIssue(github);
     return true;
+  }
+
+  /**
+   * Old sessions pruned and the repository's clone kept small, off the claim
+   * path: the agent goes on to its next claim while this runs, one upkeep at a
+   * time, the repositories of issues finished meanwhile taken together in the
+   * next one. The worker waits for it before it ends.
+   */
+  private afterIssue(repository: { owner: string; repo: string }): void {
+    this.upkeepDue.set(`${repository.owner}/${repository.repo}`.toLowerCase(), { owner: repository.owner, repo: repository.repo });
+    if (this.upkeep !== null) return;
+    this.upkeep = (async () => {
+      while (this.upkeepDue.size > 0) {
+        const due = [...this.upkeepDue.values()];
+        this.upkeepDue.clear();
+        await this.runtime.pruneSessions();
+        for (const target of due) await this.runtime.maintain(target);
+      }
+    })().finally(() => {
+      this.upkeep = null;
+    });
   }
 }

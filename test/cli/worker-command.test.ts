@@ -89,5 +89,10 @@ describe("harness worker --agents 3 --once", () => {
     const sessions = await fs.readdir(path.join(stateDir, "sessions"));
     expect(sessions).not.toContain(path.basename(stale));
     expect(sessions).toHaveLength(ISSUES);
+    // Each queue pass reads the config once and lists the lease refs once: the reclaimer and the queue share the listing.
+    const ofRepo = (operationId: string): number =>
+      bench.github.requestLog.filter((r) => r.operationId === operationId && r.path.includes(`/repos/${OWNER}/${REPO}/`)).length;
+    expect(ofRepo("repos/get-content")).toBeGreaterThan(0);
+    expect(ofRepo("git/list-matching-refs")).toBe(ofRepo("repos/get-content"));
   }, 180_000);
 });

@@ -224,15 +224,20 @@ export class LeaseProtocol {
     }
   }
 
-  claim(input: ClaimInput): Promise<ClaimResult> {
-    return this.exclusive(input.issue, () => this.claimOnce(input));
+  /**
+   * Claims the lease. `known`: the head the caller has just read (null: no ref), so the claim
+   * builds on it without reading it again; a stale one only makes the first write lose the
+   * compare-and-swap, which reads the ref back as always.
+   */
+  claim(input: ClaimInput, known?: LeaseHead | null): Promise<ClaimResult> {
+    return this.exclusive(input.issue, () => this.claimOnce(input, known));
   }
 
-  private async claimOnce(input: ClaimInput): Promise<ClaimResult> {
+  private async claimOnce(input: ClaimInput, known: LeaseHead | null | undefined): Promise<ClaimResult> {
     let lastReason = "the lease ref kept moving";
     let lastHead: LeaseHead | null = null;
     for (let round = 0; round < this.claimRounds; round += 1) {
-      const current = round === 0 ? await this.readHead(input.issue) : lastHead;
+      const current = round > 0 ? lastHead : known !== undefined ? known : await this.readHead(input.issue);
       if (current && current.record.state === "claimed" && sameOwner(current.record.owner, input.owner) && current.record.sessionId === input.sessionId) {
         // Our own claim, from a call whose answer we never saw: it is ours.
         return { ok: true, head: current };

@@ -135,6 +135,32 @@ describe("LeaseProtocol.claim", () => {
     if (result.ok) expect(refs.commits.get(result.head.sha)?.parents).toEqual([base]);
   });
 
+  it("claims on the head the caller just read, without reading it again", async () => {
+    const refs = new MemoryLeaseRefs();
+    await refs.advance(REF, foreign({ state: "released" }));
+    const store = protocol(refs);
+    const before = await store.read(7);
+    const reads = refs.calls.filter((c) => c.op === "read").length;
+    const result = await store.claim(claimInput, before);
+    expect(result).toMatchObject({ ok: true, head: { record: { epoch: 2, owner: me } } });
+    expect(refs.calls.filter((c) => c.op === "read").length).toBe(reads);
+    expect(chain(refs)).toEqual(["released", "claimed"]);
+  });
+
+  it("a head that moved since the caller read it loses the swap, and the claim settles on the real one", async () => {
+    const refs = new MemoryLeaseRefs();
+    const store = protocol(refs);
+    const stale = await store.read(7); // no ref yet
+    await refs.advance(REF, foreign({ state: "released" }));
+    expect(await store.claim(claimInput, stale)).toMatchObject({ ok: true, head: { record: { epoch: 2, owner: me } } });
+    expect(chain(refs)).toEqual(["released", "claimed"]);
+    const held = new MemoryLeaseRefs();
+    const seen = await protocol(held).read(7);
+    await held.advance(REF, foreign());
+    expect(await protocol(held).claim(claimInput, seen)).toMatchObject({ ok: false, holder: { owner: other } });
+    expect(chain(held)).toEqual(["claimed"]);
+  });
+
   it("recognises its own claim from an earlier call whose answer never came", async () => {
     const refs = new MemoryLeaseRefs();
     await claimed(refs);

@@ -1,0 +1,91 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GitHubClient } from "../../src/adapters/github-client.js";
+import { LeaseStore } from "../../src/adapters/github-lease.js";
+import { silentLogger } from "../../src/adapters/logger.js";
+import { parseConfig } from "../../src/core/config.js";
+import { EtagCache } from "../../src/core/etag-cache.js";
+import { defaultReclaimPolicy } from "../../src/core/reclaim.js";
+import { mapConcurrent, readRepositoryQueue } from "../../src/runtime/read-queue.js";
+import { reclaimRepository } from "../../src/runtime/reclaimer.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { testOctokit } from "../support/octokit.js";
+
+const OWNER = "octo";
+const REPO = "queue-read";
+let github: FakeGitHub;
+let root: string;
+let client: GitHubClient;
+const config = parseConfig({});
+const now = new Date("2026-11-26T10:00:00.000Z");
+const owner = { agent: "agent-1", host: "host-1", runId: "run-1" };
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-read-queue-"));
+  github = await startFakeGitHub({ dir: root });
+  await github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+  client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
+});
+
+afterAll(async () => {
+  await github?.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+function listings(since: number): number {
+  return github.requestLog.slice(since).filter((r) => r.operationId === "git/list-matching-refs").length;
+}
+
+describe("mapConcurrent", () => {
+  it("keeps the items' order and never runs more than the limit at once", async () => {
+    let running = 0;
+    let most = 0;
+    const releases: (() => void)[] = [];
+    const done = mapConcurrent([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      running -= 1;
+      return n * 10;
+    });
+    // Release whatever is waiting, newest first, until all seven have run.
+    for (let released = 0; released < 7; released += 1) {
+      while (releases.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      releases.pop()?.();
+    }
+    expect(await done).toEqual([10, 20, 30, 40, 50, 60, 70]);
+    expect(most).toBe(3);
+  });
+
+  it("rejects with the first failure", async () => {
+    await expect(mapConcurrent([1, 2], 2, (n) => (n === 2 ? Promise.reject(new Error("two")) : Promise.resolve(n)))).rejects.toThrow("two");
+  });
+});
+
+describe("readRepositoryQueue", () => {
+  it("plans on the lease heads it is given (the reclaimer's listing) without listing the refs again", async () => {
+    const leases = new LeaseStore(client, config.lease.refPrefix);
+    const held = await github.createIssue(OWNER, REPO, { title: "held", body: "b", labels: [config.labels.queued] });
+    const free = await github.createIssue(OWNER, REPO, { title: "free", body: "b", labels: [config.labels.queued] });
+    expect((await leases.claim({ issue: held.number, owner, now, termMs: 60 * 60_000, sessionId: "s-1" })).ok).toBe(true);
+    const cache = new EtagCache();
+    const log = silentLogger();
+
+    const before = github.requestLog.length;
+    const heads = await client.listRefHeads(config.lease.refPrefix, cache);
+    const results = await reclaimRepository({ github: client, config, policy: defaultReclaimPolicy, cache, log, now: () => now, heads });
+    expect(results).toEqual([{ issue: held.number, action: "kept", reason: expect.any(String) as string }]);
+    const plan = await readRepositoryQueue({ github: client, config, cache, now, log, leaseHeads: Promise.resolve(heads) });
+    expect(listings(before)).toBe(1);
+    expect(plan.ready.map((r) => r.issue)).toEqual([free.number]);
+    expect(plan.waiting.map((w) => w.issue)).toEqual([held.number]);
+
+    // Without a listing given, it lists the refs itself.
+    const alone = github.requestLog.length;
+    const again = await readRepositoryQueue({ github: client, config, cache, now, log });
+    expect(listings(alone)).toBe(1);
+    expect(again.ready.map((r) => r.issue)).toEqual([free.number]);
+  });
+});
