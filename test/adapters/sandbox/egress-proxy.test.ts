@@ -15,7 +15,9 @@ interface Target {
 }
 
 async function startTarget(host: string): Promise<Target> {
-  const server = http.createServer((req, res) => res.end(`hello from ${host} ${req.method} ${req.url} host=${req.headers.host}`));
+  const server = http.createServer((req, res) =>
+    res.end(`hello from ${host} ${req.method} ${req.url} host=${req.headers.host} proxy-authorization=${req.headers["proxy-authorization"] ?? "none"}`),
+  );
   const target: Target = { server, host, port: 0, connections: 0 };
   server.on("connection", () => (target.connections += 1));
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
@@ -156,14 +158,28 @@ describe("startEgressProxy", () => {
   it("tunnels CONNECT to an allowed host", async () => {
     const { status, tunnel } = await connectThrough(proxy!.socketPath, `127.0.0.2:${allowed.port}`);
     expect(status).toBe(200);
-    expect(await getOver(tunnel, "127.0.0.2")).toBe("hello from 127.0.0.2 GET /inside host=127.0.0.2");
+    expect(await getOver(tunnel, "127.0.0.2")).toBe("hello from 127.0.0.2 GET /inside host=127.0.0.2 proxy-authorization=none");
     tunnel.destroy();
     expect(connects).toEqual([`127.0.0.2:${allowed.port}`]);
   });
 
   it("forwards an absolute-URI GET to an allowed host", async () => {
     const res = await getViaProxy(proxy!.socketPath, `http://127.0.0.3:${alsoAllowed.port}/path?q=1`);
-    expect(res).toEqual({ status: 200, body: `hello from 127.0.0.3 GET /path?q=1 host=127.0.0.3:${alsoAllowed.port}` });
+    expect(res).toEqual({ status: 200, body: `hello from 127.0.0.3 GET /path?q=1 host=127.0.0.3:${alsoAllowed.port} proxy-authorization=none` });
+  });
+
+  it("connects with net.connect when no connect function is given", async () => {
+    const plain = await startEgressProxy({ socketPath: path.join(dir, "plain.sock"), allowHosts: [`127.0.0.2:${allowed.port}`] });
+    try {
+      const res = await getViaProxy(plain.socketPath, `http://127.0.0.2:${allowed.port}/`);
+      expect(res.status).toBe(200);
+      const { status, tunnel } = await connectThrough(plain.socketPath, `127.0.0.2:${allowed.port}`);
+      expect(status).toBe(200);
+      expect(await getOver(tunnel, "127.0.0.2")).toContain("hello from 127.0.0.2 GET /inside");
+      tunnel.destroy();
+    } finally {
+      await plain.close();
+    }
   });
 
   it("answers 403 to unlisted hosts and never connects to them", async () => {

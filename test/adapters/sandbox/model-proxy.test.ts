@@ -72,7 +72,15 @@ describe("startModelProxy", () => {
     const res = await send(proxy.socketPath, {
       method: "POST",
       path: "/v1/messages?beta=true",
-      headers: { "x-api-key": PLACEHOLDER, authorization: `Bearer ${PLACEHOLDER}`, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      headers: {
+        "x-api-key": PLACEHOLDER,
+        authorization: `Bearer ${PLACEHOLDER}`,
+        "content-type": "application/json",
+        "anthropic-version": "2023-06-01",
+        connection: "keep-alive, x-hop",
+        "x-hop": "1",
+        "proxy-authorization": "Basic eDp5",
+      },
       body,
     });
     expect(res.status).toBe(200);
@@ -87,6 +95,8 @@ describe("startModelProxy", () => {
     expect(request?.headers.authorization).toBeUndefined();
     expect(request?.headers.host).toBe(new URL(upstreamUrl).host);
     expect(request?.headers["anthropic-version"]).toBe("2023-06-01");
+    expect(request?.headers["x-hop"]).toBeUndefined();
+    expect(request?.headers["proxy-authorization"]).toBeUndefined();
     expect(JSON.stringify(request?.headers)).not.toContain(PLACEHOLDER);
   });
 
@@ -122,6 +132,33 @@ describe("startModelProxy", () => {
       req.end("{}");
     });
     expect(chunks).toEqual(["event: message_start\ndata: {}\n\n", "event: message_stop\ndata: {}\n\n"]);
+  });
+
+  it("cancels the upstream request when the CLI goes away, and ends open streams when it closes", async () => {
+    const upstreamClosed: Array<Promise<void>> = [];
+    answer = (req, res) => {
+      upstreamClosed.push(new Promise((resolve) => res.once("close", () => resolve())));
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write("event: ping\ndata: {}\n\n");
+    };
+    proxy = await startModelProxy({ socketPath: path.join(dir, "model.sock"), upstream: upstreamUrl, apiKey: REAL_KEY });
+    /** Opens a stream and resolves with its response once the first event is in. */
+    const open = () =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const req = http.request({ socketPath: proxy?.socketPath, method: "POST", path: "/v1/messages" }, (res) => res.once("data", () => resolve(res)));
+        req.on("error", reject);
+        req.end("{}");
+      });
+    const first = await open();
+    first.destroy();
+    await upstreamClosed[0];
+    const second = await open();
+    const ended = new Promise<void>((resolve) => second.once("close", () => resolve()));
+    second.on("error", () => undefined);
+    await proxy.close();
+    proxy = undefined;
+    await ended;
+    await upstreamClosed[1];
   });
 
   it("answers 502 in Anthropic's error shape when the upstream is down, without the key", async () => {
