@@ -39,10 +39,10 @@ function parseArgs(argv: string[]): { listens: Listen[]; command: string[] } {
     const value = argv[index + 1];
     if (argv[index] !== "--listen" || value === undefined)
       fail(`usage: forwarder --listen HOST:PORT=SOCKET [--listen …] -- command [args…] (got ${JSON.stringify(argv[index])})`);
-    const match = /^(.+):(\d{1,5})=(.+)$/.exec(value);
+    const match = /^([^=]+):(\d{1,5})=(.+)$/.exec(value);
     const port = Number(match?.[2]);
     if (match === null || port < 1 || port > 65535) fail(`--listen wants HOST:PORT=SOCKET, got ${JSON.stringify(value)}`);
-    listens.push({ host: match[1] ?? "", port, socketPath: match[3] ?? "" });
+    listens.push({ host: (match[1] ?? "").replace(/^\[(.*)\]$/, "$1"), port, socketPath: match[3] ?? "" });
   }
   const command = argv.slice(index + 1);
   if (command.length === 0) fail("no command after --");

@@ -18,7 +18,7 @@ export interface ModelProxyOptions {
   upstream?: string;
   /** Sent as `x-api-key` (ANTHROPIC_API_KEY). */
   apiKey?: string;
-  /** Sent as `authorization: Bearer …` (ANTHROPIC_AUTH_TOKEN). */
+  /** Sent as `authorization: Bearer …` (ANTHROPIC_AUTH_TOKEN). Given both, the proxy sends both, as the CLI itself would. */
   authToken?: string;
   log?: { warn(obj: object, msg: string): void };
 }

@@ -98,7 +98,8 @@ describe("forwarder", () => {
 
   it("listens on several ports, each to its own socket", async () => {
     const other = http.createServer((_req, res) => res.end("other socket"));
-    const otherPath = path.join(dir, "other.sock");
+    // A socket path may itself hold "=" and ":port=": the first "=" after the port ends the address.
+    const otherPath = path.join(dir, "other:1=x.sock");
     await new Promise<void>((resolve) => other.listen(otherPath, resolve));
     const [first, second] = [await freePort(), await freePort()];
     const both = `Promise.all([${first}, ${second}].map((p) => fetch("http://127.0.0.1:" + p + "/").then((r) => r.text()))).then((t) => console.log(t.join(" | ")))`;
