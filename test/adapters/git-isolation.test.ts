@@ -194,6 +194,9 @@ describe("the agent git dir", () => {
     expect(await listing(git.cloneObjectsDir)).toEqual(objectsBefore);
     expect(await git.head(worktree)).toBe(start);
     expect(await git.hasCommit(agentHead)).toBe(false);
+    // git's prune keeps the worktree's admin dir: the worktree's `.git` is there, wherever it points.
+    await git.run(["worktree", "prune"]);
+    await expect(fs.stat(worktree.gitDir)).resolves.toBeTruthy();
 
     // The harness publishes the tree as data from its own admin dir, not the agent's commit.
     const published = await git.commitAll(worktree, "harness: work on #1");
