@@ -5,12 +5,19 @@ import { HarnessError } from "../core/errors.js";
 
 /**
  * Git for the harness: one shared bare clone per repository, a worktree per
- * issue. The agent can write anywhere its user can, including the clone's
- * config, hooks and the worktree's `.git` pointers, so every command here:
- * - runs with hooks and fsmonitor off and no global or system config;
+ * issue. The agent works through an "agent git dir" of its own (see
+ * `prepareAgentGit`) and, in a sandbox, never sees the clone; without one it
+ * can write anywhere its user can. So every command here, whatever the backend:
+ * - runs with hooks, fsmonitor, the HOME and system attribute files, every
+ *   transport but http(s), and global and system config off, by command-line
+ *   config that wins over any file (`HARDENING`);
  * - names the git dir and work tree explicitly instead of following `.git`;
- * - is preceded, before anything is published, by restoring the clone's config
- *   and the worktree's administrative files to what the harness wrote.
+ * - is preceded by putting back the clone's config as the harness writes it
+ *   (the whole file: drivers, `url.*.insteadOf`, helpers, includes) and
+ *   removing its `info/attributes`, so no filter, diff or merge driver and no
+ *   URL rewrite comes from a file the agent could have written;
+ * - before anything is published, also restores the worktree's administrative
+ *   files to what the harness wrote.
  * Credentials are handed to the one command that needs them, through the
  * environment of that command only; no remote URL or helper is stored.
  */
@@ -20,7 +27,22 @@ export interface GitCredentials {
   token: string;
 }
 
-const SAFE_CONFIG = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"];
+/**
+ * Command-line config of every harness git command. Command-line config wins
+ * over the repository's, so none of these can be turned back on by a file.
+ * Only http and https may be used as transports (the harness talks to GitHub,
+ * or the offline fake on http); `ext::`, local paths, ssh, git:// and fd are
+ * refused even when a repository config allows them.
+ */
+export const HARDENING: readonly string[] = [
+  "core.hooksPath=/dev/null",
+  "core.fsmonitor=false",
+  "core.attributesFile=/dev/null",
+  "protocol.allow=never",
+  "protocol.https.allow=always",
+  "protocol.http.allow=always",
+  ...["ext", "file", "ssh", "git", "fd"].map((transport) => `protocol.${transport}.allow=never`),
+].flatMap((setting) => ["-c", setting]);
 
 /** What git says when another process holds a lock file of the shared clone. */
 const LOCK_CONTENTION =
@@ -35,6 +57,8 @@ function baseEnv(home: string): Record<string, string> {
     LC_ALL: "C",
     GIT_CONFIG_NOSYSTEM: "1",
     GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_ATTR_NOSYSTEM: "1",
+    GIT_NO_REPLACE_OBJECTS: "1",
     GIT_TERMINAL_PROMPT: "0",
     GIT_ASKPASS: "/bin/false",
   };
@@ -66,23 +90,77 @@ export interface GitIdentity {
 
 export interface WorktreeHandle {
   path: string;
+  /** The worktree's administrative dir in the clone: the harness's, never the agent's. */
   gitDir: string;
   branch: string;
+}
+
+/** Who the agent's commits in its own git dir are by; the harness never publishes those commits. */
+export const AGENT_IDENTITY: GitIdentity = { name: "claude-harness agent", email: "claude-harness-agent@users.noreply.github.com" };
+
+/** A value of a git config file, quoted so that any name or address reads back as written. */
+function configValue(value: string): string {
+  if (/[\n\r\0]/.test(value)) {
+    throw new HarnessError("EHARNESS_GIT", {
+      message: `A git identity may not contain a line break or NUL: ${JSON.stringify(value)}.`,
+      fix: "Set a one-line name and e-mail address for the harness's commits.",
+    });
+  }
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+function configFile(bare: boolean, identity: GitIdentity, extra = ""): string {
+  return [
+    "[core]",
+    "\trepositoryformatversion = 0",
+    "\tfilemode = true",
+    `\tbare = ${bare}`,
+    "[user]",
+    `\tname = ${configValue(identity.name)}`,
+    `\temail = ${configValue(identity.email)}`,
+    extra,
+  ].join("\n");
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Writes `content` to `file` by a rename, so a concurrent reader sees the old file or the new one. */
+async function replaceFile(file: string, content: string): Promise<void> {
+  const temp = `${file}.harness-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await fs.writeFile(temp, content);
+  await fs.rename(temp, file);
 }
 
 export class GitRepository {
   readonly cloneDir: string;
   private readonly home: string;
   private readonly identity: GitIdentity;
-  private configSnapshot: string | undefined;
+  /** The clone's whole config as the harness writes it; any other content is the agent's and is put back. */
+  private readonly cloneConfig: string;
 
   constructor(options: { cloneDir: string; home: string; identity: GitIdentity }) {
     this.cloneDir = options.cloneDir;
     this.home = options.home;
     this.identity = options.identity;
+    this.cloneConfig = configFile(true, options.identity, "[gc]\n\tauto = 0\n");
   }
 
-  /** Runs git; throws EHARNESS_GIT on failure unless `allowFailure`. */
+  /** The clone's object store: what an agent git dir borrows by `objects/info/alternates`, to be mounted read-only in a sandbox. */
+  get cloneObjectsDir(): string {
+    return path.join(this.cloneDir, "objects");
+  }
+
+  /**
+   * Runs git; throws EHARNESS_GIT on failure unless `allowFailure`. Before the
+   * command the clone's config and `info/attributes` are put back to what the
+   * harness wrote (`restoreConfig`), so no command, with credentials or without,
+   * reads a driver, URL rewrite, helper or attribute the agent planted there.
+   */
   async run(
     args: string[],
     options: { gitDir?: string; workTree?: string; credentials?: GitCredentials; allowFailure?: boolean; cwd?: string; input?: string } = {},
@@ -92,7 +170,8 @@ export class GitRepository {
     // Agents share the clone: git refuses rather than waits when another
     // process holds one of its lock files, so such a failure is tried again.
     for (let attempt = 1; ; attempt += 1) {
-      const result = await execa("git", [...SAFE_CONFIG, ...location, ...args], {
+      await this.restoreConfig();
+      const result = await execa("git", [...HARDENING, ...location, ...args], {
         cwd: options.cwd ?? options.workTree ?? this.cloneDir,
         env: { ...baseEnv(this.home), ...credentialEnv(options.credentials) },
         extendEnv: false,
@@ -114,37 +193,27 @@ export class GitRepository {
     return out;
   }
 
-  /** Creates the shared bare clone if needed and records its config. */
+  /** Creates the shared bare clone if needed, with the config the harness writes. */
   async ensureClone(): Promise<void> {
-    const exists = await fs.stat(path.join(this.cloneDir, "HEAD")).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
+    if (!(await exists(path.join(this.cloneDir, "HEAD")))) {
       await fs.mkdir(this.home, { recursive: true });
       await fs.mkdir(this.cloneDir, { recursive: true });
       await execa("git", ["init", "--bare", "--quiet", this.cloneDir], { env: baseEnv(this.home), extendEnv: false });
-      await this.run(["config", "user.name", this.identity.name]);
-      await this.run(["config", "user.email", this.identity.email]);
-      await this.run(["config", "gc.auto", "0"]);
     }
-    await this.snapshotConfig();
+    await this.restoreConfig();
   }
 
-  private async snapshotConfig(): Promise<void> {
-    this.configSnapshot = await fs.readFile(path.join(this.cloneDir, "config"), "utf8");
-  }
-
-  /** Puts back the clone's config as the harness wrote it. */
+  /**
+   * Puts back the clone's config as the harness writes it (the whole file, so
+   * an include, a driver or a `url.*.insteadOf` the agent added is gone) and
+   * removes `info/attributes`, which the harness never writes. Does nothing
+   * while the clone does not exist yet.
+   */
   async restoreConfig(): Promise<void> {
-    if (this.configSnapshot === undefined) await this.snapshotConfig();
     const file = path.join(this.cloneDir, "config");
-    const current = await fs.readFile(file, "utf8").catch(() => "");
-    if (current !== this.configSnapshot) {
-      const temp = `${file}.harness-restore`;
-      await fs.writeFile(temp, this.configSnapshot ?? "");
-      await fs.rename(temp, file);
-    }
+    const current = await fs.readFile(file, "utf8").catch(() => null);
+    if (current !== this.cloneConfig && (await exists(path.join(this.cloneDir, "HEAD")))) await replaceFile(file, this.cloneConfig);
+    await fs.rm(path.join(this.cloneDir, "info", "attributes"), { force: true });
   }
 
   /** Heads of the given branches on the remote; a missing branch is absent from the map. */
@@ -196,11 +265,47 @@ export class GitRepository {
   }
 
   /**
+   * Makes the agent's own git dir at `dir` (absolute, outside the worktree and
+   * the clone) and points the worktree's `.git` at it, so git in the worktree
+   * works for the agent (status, diff, add, commit, log) without it ever seeing
+   * the clone's config, hooks, refs or the worktree's admin dir: its own HEAD
+   * on `refs/heads/<branch>` at the worktree's commit, a copy of the admin
+   * dir's index, a small config with the agent's identity, and the clone's
+   * objects borrowed read-only through `objects/info/alternates` (nothing is
+   * copied). The harness never reads this dir; it publishes the work tree from
+   * the admin dir. Any earlier content of `dir` is replaced. Returns `dir`.
+   */
+  async prepareAgentGit(worktree: WorktreeHandle, dir: string, identity: GitIdentity = AGENT_IDENTITY): Promise<string> {
+    const inside = (parent: string): boolean => !path.relative(parent, dir).startsWith("..");
+    if (!path.isAbsolute(dir) || inside(worktree.path) || inside(this.cloneDir)) {
+      throw new HarnessError("EHARNESS_GIT", {
+        message: `The agent git dir ${dir} must be an absolute path outside the worktree ${worktree.path} and the clone ${this.cloneDir}.`,
+        fix: "Put the agent git dir in the session directory.",
+      });
+    }
+    const head = await this.head(worktree);
+    const branchRef = path.join(dir, "refs", "heads", ...worktree.branch.split("/"));
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(path.join(dir, "objects", "info"), { recursive: true });
+    await fs.mkdir(path.join(dir, "objects", "pack"), { recursive: true });
+    await fs.mkdir(path.join(dir, "refs", "tags"), { recursive: true });
+    await fs.mkdir(path.dirname(branchRef), { recursive: true });
+    await fs.writeFile(path.join(dir, "objects", "info", "alternates"), `${this.cloneObjectsDir}\n`);
+    await fs.writeFile(branchRef, `${head}\n`);
+    await fs.writeFile(path.join(dir, "HEAD"), `ref: refs/heads/${worktree.branch}\n`);
+    await fs.writeFile(path.join(dir, "config"), configFile(false, identity));
+    await fs.copyFile(path.join(worktree.gitDir, "index"), path.join(dir, "index"));
+    await fs.writeFile(path.join(worktree.path, ".git"), `gitdir: ${dir}\n`);
+    return dir;
+  }
+
+  /**
    * Puts back what an agent could have changed to redirect the harness's git:
-   * the clone's config and the worktree's pointer files.
+   * the clone's config and the worktree's admin files (its HEAD and pointers).
    */
   async sanitize(worktree: WorktreeHandle): Promise<void> {
     await this.restoreConfig();
+    await fs.writeFile(path.join(worktree.gitDir, "HEAD"), `ref: refs/heads/${worktree.branch}\n`);
     await fs.writeFile(path.join(worktree.gitDir, "commondir"), "../..\n");
     await fs.writeFile(path.join(worktree.gitDir, "gitdir"), `${path.join(worktree.path, ".git")}\n`);
     await fs.rm(path.join(worktree.gitDir, "config.worktree"), { force: true });
@@ -211,7 +316,7 @@ export class GitRepository {
     await this.sanitize(worktree);
     const at = { gitDir: worktree.gitDir, workTree: worktree.path };
     await this.run(["add", "--all"], at);
-    const staged = await this.run(["diff", "--cached", "--quiet"], { ...at, allowFailure: true });
+    const staged = await this.run(["diff", "--cached", "--quiet", "--no-ext-diff", "--no-textconv"], { ...at, allowFailure: true });
     if (staged.exitCode === 0) return null;
     await this.run(
       [
@@ -300,10 +405,28 @@ export class GitRepository {
     return now.stdout.split("\t")[0]?.trim() === sha ? "landed" : "unknown";
   }
 
+  /**
+   * Removes the worktree at `dir` and its admin dir. Its `.git` is pointed back
+   * at the admin dir first (`prepareAgentGit` or the agent may have rewritten
+   * it), since git refuses to remove a worktree that does not point back.
+   */
   async removeWorktree(dir: string): Promise<void> {
+    const pointer = path.join(dir, ".git");
+    const admin = await this.adminDirOf(pointer);
+    if (admin !== null && (await exists(dir))) await fs.writeFile(pointer, `gitdir: ${admin}\n`);
     await this.run(["worktree", "remove", "--force", "--force", dir], { allowFailure: true });
     await fs.rm(dir, { recursive: true, force: true });
     await this.run(["worktree", "prune"], { allowFailure: true });
+  }
+
+  /** The clone's admin dir of the worktree whose `.git` is `pointer`, as the clone records it (never read from the worktree). */
+  private async adminDirOf(pointer: string): Promise<string | null> {
+    const worktrees = path.join(this.cloneDir, "worktrees");
+    for (const name of await fs.readdir(worktrees).catch(() => [])) {
+      const recorded = await fs.readFile(path.join(worktrees, name, "gitdir"), "utf8").catch(() => "");
+      if (recorded.trim() === pointer) return path.join(worktrees, name);
+    }
+    return null;
   }
 }
 

@@ -2,11 +2,19 @@ import { execFileSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { GitRepository } from "../../src/adapters/git.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 
+// The remote is the offline fake GitHub over git's smart HTTP: the harness's
+// git refuses every other transport, local paths included.
+let fake: FakeGitHub;
+let repos = 0;
 let root: string;
+/** The remote's URL, as the harness pushes to it. */
 let remote: string;
+/** The remote's bare repository on disk, for the test's own git. */
+let remotePath: string;
 let git: GitRepository;
 
 function sh(cwd: string, ...args: string[]): string {
@@ -17,16 +25,21 @@ function sh(cwd: string, ...args: string[]): string {
   }).trim();
 }
 
+beforeAll(async () => {
+  fake = await startFakeGitHub();
+});
+
+afterAll(async () => {
+  await fake?.close();
+});
+
 beforeEach(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-git-"));
-  remote = path.join(root, "remote.git");
-  const seed = path.join(root, "seed");
-  sh(root, "init", "--quiet", "--bare", "-b", "main", remote);
-  sh(root, "init", "--quiet", "-b", "main", seed);
-  await fs.writeFile(path.join(seed, "README.md"), "hello\n");
-  sh(seed, "add", ".");
-  sh(seed, "commit", "--quiet", "-m", "initial");
-  sh(seed, "push", "--quiet", remote, "main");
+  const name = `repo-${++repos}`;
+  await fake.createRepo({ owner: "octo", name, files: { "README.md": "hello\n" } });
+  remote = fake.gitUrl("octo", name);
+  remotePath = fake.repoPath("octo", name);
+  sh(root, "clone", "--quiet", remotePath, path.join(root, "seed"));
   git = new GitRepository({ cloneDir: path.join(root, "clone.git"), home: path.join(root, "home"), identity: { name: "harness", email: "h@example.com" } });
   await fs.mkdir(path.join(root, "home"));
   await git.ensureClone();
@@ -36,13 +49,13 @@ afterEach(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-const creds = { token: "secret-token-123" };
+const creds = (): { token: string } => ({ token: fake.token });
 
 describe("GitRepository", () => {
   it("reports remote heads, with absent branches left out", async () => {
     const heads = await git.remoteHeads(remote, ["main", "harness/issue-1"]);
     expect([...heads.keys()]).toEqual(["main"]);
-    expect(heads.get("main")).toBe(sh(remote, "rev-parse", "main"));
+    expect(heads.get("main")).toBe(sh(remotePath, "rev-parse", "main"));
   });
 
   it("works an issue in a worktree: commit what was left, push without force", async () => {
@@ -52,9 +65,9 @@ describe("GitRepository", () => {
     const head = await git.commitAll(wt, "harness: work on #1");
     expect(head).toMatch(/^[0-9a-f]{40}$/);
     expect(await git.commitAll(wt, "nothing new")).toBeNull();
-    await git.push(remote, wt, creds);
-    expect(sh(remote, "rev-parse", "harness/issue-1")).toBe(head);
-    expect(sh(remote, "show", "harness/issue-1:hello.txt")).toBe("hi");
+    await git.push(remote, wt, creds());
+    expect(sh(remotePath, "rev-parse", "harness/issue-1")).toBe(head);
+    expect(sh(remotePath, "show", "harness/issue-1:hello.txt")).toBe("hi");
     expect(await git.countCommits("refs/remotes/origin/main..refs/heads/harness/issue-1")).toBe(1);
     await git.removeWorktree(wt.path);
     await expect(fs.stat(wt.path)).rejects.toThrow();
@@ -80,10 +93,10 @@ describe("GitRepository", () => {
     await fs.writeFile(path.join(wt.path, "work.txt"), "done\n");
 
     await git.commitAll(wt, "harness: work on #2");
-    await git.push(remote, wt, creds);
+    await git.push(remote, wt, creds());
 
     await expect(fs.readFile(marker, "utf8")).rejects.toThrow(); // no hook, no helper ran
-    expect(sh(remote, "show", "harness/issue-2:work.txt")).toBe("done");
+    expect(sh(remotePath, "show", "harness/issue-2:work.txt")).toBe("done");
     expect(sh(evil, "for-each-ref")).toBe(""); // nothing went to the redirected remote
     expect(await fs.readFile(path.join(git.cloneDir, "config"), "utf8")).not.toContain("insteadOf");
   });
@@ -93,18 +106,18 @@ describe("GitRepository", () => {
     const wt = await git.addWorktree(path.join(root, "wt", "issue-3"), "harness/issue-3", "refs/remotes/origin/main");
     // Somebody else pushed to the branch meanwhile.
     const other = path.join(root, "other");
-    sh(root, "clone", "--quiet", remote, other);
+    sh(root, "clone", "--quiet", remotePath, other);
     sh(other, "checkout", "--quiet", "-b", "harness/issue-3");
     await fs.writeFile(path.join(other, "theirs.txt"), "theirs\n");
     sh(other, "add", ".");
     sh(other, "commit", "--quiet", "-m", "theirs");
     sh(other, "push", "--quiet", "origin", "harness/issue-3");
-    const theirs = sh(remote, "rev-parse", "harness/issue-3");
+    const theirs = sh(remotePath, "rev-parse", "harness/issue-3");
 
     await fs.writeFile(path.join(wt.path, "mine.txt"), "mine\n");
     const mine = await git.commitAll(wt, "mine");
-    await expect(git.push(remote, wt, creds)).rejects.toMatchObject({ code: "EHARNESS_PUSH_REJECTED" });
-    expect(sh(remote, "rev-parse", "harness/issue-3")).toBe(theirs);
+    await expect(git.push(remote, wt, creds())).rejects.toMatchObject({ code: "EHARNESS_PUSH_REJECTED" });
+    expect(sh(remotePath, "rev-parse", "harness/issue-3")).toBe(theirs);
     expect(await git.head(wt)).toBe(mine);
   });
 });
@@ -124,7 +137,7 @@ describe("fetchChanged", () => {
     await fs.writeFile(path.join(seed, "more.txt"), "more\n");
     sh(seed, "add", ".");
     sh(seed, "commit", "--quiet", "-m", "more");
-    sh(seed, "push", "--quiet", remote, "main");
+    sh(seed, "push", "--quiet", "origin", "main");
     const newer = await git.remoteHeads(remote, ["main"]);
     await git.fetchChanged(remote, newer);
     expect(sh(git.cloneDir, "rev-parse", "refs/remotes/origin/main")).toBe(newer.get("main"));
