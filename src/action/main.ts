@@ -13,6 +13,8 @@ import { pruneSessions } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
 import type { WorkDeps, WorkResult } from "../runtime/work-issue.js";
 import { runClaude } from "../adapters/claude/run-claude.js";
+import type { Sandbox } from "../adapters/sandbox/sandbox.js";
+import { checkHost } from "../runtime/host-checks.js";
 import type { ActionCore } from "./action-core.js";
 import { createActionLogger } from "./action-logger.js";
 import { jobSummaryErrors, jobSummaryRows, type IssueRun } from "./job-summary.js";
@@ -36,6 +38,9 @@ export interface ActionSettings {
   claudePath: string | null;
   /** The only variables the CLI receives besides PATH, HOME, LANG, TMPDIR. */
   modelEnv: Record<string, string>;
+  /** The agent's sandbox (HARNESS_SANDBOX; `none` only with HARNESS_UNSAFE_NO_SANDBOX=1), and the forwarder script it runs. */
+  sandbox: Sandbox;
+  forwarderPath: string;
   stateDir: string;
   maxIssues: number;
   agentId: string;
@@ -108,6 +113,7 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
     const github = new GitHubClient((deps.createApi ?? defaultApi)(settings.githubToken, settings.apiUrl), settings.repository);
     const config = await loadConfig(github);
     const state = new StateDir(settings.stateDir);
+    await checkHost({ state, sandbox: settings.sandbox, log });
     // A self-hosted runner keeps its state directory between jobs: old sessions and the clone's leftovers go.
     await pruneSessions(state, { retentionMs: settings.sessionRetentionMs, now: now().getTime(), log }).catch((error: unknown) =>
       log.warn({ err: error }, "could not remove old session directories"),
@@ -117,7 +123,13 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
       state,
       host: settings.host,
       runId: settings.runId,
-      claude: { cliPath, modelEnv: settings.modelEnv, permissionMode: settings.permissionMode },
+      claude: {
+        cliPath,
+        modelEnv: settings.modelEnv,
+        permissionMode: settings.permissionMode,
+        sandbox: settings.sandbox,
+        forwarderPath: settings.forwarderPath,
+      },
       promptsDir: settings.promptsDir,
       log,
       now,

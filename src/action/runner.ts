@@ -4,6 +4,8 @@ import path from "node:path";
 import { z } from "zod";
 import { HarnessError, toHarnessError, type HarnessErrorCode } from "../core/errors.js";
 import { modelEnvFrom } from "../runtime/model-env.js";
+import { sandboxFromEnv } from "../runtime/host-checks.js";
+import type { Sandbox } from "../adapters/sandbox/sandbox.js";
 import { sessionRetentionMs } from "../runtime/prune-sessions.js";
 import type { ActionCore } from "./action-core.js";
 import { createActionLogger } from "./action-logger.js";
@@ -267,6 +269,14 @@ export async function readSettings(
     }
   }
 
+  let sandbox: Sandbox | null = null;
+  try {
+    sandbox = sandboxFromEnv(env);
+  } catch (error) {
+    const e = error as HarnessError;
+    problems.push({ code: e.code, message: e.message, fix: e.fix });
+  }
+
   let retentionMs = 0;
   try {
     retentionMs = sessionRetentionMs(env);
@@ -275,7 +285,14 @@ export async function readSettings(
     problems.push({ code: e.code, message: e.message, fix: e.fix });
   }
 
-  if (problems.length > 0 || !inputs || !repository || (inputs.mode !== "reclaim" && claude === null) || (inputs.mode === "issue" && issue === null)) {
+  if (
+    problems.length > 0 ||
+    !inputs ||
+    !repository ||
+    sandbox === null ||
+    (inputs.mode !== "reclaim" && claude === null) ||
+    (inputs.mode === "issue" && issue === null)
+  ) {
     return { problems };
   }
   const home = env.HOME && env.HOME !== "" ? env.HOME : os.homedir();
@@ -288,6 +305,9 @@ export async function readSettings(
       repository: { owner: repository[1] ?? "", repo: repository[2] ?? "" },
       claudePath: claude,
       modelEnv,
+      sandbox,
+      // The Action runs from a checkout of claude-harness: sandbox/ sits next to prompts/.
+      forwarderPath: path.resolve(deps.promptsDir, "..", "sandbox", "forwarder.mjs"),
       stateDir: path.resolve(inputs["state-dir"] ?? path.join(home, ".claude-harness")),
       maxIssues: inputs["max-issues"],
       agentId: inputs["agent-id"] ?? agentIdFromRunner(env),

@@ -8,6 +8,7 @@ import { HarnessError } from "../core/errors.js";
 import { createLogger } from "../adapters/logger.js";
 import { AgentPool } from "../runtime/agent-pool.js";
 import { processSecrets } from "../adapters/secrets.js";
+import { checkHost } from "../runtime/host-checks.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
 import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
@@ -33,6 +34,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
   const agents = positiveInt("HARNESS_AGENTS", env.HARNESS_AGENTS, 1);
   const pool = new AgentPool({ agents, log });
   const host = hostSettingsFromEnv(env);
+  await checkHost({ state: host.state, sandbox: host.claude.sandbox, log });
   const retentionMs = sessionRetentionMs(env);
   const runtime = new HostRuntime({ ...host, log, requeueOnShutdown: true, sessionRetentionMs: retentionMs });
   const appFn = createHarnessApp({

@@ -3,7 +3,8 @@ import os from "node:os";
 import { modelEnvFrom } from "../runtime/model-env.js";
 import { StateDir } from "../runtime/state-dir.js";
 import type { ClaudeSettings } from "../runtime/work-issue.js";
-import { defaultCliPath, promptsDir } from "./paths.js";
+import { sandboxFromEnv } from "../runtime/host-checks.js";
+import { defaultCliPath, forwarderPath, promptsDir } from "./paths.js";
 
 /** What every command that runs agents on this host reads from its environment. */
 export interface HostSettings {
@@ -21,7 +22,13 @@ export function hostSettingsFromEnv(env: NodeJS.ProcessEnv): HostSettings {
     state: new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`),
     host: os.hostname(),
     runId: env.GITHUB_RUN_ID ?? randomUUID(),
-    claude: { cliPath: defaultCliPath(), modelEnv: modelEnvFrom(env), permissionMode: env.HARNESS_PERMISSION_MODE ?? "dontAsk" },
+    claude: {
+      cliPath: defaultCliPath(),
+      modelEnv: modelEnvFrom(env),
+      permissionMode: env.HARNESS_PERMISSION_MODE ?? "dontAsk",
+      sandbox: sandboxFromEnv(env),
+      forwarderPath: forwarderPath(),
+    },
     promptsDir: promptsDir(),
     ...(env.HARNESS_EVENTS_FILE ? { eventsFile: env.HARNESS_EVENTS_FILE } : {}),
   };

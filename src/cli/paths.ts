@@ -17,6 +17,11 @@ export function promptsDir(): string {
   return path.join(packageRoot(), "prompts");
 }
 
+/** The script that runs inside the agent's sandbox in front of the CLI and links its loopback to the harness's proxies. */
+export function forwarderPath(): string {
+  return path.join(packageRoot(), "sandbox", "forwarder.mjs");
+}
+
 /** The Claude Code CLI: $CLAUDE_PATH, else the one installed with the package. */
 export function defaultCliPath(): string {
   return process.env.CLAUDE_PATH ?? path.join(packageRoot(), "node_modules", ".bin", "claude");

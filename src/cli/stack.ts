@@ -14,7 +14,9 @@ import { StateDir } from "../runtime/state-dir.js";
 import type { WorkResult } from "../runtime/work-issue.js";
 import { HostRuntime } from "../runtime/host-runtime.js";
 import type { LifecycleEvent } from "../core/lifecycle-events.js";
-import { defaultCliPath, promptsDir } from "../cli/paths.js";
+import { defaultCliPath, forwarderPath, promptsDir } from "../cli/paths.js";
+import { createSandbox, type SandboxBackendName } from "../adapters/sandbox/sandbox.js";
+import { checkHost } from "../runtime/host-checks.js";
 import { startFakeGitHub, type FakeGitHub } from "../offline/fake-github/index.js";
 import { startModelServer, type ModelServer, type Scenario } from "../offline/model-server.js";
 
@@ -59,6 +61,8 @@ export interface StackOptions {
    * does, with the stall reclaimer as its per-repository step.
    */
   reconcile?: { repositories: string[]; policy?: ReclaimPolicy };
+  /** The agents' sandbox backend: bwrap (the default, as in production) or none (tests of the harness's own logic with stand-in CLIs). */
+  sandbox?: SandboxBackendName;
 }
 
 export const STACK_APP_ID = 424242;
@@ -93,12 +97,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         cliPath: options.cliPath ?? defaultCliPath(),
         modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "scripted-model-key", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
         permissionMode: "dontAsk",
+        sandbox: createSandbox(options.sandbox ?? "bwrap"),
+        forwarderPath: forwarderPath(),
       },
       promptsDir: promptsDir(),
       gitUrl: (repository: { cloneUrl: string }) => repository.cloneUrl,
       log,
       progressIntervalMs: options.progressIntervalMs ?? 2_000,
     };
+    await checkHost({ state, sandbox: host.claude.sandbox, log });
     const runtime = new HostRuntime({ ...host, requeueOnShutdown: true });
     const events: LifecycleEvent[] = [];
     runtime.events.subscribe((event) => events.push(event));

@@ -81,6 +81,29 @@ const reclaimSchema = z
   })
   .strict();
 
+/**
+ * What the agent's sandbox lets out. `isolated` (the default): the agent has its own network
+ * namespace; the model is reached through the harness's proxy, and HTTP(S) only to `allowHosts`
+ * through the harness's egress proxy. `open`: the host's network, unfiltered (loudly logged).
+ */
+const sandboxSchema = z
+  .object({
+    network: z.enum(["isolated", "open"]).default("isolated"),
+    /** Hosts the agent may reach over HTTP(S): `registry.npmjs.org`, `*.pythonhosted.org`, `host:port`. Default: none. */
+    allowHosts: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?(:\d{1,5})?$/,
+            "must be a host name like 'registry.npmjs.org', a suffix like '*.example.org', or either with ':port'",
+          ),
+      )
+      .max(200)
+      .default([]),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     labels: labelsSchema.default(labelsSchema.parse({})),
@@ -119,6 +142,7 @@ export const configSchema = z
       .max(24 * 60)
       .default(2),
     reclaim: reclaimSchema.default(reclaimSchema.parse({})),
+    sandbox: sandboxSchema.default(sandboxSchema.parse({})),
   })
   .strict();
 

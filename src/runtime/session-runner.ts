@@ -8,6 +8,8 @@ import type { StepClock } from "../core/step-clock.js";
 import type { GitHubClient, IssueData } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { runClaude, type RunClaudeOptions, type RunClaudeResult } from "../adapters/claude/run-claude.js";
+import type { Sandbox } from "../adapters/sandbox/sandbox.js";
+import { openAgentSandbox } from "./agent-sandbox.js";
 import { restoreSession, sessionRef } from "./session-store.js";
 import type { Workspace } from "./workspace.js";
 
@@ -17,6 +19,10 @@ export interface ClaudeSettings {
   /** Model endpoint settings handed to the CLI (ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, …). */
   modelEnv: Record<string, string>;
   permissionMode: string;
+  /** The agent's sandbox: bwrap, or none with the explicit opt-in (HARNESS_UNSAFE_NO_SANDBOX=1). */
+  sandbox: Sandbox;
+  /** The forwarder script (sandbox/forwarder.mjs) that links the sandbox's loopback to the harness's proxies. */
+  forwarderPath: string;
 }
 
 /** `new`, or what a person's /retry asked for: continue the session (`resume`), or start `fresh` with the last summary. */
@@ -131,8 +137,40 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
     log.info({ issue: issueNumber, sessionId: input.sessionId }, "session restored: resuming");
   }
   const bootstrapFile = path.join(input.sessionDir, "bootstrap.md");
-  await fs.writeFile(bootstrapFile, prompts.bootstrap);
+  await fs.writeFile(bootstrapFile, prompts.bootstrap, { mode: 0o600 });
   clock.mark("prompts");
+  // The agent's git is its own: the harness's clone and admin dir stay out of its reach.
+  const agentGitDir = await workspace.git.prepareAgentGit(workspace.worktree, path.join(input.sessionDir, "agent.git"));
+  const sandbox = await openAgentSandbox({
+    sandbox: input.claude.sandbox,
+    nodePath: process.execPath,
+    forwarderPath: input.claude.forwarderPath,
+    network: config.sandbox,
+    modelEnv: input.claude.modelEnv,
+    worktree: workspace.worktree.path,
+    agentGitDir,
+    objectsDir: workspace.git.cloneObjectsDir,
+    home,
+    readOnlyFiles: [bootstrapFile],
+    cliPath: input.claude.cliPath,
+    log,
+  });
+  clock.mark("sandbox");
+  try {
+    return await runInSandbox(input, { prompts, home, bootstrapFile, sandbox });
+  } finally {
+    const denied = sandbox.denied();
+    if (denied.length > 0) log.warn({ issue: issueNumber, denied }, "the sandbox refused connections to hosts outside sandbox.allowHosts");
+    await sandbox.close();
+  }
+}
+
+async function runInSandbox(
+  input: SessionInput,
+  parts: { prompts: { task: string }; home: string; bootstrapFile: string; sandbox: Awaited<ReturnType<typeof openAgentSandbox>> },
+): Promise<{ result: RunClaudeResult; home: string }> {
+  const { workspace, config, clock } = input;
+  const { prompts, home, bootstrapFile, sandbox } = parts;
   const result = await (input.runSession ?? runClaude)({
     cliPath: input.claude.cliPath,
     cwd: workspace.worktree.path,
@@ -146,7 +184,8 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
     maxTurns: config.maxTurns,
     maxBudgetUsd: config.maxBudgetUsd,
     ...(config.model ? { model: config.model } : {}),
-    modelEnv: input.claude.modelEnv,
+    modelEnv: sandbox.modelEnv,
+    ...(sandbox.wrap ? { wrap: sandbox.wrap } : {}),
     agentId: input.agentId,
     transcriptPath: path.join(input.sessionDir, "transcript.jsonl"),
     stderrPath: path.join(input.sessionDir, "stderr.log"),

@@ -17,6 +17,15 @@ export class StateDir {
     this.root = path.resolve(root);
   }
 
+  /**
+   * Creates the root as 0700, and makes an existing one 0700: transcripts,
+   * sessions and the clones are the harness's alone, not other users' of the host.
+   */
+  async ensurePrivate(): Promise<void> {
+    await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+    await fs.chmod(this.root, 0o700);
+  }
+
   private static key(owner: string, repo: string, issue: number): string {
     return `${owner}--${repo}--issue-${issue}`;
   }

@@ -10,6 +10,7 @@ import { parseConfig } from "../../src/core/config.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 import { fakeCore } from "./fake-core.js";
+import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
 
 /**
  * Mode reclaim through main(), against the stateful fake GitHub: leases written
@@ -46,6 +47,8 @@ function settings(repo: string, overrides: Partial<ActionSettings> = {}): Action
     repository: { owner: OWNER, repo },
     claudePath: null,
     modelEnv: {},
+    sandbox: createSandbox("none"),
+    forwarderPath: path.join(root, "no-forwarder"),
     stateDir: path.join(root, "state-never-used"),
     maxIssues: 10,
     agentId: "reclaimer",

@@ -9,6 +9,8 @@ import { silentLogger } from "../../src/adapters/logger.js";
 import { AgentPool } from "../../src/runtime/agent-pool.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
 import { signWebhookBody, startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { forwarderPath } from "../../src/cli/paths.js";
+import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
 
 /** Delivery ids: a delivery seen twice has no second effect, not even a read; a failed one can be redelivered. */
 
@@ -43,7 +45,7 @@ beforeAll(async () => {
     state: new StateDir(path.join(os.tmpdir(), `harness-webhooks-${randomUUID()}`)),
     host: "test",
     runId: "run",
-    claude: { cliPath: "/nonexistent/claude", modelEnv: {}, permissionMode: "dontAsk" },
+    claude: { cliPath: "/nonexistent/claude", modelEnv: {}, permissionMode: "dontAsk", sandbox: createSandbox("none"), forwarderPath: forwarderPath() },
     promptsDir: "/nonexistent",
     log,
   });

@@ -12,6 +12,8 @@ import { appendEventsTo } from "../../src/runtime/event-file.js";
 import { HostRuntime, type HostRuntimeOptions } from "../../src/runtime/host-runtime.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
 import type { WorkDeps, WorkResult } from "../../src/runtime/work-issue.js";
+import { forwarderPath } from "../../src/cli/paths.js";
+import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
 
 const github = { fullName: "octo/repo", owner: "octo", repo: "repo" } as GitHubClient;
 const config = parseConfig({});
@@ -43,7 +45,7 @@ function runtime(work: (deps: WorkDeps, claim: Claim) => Promise<WorkResult>, ov
     state: new StateDir(path.join(os.tmpdir(), "harness-runtime-unused")),
     host: "host-a",
     runId: "run-1",
-    claude: { cliPath: "claude", modelEnv: {}, permissionMode: "dontAsk" },
+    claude: { cliPath: "claude", modelEnv: {}, permissionMode: "dontAsk", sandbox: createSandbox("none"), forwarderPath: forwarderPath() },
     promptsDir: "prompts",
     log: silentLogger(),
     requeueOnShutdown: false,

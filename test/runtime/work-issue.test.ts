@@ -7,7 +7,7 @@ import { GitHubClient } from "../../src/adapters/github-client.js";
 import { createLogger, silentLogger, type Logger } from "../../src/adapters/logger.js";
 import { parseConfig, type HarnessConfig } from "../../src/core/config.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
-import { defaultCliPath, promptsDir } from "../../src/cli/paths.js";
+import { defaultCliPath, forwarderPath, promptsDir } from "../../src/cli/paths.js";
 import { claimIssue } from "../../src/runtime/claim-issue.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
 import { workIssue, type WorkDeps } from "../../src/runtime/work-issue.js";
@@ -17,6 +17,7 @@ import { EtagCache } from "../../src/core/etag-cache.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 import { testOctokit } from "../support/octokit.js";
+import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
 
 const OWNER = "octo";
 const REPO = "fenced";
@@ -53,6 +54,8 @@ function workDeps(client: GitHubClient, config: HarnessConfig, state: StateDir, 
       cliPath: defaultCliPath(),
       modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
       permissionMode: "dontAsk",
+      sandbox: createSandbox("bwrap"),
+      forwarderPath: forwarderPath(),
     },
     promptsDir: promptsDir(),
     gitUrl: () => github.gitUrl(OWNER, REPO),

@@ -48,9 +48,23 @@ export interface RunClaudeOptions {
   onEvent?: (event: StreamEvent, report: SessionReport) => void;
   onObserverError?: (error: unknown) => void;
   now?: () => number;
+  /**
+   * Turns the CLI's command line into the one that runs it, e.g. inside the
+   * agent's sandbox; by default `cliPath` runs as it is, on the host.
+   */
+  wrap?: (file: string, args: string[], env: Record<string, string>) => WrappedCommand;
   /** Caps on the files written (defaults 64 MiB and 1 MiB). */
   maxTranscriptBytes?: number;
   maxStderrBytes?: number;
+}
+
+/** The command line that runs the CLI, as a sandbox wraps it. */
+export interface WrappedCommand {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Called once the CLI prints; the function it returns, awaited after the exit, resolves when nothing of the command is left. */
+  watchEnd?: (pid: number) => () => Promise<void>;
 }
 
 export interface RunClaudeResult {
@@ -145,7 +159,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 
 /** A file writer that stops at `max` bytes. */
 function cappedWriter(path: string, max: number, note: string | null): { write(s: string): void; close(): Promise<void> } {
-  const stream: WriteStream = createWriteStream(path, { flags: "w" });
+  const stream: WriteStream = createWriteStream(path, { flags: "w", mode: 0o600 });
   let written = 0;
   let full = false;
   let failed = false;
@@ -200,9 +214,12 @@ export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeRes
   const stderrFile = cappedWriter(options.stderrPath, options.maxStderrBytes ?? 1024 * 1024, "\n[harness: stderr truncated]\n");
   const grace = options.killGraceMs ?? { interrupt: 5_000, terminate: 5_000 };
 
-  const subprocess = execa(options.cliPath, buildClaudeArgs(options), {
+  const plain: WrappedCommand = { file: options.cliPath, args: buildClaudeArgs(options), env: buildClaudeEnv(options) };
+  const command = options.wrap ? options.wrap(plain.file, plain.args, plain.env) : plain;
+  let sandboxEnded: (() => Promise<void>) | undefined;
+  const subprocess = execa(command.file, command.args, {
     cwd: options.cwd,
-    env: buildClaudeEnv(options),
+    env: command.env,
     extendEnv: false,
     detached: true,
     stdin: "ignore",
@@ -298,7 +315,11 @@ export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeRes
       }
     }
   });
-  subprocess.stdout?.on("data", (chunk: Buffer) => splitter.push(chunk));
+  subprocess.stdout?.on("data", (chunk: Buffer) => {
+    // The CLI runs, so a sandbox around it is fully up: note what must end with it.
+    if (sandboxEnded === undefined && command.watchEnd !== undefined && subprocess.pid !== undefined) sandboxEnded = command.watchEnd(subprocess.pid);
+    splitter.push(chunk);
+  });
   subprocess.stderr?.on("data", (chunk: Buffer) => stderrFile.write(chunk.toString("utf8")));
 
   const ended = await exit;
@@ -317,6 +338,7 @@ export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeRes
   // Whatever the CLI left behind: its process group, then anything carrying the marker
   // (the Bash tool runs commands in their own process group).
   if (subprocess.pid !== undefined) killGroup(subprocess.pid, "SIGKILL");
+  await sandboxEnded?.();
   const leftoverProcesses = await killAgentProcesses(options.agentId);
 
   // Leftovers could have held the pipes open; they are gone now, so the streams end.

@@ -120,6 +120,7 @@ export function createBwrapSandbox(options: SandboxOptions = {}): Sandbox {
 
   return {
     backend: "bwrap",
+    watchEnd: watchSandboxEnd,
     wrap(file: string, args: string[], spec: SandboxSpec): SandboxCommand {
       validate(file, spec);
       return build(file, args, spec);

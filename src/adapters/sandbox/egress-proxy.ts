@@ -159,7 +159,11 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     );
     server.listen(options.socketPath, () => resolve());
   });
-  await chmod(options.socketPath, 0o600);
+  // A server left listening would keep the harness's process alive.
+  await chmod(options.socketPath, 0o600).catch(async (error: unknown) => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
+  });
   return {
     socketPath: options.socketPath,
     denied,

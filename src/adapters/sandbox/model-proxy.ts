@@ -97,7 +97,11 @@ export async function startModelProxy(options: ModelProxyOptions): Promise<Model
 
   const server = http.createServer(forward);
   await listen(server, options.socketPath);
-  await chmod(options.socketPath, 0o600);
+  // A server left listening would keep the harness's process alive.
+  await chmod(options.socketPath, 0o600).catch(async (error: unknown) => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
+  });
   return {
     socketPath: options.socketPath,
     close: () =>

@@ -40,6 +40,12 @@ export interface Sandbox {
   wrap(file: string, args: string[], spec: SandboxSpec): SandboxCommand;
   /** Runs a trivial command through the backend; throws HarnessError EHARNESS_SANDBOX with a fix. */
   preflight(): Promise<void>;
+  /**
+   * Called while the wrapped command runs (`pid`: the spawned process); the
+   * returned function, awaited after it exited, resolves once nothing of the
+   * sandbox is left (after a SIGKILL of the group, bwrap dies before the rest).
+   */
+  watchEnd?(pid: number): () => Promise<void>;
 }
 
 export interface SandboxOptions {
