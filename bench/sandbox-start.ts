@@ -7,10 +7,14 @@
  * wrapped by the bwrap backend (src/adapters/sandbox/bwrap.ts) with a session's
  * shape of mounts (a worktree and a HOME rw, a read-only directory), once with
  * network "isolated" (its own network namespace) and once "open". Each is one
- * spawnSync from start to exit. The issue's budget is ≤ 100 ms per session
- * start. Last line:
- * {"bench":"sandbox-start","reps":…,"plainMs":…,"isolatedMs":…,"openMs":…,"overheadMs":…}
- * where overheadMs = median(isolated) − median(plain).
+ * spawnSync from start to exit. A fourth side is the whole start of a session's
+ * sandbox as the harness does it (src/runtime/agent-sandbox.ts): the model and
+ * egress proxies started on their unix sockets, the forwarder (node) listening
+ * inside bwrap, `/usr/bin/true` in place of the CLI, then the proxies closed. The
+ * issue's budget is ≤ 100 ms per session start. Not included: the agent git dir
+ * (the worktree bench measures it) and the CLI's own start. Last line:
+ * {"bench":"sandbox-start","reps":…,"plainMs":…,"isolatedMs":…,"openMs":…,"overheadMs":…,"sessionMs":…,"sessionOverheadMs":…}
+ * where overheadMs = median(isolated) − median(plain), sessionOverheadMs = median(session) − median(plain).
  */
 import { spawnSync } from "node:child_process";
 import { promises as fs } from "node:fs";
@@ -19,7 +23,11 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { execa } from "execa";
+import { silentLogger } from "../src/adapters/logger.js";
 import { createSandbox, type SandboxCommand, type SandboxSpec } from "../src/adapters/sandbox/sandbox.js";
+import { forwarderPath } from "../src/cli/paths.js";
+import { openAgentSandbox } from "../src/runtime/agent-sandbox.js";
 import { median, positive, printTable, round } from "./_kit.js";
 
 export interface SandboxStartBenchResult {
@@ -29,6 +37,8 @@ export interface SandboxStartBenchResult {
   isolatedMs: number;
   openMs: number;
   overheadMs: number;
+  sessionMs: number;
+  sessionOverheadMs: number;
 }
 
 function timed(command: SandboxCommand): number {
@@ -63,6 +73,38 @@ export async function runSandboxStartBench(args: string[]): Promise<SandboxStart
     const plain: SandboxCommand = { file: "/usr/bin/true", args: [], env: {} };
     const isolated = sandbox.wrap("/usr/bin/true", [], spec("isolated"));
     const open = sandbox.wrap("/usr/bin/true", [], spec("open"));
+    const agentGit = path.join(root, "agent.git");
+    const objects = path.join(root, "objects");
+    await Promise.all([agentGit, objects].map((d) => fs.mkdir(d)));
+    /** One session's sandbox from its start to its end, with `true` as the CLI. */
+    const session = async (): Promise<number> => {
+      const t0 = performance.now();
+      const opened = await openAgentSandbox({
+        sandbox,
+        nodePath: process.execPath,
+        forwarderPath: forwarderPath(),
+        network: { network: "isolated", allowHosts: [] },
+        modelEnv: { ANTHROPIC_BASE_URL: "http://127.0.0.1:9", ANTHROPIC_API_KEY: "bench-key" },
+        worktree,
+        agentGitDir: agentGit,
+        objectsDir: objects,
+        home,
+        readOnlyFiles: [],
+        cliPath: "/usr/bin/true",
+        log: silentLogger(),
+      });
+      try {
+        const command = opened.wrap?.("/usr/bin/true", [], { PATH: "/usr/bin:/bin", HOME: home, ...opened.modelEnv });
+        if (command === undefined) throw new Error("the bwrap backend gave no wrapped command");
+        const r = await execa(command.file, command.args, { env: command.env, extendEnv: false, reject: false, stdin: "ignore" });
+        if (r.exitCode !== 0) throw new Error(`the session's sandbox failed: ${String(r.stderr).slice(-500)}`);
+      } finally {
+        await opened.close();
+      }
+      return performance.now() - t0;
+    };
+    await session(); // warm-up: node and bwrap in the page cache
+    const sessionMs: number[] = [];
     const plainMs: number[] = [];
     const isolatedMs: number[] = [];
     const openMs: number[] = [];
@@ -70,6 +112,7 @@ export async function runSandboxStartBench(args: string[]): Promise<SandboxStart
       plainMs.push(timed(plain));
       isolatedMs.push(timed(isolated));
       openMs.push(timed(open));
+      sessionMs.push(await session());
     }
     const result: SandboxStartBenchResult = {
       bench: "sandbox-start",
@@ -78,6 +121,8 @@ export async function runSandboxStartBench(args: string[]): Promise<SandboxStart
       isolatedMs: round(median(isolatedMs), 2),
       openMs: round(median(openMs), 2),
       overheadMs: round(median(isolatedMs) - median(plainMs), 2),
+      sessionMs: round(median(sessionMs), 2),
+      sessionOverheadMs: round(median(sessionMs) - median(plainMs), 2),
     };
     const ms = (n: number): string => `${n.toFixed(1)} ms`;
     printTable(
@@ -87,9 +132,10 @@ export async function runSandboxStartBench(args: string[]): Promise<SandboxStart
         ["true", ms(result.plainMs), ms(Math.min(...plainMs)), ms(Math.max(...plainMs))],
         ["bwrap … true (network isolated)", ms(result.isolatedMs), ms(Math.min(...isolatedMs)), ms(Math.max(...isolatedMs))],
         ["bwrap … true (network open)", ms(result.openMs), ms(Math.min(...openMs)), ms(Math.max(...openMs))],
+        ["session sandbox: proxies + bwrap + forwarder + true", ms(result.sessionMs), ms(Math.min(...sessionMs)), ms(Math.max(...sessionMs))],
       ],
     );
-    console.log(`  sandbox overhead per start ${ms(result.overheadMs)} (budget 100 ms)`);
+    console.log(`  bwrap overhead per start ${ms(result.overheadMs)}; a session's whole sandbox start ${ms(result.sessionOverheadMs)} (budget 100 ms)`);
     console.log(JSON.stringify(result));
     return result;
   } finally {

@@ -241,6 +241,15 @@ describe("an injected agent in the sandbox", () => {
       expect(pushed(repo, issue, "loot/credential-files.txt")).toMatch(/No such file or directory/);
       expectNoCanary(got, "what GitHub received");
       expectNoCanary(run.output, "the worker's output");
+      // On the host, the state directory is the harness's alone, and so are the transcripts.
+      expect((await fs.stat(state)).mode & 0o777).toBe(0o700);
+      const sessions = await fs.readdir(path.join(state, "sessions"));
+      expect(sessions.length).toBeGreaterThan(0);
+      for (const session of sessions) {
+        for (const file of ["transcript.jsonl", "stderr.log", "bootstrap.md"]) {
+          expect((await fs.stat(path.join(state, "sessions", session, file))).mode & 0o777, file).toBe(0o600);
+        }
+      }
     },
     TEST_LIMIT_MS,
   );
