@@ -13,10 +13,14 @@
  *             (the harness's command) from the shared clone;
  *   clone:    `git clone file://<bare> <dir>` (the pack protocol, no hardlinks,
  *             like a clone over the network without the network).
+ *   harness:  the same worktree through the harness's GitRepository (its hardened
+ *             git), then `prepareAgentGit`: the agent's own git dir for the sandbox
+ *             (HEAD, branch, index copied, objects borrowed by alternates, not copied).
  * Removal is not timed, and each run starts after a `sync` (untimed), so the
  * writeback of the previous run's 20,000 files does not land in the next one's
  * time. ratio = median(worktree) / median(clone). Last line:
- * {"bench":"worktree","files":…,"ratio":…,"worktreeMs":…,"cloneMs":…}
+ * {"bench":"worktree","files":…,"ratio":…,"worktreeMs":…,"cloneMs":…,"harnessWorktreeMs":…,"agentGitMs":…}
+ * (agentGitMs: prepareAgentGit alone, within harnessWorktreeMs).
  */
 import { spawnSync } from "node:child_process";
 import { promises as fs } from "node:fs";
@@ -25,6 +29,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { GitRepository } from "../src/adapters/git.js";
 import { git, positive, printTable, round, s } from "./_kit.js";
 
 export interface WorktreeBenchResult {
@@ -36,6 +41,8 @@ export interface WorktreeBenchResult {
   ratio: number;
   worktreeMs: number;
   cloneMs: number;
+  harnessWorktreeMs: number;
+  agentGitMs: number;
 }
 
 const gitEnv: Record<string, string> = {
@@ -124,8 +131,11 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
     git(["--git-dir", shared, "config", "gc.auto", "0"], { env: gitEnv });
     git(["--git-dir", shared, "fetch", "--quiet", "--no-tags", `file://${bare}`, "+refs/heads/main:refs/remotes/origin/main"], { env: gitEnv });
 
+    const repository = new GitRepository({ cloneDir: shared, home: path.join(root, "git-home"), identity: { name: "bench", email: "bench@example.invalid" } });
     const worktreeMs: number[] = [];
     const cloneMs: number[] = [];
+    const harnessMs: number[] = [];
+    const agentGitMs: number[] = [];
     for (let i = 0; i < reps; i += 1) {
       const wt = path.join(root, `wt-${i}`);
       spawnSync("sync");
@@ -137,6 +147,16 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
       spawnSync("sync");
       cloneMs.push(timed(["clone", "--quiet", `file://${bare}`, cl], root));
       await fs.rm(cl, { recursive: true, force: true });
+      const hw = path.join(root, `harness-${i}`);
+      spawnSync("sync");
+      const h0 = performance.now();
+      const handle = await repository.addWorktree(hw, `harness-${i}`, "refs/remotes/origin/main");
+      const a0 = performance.now();
+      await repository.prepareAgentGit(handle, path.join(root, `agent-${i}.git`));
+      const end = performance.now();
+      harnessMs.push(end - h0);
+      agentGitMs.push(end - a0);
+      await repository.removeWorktree(hw);
     }
     const result: WorktreeBenchResult = {
       bench: "worktree",
@@ -147,6 +167,8 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
       ratio: round(median(worktreeMs) / median(cloneMs)),
       worktreeMs: Math.round(median(worktreeMs)),
       cloneMs: Math.round(median(cloneMs)),
+      harnessWorktreeMs: Math.round(median(harnessMs)),
+      agentGitMs: round(median(agentGitMs), 1),
     };
     printTable(
       `worktree vs clone: ${counted} files, ${history + 1} commits, pack ${result.repoMb} MB (generated in ${s(generateMs, 1)}), ${reps} repetitions, in ${os.tmpdir()}`,
@@ -154,6 +176,8 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
       [
         ["git worktree add (shared clone)", s(result.worktreeMs), s(Math.min(...worktreeMs)), s(Math.max(...worktreeMs))],
         ["git clone file:// (fresh)", s(result.cloneMs), s(Math.min(...cloneMs)), s(Math.max(...cloneMs))],
+        ["harness: addWorktree + prepareAgentGit", s(result.harnessWorktreeMs), s(Math.min(...harnessMs)), s(Math.max(...harnessMs))],
+        ["  of which prepareAgentGit", s(result.agentGitMs), s(Math.min(...agentGitMs)), s(Math.max(...agentGitMs))],
       ],
     );
     console.log(`  ratio worktree/clone ${result.ratio}`);
