@@ -167,6 +167,15 @@ export class GitHubClient {
     return labels;
   }
 
+  /** Takes one label off the issue; a label that is not there (404) is no error. */
+  async removeLabel(number: number, name: string): Promise<void> {
+    try {
+      await this.api.rest.issues.removeLabel({ owner: this.owner, repo: this.repo, issue_number: number, name });
+    } catch (error) {
+      if (httpStatus(error) !== 404) throw error;
+    }
+  }
+
   /** Assigns a login; GitHub ignores logins that cannot be assigned (bots). */
   async addAssignee(number: number, login: string): Promise<void> {
     await this.api.rest.issues.addAssignees({ owner: this.owner, repo: this.repo, issue_number: number, assignees: [login] });
@@ -208,6 +217,21 @@ export class GitHubClient {
       if (httpStatus(error) === 404) return { permission: "none", role_name: null };
       throw error;
     }
+  }
+
+  /** The issue's label events, oldest first: who labeled and unlabeled it (`GET …/issues/{n}/events`). */
+  async labelEvents(number: number): Promise<{ event: string; label: string; actor: { login: string; type: string | null } | null }[]> {
+    const out: { event: string; label: string; actor: { login: string; type: string | null } | null }[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      const { data } = await this.api.rest.issues.listEvents({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page });
+      for (const e of data) {
+        const label = "label" in e && e.label ? e.label.name : null;
+        if ((e.event !== "labeled" && e.event !== "unlabeled") || label === null) continue;
+        out.push({ event: e.event, label, actor: e.actor ? { login: e.actor.login, type: e.actor.type ?? null } : null });
+      }
+      if (data.length < 100) break;
+    }
+    return out;
   }
 
   /** The newest comment on the issue whose body starts with `marker`. */

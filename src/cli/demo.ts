@@ -120,12 +120,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   });
   const { github } = stack;
   try {
-    await github.createRepo({ owner, name, defaultBranch: "main", files: inputs.files, executable: inputs.executable });
+    // ada maintains the repository: her label is one the harness obeys (src/core/actor-gate.ts).
+    await github.createRepo({ owner, name, defaultBranch: "main", files: inputs.files, executable: inputs.executable, collaborators: { ada: "maintain" } });
     out(`fake GitHub at ${github.apiUrl} with ${owner}/${name}; scripted model at ${stack.model.url}`);
     out(`Probot app listening at ${stack.server.webhookUrl}`);
 
     const issue = await github.createIssue(owner, name, { title: inputs.issue.title, body: inputs.issue.body, user: "ada" });
-    out(`issue #${issue.number} "${inputs.issue.title}" opened by ada; ada labels it harness:queued`);
+    out(`issue #${issue.number} "${inputs.issue.title}" opened by ada; ada (maintain) labels it harness:queued`);
     const status = await github.addLabel(owner, name, issue.number, "harness:queued", { sender: "ada" });
     out(`webhook issues.labeled delivered with its HMAC signature, answered ${status}`);
 

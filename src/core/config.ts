@@ -104,6 +104,14 @@ const sandboxSchema = z
   })
   .strict();
 
+/** Who may start agents beyond the repository's writers (see src/core/actor-gate.ts). */
+const trustSchema = z
+  .object({
+    /** Bot logins (`name[bot]`) whose queue label starts an agent; by default no bot's does. */
+    allowBots: z.array(z.string().min(1)).max(100).default([]),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     labels: labelsSchema.default(labelsSchema.parse({})),
@@ -143,6 +151,7 @@ export const configSchema = z
       .default(2),
     reclaim: reclaimSchema.default(reclaimSchema.parse({})),
     sandbox: sandboxSchema.default(sandboxSchema.parse({})),
+    trust: trustSchema.default(trustSchema.parse({})),
   })
   .strict();
 

@@ -243,3 +243,15 @@ export function renderReclaimComment(input: {
   }
   return lines.join("\n");
 }
+
+/** The one reply when a queue label is refused (src/core/actor-gate.ts): why, and what a writer does instead. */
+export function renderLabelRefusedComment(reason: string): string {
+  return [
+    "<!-- harness:label-refused -->",
+    `**EHARNESS_NOT_ALLOWED**: ${reason}.`,
+    "",
+    "Fix: someone with write, maintain or admin permission on this repository adds the label again.",
+    "",
+    "No session was started; the label was taken off.",
+  ].join("\n");
+}

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { HarnessConfig } from "../core/config.js";
-import { renderTrackingComment } from "../core/render-comments.js";
+import { renderLabelRefusedComment, renderTrackingComment } from "../core/render-comments.js";
+import { gateLabeler, queueLabeler, type GateVerdict, type LabelEvent } from "../core/actor-gate.js";
+import { isBot } from "../core/commands.js";
 import type { LeaseOwner, LeaseRecord } from "../core/lease.js";
 import type { GitHubClient, IssueData } from "../adapters/github-client.js";
 import { LeaseStore, type LeaseHead } from "../adapters/github-lease.js";
@@ -45,6 +47,49 @@ export interface ClaimDeps {
   gitUrl?: (repository: { cloneUrl: string }) => string;
 }
 
+/**
+ * Fail closed: an agent starts only when the queue label's newest `labeled`
+ * event names someone allowed (src/core/actor-gate.ts). A person without the
+ * right gets the label taken off and one reply saying why; an error reading
+ * the events or the permission starts nothing and changes nothing (the
+ * reconciler looks again).
+ */
+async function gateQueueLabel(input: {
+  github: GitHubClient;
+  config: HarnessConfig;
+  issueNumber: number;
+  events: LabelEvent[] | null;
+  claimedBefore: boolean;
+  log: Logger;
+}): Promise<GateVerdict> {
+  const { github, config, issueNumber, log } = input;
+  const queued = config.labels.queued;
+  if (input.events === null) return { allowed: false, remove: false, reason: "the issue's label events could not be read; the reconciler looks again" };
+  const labeler = queueLabeler(input.events, queued);
+  let permission: { permission: string; role_name: string | null } | null = null;
+  if (labeler !== null && !isBot(labeler)) {
+    try {
+      permission = await github.permission(labeler.login);
+    } catch (error) {
+      log.warn({ issue: issueNumber, err: error, labeler: labeler.login }, "could not read the labeler's permission");
+      return { allowed: false, remove: false, reason: `the permission of @${labeler.login} could not be read; the reconciler looks again` };
+    }
+  }
+  const verdict = gateLabeler({ labeler, permission, allowBots: config.trust.allowBots, claimedBefore: input.claimedBefore, queuedLabel: queued });
+  if (!verdict.allowed) {
+    log.warn({ issue: issueNumber, labeler: labeler?.login ?? null, reason: verdict.reason }, "queue label refused");
+    if (verdict.remove) {
+      try {
+        await github.removeLabel(issueNumber, queued);
+        await github.createComment(issueNumber, renderLabelRefusedComment(verdict.reason));
+      } catch (error) {
+        log.warn({ issue: issueNumber, err: error }, "could not take the refused label off");
+      }
+    }
+  }
+  return verdict;
+}
+
 export function harnessLabels(config: HarnessConfig): string[] {
   return Object.values(config.labels);
 }
@@ -80,8 +125,17 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
   // settles a lease that moved since.
   let issue: IssueData;
   let before: LeaseHead | null;
+  let events: LabelEvent[] | null;
   try {
-    [issue, before] = await Promise.all([github.getIssue(issueNumber), leases.read(issueNumber)]);
+    // The label events too (who queued it, for the gate below); a failed read is the gate's to judge.
+    [issue, before, events] = await Promise.all([
+      github.getIssue(issueNumber),
+      leases.read(issueNumber),
+      github.labelEvents(issueNumber).catch((error: unknown) => {
+        log.warn({ issue: issueNumber, err: error }, "could not read the issue's label events");
+        return null;
+      }),
+    ]);
   } catch (error) {
     await lock.release();
     throw error;
@@ -98,6 +152,12 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     await lock.release();
     return { claimed: false, reason: refusal };
   }
+  const gate = await gateQueueLabel({ github, config, issueNumber, events, claimedBefore: before !== null, log });
+  if (!gate.allowed) {
+    await lock.release();
+    return { claimed: false, reason: gate.reason };
+  }
+  clock.mark("claim.gate");
   try {
     // A /retry on the lease decides the session: the same one (resume) or a new one.
     const resume = before?.record.retry?.mode === "resume" && before.record.sessionId !== null;

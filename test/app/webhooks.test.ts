@@ -50,7 +50,7 @@ beforeAll(async () => {
     log,
   });
   server = await startServer(appFn, { webhookSecret: secret, githubToken: github.token, baseUrl: github.apiUrl, port: 0, log, plainOctokit: true });
-  await github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+  await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
 });
 
 afterAll(async () => {

@@ -15,7 +15,7 @@ describe("as a GitHub App", () => {
 
   it("works an issue with installation tokens: API calls and the git push act as the App's bot", async () => {
     const { github } = stack;
-    await github.createRepo({ owner: "acme", name: "app-auth", files: { "README.md": "x\n" } });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: "acme", name: "app-auth", files: { "README.md": "x\n" } });
     const issue = await github.createIssue("acme", "app-auth", { title: "Say hello", body: "please", user: "ada" });
     await github.addLabel("acme", "app-auth", issue.number, "harness:queued", { sender: "ada" });
     await stack.pool.idle();

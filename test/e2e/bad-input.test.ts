@@ -48,7 +48,7 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
 
   it("rejects webhooks with a wrong or missing signature, and changes nothing", async () => {
     const { github } = stack;
-    await github.createRepo({ owner: OWNER, name: "signed", files: { "README.md": "x\n" } });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "signed", files: { "README.md": "x\n" } });
     const issue = await github.createIssue(OWNER, "signed", { title: "t", body: "b", labels: ["harness:queued"], user: "ada" });
     const payload = github.buildPayload("issues", "labeled", OWNER, "signed", issue.number, { sender: "mallory" });
     payload.label = { id: 1, node_id: "x", url: "", name: "harness:queued", color: "ededed", default: false, description: null };
@@ -62,7 +62,12 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
 
   it("comments EHARNESS_CONFIG with the field path on an invalid config, starts nothing and keeps the label", async () => {
     const { github } = stack;
-    await github.createRepo({ owner: OWNER, name: "badconfig", files: { "README.md": "x\n", ".github/harness.yml": "maxTurns: lots\nlabels:\n  done: 7\n" } });
+    await github.createRepo({
+      collaborators: { ada: "write" },
+      owner: OWNER,
+      name: "badconfig",
+      files: { "README.md": "x\n", ".github/harness.yml": "maxTurns: lots\nlabels:\n  done: 7\n" },
+    });
     const issue = await github.createIssue(OWNER, "badconfig", { title: "t", body: "b", user: "ada" });
     await github.addLabel(OWNER, "badconfig", issue.number, "harness:queued", { sender: "ada" });
     await stack.pool.idle();
@@ -79,7 +84,7 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
 
   it("fails with EHARNESS_NO_DEFAULT_BRANCH when the default branch has no commit, and releases the lease", async () => {
     const { github } = stack;
-    await github.createRepo({ owner: OWNER, name: "empty", files: { "README.md": "x\n" } });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "empty", files: { "README.md": "x\n" } });
     const repoPath = github.repoPath(OWNER, "empty");
     git(repoPath, "update-ref", "-d", "refs/heads/main");
     const issue = await github.createIssue(OWNER, "empty", { title: "t", body: "b", user: "ada" });
@@ -94,7 +99,7 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
 
   it("a push rejected because the branch moved fails with EHARNESS_PUSH_REJECTED and loses nothing that was pushed", async () => {
     const { github } = stack;
-    await github.createRepo({ owner: OWNER, name: "race", files: { "README.md": "x\n" } });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "race", files: { "README.md": "x\n" } });
     const repoPath = github.repoPath(OWNER, "race");
     const issue = await github.createIssue(OWNER, "race", { title: "t", body: "[scenario:push-race] go", user: "ada" });
     await github.addLabel(OWNER, "race", issue.number, "harness:queued", { sender: "ada" });
@@ -123,7 +128,7 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
 
   it("a write refused after the summary is posted fails the issue with one summary that carries the error", async () => {
     const { github } = stack;
-    await github.createRepo({ owner: OWNER, name: "late", files: { "README.md": "x\n" } });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "late", files: { "README.md": "x\n" } });
     const issue = await github.createIssue(OWNER, "late", { title: "t", body: "[scenario:write-file] go", user: "ada" });
     // The issue's label writes: harness:running at the claim, then harness:done (refused), then harness:failed.
     let labelWrites = 0;
@@ -167,7 +172,7 @@ describe("a missing CLI", () => {
 
   it("fails the issue with EHARNESS_CLI_MISSING, releases the lease and pushes nothing", async () => {
     const { github } = stack;
-    await github.createRepo({ owner: OWNER, name: "nocli", files: { "README.md": "x\n" } });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "nocli", files: { "README.md": "x\n" } });
     const issue = await github.createIssue(OWNER, "nocli", { title: "t", body: "b", user: "ada" });
     await github.addLabel(OWNER, "nocli", issue.number, "harness:queued", { sender: "ada" });
     await stack.pool.idle();

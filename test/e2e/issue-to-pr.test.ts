@@ -26,7 +26,7 @@ beforeAll(async () => {
   const scenarios = await Promise.all(["e2e-probe.yaml", "api-error.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))));
   // No progress edits: the exact list of writes below is a clean issue's, however long the session takes.
   stack = await startStack({ scenarios, progressIntervalMs: 3_600_000 });
-  await stack.github.createRepo({ owner: OWNER, name: REPO, defaultBranch: "main", files: FILES });
+  await stack.github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, defaultBranch: "main", files: FILES });
 });
 
 afterAll(async () => {

@@ -115,7 +115,7 @@ beforeAll(async () => {
     log: stack.server.probot.log,
   });
   for (const name of ["clean", "messy", "lost", "deps", "order"]) {
-    await stack.github.createRepo({ owner: OWNER, name, files: { "README.md": `# ${name}\n` } });
+    await stack.github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name, files: { "README.md": `# ${name}\n` } });
   }
 });
 

@@ -18,7 +18,7 @@ describe("an issue stranded by a dead agent is reclaimed and worked again", () =
       scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/write-file.yaml"))],
       reconcile: { repositories: [`${OWNER}/${REPO}`], policy: { ...defaultReclaimPolicy, graceMs: 0, backoffBaseMs: 1, backoffMaxMs: 1 } },
     });
-    await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+    await stack.github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
   });
   afterAll(async () => {
     await stack?.close();

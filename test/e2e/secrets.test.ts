@@ -25,7 +25,7 @@ describe("no secret leaves the host", () => {
       }),
     });
     stack = await startStack({ scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/leak.yaml"))], log });
-    await stack.github.createRepo({ owner: "octo", name: "leak", files: { "README.md": "x\n" } });
+    await stack.github.createRepo({ collaborators: { ada: "write" }, owner: "octo", name: "leak", files: { "README.md": "x\n" } });
   });
   afterAll(async () => {
     await stack?.close();

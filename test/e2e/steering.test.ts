@@ -33,7 +33,7 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
       ),
     );
     stack = await startStack({ scenarios });
-    await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+    await stack.github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
     stack.github.setPermission(OWNER, REPO, "ada", "write");
     stack.github.setPermission(OWNER, REPO, "mallory", "read");
   });

@@ -114,7 +114,13 @@ async function runWorker(repo: string, opts: { state: string; agents?: number; u
 async function newRepo(files: Record<string, string> = {}): Promise<string> {
   repoCount += 1;
   const name = `target-${repoCount}`;
-  await github.createRepo({ owner: OWNER, name, defaultBranch: "main", files: { "README.md": "# target\n", ...files } });
+  await github.createRepo({
+    owner: OWNER,
+    name,
+    defaultBranch: "main",
+    collaborators: { maintainer: "maintain" },
+    files: { "README.md": "# target\n", ...files },
+  });
   return name;
 }
 

@@ -53,6 +53,8 @@ export interface CreateRepoInput {
   /** Paths among `files` committed as executable (mode 100755). */
   executable?: string[];
   ownerType?: "User" | "Organization";
+  /** People's permission on the repository besides its owner's (admin): `{ ada: "write" }`. */
+  collaborators?: Record<string, Permission>;
 }
 
 export interface FakeGitHubSnapshot {
@@ -269,6 +271,7 @@ export class FakeGitHub {
       installationId = this.nextInstallationId++;
       this.installationIds.set(owner.login.toLowerCase(), installationId);
     }
+    for (const login of Object.keys(input.collaborators ?? {})) this.store.user(login);
     this.store.addRepo({
       id: this.store.newId(),
       owner,
@@ -281,7 +284,7 @@ export class FakeGitHub {
       issues: new Map(),
       comments: new Map(),
       labels: new Map(),
-      permissions: new Map(),
+      permissions: new Map(Object.entries(input.collaborators ?? {}).map(([login, permission]) => [login.toLowerCase(), permission])),
     });
   }
 

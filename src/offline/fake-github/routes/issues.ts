@@ -2,6 +2,7 @@
 import { ApiError, notFound, obj, ok, paginate, str, unprocessable, type FakeContext, type Handler, type HandlerContext, intParam } from "../http.js";
 import { hasPermission } from "../store.js";
 import type { CommentRecord, IssueRecord, LabelRecord, ReactionContent, RepoRecord, UserRecord } from "../types.js";
+import type { JsonObject } from "../serializers.js";
 
 const REACTIONS: ReactionContent[] = ["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"];
 
@@ -304,6 +305,46 @@ const listComments: Handler = async (ctx) => {
   );
 };
 
+/**
+ * The issue's label events (`GET …/issues/{n}/events`), oldest first, from the
+ * fake's change log: who labeled and unlabeled it, and when. The harness reads
+ * them to learn who applied the queue label when no webhook told it.
+ */
+const listEvents: Handler = async (ctx) => {
+  const { repo, issue } = issueOf(ctx);
+  const full = `${repo.owner.login}/${repo.name}`;
+  const items: JsonObject[] = [];
+  let id = 0;
+  for (const change of ctx.fake.store.changes) {
+    id += 1;
+    if (change.repo !== full || change.issueNumber !== issue.number) continue;
+    const names =
+      change.action === "issue.labeled"
+        ? ((change.detail?.labels as string[] | undefined) ?? [])
+        : change.action === "issue.unlabeled"
+          ? [String(change.detail?.label ?? "")]
+          : [];
+    for (const name of names) {
+      const label = repo.labels.get(name.toLowerCase());
+      const eventId = id * 100 + items.length;
+      items.push({
+        id: eventId,
+        node_id: Buffer.from(`IssueEvent:${eventId}`).toString("base64"),
+        url: `${ctx.fake.ser.repoApi(repo)}/issues/events/${eventId}`,
+        actor: ctx.fake.ser.user(ctx.fake.store.user(change.actor)),
+        event: change.action === "issue.labeled" ? "labeled" : "unlabeled",
+        commit_id: null,
+        commit_url: null,
+        created_at: new Date(change.at).toISOString(),
+        performed_via_github_app: null,
+        label: { name: label?.name ?? name, color: label?.color ?? "ededed" },
+      });
+    }
+  }
+  const { page, headers } = paginate(ctx, items, `/repos/${repo.owner.login}/${repo.name}/issues/${issue.number}/events`);
+  return ok(page, 200, headers);
+};
+
 const createComment: Handler = async (ctx) => {
   const { repo, issue } = issueOf(ctx);
   const body = str(obj(ctx.body).body);
@@ -428,6 +469,7 @@ export const issueHandlers: Record<string, Handler> = {
   "issues/add-assignees": addAssigneesHandler,
   "issues/remove-assignees": removeAssigneesHandler,
   "issues/list-comments": listComments,
+  "issues/list-events": listEvents,
   "issues/create-comment": createComment,
   "issues/get-comment": getComment,
   "issues/update-comment": updateComment,
