@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, Probot, ProbotOctokit, type ApplicationFunction } from "probot";
 import { HarnessError } from "../core/errors.js";
@@ -103,6 +103,11 @@ export async function startServer(appFn: ApplicationFunction, options: ServerOpt
     });
   });
   const server: Server = createServer(gate);
+  // `Expect: 100-continue` (curl's habit): a body over the cap is refused before it is invited.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    if (Number(req.headers["content-length"] ?? 0) <= maxBodyBytes) res.writeContinue();
+    gate(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 3000, options.host ?? "127.0.0.1", () => resolve());

@@ -158,6 +158,31 @@ describe("body cap", () => {
     expect(result).toBe(413);
   });
 
+  it("with Expect: 100-continue, a body over the cap is refused without being invited", async () => {
+    const url = new URL(server.webhookUrl);
+    const result = await new Promise<{ status: number; invited: boolean }>((resolve, reject) => {
+      let invited = false;
+      const req = request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": String(300 * MB), expect: "100-continue" },
+      });
+      req.on("continue", () => {
+        invited = true;
+      });
+      req.on("response", (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, invited });
+        req.destroy();
+      });
+      req.on("error", reject);
+      req.flushHeaders();
+    });
+    expect(result).toEqual({ status: 413, invited: false });
+  });
+
   it("a chunked body is answered 413 and its connection closed once it passes the cap", async () => {
     // An endless body: the client stops only when the server closes the connection.
     const endless = function* (): Generator<Buffer> {
