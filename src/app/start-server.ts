@@ -1,9 +1,10 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, Probot, ProbotOctokit, type ApplicationFunction } from "probot";
 import { HarnessError } from "../core/errors.js";
 import { HarnessOctokit } from "../adapters/octokit.js";
 import type { Logger } from "../adapters/logger.js";
+import { DEFAULT_WEBHOOK_MAX_BYTES, webhookGate } from "./webhook-gate.js";
 
 export interface GitHubCredentials {
   /** GitHub App credentials, Probot's standard settings. */
@@ -24,6 +25,8 @@ export interface ServerOptions extends GitHubCredentials {
   log: Logger;
   /** Retries and throttling off (tests): every request happens exactly once. */
   plainOctokit?: boolean;
+  /** The cap on a request body in bytes; by default `HARNESS_WEBHOOK_MAX_BYTES`, else 5 MB. */
+  maxBodyBytes?: number;
 }
 
 export interface RunningServer {
@@ -68,15 +71,42 @@ export function createProbotInstance(options: ServerOptions): Probot {
   });
 }
 
-/** Starts the Probot app on an HTTP server; webhooks at `webhookPath`. */
+/** `HARNESS_WEBHOOK_MAX_BYTES`, or 5 MB when it is unset (GitHub itself never sends more than 25 MB). */
+export function webhookMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.HARNESS_WEBHOOK_MAX_BYTES;
+  if (value === undefined || value === "") return DEFAULT_WEBHOOK_MAX_BYTES;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new HarnessError("EHARNESS_USAGE", {
+      message: `HARNESS_WEBHOOK_MAX_BYTES must be a positive integer (bytes), not "${value}".`,
+      fix: `Set HARNESS_WEBHOOK_MAX_BYTES to a number of bytes like ${DEFAULT_WEBHOOK_MAX_BYTES}, or unset it for 5 MB.`,
+    });
+  }
+  return n;
+}
+
+/**
+ * Starts the Probot app on an HTTP server; webhooks at `webhookPath`. Every
+ * request passes the webhook gate first (src/app/webhook-gate.ts): bodies
+ * capped before they are read, deliveries already seen answered without effect.
+ */
 export async function startServer(appFn: ApplicationFunction, options: ServerOptions): Promise<RunningServer> {
   const probot = createProbotInstance(options);
   const webhookPath = options.webhookPath ?? "/api/github/webhooks";
+  const maxBodyBytes = options.maxBodyBytes ?? webhookMaxBytes();
   const middleware = await createNodeMiddleware(appFn, { probot, webhooksPath: webhookPath });
-  const server: Server = createServer((req, res) => {
+  // createProbotInstance has refused a missing secret.
+  const secret = options.webhookSecret as string;
+  const gate = webhookGate({ secret, webhookPath, maxBodyBytes, log: options.log }, (req, res) => {
     void middleware(req, res, () => {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     });
+  });
+  const server: Server = createServer(gate);
+  // `Expect: 100-continue` (curl's habit): a body over the cap is refused before it is invited.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    if (Number(req.headers["content-length"] ?? 0) <= maxBodyBytes) res.writeContinue();
+    gate(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

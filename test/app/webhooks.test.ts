@@ -76,8 +76,11 @@ describe("webhook deliveries", () => {
     expect(await post(payload, id)).toBe(200);
     expect(await Promise.all([post(payload, id), post(payload, id)])).toEqual([200, 200]);
     expect(github.requestLog.length - before).toBe(first);
-    // Another delivery id with the same payload is handled.
+    // The same payload under another delivery id is a replay: not handled either (test/app/webhook-limits.test.ts).
     expect(await post(payload, randomUUID())).toBe(200);
+    expect(github.requestLog.length - before).toBe(first);
+    // Another payload under another delivery id is handled.
+    expect(await post({ ...payload, sender: { ...(payload.sender as object), id: 2 } }, randomUUID())).toBe(200);
     expect(github.requestLog.length - before).toBeGreaterThan(first);
   });
 
