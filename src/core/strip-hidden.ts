@@ -391,7 +391,7 @@ function isHiddenElement(name: string, attrs: string): boolean {
   if (ALWAYS_HIDDEN.has(name.toLowerCase())) return true;
   if (/(?:^|[\s/])hidden(?=[\s=/]|$)/i.test(attributeNames(attrs))) return true;
   const style = /(?:^|\s)style\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/i.exec(attrs)?.[1] ?? "";
-  return /display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|(?:font-size|opacity|max-height|height|width)\s*:\s*0(?![.\d]*[1-9])/i.test(style);
+  return /display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|(?<![\w-])(?:font-size|opacity|max-height|height|width)\s*:\s*0(?![.\d]*[1-9])/i.test(style);
 }
 
 /**

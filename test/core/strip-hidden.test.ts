@@ -214,6 +214,7 @@ const visible: Array<{ name: string; input: string }> = [
   { name: "emoji with joiners, selectors and keycaps", input: "❤️ 👨‍👩‍👧 👍🏽 1️⃣ ✔️" },
   { name: "the England, Scotland and Wales flags", input: "🏴󠁧󠁢󠁥󠁮󠁧󠁿 🏴󠁧󠁢󠁳󠁣󠁴󠁿 🏴󠁧󠁢󠁷󠁬󠁳󠁿" },
   { name: "right-to-left text without controls", input: "שלום עולם and مرحبا" },
+  { name: "an element styled but not hidden", input: '<div style="min-width:0; font-size: 0.9em">shown</div>' },
   { name: "an open details element", input: "<details open><summary>Logs</summary>\nline 1\n</details>" },
   { name: "comparisons and generics", input: "if a < b && c > d then List<String> works; x <- y" },
   { name: "escaped and visible entities", input: "&lt;!-- not a comment --&gt; &amp; &#65; &nbsp;" },
