@@ -32,11 +32,27 @@ export function renderTemplate(template: string, values: Readonly<Record<string,
 }
 
 /**
- * Wraps untrusted text in a fence that the text itself cannot close: one
- * backtick longer than the longest run of backticks inside it.
+ * Wraps untrusted text between `<untrusted-N label="…">` and `</untrusted-N>`,
+ * where N is 16 random hex digits drawn for each call: the text cannot close
+ * the fence, because it cannot know N (a fake `</untrusted>` or a closing
+ * backtick fence inside it is only more data). `nonce` fixes N, for tests;
+ * text that contains it is refused, since it could close the fence.
  */
-export function fenceUntrusted(text: string, label: string): string {
-  const longestRun = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-  const fence = "`".repeat(Math.max(3, longestRun + 1));
-  return `${fence}text ${label}\n${text}\n${fence}`;
+export function fenceUntrusted(text: string, label: string, nonce?: string): string {
+  let tag = `untrusted-${nonce ?? randomNonce()}`;
+  if (nonce !== undefined && text.includes(tag)) {
+    throw new HarnessError("EHARNESS_PROMPT", {
+      message: `The untrusted text for ${label} contains its own fence delimiter ${tag}.`,
+      fix: "Let fenceUntrusted draw a random nonce; a fixed one is for tests only.",
+    });
+  }
+  while (text.includes(tag)) tag = `untrusted-${randomNonce()}`;
+  const safeLabel = label.replace(/["<>&\n]/g, "");
+  return `<${tag} label="${safeLabel}">\n${text}\n</${tag}>`;
+}
+
+/** 16 hex digits from the platform's CSPRNG (Web Crypto, global in Node 20). */
+function randomNonce(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(8));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { HarnessConfig } from "../core/config.js";
 import { HarnessError } from "../core/errors.js";
 import { fenceUntrusted, renderTemplate } from "../core/render-template.js";
+import { stripHidden } from "../core/strip-hidden.js";
 import type { SessionReport } from "../core/session-report.js";
 import type { StepClock } from "../core/step-clock.js";
 import type { GitHubClient, IssueData } from "../adapters/github-client.js";
@@ -45,8 +46,8 @@ export async function renderPrompts(
     previousSummary: fenceUntrusted(input.previousSummary ?? "(no summary was posted)", "previous-summary (untrusted)"),
     repository: deps.github.fullName,
     issueNumber: String(input.issue.number),
-    issueTitle: fenceUntrusted(input.issue.title, "issue-title (untrusted)"),
-    issueBody: fenceUntrusted(input.issue.body === "" ? "(no description)" : input.issue.body, "issue-body (untrusted)"),
+    issueTitle: fenceUntrusted(stripHidden(input.issue.title).text, "issue-title (untrusted)"),
+    issueBody: fenceUntrusted(input.issue.body === "" ? "(no description)" : stripHidden(input.issue.body).text, "issue-body (untrusted)"),
     branch: input.branch,
     baseBranch: input.baseBranch,
   };
