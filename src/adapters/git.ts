@@ -365,7 +365,7 @@ export class GitRepository {
     if (result.exitCode !== 0) {
       const rejected = /rejected|non-fast-forward|fetch first|\[remote rejected\]/i.test(result.stdout + result.stderr);
       throw new HarnessError(rejected ? "EHARNESS_PUSH_REJECTED" : "EHARNESS_GIT", {
-        message: `Pushing ${worktree.branch} failed: ${redactUrl(result.stderr || result.stdout).slice(0, 500)}`,
+        message: `Pushing ${worktree.branch} failed: ${redactUrl([result.stdout, result.stderr].filter(Boolean).join("\n")).slice(0, 500)}`,
         fix: rejected
           ? `The remote branch ${worktree.branch} has commits this agent does not have; the harness never force-pushes. Merge or delete the remote branch, then /retry.`
           : "Check the harness's access to the repository (contents: write) and the network, then /retry.",

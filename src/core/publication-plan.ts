@@ -38,13 +38,15 @@ export interface PublicationPlan {
 
 export function planPublication(facts: PublicationFacts): PublicationPlan {
   const gate = facts.gate ?? "publish";
-  const ordinary = { refused: false, needsReview: false };
-  if (gate === "refuse") return { push: false, pullRequest: { kind: "none" }, label: "failed", refused: true, needsReview: false };
-  const push = facts.commitsAhead > 0 && facts.localHead !== facts.remoteHead;
+  const refused = gate === "refuse";
   if (facts.interrupted) {
-    // The work so far is pushed (a WIP commit may be all of it); the pull request waits for a finished attempt.
-    return { push: facts.localHead !== facts.remoteHead, pullRequest: { kind: "none" }, label: "interrupted", ...ordinary };
+    // The work so far is pushed (a WIP commit may be all of it) unless the gate refused it;
+    // the pull request waits for a finished attempt.
+    return { push: !refused && facts.localHead !== facts.remoteHead, pullRequest: { kind: "none" }, label: "interrupted", refused, needsReview: false };
   }
+  if (refused) return { push: false, pullRequest: { kind: "none" }, label: "failed", refused: true, needsReview: false };
+  const ordinary = { refused: false, needsReview: false };
+  const push = facts.commitsAhead > 0 && facts.localHead !== facts.remoteHead;
   const label = facts.success ? "done" : "failed";
   if (facts.commitsAhead === 0) return { push: false, pullRequest: { kind: "none" }, label, ...ordinary };
   // A draft unless the latest attempt ended cleanly, or when the gate wants a person to look first;

@@ -137,7 +137,11 @@ export function resolveInsideRoot(linkPath: string, target: string, links: Reado
   return parts.join("/");
 }
 
-/** The forms a known secret takes in a file: itself, base64, base64url, hex, URL-encoded, inside Basic auth. */
+/**
+ * The forms a known secret takes in a file: itself, base64 (also found inside
+ * `x-access-token:<secret>` Basic auth, whose 15-byte prefix keeps it aligned),
+ * base64url, hex, URL-encoded.
+ */
 function secretForms(secret: string): { form: string; name: string }[] {
   const bytes = Buffer.from(secret, "utf8");
   const forms = [
@@ -148,7 +152,6 @@ function secretForms(secret: string): { form: string; name: string }[] {
     { form: bytes.toString("hex"), name: "hex" },
     { form: bytes.toString("hex").toUpperCase(), name: "hex" },
     { form: encodeURIComponent(secret), name: "URL-encoded" },
-    { form: Buffer.from(`x-access-token:${secret}`, "utf8").toString("base64"), name: "Basic auth" },
   ];
   const seen = new Set<string>();
   return forms.filter(({ form }) => !seen.has(form) && seen.add(form));
@@ -216,7 +219,7 @@ export function decidePublication(input: GateInput): GateDecision {
     if (change.newMode === MODE_OF_SYMLINK) {
       const target = change.symlinkTarget ?? "";
       if (resolveInsideRoot(change.path, target, links) === null) {
-        refused.push({ path: change.path, why: `is a symlink to \`${target}\`, outside the repository's worktree` });
+        refused.push({ path: change.path, why: `is a symlink to \`${target.replace(/[`\r\n]/g, "?")}\`, outside the repository's worktree` });
       }
     }
     if (change.newMode === MODE_OF_GITLINK) {
@@ -250,5 +253,5 @@ export function decidePublication(input: GateInput): GateDecision {
 
 /** The reasons as a Markdown list, for the issue's comment and the pull request's body. */
 export function renderGateReasons(reasons: GateReason[]): string {
-  return reasons.map((r) => `- \`${r.path.replace(/`/g, "'")}\` ${r.why}`).join("\n");
+  return reasons.map((r) => `- \`${r.path.replace(/[`\r\n]/g, "?")}\` ${r.why}`).join("\n");
 }

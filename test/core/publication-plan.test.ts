@@ -81,6 +81,11 @@ describe("planPublication", () => {
       needsReview: false,
     });
     expect(planPublication(facts({ gate: "refuse", existingPull: { number: 4, draft: false } })).pullRequest).toEqual({ kind: "none" });
+    expect(planPublication(facts({ gate: "refuse", interrupted: true, localHead: "w", remoteHead: "a" }))).toMatchObject({
+      push: false,
+      label: "interrupted",
+      refused: true,
+    });
   });
 
   it("a flagged commit opens a draft for review even after a clean session, and turns an open pull request into one", () => {

@@ -12,6 +12,8 @@ import {
 
 const MB = 1024 * 1024;
 const SECRET = "ghs_knownInstallationToken0123456789abcdef";
+/** A known secret whose encodings differ: base64 with `+`, `/` and padding, base64url with `-` and `_`, URL escapes. */
+const ODD = "key>>??~~/+ value!";
 
 /** A plain added text file; `over` says what differs. */
 function file(path: string, over: Partial<ChangedPath> = {}): ChangedPath {
@@ -27,7 +29,7 @@ const pkg = (before: object | null, after: object): ChangedPath =>
   });
 
 function decide(changes: ChangedPath[], over: Partial<GateInput> = {}): GateDecision {
-  return decidePublication({ changes, publish: defaultConfig().publish, secrets: [SECRET], canWriteWorkflows: true, ...over });
+  return decidePublication({ changes, publish: defaultConfig().publish, secrets: [SECRET, ODD], canWriteWorkflows: true, ...over });
 }
 const kind = (changes: ChangedPath[], over: Partial<GateInput> = {}): string => decide(changes, over).kind;
 
@@ -40,10 +42,12 @@ describe("the publish gate: refused outright", () => {
     ["a symlink loop", [link("a", "b"), link("b", "a/x")]],
     ["a file over 10 MB", [file("big.bin", { size: 11 * MB })]],
     ["a known secret as is", [file("a.txt", { addedText: `token=${SECRET}` })]],
-    ["a known secret in base64", [file("a.txt", { addedText: Buffer.from(SECRET).toString("base64") })]],
-    ["a known secret in base64url", [file("a.txt", { addedText: Buffer.from(`${SECRET}??>`).toString("base64url") })]],
+    ["a known secret in base64", [file("a.txt", { addedText: `x = "${Buffer.from(ODD).toString("base64")}"` })]],
+    ["a known secret in base64url", [file("a.txt", { addedText: Buffer.from(ODD).toString("base64url") })]],
     ["a known secret in hex", [file("a.txt", { addedText: Buffer.from(SECRET).toString("hex") })]],
-    ["a known secret URL-encoded", [file("a.txt", { addedText: encodeURIComponent(`${SECRET}/+`) })]],
+    ["a known secret in upper-case hex", [file("a.txt", { addedText: Buffer.from(ODD).toString("hex").toUpperCase() })]],
+    ["a known secret URL-encoded", [file("a.txt", { addedText: `?k=${encodeURIComponent(ODD)}` })]],
+    ["a known secret inside Basic auth", [file("a.txt", { addedText: Buffer.from(`x-access-token:${SECRET}`).toString("base64") })]],
     ["a vendor token pattern", [file("a.txt", { addedText: "ghp_abcdefghijklmnopqrstuvwxyz0123456789" })]],
     ["a private key", [file("key.pem", { addedText: "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----" })]],
     ["a gitlink (submodule)", [file("sub", { newMode: "160000", size: null, addedText: null })]],
@@ -127,10 +131,11 @@ describe("the publish gate: near misses that publish", () => {
     ],
     ["a file that mentions a workflow path", [file("docs/ci.md", { addedText: "see .github/workflows/ci.yml" })]],
     ["a path that only looks like a review path", [file("src/.github/workflows-notes.md"), file("CODEOWNERS.md"), file("my.mcp.json")]],
-    ["a secret's prefix, and a short configured value", [file("a.txt", { addedText: SECRET.slice(0, 20) })]],
+    ["a secret's prefix", [file("a.txt", { addedText: SECRET.slice(0, 20) })]],
+    ["a configured value too short to be a secret", [file("a.txt", { addedText: "a short note" })]],
     ["a deleted file that held a secret", [file("old.txt", { status: "deleted", newMode: null, size: null, addedText: null })]],
   ])("%s", (_name, changes) => {
-    expect(kind(changes as ChangedPath[], { secrets: [SECRET, "short"] })).toBe("publish");
+    expect(kind(changes as ChangedPath[], { secrets: [SECRET, ODD, "short"] })).toBe("publish");
   });
 });
 
