@@ -14,16 +14,27 @@ function git(repoPath: string, ...args: string[]): string {
   return execFileSync("git", ["--git-dir", repoPath, ...args], { encoding: "utf8" }).trim();
 }
 
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 const labelsOf = (labels: (string | { name?: string })[]): string[] => labels.map((l) => (typeof l === "string" ? l : (l.name ?? "")));
 
 let stack: Stack;
 
 beforeAll(async () => {
   const scenarios = await Promise.all(
-    ["publish-gate-workflow.yaml", "publish-gate-symlink.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))),
+    ["publish-gate-workflow.yaml", "publish-gate-symlink.yaml", "publish-gate-interrupt.yaml"].map((f) =>
+      loadScenario(path.resolve("test/fixtures/scenarios", f)),
+    ),
   );
   stack = await startStack({ scenarios, progressIntervalMs: 3_600_000 });
   await stack.github.createRepo({ owner: OWNER, name: REPO, defaultBranch: "main", files: { "README.md": "# gated\n" } });
+  stack.github.setPermission(OWNER, REPO, "ada", "write");
 });
 
 afterAll(async () => {
@@ -85,6 +96,29 @@ describe("the publish gate (fake GitHub, real CLI)", () => {
     const clone = stack.state.clone(OWNER, REPO);
     expect(git(clone, "cat-file", "-p", `refs/kept/${branch}/attempt-1:passwd`)).toBe("/etc/passwd");
     expect(git(clone, "show", `refs/kept/${branch}/attempt-1:notes.txt`)).toBe("notes");
+    github.assertNoViolations();
+  });
+
+  it("work in progress passes the same gate: an interrupted attempt with a symlink above the root pushes nothing", async () => {
+    const { github, model } = stack;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Stop me", body: "[scenario:publish-gate-interrupt] go", user: "ada" });
+    const logStart = github.requestLog.length;
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    await until(() => model.requests.some((r) => r.scenario === "publish-gate-interrupt" && r.turn === 1), "the long step");
+    await github.comment(OWNER, REPO, issue.number, "/interrupt", { sender: "ada" });
+    await stack.pool.idle();
+
+    const result = stack.results.find((r) => r.issue === issue.number);
+    expect(result?.interrupted).toBe(true);
+    const branch = `harness/issue-${issue.number}`;
+    expect(() => git(github.repoPath(OWNER, REPO), "rev-parse", "--verify", "--quiet", `refs/heads/${branch}`)).toThrow();
+    // The lease's claim is the only push (the interrupt is recorded by the app): no branch, no saved session.
+    expect(github.requestLog.slice(logStart).filter((e) => e.kind === "git" && e.write)).toHaveLength(1);
+    const summary = (await github.listComments(OWNER, REPO, issue.number)).find((c) => (c.body ?? "").startsWith("<!-- harness:summary"));
+    expect(summary?.body).toContain("**EHARNESS_PUBLISH_REFUSED**");
+    expect(summary?.body).toContain("- `up` is a symlink to `../../..`, outside the repository's worktree");
+    expect(labelsOf((await github.getIssue(OWNER, REPO, issue.number)).labels)).toContain("harness:interrupted");
+    expect(git(stack.state.clone(OWNER, REPO), "cat-file", "-p", `refs/kept/${branch}/attempt-1:up`)).toBe("../../..");
     github.assertNoViolations();
   });
 });
