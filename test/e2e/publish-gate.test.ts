@@ -1,3 +1,4 @@
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +29,7 @@ let stack: Stack;
 
 beforeAll(async () => {
   const scenarios = await Promise.all(
-    ["publish-gate-workflow.yaml", "publish-gate-symlink.yaml", "publish-gate-interrupt.yaml"].map((f) =>
+    ["publish-gate-workflow.yaml", "publish-gate-symlink.yaml", "publish-gate-interrupt.yaml", "publish-gate-workflow-refused.yaml"].map((f) =>
       loadScenario(path.resolve("test/fixtures/scenarios", f)),
     ),
   );
@@ -120,5 +121,33 @@ describe("the publish gate (fake GitHub, real CLI)", () => {
     expect(labelsOf((await github.getIssue(OWNER, REPO, issue.number)).labels)).toContain("harness:interrupted");
     expect(git(stack.state.clone(OWNER, REPO), "cat-file", "-p", `refs/kept/${branch}/attempt-1:up`)).toBe("../../..");
     github.assertNoViolations();
+  });
+
+  it("GitHub's refusal of a workflow push (an App without `workflows: write`) is explained on the issue, the commit kept", async () => {
+    const { github } = stack;
+    // The fake stands in for GitHub's check with a hook that answers what GitHub answers.
+    const hook = path.join(github.repoPath(OWNER, REPO), "hooks", "pre-receive");
+    await fs.mkdir(path.dirname(hook), { recursive: true });
+    await fs.writeFile(
+      hook,
+      "#!/bin/sh\nwhile read old new ref; do case \"$ref\" in refs/heads/harness/*) echo 'refusing to allow a GitHub App to create or update workflow `.github/workflows/deploy.yml` without `workflows` permission' >&2; exit 1;; esac; done\n",
+      { mode: 0o755 },
+    );
+    try {
+      const issue = await github.createIssue(OWNER, REPO, { title: "Deploy", body: "[scenario:publish-gate-workflow-refused] deploy", user: "ada" });
+      await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+      await stack.pool.idle();
+
+      const result = stack.results.find((r) => r.issue === issue.number);
+      expect(result?.error?.code).toBe("EHARNESS_PUBLISH_REFUSED");
+      const branch = `harness/issue-${issue.number}`;
+      expect((await github.listPulls(OWNER, REPO)).filter((p) => p.head.ref === branch)).toHaveLength(0);
+      const summary = (await github.listComments(OWNER, REPO, issue.number)).find((c) => (c.body ?? "").startsWith("<!-- harness:summary"));
+      expect(summary?.body).toContain("- `.github/workflows/deploy.yml` changes a GitHub Actions workflow");
+      expect(summary?.body).toContain("`workflows: write`");
+      expect(git(stack.state.clone(OWNER, REPO), "show", `refs/kept/${branch}/attempt-1:.github/workflows/deploy.yml`)).toContain("on: push");
+    } finally {
+      await fs.rm(hook, { force: true });
+    }
   });
 });
