@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { HarnessError } from "../core/errors.js";
+import { needsFullText, type ChangedPath, type GitFileMode } from "../core/publish-gate.js";
 
 /**
  * Git for the harness: one shared bare clone per repository, a worktree per
@@ -364,7 +365,7 @@ export class GitRepository {
     if (result.exitCode !== 0) {
       const rejected = /rejected|non-fast-forward|fetch first|\[remote rejected\]/i.test(result.stdout + result.stderr);
       throw new HarnessError(rejected ? "EHARNESS_PUSH_REJECTED" : "EHARNESS_GIT", {
-        message: `Pushing ${worktree.branch} failed: ${redactUrl(result.stderr || result.stdout).slice(0, 500)}`,
+        message: `Pushing ${worktree.branch} failed: ${redactUrl([result.stdout, result.stderr].filter(Boolean).join("\n")).slice(0, 500)}`,
         fix: rejected
           ? `The remote branch ${worktree.branch} has commits this agent does not have; the harness never force-pushes. Merge or delete the remote branch, then /retry.`
           : "Check the harness's access to the repository (contents: write) and the network, then /retry.",
@@ -406,6 +407,57 @@ export class GitRepository {
   }
 
   /**
+   * The change set the publish gate judges: every path that differs between
+   * the merge base of `base` and the worktree's HEAD (what the pull request
+   * shows), read from the harness's own admin dir after `commitAll`, never
+   * from the agent's git dir. Sizes come from `cat-file --batch-check`,
+   * symlink targets and contents from the blobs; a blob over `maxBlobBytes`
+   * is not read (the gate refuses it by size). `addedText` holds the lines of
+   * the new blob that the old one lacks (all of a binary blob).
+   */
+  async changeSet(worktree: WorktreeHandle, base: string, options: { maxBlobBytes?: number } = {}): Promise<ChangedPath[]> {
+    const maxBlobBytes = options.maxBlobBytes ?? 10 * 1024 * 1024;
+    const at = { gitDir: worktree.gitDir, workTree: worktree.path };
+    const mergeBase = (await this.run(["merge-base", base, "HEAD"], at)).stdout.trim();
+    const raw = await this.run(["diff-tree", "-r", "-z", "-M", "--no-abbrev", "--no-ext-diff", "--no-textconv", "--raw", mergeBase, "HEAD"], at);
+    const entries = parseRawDiff(raw.stdout);
+    const sizes = await this.blobSizes(entries.flatMap((e) => [e.oldSha, e.newSha]).filter((sha): sha is string => sha !== null));
+    const blob = async (sha: string | null): Promise<string | null> =>
+      sha === null || (sizes.get(sha) ?? Infinity) > maxBlobBytes ? null : (await this.run(["cat-file", "blob", sha])).stdout;
+    const changes: ChangedPath[] = [];
+    for (const e of entries) {
+      const isFile = (mode: GitFileMode | null): boolean => mode === "100644" || mode === "100755";
+      const size = e.newMode === "160000" || e.newSha === null ? null : (sizes.get(e.newSha) ?? null);
+      const newText = e.newMode === "160000" ? null : await blob(e.newSha);
+      const oldText = isFile(e.oldMode) && isFile(e.newMode) ? await blob(e.oldSha) : null;
+      changes.push({
+        path: e.path,
+        oldPath: e.oldPath,
+        status: e.status,
+        oldMode: e.oldMode,
+        newMode: e.newMode,
+        size,
+        symlinkTarget: e.newMode === "120000" ? newText : null,
+        addedText: isFile(e.newMode) && newText !== null ? addedLines(oldText, newText) : null,
+        ...(needsFullText(e.path) ? { oldText, newText: isFile(e.newMode) ? newText : null } : {}),
+      });
+    }
+    return changes;
+  }
+
+  /** Sizes of the given objects in bytes, by one `cat-file --batch-check`; an object the clone lacks is absent. */
+  private async blobSizes(shas: string[]): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    if (shas.length === 0) return sizes;
+    const out = await this.run(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], { input: `${shas.join("\n")}\n` });
+    for (const line of out.stdout.split("\n")) {
+      const [sha, type, size] = line.split(" ");
+      if (sha && type === "blob" && size) sizes.set(sha, Number(size));
+    }
+    return sizes;
+  }
+
+  /**
    * Removes the worktree at `dir` and its admin dir. Its `.git` is pointed back
    * at the admin dir first (`prepareAgentGit` or the agent may have rewritten
    * it), since git refuses to remove a worktree that does not point back.
@@ -433,4 +485,63 @@ export class GitRepository {
 /** Hides credentials that git may echo back inside URLs. */
 export function redactUrl(text: string): string {
   return text.replace(/(https?:\/\/)[^/\s@]+@/g, "$1***@");
+}
+
+interface RawDiffEntry {
+  path: string;
+  oldPath: string | null;
+  status: ChangedPath["status"];
+  oldMode: GitFileMode | null;
+  newMode: GitFileMode | null;
+  oldSha: string | null;
+  newSha: string | null;
+}
+
+const ZERO_SHA = /^0+$/;
+
+function modeOf(mode: string): GitFileMode | null {
+  return mode === "100644" || mode === "100755" || mode === "120000" || mode === "160000" ? mode : null;
+}
+
+/**
+ * `git diff-tree -r -z --raw` output: `:oldmode newmode oldsha newsha status\0path\0`,
+ * with a second path after a rename. Paths come NUL-terminated and unquoted.
+ */
+function parseRawDiff(stdout: string): RawDiffEntry[] {
+  const fields = stdout.split("\0");
+  const entries: RawDiffEntry[] = [];
+  for (let i = 0; i < fields.length; i += 1) {
+    const header = fields[i]!;
+    if (!header.startsWith(":")) continue;
+    const [oldMode = "", newMode = "", oldSha = "", newSha = "", letters = ""] = header.slice(1).split(" ");
+    const letter = letters[0];
+    const first = fields[(i += 1)] ?? "";
+    const renamedTo = letter === "R" ? (fields[(i += 1)] ?? "") : null;
+    // With -M and without -C git reports A, D, M, T (a type change) and R<score>.
+    const status: ChangedPath["status"] = letter === "A" ? "added" : letter === "D" ? "deleted" : letter === "R" ? "renamed" : "modified";
+    entries.push({
+      path: renamedTo ?? first,
+      oldPath: renamedTo === null ? null : first,
+      status,
+      oldMode: status === "added" ? null : modeOf(oldMode),
+      newMode: status === "deleted" ? null : modeOf(newMode),
+      oldSha: status === "added" || ZERO_SHA.test(oldSha) ? null : oldSha,
+      newSha: status === "deleted" || ZERO_SHA.test(newSha) ? null : newSha,
+    });
+  }
+  return entries;
+}
+
+/** The lines of `next` that `previous` does not have (each counted as often as it occurs); all of `next` when it is binary or new. */
+function addedLines(previous: string | null, next: string): string {
+  if (previous === null || next.slice(0, 8000).includes("\0")) return next;
+  const counts = new Map<string, number>();
+  for (const line of previous.split("\n")) counts.set(line, (counts.get(line) ?? 0) + 1);
+  const added: string[] = [];
+  for (const line of next.split("\n")) {
+    const left = counts.get(line) ?? 0;
+    if (left > 0) counts.set(line, left - 1);
+    else added.push(line);
+  }
+  return added.join("\n");
 }

@@ -154,6 +154,11 @@ export class GitHubClient {
     await this.api.rest.issues.setLabels({ owner: this.owner, repo: this.repo, issue_number: number, labels });
   }
 
+  /** Adds labels to an issue or pull request, keeping the ones it has (GitHub creates a missing label). */
+  async addLabels(number: number, labels: string[]): Promise<void> {
+    await this.api.rest.issues.addLabels({ owner: this.owner, repo: this.repo, issue_number: number, labels });
+  }
+
   /**
    * Moves the issue from any harness state label to `next`, keeping every other
    * label, in one request (none when the labels are already so).

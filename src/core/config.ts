@@ -112,6 +112,55 @@ const trustSchema = z
   })
   .strict();
 
+/**
+ * The publish gate (src/core/publish-gate.ts): what is refused outright and
+ * what opens the pull request as a draft for a person to review. Paths are
+ * globs over the repository's paths: `*` within one segment, `**` any number.
+ */
+const publishSchema = z
+  .object({
+    /** A file larger than this is refused (GitHub itself refuses files over 100 MB). */
+    maxFileMb: z.number().positive().max(100).default(10),
+    /** Changes here open a draft labeled `needsReviewLabel`: CI, ownership, agent config, hooks. */
+    reviewPaths: z
+      .array(z.string().min(1))
+      .max(200)
+      .default([
+        ".github/workflows/**",
+        ".github/actions/**",
+        "CODEOWNERS",
+        ".github/CODEOWNERS",
+        "docs/CODEOWNERS",
+        ".claude/**",
+        ".mcp.json",
+        ".gitmodules",
+        ".husky/**",
+      ]),
+    /** Lockfiles: a changed one is reviewed (a swapped registry URL or integrity hash is easy to miss). */
+    lockfiles: z
+      .array(z.string().min(1))
+      .max(200)
+      .default([
+        "**/package-lock.json",
+        "**/npm-shrinkwrap.json",
+        "**/yarn.lock",
+        "**/pnpm-lock.yaml",
+        "**/bun.lock",
+        "**/bun.lockb",
+        "**/Cargo.lock",
+        "**/Gemfile.lock",
+        "**/poetry.lock",
+        "**/Pipfile.lock",
+        "**/uv.lock",
+        "**/composer.lock",
+        "**/go.sum",
+      ]),
+    /** `package.json` scripts npm runs on install: a change to any of them is reviewed. */
+    installScripts: z.array(z.string().min(1)).max(50).default(["preinstall", "install", "postinstall", "prepare"]),
+    needsReviewLabel: z.string().min(1).default("harness:needs-review"),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     labels: labelsSchema.default(labelsSchema.parse({})),
@@ -152,6 +201,7 @@ export const configSchema = z
     reclaim: reclaimSchema.default(reclaimSchema.parse({})),
     sandbox: sandboxSchema.default(sandboxSchema.parse({})),
     trust: trustSchema.default(trustSchema.parse({})),
+    publish: publishSchema.default(publishSchema.parse({})),
   })
   .strict();
 

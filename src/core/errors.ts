@@ -23,7 +23,8 @@ export type HarnessErrorCode =
   | "EHARNESS_GITHUB"
   | "EHARNESS_SESSION"
   | "EHARNESS_DISK"
-  | "EHARNESS_SANDBOX";
+  | "EHARNESS_SANDBOX"
+  | "EHARNESS_PUBLISH_REFUSED";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

@@ -16,6 +16,8 @@ export interface PublicationFacts {
   remoteHead: string | null;
   /** The open pull request from the branch, if any. */
   existingPull: { number: number; draft: boolean } | null;
+  /** The publish gate's verdict on the commit (src/core/publish-gate.ts); absent counts as `publish`. */
+  gate?: "publish" | "review" | "refuse";
 }
 
 export type PullRequestStep =
@@ -28,20 +30,31 @@ export interface PublicationPlan {
   push: boolean;
   pullRequest: PullRequestStep;
   label: "done" | "failed" | "interrupted";
+  /** The gate refused the commit: nothing is pushed or opened, the work stays on the host. */
+  refused: boolean;
+  /** The pull request is labeled for review (the gate flagged a path); it is then always a draft. */
+  needsReview: boolean;
 }
 
 export function planPublication(facts: PublicationFacts): PublicationPlan {
-  const push = facts.commitsAhead > 0 && facts.localHead !== facts.remoteHead;
+  const gate = facts.gate ?? "publish";
+  const refused = gate === "refuse";
   if (facts.interrupted) {
-    // The work so far is pushed (a WIP commit may be all of it); the pull request waits for a finished attempt.
-    return { push: facts.localHead !== facts.remoteHead, pullRequest: { kind: "none" }, label: "interrupted" };
+    // The work so far is pushed (a WIP commit may be all of it) unless the gate refused it;
+    // the pull request waits for a finished attempt.
+    return { push: !refused && facts.localHead !== facts.remoteHead, pullRequest: { kind: "none" }, label: "interrupted", refused, needsReview: false };
   }
+  if (refused) return { push: false, pullRequest: { kind: "none" }, label: "failed", refused: true, needsReview: false };
+  const ordinary = { refused: false, needsReview: false };
+  const push = facts.commitsAhead > 0 && facts.localHead !== facts.remoteHead;
   const label = facts.success ? "done" : "failed";
-  if (facts.commitsAhead === 0) return { push: false, pullRequest: { kind: "none" }, label };
-  // A draft unless the latest attempt ended cleanly; a later attempt moves the draft state with it.
-  const draft = !facts.success;
+  if (facts.commitsAhead === 0) return { push: false, pullRequest: { kind: "none" }, label, ...ordinary };
+  // A draft unless the latest attempt ended cleanly, or when the gate wants a person to look first;
+  // a later attempt moves the draft state with it.
+  const needsReview = gate === "review";
+  const draft = !facts.success || needsReview;
   const pullRequest: PullRequestStep = facts.existingPull
     ? { kind: "update", number: facts.existingPull.number, draft: facts.existingPull.draft === draft ? null : draft }
     : { kind: "create", draft };
-  return { push, pullRequest, label };
+  return { push, pullRequest, label, refused: false, needsReview };
 }

@@ -109,6 +109,8 @@ export interface SummaryInput {
   attempt?: { agent: string; number: number } | undefined;
   /** A line under the heading (for example what an interruption kept). */
   note?: string | undefined;
+  /** The publish gate flagged these paths: the pull request is a draft with `label` until a person has looked. */
+  review?: { label: string; reasons: { path: string; why: string }[] } | undefined;
 }
 
 function reportTable(report: SessionReport): string[] {
@@ -180,6 +182,18 @@ export function renderFailureSummary(input: {
 
 export const INTERRUPTED_NOTE = PHASE_TEXT.interrupted;
 
+/** The publish gate's list of paths a person must check (CI, ownership, agent config, install scripts), or nothing. */
+function reviewBlock(review: SummaryInput["review"]): string[] {
+  if (!review || review.reasons.length === 0) return [];
+  const items = review.reasons.map((r) => `- \`${r.path.replace(/[`\r\n]/g, "?")}\` ${neutralize(r.why)}`);
+  return [
+    `**Needs review** (\`${review.label}\`): this pull request changes paths that can run code or change who approves it, so it stays a draft until a person has checked them:`,
+    "",
+    ...items,
+    "",
+  ];
+}
+
 export function renderPullRequestBody(input: Omit<SummaryInput, "pullRequest">): string {
   const lines = [
     PR_MARKER,
@@ -190,6 +204,7 @@ export function renderPullRequestBody(input: Omit<SummaryInput, "pullRequest">):
       ? "The session ended cleanly; review it like any other contribution."
       : "The session did **not** end cleanly, so this pull request is a draft: read the summary before you rely on it.",
     "",
+    ...reviewBlock(input.review),
     ...reportTable(input.report),
     ...finalMessageBlock(input.report),
   ];

@@ -1,5 +1,8 @@
 import type { HarnessConfig } from "../core/config.js";
+import { HarnessError, isHarnessError } from "../core/errors.js";
 import { planPublication, type PublicationPlan } from "../core/publication-plan.js";
+import { decidePublication, renderGateReasons, WORKFLOW_PUSH_REFUSAL, workflowRefusal, type ChangedPath, type GateDecision } from "../core/publish-gate.js";
+import { secretsFromEnv } from "../core/redact.js";
 import { INTERRUPTED_NOTE, renderFailureSummary, renderPullRequestBody, renderPullRequestTitle, renderSummaryComment } from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
 import type { StepClock } from "../core/step-clock.js";
@@ -30,6 +33,14 @@ export interface PublishContext {
   redact?: (text: string) => string;
   /** What publishing has done so far, for a failure's summary (the pull request it opened). */
   done: { pullRequest: number | null; pushed: boolean };
+  /**
+   * Whether the App's token may push workflow files (`workflows: write`).
+   * Unknown (absent) lets the push try; GitHub's refusal is then reported as
+   * EHARNESS_PUBLISH_REFUSED with the same explanation.
+   */
+  canWriteWorkflows?: boolean;
+  /** Exact secret values the gate looks for in the diff; by default the environment's secrets and the git token. */
+  knownSecrets?: () => Promise<string[]>;
 }
 
 export interface Published {
@@ -60,6 +71,49 @@ async function keepSession(ctx: PublishContext, workspace: Workspace, home: stri
   }
 }
 
+/** Paths shown as "Files changed": enough to read, the rest counted. */
+const MAX_FILES_SHOWN = 100;
+
+function filesOf(changes: ChangedPath[]): string[] {
+  const paths = changes.map((c) => c.path);
+  return paths.length <= MAX_FILES_SHOWN ? paths : [...paths.slice(0, MAX_FILES_SHOWN), `… ${paths.length - MAX_FILES_SHOWN} more`];
+}
+
+/** Where a refused commit stays on the host: a ref of the shared clone that upkeep does not prune. */
+export function keptRef(branch: string, attempt: number): string {
+  return `refs/kept/${branch}/attempt-${attempt}`;
+}
+
+/**
+ * Runs the publish gate (src/core/publish-gate.ts) on the harness's commit:
+ * the change set against the default branch, the host's secrets, the App's
+ * workflow permission. A refusal keeps the commit under `keptRef` and throws
+ * EHARNESS_PUBLISH_REFUSED before anything is pushed.
+ */
+async function gateCommit(ctx: PublishContext, workspace: Workspace, base: string): Promise<{ changes: ChangedPath[]; decision: GateDecision }> {
+  const { git, worktree } = workspace;
+  const { publish } = ctx.config;
+  const changes = await git.changeSet(worktree, base, { maxBlobBytes: publish.maxFileMb * 1024 * 1024 });
+  const secrets = ctx.knownSecrets ? await ctx.knownSecrets() : [...secretsFromEnv(process.env).secrets, await ctx.github.gitToken()];
+  const decision = decidePublication({ changes, publish, secrets, canWriteWorkflows: ctx.canWriteWorkflows ?? null });
+  if (decision.kind === "refuse") throw await refuse(ctx, workspace, renderGateReasons(decision.reasons));
+  return { changes, decision };
+}
+
+/** Keeps the refused commit on the host and says where, as the coded error the issue's summary shows. */
+async function refuse(ctx: PublishContext, workspace: Workspace, reasons: string): Promise<HarnessError> {
+  const { git, worktree } = workspace;
+  const ref = keptRef(ctx.branch, ctx.attempt);
+  await git.run(["update-ref", ref, await git.head(worktree)]);
+  ctx.log.warn({ issue: ctx.issue.number, ref, clone: git.cloneDir }, "publish refused: nothing pushed, the commit is kept on this host");
+  return new HarnessError("EHARNESS_PUBLISH_REFUSED", {
+    message: `The publish gate refused this attempt's changes, so nothing was pushed:\n\n${reasons}\n`,
+    fix:
+      `A person can inspect the work on host \`${ctx.agentName}\` with \`git --git-dir ${git.cloneDir} show --stat ${ref}\` ` +
+      `and publish it by hand if it is right; otherwise change the issue so the agent avoids this, then /retry.`,
+  });
+}
+
 /**
  * Publishes a finished session, only while the lease is ours: the session
  * saved, the leftovers committed, the branch pushed (never forced), the pull
@@ -73,20 +127,25 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   const base = workspace.repository.defaultBranch;
   await lease.assertHeld();
   clock.mark("publish.leaseCheck");
-  // The session is saved to its own ref while the branch is committed and pushed: neither
-  // waits for the other (a failed save only costs the resume), both are done before the pull request.
-  const saving = keepSession(ctx, workspace, home);
   const { git, worktree } = workspace;
+  await git.commitAll(worktree, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
+  const commits = await git.countCommits(`refs/remotes/origin/${base}..refs/heads/${ctx.branch}`);
+  const localHead = await git.head(worktree);
+  clock.mark("publish.commit");
+  // The gate decides before anything leaves the host: a refusal saves no session and pushes nothing.
+  const gate = commits > 0 ? await gateCommit(ctx, workspace, `refs/remotes/origin/${base}`) : null;
+  clock.mark("publish.gate");
+  // "Files changed" is what the pull request shows, not what the tools reported writing.
+  const published: SessionReport = { ...report, filesChanged: filesOf(gate?.changes ?? []) };
+  const review = gate?.decision.kind === "review" ? { label: config.publish.needsReviewLabel, reasons: gate.decision.reasons } : undefined;
+  // The session is saved to its own ref while the branch is pushed: neither waits
+  // for the other (a failed save only costs the resume), both are done before the pull request.
+  const saving = keepSession(ctx, workspace, home);
   let pushed = false;
   const publishBranch = async (): Promise<{
-    commits: number;
     existingPull: Awaited<ReturnType<GitHubClient["findOpenPull"]>> | null;
     plan: PublicationPlan;
   }> => {
-    await git.commitAll(worktree, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
-    const commits = await git.countCommits(`refs/remotes/origin/${base}..refs/heads/${ctx.branch}`);
-    const localHead = await git.head(worktree);
-    clock.mark("publish.commit");
     const existingPull = commits > 0 ? await github.findOpenPull(ctx.branch, base) : null;
     const plan = planPublication({
       success: report.outcome === "success",
@@ -95,20 +154,21 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       localHead,
       remoteHead: workspace.heads.get(ctx.branch) ?? null,
       existingPull: existingPull && { number: existingPull.number, draft: existingPull.draft },
+      gate: gate?.decision.kind ?? "publish",
     });
     if (plan.push) {
       // A fresh token: an installation token lives an hour, a session may too.
-      await git.push(workspace.url, worktree, { token: await github.gitToken() });
+      await pushGated(ctx, workspace, gate?.changes ?? []);
       pushed = true;
       ctx.done.pushed = true;
       clock.mark("publish.push");
     }
-    return { commits, existingPull, plan };
+    return { existingPull, plan };
   };
   // A failure of the branch's steps is thrown once the save has settled too (keepSession never throws).
   const branchDone = publishBranch();
   await Promise.allSettled([branchDone, saving]);
-  const { commits, existingPull, plan } = await branchDone;
+  const { existingPull, plan } = await branchDone;
   // What saving the session added beyond the branch's steps (usually nothing).
   clock.mark("publish.saveSession");
   let pullRequest: number | null = null;
@@ -116,7 +176,7 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   if (step.kind !== "none") {
     await lease.assertHeld();
     clock.mark("publish.leaseCheck");
-    const body = renderPullRequestBody({ issue: issueNumber, report, branch: ctx.branch, commits });
+    const body = renderPullRequestBody({ issue: issueNumber, report: published, branch: ctx.branch, commits, review });
     if (step.kind === "update" && existingPull) {
       await github.updatePull(step.number, { body });
       // Best effort: the work is pushed and the PR there, so a refused draft change fails nothing.
@@ -131,6 +191,7 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       pullRequest = created.number;
     }
     ctx.done.pullRequest = pullRequest;
+    if (plan.needsReview && pullRequest !== null) await github.addLabels(pullRequest, [config.publish.needsReviewLabel]);
     clock.mark("publish.pullRequest");
   }
   await lease.assertHeld();
@@ -138,7 +199,7 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   await ctx.comment.finish(
     renderSummaryComment({
       issue: issueNumber,
-      report,
+      report: published,
       branch: ctx.branch,
       pullRequest: pullRequest ?? undefined,
       commits,
@@ -156,6 +217,21 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
 }
 
 /**
+ * Pushes the branch; GitHub's refusal of a workflow change (an App without
+ * `workflows: write`) becomes EHARNESS_PUBLISH_REFUSED with the explanation,
+ * the commit kept on the host like any refusal.
+ */
+async function pushGated(ctx: PublishContext, workspace: Workspace, changes: ChangedPath[]): Promise<void> {
+  try {
+    await workspace.git.push(workspace.url, workspace.worktree, { token: await ctx.github.gitToken() });
+  } catch (error) {
+    if (!isHarnessError(error) || !WORKFLOW_PUSH_REFUSAL.test(error.message)) throw error;
+    const workflows = changes.filter((c) => [c.path, c.oldPath].some((p) => p?.startsWith(".github/workflows/"))).map((c) => c.path);
+    throw await refuse(ctx, workspace, renderGateReasons((workflows.length > 0 ? workflows : [".github/workflows/"]).map(workflowRefusal)));
+  }
+}
+
+/**
  * `/interrupt` (or the host's shutdown): keep the work. A WIP commit on the
  * branch, pushed; the session saved for /retry; the attempt's comment says
  * what was kept; the label says interrupted. The lease already records the
@@ -165,7 +241,19 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
   const { github, config } = ctx;
   const issueNumber = ctx.issue.number;
   const { git, worktree } = workspace;
+  const base = `refs/remotes/origin/${workspace.repository.defaultBranch}`;
   await git.commitAll(worktree, `harness: work in progress on #${issueNumber} (interrupted)\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
+  // Work in progress passes the same gate: a refusal keeps it on the host and the comment says why.
+  let refusal: HarnessError | null = null;
+  let changes: ChangedPath[] = [];
+  if ((await git.countCommits(`${base}..refs/heads/${ctx.branch}`)) > 0) {
+    try {
+      changes = (await gateCommit(ctx, workspace, base)).changes;
+    } catch (error) {
+      if (!isHarnessError(error) || error.code !== "EHARNESS_PUBLISH_REFUSED") throw error;
+      refusal = error;
+    }
+  }
   const heads = await git.remoteHeads(workspace.url, [ctx.branch], { token: await github.gitToken() });
   const plan = planPublication({
     success: false,
@@ -174,9 +262,10 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
     localHead: await git.head(worktree),
     remoteHead: heads.get(ctx.branch) ?? null,
     existingPull: null,
+    gate: refusal ? "refuse" : "publish",
   });
-  if (plan.push) await git.push(workspace.url, worktree, { token: await github.gitToken() });
-  await keepSession(ctx, workspace, home);
+  if (plan.push) await pushGated(ctx, workspace, changes);
+  if (!plan.refused) await keepSession(ctx, workspace, home);
   const next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), config.labels.interrupted);
   await ctx.comment.finish(
     renderSummaryComment({
@@ -185,10 +274,11 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
       branch: ctx.branch,
       commits: 0,
       note: INTERRUPTED_NOTE,
+      error: refusal ? { code: refusal.code, message: refusal.message, fix: refusal.fix } : undefined,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
     }),
   );
-  ctx.log.info({ issue: issueNumber, pushed: plan.push }, "interrupted: work kept");
+  ctx.log.info({ issue: issueNumber, pushed: plan.push, refused: plan.refused }, "interrupted: work kept");
   return { label: config.labels.interrupted, labels: next, pullRequest: null, pushed: plan.push, released: false };
 }
 
