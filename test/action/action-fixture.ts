@@ -25,7 +25,7 @@ export async function startActionFixture(scenarios: string[]): Promise<ActionFix
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "harness-action-"));
   const model = await startModelServer({ scenarios: await Promise.all(scenarios.map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f)))) });
   const github = await startFakeGitHub({ dir: path.join(dir, "github") });
-  await github.createRepo({ owner: OWNER, name: REPO, defaultBranch: "main", files: { "README.md": "# widgets\n" } });
+  await github.createRepo({ owner: OWNER, name: REPO, defaultBranch: "main", files: { "README.md": "# widgets\n" }, collaborators: { ada: "write" } });
   const summaryFile = path.join(dir, "step-summary.md");
   const outputFile = path.join(dir, "github-output");
   const stateDir = path.join(dir, "state");

@@ -28,9 +28,14 @@ let root: string;
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-action-reclaim-"));
   github = await startFakeGitHub({ dir: root });
-  await github.createRepo({ owner: OWNER, name: "widgets", files: { "README.md": "x\n" } });
+  await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "widgets", files: { "README.md": "x\n" } });
   // One attempt only: the first stalled lease is the last one.
-  await github.createRepo({ owner: OWNER, name: "once", files: { "README.md": "x\n", ".github/harness.yml": "reclaim:\n  maxAttempts: 1\n" } });
+  await github.createRepo({
+    collaborators: { ada: "write" },
+    owner: OWNER,
+    name: "once",
+    files: { "README.md": "x\n", ".github/harness.yml": "reclaim:\n  maxAttempts: 1\n" },
+  });
 });
 
 afterAll(async () => {

@@ -125,7 +125,12 @@ describe("the reconciler against the fake GitHub", () => {
   });
 
   it("hands over claimable issues in queue order; skips pull requests, blocked, backing-off and held issues", async () => {
-    await github.createRepo({ owner: OWNER, name: "mixed", files: { "README.md": "x\n", ".github/harness.yml": "priorityLabels:\n  high: urgent\n" } });
+    await github.createRepo({
+      collaborators: { ada: "write" },
+      owner: OWNER,
+      name: "mixed",
+      files: { "README.md": "x\n", ".github/harness.yml": "priorityLabels:\n  high: urgent\n" },
+    });
     const make = async (title: string, labels: string[], body = ""): Promise<number> =>
       (await github.createIssue(OWNER, "mixed", { title, body, labels, user: "ada" })).number;
     const blocker = await make("blocker", []);
@@ -177,7 +182,7 @@ describe("the reconciler against the fake GitHub", () => {
   });
 
   it("a backoff that ends wakes the reconciler before the next tick", async () => {
-    await github.createRepo({ owner: OWNER, name: "backoff", files: { "README.md": "x\n" } });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "backoff", files: { "README.md": "x\n" } });
     const n = (await github.createIssue(OWNER, "backoff", { title: "t", labels: ["harness:queued"], user: "ada" })).number;
     let clock = Date.parse("2030-01-01T00:00:00Z");
     await writeLease("backoff", lease(n, { notBefore: new Date(clock + 90_000).toISOString() }));
@@ -194,11 +199,16 @@ describe("the reconciler against the fake GitHub", () => {
   });
 
   it("an unchanged queue costs only 304s; a repository without a config file is not re-read until there is work", async () => {
-    await github.createRepo({ owner: OWNER, name: "quiet", files: { "README.md": "x\n" } });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "quiet", files: { "README.md": "x\n" } });
     const n = (
       await github.createIssue(OWNER, "quiet", { title: "t", labels: ["harness:queued", "priority:high"], body: "Depends on other-org/missing#3", user: "ada" })
     ).number;
-    await github.createRepo({ owner: OWNER, name: "withconfig", files: { "README.md": "x\n", ".github/harness.yml": "reconcileMinutes: 5\n" } });
+    await github.createRepo({
+      collaborators: { ada: "write" },
+      owner: OWNER,
+      name: "withconfig",
+      files: { "README.md": "x\n", ".github/harness.yml": "reconcileMinutes: 5\n" },
+    });
     const { intake, pool } = recordingIntake();
     const reconciler = startReconciler({ probot, intake, repositories: [`${OWNER}/quiet`, `${OWNER}/withconfig`], minutes: 60, log });
     const first = await reconciler.runOnce();
@@ -229,8 +239,13 @@ describe("the reconciler against the fake GitHub", () => {
   });
 
   it("walks a repository no more often than its reconcileMinutes", async () => {
-    await github.createRepo({ owner: OWNER, name: "slow", files: { "README.md": "x\n", ".github/harness.yml": "reconcileMinutes: 15\n" } });
-    await github.createRepo({ owner: OWNER, name: "fast", files: { "README.md": "x\n" } });
+    await github.createRepo({
+      collaborators: { ada: "write" },
+      owner: OWNER,
+      name: "slow",
+      files: { "README.md": "x\n", ".github/harness.yml": "reconcileMinutes: 15\n" },
+    });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "fast", files: { "README.md": "x\n" } });
     let clock = Date.parse("2030-01-01T00:00:00Z");
     const { intake } = recordingIntake();
     const reconciler = startReconciler({ probot, intake, repositories: [`${OWNER}/slow`, `${OWNER}/fast`], minutes: 5, log, now: () => new Date(clock) });

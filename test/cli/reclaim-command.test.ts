@@ -14,7 +14,7 @@ let root: string;
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-reclaim-cli-"));
   github = await startFakeGitHub({ dir: root });
-  await github.createRepo({ owner: "octo", name: "cli", files: { "README.md": "x\n" } });
+  await github.createRepo({ collaborators: { ada: "write" }, owner: "octo", name: "cli", files: { "README.md": "x\n" } });
 });
 
 afterAll(async () => {

@@ -34,7 +34,7 @@ beforeAll(async () => {
     ),
   );
   stack = await startStack({ scenarios, progressIntervalMs: 3_600_000 });
-  await stack.github.createRepo({ owner: OWNER, name: REPO, defaultBranch: "main", files: { "README.md": "# gated\n" } });
+  await stack.github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, defaultBranch: "main", files: { "README.md": "# gated\n" } });
   stack.github.setPermission(OWNER, REPO, "ada", "write");
 });
 

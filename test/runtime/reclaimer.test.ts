@@ -25,7 +25,7 @@ const dead = { agent: "agent-dead", host: "host-x", runId: "run-x" };
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-reclaim-"));
   github = await startFakeGitHub({ dir: root });
-  await github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+  await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
   client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
 });
 

@@ -35,7 +35,7 @@ beforeAll(async () => {
     scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/slow.yaml")), await loadScenario(path.resolve("test/fixtures/scenarios/long.yaml"))],
   });
   github = await startFakeGitHub({ dir: root });
-  await github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+  await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
 });
 
 afterAll(async () => {
