@@ -163,6 +163,30 @@ describe("secretsFromEnv", () => {
     expect(out).toContain("/usr/bin");
   });
 
+  it("takes the CLI's OAuth token, the session key, AWS credentials and any variable named like a secret", () => {
+    const env = {
+      CLAUDE_CODE_OAUTH_TOKEN: "oauth-token-value",
+      HARNESS_SESSION_KEY: "session-key-value",
+      AWS_SECRET_ACCESS_KEY: "aws-secret-value",
+      AWS_SESSION_TOKEN: "aws-session-value",
+      ACTIONS_RUNTIME_TOKEN: "runtime-token-value",
+      npm_config_password: "npm-password-value",
+      STRIPE_API_KEY: "stripe-key-value",
+      TOKEN_PATH: "/var/run/token-path",
+      GITHUB_TOKEN_URL: "https://example.test/token",
+      HARNESS_STATE_DIR: "/var/lib/harness",
+    };
+    expect(secretsFromEnv(env).secrets).toEqual([
+      "oauth-token-value",
+      "session-key-value",
+      "aws-secret-value",
+      "aws-session-value",
+      "runtime-token-value",
+      "npm-password-value",
+      "stripe-key-value",
+    ]);
+  });
+
   it("returns nothing for an environment without secrets", () => {
     expect(secretsFromEnv({ PATH: "/bin", HARNESS_REDACT_PATTERNS: " , " })).toEqual({ secrets: [], patterns: [] });
   });
