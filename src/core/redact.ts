@@ -27,15 +27,51 @@ const START = String.raw`(?:${AFTER_ESCAPE}|\b)`;
 /** The start of a base64url run (not `\b`, so a run like `-eyJ-eyJ-eyJ…` is scanned once, not once per `eyJ`). */
 const RUN_START = String.raw`(?:${AFTER_ESCAPE}|(?<![A-Za-z0-9_-]))`;
 
+/** The BEGIN and END lines of PEM private keys: PKCS#1 (RSA, EC, DSA), PKCS#8 (PRIVATE KEY, ENCRYPTED PRIVATE KEY), OPENSSH, PGP (…PRIVATE KEY BLOCK). */
+const PEM_MARKER = /-----(BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/g;
+/** What the body of a PEM block is made of: base64, whitespace, escaped newlines, header characters. */
+const PEM_BODY = /^[A-Za-z0-9+/=\s:,\\-]*/;
+
+/**
+ * Every PEM private key block, from its BEGIN line to the END line that
+ * follows, whatever is between. A block with no END (a truncated log line)
+ * goes as far as PEM text goes (`PEM_BODY`): it stops at the quote that closes
+ * a JSON string, so a session line stays valid JSON, and at the end of a
+ * sentence. One pass over the markers, so many BEGIN lines cost no more than one.
+ */
+function redactPemBlocks(text: string): string {
+  let out = "";
+  let from = 0;
+  let open: { start: number; bodyStart: number } | null = null;
+  const closeUnterminated = (limit: number): void => {
+    if (open === null) return;
+    // Only up to the next BEGIN, so that a run of BEGIN lines is read once.
+    const body = PEM_BODY.exec(text.slice(open.bodyStart, limit))?.[0] ?? "";
+    out += `${text.slice(from, open.start)}${REDACTED}`;
+    from = open.bodyStart + body.length;
+    open = null;
+  };
+  for (const marker of text.matchAll(PEM_MARKER)) {
+    const end = marker.index + marker[0].length;
+    if (marker[1] === "BEGIN") {
+      closeUnterminated(marker.index);
+      open = { start: marker.index, bodyStart: end };
+    } else if (open !== null) {
+      out += `${text.slice(from, open.start)}${REDACTED}`;
+      from = end;
+      open = null;
+    }
+  }
+  closeUnterminated(text.length);
+  return out + text.slice(from);
+}
+
 /**
  * Patterns applied whatever the configured secrets are, in this order (a
  * GitHub token holding a JWT goes whole before the JWT pattern could take
  * only its tail).
  */
 export const BUILTIN_PATTERNS: readonly RegExp[] = [
-  // PEM private keys: PKCS#1 (RSA, EC, DSA), PKCS#8 (PRIVATE KEY, ENCRYPTED PRIVATE KEY), OPENSSH
-  // and PGP (…PRIVATE KEY BLOCK). An unterminated block (a truncated log line) goes to the end of the text.
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
   // GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), installation (ghs_), refresh (ghr_).
   // https://github.blog/changelog/2021-03-31-authentication-token-format-updates-are-generally-available/
   // Installation tokens are now `ghs_<appid>_<JWT>`, ~520 characters with dots and underscores, and GitHub
@@ -169,7 +205,7 @@ export function createRedactor(secrets: string[], patterns: RegExp[] = []): Reda
 
   return (text: string): string => {
     if (text.length === 0) return text;
-    let out = literal === null ? text : text.replace(literal, REDACTED);
+    let out = redactPemBlocks(literal === null ? text : text.replace(literal, REDACTED));
     for (const re of regexps) {
       re.lastIndex = 0;
       out = out.replace(re, REDACTED);

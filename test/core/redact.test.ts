@@ -59,6 +59,14 @@ describe("createRedactor", () => {
     expect(redact(`x ${PEM.slice(0, 80)}`)).toBe("x [redacted]");
     // A JSON-escaped PEM.
     expect(redact(JSON.stringify({ key: PEM }))).toBe('{"key":"[redacted]"}');
+    // Cut off inside a JSON line (a session's JSONL): the block ends with the string, the line stays JSON.
+    const line = JSON.stringify({ type: "tool_result", content: PEM.slice(0, 120), is_error: false });
+    expect(JSON.parse(redact(line))).toEqual({ type: "tool_result", content: "[redacted]", is_error: false });
+    // Cut off in prose: the block ends with the sentence, not with the text.
+    expect(redact(`${PEM.slice(0, 40)}. Then the run went on.`)).toBe("[redacted]. Then the run went on.");
+    // A cut-off block, then prose, then a whole block: each goes, the prose between stays.
+    expect(redact(`${PEM.slice(0, 40)}; later:\n${PEM}\nend`)).toBe("[redacted]; later:\n[redacted]\nend");
+    expect(redact(`${PEM.slice(0, 40)}${PEM}`)).toBe("[redacted][redacted]");
   });
 
   it("redacts Authorization header values and keeps the header name and scheme", () => {
