@@ -107,10 +107,6 @@ const AUTHORIZATION = /(["']?(?:proxy-)?authorization["']?\s*[:=]\s*["']?)((?:be
  */
 const AWS_SECRET = /((?:\\?["'])?(?:aws)?[_.-]?secret[_.-]?(?:access)?[_.-]?key(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/gi;
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-}
-
 function withGlobal(pattern: RegExp): RegExp {
   return pattern.flags.includes("g") ? new RegExp(pattern.source, pattern.flags) : new RegExp(pattern.source, `${pattern.flags}g`);
 }
@@ -135,11 +131,11 @@ function toBase64Url(base64: string): string {
 interface Form {
   text: string;
   /** Base64 alphabet of a run whose neighbouring characters also hold a few bits of the secret. */
-  edges?: string;
+  edges?: RegExp;
 }
 
-const BASE64_CHAR = "[A-Za-z0-9+/]";
-const BASE64URL_CHAR = "[A-Za-z0-9_-]";
+const BASE64_CHAR = /[A-Za-z0-9+/]/;
+const BASE64URL_CHAR = /[A-Za-z0-9_-]/;
 
 function formsWithEdges(secret: string): Form[] {
   const values = new Set<string>([secret]);
@@ -176,10 +172,52 @@ export function formsOf(secret: string): string[] {
   return [...new Set(formsWithEdges(secret).map((f) => f.text))];
 }
 
-/** A regular expression source for a form; a run cut from an encoding also takes one character each side (they hold bits of the secret). */
-function formSource(form: Form): string {
-  const text = escapeRegExp(form.text);
-  return form.edges === undefined ? text : `${form.edges}?${text}${form.edges}?={0,2}`;
+/** Every form of every secret is at least this long, so its first characters are a key to look it up by. */
+const KEY_LENGTH = MIN_SECRET_LENGTH;
+
+/**
+ * Replaces the forms in a text. One look-up per position in a map keyed by
+ * the forms' first characters, so the cost does not grow with the number of
+ * secrets (a long-running app adds every installation token it mints; one
+ * regular expression of thousands of alternatives took seconds per comment).
+ * At a position the longest form wins; a run cut from an encoding also takes
+ * one character each side and its padding (they hold bits of the secret).
+ */
+function literalReplacer(forms: Form[]): Redactor {
+  const byKey = new Map<string, Form[]>();
+  // The forms' first two characters: most positions are passed over without building a key.
+  const pairs = new Set<number>();
+  const pair = (text: string, i: number): number => text.charCodeAt(i) * 65536 + text.charCodeAt(i + 1);
+  for (const form of [...forms].sort((a, b) => b.text.length - a.text.length)) {
+    pairs.add(pair(form.text, 0));
+    const key = form.text.slice(0, KEY_LENGTH);
+    const list = byKey.get(key);
+    if (list === undefined) byKey.set(key, [form]);
+    else list.push(form);
+  }
+  return (text) => {
+    let out = "";
+    let from = 0;
+    let i = 0;
+    while (i + KEY_LENGTH <= text.length) {
+      const form = pairs.has(pair(text, i)) ? byKey.get(text.slice(i, i + KEY_LENGTH))?.find((f) => text.startsWith(f.text, i)) : undefined;
+      if (form === undefined) {
+        i += 1;
+        continue;
+      }
+      let start = i;
+      let end = i + form.text.length;
+      if (form.edges !== undefined) {
+        if (start > from && form.edges.test(text.charAt(start - 1))) start -= 1;
+        if (end < text.length && form.edges.test(text.charAt(end))) end += 1;
+        for (let pad = 0; pad < 2 && text.charAt(end) === "="; pad += 1) end += 1;
+      }
+      out += `${text.slice(from, start)}${REDACTED}`;
+      from = end;
+      i = end;
+    }
+    return from === 0 ? text : out + text.slice(from);
+  };
 }
 
 /**
@@ -197,15 +235,13 @@ export function createRedactor(secrets: string[], patterns: RegExp[] = []): Reda
       if (!byText.has(form.text) || form.edges === undefined) byText.set(form.text, form);
     }
   }
-  const literals = [...byText.values()].sort((a, b) => b.text.length - a.text.length);
-  // One alternation: at each position the first (longest) form that matches wins.
-  const literal = literals.length === 0 ? null : new RegExp(literals.map(formSource).join("|"), "g");
+  const literal = byText.size === 0 ? null : literalReplacer([...byText.values()]);
   const regexps = [...BUILTIN_PATTERNS, ...patterns].map(withGlobal);
   const keepName = (_whole: string, name: string, scheme: string | undefined): string => `${name}${scheme ?? ""}${REDACTED}`;
 
   return (text: string): string => {
     if (text.length === 0) return text;
-    let out = redactPemBlocks(literal === null ? text : text.replace(literal, REDACTED));
+    let out = redactPemBlocks(literal === null ? text : literal(text));
     for (const re of regexps) {
       re.lastIndex = 0;
       out = out.replace(re, REDACTED);

@@ -31,6 +31,14 @@ describe("createRedactor", () => {
     expect(redact("x abcdefgh-ijklmnop y abcdefgh")).toBe("x [redacted] y [redacted]");
   });
 
+  it("finds each of thousands of secrets sharing a prefix (a long-running app registers every token it mints)", () => {
+    const secrets = Array.from({ length: 3000 }, (_, i) => `minted-token-${String(i).padStart(4, "0")}-${(i * 7919).toString(36)}`);
+    const redact = createRedactor(secrets);
+    const picked = [secrets[0], secrets[1234], secrets[2999]] as string[];
+    const text = picked.map((s) => `<${s}> <${Buffer.from(s).toString("hex")}>`).join(" ");
+    expect(redact(text)).toBe(picked.map(() => "<[redacted]> <[redacted]>").join(" "));
+  });
+
   it("treats regex characters in secrets literally", () => {
     const redact = createRedactor(["a.b*c+d?(e)[f]{g}|h\\i$"]);
     expect(redact("<a.b*c+d?(e)[f]{g}|h\\i$>")).toBe("<[redacted]>");
