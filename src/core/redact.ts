@@ -82,7 +82,8 @@ export const BUILTIN_PATTERNS: readonly RegExp[] = [
   // The lookahead wants a capital or digit early on, which a random token has and a snake_case name often
   // lacks; it is bounded so that a long run of text costs one bounded look per `gh?_`.
   new RegExp(String.raw`${START}gh[pousr]_(?=[A-Za-z0-9._-]{0,40}[A-Z0-9])[A-Za-z0-9._-]{19,}[A-Za-z0-9_-]`, "g"),
-  // Fine-grained personal access tokens, `github_pat_<22>_<59>` (GitHub docs, "GitHub's token formats").
+  // Fine-grained personal access tokens, `github_pat_<22>_<59>` (github/redacting-logger lib/patterns/default.rb);
+  // no fixed length here, as GitHub asks of every token type.
   new RegExp(String.raw`${START}github_pat_[A-Za-z0-9_]{20,}`, "g"),
   // Anthropic keys: sk-ant-api03-… and sk-ant-admin01-… (<93 chars>AA), OAuth access sk-ant-oat01-… and
   // refresh sk-ant-ort01-… tokens (gitleaks cmd/generate/config/rules/anthropic.go).
@@ -91,7 +92,8 @@ export const BUILTIN_PATTERNS: readonly RegExp[] = [
   // empty (`alg: none`) or padded (gitleaks cmd/generate/config/rules/jwt.go).
   new RegExp(String.raw`${RUN_START}eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*={0,2}`, "g"),
   // AWS access key ids: AKIA (long-term), ASIA (STS temporary), ABIA, ACCA, then 16 of [A-Z0-9]
-  // (gitleaks cmd/generate/config/rules/aws.go; AWS IAM "Unique identifiers" reference).
+  // (gitleaks cmd/generate/config/rules/aws.go;
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids).
   new RegExp(String.raw`${START}(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`, "g"),
 ];
 
