@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createRedactor, MIN_SECRET_LENGTH, secretsFromEnv, type Redactor } from "../core/redact.js";
 
 /**
@@ -24,11 +25,17 @@ export class SecretRegistry {
     if (changed) this.rebuild();
   }
 
-  /** The environment's secrets and HARNESS_REDACT_PATTERNS (EHARNESS_CONFIG on a bad pattern). */
+  /**
+   * The environment's secrets (see `secretsFromEnv`), the contents of the file
+   * named by PRIVATE_KEY_PATH (the App's key, read by the app later) and
+   * HARNESS_REDACT_PATTERNS (EHARNESS_CONFIG on a bad pattern).
+   */
   addFromEnv(env: Record<string, string | undefined>): void {
     const found = secretsFromEnv(env);
     this.patterns = [...this.patterns, ...found.patterns];
     for (const secret of found.secrets) this.secrets.add(secret);
+    const keyFile = readKeyFile(env.PRIVATE_KEY_PATH);
+    if (keyFile !== undefined && keyFile.trim().length >= MIN_SECRET_LENGTH) this.secrets.add(keyFile);
     this.rebuild();
   }
 
@@ -37,6 +44,16 @@ export class SecretRegistry {
   }
 
   readonly redact: Redactor = (text) => this.redactor(text);
+}
+
+/** The key file's text; a missing or unreadable file is the app's error to report when it reads it, not ours. */
+function readKeyFile(file: string | undefined): string | undefined {
+  if (file === undefined || file === "") return undefined;
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /** The registry of this process. */

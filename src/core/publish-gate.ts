@@ -157,6 +157,9 @@ function secretForms(secret: string): { form: string; name: string }[] {
   return forms.filter(({ form }) => !seen.has(form) && seen.add(form));
 }
 
+/** The first line of a PEM private key of any kind (RSA, EC, PKCS#8, ENCRYPTED, OPENSSH, PGP): redact.ts finds the whole block, the gate only needs to see one. */
+const PRIVATE_KEY_HEADER = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/;
+
 /** Why `text` may not be published, or null: a known secret in one of its forms, or a vendor token or private key. */
 function secretIn(text: string, secrets: string[]): string | null {
   for (const secret of secrets) {
@@ -165,7 +168,7 @@ function secretIn(text: string, secrets: string[]): string | null {
       if (text.includes(form)) return `adds a secret this host holds (${name})`;
     }
   }
-  for (const pattern of BUILTIN_PATTERNS) {
+  for (const pattern of [...BUILTIN_PATTERNS, PRIVATE_KEY_HEADER]) {
     if (new RegExp(pattern.source, pattern.flags.replace("g", "")).test(text)) return "adds what looks like a credential (a token or private key pattern)";
   }
   return null;

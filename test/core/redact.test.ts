@@ -31,6 +31,14 @@ describe("createRedactor", () => {
     expect(redact("x abcdefgh-ijklmnop y abcdefgh")).toBe("x [redacted] y [redacted]");
   });
 
+  it("finds each of thousands of secrets sharing a prefix (a long-running app registers every token it mints)", () => {
+    const secrets = Array.from({ length: 3000 }, (_, i) => `minted-token-${String(i).padStart(4, "0")}-${(i * 7919).toString(36)}`);
+    const redact = createRedactor(secrets);
+    const picked = [secrets[0], secrets[1234], secrets[2999]] as string[];
+    const text = picked.map((s) => `<${s}> <${Buffer.from(s).toString("hex")}>`).join(" ");
+    expect(redact(text)).toBe(picked.map(() => "<[redacted]> <[redacted]>").join(" "));
+  });
+
   it("treats regex characters in secrets literally", () => {
     const redact = createRedactor(["a.b*c+d?(e)[f]{g}|h\\i$"]);
     expect(redact("<a.b*c+d?(e)[f]{g}|h\\i$>")).toBe("<[redacted]>");
@@ -59,6 +67,14 @@ describe("createRedactor", () => {
     expect(redact(`x ${PEM.slice(0, 80)}`)).toBe("x [redacted]");
     // A JSON-escaped PEM.
     expect(redact(JSON.stringify({ key: PEM }))).toBe('{"key":"[redacted]"}');
+    // Cut off inside a JSON line (a session's JSONL): the block ends with the string, the line stays JSON.
+    const line = JSON.stringify({ type: "tool_result", content: PEM.slice(0, 120), is_error: false });
+    expect(JSON.parse(redact(line))).toEqual({ type: "tool_result", content: "[redacted]", is_error: false });
+    // Cut off in prose: the block ends with the sentence, not with the text.
+    expect(redact(`${PEM.slice(0, 40)}. Then the run went on.`)).toBe("[redacted]. Then the run went on.");
+    // A cut-off block, then prose, then a whole block: each goes, the prose between stays.
+    expect(redact(`${PEM.slice(0, 40)}; later:\n${PEM}\nend`)).toBe("[redacted]; later:\n[redacted]\nend");
+    expect(redact(`${PEM.slice(0, 40)}${PEM}`)).toBe("[redacted][redacted]");
   });
 
   it("redacts Authorization header values and keeps the header name and scheme", () => {
@@ -161,6 +177,30 @@ describe("secretsFromEnv", () => {
     expect(out).not.toContain("BEGIN RSA PRIVATE KEY");
     expect(out).not.toMatch(/corp-123456|internal\.example\.com|xxxy/);
     expect(out).toContain("/usr/bin");
+  });
+
+  it("takes the CLI's OAuth token, the session key, AWS credentials and any variable named like a secret", () => {
+    const env = {
+      CLAUDE_CODE_OAUTH_TOKEN: "oauth-token-value",
+      HARNESS_SESSION_KEY: "session-key-value",
+      AWS_SECRET_ACCESS_KEY: "aws-secret-value",
+      AWS_SESSION_TOKEN: "aws-session-value",
+      ACTIONS_RUNTIME_TOKEN: "runtime-token-value",
+      npm_config_password: "npm-password-value",
+      STRIPE_API_KEY: "stripe-key-value",
+      TOKEN_PATH: "/var/run/token-path",
+      GITHUB_TOKEN_URL: "https://example.test/token",
+      HARNESS_STATE_DIR: "/var/lib/harness",
+    };
+    expect(secretsFromEnv(env).secrets).toEqual([
+      "oauth-token-value",
+      "session-key-value",
+      "aws-secret-value",
+      "aws-session-value",
+      "runtime-token-value",
+      "npm-password-value",
+      "stripe-key-value",
+    ]);
   });
 
   it("returns nothing for an environment without secrets", () => {
