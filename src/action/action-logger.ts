@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { processSecrets } from "../adapters/secrets.js";
 import type { ActionCore } from "./action-core.js";
 
 const LEVELS: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
@@ -23,8 +24,9 @@ export function formatLogLine(line: string): string {
 
 /**
  * The harness's structured log, written to the Actions log through `core.info`
- * (which masks registered secrets), one readable line per record. Secrets are
- * also censored in logged objects, as in the harness's own logger.
+ * (which masks registered secrets), one readable line per record, redacted
+ * through the process's secret registry like the harness's own log (token
+ * shapes, encoded forms, minted tokens); secrets are also censored by path.
  */
 export function createActionLogger(core: Pick<ActionCore, "info">, level = "info"): Logger {
   return pino(
@@ -38,7 +40,7 @@ export function createActionLogger(core: Pick<ActionCore, "info">, level = "info
     },
     {
       write(chunk: string): void {
-        for (const line of chunk.split("\n")) if (line !== "") core.info(formatLogLine(line));
+        for (const line of chunk.split("\n")) if (line !== "") core.info(processSecrets.redact(formatLogLine(line)));
       },
     },
   );

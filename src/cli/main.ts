@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { isHarnessError } from "../core/errors.js";
+import { processSecrets } from "../adapters/secrets.js";
 
 const USAGE = `harness: run Claude Code agents on a repository's issues
 
@@ -99,7 +100,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`${isHarnessError(error) ? error.toString() : String(error instanceof Error ? (error.stack ?? error.message) : error)}\n`);
+    const text = isHarnessError(error) ? error.toString() : String(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.stderr.write(`${processSecrets.redact(text)}\n`);
     process.exitCode = 1;
   },
 );
