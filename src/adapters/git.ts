@@ -338,6 +338,27 @@ export class GitRepository {
     return (await this.run(["rev-parse", "HEAD"], at)).stdout.trim();
   }
 
+  /**
+   * Puts the worktree's files that `matches` selects back to what `base` has
+   * (removed where `base` has none), among the paths the worktree's HEAD
+   * changed against `base`. Returns the paths put back. The harness's own git
+   * (its admin dir, its index); nothing of the agent's is read.
+   */
+  async resetPathsTo(worktree: WorktreeHandle, base: string, matches: (path: string) => boolean): Promise<string[]> {
+    const at = { gitDir: worktree.gitDir, workTree: worktree.path };
+    const changed = (await this.run(["diff", "--no-renames", "--no-ext-diff", "--name-only", "-z", base, "HEAD"], at)).stdout
+      .split("\0")
+      .filter((p) => p !== "" && matches(p));
+    if (changed.length === 0) return [];
+    const inBase = new Set((await this.run(["ls-tree", "-r", "-z", "--name-only", base, "--", ...changed], at)).stdout.split("\0").filter((p) => p !== ""));
+    const restore = changed.filter((p) => inBase.has(p));
+    if (restore.length > 0) await this.run(["checkout", base, "--", ...restore], at);
+    const remove = changed.filter((p) => !inBase.has(p));
+    if (remove.length > 0) await this.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--", ...remove], at);
+    for (const p of remove) await fs.rm(path.join(worktree.path, p), { recursive: true, force: true });
+    return changed;
+  }
+
   async head(worktree: WorktreeHandle): Promise<string> {
     return (await this.run(["rev-parse", "HEAD"], { gitDir: worktree.gitDir, workTree: worktree.path })).stdout.trim();
   }

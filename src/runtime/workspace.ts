@@ -7,6 +7,18 @@ import type { Logger } from "../adapters/logger.js";
 import { sharedClone } from "./shared-clone.js";
 import type { StateDir } from "./state-dir.js";
 
+/**
+ * What the CLI (and the tools it runs) read as settings, instructions or hooks
+ * when a session starts, anywhere in the tree: a session that commits them to
+ * the issue's branch must not set the rules of the next session.
+ */
+const AGENT_CONFIG_NAMES = new Set([".claude", ".mcp.json", ".claude.json", "CLAUDE.md", "CLAUDE.local.md", ".gitmodules", ".husky", ".ripgreprc"]);
+
+/** Whether a repository path is, or lies inside, agent configuration (AGENT_CONFIG_NAMES, at any depth). */
+export function isAgentConfig(repoPath: string): boolean {
+  return repoPath.split("/").some((segment) => AGENT_CONFIG_NAMES.has(segment));
+}
+
 /** The issue's git worktree on its branch, in the host's shared clone of the repository. */
 export interface Workspace {
   git: GitRepository;
@@ -59,6 +71,12 @@ export async function prepareWorkspace(input: WorkspaceInput): Promise<Workspace
   const startPoint = heads.has(branch) ? `refs/remotes/origin/${branch}` : `refs/remotes/origin/${repository.defaultBranch}`;
   const worktree = await git.addWorktree(state.worktree(github.owner, github.repo, input.issue), branch, startPoint);
   clock.mark("git.worktree");
+  if (heads.has(branch)) {
+    // Continuing the branch: its agent configuration comes from the default branch, as a writer left it.
+    const reset = await git.resetPathsTo(worktree, `refs/remotes/origin/${repository.defaultBranch}`, isAgentConfig);
+    if (reset.length > 0) input.log.warn({ issue: input.issue, paths: reset }, "agent configuration the branch changed is read from the default branch");
+    clock.mark("git.agentConfig");
+  }
   input.log.info({ issue: input.issue, worktree: worktree.path, startPoint }, "worktree ready");
   return { git, worktree, repository, url, branch, heads };
 }

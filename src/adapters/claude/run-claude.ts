@@ -87,6 +87,8 @@ export function buildClaudeArgs(options: RunClaudeOptions): string[] {
   args.push("--max-turns", String(options.maxTurns));
   args.push("--max-budget-usd", String(options.maxBudgetUsd));
   if (options.model !== undefined) args.push("--model", options.model);
+  // MCP servers only from the command line (there are none): a `.mcp.json` in the repository never starts a server.
+  args.push("--strict-mcp-config");
   return args;
 }
 

@@ -40,6 +40,7 @@ describe("buildClaudeArgs / buildClaudeEnv", () => {
       "5",
       "--model",
       "m",
+      "--strict-mcp-config",
     ]);
     expect(buildClaudeArgs({ ...o, resume: true })).toContain("--resume");
     expect(buildClaudeArgs({ ...o, permissionMode: undefined })).toContain("dontAsk");
