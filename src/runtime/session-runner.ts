@@ -40,14 +40,17 @@ export async function renderPrompts(
     previousOutcome?: string;
     previousSummary?: string;
   },
-): Promise<{ bootstrap: string; task: string }> {
+): Promise<{ bootstrap: string; task: string; hidden: Record<string, number> }> {
+  // What a person reading the issue cannot see does not reach the model (src/core/strip-hidden.ts).
+  const title = stripHidden(input.issue.title);
+  const body = stripHidden(input.issue.body);
   const values = {
     previousOutcome: input.previousOutcome ?? "unknown",
     previousSummary: fenceUntrusted(input.previousSummary ?? "(no summary was posted)", "previous-summary (untrusted)"),
     repository: deps.github.fullName,
     issueNumber: String(input.issue.number),
-    issueTitle: fenceUntrusted(stripHidden(input.issue.title).text, "issue-title (untrusted)"),
-    issueBody: fenceUntrusted(input.issue.body === "" ? "(no description)" : stripHidden(input.issue.body).text, "issue-body (untrusted)"),
+    issueTitle: fenceUntrusted(title.text, "issue-title (untrusted)"),
+    issueBody: fenceUntrusted(input.issue.body === "" ? "(no description)" : body.text, "issue-body (untrusted)"),
     branch: input.branch,
     baseBranch: input.baseBranch,
   };
@@ -72,6 +75,12 @@ export async function renderPrompts(
   return {
     bootstrap: renderTemplate(bootstrapTemplate, values, source),
     task: renderTemplate(taskTemplate, values, `prompts/${taskFile}`),
+    // What was stripped, per kind (title and body together), for the log.
+    hidden: Object.fromEntries(
+      Object.keys(body.removed)
+        .map((kind) => [kind, (title.removed[kind as keyof typeof title.removed] ?? 0) + (body.removed[kind as keyof typeof body.removed] ?? 0)] as const)
+        .filter(([, n]) => n > 0),
+    ),
   };
 }
 
@@ -137,6 +146,8 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
     }
     log.info({ issue: issueNumber, sessionId: input.sessionId }, "session restored: resuming");
   }
+  if (Object.keys(prompts.hidden).length > 0)
+    log.warn({ issue: issueNumber, hidden: prompts.hidden }, "the issue held text a reader does not see; it was left out of the prompt");
   const bootstrapFile = path.join(input.sessionDir, "bootstrap.md");
   await fs.writeFile(bootstrapFile, prompts.bootstrap, { mode: 0o600 });
   clock.mark("prompts");
