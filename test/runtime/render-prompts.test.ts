@@ -8,7 +8,7 @@ const promptsDir = path.resolve("prompts");
 // renderPrompts reads only these two members of the client (readFile only for a custom promptFile).
 const github = { fullName: "acme/widgets", readFile: async () => null } as unknown as GitHubClient;
 
-async function render(title: string, body: string): Promise<{ bootstrap: string; task: string }> {
+async function render(title: string, body: string): ReturnType<typeof renderPrompts> {
   return renderPrompts(
     { github, config: defaultConfig(), promptsDir },
     { issue: { number: 7, title, body, labels: [], state: "open", isPullRequest: false }, branch: "harness/issue-7", baseBranch: "main" },
