@@ -51,6 +51,8 @@ export interface ActionSettings {
   progressIntervalMs: number;
   /** Session directories in the state directory older than this are removed when the run starts (HARNESS_SESSION_RETENTION_DAYS). */
   sessionRetentionMs: number;
+  /** HARNESS_SESSION_KEY: seals saved sessions and opens sealed ones. */
+  sessionKey?: Buffer;
 }
 
 export interface MainDeps {
@@ -129,6 +131,7 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
         permissionMode: settings.permissionMode,
         sandbox: settings.sandbox,
         forwarderPath: settings.forwarderPath,
+        ...(settings.sessionKey ? { sessionKey: settings.sessionKey } : {}),
       },
       promptsDir: settings.promptsDir,
       log,

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { HarnessError, toHarnessError, type HarnessErrorCode } from "../core/errors.js";
+import { parseSessionKey } from "../core/session-seal.js";
 import { modelEnvFrom } from "../runtime/model-env.js";
 import { sandboxFromEnv } from "../runtime/host-checks.js";
 import type { Sandbox } from "../adapters/sandbox/sandbox.js";
@@ -284,6 +285,13 @@ export async function readSettings(
     const e = error as HarnessError;
     problems.push({ code: e.code, message: e.message, fix: e.fix });
   }
+  let sessionKey: Buffer | undefined;
+  try {
+    sessionKey = parseSessionKey(env.HARNESS_SESSION_KEY);
+  } catch (error) {
+    const e = error as HarnessError;
+    problems.push({ code: e.code, message: e.message, fix: e.fix });
+  }
 
   if (
     problems.length > 0 ||
@@ -317,6 +325,7 @@ export async function readSettings(
       permissionMode: "dontAsk",
       progressIntervalMs: 60_000,
       sessionRetentionMs: retentionMs,
+      ...(sessionKey ? { sessionKey } : {}),
     },
   };
 }

@@ -37,6 +37,8 @@ export interface RepositoryData {
   defaultBranch: string;
   cloneUrl: string;
   fullName: string;
+  /** Whether only the repository's readers can fetch it (decides whether a session may be saved without a key). */
+  private?: boolean;
 }
 
 export interface PullRequestData {
@@ -122,7 +124,7 @@ export class GitHubClient {
 
   async getRepository(): Promise<RepositoryData> {
     const { data } = await this.api.rest.repos.get({ owner: this.owner, repo: this.repo });
-    return { defaultBranch: data.default_branch, cloneUrl: data.clone_url, fullName: data.full_name };
+    return { defaultBranch: data.default_branch, cloneUrl: data.clone_url, fullName: data.full_name, private: data.private };
   }
 
   async getIssue(number: number): Promise<IssueData> {

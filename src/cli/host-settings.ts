@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
+import { parseSessionKey } from "../core/session-seal.js";
 import { modelEnvFrom } from "../runtime/model-env.js";
 import { StateDir } from "../runtime/state-dir.js";
 import type { ClaudeSettings } from "../runtime/work-issue.js";
@@ -18,6 +19,7 @@ export interface HostSettings {
 }
 
 export function hostSettingsFromEnv(env: NodeJS.ProcessEnv): HostSettings {
+  const sessionKey = parseSessionKey(env.HARNESS_SESSION_KEY);
   return {
     state: new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`),
     host: os.hostname(),
@@ -28,6 +30,7 @@ export function hostSettingsFromEnv(env: NodeJS.ProcessEnv): HostSettings {
       permissionMode: env.HARNESS_PERMISSION_MODE ?? "dontAsk",
       sandbox: sandboxFromEnv(env),
       forwarderPath: forwarderPath(),
+      ...(sessionKey ? { sessionKey } : {}),
     },
     promptsDir: promptsDir(),
     ...(env.HARNESS_EVENTS_FILE ? { eventsFile: env.HARNESS_EVENTS_FILE } : {}),

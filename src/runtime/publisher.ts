@@ -31,6 +31,8 @@ export interface PublishContext {
   now: () => Date;
   /** Scrubs secrets from the saved session; the process's registry by default. */
   redact?: (text: string) => string;
+  /** HARNESS_SESSION_KEY: the saved session is sealed with it. */
+  sessionKey?: Buffer;
   /** What publishing has done so far, for a failure's summary (the pull request it opened). */
   done: { pullRequest: number | null; pushed: boolean };
   /**
@@ -65,6 +67,7 @@ async function keepSession(ctx: PublishContext, workspace: Workspace, home: stri
       sessionId: ctx.sessionId,
       redact: ctx.redact ?? processSecrets.redact,
       now: ctx.now(),
+      ...(ctx.sessionKey ? { sessionKey: ctx.sessionKey } : {}),
     });
   } catch (error) {
     ctx.log.warn({ issue: ctx.issue.number, err: error }, "session not saved: /retry will not be able to resume it");

@@ -24,6 +24,8 @@ export interface ClaudeSettings {
   sandbox: Sandbox;
   /** The forwarder script (sandbox/forwarder.mjs) that links the sandbox's loopback to the harness's proxies. */
   forwarderPath: string;
+  /** HARNESS_SESSION_KEY: seals the saved session and opens a sealed one (src/core/session-seal.ts). */
+  sessionKey?: Buffer;
 }
 
 /** `new`, or what a person's /retry asked for: continue the session (`resume`), or start `fresh` with the last summary. */
@@ -137,6 +139,7 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
       issue: issueNumber,
       home,
       cwd: workspace.worktree.path,
+      ...(input.claude.sessionKey ? { sessionKey: input.claude.sessionKey } : {}),
     });
     if (restored?.sessionId !== input.sessionId) {
       throw new HarnessError("EHARNESS_SESSION", {

@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { HarnessError } from "../core/errors.js";
+import { openSession, sealSession } from "../core/session-seal.js";
 import type { GitCredentials, GitRepository } from "../adapters/git.js";
 import { HARNESS_IDENTITY } from "./shared-clone.js";
 
@@ -10,7 +11,9 @@ import { HARNESS_IDENTITY } from "./shared-clone.js";
  * session's JSONL file (redacted) is committed to `refs/harness/sessions/issue-N`
  * on the repository and pushed without force, so it costs no REST write and any
  * host with access to the repository can restore it under its own HOME and
- * working directory, which is all `claude --resume <id>` needs.
+ * working directory, which is all `claude --resume <id>` needs. With a
+ * session key the file is sealed (src/core/session-seal.ts) before it leaves
+ * the host, bound to its session id and issue.
  */
 
 /** The directory key the CLI uses for a working directory (see CLAUDE-CLI.md). */
@@ -31,6 +34,8 @@ export interface SavedSession {
   issue: number;
   savedAt: string;
   commit: string;
+  /** The pushed blob is sealed with the session key (false: plain text). */
+  sealed: boolean;
 }
 
 async function gitWithInput(git: GitRepository, args: string[], input: string): Promise<string> {
@@ -50,6 +55,8 @@ export interface SessionPlace {
   issue: number;
   home: string;
   cwd: string;
+  /** HARNESS_SESSION_KEY (see parseSessionKey): seals what is saved, opens what is restored. */
+  sessionKey?: Buffer;
 }
 
 /** Saves the session file of `sessionId` (found under `home` for `cwd`) to the issue's session ref. */
@@ -77,7 +84,10 @@ export async function saveSession(
   const parent = heads.stdout.split("\t")[0]?.trim() || null;
   if (parent) await git.run(["fetch", "--quiet", "--no-tags", input.url, `+${ref}:${ref}`], { credentials: input.credentials });
   const meta = { sessionId: input.sessionId, issue: input.issue, savedAt: input.now.toISOString() };
-  const sessionBlob = await gitWithInput(git, ["hash-object", "-w", "--stdin"], input.redact(text));
+  const redacted = input.redact(text);
+  const binding = { sessionId: input.sessionId, issue: input.issue };
+  const blob = input.sessionKey ? sealSession(redacted, input.sessionKey, binding) : redacted;
+  const sessionBlob = await gitWithInput(git, ["hash-object", "-w", "--stdin"], blob);
   const metaBlob = await gitWithInput(git, ["hash-object", "-w", "--stdin"], `${JSON.stringify(meta, null, 2)}\n`);
   const tree = await gitWithInput(git, ["mktree"], `100644 blob ${metaBlob}\tmeta.json\n100644 blob ${sessionBlob}\tsession.jsonl\n`);
   const commitArgs = [
@@ -97,12 +107,13 @@ export async function saveSession(
       fix: "Another runner saved a session for this issue at the same moment; /retry again.",
     });
   }
-  return { ...meta, commit };
+  return { ...meta, commit, sealed: input.sessionKey !== undefined };
 }
 
 /**
  * Restores the newest saved session of an issue under `home` for `cwd`.
- * Returns null when none was saved.
+ * Returns null when none was saved. A sealed session that does not open
+ * (no key, another key, altered, another issue's) is EHARNESS_SESSION.
  */
 export async function restoreSession(input: SessionPlace): Promise<{ sessionId: string; file: string } | null> {
   const { git } = input;
@@ -117,9 +128,10 @@ export async function restoreSession(input: SessionPlace): Promise<{ sessionId: 
       fix: "Use /retry fresh to start a new session.",
     });
   }
+  const content = await git.run(["show", `${ref}:session.jsonl`]);
+  const opened = openSession(content.stdout, input.sessionKey, { sessionId: meta.sessionId, issue: input.issue });
   const file = sessionFile(input.home, input.cwd, meta.sessionId);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const content = await git.run(["show", `${ref}:session.jsonl`]);
-  await fs.writeFile(file, `${content.stdout}\n`);
+  await fs.writeFile(file, opened.endsWith("\n") ? opened : `${opened}\n`);
   return { sessionId: meta.sessionId, file };
 }

@@ -141,6 +141,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     log,
     now: deps.now,
     ...(deps.redact ? { redact: deps.redact } : {}),
+    ...(deps.claude.sessionKey ? { sessionKey: deps.claude.sessionKey } : {}),
     done: { pullRequest: null, pushed: false },
   };
 

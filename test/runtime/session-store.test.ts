@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitRepository } from "../../src/adapters/git.js";
 import { runClaude } from "../../src/adapters/claude/run-claude.js";
 import { defaultCliPath } from "../../src/cli/paths.js";
-import { projectKey, restoreSession, saveSession, sessionFile } from "../../src/runtime/session-store.js";
+import { HarnessError } from "../../src/core/errors.js";
+import { projectKey, restoreSession, saveSession, sessionFile, sessionRef } from "../../src/runtime/session-store.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 
@@ -126,5 +127,79 @@ describe("session store", () => {
         cwd: path.join(root, "host-c", "w"),
       }),
     ).toBeNull();
+  });
+
+  it("seals the pushed session with the session key: the blob holds no transcript text, and it restores only with that key, on its own issue", async () => {
+    const sessionId = randomUUID();
+    const url = github.gitUrl("octo", "resume");
+    const credentials = { token: github.token };
+    const sessionKey = randomBytes(32);
+    const canary = "CANARY-tool-output-0c9f3e";
+    const dir = path.join(root, "host-sealed");
+    const home = path.join(dir, "home");
+    const cwd = path.join(dir, "work");
+    const file = sessionFile(home, cwd, sessionId);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const transcript = `${JSON.stringify({ type: "user", sessionId, text: `tool said ${canary}` })}\n${JSON.stringify({ type: "assistant", text: "ok" })}\n`;
+    await fs.writeFile(file, transcript);
+    const gitA = new GitRepository({ cloneDir: path.join(dir, "a.git"), home, identity: { name: "h", email: "h@x" } });
+    await gitA.ensureClone();
+    const saved = await saveSession({ git: gitA, url, credentials, issue: 21, home, cwd, sessionId, sessionKey, redact: (t) => t, now: new Date() });
+    expect(saved.sealed).toBe(true);
+
+    // What anyone who fetches the ref gets: the envelope, no transcript text.
+    const gitB = new GitRepository({ cloneDir: path.join(dir, "b.git"), home, identity: { name: "h", email: "h@x" } });
+    await gitB.ensureClone();
+    await gitB.run(["fetch", "--quiet", "--no-tags", url, `+${sessionRef(21)}:${sessionRef(21)}`], { credentials });
+    const blob = (await gitB.run(["show", `${sessionRef(21)}:session.jsonl`])).stdout;
+    expect(blob.split("\n")[0]).toBe("harness-session-v1 aes-256-gcm");
+    expect(blob).not.toContain(canary);
+    const everything = (await gitB.run(["log", "-p", "--format=%B", sessionRef(21)])).stdout;
+    expect(everything).not.toContain(canary);
+
+    const place = (issue: number, host: string) => ({ git: gitB, url, credentials, issue, home: path.join(dir, host, "home"), cwd: path.join(dir, host, "w") });
+    const restored = await restoreSession({ ...place(21, "b"), sessionKey });
+    expect(restored?.sessionId).toBe(sessionId);
+    expect(await fs.readFile(restored!.file, "utf8")).toBe(transcript);
+
+    // No key, another key: a coded error that says what to do.
+    for (const key of [undefined, randomBytes(32)]) {
+      const error = await restoreSession({ ...place(21, "c"), ...(key ? { sessionKey: key } : {}) }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HarnessError);
+      expect((error as HarnessError).code).toBe("EHARNESS_SESSION");
+      expect((error as HarnessError).fix).toContain("HARNESS_SESSION_KEY");
+    }
+
+    // The same commit pushed to another issue's ref does not open there.
+    await gitB.run(["push", "--quiet", url, `${saved.commit}:${sessionRef(22)}`], { credentials });
+    const moved = await restoreSession({ ...place(22, "d"), sessionKey }).catch((e: unknown) => e);
+    expect((moved as HarnessError).code).toBe("EHARNESS_SESSION");
+  });
+
+  it("still restores an unencrypted session saved before sealing, with a key set", async () => {
+    const sessionId = randomUUID();
+    const url = github.gitUrl("octo", "resume");
+    const credentials = { token: github.token };
+    const dir = path.join(root, "host-plain");
+    const home = path.join(dir, "home");
+    const cwd = path.join(dir, "work");
+    const file = sessionFile(home, cwd, sessionId);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const transcript = `${JSON.stringify({ type: "user", text: "plain" })}\n`;
+    await fs.writeFile(file, transcript);
+    const git = new GitRepository({ cloneDir: path.join(dir, "a.git"), home, identity: { name: "h", email: "h@x" } });
+    await git.ensureClone();
+    const saved = await saveSession({ git, url, credentials, issue: 23, home, cwd, sessionId, redact: (t) => t, now: new Date() });
+    expect(saved.sealed).toBe(false);
+    const restored = await restoreSession({
+      git,
+      url,
+      credentials,
+      issue: 23,
+      home: path.join(dir, "h2"),
+      cwd: path.join(dir, "w2"),
+      sessionKey: randomBytes(32),
+    });
+    expect(await fs.readFile(restored!.file, "utf8")).toBe(transcript);
   });
 });
