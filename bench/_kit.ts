@@ -7,6 +7,7 @@
  * session_ended → issue_done with its steps). No bench reads log text: the
  * worker's log is kept only for a person reading a failed run.
  */
+import { randomBytes } from "node:crypto";
 import { execFileSync, spawn } from "node:child_process";
 import { promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
@@ -16,6 +17,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { EventOf, LifecycleEvent, LifecycleEventType } from "../src/core/lifecycle-events.js";
 import type { RecordedRequest, Scenario, ScenarioTurn } from "../src/offline/model-server.js";
 import { startBench, type Bench } from "../test/chaos/worker-kit.js";
+
+/** HARNESS_SESSION_KEY of the workers this process starts. */
+const SESSION_KEY = randomBytes(32).toString("hex");
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = path.join(ROOT, "src", "cli", "main.ts");
@@ -185,6 +189,8 @@ export async function runWorker(
     GITHUB_API_URL: env.github.apiUrl,
     HARNESS_STATE_DIR: input.stateDir ?? path.join(dir, "state"),
     HARNESS_EVENTS_FILE: eventsFile,
+    // One key for every worker of this process: a session one saves, another resumes (sealed, as a public repository needs).
+    HARNESS_SESSION_KEY: SESSION_KEY,
     ANTHROPIC_BASE_URL: env.model.url,
     ANTHROPIC_API_KEY: "scripted-model-key",
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",

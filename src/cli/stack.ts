@@ -38,6 +38,8 @@ export interface Stack {
   runtime: HostRuntime;
   events: LifecycleEvent[];
   apiCounts: Map<string, ApiCounts>;
+  /** HARNESS_SESSION_KEY of the stack's agents: saved sessions are sealed with it. */
+  sessionKey: Buffer;
   /** The reconciler, when the stack was started with `reconcile`. */
   reconciler: Reconciler | null;
   close: () => Promise<void>;
@@ -89,6 +91,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const apiCounts = new Map<string, ApiCounts>();
     const pool = new AgentPool({ agents: options.agents ?? 1, log });
     const state = new StateDir(path.join(root, "state"));
+    const sessionKey = randomBytes(32);
     const host = {
       state,
       host: os.hostname(),
@@ -98,6 +101,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "scripted-model-key", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
         permissionMode: "dontAsk",
         sandbox: createSandbox(options.sandbox ?? "bwrap"),
+        // Saved sessions sealed, as a public repository needs them (the fake's repositories are public).
+        sessionKey,
         forwarderPath: forwarderPath(),
       },
       promptsDir: promptsDir(),
@@ -129,7 +134,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : null;
     if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
-    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, reconciler, close };
+    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, close };
   } catch (error) {
     await close();
     throw error;

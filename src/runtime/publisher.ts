@@ -11,6 +11,7 @@ import type { Logger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { harnessLabels } from "./claim-issue.js";
 import type { LeaseHandle } from "./lease-handle.js";
+import { decideSessionSaving } from "../core/session-seal.js";
 import { saveSession } from "./session-store.js";
 import type { TrackingComment } from "./tracking-comment.js";
 import type { Workspace } from "./workspace.js";
@@ -54,8 +55,17 @@ export interface Published {
   released: boolean;
 }
 
-/** Saves the session where any runner can resume it; a failure costs only the resume. */
+/**
+ * Saves the session where any runner can resume it; a failure costs only the
+ * resume. A public repository's session is pushed only sealed (its tool output
+ * would be anyone's to fetch): without HARNESS_SESSION_KEY it is not pushed.
+ */
 async function keepSession(ctx: PublishContext, workspace: Workspace, home: string): Promise<void> {
+  const saving = decideSessionSaving({ hasKey: ctx.sessionKey !== undefined, isPrivate: workspace.repository.private });
+  if (!saving.save) {
+    ctx.log.warn({ issue: ctx.issue.number }, `session ${saving.reason}: /retry starts fresh on another host`);
+    return;
+  }
   try {
     await saveSession({
       git: workspace.git,

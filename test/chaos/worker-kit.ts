@@ -3,6 +3,7 @@
  * fake GitHub and the scripted model of this process, and reads back what they
  * did from the fake's state and its bare repositories.
  */
+import { randomBytes } from "node:crypto";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, promises as fs } from "node:fs";
 import os from "node:os";
@@ -10,6 +11,9 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { startModelServer, type ModelServer, type Scenario } from "../../src/offline/model-server.js";
+
+/** HARNESS_SESSION_KEY of the workers this process starts. */
+const SESSION_KEY = randomBytes(32).toString("hex");
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = path.join(ROOT, "src", "cli", "main.ts");
@@ -70,6 +74,8 @@ export function spawnWorker(
     GITHUB_TOKEN: bench.github.token,
     GITHUB_API_URL: bench.github.apiUrl,
     HARNESS_STATE_DIR: input.stateDir,
+    // One key for every worker of this process: a session one saves, another resumes (sealed, as a public repository needs).
+    HARNESS_SESSION_KEY: SESSION_KEY,
     ANTHROPIC_BASE_URL: bench.model.url,
     ANTHROPIC_API_KEY: "scripted-model-key",
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",

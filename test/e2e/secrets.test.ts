@@ -7,6 +7,7 @@ import { processSecrets } from "../../src/adapters/secrets.js";
 import { formsOf } from "../../src/core/redact.js";
 import { loadScenario, type Scenario } from "../../src/offline/model-server.js";
 import { startStack, type Stack } from "../../src/cli/stack.js";
+import { isSealedSession, openSession } from "../../src/core/session-seal.js";
 
 const SECRET = "harness-e2e-secret-5a1f0c9d7b";
 const TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
@@ -111,7 +112,13 @@ describe("no secret leaves the host", () => {
     const repo = github.repoPath("octo", "leak-forms");
     const sessionRef = execFileSync("git", ["-C", repo, "for-each-ref", "--format=%(refname)", "refs/harness/sessions/"], { encoding: "utf8" }).trim();
     expect(sessionRef).not.toBe("");
-    const session = execFileSync("git", ["-C", repo, "log", "-p", "--format=%B", sessionRef], { encoding: "utf8", maxBuffer: 64 << 20 });
+    // The session is pushed sealed (the fake's repositories are public); opened with the stack's key,
+    // it was redacted before it was sealed.
+    const sealed = execFileSync("git", ["-C", repo, "log", "-p", "--format=%B", sessionRef], { encoding: "utf8", maxBuffer: 64 << 20 });
+    const meta = JSON.parse(execFileSync("git", ["-C", repo, "show", `${sessionRef}:meta.json`], { encoding: "utf8" })) as { sessionId: string };
+    const blob = execFileSync("git", ["-C", repo, "show", `${sessionRef}:session.jsonl`], { encoding: "utf8", maxBuffer: 64 << 20 });
+    expect(isSealedSession(blob)).toBe(true);
+    const session = `${sealed}\n${openSession(blob, stack.sessionKey, { sessionId: meta.sessionId, issue: issue.number })}`;
     expect(session).toContain("[redacted]");
     // Every object in the repository: the branch, its commits, the session, the leases.
     const objects = execFileSync("git", ["-C", repo, "cat-file", "--batch-all-objects", "--batch"], { encoding: "utf8", maxBuffer: 256 << 20 });

@@ -324,6 +324,9 @@ describe("git: nothing the agent writes runs in the harness's git", () => {
       expect(await fs.stat(path.join(clone, "info", "attributes")).catch(() => null)).toBeNull();
       // The work still arrived: the planted file is on the branch, made by the harness's commit.
       expect(pushed(repo, first, "planted.txt")).toBe("planted by the agent");
+      // The repository is public and the worker has no HARNESS_SESSION_KEY: the session's tool output is not pushed.
+      expect(await github.readRef(OWNER, repo, `refs/harness/sessions/issue-${first}`)).toBeNull();
+      expect(run1.output).toContain("not saved: public repository without HARNESS_SESSION_KEY");
       const second = await queue(repo, next);
       const run2 = await runWorker(repo, { state });
       expect(run2.code, run2.output.slice(-3000)).toBe(0);
