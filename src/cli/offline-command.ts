@@ -135,6 +135,8 @@ export async function offlineCommand(args: string[], _env: NodeJS.ProcessEnv, io
       ["ANTHROPIC_BASE_URL", model.url],
       ["ANTHROPIC_API_KEY", "scripted-model-key"],
       ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"],
+      // The fake's repositories are public: sessions are pushed only sealed, so workers need a shared key.
+      ["HARNESS_SESSION_KEY", randomBytes(32).toString("hex")],
       ["WEBHOOK_SECRET", webhookSecret],
     ];
     const exports = variables.map(([k, v]) => exportLine(k, v)).join("\n") + "\n";

@@ -108,6 +108,7 @@ describe("harness offline", () => {
           "GITHUB_API_URL",
           "GITHUB_TOKEN",
           "HARNESS_REPOSITORIES",
+          "HARNESS_SESSION_KEY",
           "WEBHOOK_SECRET",
         ].sort(),
       );
