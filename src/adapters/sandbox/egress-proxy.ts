@@ -5,12 +5,12 @@
  * requests for HTTP) and answers 403 to everything else without ever opening a
  * connection, so an agent cannot send the repository anywhere it likes.
  */
-import { chmod } from "node:fs/promises";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { HarnessError } from "../../core/errors.js";
 import { forwardableHeaders } from "./forwardable-headers.js";
+import { listenPrivate } from "./listen-socket.js";
 
 export interface EgressProxyOptions {
   /** Where to listen; the socket is made 0600, its directory is the caller's. */
@@ -147,23 +147,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   const server = http.createServer(forward);
   server.on("connect", tunnel);
   server.on("connection", (socket: net.Socket) => track(socket));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (error) =>
-      reject(
-        new HarnessError("EHARNESS_SESSION", {
-          message: `The egress proxy cannot listen on ${options.socketPath}: ${error.message}`,
-          fix: "Check that the session's socket directory exists, is writable by the harness and holds no file of that name.",
-          cause: error,
-        }),
-      ),
-    );
-    server.listen(options.socketPath, () => resolve());
-  });
-  // A server left listening would keep the harness's process alive.
-  await chmod(options.socketPath, 0o600).catch(async (error: unknown) => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    throw error;
-  });
+  await listenPrivate(server, options.socketPath, "egress proxy");
   return {
     socketPath: options.socketPath,
     denied,

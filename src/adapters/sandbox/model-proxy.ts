@@ -5,11 +5,11 @@
  * sandboxed agent that reads its own environment finds only a worthless
  * placeholder.
  */
-import { chmod } from "node:fs/promises";
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import https from "node:https";
 import { HarnessError } from "../../core/errors.js";
 import { forwardableHeaders } from "./forwardable-headers.js";
+import { listenPrivate } from "./listen-socket.js";
 
 export interface ModelProxyOptions {
   /** Where to listen; the socket is made 0600, its directory is the caller's. */
@@ -96,12 +96,7 @@ export async function startModelProxy(options: ModelProxyOptions): Promise<Model
   };
 
   const server = http.createServer(forward);
-  await listen(server, options.socketPath);
-  // A server left listening would keep the harness's process alive.
-  await chmod(options.socketPath, 0o600).catch(async (error: unknown) => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    throw error;
-  });
+  await listenPrivate(server, options.socketPath, "model proxy");
   return {
     socketPath: options.socketPath,
     close: () =>
@@ -133,19 +128,4 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
   const body = JSON.stringify({ type: "error", error: { type, message } });
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
   res.end(body);
-}
-
-function listen(server: http.Server, socketPath: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (error) =>
-      reject(
-        new HarnessError("EHARNESS_SESSION", {
-          message: `The model proxy cannot listen on ${socketPath}: ${error.message}`,
-          fix: "Check that the session's socket directory exists, is writable by the harness and holds no file of that name.",
-          cause: error,
-        }),
-      ),
-    );
-    server.listen(socketPath, () => resolve());
-  });
 }
