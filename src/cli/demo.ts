@@ -130,7 +130,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const status = await github.addLabel(owner, name, issue.number, "harness:queued", { sender: "ada" });
     out(`webhook issues.labeled delivered with its HMAC signature, answered ${status}`);
 
-    await stack.pool.idle();
+    await stack.idle();
     const result = stack.results[0];
     if (!result) {
       out("no agent worked the issue: see the log above");

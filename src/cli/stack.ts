@@ -42,6 +42,13 @@ export interface Stack {
   sessionKey: Buffer;
   /** The reconciler, when the stack was started with `reconcile`. */
   reconciler: Reconciler | null;
+  /**
+   * Resolves once no webhook is being handled and the agent pool is idle. A
+   * delivery returns when its handler finishes, or after 9 s with "202 still
+   * processing" (Probot's middleware): on a loaded machine a handler can still be
+   * on its way to the pool when `pool.idle()` alone would already resolve.
+   */
+  idle: () => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -119,6 +126,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
     const server = await startServer(appFn, { webhookSecret, ...credentials, baseUrl: github.apiUrl, port: 0, log, plainOctokit: true });
+    const handling = trackHandlers(server.probot.webhooks);
+    const idle = async (): Promise<void> => {
+      for (;;) {
+        await handling.settled();
+        await pool.idle();
+        if (handling.inFlight() === 0) return;
+      }
+    };
     closers.push(async () => {
       await pool.idle();
       await server.close();
@@ -134,9 +149,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : null;
     if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
-    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, close };
+    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, idle, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** Counts the webhook deliveries Probot is handling (its middleware calls `verifyAndReceive` on this object). */
+export function trackHandlers(webhooks: { verifyAndReceive: (options: never) => Promise<void> }): { inFlight: () => number; settled: () => Promise<void> } {
+  const running = new Set<Promise<unknown>>();
+  const original = webhooks.verifyAndReceive.bind(webhooks);
+  webhooks.verifyAndReceive = (options: never): Promise<void> => {
+    const handled = original(options);
+    const tracked = handled.catch(() => undefined).finally(() => running.delete(tracked));
+    running.add(tracked);
+    return handled;
+  };
+  return {
+    inFlight: () => running.size,
+    settled: async () => {
+      while (running.size > 0) await Promise.all([...running]);
+    },
+  };
 }

@@ -36,7 +36,7 @@ afterAll(async () => {
 async function labelBy(sender: string): Promise<number> {
   const issue = await stack.github.createIssue(OWNER, REPO, { title: `by ${sender}`, body: "[scenario:gate] Write done.txt.", user: "someone" });
   await stack.github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender });
-  await stack.pool.idle();
+  await stack.idle();
   return issue.number;
 }
 

@@ -18,7 +18,7 @@ describe("as a GitHub App", () => {
     await github.createRepo({ collaborators: { ada: "write" }, owner: "acme", name: "app-auth", files: { "README.md": "x\n" } });
     const issue = await github.createIssue("acme", "app-auth", { title: "Say hello", body: "please", user: "ada" });
     await github.addLabel("acme", "app-auth", issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
 
     expect(stack.results.map((r) => r.outcome)).toEqual(["success"]);
     const pulls = await github.listPulls("acme", "app-auth");

@@ -54,7 +54,7 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
     payload.label = { id: 1, node_id: "x", url: "", name: "harness:queued", color: "ededed", default: false, description: null };
     expect(await github.deliver("issues", payload, { signature: "invalid" })).toBe(400);
     expect(await github.deliver("issues", payload, { signature: "missing" })).toBe(400);
-    await stack.pool.idle();
+    await stack.idle();
     expect(labelsOf(stack, "signed", issue.number)).toEqual(["harness:queued"]);
     expect(leaseState(stack, "signed", issue.number)).toBeNull();
     expect(bodies(stack, "signed", issue.number)).toEqual([]);
@@ -70,7 +70,7 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
     });
     const issue = await github.createIssue(OWNER, "badconfig", { title: "t", body: "b", user: "ada" });
     await github.addLabel(OWNER, "badconfig", issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     const comments = bodies(stack, "badconfig", issue.number);
     expect(comments).toHaveLength(1);
     expect(comments[0]).toContain("EHARNESS_CONFIG");
@@ -89,7 +89,7 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
     git(repoPath, "update-ref", "-d", "refs/heads/main");
     const issue = await github.createIssue(OWNER, "empty", { title: "t", body: "b", user: "ada" });
     await github.addLabel(OWNER, "empty", issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     const result = resultFor(stack, "empty", issue.number);
     expect(result?.error?.code).toBe("EHARNESS_NO_DEFAULT_BRANCH");
     expect(labelsOf(stack, "empty", issue.number)).toEqual(["harness:failed"]);
@@ -110,7 +110,7 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
     }
     const theirs = git(repoPath, "commit-tree", "main^{tree}", "-p", "main", "-m", "somebody else's commit");
     git(repoPath, "update-ref", `refs/heads/harness/issue-${issue.number}`, theirs);
-    await stack.pool.idle();
+    await stack.idle();
 
     const result = resultFor(stack, "race", issue.number);
     expect(result?.report?.outcome).toBe("success");
@@ -139,7 +139,7 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
     });
     try {
       await github.addLabel(OWNER, "late", issue.number, "harness:queued", { sender: "ada" });
-      await stack.pool.idle();
+      await stack.idle();
     } finally {
       github.setRequestHook(null);
     }
@@ -175,7 +175,7 @@ describe("a missing CLI", () => {
     await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "nocli", files: { "README.md": "x\n" } });
     const issue = await github.createIssue(OWNER, "nocli", { title: "t", body: "b", user: "ada" });
     await github.addLabel(OWNER, "nocli", issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     const result = resultFor(stack, "nocli", issue.number);
     expect(result?.error?.code).toBe("EHARNESS_CLI_MISSING");
     expect(labelsOf(stack, "nocli", issue.number)).toEqual(["harness:failed"]);

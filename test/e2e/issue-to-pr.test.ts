@@ -40,7 +40,7 @@ describe("a labeled issue becomes a pull request (fake GitHub, signed webhook, P
     const issue = await github.createIssue(OWNER, REPO, { title: "Say hello", body, user: "ada" });
     const status = await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
     expect(status).toBe(200);
-    await stack.pool.idle();
+    await stack.idle();
 
     const result = stack.results.find((r) => r.issue === issue.number);
     expect(result?.outcome).toBe("success");
@@ -135,7 +135,7 @@ describe("a labeled issue becomes a pull request (fake GitHub, signed webhook, P
     const { github } = stack;
     const issue = await github.createIssue(OWNER, REPO, { title: "Will fail", body: "[scenario:api-error] please", user: "ada" });
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
 
     const result = stack.results.find((r) => r.issue === issue.number);
     expect(result?.outcome).toBe("api_error");

@@ -47,7 +47,7 @@ describe("the publish gate (fake GitHub, real CLI)", () => {
     const { github } = stack;
     const issue = await github.createIssue(OWNER, REPO, { title: "Add CI", body: "[scenario:publish-gate-workflow] add CI", user: "ada" });
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
 
     const result = stack.results.find((r) => r.issue === issue.number);
     expect(result?.outcome).toBe("success");
@@ -72,7 +72,7 @@ describe("the publish gate (fake GitHub, real CLI)", () => {
     const issue = await github.createIssue(OWNER, REPO, { title: "Link it", body: "[scenario:publish-gate-symlink] link", user: "ada" });
     const logStart = github.requestLog.length;
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
 
     const result = stack.results.find((r) => r.issue === issue.number);
     expect(result?.error?.code).toBe("EHARNESS_PUBLISH_REFUSED");
@@ -107,7 +107,7 @@ describe("the publish gate (fake GitHub, real CLI)", () => {
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
     await until(() => model.requests.some((r) => r.scenario === "publish-gate-interrupt" && r.turn === 1), "the long step");
     await github.comment(OWNER, REPO, issue.number, "/interrupt", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
 
     const result = stack.results.find((r) => r.issue === issue.number);
     expect(result?.interrupted).toBe(true);
@@ -136,7 +136,7 @@ describe("the publish gate (fake GitHub, real CLI)", () => {
     try {
       const issue = await github.createIssue(OWNER, REPO, { title: "Deploy", body: "[scenario:publish-gate-workflow-refused] deploy", user: "ada" });
       await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
-      await stack.pool.idle();
+      await stack.idle();
 
       const result = stack.results.find((r) => r.issue === issue.number);
       expect(result?.error?.code).toBe("EHARNESS_PUBLISH_REFUSED");

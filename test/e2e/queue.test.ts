@@ -128,7 +128,7 @@ describe("webhooks duplicated, reordered and lost end in the clean run's state",
   it("a clean run: one delivery, one claim, one PR", async () => {
     const issue = await stack.github.createIssue(OWNER, "clean", { title: "Add hello", body: "Add hello.txt", user: "ada" });
     expect(await stack.github.addLabel(OWNER, "clean", issue.number, QUEUED, { sender: "ada" })).toBe(200);
-    await stack.pool.idle();
+    await stack.idle();
     clean = await finalState("clean", issue.number);
     cleanRefCreates = refCreates("clean", issue.number);
     expect(clean).toMatchObject({ labels: ["harness:done"], pulls: [{ state: "open", draft: false }], lease: ["released", "claimed"], results: ["success"] });
@@ -145,7 +145,7 @@ describe("webhooks duplicated, reordered and lost end in the clean run's state",
     const statuses = await Promise.all([post("issues", unlabeled, u), post("issues", unlabeled, u)]);
     statuses.push(await post("issues", labeled, l), await post("issues", labeled, l), await post("issues", unlabeled, u));
     expect(statuses).toEqual([200, 200, 200, 200, 200]);
-    await stack.pool.idle();
+    await stack.idle();
 
     expect(await finalState("messy", issue.number)).toEqual(clean);
     // Exactly one claim: no second claimer tried to create the lease (a 422), the lease has one chain.
@@ -159,12 +159,12 @@ describe("webhooks duplicated, reordered and lost end in the clean run's state",
   it("a lost labeled delivery only delays the work: the reconciler hands the issue over", async () => {
     const issue = await stack.github.createIssue(OWNER, "lost", { title: "Add hello", body: "Add hello.txt", user: "ada" });
     await silently(() => stack.github.addLabel(OWNER, "lost", issue.number, QUEUED, { sender: "ada" }));
-    await stack.pool.idle();
+    await stack.idle();
     expect(leaseStates("lost", issue.number)).toEqual([]);
 
     const pass = await reconciler.runOnce();
     expect(pass.repositories.find((r) => r.repository === `${OWNER}/lost`)?.submitted).toEqual([issue.number]);
-    await stack.pool.idle();
+    await stack.idle();
     expect(await finalState("lost", issue.number)).toEqual(clean);
 
     // Nothing changed since: the next passes are answered 304, which the rate limit does not count.
@@ -186,7 +186,7 @@ describe("webhooks duplicated, reordered and lost end in the clean run's state",
     expect(await stack.github.addLabel(OWNER, "lost", issue.number, QUEUED, { sender: "ada" })).toBe(200);
     expect(await stack.github.removeLabel(OWNER, "lost", issue.number, QUEUED, { sender: "ada" })).toBe(200);
     release();
-    await stack.pool.idle();
+    await stack.idle();
     expect(leaseStates("lost", issue.number)).toEqual([]);
     expect(stack.github.listComments(OWNER, "lost", issue.number)).toEqual([]);
 
@@ -195,11 +195,11 @@ describe("webhooks duplicated, reordered and lost end in the clean run's state",
     expect(await stack.github.removeLabel(OWNER, "lost", issue.number, QUEUED, { sender: "ada" })).toBe(200);
     expect(await stack.github.addLabel(OWNER, "lost", issue.number, QUEUED, { sender: "ada" })).toBe(200);
     again();
-    await stack.pool.idle();
+    await stack.idle();
     // Within the same second the last `labeled` body is byte for byte an earlier one, which the
     // webhook gate ignores as a replay; the reconciler hands the issue over then.
     await reconciler.runOnce();
-    await stack.pool.idle();
+    await stack.idle();
     expect(await finalState("lost", issue.number)).toEqual(clean);
   });
 });
@@ -213,9 +213,9 @@ describe("blocked issues wait for their blockers", () => {
     await octokit.rest.issues.addBlockedByDependency({ owner: OWNER, repo: "deps", issue_number: issue.number, issue_id: blockerData.id });
 
     expect(await stack.github.addLabel(OWNER, "deps", issue.number, QUEUED, { sender: "ada" })).toBe(200);
-    await stack.pool.idle();
+    await stack.idle();
     const waiting = await reconciler.runOnce();
-    await stack.pool.idle();
+    await stack.idle();
     expect(waiting.repositories.find((r) => r.repository === `${OWNER}/deps`)?.waiting).toEqual([
       { issue: issue.number, reason: `blocked by #${blocker.number}` },
     ]);
@@ -226,7 +226,7 @@ describe("blocked issues wait for their blockers", () => {
     await octokit.rest.issues.update({ owner: OWNER, repo: "deps", issue_number: blocker.number, state: "closed" });
     const pass = await reconciler.runOnce();
     expect(pass.repositories.find((r) => r.repository === `${OWNER}/deps`)?.submitted).toEqual([issue.number]);
-    await stack.pool.idle();
+    await stack.idle();
     expect(await finalState("deps", issue.number)).toEqual(clean);
     stack.github.assertNoViolations();
   });
@@ -237,7 +237,7 @@ describe("blocked issues wait for their blockers", () => {
     const body = `Add hello.txt.\n\n> Blocked by #999 (quoted: does not count)\n\nDepends on #${blocker.number}`;
     const issue = await stack.github.createIssue(OWNER, "deps", { title: "Add hello", body, user: "ada" });
     expect(await stack.github.addLabel(OWNER, "deps", issue.number, QUEUED, { sender: "ada" })).toBe(200);
-    await stack.pool.idle();
+    await stack.idle();
     expect(leaseStates("deps", issue.number)).toEqual([]);
     const waiting = await reconciler.runOnce();
     expect(waiting.repositories.find((r) => r.repository === `${OWNER}/deps`)?.waiting).toEqual([
@@ -252,7 +252,7 @@ describe("blocked issues wait for their blockers", () => {
     // The closed delivery made the reconciler walk the repository at once; this pass comes after that walk.
     const pass = await reconciler.runOnce();
     expect(pass.repositories.find((r) => r.repository === `${OWNER}/deps`)?.submitted).not.toContain(issue.number);
-    await stack.pool.idle();
+    await stack.idle();
     expect(await finalState("deps", issue.number)).toEqual(clean);
     stack.github.assertNoViolations();
   });
@@ -273,7 +273,7 @@ describe("queue order", () => {
     // Unqueue them all before the agent is free: none is started.
     for (const n of [low, plain, high, medium, high2]) expect(await stack.github.removeLabel(OWNER, "order", n, QUEUED, { sender: "ada" })).toBe(200);
     release();
-    await stack.pool.idle();
+    await stack.idle();
     for (const n of [low, plain, high, medium, high2]) expect(leaseStates("order", n)).toEqual([]);
   });
 });

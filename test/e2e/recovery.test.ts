@@ -47,7 +47,7 @@ describe("an issue stranded by a dead agent is reclaimed and worked again", () =
 
     const pass = await stack.reconciler!.runOnce();
     expect(pass.repositories.find((r) => r.repository === `${OWNER}/${REPO}`)?.submitted).toEqual([issue.number]);
-    await stack.pool.idle();
+    await stack.idle();
 
     expect(stack.results.map((r) => [r.issue, r.outcome])).toEqual([[issue.number, "success"]]);
     expect((await github.listPulls(OWNER, REPO)).map((p) => p.head.ref)).toEqual([`harness/issue-${issue.number}`]);

@@ -78,7 +78,7 @@ describe("no secret leaves the host", () => {
     const { github } = stack;
     const issue = await github.createIssue("octo", "leak", { title: "t", body: "[scenario:leak] go", user: "ada" });
     await github.addLabel("octo", "leak", issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     expect(stack.results[0]?.outcome).toBe("success");
     // The secret really went through the session...
     expect(stack.results[0]?.report?.finalMessage).toContain(SECRET);
@@ -99,7 +99,7 @@ describe("no secret leaves the host", () => {
     const { github } = stack;
     const issue = await github.createIssue("octo", "leak-forms", { title: "t", body: "[scenario:leak-forms] go", user: "ada" });
     await github.addLabel("octo", "leak-forms", issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     const result = stack.results.find((r) => r.repository === "octo/leak-forms");
     expect(result?.outcome).toBe("success");
     // The canaries really went through the session (the CLI ran the command and reported it)...

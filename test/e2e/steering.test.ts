@@ -53,7 +53,7 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     expect(lease(issue.number).state).toBe("claimed");
 
     await github.comment(OWNER, REPO, issue.number, "please stop\n\n/interrupt", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     const first = stack.results.at(-1)!;
     expect(first.interrupted).toBe(true);
     expect(first.report?.outcome).toBe("interrupted");
@@ -76,7 +76,7 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     await fs.rm(stack.state.root, { recursive: true, force: true });
 
     await github.comment(OWNER, REPO, issue.number, "/retry", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     const second = stack.results.at(-1)!;
     expect(second.outcome).toBe("success");
     expect(second.report?.sessionId).toBe(interrupted.sessionId);
@@ -105,13 +105,13 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     const { github, model } = stack;
     const issue = await github.createIssue(OWNER, REPO, { title: "Flaky", body: "[scenario:flaky] go", user: "ada" });
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     const failed = stack.results.at(-1)!;
     expect(failed.outcome).toBe("api_error");
     expect(labels(issue.number)).toEqual(["harness:failed"]);
 
     await github.comment(OWNER, REPO, issue.number, "/retry fresh", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     const fresh = stack.results.at(-1)!;
     expect(fresh.outcome).toBe("success");
     expect(fresh.report?.sessionId).not.toBe(failed.report?.sessionId);
@@ -142,7 +142,7 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
 
     // A failed attempt that made commits: its pull request opens as a draft.
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     expect(stack.results.at(-1)?.outcome).toBe("api_error");
     expect(labels(issue.number)).toEqual(["harness:failed"]);
     expect(git("show", `harness/issue-${issue.number}:first.txt`)).toBe("a first try");
@@ -153,7 +153,7 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
 
     // The fresh attempt succeeds: the same pull request, now ready for review.
     await github.comment(OWNER, REPO, issue.number, "/retry fresh", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     expect(stack.results.at(-1)?.outcome).toBe("success");
     expect(labels(issue.number)).toEqual(["harness:done"]);
     expect(await pulls()).toEqual([{ number: pull?.number, draft: false }]);
@@ -162,7 +162,7 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
 
     // Another fresh attempt fails: back to a draft.
     await github.comment(OWNER, REPO, issue.number, "/retry fresh", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     expect(stack.results.at(-1)?.outcome).toBe("api_error");
     expect(git("show", `harness/issue-${issue.number}:again.txt`)).toBe("one more try");
     expect(await pulls()).toEqual([{ number: pull?.number, draft: true }]);
@@ -176,7 +176,7 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     const rest = testOctokit({ baseUrl: github.apiUrl, token: github.token });
     const issue = await github.createIssue(OWNER, REPO, { title: "Ready refused", body: "[scenario:commit-then-fail] go", user: "ada" });
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
-    await stack.pool.idle();
+    await stack.idle();
     expect(stack.results.at(-1)?.outcome).toBe("api_error");
     const pullNumber = stack.results.at(-1)?.pullRequest ?? 0;
     expect((await rest.rest.pulls.get({ owner: OWNER, repo: REPO, pull_number: pullNumber })).data.draft).toBe(true);
@@ -198,7 +198,7 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     });
     try {
       await github.comment(OWNER, REPO, issue.number, "/retry fresh", { sender: "ada" });
-      await stack.pool.idle();
+      await stack.idle();
     } finally {
       github.setRequestHook(null);
     }
