@@ -51,7 +51,11 @@ describe("harness worker --agents 3 --once", () => {
       const issue = bench.github.getIssue(OWNER, REPO, n);
       expect(
         issue.labelNames.filter((l) => l.startsWith("harness:")),
-        `#${n}`,
+        `#${n}: ${bench.github
+          .listComments(OWNER, REPO, n)
+          .map((c) => c.body)
+          .join("\n---\n")
+          .slice(-3000)}`,
       ).toEqual(["harness:done"]);
       expect(
         pulls.filter((p) => p.head.ref === `harness/issue-${n}` && p.state === "open"),
