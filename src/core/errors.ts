@@ -12,10 +12,8 @@ export type HarnessErrorCode =
   | "EHARNESS_NO_DEFAULT_BRANCH"
   | "EHARNESS_PUSH_REJECTED"
   | "EHARNESS_GIT"
-  | "EHARNESS_LEASE_HELD"
   | "EHARNESS_LEASE_LOST"
   | "EHARNESS_LEASE_CORRUPT"
-  | "EHARNESS_LOCKED"
   | "EHARNESS_NO_WEBHOOK_SECRET"
   | "EHARNESS_CREDENTIALS"
   | "EHARNESS_TRANSCRIPT"
@@ -24,7 +22,8 @@ export type HarnessErrorCode =
   | "EHARNESS_SESSION"
   | "EHARNESS_DISK"
   | "EHARNESS_SANDBOX"
-  | "EHARNESS_PUBLISH_REFUSED";
+  | "EHARNESS_PUBLISH_REFUSED"
+  | "EHARNESS_NOT_ALLOWED";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

@@ -1,0 +1,96 @@
+import type { HarnessErrorCode } from "./errors.js";
+
+/**
+ * What each coded error means and what usually fixes it: the source of the
+ * README's Troubleshooting table (`npm run docs:errors` writes it, and
+ * test/docs/errors.test.ts fails when the table and this catalogue differ).
+ * The Record type makes a new code in `HarnessErrorCode` a type error here
+ * until it is described. Each error also carries its own, more specific fix.
+ */
+export interface CatalogueEntry {
+  /** When a person sees it, in a few words. */
+  when: string;
+  /** What usually fixes it. */
+  fix: string;
+}
+
+export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>> = {
+  EHARNESS_CONFIG: {
+    when: "`.github/harness.yml` (or a command's input file) is invalid; the error names the field",
+    fix: "Correct the field named in the error on the default branch, then label the issue `harness:queued` again.",
+  },
+  EHARNESS_PROMPT: {
+    when: "a prompt template is missing or has an unknown placeholder",
+    fix: "Commit the prompt file to the default branch, use only the documented placeholders, or remove `promptFile` from the configuration.",
+  },
+  EHARNESS_CLI_MISSING: {
+    when: "the `claude` executable is not where the harness looks",
+    fix: "Install `@anthropic-ai/claude-code` or set `CLAUDE_PATH` to the `claude` binary; `harness doctor` shows where it looked.",
+  },
+  EHARNESS_NO_DEFAULT_BRANCH: {
+    when: "the repository has no commit on its default branch",
+    fix: "Push a first commit to the default branch, then label the issue again.",
+  },
+  EHARNESS_PUSH_REJECTED: {
+    when: "the remote `harness/issue-N` branch has commits the agent does not have",
+    fix: "The harness never force-pushes: merge or delete the remote branch, then comment `/retry`.",
+  },
+  EHARNESS_GIT: {
+    when: "a git command failed (clone, fetch, worktree, commit or push)",
+    fix: "Check the harness's access to the repository (contents: write), the network and the state directory; the log has git's output.",
+  },
+  EHARNESS_LEASE_LOST: {
+    when: "another agent or the reclaimer took the issue's lease; this agent writes nothing more",
+    fix: "Nothing to do: whoever holds the lease now works the issue. `/status` on the issue says who.",
+  },
+  EHARNESS_LEASE_CORRUPT: {
+    when: "the lease ref `refs/harness/leases/issue-N` holds something the harness did not write",
+    fix: "Once no agent works the issue, delete the ref (`git push origin :refs/harness/leases/issue-N`); the next claim recreates it.",
+  },
+  EHARNESS_NO_WEBHOOK_SECRET: {
+    when: "the app was started without `WEBHOOK_SECRET`",
+    fix: "Set `WEBHOOK_SECRET` to the secret of the GitHub App's webhook.",
+  },
+  EHARNESS_CREDENTIALS: {
+    when: "no usable GitHub credentials (`APP_ID` + `PRIVATE_KEY`, or `GITHUB_TOKEN`)",
+    fix: "Set the App's id and private key, or a token with contents and issues write access.",
+  },
+  EHARNESS_TRANSCRIPT: {
+    when: "`harness summarize` could not read the transcript",
+    fix: "Pass a `transcript.jsonl` a session wrote (`claude -p --output-format stream-json --verbose`), e.g. from the state directory's session directory.",
+  },
+  EHARNESS_USAGE: {
+    when: "a command got a flag or an environment variable it cannot use",
+    fix: "Run the command with `--help`; the error names the flag or variable and an accepted value.",
+  },
+  EHARNESS_GITHUB: {
+    when: "GitHub answered with an error or kept failing",
+    fix: "Usually transient (outage, rate limit): the issue stays queued and a later pass tries again. A proxy must pass conditional requests through.",
+  },
+  EHARNESS_SESSION: {
+    when: "the session to continue was not saved, cannot be read, or its key is missing or wrong",
+    fix: "Comment `/retry fresh` to start a new session that carries the last summary; give every host the same `HARNESS_SESSION_KEY`.",
+  },
+  EHARNESS_DISK: {
+    when: "free disk under the state directory is below `HARNESS_MIN_FREE_DISK_MB`",
+    fix: "Free disk space, point `HARNESS_STATE_DIR` at a larger disk, or lower `HARNESS_MIN_FREE_DISK_MB`.",
+  },
+  EHARNESS_SANDBOX: {
+    when: "the agent sandbox cannot run here, or its settings are invalid",
+    fix: "Install bubblewrap (`apt-get install bubblewrap`) and leave `HARNESS_SANDBOX` unset; the error says what the check saw.",
+  },
+  EHARNESS_PUBLISH_REFUSED: {
+    when: "the publish gate refused what the session changed (workflows, install scripts, symlinks, large files, secrets)",
+    fix: "Review the change kept on the host (the comment names the ref); allow it in `publish` of `.github/harness.yml` only if it is wanted.",
+  },
+  EHARNESS_NOT_ALLOWED: {
+    when: "someone without write access (or a bot not in `trust.allowBots`) labeled or steered an issue",
+    fix: "Ask a person with write, maintain or admin on the repository to add the label; allow a bot by login in `trust.allowBots`.",
+  },
+};
+
+/** The Markdown table of every code: the README's Troubleshooting section. */
+export function renderErrorTable(): string {
+  const rows = Object.entries(ERROR_CATALOGUE).map(([code, { when, fix }]) => `| \`${code}\` | ${when} | ${fix} |`);
+  return ["| code | when | fix |", "|---|---|---|", ...rows].join("\n");
+}
