@@ -13,7 +13,17 @@ const root = path.resolve(".");
 const REPOSITORY_DIRS = ["src", "docs", "test", "bench", "scripts", "prompts", "action", "deploy", ".github", ".ci"];
 
 /** Hosts of upstream tool documentation that the docs may link to. */
-const ALLOWED_HOSTS = ["docs.github.com", "docs.anthropic.com", "docs.claude.com", "code.claude.com", "kubernetes.io", "nodejs.org", "git-scm.com"];
+const ALLOWED_HOSTS = [
+  "docs.github.com",
+  "keepachangelog.com",
+  "semver.org",
+  "docs.anthropic.com",
+  "docs.claude.com",
+  "code.claude.com",
+  "kubernetes.io",
+  "nodejs.org",
+  "git-scm.com",
+];
 
 /**
  * Files other engineers write on their own branches, linked from these docs
