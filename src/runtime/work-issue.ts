@@ -96,6 +96,22 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
   let live: SessionReport | null = null;
   let lastEventAt = deps.now().toISOString();
   const startedAt = lastEventAt;
+  // What `harness status` shows of this agent: written at the claim, then on every heartbeat.
+  const recordLiveness = (): Promise<void> =>
+    writeJsonAtomic(state.agentFile(claim.owner.agent), {
+      agent: claim.owner.agent,
+      host: claim.owner.host,
+      pid: process.pid,
+      repository: github.fullName,
+      issue: issueNumber,
+      sessionId: claim.sessionId,
+      startedAt,
+      updatedAt: deps.now().toISOString(),
+      lastEventAt,
+      turns: live?.turns ?? 0,
+      costUsd: live?.costUsd ?? 0,
+      lastToolCall: live?.lastToolCall ?? null,
+    });
   const lease = new LeaseHandle({
     leases: claim.leases,
     issue: issueNumber,
@@ -104,21 +120,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     termMs: config.lease.termMinutes * 60_000,
     livenessMs: deps.livenessMs ?? config.heartbeatSeconds * 1000,
     now: deps.now,
-    beat: () =>
-      writeJsonAtomic(state.agentFile(claim.owner.agent), {
-        agent: claim.owner.agent,
-        host: claim.owner.host,
-        pid: process.pid,
-        repository: github.fullName,
-        issue: issueNumber,
-        sessionId: claim.sessionId,
-        startedAt,
-        updatedAt: deps.now().toISOString(),
-        lastEventAt,
-        turns: live?.turns ?? 0,
-        costUsd: live?.costUsd ?? 0,
-        lastToolCall: live?.lastToolCall ?? null,
-      }),
+    beat: recordLiveness,
     onLost: () => stop.abort(),
     log,
   });
@@ -162,6 +164,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
   // repository can take longer than a lease term, and a lease must never run
   // out while its holder is alive.
   lease.start();
+  await recordLiveness().catch((error: unknown) => log.warn({ err: error }, "liveness not recorded"));
   const labels = claim.labels;
   let report: SessionReport | null = null;
   let result: WorkResult | null = null;
