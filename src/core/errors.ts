@@ -24,7 +24,8 @@ export type HarnessErrorCode =
   | "EHARNESS_SESSION"
   | "EHARNESS_DISK"
   | "EHARNESS_SANDBOX"
-  | "EHARNESS_PUBLISH_REFUSED";
+  | "EHARNESS_PUBLISH_REFUSED"
+  | "EHARNESS_PREFLIGHT";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */
