@@ -416,7 +416,7 @@ export async function checkSandbox(env: NodeJS.ProcessEnv, given?: Sandbox): Pro
   try {
     sandbox = given ?? sandboxFromEnv(env);
   } catch (error) {
-    if (isHarnessError(error)) return fail("sandbox", error.message, error.fix);
+    if (isHarnessError(error)) return fail("sandbox", `${error.message} (${error.code})`, error.fix);
     throw error;
   }
   if (sandbox.backend === "none")
@@ -428,7 +428,7 @@ export async function checkSandbox(env: NodeJS.ProcessEnv, given?: Sandbox): Pro
   try {
     await sandbox.preflight();
   } catch (error) {
-    if (isHarnessError(error)) return fail("sandbox", error.message, error.fix);
+    if (isHarnessError(error)) return fail("sandbox", `${error.message} (${error.code})`, error.fix);
     return fail("sandbox", `the ${sandbox.backend} sandbox failed: ${String(error)}`, "Run harness doctor again after installing bubblewrap 0.8 or later.");
   }
   return pass("sandbox", `${sandbox.backend}: a trivial command ran in the sandbox`);
