@@ -112,3 +112,21 @@ describe("harness worker on a host that fails preflight", () => {
     expect(worker.stdout).toEqual([]);
   });
 });
+
+describe("harness app on a host that fails preflight", () => {
+  it("refuses to start with EHARNESS_PREFLIGHT (a short webhook secret) and takes no delivery", async () => {
+    const app = spawnWorker(bench, {
+      command: "app",
+      stateDir: path.join(bench.root, "app-state"),
+      args: [],
+      env: { WEBHOOK_SECRET: "dev-secret", PORT: "0", HOST: "127.0.0.1", HARNESS_REPOSITORIES: `${OWNER}/${REPO}` },
+    });
+    const exit = await app.exited;
+    const stderr = await fs.readFile(app.stderrFile, "utf8");
+    expect(exit, stderr.slice(-3000)).toEqual({ code: 1, signal: null });
+    expect(stderr).toMatch(/^EHARNESS_PREFLIGHT: harness app did not start: a preflight check failed: webhook-secret: WEBHOOK_SECRET is 10 characters long/m);
+    expect(stderr).toContain("openssl rand -hex 32");
+    expect(stderr).not.toContain("harness app listening");
+    expect(bench.github.getIssue(OWNER, REPO, 1).labelNames).toEqual(["harness:queued"]);
+  });
+});
