@@ -256,11 +256,21 @@ export async function checkGitHub(
   timeoutMs = 10_000,
 ): Promise<PreflightCheck> {
   const api = (env.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "");
-  const get = (route: string, authorization: string): Promise<Response> =>
+  const once = (route: string, authorization: string): Promise<Response> =>
     http(`${api}${route}`, {
       headers: { authorization, accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28", "user-agent": "claude-harness-doctor" },
       signal: AbortSignal.timeout(timeoutMs),
     });
+  // Up to two retries of a transient failure (a reset, a 5xx, a rate limit), as the harness's own client would retry.
+  const get = async (route: string, authorization: string): Promise<Response> => {
+    for (let attempt = 1; ; attempt++) {
+      const response = await once(route, authorization).catch((error: unknown) => {
+        if (attempt >= 3) throw error;
+        return null;
+      });
+      if (response !== null && (attempt >= 3 || !(await transient(response)))) return response;
+    }
+  };
   const unreachable = (error: unknown): PreflightCheck =>
     fail(
       "github",
@@ -349,11 +359,17 @@ export async function checkGitHub(
         const response = await get(`/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`, authorization);
         if (response.status === 401)
           return fail("github", `GitHub refused GITHUB_TOKEN (401 ${errorOf(await response.text().catch(() => "")) || "Bad credentials"})`, GITHUB_FIX_TOKEN);
-        if (response.status === 404 || response.status === 403)
+        if (response.status === 404 || (response.status === 403 && !(await transient(response))))
           return fail(
             "github",
             `GITHUB_TOKEN cannot see ${owner}/${repo} (${response.status})`,
             `Check the repository's name, and give the token access to ${owner}/${repo}.`,
+          );
+        if (await transient(response))
+          return warn(
+            "github",
+            `GET /repos/${owner}/${repo} answered ${response.status} three times: GITHUB_TOKEN was not verified`,
+            "Check GitHub's status; nothing to do if it is a passing outage.",
           );
         if (!response.ok) return fail("github", `GET /repos/${owner}/${repo} answered ${response.status}`, "Check GitHub's status and try again.");
         const problem = scopesProblem(response);
@@ -387,6 +403,19 @@ export async function checkGitHub(
   } catch (error) {
     return unreachable(error);
   }
+}
+
+/** A 5xx, a 429, or a 403 that is a rate limit: GitHub says nothing about the credentials. */
+async function transient(response: Response): Promise<boolean> {
+  if (response.status >= 500 || response.status === 429) return true;
+  if (response.status !== 403) return false;
+  if (response.headers.get("x-ratelimit-remaining") === "0" || response.headers.get("retry-after") !== null) return true;
+  return /rate limit/i.test(
+    await response
+      .clone()
+      .text()
+      .catch(() => ""),
+  );
 }
 
 function appJwt(appId: string, privateKey: string): string {

@@ -123,6 +123,25 @@ describe("github", () => {
     expect((await checkGitHub({ GITHUB_API_URL: github.apiUrl }, "worker", repos)).ok).toBe("fail");
   });
 
+  it("a passing GitHub outage (5xx, a secondary rate limit) is retried, and only warns if it lasts", async () => {
+    const env = { GITHUB_API_URL: github.apiUrl, GITHUB_TOKEN: github.token };
+    const repos = [{ owner: "octo-org", repo: "greeter" }];
+    let calls = 0;
+    const flaky = (outages: number): typeof fetch =>
+      (async (url: string | URL | Request, init?: RequestInit) => {
+        calls += 1;
+        if (calls <= outages)
+          return calls % 2 === 1
+            ? new Response('{"message":"Server Error"}', { status: 502 })
+            : new Response('{"message":"You have exceeded a secondary rate limit."}', { status: 403 });
+        return fetch(url, init);
+      }) as typeof fetch;
+    expect((await checkGitHub(env, "worker", repos, flaky(2))).ok).toBe("pass");
+    expect(calls).toBe(3);
+    calls = 0;
+    expect(await checkGitHub(env, "worker", repos, flaky(3))).toMatchObject({ ok: "warn", detail: expect.stringContaining("not verified") });
+  });
+
   it("the App: APP_ID and its key pass (GET /app, /app/installations); another key is refused", async () => {
     const env = { GITHUB_API_URL: github.apiUrl, APP_ID: String(APP_ID), PRIVATE_KEY: privateKey };
     expect(await checkGitHub(env, "app", [])).toMatchObject({ ok: "pass", detail: expect.stringContaining("installed") });
