@@ -249,11 +249,18 @@ export async function readSettings(
 
   const modelEnv = modelEnvFrom(env);
   if (inputs?.["anthropic-api-key"]) modelEnv.ANTHROPIC_API_KEY = inputs["anthropic-api-key"];
-  if (runsSessions && !modelEnv.ANTHROPIC_API_KEY && !modelEnv.ANTHROPIC_AUTH_TOKEN && !modelEnv.CLAUDE_CODE_USE_BEDROCK && !modelEnv.CLAUDE_CODE_USE_VERTEX) {
+  if (
+    runsSessions &&
+    !modelEnv.ANTHROPIC_API_KEY &&
+    !modelEnv.ANTHROPIC_AUTH_TOKEN &&
+    !modelEnv.CLAUDE_CODE_OAUTH_TOKEN &&
+    !modelEnv.CLAUDE_CODE_USE_BEDROCK &&
+    !modelEnv.CLAUDE_CODE_USE_VERTEX
+  ) {
     problems.push({
       code: "EHARNESS_CREDENTIALS",
       message:
-        'The Claude Code CLI has no model credentials: input "anthropic-api-key" is not set, nor ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_USE_BEDROCK or CLAUDE_CODE_USE_VERTEX in the environment.',
+        'The Claude Code CLI has no model credentials: input "anthropic-api-key" is not set, nor ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN, CLAUDE_CODE_USE_BEDROCK or CLAUDE_CODE_USE_VERTEX in the environment.',
       fix: FIX["anthropic-api-key"],
     });
   }

@@ -8,7 +8,7 @@ import { HarnessError } from "../core/errors.js";
 import { createLogger } from "../adapters/logger.js";
 import { AgentPool } from "../runtime/agent-pool.js";
 import { processSecrets } from "../adapters/secrets.js";
-import { checkHost } from "../runtime/host-checks.js";
+import { assertPreflight } from "../runtime/preflight.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
 import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
@@ -34,7 +34,23 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
   const agents = positiveInt("HARNESS_AGENTS", env.HARNESS_AGENTS, 1);
   const pool = new AgentPool({ agents, log });
   const host = hostSettingsFromEnv(env);
-  await checkHost({ state: host.state, sandbox: host.claude.sandbox, log });
+  // The host's checks (harness doctor --for app): a failure refuses the start (EHARNESS_PREFLIGHT) before any delivery is taken.
+  const repositories = (env.HARNESS_REPOSITORIES ?? "")
+    .split(",")
+    .filter(Boolean)
+    .flatMap((name) => {
+      const [owner, repo] = name.trim().split("/");
+      return owner && repo ? [{ owner, repo }] : [];
+    });
+  await assertPreflight({
+    env,
+    role: "app",
+    cliPath: host.claude.cliPath,
+    stateDir: host.state.root,
+    sandbox: host.claude.sandbox,
+    repositories: env.APP_ID ? [] : repositories,
+    log,
+  });
   const retentionMs = sessionRetentionMs(env);
   const runtime = new HostRuntime({ ...host, log, requeueOnShutdown: true, sessionRetentionMs: retentionMs });
   const appFn = createHarnessApp({

@@ -22,6 +22,8 @@ Usage:
                                       SIGINT/SIGTERM interrupts running sessions and requeues them
   harness status [--json] [--repo owner/repo …]
                                       agents on this host, the queues, leases held elsewhere
+  harness doctor [--json] [--for app|worker] [--repo owner/repo …]
+                                      the checks app and worker run at start, each with a fix; exit 1 on a failure
 
 Environment for 'app': APP_ID + PRIVATE_KEY (or PRIVATE_KEY_PATH) or GITHUB_TOKEN,
 WEBHOOK_SECRET, GITHUB_API_URL (GitHub Enterprise Server), PORT, HARNESS_STATE_DIR,
@@ -78,6 +80,10 @@ async function main(argv: string[]): Promise<number> {
     case "worker": {
       const { workerCommand } = await import("./worker-command.js");
       return workerCommand(rest, process.env, (line) => process.stdout.write(`${line}\n`));
+    }
+    case "doctor": {
+      const { doctorCommand } = await import("./doctor-command.js");
+      return usageErrorsExit2(() => doctorCommand(rest, process.env, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }));
     }
     case "status": {
       const { statusCommand } = await import("./status-command.js");

@@ -6,7 +6,7 @@ import { processSecrets } from "../adapters/secrets.js";
 import { DEFAULT_MIN_FREE_DISK_MB } from "../runtime/free-disk.js";
 import { QueueWorker } from "../worker/queue-worker.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS } from "../runtime/host-runtime.js";
-import { checkHost } from "../runtime/host-checks.js";
+import { assertPreflight } from "../runtime/preflight.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
 
 export interface WorkerArgs {
@@ -82,7 +82,16 @@ export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out:
   const api = tokenOctokit(env.GITHUB_TOKEN, env.GITHUB_API_URL);
   const minFreeDiskMb = env.HARNESS_MIN_FREE_DISK_MB ? count("HARNESS_MIN_FREE_DISK_MB", env.HARNESS_MIN_FREE_DISK_MB, 0) : DEFAULT_MIN_FREE_DISK_MB;
   const host = hostSettingsFromEnv(env);
-  await checkHost({ state: host.state, sandbox: host.claude.sandbox, log });
+  // The host's checks (harness doctor --for worker): a failure refuses the start (EHARNESS_PREFLIGHT) before anything is claimed.
+  await assertPreflight({
+    env,
+    role: "worker",
+    cliPath: host.claude.cliPath,
+    stateDir: host.state.root,
+    sandbox: host.claude.sandbox,
+    repositories: parsed.repositories,
+    log,
+  });
   const worker = new QueueWorker({
     agents: parsed.agents,
     repositories: parsed.repositories,

@@ -83,6 +83,10 @@ export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>>
     when: "the publish gate refused what the session changed (workflows, install scripts, symlinks, large files, secrets)",
     fix: "Review the change kept on the host (the comment names the ref); allow it in `publish` of `.github/harness.yml` only if it is wanted.",
   },
+  EHARNESS_PREFLIGHT: {
+    when: "`harness app` or `harness worker` found a failed check at start (CLI, model key, GitHub credentials, sandbox, disk, state directory)",
+    fix: "Run `harness doctor` on the host: it lists every check with its own fix. Nothing was claimed.",
+  },
   EHARNESS_NOT_ALLOWED: {
     when: "someone without write access (or a bot not in `trust.allowBots`) labeled or steered an issue",
     fix: "Ask a person with write, maintain or admin on the repository to add the label; allow a bot by login in `trust.allowBots`.",

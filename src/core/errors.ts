@@ -23,7 +23,8 @@ export type HarnessErrorCode =
   | "EHARNESS_DISK"
   | "EHARNESS_SANDBOX"
   | "EHARNESS_PUBLISH_REFUSED"
-  | "EHARNESS_NOT_ALLOWED";
+  | "EHARNESS_NOT_ALLOWED"
+  | "EHARNESS_PREFLIGHT";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

@@ -69,6 +69,8 @@ export interface StartModelServerOptions {
   scenarios: Scenario[];
   port?: number;
   defaultDelayMs?: number;
+  /** When set, only these keys are accepted (as `x-api-key` or `Authorization: Bearer`); others get 401 authentication_error. */
+  apiKeys?: string[];
 }
 
 const toolCallSchema = z.object({ name: z.string().min(1), input: z.record(z.string(), z.unknown()) });
@@ -301,6 +303,20 @@ export async function startModelServer(options: StartModelServerOptions): Promis
     };
     requests.push(record);
 
+    if (options.apiKeys !== undefined && !(req.method === "HEAD" && pathname === "/")) {
+      const bearer = /^Bearer (.+)$/i.exec(String(req.headers.authorization ?? ""))?.[1];
+      const given = [req.headers["x-api-key"], bearer].filter((v): v is string => typeof v === "string");
+      if (!given.some((key) => options.apiKeys?.includes(key))) {
+        writeJson(res, 401, { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } }, { "x-should-retry": "false" });
+        return;
+      }
+    }
+    // What `harness doctor` asks for: the one cheap request that proves the key is accepted.
+    if (req.method === "GET" && pathname === "/v1/models") {
+      const data = [{ type: "model", id: "claude-scripted", display_name: "Scripted model", created_at: "2025-01-01T00:00:00Z" }];
+      writeJson(res, 200, { data, has_more: false, first_id: data[0]?.id, last_id: data[0]?.id });
+      return;
+    }
     if (req.method === "POST" && pathname === "/v1/messages/count_tokens") {
       writeJson(res, 200, { input_tokens: Math.max(1, Math.ceil(raw.length / 4)) });
       return;

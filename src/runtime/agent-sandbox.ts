@@ -8,6 +8,7 @@ import type { Logger } from "../adapters/logger.js";
 import type { Sandbox, SandboxMount } from "../adapters/sandbox/sandbox.js";
 import { startModelProxy } from "../adapters/sandbox/model-proxy.js";
 import { startEgressProxy } from "../adapters/sandbox/egress-proxy.js";
+import { splitModelEnvForSandbox } from "./model-env.js";
 import type { RunClaudeOptions } from "../adapters/claude/run-claude.js";
 
 /** What the agent gets instead of the real model credential: worthless outside the harness's proxy. */
@@ -60,25 +61,30 @@ export async function openAgentSandbox(input: AgentSandboxInput): Promise<AgentS
   if (input.sandbox.backend === "none") {
     return { modelEnv: input.modelEnv, denied: () => [], close: async () => undefined };
   }
+  // The Anthropic credentials stay here with the model proxy; Bedrock/Vertex only in an open network (refused otherwise).
+  const split = splitModelEnvForSandbox(input.modelEnv, input.network.network);
   // Unix socket paths are limited to 107 bytes, which a state directory's session path can
   // exceed: the sockets live in a short private directory of their own.
   const runDir = await fs.mkdtemp(path.join(shortTmp(), "harness-run-"));
   await fs.chmod(runDir, 0o700);
-  const { ANTHROPIC_API_KEY: apiKey, ANTHROPIC_AUTH_TOKEN: authToken, ANTHROPIC_BASE_URL: upstream, ...rest } = input.modelEnv;
   const closers: (() => Promise<void>)[] = [() => fs.rm(runDir, { recursive: true, force: true })];
   const close = async (): Promise<void> => {
     for (const closer of closers.reverse()) await closer().catch(() => undefined);
   };
   try {
-    const model = await startModelProxy({
-      socketPath: path.join(runDir, "model.sock"),
-      upstream: upstream ?? "https://api.anthropic.com",
-      ...(apiKey !== undefined ? { apiKey } : {}),
-      ...(authToken !== undefined ? { authToken } : {}),
-      log: input.log,
-    });
-    closers.push(() => model.close());
     const isolated = input.network.network === "isolated";
+    const model = split.direct
+      ? null
+      : await startModelProxy({
+          socketPath: path.join(runDir, "model.sock"),
+          upstream: split.upstream ?? "https://api.anthropic.com",
+          ...(split.apiKey !== undefined ? { apiKey: split.apiKey } : {}),
+          ...(split.authToken !== undefined ? { authToken: split.authToken } : {}),
+          log: input.log,
+        });
+    if (model) closers.push(() => model.close());
+    if (split.direct)
+      input.log.warn({ sandbox: input.sandbox.backend }, "Bedrock/Vertex: the CLI reaches its provider itself, with the cloud credentials inside its sandbox");
     const egress = isolated
       ? await startEgressProxy({ socketPath: path.join(runDir, "egress.sock"), allowHosts: input.network.allowHosts, log: input.log })
       : null;
@@ -86,18 +92,21 @@ export async function openAgentSandbox(input: AgentSandboxInput): Promise<AgentS
     if (!isolated) input.log.warn({ sandbox: input.sandbox.backend }, "sandbox network is open (sandbox.network: open): the agent reaches any host");
     // In an open network the sandbox shares the host's loopback, so the port must be free there.
     const modelPort = isolated ? MODEL_PORT : await freeLoopbackPort();
-    const listen = [`127.0.0.1:${modelPort}=${RUN_DIR_INSIDE}/model.sock`];
+    const listen = model ? [`127.0.0.1:${modelPort}=${RUN_DIR_INSIDE}/model.sock`] : [];
     if (egress) listen.push(`127.0.0.1:${EGRESS_PORT}=${RUN_DIR_INSIDE}/egress.sock`);
     const proxyUrl = `http://127.0.0.1:${EGRESS_PORT}`;
+    const placeholders = {
+      ANTHROPIC_API_KEY: PLACEHOLDER_API_KEY,
+      ANTHROPIC_AUTH_TOKEN: PLACEHOLDER_AUTH_TOKEN,
+      CLAUDE_CODE_OAUTH_TOKEN: PLACEHOLDER_AUTH_TOKEN,
+    };
     const modelEnv: Record<string, string> = {
-      ...rest,
-      ANTHROPIC_BASE_URL: `http://127.0.0.1:${modelPort}`,
-      ...(authToken !== undefined && apiKey === undefined ? { ANTHROPIC_AUTH_TOKEN: PLACEHOLDER_AUTH_TOKEN } : { ANTHROPIC_API_KEY: PLACEHOLDER_API_KEY }),
+      ...split.rest,
+      ...(model ? { ANTHROPIC_BASE_URL: `http://127.0.0.1:${modelPort}`, [split.placeholder]: placeholders[split.placeholder] } : {}),
       ...(egress ? { HTTPS_PROXY: proxyUrl, HTTP_PROXY: proxyUrl, https_proxy: proxyUrl, http_proxy: proxyUrl } : {}),
       // Telemetry and update checks could not get out of an isolated sandbox anyway: do not try.
       ...(isolated ? { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" } : {}),
-      NO_PROXY: "127.0.0.1,localhost",
-      no_proxy: "127.0.0.1,localhost",
+      ...(model ? { NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost" } : {}),
     };
     const cliReal = await fs.realpath(input.cliPath).catch((error: unknown) => {
       throw new HarnessError("EHARNESS_CLI_MISSING", {

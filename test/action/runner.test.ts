@@ -129,6 +129,12 @@ describe("runner: inputs are validated in one place, before anything runs", () =
     );
   });
 
+  it("a subscription token (CLAUDE_CODE_OAUTH_TOKEN) is a model credential, passed to the CLI's settings", async () => {
+    const { main } = await run({ ...VALID, "anthropic-api-key": "" }, jobEnv({ CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-subscription" }));
+    expect(main).toHaveBeenCalled();
+    expect(JSON.stringify(main.mock.calls[0])).toContain("sk-ant-oat01-subscription");
+  });
+
   it("reports every problem at once, one line each", async () => {
     const { core, main } = await run({ mode: "nope", "github-token": "", "max-issues": "x" }, jobEnv({ GITHUB_REPOSITORY: "", PATH: "/nowhere" }));
     expect(main).not.toHaveBeenCalled();

@@ -495,7 +495,7 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     // The app: one `harness app` with its agent pool, fed by signed webhooks.
     if (options.appAgents > 0) {
       const port = await freePort();
-      const secret = `soak-${options.seed}-secret`;
+      const secret = `soak-${options.seed}-webhook-secret-0123456789abcdef`;
       const app = spawnWorker(bench, {
         command: "app",
         stateDir: appState,

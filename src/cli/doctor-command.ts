@@ -1,0 +1,89 @@
+import os from "node:os";
+import { HarnessError } from "../core/errors.js";
+import { runPreflight, type PreflightCheck, type PreflightRole } from "../runtime/preflight.js";
+import { defaultCliPath } from "./paths.js";
+
+export interface DoctorIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export interface DoctorArgs {
+  json: boolean;
+  role?: PreflightRole;
+  repositories: { owner: string; repo: string }[];
+}
+
+function usage(message: string): HarnessError {
+  return new HarnessError("EHARNESS_USAGE", { message, fix: "Run harness doctor [--json] [--for app|worker] [--repo owner/repo …]." });
+}
+
+/** `[--json] [--for app|worker] [--repo owner/repo …]`; repositories also from HARNESS_REPOSITORIES. */
+export function parseDoctorArgs(args: string[], env: NodeJS.ProcessEnv): DoctorArgs {
+  const parsed: DoctorArgs = { json: false, repositories: [] };
+  const repository = (name: string): void => {
+    const m = /^([^/\s]+)\/([^/\s]+)$/.exec(name.trim());
+    if (!m?.[1] || !m[2]) throw usage(`"${name}" is not owner/repo.`);
+    parsed.repositories.push({ owner: m[1], repo: m[2] });
+  };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? args[++i];
+      if (v === undefined || v === "") throw usage(`${flag} needs a value.`);
+      return v;
+    };
+    if (flag === "--json" && inline === undefined) parsed.json = true;
+    else if (flag === "--for") {
+      const role = value();
+      if (role !== "app" && role !== "worker") throw usage(`--for is app or worker, not "${role}".`);
+      parsed.role = role;
+    } else if (flag === "--repo") repository(value());
+    else throw usage(`doctor does not take "${arg}".`);
+  }
+  for (const name of (env.HARNESS_REPOSITORIES ?? "").split(",").filter((s) => s.trim() !== "")) repository(name);
+  return parsed;
+}
+
+const MARK: Record<PreflightCheck["ok"], string> = { pass: "✓ pass", warn: "! warn", fail: "✗ FAIL" };
+
+/** One aligned line per check (the state in words, not only a symbol), then the fixes. */
+export function renderChecks(checks: PreflightCheck[]): string {
+  const width = Math.max(...checks.map((c) => c.name.length));
+  const lines = checks.map((c) => `${MARK[c.ok]}  ${c.name.padEnd(width)}  ${c.detail}`);
+  const todo = checks.filter((c) => c.ok !== "pass" && c.fix !== "");
+  if (todo.length > 0) {
+    lines.push("", "Fixes:");
+    for (const c of todo) lines.push(`  ${c.name.padEnd(width)}  ${c.fix}`);
+  }
+  const failed = checks.filter((c) => c.ok === "fail").length;
+  const warned = checks.filter((c) => c.ok === "warn").length;
+  lines.push(
+    "",
+    failed > 0 ? `${failed} failed, ${warned} warnings: harness app and worker refuse to start.` : `No failures${warned > 0 ? ` (${warned} warnings)` : ""}.`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * `harness doctor`: the checks `harness app` and `harness worker` run at start,
+ * reported with their fixes. Exit 1 when a check failed, 0 otherwise. With
+ * `--json`: `{ ok, checks: [{ name, status, detail, fix }] }`.
+ */
+export async function doctorCommand(args: string[], env: NodeJS.ProcessEnv, io: DoctorIo): Promise<number> {
+  const parsed = parseDoctorArgs(args, env);
+  const cliPath = env.CLAUDE_PATH ?? defaultCliPath();
+  const checks = await runPreflight({
+    env,
+    ...(parsed.role ? { role: parsed.role } : {}),
+    cliPath,
+    cliSource: env.CLAUDE_PATH ? "CLAUDE_PATH" : "the harness's default",
+    stateDir: env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`,
+    repositories: parsed.repositories,
+  });
+  const ok = !checks.some((c) => c.ok === "fail");
+  if (parsed.json) io.out(`${JSON.stringify({ ok, checks: checks.map((c) => ({ name: c.name, status: c.ok, detail: c.detail, fix: c.fix })) }, null, 2)}\n`);
+  else io.out(renderChecks(checks));
+  return ok ? 0 : 1;
+}
