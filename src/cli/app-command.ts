@@ -10,6 +10,8 @@ import { AgentPool } from "../runtime/agent-pool.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { assertPreflight } from "../runtime/preflight.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
+import { parseCommandArgs } from "./args.js";
+import { appSpec } from "./commands.js";
 import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
 
@@ -27,7 +29,8 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
  * way Probot apps are (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET,
  * or GITHUB_TOKEN), plus GITHUB_API_URL for GitHub Enterprise Server.
  */
-export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: readonly string[] = []): Promise<void> {
+  parseCommandArgs(appSpec, args); // no flags: the app is configured by its environment
   processSecrets.addFromEnv(env);
   const log = createLogger({ level: env.LOG_LEVEL ?? "info" });
   const privateKey = env.PRIVATE_KEY ?? (env.PRIVATE_KEY_PATH ? readFileSync(env.PRIVATE_KEY_PATH, "utf8") : undefined);

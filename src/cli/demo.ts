@@ -4,7 +4,8 @@ import { Writable } from "node:stream";
 import { execa } from "execa";
 import { createLogger } from "../adapters/logger.js";
 import { packageRoot } from "./paths.js";
-import { parseValueFlags } from "./parse-value-flags.js";
+import { parseCommandArgs, usageError } from "./args.js";
+import { demoSpec } from "./commands.js";
 // The demo is the embedded default: the same app and worker as in production,
 // against the fake GitHub and the scripted model that the tests use.
 import { DEMO_REPOSITORY, loadOfflineInputs } from "../offline/offline-inputs.js";
@@ -64,12 +65,18 @@ export interface DemoOptions {
 }
 
 function usage(message: string): HarnessError {
-  return new HarnessError("EHARNESS_USAGE", { message, fix: "Run harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]." });
+  return usageError(demoSpec, message);
 }
 
-/** `[--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]` */
+/** `[--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]` (src/cli/commands.ts) */
 export function parseDemoArgs(args: string[]): Omit<DemoOptions, "out"> {
-  return parseValueFlags(args, "demo", { "--scenario": "scenario", "--repo-dir": "repoDir", "--issue-file": "issueFile", "--keep": "keep" }, usage);
+  const { values } = parseCommandArgs(demoSpec, args);
+  return {
+    ...(values.scenario !== undefined ? { scenario: values.scenario } : {}),
+    ...(values["repo-dir"] !== undefined ? { repoDir: values["repo-dir"] } : {}),
+    ...(values["issue-file"] !== undefined ? { issueFile: values["issue-file"] } : {}),
+    ...(values.keep !== undefined ? { keep: values.keep } : {}),
+  };
 }
 
 async function checkKeepDir(dir: string): Promise<void> {

@@ -1,6 +1,7 @@
 import os from "node:os";
-import { HarnessError } from "../core/errors.js";
 import { runPreflight, type PreflightCheck, type PreflightRole } from "../runtime/preflight.js";
+import { parseCommandArgs, usageError } from "./args.js";
+import { doctorSpec } from "./commands.js";
 import { defaultCliPath } from "./paths.js";
 
 export interface DoctorIo {
@@ -14,34 +15,20 @@ export interface DoctorArgs {
   repositories: { owner: string; repo: string }[];
 }
 
-function usage(message: string): HarnessError {
-  return new HarnessError("EHARNESS_USAGE", { message, fix: "Run harness doctor [--json] [--for app|worker] [--repo owner/repo …]." });
-}
-
 /** `[--json] [--for app|worker] [--repo owner/repo …]`; repositories also from HARNESS_REPOSITORIES. */
 export function parseDoctorArgs(args: string[], env: NodeJS.ProcessEnv): DoctorArgs {
-  const parsed: DoctorArgs = { json: false, repositories: [] };
+  const { values } = parseCommandArgs(doctorSpec, args);
+  const parsed: DoctorArgs = { json: values.json === true, repositories: [] };
+  if (values.for !== undefined) {
+    if (values.for !== "app" && values.for !== "worker") throw usageError(doctorSpec, `--for is app or worker, not "${values.for}".`);
+    parsed.role = values.for;
+  }
   const repository = (name: string): void => {
     const m = /^([^/\s]+)\/([^/\s]+)$/.exec(name.trim());
-    if (!m?.[1] || !m[2]) throw usage(`"${name}" is not owner/repo.`);
+    if (!m?.[1] || !m[2]) throw usageError(doctorSpec, `"${name}" is not owner/repo.`);
     parsed.repositories.push({ owner: m[1], repo: m[2] });
   };
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] as string;
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? args[++i];
-      if (v === undefined || v === "") throw usage(`${flag} needs a value.`);
-      return v;
-    };
-    if (flag === "--json" && inline === undefined) parsed.json = true;
-    else if (flag === "--for") {
-      const role = value();
-      if (role !== "app" && role !== "worker") throw usage(`--for is app or worker, not "${role}".`);
-      parsed.role = role;
-    } else if (flag === "--repo") repository(value());
-    else throw usage(`doctor does not take "${arg}".`);
-  }
+  for (const name of values.repo ?? []) repository(name);
   for (const name of (env.HARNESS_REPOSITORIES ?? "").split(",").filter((s) => s.trim() !== "")) repository(name);
   return parsed;
 }

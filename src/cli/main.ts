@@ -1,10 +1,17 @@
 #!/usr/bin/env node
-import { isHarnessError } from "../core/errors.js";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { HarnessError, isHarnessError } from "../core/errors.js";
 import { processSecrets } from "../adapters/secrets.js";
+import { parseCommandArgs } from "./args.js";
+import { COMMANDS, type CommandName } from "./commands.js";
+import { packageRoot } from "./paths.js";
 
 const USAGE = `harness: run Claude Code agents on a repository's issues
 
 Usage:
+  harness --version | -V              the harness's version
+  harness COMMAND --help | -h         a command's flags (also: harness help COMMAND)
   harness app                         run the GitHub App (Probot) with an in-process agent pool
   harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]
                                       the whole flow offline: fake GitHub, app, worker, real CLI, scripted model;
@@ -34,9 +41,19 @@ HARNESS_POLL_SECONDS (30), HARNESS_CLAIM_JITTER_SECONDS (1).
 Both: HARNESS_SHUTDOWN_GRACE_SECONDS (30: SIGINT/SIGTERM interrupts running sessions, queues
 them again to resume, and exits within this), HARNESS_EVENTS_FILE (lifecycle events as JSON lines). Lease term, heartbeat and the
 reclaimer's grace and backoff come from each repository's .github/harness.yml.
+
+Flags take their value as --flag value or --flag=value. Exit codes: 0 done, 1 failed, 2 bad usage
+or bad input (EHARNESS_USAGE, EHARNESS_CONFIG: the message and its fix on stderr).
 `;
 
-/** Bad flags or input files (EHARNESS_USAGE, EHARNESS_CONFIG): the one-line error and exit code 2. */
+/** The version in the package's package.json, read at run time (from src/ with tsx, from dist/ when built or installed). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+}
+
+const isCommand = (name: string | undefined): name is CommandName => name !== undefined && Object.hasOwn(COMMANDS, name);
+
+/** Bad flags or input files (EHARNESS_USAGE, EHARNESS_CONFIG): the one-line error on stderr and exit code 2. */
 async function usageErrorsExit2(run: () => Promise<number>): Promise<number> {
   try {
     return await run();
@@ -47,39 +64,54 @@ async function usageErrorsExit2(run: () => Promise<number>): Promise<number> {
   }
 }
 
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (isCommand(command)) {
+    // Every command: --help and --version answered, bad flags refused, before the command is loaded or does anything.
+    const spec = COMMANDS[command];
+    const parsed = parseCommandArgs(spec, rest);
+    if (parsed.help) {
+      process.stdout.write(spec.help);
+      return 0;
+    }
+    if (parsed.version) {
+      out(packageVersion());
+      return 0;
+    }
+  }
   switch (command) {
     case "app": {
       const { appCommand } = await import("./app-command.js");
-      await appCommand();
+      await appCommand(process.env, rest);
       return -1; // keeps running
     }
     case "demo": {
       const { parseDemoArgs, runDemo } = await import("./demo.js");
-      return usageErrorsExit2(async () => runDemo({ ...parseDemoArgs(rest), out: (line) => process.stdout.write(`${line}\n`) }));
+      return runDemo({ ...parseDemoArgs(rest), out });
     }
     case "offline": {
       const { offlineCommand } = await import("./offline-command.js");
-      return usageErrorsExit2(() => offlineCommand(rest, process.env, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }));
+      return offlineCommand(rest, process.env, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
     }
     case "summarize": {
-      const json = rest.includes("--json");
-      const files = rest.filter((a) => a !== "--json");
-      if (files.length !== 1) {
-        process.stderr.write(`EHARNESS_USAGE: summarize takes one transcript file. Fix: harness summarize <transcript.jsonl> [--json]\n`);
-        return 2;
-      }
-      const { summarize } = await import("./summarize.js");
-      return summarize(files[0] as string, { json }, (s) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`));
+      const { parseSummarizeArgs, summarize } = await import("./summarize.js");
+      const { file, json } = parseSummarizeArgs(rest);
+      return summarize(
+        file,
+        { json },
+        (s) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`),
+        (s) => process.stderr.write(`${s}\n`),
+      );
     }
     case "reclaim": {
       const { reclaimCommand } = await import("./reclaim-command.js");
-      return reclaimCommand(rest, process.env, (line) => process.stdout.write(`${line}\n`));
+      return reclaimCommand(rest, process.env, out);
     }
     case "worker": {
       const { workerCommand } = await import("./worker-command.js");
-      return workerCommand(rest, process.env, (line) => process.stdout.write(`${line}\n`));
+      return workerCommand(rest, process.env, out);
     }
     case "doctor": {
       const { doctorCommand } = await import("./doctor-command.js");
@@ -87,21 +119,39 @@ async function main(argv: string[]): Promise<number> {
     }
     case "status": {
       const { statusCommand } = await import("./status-command.js");
-      return statusCommand(rest, process.env, (line) => process.stdout.write(`${line}\n`));
+      return statusCommand(rest, process.env, out);
     }
-    case undefined:
     case "help":
     case "--help":
-    case "-h":
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
+    case "-h": {
+      const [topic, ...more] = rest;
+      if (more.length > 0 || (topic !== undefined && !isCommand(topic))) {
+        throw new HarnessError("EHARNESS_USAGE", {
+          message: `no help for "${rest.join(" ")}".`,
+          fix: `Run harness help COMMAND, one of: ${Object.keys(COMMANDS).join(", ")}.`,
+        });
+      }
+      process.stdout.write(isCommand(topic) ? COMMANDS[topic].help : USAGE);
+      return 0;
+    }
+    case "--version":
+    case "-V":
+      if (rest.length > 0)
+        throw new HarnessError("EHARNESS_USAGE", { message: `--version takes no arguments (got "${rest.join(" ")}").`, fix: "Run harness --version." });
+      out(packageVersion());
+      return 0;
+    case undefined:
+      process.stderr.write(USAGE);
+      throw new HarnessError("EHARNESS_USAGE", { message: "harness needs a command.", fix: "Run harness COMMAND (harness --help lists them)." });
     default:
-      process.stderr.write(`EHARNESS_USAGE: unknown command "${command}". Fix: run harness --help.\n`);
-      return 2;
+      throw new HarnessError("EHARNESS_USAGE", {
+        message: `unknown ${command.startsWith("-") ? "flag" : "command"} "${command}".`,
+        fix: `Run harness --help; the commands are ${Object.keys(COMMANDS).join(", ")}.`,
+      });
   }
 }
 
-main(process.argv.slice(2)).then(
+usageErrorsExit2(() => main(process.argv.slice(2))).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },

@@ -7,7 +7,8 @@ import { startModelServer, type ModelServer } from "../offline/model-server.js";
 import { loadOfflineInputs, type OfflineInputFlags } from "../offline/offline-inputs.js";
 import { loadUsersFile, type OfflineUser } from "../offline/users-file.js";
 import { demoDir } from "./demo.js";
-import { parseValueFlags } from "./parse-value-flags.js";
+import { parseCommandArgs, usageError } from "./args.js";
+import { offlineSpec } from "./commands.js";
 
 interface OfflineArgs extends OfflineInputFlags {
   users?: string;
@@ -22,27 +23,20 @@ export interface OfflineIo {
   err: (text: string) => void;
 }
 
-const FLAGS = "harness offline [--scenario FILE] [--repo-dir DIR] [--repo owner/name] [--issue-file FILE] [--users FILE] [--webhook-url URL] [--state-dir DIR]";
-
 function usage(message: string): HarnessError {
-  return new HarnessError("EHARNESS_USAGE", { message, fix: `Run ${FLAGS} (docs/offline.md).` });
+  return usageError(offlineSpec, message);
 }
 
 function parseArgs(args: string[]): OfflineArgs {
-  const parsed: OfflineArgs = parseValueFlags(
-    args,
-    "offline",
-    {
-      "--scenario": "scenario",
-      "--repo-dir": "repoDir",
-      "--repo": "repo",
-      "--issue-file": "issueFile",
-      "--users": "users",
-      "--webhook-url": "webhookUrl",
-      "--state-dir": "stateDir",
-    },
-    usage,
-  );
+  const { values } = parseCommandArgs(offlineSpec, args);
+  const parsed: OfflineArgs = {};
+  if (values.scenario !== undefined) parsed.scenario = values.scenario;
+  if (values["repo-dir"] !== undefined) parsed.repoDir = values["repo-dir"];
+  if (values.repo !== undefined) parsed.repo = values.repo;
+  if (values["issue-file"] !== undefined) parsed.issueFile = values["issue-file"];
+  if (values.users !== undefined) parsed.users = values.users;
+  if (values["webhook-url"] !== undefined) parsed.webhookUrl = values["webhook-url"];
+  if (values["state-dir"] !== undefined) parsed.stateDir = values["state-dir"];
   if (parsed.webhookUrl !== undefined) {
     let url: URL | null = null;
     try {

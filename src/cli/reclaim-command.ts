@@ -7,6 +7,8 @@ import { createLogger } from "../adapters/logger.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { reclaimRepository, type ReclaimResult } from "../runtime/reclaimer.js";
 import { processSecrets } from "../adapters/secrets.js";
+import { parseCommandArgs, usageError } from "./args.js";
+import { reclaimSpec } from "./commands.js";
 
 /**
  * `harness reclaim --repo owner/repo [--repo …]`: one pass of the stall
@@ -14,19 +16,8 @@ import { processSecrets } from "../adapters/secrets.js";
  * Server), for a schedule outside the app (cron, a scheduled workflow).
  */
 export async function reclaimCommand(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
-  const repositories: string[] = [];
-  for (let i = 0; i < args.length; i += 1) {
-    if (args[i] === "--repo" && args[i + 1]) repositories.push(args[++i] as string);
-    else {
-      throw new HarnessError("EHARNESS_USAGE", {
-        message: `reclaim does not take "${args[i]}".`,
-        fix: "Run harness reclaim --repo owner/repo [--repo owner/other].",
-      });
-    }
-  }
-  if (repositories.length === 0) {
-    throw new HarnessError("EHARNESS_USAGE", { message: "reclaim needs at least one repository.", fix: "Run harness reclaim --repo owner/repo." });
-  }
+  const repositories = parseCommandArgs(reclaimSpec, args).values.repo ?? [];
+  if (repositories.length === 0) throw usageError(reclaimSpec, "reclaim needs at least one repository.");
   if (!env.GITHUB_TOKEN) {
     throw new HarnessError("EHARNESS_CREDENTIALS", {
       message: "reclaim needs GITHUB_TOKEN.",

@@ -9,6 +9,8 @@ import { loadConfig } from "../runtime/load-config.js";
 import { listWorkers } from "../runtime/worker-registry.js";
 import { localAgents, queueStatus, renderHostStatus, type HostStatus, type QueueStatus } from "../runtime/host-status.js";
 import { StateDir } from "../runtime/state-dir.js";
+import { parseCommandArgs } from "./args.js";
+import { statusSpec } from "./commands.js";
 
 /**
  * `harness status [--json] [--repo owner/repo …]`: every agent on this host
@@ -18,13 +20,9 @@ import { StateDir } from "../runtime/state-dir.js";
  * the local agents are shown.
  */
 export async function statusCommand(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, now: () => Date = () => new Date()): Promise<number> {
-  let json = false;
-  const named: string[] = [];
-  for (let i = 0; i < args.length; i += 1) {
-    if (args[i] === "--json") json = true;
-    else if (args[i] === "--repo" && args[i + 1]) named.push(args[++i] as string);
-    else throw new HarnessError("EHARNESS_USAGE", { message: `status does not take "${args[i]}".`, fix: "Run harness status [--json] [--repo owner/repo]." });
-  }
+  const { values } = parseCommandArgs(statusSpec, args);
+  const json = values.json === true;
+  const named = values.repo ?? [];
   processSecrets.addFromEnv(env);
   const state = new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`);
   const at = now();

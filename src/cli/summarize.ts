@@ -6,6 +6,14 @@ import { createReadStream } from "node:fs";
 import { HarnessError } from "../core/errors.js";
 import { createSessionReducer, type SessionReport } from "../core/session-report.js";
 import { createLineSplitter } from "../core/stream-lines.js";
+import { parseCommandArgs } from "./args.js";
+import { summarizeSpec } from "./commands.js";
+
+/** `<transcript.jsonl> [--json]` (src/cli/commands.ts); `--help` is never read as a file name, `-- --help` is. */
+export function parseSummarizeArgs(args: readonly string[]): { file: string; json: boolean } {
+  const { values, positionals } = parseCommandArgs(summarizeSpec, args);
+  return { file: positionals[0] ?? "", json: values.json === true };
+}
 
 function transcriptError(file: string, reason: string, cause?: unknown): HarnessError {
   return new HarnessError("EHARNESS_TRANSCRIPT", {
@@ -67,18 +75,19 @@ function oneLine(s: string, max = 200): string {
 }
 
 /**
- * Prints the report of `file` (a table, or JSON with `opts.json`). Returns the exit
- * code: 0 when the transcript was summarized (whatever the session's outcome), 2 when
- * it cannot be read or holds no stream-json event.
+ * Prints the report of `file` (a table, or JSON with `opts.json`) through `out`. Returns
+ * the exit code: 0 when the transcript was summarized (whatever the session's outcome),
+ * 2 (bad input) when it cannot be read or holds no stream-json event, the coded error
+ * going to `err` (stderr in main.ts).
  */
-export async function summarize(file: string, opts: { json: boolean }, out: (s: string) => void): Promise<number> {
+export async function summarize(file: string, opts: { json: boolean }, out: (s: string) => void, err: (s: string) => void = out): Promise<number> {
   let report: SessionReport;
   try {
     report = await readReport(file);
     if (report.events === 0) throw transcriptError(file, "it holds no stream-json event.");
   } catch (error) {
     const coded = error instanceof HarnessError ? error : transcriptError(file, String(error), error);
-    out(coded.toString());
+    err(coded.toString());
     return 2;
   }
   out(opts.json ? JSON.stringify(report, null, 2) : formatTable(report));

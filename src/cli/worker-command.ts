@@ -8,6 +8,8 @@ import { QueueWorker } from "../worker/queue-worker.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS } from "../runtime/host-runtime.js";
 import { assertPreflight } from "../runtime/preflight.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
+import { parseCommandArgs, usageError } from "./args.js";
+import { workerSpec } from "./commands.js";
 
 export interface WorkerArgs {
   agents: number;
@@ -17,10 +19,7 @@ export interface WorkerArgs {
 }
 
 function usage(message: string): HarnessError {
-  return new HarnessError("EHARNESS_USAGE", {
-    message,
-    fix: "Run harness worker --agents N --repo owner/repo [--repo owner/other] [--max-issues M] [--once].",
-  });
+  return usageError(workerSpec, message);
 }
 
 function count(name: string, value: string | undefined, min: number): number {
@@ -48,15 +47,13 @@ function parseRepository(name: string): { owner: string; repo: string } {
 
 /** `--agents N [--repo owner/repo …] [--max-issues M] [--once]`; repositories also from HARNESS_REPOSITORIES (comma-separated). */
 export function parseWorkerArgs(args: string[], env: NodeJS.ProcessEnv): WorkerArgs {
-  const parsed: WorkerArgs = { agents: 1, repositories: [], maxIssues: null, once: false };
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i];
-    if (arg === "--agents") parsed.agents = count("--agents", args[++i], 1);
-    else if (arg === "--repo") parsed.repositories.push(parseRepository(args[++i] ?? ""));
-    else if (arg === "--max-issues") parsed.maxIssues = count("--max-issues", args[++i], 1);
-    else if (arg === "--once") parsed.once = true;
-    else throw usage(`worker does not take "${arg}".`);
-  }
+  const { values } = parseCommandArgs(workerSpec, args);
+  const parsed: WorkerArgs = {
+    agents: values.agents === undefined ? 1 : count("--agents", values.agents, 1),
+    repositories: (values.repo ?? []).map(parseRepository),
+    maxIssues: values["max-issues"] === undefined ? null : count("--max-issues", values["max-issues"], 1),
+    once: values.once === true,
+  };
   for (const name of (env.HARNESS_REPOSITORIES ?? "").split(",").filter((s) => s.trim() !== "")) parsed.repositories.push(parseRepository(name));
   if (parsed.repositories.length === 0) throw usage("worker needs at least one repository (--repo owner/repo or HARNESS_REPOSITORIES).");
   return parsed;
