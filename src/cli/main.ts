@@ -6,6 +6,7 @@ import { processSecrets } from "../adapters/secrets.js";
 import { parseCommandArgs } from "./args.js";
 import { COMMANDS, type CommandName } from "./commands.js";
 import { packageRoot } from "./paths.js";
+import { loadDotEnv } from "./dotenv.js";
 
 const USAGE = `harness: run Claude Code agents on a repository's issues
 
@@ -81,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
   }
+  // Commands that talk to GitHub or the model read `.env` as Probot apps do (the environment wins).
+  if (command === "app" || command === "worker" || command === "doctor" || command === "reclaim" || command === "status") loadDotEnv(process.env);
   switch (command) {
     case "app": {
       const { appCommand } = await import("./app-command.js");
