@@ -76,6 +76,24 @@ export function httpStatus(error: unknown): number | undefined {
 
 export { processWriteBudgets };
 
+/**
+ * Whether GitHub refused a draft because the repository's plan has none
+ * (`422 "Draft pull requests are not supported in this repository."` on REST,
+ * the same message as a GraphQL error of `convertPullRequestToDraft`).
+ */
+export function isDraftUnsupported(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const pattern = /draft pull requests are not supported/i;
+  const data = (error as { response?: { data?: unknown } }).response?.data;
+  const message = typeof data === "object" && data !== null ? (data as { message?: unknown }).message : undefined;
+  if (httpStatus(error) === 422 && typeof message === "string" && pattern.test(message)) return true;
+  const errors = (error as { errors?: unknown }).errors;
+  return (
+    Array.isArray(errors) &&
+    errors.some((e: unknown) => typeof e === "object" && e !== null && pattern.test(String((e as { message?: unknown }).message ?? "")))
+  );
+}
+
 export interface GitHubClientOptions {
   /** Called for every request, for the per-issue API accounting. */
   count?: (kind: "read" | "write") => void;

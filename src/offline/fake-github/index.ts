@@ -55,6 +55,11 @@ export interface CreateRepoInput {
   ownerType?: "User" | "Organization";
   /** People's permission on the repository besides its owner's (admin): `{ ada: "write" }`. */
   collaborators?: Record<string, Permission>;
+  /**
+   * `false`: draft pull requests are not supported here (GitHub Free's private repositories):
+   * `POST /pulls` with `draft: true` and GraphQL `convertPullRequestToDraft` are refused.
+   */
+  draftPullRequests?: boolean;
 }
 
 export interface FakeGitHubSnapshot {
@@ -285,6 +290,7 @@ export class FakeGitHub {
       comments: new Map(),
       labels: new Map(),
       permissions: new Map(Object.entries(input.collaborators ?? {}).map(([login, permission]) => [login.toLowerCase(), permission])),
+      ...(input.draftPullRequests === false ? { draftPullRequests: false } : {}),
     });
   }
 
