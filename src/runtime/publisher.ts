@@ -223,13 +223,13 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       const title = renderPullRequestTitle(issueNumber, ctx.issue.title);
       let created: Awaited<ReturnType<GitHubClient["createPull"]>>;
       try {
-        created = await github.createPull({ head: ctx.branch, base, title, body, draft: step.draft });
+        created = await github.openPull({ head: ctx.branch, base, title, body, draft: step.draft });
       } catch (error) {
         // The branch is pushed: a repository without drafts gets a ready pull request that says what it is.
         if (!step.draft || !isDraftUnsupported(error)) throw error;
         log.warn({ issue: issueNumber }, "draft pull requests are not supported in this repository: opening it ready, marked for review");
         draftRefused = true;
-        created = await github.createPull({ head: ctx.branch, base, title: NEEDS_REVIEW_TITLE_PREFIX + title, body, draft: false });
+        created = await github.openPull({ head: ctx.branch, base, title: NEEDS_REVIEW_TITLE_PREFIX + title, body, draft: false });
       }
       pullRequest = created.number;
     }

@@ -59,7 +59,9 @@ describe("parseConfig", () => {
       })();
       expect(error).toMatchObject({ code: "EHARNESS_CONFIG" });
       const key = Object.keys(config)[0]!;
-      expect((error as HarnessError).message).toMatch(new RegExp(`\`${key}\.[a-zA-Z]+\`.*at most 50 characters`));
+      const message = (error as HarnessError).message;
+      expect(message).toContain(`\`${key}.`);
+      expect(message).toContain("at most 50 characters");
     }
     // 50 characters, emoji counted as one each, are fine.
     expect(parseConfig({ labels: { done: `${"🚀".repeat(10)}${"x".repeat(40)}` } }).labels.done).toHaveLength(60);

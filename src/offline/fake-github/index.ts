@@ -353,6 +353,22 @@ export class FakeGitHub {
     return { id: c.id, status };
   }
 
+  /**
+   * Read-after-write lag, deterministic (counted in reads): a pull request created from now on
+   * is missing from `GET …/pulls` for the next `pullLists` list reads of its repository (0: off).
+   */
+  setReadLag(lag: { pullLists?: number }): void {
+    this.store.readLag.pullLists = Math.max(0, lag.pullLists ?? 0);
+  }
+
+  /** Hides an existing pull request from the next `reads` list reads (a lagging replica). */
+  hidePullFromLists(owner: string, repo: string, number: number, reads: number): void {
+    const pull = this.issueOrThrow(this.repoOrThrow(owner, repo), number).pull;
+    if (!pull) throw new Error(`fake-github: #${number} of ${owner}/${repo} is not a pull request`);
+    if (reads > 0) this.store.hiddenPulls.set(pull.id, reads);
+    else this.store.hiddenPulls.delete(pull.id);
+  }
+
   setPermission(owner: string, repo: string, user: string, permission: Permission): void {
     const r = this.repoOrThrow(owner, repo);
     this.store.user(user);

@@ -170,6 +170,7 @@ export async function createPull(
     merged: false,
     mergedAt: null,
   };
+  if (fake.store.readLag.pullLists > 0) fake.store.hiddenPulls.set(issue.pull.id, fake.store.readLag.pullLists);
   fake.store.record({
     actor: input.user.login,
     repo: fullName(repo),
@@ -206,6 +207,14 @@ const list: Handler = async (ctx) => {
   const sort = q.get("sort") ?? "created";
   const direction = q.get("direction") ?? (sort === "created" ? "desc" : "desc");
   let items = [...repo.issues.values()].filter((i) => i.pull && (state === "all" || i.state === state));
+  // Read-after-write lag: a pull request just created is not listed yet (for so many list reads).
+  for (const i of [...items]) {
+    const hidden = i.pull ? ctx.fake.store.hiddenPulls.get(i.pull.id) : undefined;
+    if (hidden === undefined || !i.pull) continue;
+    items = items.filter((x) => x !== i);
+    if (hidden <= 1) ctx.fake.store.hiddenPulls.delete(i.pull.id);
+    else ctx.fake.store.hiddenPulls.set(i.pull.id, hidden - 1);
+  }
   if (head) {
     const branch = headBranch(repo, head);
     const n = issueOfBranch(branch ?? "");
