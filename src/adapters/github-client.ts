@@ -76,6 +76,40 @@ export function httpStatus(error: unknown): number | undefined {
 
 export { processWriteBudgets };
 
+/** Reads of the open pull requests after GitHub said one exists but the list did not show it. */
+export const PULL_FIND_READS = 5;
+
+/** `422 Validation Failed` with `A pull request already exists for owner:branch.` (REST `pulls/create`). */
+export function isPullExists(error: unknown): boolean {
+  if (httpStatus(error) !== 422 || typeof error !== "object" || error === null) return false;
+  const data = (error as { response?: { data?: unknown } }).response?.data;
+  const errors = typeof data === "object" && data !== null ? (data as { errors?: unknown }).errors : undefined;
+  return (
+    Array.isArray(errors) &&
+    errors.some(
+      (e: unknown) => typeof e === "object" && e !== null && /^A pull request already exists for /.test(String((e as { message?: unknown }).message ?? "")),
+    )
+  );
+}
+
+/**
+ * Whether GitHub refused a draft because the repository's plan has none
+ * (`422 "Draft pull requests are not supported in this repository."` on REST,
+ * the same message as a GraphQL error of `convertPullRequestToDraft`).
+ */
+export function isDraftUnsupported(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const pattern = /draft pull requests are not supported/i;
+  const data = (error as { response?: { data?: unknown } }).response?.data;
+  const message = typeof data === "object" && data !== null ? (data as { message?: unknown }).message : undefined;
+  if (httpStatus(error) === 422 && typeof message === "string" && pattern.test(message)) return true;
+  const errors = (error as { errors?: unknown }).errors;
+  return (
+    Array.isArray(errors) &&
+    errors.some((e: unknown) => typeof e === "object" && e !== null && pattern.test(String((e as { message?: unknown }).message ?? "")))
+  );
+}
+
 export interface GitHubClientOptions {
   /** Called for every request, for the per-issue API accounting. */
   count?: (kind: "read" | "write") => void;
@@ -258,6 +292,32 @@ export class GitHubClient {
     const { data } = await this.api.rest.pulls.list({ owner: this.owner, repo: this.repo, state: "open", head: `${this.owner}:${head}`, base });
     const pull = data[0];
     return pull ? { number: pull.number, nodeId: pull.node_id, draft: pull.draft ?? false, url: pull.html_url } : null;
+  }
+
+  /**
+   * Opens the pull request, or, when GitHub answers `422 "A pull request
+   * already exists for owner:branch."` (a list that had not shown it yet: read
+   * after write lags), finds that one and updates its title and body. The list
+   * is read again up to `PULL_FIND_READS` times while it still lags.
+   */
+  async openPull(input: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestData & { existed: boolean }> {
+    try {
+      return { ...(await this.createPull(input)), existed: false };
+    } catch (error) {
+      if (!isPullExists(error)) throw error;
+      for (let read = 1; read <= PULL_FIND_READS; read += 1) {
+        const found = await this.findOpenPull(input.head, input.base);
+        if (found) {
+          await this.updatePull(found.number, { title: input.title, body: input.body });
+          return { ...found, existed: true };
+        }
+      }
+      throw new HarnessError("EHARNESS_GITHUB", {
+        message: `GitHub says a pull request from \`${input.head}\` already exists, but ${PULL_FIND_READS} reads of the open pull requests did not show it.`,
+        fix: "GitHub's lists lag behind its writes: /retry in a minute, when the list shows it.",
+        cause: error,
+      });
+    }
   }
 
   async createPull(input: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestData> {

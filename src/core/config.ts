@@ -6,14 +6,23 @@ import { HarnessError } from "./errors.js";
  * an empty or missing file is a valid configuration. Unknown keys are refused
  * (a misspelt key would otherwise silently do nothing).
  */
+/** GitHub refuses a label name over 50 characters (422 when the label is created or added). */
+export const MAX_LABEL_LENGTH = 50;
+
+/** A label name GitHub accepts: 1 to 50 characters. */
+const labelName = z
+  .string()
+  .min(1)
+  .refine((name) => [...name].length <= MAX_LABEL_LENGTH, { message: `must be at most ${MAX_LABEL_LENGTH} characters (GitHub refuses longer label names)` });
+
 const labelsSchema = z
   .object({
-    queued: z.string().min(1).default("harness:queued"),
-    claimed: z.string().min(1).default("harness:claimed"),
-    running: z.string().min(1).default("harness:running"),
-    done: z.string().min(1).default("harness:done"),
-    failed: z.string().min(1).default("harness:failed"),
-    interrupted: z.string().min(1).default("harness:interrupted"),
+    queued: labelName.default("harness:queued"),
+    claimed: labelName.default("harness:claimed"),
+    running: labelName.default("harness:running"),
+    done: labelName.default("harness:done"),
+    failed: labelName.default("harness:failed"),
+    interrupted: labelName.default("harness:interrupted"),
   })
   .strict();
 
@@ -51,9 +60,9 @@ const leaseSchema = z
 
 const priorityLabelsSchema = z
   .object({
-    high: z.string().min(1).default("priority:high"),
-    medium: z.string().min(1).default("priority:medium"),
-    low: z.string().min(1).default("priority:low"),
+    high: labelName.default("priority:high"),
+    medium: labelName.default("priority:medium"),
+    low: labelName.default("priority:low"),
   })
   .strict();
 
@@ -157,7 +166,7 @@ const publishSchema = z
       ]),
     /** `package.json` scripts npm runs on install: a change to any of them is reviewed. */
     installScripts: z.array(z.string().min(1)).max(50).default(["preinstall", "install", "postinstall", "prepare"]),
-    needsReviewLabel: z.string().min(1).default("harness:needs-review"),
+    needsReviewLabel: labelName.default("harness:needs-review"),
   })
   .strict();
 

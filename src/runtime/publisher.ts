@@ -6,7 +6,7 @@ import { secretsFromEnv } from "../core/redact.js";
 import { INTERRUPTED_NOTE, renderFailureSummary, renderPullRequestBody, renderPullRequestTitle, renderSummaryComment } from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
 import type { StepClock } from "../core/step-clock.js";
-import type { GitHubClient, IssueData } from "../adapters/github-client.js";
+import { isDraftUnsupported, type GitHubClient, type IssueData } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { harnessLabels } from "./claim-issue.js";
@@ -82,6 +82,17 @@ async function keepSession(ctx: PublishContext, workspace: Workspace, home: stri
   } catch (error) {
     ctx.log.warn({ issue: ctx.issue.number, err: error }, "session not saved: /retry will not be able to resume it");
   }
+}
+
+/** Title prefix of a pull request that should have been a draft where the repository has none. */
+export const NEEDS_REVIEW_TITLE_PREFIX = "[needs review] ";
+
+/** The summary's line when the repository refused the draft and the pull request was opened ready instead. */
+export function draftRefusedNote(pullRequest: number, label: string): string {
+  return (
+    `This repository does not support draft pull requests, so #${pullRequest} was opened ready for review instead, ` +
+    `its title prefixed \`${NEEDS_REVIEW_TITLE_PREFIX.trim()}\` and labeled \`${label}\`: look at it before merging.`
+  );
 }
 
 /** Paths shown as "Files changed": enough to read, the rest counted. */
@@ -185,6 +196,8 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   // What saving the session added beyond the branch's steps (usually nothing).
   clock.mark("publish.saveSession");
   let pullRequest: number | null = null;
+  /** The repository refused the draft (its plan has none): the pull request is ready, prefixed and labeled instead. */
+  let draftRefused = false;
   const step = plan.pullRequest;
   if (step.kind !== "none") {
     await lease.assertHeld();
@@ -194,17 +207,34 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       await github.updatePull(step.number, { body });
       // Best effort: the work is pushed and the PR there, so a refused draft change fails nothing.
       if (step.draft !== null) {
-        await github
-          .setPullDraft(existingPull, step.draft)
-          .catch((error: unknown) => log.warn({ issue: issueNumber, pullRequest: step.number, err: error }, "could not change the pull request's draft state"));
+        const draft = step.draft;
+        await github.setPullDraft(existingPull, draft).catch(async (error: unknown) => {
+          if (draft && isDraftUnsupported(error)) {
+            // Not a draft, then, but plainly marked as one to look at.
+            draftRefused = true;
+            await github.updatePull(step.number, { title: NEEDS_REVIEW_TITLE_PREFIX + renderPullRequestTitle(issueNumber, ctx.issue.title) });
+            return;
+          }
+          log.warn({ issue: issueNumber, pullRequest: step.number, err: error }, "could not change the pull request's draft state");
+        });
       }
       pullRequest = step.number;
     } else if (step.kind === "create") {
-      const created = await github.createPull({ head: ctx.branch, base, title: renderPullRequestTitle(issueNumber, ctx.issue.title), body, draft: step.draft });
+      const title = renderPullRequestTitle(issueNumber, ctx.issue.title);
+      let created: Awaited<ReturnType<GitHubClient["createPull"]>>;
+      try {
+        created = await github.openPull({ head: ctx.branch, base, title, body, draft: step.draft });
+      } catch (error) {
+        // The branch is pushed: a repository without drafts gets a ready pull request that says what it is.
+        if (!step.draft || !isDraftUnsupported(error)) throw error;
+        log.warn({ issue: issueNumber }, "draft pull requests are not supported in this repository: opening it ready, marked for review");
+        draftRefused = true;
+        created = await github.openPull({ head: ctx.branch, base, title: NEEDS_REVIEW_TITLE_PREFIX + title, body, draft: false });
+      }
       pullRequest = created.number;
     }
     ctx.done.pullRequest = pullRequest;
-    if (plan.needsReview && pullRequest !== null) await github.addLabels(pullRequest, [config.publish.needsReviewLabel]);
+    if ((plan.needsReview || draftRefused) && pullRequest !== null) await github.addLabels(pullRequest, [config.publish.needsReviewLabel]);
     clock.mark("publish.pullRequest");
   }
   await lease.assertHeld();
@@ -217,6 +247,7 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       pullRequest: pullRequest ?? undefined,
       commits,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
+      ...(draftRefused && pullRequest !== null ? { note: draftRefusedNote(pullRequest, config.publish.needsReviewLabel) } : {}),
     }),
   );
   clock.mark("publish.summary");

@@ -44,4 +44,26 @@ describe("parseConfig", () => {
     expect(() => parseConfig({ branchPrefix: "my branch/" })).toThrow(/branchPrefix/);
     expect(() => parseConfig({ allowedTools: [] })).toThrow(/allowedTools/);
   });
+
+  it("refuses a configured label name over 50 characters (GitHub's limit), naming the key", () => {
+    const long = `harness:${"x".repeat(43)}`;
+    expect([...long]).toHaveLength(51);
+    for (const config of [{ labels: { done: long } }, { priorityLabels: { high: long } }, { publish: { needsReviewLabel: long } }]) {
+      const error = (() => {
+        try {
+          parseConfig(config);
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
+      expect(error).toMatchObject({ code: "EHARNESS_CONFIG" });
+      const key = Object.keys(config)[0]!;
+      const message = (error as HarnessError).message;
+      expect(message).toContain(`\`${key}.`);
+      expect(message).toContain("at most 50 characters");
+    }
+    // 50 characters, emoji counted as one each, are fine.
+    expect(parseConfig({ labels: { done: `${"🚀".repeat(10)}${"x".repeat(40)}` } }).labels.done).toHaveLength(60);
+  });
 });

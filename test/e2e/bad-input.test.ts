@@ -82,6 +82,45 @@ describe("bad input changes nothing or fails cleanly, with a coded error", () =>
     expect(resultFor(stack, "badconfig", issue.number)).toBeUndefined();
   });
 
+  it("a configured label over GitHub's 50 characters is refused as EHARNESS_CONFIG before any label write (GitHub would answer 422)", async () => {
+    const { github } = stack;
+    const long = `harness:${"d".repeat(43)}`;
+    await github.createRepo({
+      collaborators: { ada: "write" },
+      owner: OWNER,
+      name: "longlabel",
+      files: { "README.md": "x\n", ".github/harness.yml": `labels:\n  done: "${long}"\n` },
+    });
+    // What GitHub answers the label write the config would lead to, exactly.
+    const issue = await github.createIssue(OWNER, "longlabel", { title: "t", body: "b", user: "ada" });
+    const refused = await fetch(`${github.apiUrl}/repos/${OWNER}/longlabel/issues/${issue.number}/labels`, {
+      method: "POST",
+      headers: { authorization: `token ${github.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ labels: [long] }),
+    });
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({
+      message: "Validation Failed",
+      errors: [{ value: long, resource: "Label", field: "name", code: "invalid" }],
+      documentation_url: "https://docs.github.com/rest/issues/labels#add-labels-to-an-issue",
+    });
+    expect(labelsOf(stack, "longlabel", issue.number)).toEqual([]);
+
+    const start = github.requestLog.length;
+    await github.addLabel(OWNER, "longlabel", issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    const comments = bodies(stack, "longlabel", issue.number);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]).toContain("EHARNESS_CONFIG");
+    expect(comments[0]).toContain("`labels.done`");
+    expect(comments[0]).toContain("at most 50 characters");
+    // The harness never sent GitHub the long name: no label write at all, no 422.
+    const after = github.requestLog.slice(start);
+    expect(after.filter((e) => e.operationId === "issues/add-labels" || e.operationId === "issues/set-labels")).toEqual([]);
+    expect(after.filter((e) => e.status === 422)).toEqual([]);
+    expect(leaseState(stack, "longlabel", issue.number)).toBeNull();
+  });
+
   it("fails with EHARNESS_NO_DEFAULT_BRANCH when the default branch has no commit, and releases the lease", async () => {
     const { github } = stack;
     await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "empty", files: { "README.md": "x\n" } });

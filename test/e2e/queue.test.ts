@@ -231,6 +231,43 @@ describe("blocked issues wait for their blockers", () => {
     stack.github.assertNoViolations();
   });
 
+  it("reads the dependencies only of the issues GitHub's issue_dependencies_summary says are blocked", async () => {
+    const octokit = testOctokit({ baseUrl: stack.github.apiUrl, token: stack.github.token });
+    const blocker = await stack.github.createIssue(OWNER, "deps", { title: "Models first", body: "", user: "ada" });
+    const blocked = await stack.github.createIssue(OWNER, "deps", { title: "Add hello", body: "Add hello.txt", user: "ada" });
+    const free = await stack.github.createIssue(OWNER, "deps", { title: "Add hello", body: "Add hello.txt", user: "ada" });
+    const { data: blockerData } = await octokit.rest.issues.get({ owner: OWNER, repo: "deps", issue_number: blocker.number });
+    await octokit.rest.issues.addBlockedByDependency({ owner: OWNER, repo: "deps", issue_number: blocked.number, issue_id: blockerData.id });
+    // The issue objects carry the summary, true to the recorded blockers.
+    const { data: blockedData } = await octokit.rest.issues.get({ owner: OWNER, repo: "deps", issue_number: blocked.number });
+    expect((blockedData as { issue_dependencies_summary?: unknown }).issue_dependencies_summary).toEqual({
+      blocked_by: 1,
+      blocking: 0,
+      total_blocked_by: 1,
+      total_blocking: 0,
+    });
+    await silently(async () => {
+      await stack.github.addLabel(OWNER, "deps", blocked.number, QUEUED, { sender: "ada" });
+      await stack.github.addLabel(OWNER, "deps", free.number, QUEUED, { sender: "ada" });
+    });
+
+    const start = stack.github.requestLog.length;
+    const pass = await reconciler.runOnce();
+    const dependencyReads = stack.github.requestLog
+      .slice(start)
+      .filter((r) => r.operationId === "issues/list-dependencies-blocked-by" && r.path.startsWith(`/repos/${OWNER}/deps/`));
+    // total_blocked_by 0 saves the request for the free issue; the blocked one is read.
+    expect([...new Set(dependencyReads.map((r) => r.issueNumber))]).toEqual([blocked.number]);
+    const deps = pass.repositories.find((r) => r.repository === `${OWNER}/deps`);
+    expect(deps?.submitted).toEqual([free.number]);
+    expect(deps?.waiting).toEqual([{ issue: blocked.number, reason: `blocked by #${blocker.number}` }]);
+    await stack.idle();
+    expect(await finalState("deps", free.number)).toEqual(clean);
+    // Out of the queue again, so later passes leave it alone.
+    await silently(() => stack.github.removeLabel(OWNER, "deps", blocked.number, QUEUED, { sender: "ada" }));
+    stack.github.assertNoViolations();
+  });
+
   it("is not claimed while a blocker named in the body ('Depends on #M') is open; the blocker's closed webhook hands it over", async () => {
     const octokit = testOctokit({ baseUrl: stack.github.apiUrl, token: stack.github.token });
     const blocker = await stack.github.createIssue(OWNER, "deps", { title: "API first", body: "", user: "ada" });

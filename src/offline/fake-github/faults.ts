@@ -12,12 +12,25 @@
  * - `lost-response`: the handler runs (state changes apply), then the socket is destroyed.
  * - `reset`: the socket is destroyed before the handler runs (nothing applied).
  * - `latency`: the request is delayed, then handled normally.
+ * - `ref-update-failed`: a ref write (`POST /git/refs`, `PATCH /git/refs/…`) answered with
+ *   GitHub's transient `422 "Reference update failed"` before it is applied (nothing changed);
+ * - `ref-update-failed-applied`: the same answer after the write was applied (the ref moved).
+ *   Both only hit ref writes; any other request drawn for them goes through untouched.
  */
 import { createHash } from "node:crypto";
 import { DOCS } from "./http.js";
 import type { RequestHookDecision } from "./types.js";
 
-export const faultKinds = ["5xx", "429", "403-secondary", "lost-response", "latency", "reset"] as const;
+export const faultKinds = ["5xx", "429", "403-secondary", "lost-response", "latency", "reset", "ref-update-failed", "ref-update-failed-applied"] as const;
+
+/** The operations GitHub may answer with a transient `422 "Reference update failed"`. */
+export const REF_WRITES: ReadonlySet<string> = new Set(["git/create-ref", "git/update-ref"]);
+
+/** GitHub's answer to a ref write that failed on its side (the request may be sent again). */
+export function referenceUpdateFailed(operationId: string | null): { status: number; body: Record<string, unknown> } {
+  const anchor = operationId === "git/create-ref" ? "create-a-reference" : "update-a-reference";
+  return { status: 422, body: { message: "Reference update failed", documentation_url: `https://docs.github.com/rest/git/refs#${anchor}`, status: "422" } };
+}
 export type FaultKind = (typeof faultKinds)[number];
 
 export interface FaultOptions {
@@ -49,6 +62,8 @@ export interface FaultDecision extends RequestHookDecision {
   respond?: { status: number; body?: unknown; headers?: Record<string, string> };
   /** Destroy the connection before the handler runs. */
   reset?: boolean;
+  /** Run the handler (state changes apply), then answer this instead of its result. */
+  respondAfter?: { status: number; body?: unknown; headers?: Record<string, string> };
 }
 
 export interface InjectedFault {
@@ -99,13 +114,18 @@ export class FaultInjector {
     if (hit >= o.rate) return undefined;
     const fault = o.kinds[Math.min(o.kinds.length - 1, Math.floor(pick * o.kinds.length))];
     if (fault === undefined) return undefined;
-    const decision = this.build(fault, detail);
+    if ((fault === "ref-update-failed" || fault === "ref-update-failed-applied") && !REF_WRITES.has(request.operationId ?? "")) return undefined;
+    const decision = this.build(fault, detail, request.operationId);
     this.injected.push({ fault, method: request.method, path: request.path, operationId: request.operationId, status: decision.respond?.status ?? null });
     return decision;
   }
 
-  private build(fault: FaultKind, detail: number): FaultDecision {
+  private build(fault: FaultKind, detail: number, operationId: string | null): FaultDecision {
     switch (fault) {
+      case "ref-update-failed":
+        return { respond: referenceUpdateFailed(operationId) };
+      case "ref-update-failed-applied":
+        return { respondAfter: referenceUpdateFailed(operationId) };
       case "5xx": {
         const status = [500, 502, 503][Math.floor(detail * 3)] ?? 502;
         const message = status === 503 ? "Service Unavailable" : status === 502 ? "Server Error" : "Internal Server Error";

@@ -27,7 +27,7 @@ import {
   type GraphQLSchema,
 } from "graphql";
 import type { FakeContext } from "./http.js";
-import { issueOfBranch } from "./routes/pulls.js";
+import { DRAFTS_UNSUPPORTED, issueOfBranch } from "./routes/pulls.js";
 import { nodeId, parseNodeId } from "./serializers.js";
 import { fullName, hasPermission } from "./store.js";
 import type { Identity, IssueRecord, PullRecord, RepoRecord, Violation } from "./types.js";
@@ -134,6 +134,7 @@ function draftMutation(draft: boolean, operation: string) {
     if (!ctx.identity.superuser && !hasPermission(ctx.fake.store.permission(repo, login), "write")) {
       throw typedError("FORBIDDEN", `${login} does not have the correct permissions to execute \`${operation}\``);
     }
+    if (draft && repo.draftPullRequests === false) throw typedError("UNPROCESSABLE", DRAFTS_UNSUPPORTED);
     if (pull.draft !== draft) {
       pull.draft = draft;
       issue.updatedAt = Date.now();

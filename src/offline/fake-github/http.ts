@@ -12,6 +12,7 @@ export interface ValidationErrorItem {
   field?: string;
   code: string;
   message?: string;
+  value?: string;
 }
 
 /** Thrown by handlers; becomes a GitHub-style error body. */
@@ -20,12 +21,14 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly errors?: ValidationErrorItem[],
+    /** The page GitHub links for this operation; the REST root by default. */
+    readonly documentationUrl: string = DOCS,
   ) {
     super(message);
   }
 
   toBody(): Record<string, unknown> {
-    const body: Record<string, unknown> = { message: this.message, documentation_url: DOCS, status: String(this.status) };
+    const body: Record<string, unknown> = { message: this.message, documentation_url: this.documentationUrl, status: String(this.status) };
     if (this.errors) body.errors = this.errors;
     return body;
   }

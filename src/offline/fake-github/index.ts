@@ -55,6 +55,11 @@ export interface CreateRepoInput {
   ownerType?: "User" | "Organization";
   /** People's permission on the repository besides its owner's (admin): `{ ada: "write" }`. */
   collaborators?: Record<string, Permission>;
+  /**
+   * `false`: draft pull requests are not supported here (GitHub Free's private repositories):
+   * `POST /pulls` with `draft: true` and GraphQL `convertPullRequestToDraft` are refused.
+   */
+  draftPullRequests?: boolean;
 }
 
 export interface FakeGitHubSnapshot {
@@ -285,6 +290,7 @@ export class FakeGitHub {
       comments: new Map(),
       labels: new Map(),
       permissions: new Map(Object.entries(input.collaborators ?? {}).map(([login, permission]) => [login.toLowerCase(), permission])),
+      ...(input.draftPullRequests === false ? { draftPullRequests: false } : {}),
     });
   }
 
@@ -345,6 +351,22 @@ export class FakeGitHub {
       this.webhooks.build("issue_comment", "created", r, sender, { issue: this.ctx.ser.issue(r, issue), comment: this.ctx.ser.comment(r, c) }),
     );
     return { id: c.id, status };
+  }
+
+  /**
+   * Read-after-write lag, deterministic (counted in reads): a pull request created from now on
+   * is missing from `GET …/pulls` for the next `pullLists` list reads of its repository (0: off).
+   */
+  setReadLag(lag: { pullLists?: number }): void {
+    this.store.readLag.pullLists = Math.max(0, lag.pullLists ?? 0);
+  }
+
+  /** Hides an existing pull request from the next `reads` list reads (a lagging replica). */
+  hidePullFromLists(owner: string, repo: string, number: number, reads: number): void {
+    const pull = this.issueOrThrow(this.repoOrThrow(owner, repo), number).pull;
+    if (!pull) throw new Error(`fake-github: #${number} of ${owner}/${repo} is not a pull request`);
+    if (reads > 0) this.store.hiddenPulls.set(pull.id, reads);
+    else this.store.hiddenPulls.delete(pull.id);
   }
 
   setPermission(owner: string, repo: string, user: string, permission: Permission): void {

@@ -193,6 +193,23 @@ export class Serializer {
     };
   }
 
+  /**
+   * GitHub's `issue_dependencies_summary`, kept true to the store's blockers: `total_blocked_by`
+   * counts every recorded blocker, `blocked_by` the open ones; `total_blocking`/`blocking` the
+   * same for the issues this one blocks.
+   */
+  dependenciesSummary(i: IssueRecord): JsonObject {
+    const open = (id: number): boolean => this.store.issueById(id)?.issue.state === "open";
+    const blockers = (this.store.blockedBy.get(i.id) ?? []).filter((id) => this.store.issueById(id) !== undefined);
+    const blocking = [...this.store.blockedBy.entries()].filter(([blocked, list]) => list.includes(i.id) && this.store.issueById(blocked) !== undefined);
+    return {
+      blocked_by: blockers.filter(open).length,
+      blocking: blocking.filter(([blocked]) => open(blocked)).length,
+      total_blocked_by: blockers.length,
+      total_blocking: blocking.length,
+    };
+  }
+
   issue(repo: RepoRecord, i: IssueRecord): JsonObject {
     const url = `${this.repoApi(repo)}/issues/${i.number}`;
     const comments = [...repo.comments.values()].filter((c) => c.issueNumber === i.number).length;
@@ -227,6 +244,7 @@ export class Serializer {
       reactions: this.reactionsSummary(url, []),
       timeline_url: `${url}/timeline`,
       performed_via_github_app: null,
+      issue_dependencies_summary: this.dependenciesSummary(i),
     };
     if (i.pull) {
       const pullUrl = `${this.repoApi(repo)}/pulls/${i.number}`;

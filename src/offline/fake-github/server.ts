@@ -231,6 +231,10 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     result = { status: err.status, body: err.toBody() };
   }
 
+  if (fault?.respondAfter) {
+    send(fault.respondAfter.status, fault.respondAfter.body, fault.respondAfter.headers);
+    return;
+  }
   if (decision?.dropResponse) {
     deps.requestLog.push({ kind: "rest", method, path: url.pathname, operationId, status: 0, write: method !== "GET", actor, issueNumber, at: Date.now() });
     req.socket.destroy();

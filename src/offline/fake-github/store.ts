@@ -15,6 +15,13 @@ export class Store {
   readonly superusers = new Set<string>();
   /** Issue dependencies: the ids of the issues that block an issue, by the blocked issue's id. */
   readonly blockedBy = new Map<number, number[]>();
+  /**
+   * Read-after-write lag (`fake.setReadLag`), counted in reads, never in time: a new pull
+   * request stays out of `pulls/list` for `pullLists` list reads of its repository.
+   */
+  readonly readLag = { pullLists: 0 };
+  /** Pull request ids still hidden from lists, and how many more list reads hide them. */
+  readonly hiddenPulls = new Map<number, number>();
   private nextId = 1000;
 
   newId(): number {

@@ -81,6 +81,11 @@ export interface RepoRecord {
   labels: Map<string, LabelRecord>;
   /** Keyed by lower-cased login. */
   permissions: Map<string, Permission>;
+  /**
+   * False: the repository's plan has no draft pull requests (a private repository on GitHub
+   * Free, say): creating a draft or converting to one is refused with a 422.
+   */
+  draftPullRequests?: boolean;
 }
 
 /** Who is calling: resolved from the token. */

@@ -71,7 +71,7 @@ const createRef: Handler = async (ctx) => {
     }
     await backoff();
   }
-  throw new ApiError(409, "Reference update failed");
+  throw new ApiError(422, "Reference update failed");
 };
 
 const getRef: Handler = async (ctx) => {
@@ -117,7 +117,7 @@ const updateRefHandler: Handler = async (ctx) => {
     }
     await backoff();
   }
-  throw new ApiError(409, "Reference update failed");
+  throw new ApiError(422, "Reference update failed");
 };
 
 const deleteRefHandler: Handler = async (ctx) => {
@@ -139,7 +139,7 @@ const deleteRefHandler: Handler = async (ctx) => {
     }
     await backoff();
   }
-  throw new ApiError(409, "Reference update failed");
+  throw new ApiError(422, "Reference update failed");
 };
 
 export const gitDataHandlers: Record<string, Handler> = {

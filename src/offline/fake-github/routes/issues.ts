@@ -153,6 +153,20 @@ function requireTriage(ctx: HandlerContext, repo: RepoRecord): void {
   if (!hasPermission(ctx.fake.store.permission(repo, ctx.identity.user.login), "triage")) throw new ApiError(403, "Must have push access to repository");
 }
 
+/** GitHub's limit for a label name, in characters. */
+export const MAX_LABEL_NAME = 50;
+
+/**
+ * GitHub refuses to create a label whose name is over 50 characters, also when labelling
+ * an issue creates it: `422 Validation Failed` with `{value, resource: "Label", field: "name",
+ * code: "invalid"}` (as recorded from api.github.com), nothing applied.
+ */
+function refuseLongLabels(repo: RepoRecord, names: string[], anchor: string): void {
+  const long = names.find((n) => [...n].length > MAX_LABEL_NAME && !repo.labels.has(n.toLowerCase()));
+  if (long === undefined) return;
+  throw new ApiError(422, "Validation Failed", [{ value: long, resource: "Label", field: "name", code: "invalid" }], `https://docs.github.com/rest/${anchor}`);
+}
+
 /** Label names from `{labels: [...]}`, a bare array, or `[{name}]` items. */
 function labelNames(body: unknown): string[] {
   const list = Array.isArray(body) ? body : obj(body).labels;
@@ -201,6 +215,7 @@ const createIssue: Handler = async (ctx) => {
   const title = b.title;
   if (typeof title !== "string" && typeof title !== "number")
     throw unprocessable("Validation Failed", [{ resource: "Issue", field: "title", code: "missing_field" }]);
+  refuseLongLabels(repo, labelNames({ labels: b.labels }), "issues/issues#create-an-issue");
   const issue = createIssueRecord(ctx.fake, repo, {
     title: String(title),
     body: str(b.body) ?? null,
@@ -223,6 +238,7 @@ const updateIssue: Handler = async (ctx) => {
   const actor = ctx.identity.user;
   const onlyTextByAuthor = Object.keys(b).every((k) => k === "title" || k === "body") && issue.user.id === actor.id;
   if (!onlyTextByAuthor) requireTriage(ctx, repo);
+  if ("labels" in b) refuseLongLabels(repo, labelNames({ labels: b.labels }), "issues/issues#update-an-issue");
   if (typeof b.title === "string" || typeof b.title === "number") issue.title = String(b.title);
   if ("body" in b) issue.body = str(b.body) ?? null;
   if (b.state === "open" || b.state === "closed") setState(ctx.fake, repo, issue, b.state, str(b.state_reason), actor);
@@ -253,6 +269,7 @@ const listLabels: Handler = async (ctx) => {
 const addLabelsHandler: Handler = async (ctx) => {
   const { repo, issue } = issueOf(ctx);
   requireTriage(ctx, repo);
+  refuseLongLabels(repo, labelNames(ctx.body), "issues/labels#add-labels-to-an-issue");
   const before = [...issue.labels];
   addLabels(ctx.fake, repo, issue, labelNames(ctx.body), ctx.identity.user);
   labelWebhooks(ctx, repo, issue, before);
@@ -262,6 +279,7 @@ const addLabelsHandler: Handler = async (ctx) => {
 const setLabelsHandler: Handler = async (ctx) => {
   const { repo, issue } = issueOf(ctx);
   requireTriage(ctx, repo);
+  refuseLongLabels(repo, labelNames(ctx.body), "issues/labels#set-labels-for-an-issue");
   const before = [...issue.labels];
   setLabels(ctx.fake, repo, issue, labelNames(ctx.body), ctx.identity.user);
   labelWebhooks(ctx, repo, issue, before);

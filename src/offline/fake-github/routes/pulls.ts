@@ -1,6 +1,6 @@
 /** Pull requests: they share the issue number sequence and the issue record. */
 import { commitsBetween, diffFiles, mergeBase, readRef } from "../git.js";
-import { bool, notFound, obj, ok, paginate, str, unprocessable, intParam, type FakeContext, type Handler, type HandlerContext } from "../http.js";
+import { ApiError, bool, notFound, obj, ok, paginate, str, unprocessable, intParam, type FakeContext, type Handler, type HandlerContext } from "../http.js";
 import { iso, nodeId } from "../serializers.js";
 import { fullName } from "../store.js";
 import type { IssueRecord, PullRecord, RepoRecord, UserRecord } from "../types.js";
@@ -51,7 +51,8 @@ export async function serializePull(fake: FakeContext, repo: RepoRecord, issue: 
     title: issue.title,
     user: ser.user(issue.user),
     body: issue.body,
-    labels: issueJson.labels,
+    // The pull request schema types a label's description as a string (the issue's allows null).
+    labels: (issueJson.labels as Record<string, unknown>[]).map((l) => ({ ...l, description: l.description ?? "" })),
     milestone: null,
     active_lock_reason: null,
     created_at: iso(issue.createdAt),
@@ -124,6 +125,9 @@ function headBranch(repo: RepoRecord, head: string): string | null {
   return head.slice(0, colon).toLowerCase() === repo.owner.login.toLowerCase() ? head.slice(colon + 1) : null;
 }
 
+/** GitHub's answer to a draft where the plan has none (no `errors`: a bare message). */
+export const DRAFTS_UNSUPPORTED = "Draft pull requests are not supported in this repository.";
+
 const invalid = (field: string): never => {
   throw unprocessable("Validation Failed", [{ resource: "PullRequest", field, code: "invalid" }]);
 };
@@ -137,6 +141,9 @@ export async function createPull(
   repo: RepoRecord,
   input: { title: string; body: string | null; head: string; base: string; draft: boolean; user: UserRecord },
 ): Promise<IssueRecord> {
+  if (input.draft && repo.draftPullRequests === false) {
+    throw new ApiError(422, DRAFTS_UNSUPPORTED, undefined, "https://docs.github.com/rest/pulls/pulls#create-a-pull-request");
+  }
   const headRef = headBranch(repo, input.head);
   if (!headRef) return invalid("head");
   const headSha = await readRef(repo.path, `refs/heads/${headRef}`);
@@ -163,6 +170,7 @@ export async function createPull(
     merged: false,
     mergedAt: null,
   };
+  if (fake.store.readLag.pullLists > 0) fake.store.hiddenPulls.set(issue.pull.id, fake.store.readLag.pullLists);
   fake.store.record({
     actor: input.user.login,
     repo: fullName(repo),
@@ -199,6 +207,14 @@ const list: Handler = async (ctx) => {
   const sort = q.get("sort") ?? "created";
   const direction = q.get("direction") ?? (sort === "created" ? "desc" : "desc");
   let items = [...repo.issues.values()].filter((i) => i.pull && (state === "all" || i.state === state));
+  // Read-after-write lag: a pull request just created is not listed yet (for so many list reads).
+  for (const i of [...items]) {
+    const hidden = i.pull ? ctx.fake.store.hiddenPulls.get(i.pull.id) : undefined;
+    if (hidden === undefined || !i.pull) continue;
+    items = items.filter((x) => x !== i);
+    if (hidden <= 1) ctx.fake.store.hiddenPulls.delete(i.pull.id);
+    else ctx.fake.store.hiddenPulls.set(i.pull.id, hidden - 1);
+  }
   if (head) {
     const branch = headBranch(repo, head);
     const n = issueOfBranch(branch ?? "");
