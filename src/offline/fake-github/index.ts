@@ -144,9 +144,14 @@ export class FakeGitHub {
       pushedAt: (repo) => this.pushed.get(repo.id) ?? repo.createdAt,
       restWebhook: (event, action, repo, sender, parts) => {
         if (!options.restWebhooks || !this.webhooks.target) return;
-        const payload = this.webhooks.build(event, action, repo, sender, parts);
+        // Built now (the state the change left), even when its parts take a read of git.
+        const payload =
+          typeof parts === "function"
+            ? parts().then((p) => this.webhooks.build(event, action, repo, sender, p))
+            : this.webhooks.build(event, action, repo, sender, parts);
         this.restDeliveries = this.restDeliveries.then(async () => {
-          if (this.webhooks.target) await this.webhooks.deliver(event, payload).catch(() => undefined);
+          const built = await Promise.resolve(payload).catch(() => null);
+          if (built && this.webhooks.target) await this.webhooks.deliver(event, built).catch(() => undefined);
         });
       },
     };
