@@ -94,6 +94,8 @@ export interface FakeGitHubSnapshot {
   requestLog: RequestLogEntry[];
   deliveries: Array<Omit<DeliveryRecord, "payload"> & { sender: string | null }>;
   changes: ChangeRecord[];
+  /** Requests and answers that broke GitHub's OpenAPI description or GraphQL schema (empty when all were as GitHub's). */
+  violations: Violation[];
 }
 
 export interface PersonOptions {
@@ -531,6 +533,7 @@ export class FakeGitHub {
         ...(d.error ? { error: d.error } : {}),
       })),
       changes: [...this.changes],
+      violations: [...this.violations],
     };
   }
 
