@@ -377,6 +377,12 @@ describe("fake GitHub", () => {
     fake.clearViolations();
   });
 
+  it("GET /user answers who a token acts as (GitHub's private-user shape)", async () => {
+    const { data } = await octokit.rest.users.getAuthenticated();
+    expect(data).toMatchObject({ login: "harness-tester", type: "User" });
+    fake.assertNoViolations();
+  });
+
   it("strict by default: every fake's violations are reported once to the test setup (test/support/strict-fake.ts)", async () => {
     const other = await startFakeGitHub();
     try {

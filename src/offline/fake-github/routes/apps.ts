@@ -114,7 +114,41 @@ const listReposAccessibleToInstallation: Handler = async (ctx) => {
   );
 };
 
+/**
+ * `GET /user`: who a personal or static token acts as (the harness asks once, to recognise its own
+ * events). An installation token is refused as GitHub refuses it: 403 "Resource not accessible by integration".
+ */
+const getAuthenticatedUser: Handler = async (ctx) => {
+  const { identity } = ctx;
+  if (identity.kind === "installation") throw new ApiError(403, "Resource not accessible by integration");
+  const user = identity.user;
+  return ok({
+    ...ctx.fake.ser.user(user),
+    name: null,
+    company: null,
+    blog: "",
+    location: null,
+    email: null,
+    hireable: null,
+    bio: null,
+    twitter_username: null,
+    public_repos: [...ctx.fake.store.repos.values()].filter((r) => r.owner.id === user.id).length,
+    public_gists: 0,
+    followers: 0,
+    following: 0,
+    created_at: iso(CREATED),
+    updated_at: iso(CREATED),
+    private_gists: 0,
+    total_private_repos: 0,
+    owned_private_repos: 0,
+    disk_usage: 0,
+    collaborators: 0,
+    two_factor_authentication: true,
+  });
+};
+
 export const appHandlers: Record<string, Handler> = {
+  "users/get-authenticated": getAuthenticatedUser,
   "apps/get-authenticated": getAuthenticated,
   "apps/get-repo-installation": getRepoInstallation,
   "apps/get-installation": getInstallation,
