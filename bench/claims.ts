@@ -90,6 +90,8 @@ export async function runClaimsBench(args: string[]): Promise<ClaimsBenchResult>
     const result: ClaimsBenchResult = { bench: "claims", trials, doubleClaims, lostIssues, claimsPerSecond: Math.round((contenders / seconds) * 10) / 10 };
     console.log(JSON.stringify(result));
     if (doubleClaims > 0 || lostIssues > 0) process.exitCode = 1;
+    // Strict: requests that broke GitHub's OpenAPI description fail the run, printed.
+    fake.assertNoViolations();
     return result;
   } finally {
     await fake.close();

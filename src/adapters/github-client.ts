@@ -402,18 +402,21 @@ export class GitHubClient {
     return all;
   }
 
-  /** The repositories an installation client can reach (not scoped to this repository). Conditional. */
-  async listInstallationRepositories(installationId: number, cache: EtagCache): Promise<RepoCoordinates[]> {
+  /**
+   * The repositories an installation client can reach (not scoped to this repository), page by
+   * page (`perPage`, at most GitHub's 100) until `total_count` are read or a page comes back short. Conditional.
+   */
+  async listInstallationRepositories(installationId: number, cache: EtagCache, perPage = 100): Promise<RepoCoordinates[]> {
     const all: RepoCoordinates[] = [];
-    for (let page = 1; page < 100; page += 1) {
-      const repos = await this.conditionalGet(
+    for (let page = 1; page < 1000; page += 1) {
+      const { repos, total } = await this.conditionalGet(
         cache,
-        `installation-repositories:${installationId}:${page}`,
-        (headers) => this.api.rest.apps.listReposAccessibleToInstallation({ per_page: 100, page, headers }),
-        (data) => data.repositories.map((r) => ({ owner: r.owner.login, repo: r.name })),
+        `installation-repositories:${installationId}:${perPage}:${page}`,
+        (headers) => this.api.rest.apps.listReposAccessibleToInstallation({ per_page: perPage, page, headers }),
+        (data) => ({ repos: data.repositories.map((r) => ({ owner: r.owner.login, repo: r.name })), total: data.total_count }),
       );
       all.push(...repos);
-      if (repos.length < 100) break;
+      if (repos.length < perPage || all.length >= total) break;
     }
     return all;
   }

@@ -8,6 +8,7 @@ import type { AgentPool } from "../runtime/agent-pool.js";
 import { HostRuntime } from "../runtime/host-runtime.js";
 import type { StateDir } from "../runtime/state-dir.js";
 import type { ClaudeSettings, WorkResult } from "../runtime/work-issue.js";
+import { OwnEvents } from "./own-events.js";
 import { registerSteering } from "./steering.js";
 import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
 import { loadConfig } from "../runtime/load-config.js";
@@ -79,6 +80,8 @@ export function appRuntime(options: HarnessAppOptions): HostRuntime {
  *   payload's action, so `unlabeled` arriving before `labeled` ends right;
  * - drop an issue that waits in the pool, not started, once it is no longer
  *   queued (unlabeled or closed);
+ * - ignore the harness's own label changes, which GitHub delivers back with
+ *   the App's bot as sender (src/app/own-events.ts), without a read;
  * - hand over only what the queue allows now (not blocked, not backing off);
  *   the reconciler (src/app/reconciler.ts) picks up the rest, and anything a
  *   lost webhook missed.
@@ -92,6 +95,7 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
     const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime), log: options.log, apiCounts: options.apiCounts });
     registerIntake(app, intake);
     registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now });
+    const own = new OwnEvents(app, options.log);
 
     const onIssueEvent = async (context: IssueContext): Promise<void> => {
       const { payload } = context;
@@ -110,6 +114,15 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
       if (payload.action === "closed") {
         if (intake.cancel(key)) log.info("closed while waiting for an agent: dropped");
         intake.issueClosed(target);
+        return;
+      }
+      // The harness's own label changes come back as webhooks: it made them, so there is nothing
+      // to read and nothing to hand over (a requeue of its own is picked up where it was made, or by the reconciler).
+      if (await own.isOwn(payload.sender)) {
+        log.debug(
+          { label: payload.action === "labeled" || payload.action === "unlabeled" ? payload.label?.name : undefined },
+          "the harness's own change: ignored",
+        );
         return;
       }
 

@@ -35,6 +35,8 @@ export interface ReconcilerOptions {
   minutes?: number;
   log: Logger;
   now?: () => Date;
+  /** App mode: repositories per page of `GET /installation/repositories` (default 100, GitHub's maximum). */
+  pageSize?: number;
   /** Run a pass at once on start (default false: the first pass comes after one tick). */
   runAtStart?: boolean;
   /**
@@ -124,7 +126,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     for (const installationId of await appClient.listInstallationIds(intake.etags)) {
       const octokit = await auth(installationId);
       const client = new GitHubClient(octokit, { owner: "", repo: "" });
-      for (const r of await client.listInstallationRepositories(installationId, intake.etags)) add({ octokit, ...r, installationId });
+      for (const r of await client.listInstallationRepositories(installationId, intake.etags, options.pageSize)) add({ octokit, ...r, installationId });
     }
     return [...seen.values()];
   };

@@ -70,6 +70,12 @@ export interface StackOptions {
    * does, with the stall reclaimer as its per-repository step.
    */
   reconcile?: { repositories: string[]; policy?: ReclaimPolicy };
+  /**
+   * Deliver the webhooks of every change made through the REST API, the harness's own included
+   * (its label changes, comments and pull requests, the App's bot or the token's user as sender),
+   * as GitHub does. Off by default: tests deliver people's events explicitly.
+   */
+  ownWebhooks?: boolean;
   /** The agents' sandbox backend: bwrap (the default, as in production) or none (tests of the harness's own logic with stand-in CLIs). */
   sandbox?: SandboxBackendName;
 }
@@ -90,6 +96,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const keys = options.auth === "app" ? generateKeyPairSync("rsa", { modulusLength: 2048 }) : null;
     const github = await startFakeGitHub({
       dir: path.join(root, "github"),
+      ...(options.ownWebhooks ? { restWebhooks: true } : {}),
       ...(keys ? { appKeys: { appId: STACK_APP_ID, publicKeyPem: keys.publicKey.export({ type: "spki", format: "pem" }).toString() } } : {}),
     });
     closers.push(() => github.close());

@@ -1,4 +1,8 @@
+import { generateKeyPairSync } from "node:crypto";
+import type { Probot } from "probot";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { GitHubApi } from "../../src/adapters/github-client.js";
+import { createProbotInstance } from "../../src/app/start-server.js";
 import { IssueIntake } from "../../src/app/issue-intake.js";
 import { startReconciler } from "../../src/app/reconciler.js";
 import { silentLogger } from "../../src/adapters/logger.js";
@@ -260,5 +264,96 @@ describe("the reconciler against the fake GitHub", () => {
     // A forced pass walks everything.
     expect((await reconciler.runOnce()).repositories.every((r) => r.skipped === undefined)).toBe(true);
     await reconciler.stop();
+  });
+});
+
+describe("the reconciler in App mode against the fake GitHub (GET /installation/repositories)", () => {
+  let github: FakeGitHub;
+  let probot: Probot;
+
+  beforeAll(async () => {
+    const keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const appId = 515151;
+    github = await startFakeGitHub({ appKeys: { appId, publicKeyPem: keys.publicKey.export({ type: "spki", format: "pem" }).toString() } });
+    probot = createProbotInstance({
+      appId: String(appId),
+      privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      webhookSecret: "s3cret",
+      baseUrl: github.apiUrl,
+      log,
+      plainOctokit: true,
+    });
+  });
+  afterAll(async () => {
+    await github?.close();
+  });
+
+  const listings = (from: number): Array<{ actor: string | null; path: string; status: number }> =>
+    github.requestLog
+      .slice(from)
+      .filter((e) => e.operationId === "apps/list-repos-accessible-to-installation")
+      .map((e) => ({ actor: e.actor, path: e.path, status: e.status }));
+
+  it("walks every repository of every installation, page by page, and follows repositories added and removed between passes", async () => {
+    // Two installations: one on an organization limited to selected repositories, one on a user (all of its repositories).
+    const names = ["r1", "r2", "r3", "r4", "r5"];
+    for (const name of names) await github.createRepo({ owner: "app-org", name, ownerType: "Organization", files: { "README.md": "x\n" } });
+    await github.createRepo({ owner: "app-user", name: "solo", files: { "README.md": "x\n" } });
+    const queued: Record<string, number> = {};
+    for (const name of names) queued[name] = (await github.createIssue("app-org", name, { title: `t ${name}`, labels: ["harness:queued"] })).number;
+    queued.solo = (await github.createIssue("app-user", "solo", { title: "t solo", labels: ["harness:queued"] })).number;
+    github.setInstallationRepositories("app-org", ["r1", "r2", "r3", "r5"]);
+
+    const { intake, worked, pool } = recordingIntake();
+    // Two repositories a page: the organization's four selected ones take two pages.
+    const reconciler = startReconciler({ probot, intake, pageSize: 2, minutes: 60, log });
+    const from = github.requestLog.length;
+    const first = await reconciler.runOnce();
+    await pool.idle();
+    expect(first.repositories.map((r) => r.repository).sort()).toEqual(["app-org/r1", "app-org/r2", "app-org/r3", "app-org/r5", "app-user/solo"]);
+    expect(first.repositories.every((r) => r.submitted.length === 1 && r.skipped === undefined)).toBe(true);
+    expect(worked.sort()).toEqual(["r1#1", "r2#1", "r3#1", "r5#1", "solo#1"]);
+    // Each installation lists its repositories with its own installation token (its bot), never with the App's JWT.
+    const firstListings = listings(from);
+    expect(firstListings.filter((l) => l.status === 200)).toHaveLength(3); // app-org: 2 pages; app-user: 1
+    expect(new Set(firstListings.map((l) => l.actor))).toEqual(new Set([github.botLogin]));
+
+    // Between passes: r4 added to the installation, r2 removed from it.
+    github.setInstallationRepositories("app-org", ["r1", "r3", "r4", "r5"]);
+    worked.length = 0;
+    const second = await reconciler.runOnce();
+    await pool.idle();
+    expect(second.repositories.map((r) => r.repository).sort()).toEqual(["app-org/r1", "app-org/r3", "app-org/r4", "app-org/r5", "app-user/solo"]);
+    // Still queued (the recording job does not claim): handed over again, r4 for the first time, r2 not at all.
+    expect(worked.sort()).toEqual(["r1#1", "r3#1", "r4#1", "r5#1", "solo#1"]);
+
+    // Back to all of the organization's repositories: five of them, three pages.
+    github.setInstallationRepositories("app-org", "all");
+    const before = github.requestLog.length;
+    const third = await reconciler.runOnce();
+    await pool.idle();
+    expect(third.repositories.filter((r) => r.repository.startsWith("app-org/"))).toHaveLength(5);
+    expect(listings(before).filter((l) => l.path === "/installation/repositories")).toHaveLength(4);
+    await reconciler.stop();
+  });
+
+  it("answers the listing with total_count, a Link header and GitHub's page cap", async () => {
+    const { data: installations } = await (await probot.auth()).request("GET /app/installations");
+    const org = (installations as Array<{ id: number; account: { login: string } }>).find((i) => i.account.login === "app-org");
+    expect(org).toBeDefined();
+    const octokit = (await probot.auth(org!.id)) as unknown as GitHubApi;
+    github.setInstallationRepositories("app-org", ["r1", "r2", "r3"]);
+    const page1 = await octokit.rest.apps.listReposAccessibleToInstallation({ per_page: 2, page: 1 });
+    expect(page1.data.total_count).toBe(3);
+    expect(page1.data.repository_selection).toBe("selected");
+    expect(page1.data.repositories.map((r) => r.full_name)).toEqual(["app-org/r1", "app-org/r2"]);
+    expect(page1.headers.link).toContain('rel="next"');
+    const page2 = await octokit.rest.apps.listReposAccessibleToInstallation({ per_page: 2, page: 2 });
+    expect(page2.data.repositories.map((r) => r.full_name)).toEqual(["app-org/r3"]);
+    expect(page2.headers.link ?? "").not.toContain('rel="next"');
+    // A token that is not an installation's cannot list an installation's repositories.
+    const user = testOctokit({ baseUrl: github.apiUrl, token: github.token });
+    await expect(user.rest.apps.listReposAccessibleToInstallation()).rejects.toMatchObject({ status: 403 });
+    github.setInstallationRepositories("app-org", "all");
   });
 });

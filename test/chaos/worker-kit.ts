@@ -40,6 +40,13 @@ export async function startBench(scenarios: Scenario[], options: { keep?: boolea
       if (!options.keep)
         if (process.env.KEEP_BENCH) process.stderr.write(`bench kept at ${root}\n`);
         else await fs.rm(root, { recursive: true, force: true });
+      // Strict: a bench, chaos or soak run whose requests broke GitHub's OpenAPI description fails, naming them (once).
+      const report = github.violationReport();
+      github.clearViolations();
+      if (report) {
+        process.stderr.write(`${report}\n`);
+        throw new Error(report);
+      }
     },
   };
 }

@@ -163,7 +163,10 @@ describe("harness offline", () => {
     const dump = JSON.parse(await fs.readFile(path.join(stateDir, "github.json"), "utf8")) as {
       repositories: { fullName: string; pulls: unknown[]; issues: { number: number; labelNames: string[] }[] }[];
       requestLog: { kind: string; operationId: string | null; actor: string | null; status: number }[];
+      violations: unknown[];
     };
+    // Strict here too: the worker's and the people's requests were all as GitHub's description says.
+    expect(dump.violations).toEqual([]);
     expect(dump.repositories.map((r) => r.fullName)).toEqual(["octo-org/greeter"]);
     expect(dump.repositories[0]?.pulls).toHaveLength(1);
     expect(dump.repositories[0]?.issues.find((i) => i.number === 1)?.labelNames).toContain("harness:done");

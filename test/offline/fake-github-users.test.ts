@@ -228,3 +228,33 @@ describe("loadUsersFile", () => {
     expect(isHarnessError(error) && error.code).toBe("EHARNESS_USAGE");
   });
 });
+
+describe("REST webhooks of pull requests and comment edits", () => {
+  it("delivers pull_request.opened, pull_request.labeled (not issues.labeled) and issue_comment.edited, the token's user as sender", async () => {
+    const start = received.length;
+    const main = (await (await api(fake.token, "GET", "/git/ref/heads/main")).json()) as { object: { sha: string } };
+    const base = (await (await api(fake.token, "GET", `/git/commits/${main.object.sha}`)).json()) as { tree: { sha: string } };
+    const change = (await (await api(fake.token, "POST", "/git/commits", { message: "change", tree: base.tree.sha, parents: [main.object.sha] })).json()) as {
+      sha: string;
+    };
+    expect((await api(fake.token, "POST", "/git/refs", { ref: "refs/heads/feature", sha: change.sha })).status).toBe(201);
+    const pr = (await (await api(fake.token, "POST", "/pulls", { title: "A change", head: "feature", base: "main" })).json()) as { number: number };
+    expect((await api(fake.token, "POST", `/issues/${pr.number}/labels`, { labels: ["harness:pr"] })).status).toBe(200);
+    const comment = (await (await api(fake.token, "POST", "/issues/1/comments", { body: "first" })).json()) as { id: number };
+    expect((await api(fake.token, "PATCH", `/issues/comments/${comment.id}`, { body: "second" })).status).toBe(200);
+    const got = (await deliveries(start + 4)).slice(start).map((d) => ({ event: d.event, payload: JSON.parse(d.body) as Record<string, unknown> }));
+    expect(got.map((d) => `${d.event}.${String(d.payload.action)}`)).toEqual([
+      "pull_request.opened",
+      "pull_request.labeled",
+      "issue_comment.created",
+      "issue_comment.edited",
+    ]);
+    expect(got[0]?.payload).toMatchObject({
+      number: pr.number,
+      pull_request: { number: pr.number, head: { ref: "feature" } },
+      sender: { login: "harness-tester" },
+    });
+    expect(got[1]?.payload).toMatchObject({ number: pr.number, label: { name: "harness:pr" }, pull_request: { number: pr.number } });
+    expect(got[3]?.payload).toMatchObject({ comment: { id: comment.id, body: "second" }, changes: { body: { from: "first" } } });
+  });
+});

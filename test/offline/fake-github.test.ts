@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { Octokit } from "@octokit/rest";
 import { ProbotOctokit } from "probot";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { startFakeGitHub, takeViolationReports, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 
 const exec = promisify(execFile);
 const OWNER = "acme";
@@ -375,6 +375,30 @@ describe("fake GitHub", () => {
     expect(fake.violations[1]).toMatchObject({ kind: "unknown-route" });
     expect(() => fake.assertNoViolations()).toThrow(/unknown-route/);
     fake.clearViolations();
+  });
+
+  it("GET /user answers who a token acts as (GitHub's private-user shape)", async () => {
+    const { data } = await octokit.rest.users.getAuthenticated();
+    expect(data).toMatchObject({ login: "harness-tester", type: "User" });
+    fake.assertNoViolations();
+  });
+
+  it("strict by default: every fake's violations are reported once to the test setup (test/support/strict-fake.ts)", async () => {
+    const other = await startFakeGitHub();
+    try {
+      expect(takeViolationReports()).toEqual([]);
+      const res = await fetch(`${other.apiUrl}/repos/${OWNER}/${REPO}/no-such-thing`, { headers: { authorization: `token ${other.token}` } });
+      expect(res.status).toBe(404);
+      const reports = takeViolationReports();
+      expect(reports).toHaveLength(1);
+      expect(reports[0]).toContain(other.apiUrl);
+      expect(reports[0]).toMatch(/\[unknown-route\] GET \/repos\/.*\/no-such-thing/);
+      // Taken once: the next test does not inherit them.
+      expect(other.violations).toEqual([]);
+      expect(takeViolationReports()).toEqual([]);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -48,11 +48,20 @@ export interface FakeContext {
   touched(repo: RepoRecord): void;
   pushedAt(repo: RepoRecord): number;
   /**
-   * A label or comment change made through the REST API: delivers the webhook GitHub would
-   * (`issues.labeled`/`unlabeled`, `issue_comment.created`), with the token's user as sender,
+   * A label, comment or pull request change made through the REST API: delivers the webhook
+   * GitHub would (`issues.labeled`/`unlabeled`, `pull_request.labeled`/`unlabeled` on a pull
+   * request, `issue_comment.created`/`edited`, `pull_request.opened`), with the token's user as
+   * sender (an installation token's is the App's bot, `<slug>[bot]`, type Bot). `parts` may be
+   * a function when they take a read of git to build (a pull request),
    * when the fake was started with `restWebhooks` and a webhook is set; else nothing.
    */
-  restWebhook(event: "issues" | "issue_comment", action: string, repo: RepoRecord, sender: UserRecord, parts: Record<string, Record<string, unknown>>): void;
+  restWebhook(
+    event: "issues" | "issue_comment" | "pull_request",
+    action: string,
+    repo: RepoRecord,
+    sender: UserRecord,
+    parts: Record<string, Record<string, unknown>> | (() => Promise<Record<string, Record<string, unknown>>>),
+  ): void;
 }
 
 export interface HandlerContext {

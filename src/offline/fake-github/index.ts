@@ -41,6 +41,28 @@ export type * from "./types.js";
 export { faultKinds, type FaultKind, type FaultOptions, type InjectedFault } from "./faults.js";
 export { sign as signWebhookBody } from "./webhooks.js";
 
+/**
+ * Every fake started in this process and not yet closed and checked: the test setup
+ * (test/support/strict-fake.ts) asserts after each test that none of them recorded a violation.
+ */
+const started = new Set<FakeGitHub>();
+
+/**
+ * The violation reports of every fake started in this process (each report as
+ * `assertNoViolations` words it), clearing them, so each violation is reported once;
+ * closed fakes are forgotten. Empty when every request was as GitHub's description says.
+ */
+export function takeViolationReports(): string[] {
+  const reports: string[] = [];
+  for (const fake of started) {
+    const report = fake.violationReport();
+    if (report) reports.push(report);
+    fake.clearViolations();
+    if (fake.closed) started.delete(fake);
+  }
+  return reports;
+}
+
 /** The login behind `fake.token` and plain-string static tokens. */
 export const DEFAULT_USER = "harness-tester";
 
@@ -77,6 +99,8 @@ export interface FakeGitHubSnapshot {
   requestLog: RequestLogEntry[];
   deliveries: Array<Omit<DeliveryRecord, "payload"> & { sender: string | null }>;
   changes: ChangeRecord[];
+  /** Requests and answers that broke GitHub's OpenAPI description or GraphQL schema (empty when all were as GitHub's). */
+  violations: Violation[];
 }
 
 export interface PersonOptions {
@@ -97,6 +121,7 @@ export class FakeGitHub {
   private hook: RequestHook | null = null;
   private faultInjector: FaultInjector | null = null;
   private server: Server | null = null;
+  private isClosed = false;
   private nextInstallationId = 40_000_000;
   /** REST-made webhook deliveries, one after the other, after the change applied. */
   private restDeliveries: Promise<void> = Promise.resolve();
@@ -126,9 +151,14 @@ export class FakeGitHub {
       pushedAt: (repo) => this.pushed.get(repo.id) ?? repo.createdAt,
       restWebhook: (event, action, repo, sender, parts) => {
         if (!options.restWebhooks || !this.webhooks.target) return;
-        const payload = this.webhooks.build(event, action, repo, sender, parts);
+        // Built now (the state the change left), even when its parts take a read of git.
+        const payload =
+          typeof parts === "function"
+            ? parts().then((p) => this.webhooks.build(event, action, repo, sender, p))
+            : this.webhooks.build(event, action, repo, sender, parts);
         this.restDeliveries = this.restDeliveries.then(async () => {
-          if (this.webhooks.target) await this.webhooks.deliver(event, payload).catch(() => undefined);
+          const built = await Promise.resolve(payload).catch(() => null);
+          if (built && this.webhooks.target) await this.webhooks.deliver(event, built).catch(() => undefined);
         });
       },
     };
@@ -148,12 +178,13 @@ export class FakeGitHub {
     const { port } = server.address() as AddressInfo;
     const fake = new FakeGitHub(`http://127.0.0.1:${port}`, dir, options);
     fake.server = server;
+    started.add(fake);
     server.on("request", (_req, res) => res.once("close", () => fake.changeListener?.()));
     server.on(
       "request",
       createRequestHandler({
         fake: fake.ctx,
-        strict: options.strict ?? false,
+        strict: options.strict ?? true,
         violations: fake.violations,
         requestLog: fake.requestLog,
         hook: () => fake.hook,
@@ -170,6 +201,11 @@ export class FakeGitHub {
       }),
     );
     return fake;
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.isClosed;
   }
 
   get changes(): ChangeRecord[] {
@@ -231,12 +267,18 @@ export class FakeGitHub {
     this.violations.length = 0;
   }
 
-  assertNoViolations(): void {
-    if (this.violations.length === 0) return;
+  /** The violations recorded so far, one line each, or null when there are none. */
+  violationReport(): string | null {
+    if (this.violations.length === 0) return null;
     const lines = this.violations.map(
       (v) => `- [${v.kind}] ${v.method} ${v.path}${v.operationId ? ` (${v.operationId})` : ""}${v.status ? ` ${v.status}` : ""}: ${v.message}`,
     );
-    throw new Error(`fake-github: ${this.violations.length} violation(s) of GitHub's OpenAPI description or GraphQL schema:\n${lines.join("\n")}`);
+    return `fake-github (${this.apiUrl}): ${this.violations.length} violation(s) of GitHub's OpenAPI description or GraphQL schema:\n${lines.join("\n")}`;
+  }
+
+  assertNoViolations(): void {
+    const report = this.violationReport();
+    if (report) throw new Error(report);
   }
 
   repoPath(owner: string, repo: string): string {
@@ -296,6 +338,22 @@ export class FakeGitHub {
 
   installationId(owner: string): number | undefined {
     return this.installationIds.get(owner.toLowerCase());
+  }
+
+  /**
+   * Which of `owner`'s repositories the App's installation on that account reaches, as the
+   * installation's "Repository access" setting: `"all"` (the default) or these repository names
+   * ("Only select repositories"). `GET /installation/repositories` lists exactly these.
+   */
+  setInstallationRepositories(owner: string, repositories: "all" | string[]): void {
+    const installationId = this.installationIds.get(owner.toLowerCase());
+    if (installationId === undefined) throw new Error(`fake-github: no installation on ${owner} (create one of its repositories first)`);
+    if (repositories === "all") {
+      this.store.installationSelection.delete(installationId);
+      return;
+    }
+    const ids = repositories.map((name) => this.repoOrThrow(owner, name).id);
+    this.store.installationSelection.set(installationId, new Set(ids));
   }
 
   /** Opens an issue (state only, unless `deliver: true`, which sends `issues.opened`). */
@@ -497,6 +555,7 @@ export class FakeGitHub {
         ...(d.error ? { error: d.error } : {}),
       })),
       changes: [...this.changes],
+      violations: [...this.violations],
     };
   }
 
@@ -525,6 +584,7 @@ export class FakeGitHub {
   async close(options: { keep?: boolean } = {}): Promise<void> {
     const server = this.server;
     this.server = null;
+    this.isClosed = true;
     if (server) {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -49,6 +49,12 @@ function toAjvSchema(schema: Json): Json {
   for (const [k, v] of Object.entries(schema)) {
     out[k] = toAjvSchema(v);
   }
+  // The dereferenced file turns the installation account's `anyOf: [simple-user, enterprise]`
+  // (as api.github.com.json has it) into an `allOf`, which no real account meets: restore it.
+  if (Array.isArray(out.allOf) && out.allOf.map((s) => (isObject(s) ? s.title : null)).join("+") === "Simple User+Enterprise") {
+    out.anyOf = out.allOf;
+    delete out.allOf;
+  }
   if (out.nullable === true && Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
   if (out.nullable === true && out.type === undefined) {
     delete out.nullable;

@@ -22,6 +22,11 @@ export class Store {
   readonly readLag = { pullLists: 0 };
   /** Pull request ids still hidden from lists, and how many more list reads hide them. */
   readonly hiddenPulls = new Map<number, number>();
+  /**
+   * Installations set to "Only select repositories": the ids of the repositories each may reach,
+   * by installation id. An installation not listed reaches all of its account's repositories.
+   */
+  readonly installationSelection = new Map<number, Set<number>>();
   private nextId = 1000;
 
   newId(): number {
@@ -79,6 +84,12 @@ export class Store {
       for (const issue of repo.issues.values()) if (issue.id === id) return { repo, issue };
     }
     return undefined;
+  }
+
+  /** The repositories an installation reaches: its account's, or the ones selected for it. */
+  installationRepos(installationId: number): RepoRecord[] {
+    const selected = this.installationSelection.get(installationId);
+    return [...this.repos.values()].filter((r) => r.installationId === installationId && (!selected || selected.has(r.id)));
   }
 
   record(change: Omit<ChangeRecord, "at">): void {

@@ -180,7 +180,11 @@ export interface FakeGitHubOptions {
   appKeys?: AppKeys;
   /** Extra static tokens; plain strings act as the default test user with admin rights. */
   tokens?: Array<string | StaticTokenSpec>;
-  /** Strict mode: a response that violates the OpenAPI description is replaced by a 500 naming the violation. */
+  /**
+   * Strict mode, on by default: a response that violates the OpenAPI description is replaced by
+   * a 500 naming the violation (it is recorded in `violations` either way). `false` only to see
+   * the fake's own answer while debugging a serializer.
+   */
   strict?: boolean;
   /**
    * Parent directory for the temp dir holding the bare repositories. Default: `/dev/shm` when it

@@ -53,6 +53,8 @@ export class Webhooks {
     delete payload.enterprise;
     for (const [key, value] of Object.entries(parts)) payload[key] = overlay(example[key], value);
     payload.action = action;
+    // pull_request events carry the number at the top level too.
+    if (typeof parts.pull_request?.number === "number") payload.number = parts.pull_request.number;
     payload.repository = overlay(
       example.repository,
       this.fake.ser.repo(repo, { full: false, gitUrl: this.fake.gitUrl(repo), pushedAt: this.fake.pushedAt(repo) }),

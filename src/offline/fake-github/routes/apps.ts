@@ -1,6 +1,7 @@
 /** GitHub App endpoints as Probot and @octokit/auth-app use them (all need the app's JWT). */
-import { ApiError, intParam, notFound, ok, type FakeContext, type Handler, type HandlerContext } from "../http.js";
+import { ApiError, intParam, notFound, ok, paginate, type FakeContext, type Handler, type HandlerContext } from "../http.js";
 import { iso } from "../serializers.js";
+import { fullName } from "../store.js";
 import type { RepoRecord } from "../types.js";
 
 const PERMISSIONS = { issues: "write", pull_requests: "write", contents: "write", metadata: "read", actions: "write" };
@@ -32,11 +33,14 @@ export function installationJson(fake: FakeContext, installationId: number): Rec
     single_file_name: null,
     has_multiple_single_files: false,
     single_file_paths: [],
-    repository_selection: "all",
+    repository_selection: selection(fake, installationId),
     suspended_by: null,
     suspended_at: null,
   };
 }
+
+const selection = (fake: FakeContext, installationId: number): "all" | "selected" =>
+  fake.store.installationSelection.has(installationId) ? "selected" : "all";
 
 const installations = (fake: FakeContext): number[] => [...new Set([...fake.store.repos.values()].map((r: RepoRecord) => r.installationId))];
 
@@ -83,13 +87,72 @@ const createAccessToken: Handler = async (ctx) => {
   if (!installations(ctx.fake).includes(id)) throw notFound();
   const { token, expiresAt } = ctx.fake.auth.mintInstallationToken(id);
   ctx.fake.store.record({ actor: ctx.identity.user.login, repo: "", action: "installation-token.created", detail: { installationId: id } });
-  return ok({ token, expires_at: iso(expiresAt), permissions: PERMISSIONS, repository_selection: "all" }, 201);
+  return ok({ token, expires_at: iso(expiresAt), permissions: PERMISSIONS, repository_selection: selection(ctx.fake, id) }, 201);
+};
+
+/**
+ * `GET /installation/repositories`: the repositories the installation token reaches (all of
+ * its account's, or the selected ones), by full name, paginated (`per_page` up to 100, `page`,
+ * Link header) with `total_count`. Only an installation token may ask (GitHub answers others 403).
+ */
+const listReposAccessibleToInstallation: Handler = async (ctx) => {
+  const { identity } = ctx;
+  if (identity.kind !== "installation" || identity.installationId === undefined) {
+    throw new ApiError(403, "You must authenticate with an installation access token in order to list repositories for an installation.");
+  }
+  const id = identity.installationId;
+  const repos = ctx.fake.store.installationRepos(id).sort((a, b) => fullName(a).localeCompare(fullName(b)));
+  const { page, headers } = paginate(ctx, repos, "/installation/repositories");
+  return ok(
+    {
+      total_count: repos.length,
+      repositories: page.map((r) => ctx.fake.ser.repo(r, { full: false, gitUrl: ctx.fake.gitUrl(r), pushedAt: ctx.fake.pushedAt(r) })),
+      repository_selection: selection(ctx.fake, id),
+    },
+    200,
+    headers,
+  );
+};
+
+/**
+ * `GET /user`: who a personal or static token acts as (the harness asks once, to recognise its own
+ * events). An installation token is refused as GitHub refuses it: 403 "Resource not accessible by integration".
+ */
+const getAuthenticatedUser: Handler = async (ctx) => {
+  const { identity } = ctx;
+  if (identity.kind === "installation") throw new ApiError(403, "Resource not accessible by integration");
+  const user = identity.user;
+  return ok({
+    ...ctx.fake.ser.user(user),
+    name: null,
+    company: null,
+    blog: "",
+    location: null,
+    email: null,
+    hireable: null,
+    bio: null,
+    twitter_username: null,
+    public_repos: [...ctx.fake.store.repos.values()].filter((r) => r.owner.id === user.id).length,
+    public_gists: 0,
+    followers: 0,
+    following: 0,
+    created_at: iso(CREATED),
+    updated_at: iso(CREATED),
+    private_gists: 0,
+    total_private_repos: 0,
+    owned_private_repos: 0,
+    disk_usage: 0,
+    collaborators: 0,
+    two_factor_authentication: true,
+  });
 };
 
 export const appHandlers: Record<string, Handler> = {
+  "users/get-authenticated": getAuthenticatedUser,
   "apps/get-authenticated": getAuthenticated,
   "apps/get-repo-installation": getRepoInstallation,
   "apps/get-installation": getInstallation,
   "apps/list-installations": listInstallations,
   "apps/create-installation-access-token": createAccessToken,
+  "apps/list-repos-accessible-to-installation": listReposAccessibleToInstallation,
 };

@@ -3,6 +3,7 @@ import { ApiError, notFound, obj, ok, paginate, str, unprocessable, type FakeCon
 import { hasPermission } from "../store.js";
 import type { CommentRecord, IssueRecord, LabelRecord, ReactionContent, RepoRecord, UserRecord } from "../types.js";
 import type { JsonObject } from "../serializers.js";
+import { serializePull } from "./pulls.js";
 
 const REACTIONS: ReactionContent[] = ["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"];
 
@@ -137,15 +138,24 @@ function issueOf(ctx: HandlerContext): { repo: RepoRecord; issue: IssueRecord } 
   return { repo, issue };
 }
 
-/** `issues.labeled`/`unlabeled` for each label that a REST request added or removed (no-op unless REST webhooks are on). */
+/**
+ * `issues.labeled`/`unlabeled` for each label that a REST request added or removed, or
+ * `pull_request.labeled`/`unlabeled` when the issue is a pull request, as GitHub sends them
+ * (no-op unless REST webhooks are on).
+ */
 function labelWebhooks(ctx: HandlerContext, repo: RepoRecord, issue: IssueRecord, before: LabelRecord[]): void {
   const added = issue.labels.filter((l) => !before.some((b) => b.id === l.id));
   const removed = before.filter((b) => !issue.labels.some((l) => l.id === b.id));
   const sender = ctx.identity.user;
-  for (const label of removed)
-    ctx.fake.restWebhook("issues", "unlabeled", repo, sender, { issue: ctx.fake.ser.issue(repo, issue), label: ctx.fake.ser.label(repo, label) });
-  for (const label of added)
-    ctx.fake.restWebhook("issues", "labeled", repo, sender, { issue: ctx.fake.ser.issue(repo, issue), label: ctx.fake.ser.label(repo, label) });
+  const send = (action: "labeled" | "unlabeled", label: LabelRecord): void => {
+    const labelJson = ctx.fake.ser.label(repo, label);
+    if (issue.pull) {
+      const pr = serializePull(ctx.fake, repo, issue, true);
+      ctx.fake.restWebhook("pull_request", action, repo, sender, async () => ({ pull_request: await pr, label: labelJson }));
+    } else ctx.fake.restWebhook("issues", action, repo, sender, { issue: ctx.fake.ser.issue(repo, issue), label: labelJson });
+  };
+  for (const label of removed) send("unlabeled", label);
+  for (const label of added) send("labeled", label);
 }
 
 function requireTriage(ctx: HandlerContext, repo: RepoRecord): void {
@@ -393,9 +403,18 @@ const updateComment: Handler = async (ctx) => {
   if (comment.user.id !== ctx.identity.user.id) requireTriage(ctx, repo);
   const body = str(obj(ctx.body).body);
   if (body === undefined) throw unprocessable("Validation Failed", [{ resource: "IssueComment", field: "body", code: "missing_field" }]);
+  const previous = comment.body;
   comment.body = body;
   comment.updatedAt = Date.now();
   log(ctx.fake, repo, ctx.identity.user, "comment.updated", comment.issueNumber, { commentId: comment.id });
+  const issue = repo.issues.get(comment.issueNumber);
+  if (issue) {
+    ctx.fake.restWebhook("issue_comment", "edited", repo, ctx.identity.user, {
+      issue: ctx.fake.ser.issue(repo, issue),
+      comment: ctx.fake.ser.comment(repo, comment),
+      changes: { body: { from: previous } },
+    });
+  }
   return ok(ctx.fake.ser.comment(repo, comment));
 };
 

@@ -195,7 +195,9 @@ const create: Handler = async (ctx) => {
     user: ctx.identity.user,
   });
   ctx.setIssue(issueOfBranch(issue.pull?.headRef ?? "") ?? issue.number);
-  return ok(await serializePull(ctx.fake, repo, issue, true), 201, { location: `${ctx.fake.ser.repoApi(repo)}/pulls/${issue.number}` });
+  const json = await serializePull(ctx.fake, repo, issue, true);
+  ctx.fake.restWebhook("pull_request", "opened", repo, ctx.identity.user, { pull_request: json });
+  return ok(json, 201, { location: `${ctx.fake.ser.repoApi(repo)}/pulls/${issue.number}` });
 };
 
 const list: Handler = async (ctx) => {
