@@ -61,6 +61,11 @@ export interface StackOptions {
   /** Keep the temp directory after close (for inspection). */
   keep?: boolean;
   /**
+   * The app's Octokit as in production (retries, rate-limit waits) instead of the
+   * default where every request happens exactly once, so tests can count writes.
+   */
+  productionOctokit?: boolean;
+  /**
    * How the app authenticates: a token (the default), or as a GitHub App with
    * APP_ID and PRIVATE_KEY (JWT, then installation tokens), as in production.
    */
@@ -132,7 +137,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const credentials = keys
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
-    const server = await startServer(appFn, { webhookSecret, ...credentials, baseUrl: github.apiUrl, port: 0, log, plainOctokit: true });
+    const server = await startServer(appFn, {
+      webhookSecret,
+      ...credentials,
+      baseUrl: github.apiUrl,
+      port: 0,
+      log,
+      plainOctokit: options.productionOctokit !== true,
+    });
     const handling = trackHandlers(server.probot.webhooks);
     const idle = async (): Promise<void> => {
       for (;;) {

@@ -9,6 +9,8 @@
  * - `5xx`: 500/502/503 before the handler runs (nothing applied).
  * - `429`, `403-secondary`: GitHub's secondary rate limit (its real message), with a
  *   `retry-after` header or without one; nothing applied.
+ * - `primary-rate-limit`: the primary limit used up: 403 or 429 with `x-ratelimit-remaining: 0`
+ *   and `x-ratelimit-reset` `rateLimitResetSeconds` (1) ahead; nothing applied.
  * - `lost-response`: the handler runs (state changes apply), then the socket is destroyed.
  * - `reset`: the socket is destroyed before the handler runs (nothing applied).
  * - `latency`: the request is delayed, then handled normally.
@@ -21,7 +23,17 @@ import { createHash } from "node:crypto";
 import { DOCS } from "./http.js";
 import type { RequestHookDecision } from "./types.js";
 
-export const faultKinds = ["5xx", "429", "403-secondary", "lost-response", "latency", "reset", "ref-update-failed", "ref-update-failed-applied"] as const;
+export const faultKinds = [
+  "5xx",
+  "429",
+  "403-secondary",
+  "primary-rate-limit",
+  "lost-response",
+  "latency",
+  "reset",
+  "ref-update-failed",
+  "ref-update-failed-applied",
+] as const;
 
 /** The operations GitHub may answer with a transient `422 "Reference update failed"`. */
 export const REF_WRITES: ReadonlySet<string> = new Set(["git/create-ref", "git/update-ref"]);
@@ -43,6 +55,8 @@ export interface FaultOptions {
    * does, undefined sends `retry-after: 0` on half of them and nothing on the others.
    */
   retryAfterSeconds?: number | null;
+  /** `primary-rate-limit`: seconds from the answer to `x-ratelimit-reset`; default 1. */
+  rateLimitResetSeconds?: number;
   /** Upper bound of an injected delay (uniform in [1, latencyMs]); default 10 ms. */
   latencyMs?: number;
   /** Faults apply to REST routes; set `git: true` to include git smart HTTP as well. */
@@ -72,6 +86,30 @@ export interface InjectedFault {
   path: string;
   operationId: string | null;
   status: number | null;
+}
+
+/**
+ * The primary rate limit used up: "If you exceed your primary rate limit, you will
+ * receive a 403 or 429 response, and the x-ratelimit-remaining header will be 0"
+ * (docs.github.com, rate limits for the REST API); `x-ratelimit-reset` is the UTC
+ * epoch second when the window resets. 403 or 429 by `detail`.
+ */
+function primaryRateLimit(detail: number, resetSeconds: number): { status: number; body: Record<string, unknown>; headers: Record<string, string> } {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    status: detail < 0.5 ? 403 : 429,
+    body: {
+      message: "API rate limit exceeded for installation ID 1.",
+      documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits",
+    },
+    headers: {
+      "x-ratelimit-limit": "5000",
+      "x-ratelimit-remaining": "0",
+      "x-ratelimit-used": "5000",
+      "x-ratelimit-reset": String(now + resetSeconds),
+      "x-ratelimit-resource": "core",
+    },
+  };
 }
 
 const SECONDARY_MESSAGE =
@@ -140,6 +178,8 @@ export class FaultInjector {
             headers: this.retryAfter(detail),
           },
         };
+      case "primary-rate-limit":
+        return { respond: primaryRateLimit(detail, this.options.rateLimitResetSeconds ?? 1) };
       case "lost-response":
         return { dropResponse: true };
       case "reset":
