@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { summarize } from "../../src/cli/summarize.js";
 
-const fixtures = fileURLToPath(new URL("../fixtures/cli/", import.meta.url));
+const fixtures = fileURLToPath(new URL("../fixtures/cli/2.1.197/", import.meta.url));
 
 async function run(file: string, json: boolean): Promise<{ code: number; output: string }> {
   const lines: string[] = [];

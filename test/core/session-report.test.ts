@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createSessionReducer, outcomeOf, type SessionExit, type SessionOutcome } from "../../src/core/session-report.js";
 
-const dir = fileURLToPath(new URL("../fixtures/cli/", import.meta.url));
+const dir = fileURLToPath(new URL("../fixtures/cli/2.1.197/", import.meta.url));
 
 interface Meta {
   exitCode: number | null;
