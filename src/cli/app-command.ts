@@ -10,6 +10,7 @@ import { AgentPool } from "../runtime/agent-pool.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { checkHost } from "../runtime/host-checks.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
+import { cliVersionVerdict, readCliVersion } from "../adapters/claude/cli-version.js";
 import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
 
@@ -35,6 +36,8 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env): Promise<
   const pool = new AgentPool({ agents, log });
   const host = hostSettingsFromEnv(env);
   await checkHost({ state: host.state, sandbox: host.claude.sandbox, log });
+  const cliVerdict = cliVersionVerdict(await readCliVersion(host.claude.cliPath));
+  if (!cliVerdict.verified) log.warn({ cliPath: host.claude.cliPath }, cliVerdict.message);
   const retentionMs = sessionRetentionMs(env);
   const runtime = new HostRuntime({ ...host, log, requeueOnShutdown: true, sessionRetentionMs: retentionMs });
   const appFn = createHarnessApp({

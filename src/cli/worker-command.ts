@@ -8,6 +8,7 @@ import { QueueWorker } from "../worker/queue-worker.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS } from "../runtime/host-runtime.js";
 import { checkHost } from "../runtime/host-checks.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
+import { cliVersionVerdict, readCliVersion } from "../adapters/claude/cli-version.js";
 
 export interface WorkerArgs {
   agents: number;
@@ -83,6 +84,8 @@ export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out:
   const minFreeDiskMb = env.HARNESS_MIN_FREE_DISK_MB ? count("HARNESS_MIN_FREE_DISK_MB", env.HARNESS_MIN_FREE_DISK_MB, 0) : DEFAULT_MIN_FREE_DISK_MB;
   const host = hostSettingsFromEnv(env);
   await checkHost({ state: host.state, sandbox: host.claude.sandbox, log });
+  const cliVerdict = cliVersionVerdict(await readCliVersion(host.claude.cliPath));
+  if (!cliVerdict.verified) log.warn({ cliPath: host.claude.cliPath }, cliVerdict.message);
   const worker = new QueueWorker({
     agents: parsed.agents,
     repositories: parsed.repositories,
