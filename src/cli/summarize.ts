@@ -51,12 +51,15 @@ function formatTable(r: SessionReport): string {
     ["outcome", r.outcome],
     ["session", r.sessionId ?? "-"],
     ["model", r.model ?? "-"],
+    // 1.x prints no version in its init event.
+    ["CLI version", r.cliVersion ?? "- (not in the transcript)"],
     ["turns", String(r.turns)],
     ["cost (USD)", r.costUsd.toFixed(4)],
     ["tokens in / out", `${r.inputTokens} / ${r.outputTokens}`],
     ["tool calls", r.toolCalls === 0 ? "0" : `${r.toolCalls} (${byName})`],
     ["tool errors", String(r.toolErrors)],
     ["permission denials", String(r.permissionDenials)],
+    ...(r.deniedToolCalls ?? []).map((d): [string, string] => ["  denied", `${d.tool} ${oneLine(d.input)}`]),
     ["files changed", r.filesChanged.length === 0 ? "-" : r.filesChanged.join(", ")],
     ["duration", `${(r.durationMs / 1000).toFixed(1)} s`],
     ["last tool call", r.lastToolCall ?? "-"],
@@ -64,6 +67,7 @@ function formatTable(r: SessionReport): string {
   ];
   if (r.errorMessage !== null) rows.push(["error", oneLine(r.errorMessage)]);
   if (r.apiErrorStatus !== null) rows.push(["API error status", String(r.apiErrorStatus)]);
+  for (const w of r.readWarnings ?? []) rows.push(["warning", oneLine(w, 500)]);
   if (r.nonJsonLines > 0) rows.push(["non-JSON lines", String(r.nonJsonLines)]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");

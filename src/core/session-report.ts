@@ -17,6 +17,11 @@ export const MAX_ERROR_MESSAGE_CHARS = 20_000;
 export const MAX_LAST_TOOL_CALL_CHARS = 200;
 export const MAX_FILES_CHANGED = 1_000;
 export const MAX_TOOL_NAMES = 100;
+/** How many permission denials and read warnings the report lists (the count stays exact). */
+export const MAX_LISTED_DENIALS = 20;
+export const MAX_READ_WARNINGS = 20;
+/** A denied call's input, as JSON, cut to this many characters. */
+export const MAX_DENIAL_INPUT_CHARS = 200;
 /**
  * How many recent message and tool-use ids the reducer remembers (to count a
  * message's usage once, to match a tool result to its call). Older ones are folded
@@ -30,6 +35,8 @@ export interface SessionReport {
   outcome: SessionOutcome;
   sessionId: string | null;
   model: string | null;
+  /** (Optional only for reports made before it existed; the reducer always sets it.) The CLI version that wrote the stream (the init event's `claude_code_version`; 1.x does not print it). */
+  cliVersion?: string | null;
   turns: number;
   /**
    * The larger of the CLI's `total_cost_usd` (in the result event only) and the cost
@@ -48,6 +55,8 @@ export interface SessionReport {
   /** Tool results with is_error, not counting permission denials. */
   toolErrors: number;
   permissionDenials: number;
+  /** The denied calls (at most MAX_LISTED_DENIALS): tool name and its input as JSON (at most MAX_DENIAL_INPUT_CHARS). */
+  deniedToolCalls?: Array<{ tool: string; input: string }>;
   /** Files written by successful Write/Edit/MultiEdit/NotebookEdit calls, relative to cwd when inside it. */
   filesChanged: string[];
   durationMs: number;
@@ -59,6 +68,11 @@ export interface SessionReport {
   /** The last tool call, short, e.g. "Bash: npm test" (at most MAX_LAST_TOOL_CALL_CHARS characters). */
   lastToolCall: string | null;
   resultSeen: boolean;
+  /**
+   * Events that did not fit this harness's schema and were read leniently (another
+   * CLI version), naming the missing or invalid fields; at most MAX_READ_WARNINGS.
+   */
+  readWarnings?: string[];
   nonJsonLines: number;
   events: number;
 }
@@ -95,6 +109,8 @@ export interface OutcomeInput {
   exitCode: number | null;
   signal: string | null;
   stopReason?: StopReason;
+  /** The stream says the user interrupted it ("[Request interrupted by user…]", what the CLI writes on SIGINT). */
+  interruptedByUser?: boolean;
 }
 
 /** The outcome taxonomy. Only `subtype == "success" && !is_error` is a success. */
@@ -104,6 +120,7 @@ export function outcomeOf(input: OutcomeInput): SessionOutcome {
     if (result.subtype === "success" && !result.is_error) return "success";
     // The harness stopped it and the CLI wrote an error result on the way out (SIGINT does).
     if (stopReason !== undefined) return stopReason;
+    if (result.subtype === "error_during_execution" && input.interruptedByUser === true) return "interrupted";
     switch (result.subtype) {
       case "error_max_turns":
         return "max_turns";
@@ -144,6 +161,17 @@ const SUMMARY_FIELDS: Record<string, string> = {
 };
 
 const SHORT = 80;
+
+/** The text the CLI sends as the user's turn when it is interrupted (SIGINT), in every captured version that writes one. */
+const INTERRUPTED = "[Request interrupted by user";
+
+/** Which field a leniently read result's cost came from, for its warning. */
+function costNote(e: ResultEvent): string {
+  if (e.readIssues?.includes("total_cost_usd") !== true) return "";
+  const raw = e as Record<string, unknown>;
+  for (const field of ["total_cost", "cost_usd"]) if (typeof raw[field] === "number") return ` (cost read from ${field})`;
+  return "";
+}
 
 function shorten(s: string, max = SHORT): string {
   const lines = s.split("\n");
@@ -237,6 +265,9 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
   let cwd: string | null = options.cwd ?? null;
   let sessionId: string | null = null;
   let model: string | null = null;
+  let cliVersion: string | null = null;
+  let interruptedByUser = false;
+  const readWarnings: string[] = [];
   let result: ResultEvent | null = null;
   let events = 0;
   let nonJsonLines = 0;
@@ -289,6 +320,7 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
   };
 
   const onAssistant = (e: AssistantEvent): void => {
+    warnIfLenient("assistant", e.readIssues);
     const m = e.message;
     if (m.usage !== undefined) recordUsage(m.id, m.model, usageOf(m.usage));
     if (e.parent_tool_use_id == null && !turnIds.has(m.id)) {
@@ -321,10 +353,21 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
     }
   };
 
+  const warnIfLenient = (type: string, issues: string[] | undefined, note = ""): void => {
+    if (issues === undefined || readWarnings.length >= MAX_READ_WARNINGS) return;
+    const warning = capString(`${type} event not in this CLI version's shape, read leniently: missing or invalid ${issues.join(", ")}${note}`, 500);
+    if (!readWarnings.includes(warning)) readWarnings.push(warning);
+  };
+
   const onUser = (e: UserEvent): void => {
+    warnIfLenient("user", e.readIssues);
     const content = e.message.content;
-    if (typeof content === "string") return;
+    if (typeof content === "string") {
+      if (content.startsWith(INTERRUPTED)) interruptedByUser = true;
+      return;
+    }
     for (const block of content) {
+      if (block.type === "text" && block.text.startsWith(INTERRUPTED)) interruptedByUser = true;
       if (block.type !== "tool_result") continue;
       if (block.is_error === true) {
         if (!erroredToolIds.has(block.tool_use_id)) {
@@ -349,6 +392,7 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
         if (event.subtype === "init") {
           if (event.session_id !== undefined) sessionId = event.session_id;
           if (event.model !== undefined) model = event.model;
+          if (event.claude_code_version !== undefined) cliVersion = event.claude_code_version;
           if (cwd === null && event.cwd !== undefined) cwd = event.cwd;
         }
         return;
@@ -376,7 +420,8 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
           event.result !== undefined && event.result.length > MAX_FINAL_MESSAGE_CHARS
             ? { ...event, result: capString(event.result, MAX_FINAL_MESSAGE_CHARS) }
             : event;
-        sessionId = event.session_id;
+        if (event.session_id !== "") sessionId = event.session_id;
+        warnIfLenient("result", event.readIssues, costNote(event));
         return;
       case "unknown":
         return;
@@ -415,6 +460,7 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       exitCode: exit?.exitCode ?? null,
       signal: exit?.signal ?? null,
       stopReason: exit?.stopReason,
+      interruptedByUser,
     });
 
     let errorMessage: string | null = null;
@@ -439,7 +485,8 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       outcome,
       sessionId,
       model,
-      turns: result?.num_turns ?? turns,
+      cliVersion,
+      turns: result === null || result.readIssues?.includes("num_turns") === true ? turns : result.num_turns,
       // The larger of the two: the CLI's total leaves out a call it aborted (SIGINT mid-answer → 0).
       costUsd: Math.max(result?.total_cost_usd ?? 0, estimatedCost),
       inputTokens,
@@ -448,6 +495,10 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       toolCallsByName: { ...toolCallsByName },
       toolErrors,
       permissionDenials: result?.permission_denials?.length ?? 0,
+      deniedToolCalls: (result?.permission_denials ?? []).slice(0, MAX_LISTED_DENIALS).map((d) => ({
+        tool: capString(d.tool_name, MAX_LAST_TOOL_CALL_CHARS),
+        input: capString(JSON.stringify(d.tool_input ?? {}), MAX_DENIAL_INPUT_CHARS),
+      })),
       filesChanged: [...filesChanged],
       durationMs,
       finalMessage: capOrNull(result?.result ?? lastAssistantText, MAX_FINAL_MESSAGE_CHARS),
@@ -455,6 +506,7 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       apiErrorStatus: result?.api_error_status ?? syntheticError?.status ?? null,
       lastToolCall,
       resultSeen: result !== null,
+      readWarnings: [...readWarnings],
       nonJsonLines,
       events,
     };

@@ -1,9 +1,13 @@
 /**
  * The events `claude -p --output-format stream-json --verbose` prints, one JSON
- * object a line. Only what was seen in test/fixtures/cli is schema'd; every
- * object keeps its unknown fields (looseObject), and an event of an unknown type
- * or one that no longer fits its schema becomes an `unknown` event instead of an
- * error: the CLI changes often.
+ * object a line. Only what was seen in test/fixtures/cli/<version>/ is schema'd;
+ * every object keeps its unknown fields (looseObject), and an event of an unknown
+ * type becomes an `unknown` event instead of an error: the CLI changes often.
+ *
+ * A result, assistant or user event that does not fit its schema (another CLI
+ * version) is read leniently instead (see readLeniently): the best reading of it,
+ * with `readIssues` naming the fields that were missing or invalid. Only one that
+ * cannot be read at all (no subtype, no content) becomes `unknown`.
  */
 import { z } from "zod";
 
@@ -76,7 +80,7 @@ export const assistantEventSchema = z.looseObject({
   error: z.string().optional(),
   uuid: z.string().optional(),
 });
-export type AssistantEvent = z.infer<typeof assistantEventSchema>;
+export type AssistantEvent = z.infer<typeof assistantEventSchema> & ReadIssues;
 
 /** Tool results (and interruption notes) sent back to the model. */
 export const userEventSchema = z.looseObject({
@@ -90,7 +94,7 @@ export const userEventSchema = z.looseObject({
   tool_use_result: z.unknown().optional(),
   uuid: z.string().optional(),
 });
-export type UserEvent = z.infer<typeof userEventSchema>;
+export type UserEvent = z.infer<typeof userEventSchema> & ReadIssues;
 
 export const permissionDenialSchema = z.looseObject({
   tool_name: z.string(),
@@ -132,7 +136,12 @@ export const resultEventSchema = z.looseObject({
   permission_denials: z.array(permissionDenialSchema).optional(),
   errors: z.array(z.string()).optional(),
 });
-export type ResultEvent = z.infer<typeof resultEventSchema>;
+/**
+ * `readIssues`: set on an event read leniently, the fields (dotted paths) that were
+ * missing or did not fit the schema, e.g. ["total_cost_usd"] for Claude Code 1.0.0.
+ */
+export type ReadIssues = { readIssues?: string[] };
+export type ResultEvent = z.infer<typeof resultEventSchema> & ReadIssues;
 
 /** With `--include-partial-messages`: the raw Messages API stream events. */
 export const partialMessageEventSchema = z.looseObject({
@@ -178,8 +187,97 @@ export function toStreamEvent(value: unknown): StreamEvent | null {
   const type = value.type;
   if (!Object.hasOwn(schemas, type)) return { type: "unknown", originalType: type, reason: "unknown_type", raw: value };
   const parsed = schemas[type as keyof typeof schemas].safeParse(value);
-  if (!parsed.success) return { type: "unknown", originalType: type, reason: "invalid", raw: value };
-  return parsed.data;
+  if (parsed.success) return parsed.data;
+  const issues = [...new Set(parsed.error.issues.map((i) => (i.path.length === 0 ? "(event)" : i.path.join("."))))];
+  return readLeniently(type, value, issues) ?? { type: "unknown", originalType: type, reason: "invalid", raw: value };
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * The best reading of a result, assistant or user event that failed its schema, or
+ * null when there is nothing to read. Fields that parse are kept; the rest get a
+ * neutral value and are named in `readIssues`.
+ *
+ * The one variant read under another name: the cost. Claude Code 1.0.0 prints
+ * `cost_usd` and `total_cost` (both the session's total) and no `total_cost_usd`
+ * (test/fixtures/cli/1.0.0/); 1.0.128 and later print `total_cost_usd`.
+ */
+function readLeniently(type: string, value: Record<string, unknown>, issues: string[]): StreamEvent | null {
+  if (type === "result") {
+    const subtype = str(value.subtype);
+    if (subtype === undefined) return null;
+    const cost = num(value.total_cost_usd) ?? num(value.total_cost) ?? num(value.cost_usd) ?? 0;
+    const usage = usageSchema.safeParse(value.usage);
+    const modelUsage = resultEventSchema.shape.modelUsage.safeParse(value.modelUsage);
+    const denials = resultEventSchema.shape.permission_denials.safeParse(value.permission_denials);
+    const errors = resultEventSchema.shape.errors.safeParse(value.errors);
+    const status = num(value.api_error_status);
+    return {
+      ...value,
+      type: "result",
+      subtype,
+      // Without is_error, only a success subtype reads as a success.
+      is_error: typeof value.is_error === "boolean" ? value.is_error : subtype !== "success",
+      session_id: str(value.session_id) ?? "",
+      num_turns: num(value.num_turns) ?? 0,
+      duration_ms: num(value.duration_ms) ?? 0,
+      total_cost_usd: cost,
+      result: str(value.result),
+      api_error_status: status ?? null,
+      stop_reason: str(value.stop_reason) ?? null,
+      terminal_reason: str(value.terminal_reason),
+      usage: usage.success ? usage.data : undefined,
+      modelUsage: modelUsage.success ? modelUsage.data : undefined,
+      permission_denials: denials.success ? denials.data : undefined,
+      errors: errors.success ? errors.data : undefined,
+      readIssues: issues,
+    };
+  }
+  if (type === "assistant" || type === "user") {
+    const message = isRecord(value.message) ? value.message : undefined;
+    if (message === undefined) return null;
+    const rawContent = message.content;
+    let content: ContentBlock[] | string;
+    if (typeof rawContent === "string") content = type === "user" ? rawContent : [{ type: "text", text: rawContent }];
+    else if (Array.isArray(rawContent)) {
+      content = [];
+      for (const block of rawContent) {
+        const b = contentBlockSchema.safeParse(block);
+        if (b.success) content.push(b.data);
+      }
+    } else return null;
+    const session_id = str(value.session_id) ?? "";
+    const parent_tool_use_id = str(value.parent_tool_use_id) ?? null;
+    if (type === "user") return { ...value, type, message: { ...message, content }, session_id, parent_tool_use_id, readIssues: issues };
+    const usage = usageSchema.safeParse(message.usage);
+    const id = str(message.id) ?? str(value.uuid);
+    if (id === undefined) return null;
+    return {
+      ...value,
+      type,
+      message: {
+        ...message,
+        id,
+        model: str(message.model),
+        role: "assistant",
+        content: typeof content === "string" ? [{ type: "text", text: content }] : content,
+        stop_reason: str(message.stop_reason) ?? null,
+        usage: usage.success ? usage.data : undefined,
+      },
+      session_id,
+      parent_tool_use_id,
+      error: str(value.error),
+      readIssues: issues,
+    };
+  }
+  return null;
 }
 
 /** Where a string literal may be cut without splitting an escape sequence (`\\"`, `\\u00e9`). */

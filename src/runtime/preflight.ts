@@ -10,6 +10,7 @@ import { createSign } from "node:crypto";
 import { constants, promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
+import { VERIFIED_CLI_VERSIONS } from "../adapters/claude/cli-version.js";
 import { HarnessError, isHarnessError } from "../core/errors.js";
 import { redactorFromEnv, createRedactor, type Redactor } from "../core/redact.js";
 import type { Logger } from "../adapters/logger.js";
@@ -70,13 +71,10 @@ const NODE_LAST_WORKING_MAJOR = 20;
 export const MIN_GIT_VERSION = "2.32.0";
 
 /**
- * The Claude CLI versions this harness was verified with. Kept here until
- * src/adapters/claude/cli-version.ts (VERIFIED_CLI_VERSIONS, readCliVersion,
- * cliVersionVerdict) lands; then the two functions below are replaced by
- * imports of that module.
+ * `claude --version`, with a minimal environment and a generous timeout (a
+ * native CLI starting on a loaded host). The verified range is the one of
+ * src/adapters/claude/cli-version.ts, where the captured fixtures are listed.
  */
-export const VERIFIED_CLI_VERSIONS = { min: "2.1.197", max: "2.1.197" };
-
 export async function readCliVersion(claudePath: string): Promise<string | undefined> {
   const result = await execa(claudePath, ["--version"], {
     reject: false,

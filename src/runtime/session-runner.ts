@@ -208,6 +208,7 @@ async function runInSandbox(
     wallTimeoutMs: config.timeouts.sessionMinutes * 60_000,
     signal: input.signal,
     onEvent: (_event, report) => input.onReport(report),
+    onReadWarning: (warning) => input.log.warn({ issue: input.issue.number, warning }, "the CLI printed an event this harness reads leniently"),
   });
   clock.mark("session");
   return { result, home };

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { summarize } from "../../src/cli/summarize.js";
 
-const fixtures = fileURLToPath(new URL("../fixtures/cli/", import.meta.url));
+const fixtures = fileURLToPath(new URL("../fixtures/cli/2.1.197/", import.meta.url));
 
 async function run(file: string, json: boolean): Promise<{ code: number; output: string }> {
   const lines: string[] = [];
@@ -29,6 +29,32 @@ describe("summarize", () => {
     expect(output).toMatch(/^tool calls\s+2 \(Bash 1, Write 1\)$/m);
     expect(output).toMatch(/^files changed\s+hello\.txt$/m);
     expect(output).toMatch(/^final message\s+Wrote hello\.txt and checked its content\.$/m);
+  });
+
+  it("says which CLI version wrote the transcript (1.x prints none)", async () => {
+    expect((await run(`${fixtures}success.jsonl`, false)).output).toMatch(/^CLI version\s+2\.1\.197$/m);
+    expect((await run(`${fixtures}../2.1.332/success.jsonl`, false)).output).toMatch(/^CLI version\s+2\.1\.332$/m);
+    expect((await run(`${fixtures}../1.0.128/success.jsonl`, false)).output).toMatch(/^CLI version\s+- \(not in the transcript\)$/m);
+  });
+
+  it("says interrupted, not api_error, for a transcript the CLI ended on SIGINT", async () => {
+    for (const version of ["2.1.197", "2.1.332"]) {
+      const { output } = await run(`${fixtures}../${version}/sigint.jsonl`, false);
+      expect(output).toMatch(/^outcome\s+interrupted$/m);
+    }
+  });
+
+  it("lists permission denials with tool and input", async () => {
+    const { output } = await run(`${fixtures}permission-denial.jsonl`, false);
+    expect(output).toMatch(/^permission denials\s+1$/m);
+    expect(output).toMatch(/^ {2}denied\s+WebFetch \{"url":"http:\/\/127\.0\.0\.1:9\/nothing","prompt":"Summarise the page"\}$/m);
+  });
+
+  it("reads a 1.0.0 result (cost_usd, total_cost) as a success and warns which field was missing", async () => {
+    const { output } = await run(`${fixtures}../1.0.0/success.jsonl`, false);
+    expect(output).toMatch(/^outcome\s+success$/m);
+    expect(output).toMatch(/^cost \(USD\)\s+0\.0012$/m);
+    expect(output).toMatch(/^warning\s+result event .*missing or invalid total_cost_usd \(cost read from total_cost\)$/m);
   });
 
   it("prints JSON", async () => {

@@ -99,7 +99,7 @@ describe("createRedactor", () => {
   });
 
   it("redacts a secret seeded into a captured tool result", () => {
-    const dir = fileURLToPath(new URL("../fixtures/cli/", import.meta.url));
+    const dir = fileURLToPath(new URL("../fixtures/cli/2.1.197/", import.meta.url));
     const lines = readFileSync(`${dir}success.jsonl`, "utf8")
       .split("\n")
       .filter((l) => l.length > 0);

@@ -11,7 +11,7 @@ import { costOfUsage, modelPrice } from "../../src/core/model-cost.js";
 import { createSessionReducer, MAX_FINAL_MESSAGE_CHARS, MAX_LAST_TOOL_CALL_CHARS, outcomeOf } from "../../src/core/session-report.js";
 import { createLineSplitter } from "../../src/core/stream-lines.js";
 
-const dir = fileURLToPath(new URL("../fixtures/cli/", import.meta.url));
+const dir = fileURLToPath(new URL("../fixtures/cli/2.1.197/", import.meta.url));
 const lines = (name: string): string[] =>
   readFileSync(`${dir}${name}.jsonl`, "utf8")
     .split("\n")

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createSessionReducer, outcomeOf, type SessionExit, type SessionOutcome } from "../../src/core/session-report.js";
 
-const dir = fileURLToPath(new URL("../fixtures/cli/", import.meta.url));
+const dir = fileURLToPath(new URL("../fixtures/cli/2.1.197/", import.meta.url));
 
 interface Meta {
   exitCode: number | null;
@@ -35,8 +35,9 @@ describe("session report from captured CLI output", () => {
     ["api-error-mid-session", "api_error"],
     ["permission-denial", "success"],
     ["partial-messages", "success"],
-    // Signals the harness did not send: SIGINT makes the CLI write error_during_execution; SIGTERM exits 143 with no result.
-    ["sigint", "api_error"],
+    // Signals the harness did not send: SIGINT makes the CLI write "[Request interrupted by user…]" and
+    // error_during_execution (read as interrupted, not an API error); SIGTERM exits 143 with no result.
+    ["sigint", "interrupted"],
     ["sigterm", "crashed"],
   ];
   it.each(cases)("%s → %s", (name, expected) => {

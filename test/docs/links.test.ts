@@ -170,7 +170,7 @@ describe("documentation links", () => {
         check(
           [
             "[runner](../src/runtime/work-issue.ts), [readme](../README.md#errors), [here](#events), [later](later.md)",
-            "[GitHub](https://docs.github.com/en/rest), `src/runtime/`, `test/fixtures/cli/*.jsonl`, `refs/harness/leases/issue-N`",
+            "[GitHub](https://docs.github.com/en/rest), `src/runtime/`, `test/fixtures/cli/2.1.197/*.jsonl`, `refs/harness/leases/issue-N`",
             "`npm run demo`, `src/<layer>/x.ts`, `owner/repo#N`",
             "```",
             "[not checked](nowhere.md) `src/not/checked.ts`",

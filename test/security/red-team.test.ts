@@ -270,7 +270,11 @@ describe("an injected agent in the sandbox", () => {
       // transcript or stderr.
       const stateView = committed(repo, issue, state, "loot/state-dir.txt") ?? "";
       expect(stateView).toContain("attack.sh");
-      for (const hidden of ["claims", "agents", "git-home", "transcript.jsonl", "stderr.log"]) expect(stateView).not.toContain(hidden);
+      // As a whole name (an `ls -laR` entry or a directory heading): Claude Code 2.1.332 writes
+      // home/.claude/plugins/store/cc-plugin-agents-md_builtin-….json into the agent's own HOME.
+      for (const hidden of ["claims", "agents", "git-home", "transcript.jsonl", "stderr.log"]) {
+        expect(stateView).not.toMatch(new RegExp(`(^| |/)${hidden.replace(".", "\\.")}(:|$)`, "m"));
+      }
       const cloneListing = stateView.split("\n\n").find((section) => section.startsWith(`${new StateDir(state).clone(OWNER, repo)}:`)) ?? "";
       expect(entries(cloneListing)).toEqual(["objects"]);
       expect(committed(repo, issue, state, "loot/transcripts.txt")).toMatch(/transcript\.jsonl'?: No such file or directory/);

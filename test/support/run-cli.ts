@@ -11,7 +11,8 @@ import { randomUUID } from "node:crypto";
 import { execa } from "execa";
 import type { RunClaudeOptions } from "../../src/adapters/claude/run-claude.js";
 
-export const CLI_PATH = fileURLToPath(new URL("../../node_modules/.bin/claude", import.meta.url));
+/** The pinned CLI (node_modules/.bin/claude), or $CLAUDE_PATH (as the harness itself reads it) to run the CLI-dependent tests against another version. */
+export const CLI_PATH = process.env.CLAUDE_PATH ?? fileURLToPath(new URL("../../node_modules/.bin/claude", import.meta.url));
 
 /** The environment the CLI needs to run against a local model server, and nothing else. */
 export function offlineEnv(baseUrl: string, home: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -107,6 +108,12 @@ export async function runCli(options: RunCliOptions): Promise<CliRunResult> {
 export async function cliVersion(cliPath = CLI_PATH): Promise<string> {
   const { stdout } = await execa(cliPath, ["--version"], { stdin: "ignore" });
   return String(stdout).trim().split(" ")[0] ?? "";
+}
+
+/** The CLI's `--help` text, to see which flags (and permission modes) this version has. */
+export async function cliHelp(cliPath = CLI_PATH): Promise<string> {
+  const { stdout } = await execa(cliPath, ["--help"], { stdin: "ignore", env: { ...process.env, COLUMNS: "1000" } });
+  return String(stdout);
 }
 
 /** Pids whose environment contains `NAME=value` and (optionally) whose command line contains `commandIncludes`. */

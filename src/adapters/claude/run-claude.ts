@@ -47,6 +47,12 @@ export interface RunClaudeOptions {
    */
   onEvent?: (event: StreamEvent, report: SessionReport) => void;
   onObserverError?: (error: unknown) => void;
+  /**
+   * Called once for each new warning of the report's `readWarnings`: an event this
+   * CLI version printed in a shape the harness does not know, read leniently. An
+   * exception it throws goes to `onObserverError`.
+   */
+  onReadWarning?: (warning: string) => void;
   now?: () => number;
   /**
    * Turns the CLI's command line into the one that runs it, e.g. inside the
@@ -293,6 +299,7 @@ export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeRes
     }
   };
 
+  let warned = 0;
   const splitter = createLineSplitter((line) => {
     // Two writes: no second copy of a megabytes-long line.
     transcript.write(line);
@@ -302,6 +309,14 @@ export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeRes
     if (event === null) return;
     if (event.type === "result") resultSeen = true;
     const report = reducer.report();
+    const warnings = report.readWarnings ?? [];
+    for (; warned < warnings.length; warned++) {
+      try {
+        options.onReadWarning?.(warnings[warned] ?? "");
+      } catch (error) {
+        observerFailed(error);
+      }
+    }
     // The cost guard: the CLI checks its budget only when a model call has ended; the
     // stream shows the usage of a call as soon as its first block is printed.
     if (!resultSeen && report.costUsd > options.maxBudgetUsd) {

@@ -130,7 +130,7 @@ describe("runClaude with the real CLI", () => {
       controller.abort();
       const { report } = await running;
       expect(report.outcome).toBe("interrupted");
-      expect(report.lastToolCall).toBe("Bash: sleep 1000");
+      expect(report.lastToolCall).toBe("Bash: echo waiting; sleep 1000");
       expect(await pidsWithEnv(marker)).toEqual([]);
     } finally {
       await dirs.cleanup();
