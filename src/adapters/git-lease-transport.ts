@@ -19,6 +19,8 @@ export interface GitLeaseTransportOptions {
 export function gitLeaseTransport(options: GitLeaseTransportOptions): LeaseGitTransport {
   const { git } = options;
   let cloned: Promise<void> | null = null;
+  // Each lease commit's parent: the head its push expects (the read-back of an unclear push compares to it).
+  const parents = new Map<string, string | null>();
   return {
     async commit(record, parent, ref) {
       cloned ??= git.ensureClone().catch((error: unknown) => {
@@ -30,11 +32,15 @@ export function gitLeaseTransport(options: GitLeaseTransportOptions): LeaseGitTr
         const { url, credentials } = await options.remote();
         await git.run(["fetch", "--quiet", "--no-tags", url, `+refs/${ref}:refs/${ref}`], { credentials });
       }
-      return git.commitTree(EMPTY_TREE, parent === null ? [] : [parent], serializeLease(record));
+      const sha = await git.commitTree(EMPTY_TREE, parent === null ? [] : [parent], serializeLease(record));
+      parents.set(sha, parent);
+      if (parents.size > 1024) parents.delete(parents.keys().next().value as string);
+      return sha;
     },
     async push(sha, ref) {
       const { url, credentials } = await options.remote();
-      return git.pushRef(url, sha, `refs/${ref}`, credentials);
+      // A push cut off before it applied (5xx, reset mid-pack) is sent again; one applied but unanswered is "landed".
+      return git.pushRef(url, sha, `refs/${ref}`, credentials, parents.get(sha));
     },
   };
 }

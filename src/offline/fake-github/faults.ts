@@ -12,6 +12,12 @@
  * - `lost-response`: the handler runs (state changes apply), then the socket is destroyed.
  * - `reset`: the socket is destroyed before the handler runs (nothing applied).
  * - `latency`: the request is delayed, then handled normally.
+ *
+ * With `git: true` the same kinds reach git smart HTTP (`info/refs`, `git-upload-pack`,
+ * `git-receive-pack`): a `5xx` answers before `git http-backend` runs; a `reset` of a push
+ * cuts the connection mid-pack (after its first bytes arrived, before anything is applied);
+ * a `lost-response` lets the push apply (refs updated) and then destroys the connection
+ * instead of answering. Narrow them to pushes with `match: isGitPush`.
  */
 import { createHash } from "node:crypto";
 import { DOCS } from "./http.js";
@@ -44,6 +50,9 @@ export interface FaultRequest {
   path: string;
   operationId: string | null;
 }
+
+/** Matches the POST of a git push (`git-receive-pack`): where a push applies or not. */
+export const isGitPush = (request: FaultRequest): boolean => request.kind === "git" && request.method === "POST" && request.path.endsWith("/git-receive-pack");
 
 export interface FaultDecision extends RequestHookDecision {
   respond?: { status: number; body?: unknown; headers?: Record<string, string> };
