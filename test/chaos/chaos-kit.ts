@@ -135,7 +135,7 @@ async function readLooseRef(file: string): Promise<string | null> {
 }
 
 /** Waits for the observable event that marks `point` in the victim's work on issue 1. */
-async function reachPoint(bench: Bench, repo: string, stateDir: string, point: KillPoint, victim: SpawnedWorker): Promise<void> {
+async function reachPoint(bench: Bench, repo: string, stateDir: string, point: KillPoint, victim: SpawnedWorker, eventsFile: string): Promise<void> {
   const gone = (): boolean => victim.child.exitCode !== null || victim.child.signalCode !== null;
   const until = async (what: string, check: () => boolean | Promise<boolean>): Promise<void> =>
     waitFor(
@@ -165,8 +165,8 @@ async function reachPoint(bench: Bench, repo: string, stateDir: string, point: K
     case "push-before-pr":
       return until("the push", async () => (await bench.github.readRef(OWNER, repo, "refs/heads/harness/issue-1")) !== null);
     case "release":
-      // The summary is posted: labels, tracking comment and the lease release follow.
-      return until("the summary comment", () => bench.github.listComments(OWNER, repo, 1).some((c) => c.body.includes("<!-- harness:summary")));
+      // Published (the victim's own event): the lease release follows.
+      return until("the publication", async () => phaseOf(await readEvents(eventsFile), `${OWNER}/${repo}#1`) === "published");
   }
 }
 
@@ -299,7 +299,7 @@ export async function runTrial(bench: Bench, trial: number, point: KillPoint, ra
     await waitFor("the victim's claim", async () => (await bench.github.readRef(OWNER, repo, "refs/harness/leases/issue-1")) !== null, 120_000, 20);
     if (point !== "claim") others.push(spawnWorker(bench, { stateDir, args, env: WORKER_ENV }));
     try {
-      await reachPoint(bench, repo, stateDir, point, victim);
+      await reachPoint(bench, repo, stateDir, point, victim, eventsFile);
       await sleep(Math.round(random() * 150));
       victim.child.kill("SIGKILL");
       killed = true;
