@@ -3,6 +3,8 @@ import type { GitCredentials, GitRepository } from "./git.js";
 import { EMPTY_TREE } from "./lease-refs/empty-tree.js";
 import type { LeaseGitTransport } from "./lease-refs/lease-git-transport.js";
 
+const REMOTE_ATTEMPTS = 4;
+
 export interface GitLeaseTransportOptions {
   /** The host's shared clone of the repository (created on first use). */
   git: GitRepository;
@@ -18,7 +20,20 @@ export interface GitLeaseTransportOptions {
  */
 export function gitLeaseTransport(options: GitLeaseTransportOptions): LeaseGitTransport {
   const { git } = options;
+  // The remote is looked up through the API: a transient failure there (a reset, a 5xx) is no
+  // reason to give up pushing (a throw here sends the store back to REST for good), so ask again.
+  const remote = async (): Promise<{ url: string; credentials: GitCredentials }> => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await options.remote();
+      } catch (error) {
+        if (attempt >= REMOTE_ATTEMPTS) throw error;
+      }
+    }
+  };
   let cloned: Promise<void> | null = null;
+  // Each lease commit's parent: the head its push expects (the read-back of an unclear push compares to it).
+  const parents = new Map<string, string | null>();
   return {
     async commit(record, parent, ref) {
       cloned ??= git.ensureClone().catch((error: unknown) => {
@@ -27,14 +42,18 @@ export function gitLeaseTransport(options: GitLeaseTransportOptions): LeaseGitTr
       });
       await cloned;
       if (parent !== null && !(await git.hasCommit(parent))) {
-        const { url, credentials } = await options.remote();
+        const { url, credentials } = await remote();
         await git.run(["fetch", "--quiet", "--no-tags", url, `+refs/${ref}:refs/${ref}`], { credentials });
       }
-      return git.commitTree(EMPTY_TREE, parent === null ? [] : [parent], serializeLease(record));
+      const sha = await git.commitTree(EMPTY_TREE, parent === null ? [] : [parent], serializeLease(record));
+      parents.set(sha, parent);
+      if (parents.size > 1024) parents.delete(parents.keys().next().value as string);
+      return sha;
     },
     async push(sha, ref) {
-      const { url, credentials } = await options.remote();
-      return git.pushRef(url, sha, `refs/${ref}`, credentials);
+      const { url, credentials } = await remote();
+      // A push cut off before it applied (5xx, reset mid-pack) is sent again; one applied but unanswered is "landed".
+      return git.pushRef(url, sha, `refs/${ref}`, credentials, parents.get(sha));
     },
   };
 }

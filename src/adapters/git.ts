@@ -379,20 +379,20 @@ export class GitRepository {
    */
   async push(url: string, worktree: WorktreeHandle, credentials: GitCredentials): Promise<void> {
     await this.sanitize(worktree);
-    const result = await this.run(["push", "--quiet", "--porcelain", url, `refs/heads/${worktree.branch}:refs/heads/${worktree.branch}`], {
-      credentials,
-      allowFailure: true,
-    });
-    if (result.exitCode !== 0) {
-      const rejected = /rejected|non-fast-forward|fetch first|\[remote rejected\]/i.test(result.stdout + result.stderr);
+    const ref = `refs/heads/${worktree.branch}`;
+    const head = (await this.run(["rev-parse", "--verify", `${ref}^{commit}`])).stdout.trim();
+    // An unclear failure is read back: landed is success, not applied is sent again.
+    const { outcome, output } = await this.pushSettled(url, head, ref, credentials, undefined, 3);
+    if (outcome !== "landed") {
+      const rejected = outcome === "rejected" || /rejected|non-fast-forward|fetch first|\[remote rejected\]/i.test(output);
       throw new HarnessError(rejected ? "EHARNESS_PUSH_REJECTED" : "EHARNESS_GIT", {
-        message: `Pushing ${worktree.branch} failed: ${redactUrl([result.stdout, result.stderr].filter(Boolean).join("\n")).slice(0, 500)}`,
+        message: `Pushing ${worktree.branch} failed: ${redactUrl(output).slice(0, 500)}`,
         fix: rejected
           ? `The remote branch ${worktree.branch} has commits this agent does not have; the harness never force-pushes. Merge or delete the remote branch, then /retry.`
           : "Check the harness's access to the repository (contents: write) and the network, then /retry.",
       });
     }
-    await this.run(["update-ref", `refs/remotes/origin/${worktree.branch}`, `refs/heads/${worktree.branch}`]);
+    await this.run(["update-ref", `refs/remotes/origin/${worktree.branch}`, ref]);
   }
 
   /** A commit of `tree` with `parents`, made by the harness's identity, in the clone. */
@@ -413,18 +413,47 @@ export class GitRepository {
 
   /**
    * Compare-and-swap of a remote ref by git: a push without force lands only
-   * when `sha` descends from the remote's current value. An unclear failure is
-   * settled by reading the remote back.
+   * when `sha` descends from the remote's current value. An unclear failure (a
+   * 5xx, a connection reset mid-pack, an answer lost after the refs moved) is
+   * settled by reading the remote back: at `sha` it landed; still at
+   * `expectedOld` (null: absent) nothing was applied and the push is sent again
+   * (up to `attempts` in all); anything else is "unknown". A "[remote
+   * rejected]" (a host that refuses the ref namespace, a hook) is "unknown"
+   * without a retry: it is not an answer about the compare-and-swap.
    */
-  async pushRef(url: string, sha: string, ref: string, credentials: GitCredentials): Promise<"landed" | "rejected" | "unknown"> {
-    const result = await this.run(["push", "--quiet", "--porcelain", url, `${sha}:${ref}`], { credentials, allowFailure: true });
-    if (result.exitCode === 0) return "landed";
-    // A non-fast-forward is the CAS failing; a "[remote rejected]" (a host that
-    // refuses the ref namespace, a hook) is not an answer about the lease.
-    if (/non-fast-forward|fetch first|stale info|\[rejected\]/i.test(result.stdout + result.stderr)) return "rejected";
-    const now = await this.run(["ls-remote", url, ref], { credentials, allowFailure: true });
-    if (now.exitCode !== 0) return "unknown";
-    return now.stdout.split("\t")[0]?.trim() === sha ? "landed" : "unknown";
+  async pushRef(
+    url: string,
+    sha: string,
+    ref: string,
+    credentials: GitCredentials,
+    expectedOld?: string | null,
+    attempts = 3,
+  ): Promise<"landed" | "rejected" | "unknown"> {
+    return (await this.pushSettled(url, sha, ref, credentials, expectedOld, attempts)).outcome;
+  }
+
+  private async pushSettled(
+    url: string,
+    sha: string,
+    ref: string,
+    credentials: GitCredentials,
+    expectedOld: string | null | undefined,
+    attempts: number,
+  ): Promise<{ outcome: "landed" | "rejected" | "unknown"; output: string }> {
+    for (let attempt = 1; ; attempt += 1) {
+      const result = await this.run(["push", "--quiet", "--porcelain", url, `${sha}:${ref}`], { credentials, allowFailure: true });
+      const output = [result.stdout, result.stderr].filter(Boolean).join("\n");
+      if (result.exitCode === 0) return { outcome: "landed", output };
+      if (/non-fast-forward|fetch first|stale info|\[rejected\]/i.test(output)) return { outcome: "rejected", output };
+      if (/\[remote rejected\]/i.test(output)) return { outcome: "unknown", output };
+      const now = await this.run(["ls-remote", url, ref], { credentials, allowFailure: true });
+      if (now.exitCode !== 0) return { outcome: "unknown", output };
+      const head = now.stdout.split("\t")[0]?.trim() || null;
+      if (head === sha) return { outcome: "landed", output };
+      // Not applied (the ref is where it was): the same push is safe to send again.
+      const unchanged = expectedOld === undefined || head === expectedOld;
+      if (!unchanged || attempt >= attempts) return { outcome: "unknown", output };
+    }
   }
 
   /**

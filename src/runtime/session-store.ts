@@ -100,11 +100,15 @@ export async function saveSession(
     ...(parent ? ["-p", parent] : []),
   ];
   const commit = await gitWithInput(git, commitArgs, `session ${input.sessionId} of issue #${input.issue}\n`);
-  const pushed = await git.run(["push", "--quiet", "--porcelain", input.url, `${commit}:${ref}`], { credentials: input.credentials, allowFailure: true });
-  if (pushed.exitCode !== 0) {
+  // An unclear answer is read back (landed, or not applied and sent again): see GitRepository.pushRef.
+  const pushed = await git.pushRef(input.url, commit, ref, input.credentials, parent);
+  if (pushed !== "landed") {
     throw new HarnessError("EHARNESS_SESSION", {
-      message: `Saving session ${input.sessionId} to ${ref} failed: ${pushed.stderr.slice(0, 300)}`,
-      fix: "Another runner saved a session for this issue at the same moment; /retry again.",
+      message: `Saving session ${input.sessionId} to ${ref} failed: ${pushed === "rejected" ? "the ref moved (another save)" : "the push got no clear answer and the ref did not show it"}.`,
+      fix:
+        pushed === "rejected"
+          ? "Another runner saved a session for this issue at the same moment; /retry again."
+          : "Check the harness's access to the repository (contents: write) and the network, then /retry.",
     });
   }
   return { ...meta, commit, sealed: input.sessionKey !== undefined };

@@ -23,15 +23,59 @@ import {
   type SpawnedWorker,
 } from "./worker-kit.js";
 import type { PullView } from "../../src/offline/fake-github/index.js";
+import { isGitPush } from "../../src/offline/fake-github/faults.js";
 
 export const KILL_POINTS = ["claim", "mid-session", "commit-before-push", "push-before-pr", "release"] as const;
 export type KillPoint = (typeof KILL_POINTS)[number];
+
+/**
+ * Where the victim's work on issue 1 stood at the kill, from its own lifecycle events
+ * (HARNESS_EVENTS_FILE): nothing yet or only its claim, inside the session, between the
+ * session's end and the publication, published (releasing).
+ */
+export type KillPhase = "claim" | "session" | "publishing" | "published";
+/** The phase each kill point must land in. */
+const POINT_PHASE: Record<KillPoint, KillPhase> = {
+  claim: "claim",
+  "mid-session": "session",
+  "commit-before-push": "publishing",
+  "push-before-pr": "publishing",
+  release: "published",
+};
+
+/** The phase the last of the victim's lifecycle events for `issue` says its work was in. */
+export function phaseOf(events: Array<{ type: string; issue?: string }>, issue: string): KillPhase {
+  let phase: KillPhase = "claim";
+  for (const e of events) {
+    if (e.issue !== issue) continue;
+    if (e.type === "worktree_ready" || e.type === "session_started" || e.type === "progress") phase = "session";
+    else if (e.type === "session_ended") phase = "publishing";
+    else if (e.type === "published" || e.type === "released" || e.type === "issue_done") phase = "published";
+  }
+  return phase;
+}
+
+async function readEvents(file: string): Promise<Array<{ type: string; issue?: string }>> {
+  const text = await fs.readFile(file, "utf8").catch(() => "");
+  const events: Array<{ type: string; issue?: string }> = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      events.push(JSON.parse(line) as { type: string; issue?: string });
+    } catch {
+      // The last line may be cut by the SIGKILL.
+    }
+  }
+  return events;
+}
 
 export interface TrialResult {
   trial: number;
   point: KillPoint;
   /** The kill point was seen and the victim killed there (false: it finished first). */
   killed: boolean;
+  /** The phase the victim's lifecycle events say it was in at the kill (null: not killed). */
+  phaseAtKill: KillPhase | null;
   recovered: boolean;
   lostCommits: number;
   duplicatePRs: number;
@@ -55,6 +99,12 @@ export interface ChaosSummary {
   leftoverWorktrees: number;
   labelMismatches: number;
   seed: number;
+  /** The kill points a trial actually hit (killed there, and the victim's lifecycle events agree). */
+  pointsHit: KillPoint[];
+  /** Configured kill points no trial hit: the run fails. */
+  pointsMissed: KillPoint[];
+  /** Faults injected on git pushes. */
+  gitPushFaults: number;
 }
 
 const OWNER = "chaos-org";
@@ -85,7 +135,7 @@ async function readLooseRef(file: string): Promise<string | null> {
 }
 
 /** Waits for the observable event that marks `point` in the victim's work on issue 1. */
-async function reachPoint(bench: Bench, repo: string, stateDir: string, point: KillPoint, victim: SpawnedWorker): Promise<void> {
+async function reachPoint(bench: Bench, repo: string, stateDir: string, point: KillPoint, victim: SpawnedWorker, eventsFile: string): Promise<void> {
   const gone = (): boolean => victim.child.exitCode !== null || victim.child.signalCode !== null;
   const until = async (what: string, check: () => boolean | Promise<boolean>): Promise<void> =>
     waitFor(
@@ -115,8 +165,8 @@ async function reachPoint(bench: Bench, repo: string, stateDir: string, point: K
     case "push-before-pr":
       return until("the push", async () => (await bench.github.readRef(OWNER, repo, "refs/heads/harness/issue-1")) !== null);
     case "release":
-      // The summary is posted: labels, tracking comment and the lease release follow.
-      return until("the summary comment", () => bench.github.listComments(OWNER, repo, 1).some((c) => c.body.includes("<!-- harness:summary")));
+      // Published (the victim's own event): the lease release follows.
+      return until("the publication", async () => phaseOf(await readEvents(eventsFile), `${OWNER}/${repo}#1`) === "published");
   }
 }
 
@@ -237,17 +287,19 @@ export async function runTrial(bench: Bench, trial: number, point: KillPoint, ra
       labels: ["harness:queued"],
     });
   const args = ["--agents", "1", "--repo", `${OWNER}/${repo}`];
-  const victim = spawnWorker(bench, { stateDir, args, env: WORKER_ENV });
+  const eventsFile = path.join(bench.root, `events-${trial}.jsonl`);
+  const victim = spawnWorker(bench, { stateDir, args, env: { ...WORKER_ENV, HARNESS_EVENTS_FILE: eventsFile } });
   const victimPrefix = `w${victim.pid}-`;
   const others: SpawnedWorker[] = [];
   let killed = false;
+  let phaseAtKill: KillPhase | null = null;
   try {
     // The victim alone first: it claims #1 (the oldest), then a second worker joins for #2.
     // The lease ref of #1 exists (pushed, or created through REST when pushes are refused).
     await waitFor("the victim's claim", async () => (await bench.github.readRef(OWNER, repo, "refs/harness/leases/issue-1")) !== null, 120_000, 20);
     if (point !== "claim") others.push(spawnWorker(bench, { stateDir, args, env: WORKER_ENV }));
     try {
-      await reachPoint(bench, repo, stateDir, point, victim);
+      await reachPoint(bench, repo, stateDir, point, victim, eventsFile);
       await sleep(Math.round(random() * 150));
       victim.child.kill("SIGKILL");
       killed = true;
@@ -255,6 +307,10 @@ export async function runTrial(bench: Bench, trial: number, point: KillPoint, ra
       problems.push(`kill point not reached: ${(error as Error).message}`);
     }
     await victim.exited;
+    if (killed) {
+      phaseAtKill = phaseOf(await readEvents(eventsFile), `${OWNER}/${repo}#1`);
+      if (phaseAtKill !== POINT_PHASE[point]) problems.push(`killed at ${point} but the victim's events say it was in the ${phaseAtKill} phase`);
+    }
     if (point === "claim") others.push(spawnWorker(bench, { stateDir, args, env: WORKER_ENV }));
     // A fresh worker on the same host: it kills the dead worker's leftovers and prunes its worktree.
     others.push(spawnWorker(bench, { stateDir, args: ["--agents", "2", "--repo", `${OWNER}/${repo}`], env: WORKER_ENV }));
@@ -304,6 +360,7 @@ export async function runTrial(bench: Bench, trial: number, point: KillPoint, ra
     trial,
     point,
     killed,
+    phaseAtKill,
     recovered,
     lostCommits,
     duplicatePRs,
@@ -324,24 +381,35 @@ export async function runChaos(options: {
   out: (line: string) => void;
   keep?: boolean;
   points?: KillPoint[];
+  /** Fraction of git pushes (claims, renewals, session saves, branches, releases) answered with a fault: a 5xx, a reset mid-pack, a lost answer after applying. Default 0.1. */
+  gitFaultRate?: number;
 }): Promise<{ summary: ChaosSummary; results: TrialResult[] }> {
   const random = seeded(options.seed);
   const bench = await startBench([await loadScenario(path.join(ROOT, "test/fixtures/scenarios/chaos.yaml"))], { keep: options.keep === true });
   const results: TrialResult[] = [];
+  const gitFaults = bench.github.setFaults({
+    rate: options.gitFaultRate ?? 0.1,
+    kinds: ["5xx", "reset", "lost-response"],
+    seed: options.seed,
+    git: true,
+    match: isGitPush,
+  });
+  const points = options.points ?? KILL_POINTS;
   const offset = Math.floor(random() * KILL_POINTS.length);
   try {
     for (let trial = 1; trial <= options.trials; trial += 1) {
-      const points = options.points ?? KILL_POINTS;
       const point = points[(offset + trial - 1) % points.length] as KillPoint;
       const result = await runTrial(bench, trial, point, random);
       results.push(result);
       options.out(
-        `trial ${trial}\t${point}\t${result.killed ? "killed" : "not killed"}\t${result.recovered ? "recovered" : "NOT RECOVERED"}\t${result.pushes} pushes\t${result.seconds}s${result.problems.length > 0 ? `\t${result.problems.join("; ")}` : ""}`,
+        `trial ${trial}\t${point}\t${result.killed ? `killed (${result.phaseAtKill ?? "?"} phase)` : "not killed"}\t${result.recovered ? "recovered" : "NOT RECOVERED"}\t${result.pushes} pushes\t${result.seconds}s${result.problems.length > 0 ? `\t${result.problems.join("; ")}` : ""}`,
       );
     }
   } finally {
     await bench.close();
   }
+  // A point is hit when a trial killed there and the victim's events agree on the phase.
+  const pointsHit = points.filter((p) => results.some((r) => r.point === p && r.killed && r.phaseAtKill === POINT_PHASE[p]));
   const sum = (key: "lostCommits" | "duplicatePRs" | "duplicateComments" | "orphans" | "leftoverWorktrees" | "labelMismatches"): number =>
     results.reduce((n, r) => n + r[key], 0);
   return {
@@ -356,6 +424,9 @@ export async function runChaos(options: {
       leftoverWorktrees: sum("leftoverWorktrees"),
       labelMismatches: sum("labelMismatches"),
       seed: options.seed,
+      pointsHit,
+      gitPushFaults: gitFaults?.injected.length ?? 0,
+      pointsMissed: points.filter((p) => !pointsHit.includes(p)),
     },
   };
 }

@@ -20,4 +20,8 @@ if (!Number.isInteger(trials) || trials < 1 || !Number.isInteger(seed)) {
 const { summary } = await runChaos({ trials, seed, keep: args.includes("--keep"), out: (line) => process.stdout.write(`${line}\n`) });
 process.stdout.write(`${JSON.stringify(summary)}\n`);
 process.exitCode =
-  summary.recovered === summary.trials && summary.lostCommits + summary.duplicatePRs + summary.duplicateComments + summary.orphans === 0 ? 0 : 1;
+  summary.recovered === summary.trials &&
+  summary.lostCommits + summary.duplicatePRs + summary.duplicateComments + summary.orphans === 0 &&
+  summary.pointsMissed.length === 0
+    ? 0
+    : 1;

@@ -11,7 +11,7 @@ import { defaultHeapRule, defaultMemoryRule, formatReport, runSoak, SOAK_DEFAULT
 const USAGE =
   "npm run soak -- [--minutes 5] [--seed S] [--workers 2] [--agents 2] [--app-agents 2] [--rate 6] [--fault-rate 0.03] " +
   "[--fault-kinds 5xx,429,403-secondary] [--model-error-rate 0.1] [--kill-every 60] [--drain-minutes 4] [--sample-seconds 2] " +
-  "[--warmup-seconds S] [--threshold MB_PER_MIN] [--rss-file FILE] [--keep]";
+  "[--warmup-seconds S] [--threshold MB_PER_MIN] [--rss-file FILE] [--no-git-faults] [--keep]";
 
 function fail(message: string): never {
   process.stderr.write(`EHARNESS_USAGE: ${message}. Fix: ${USAGE}\n`);
@@ -38,7 +38,7 @@ const known = new Set([
 ]);
 for (let i = 0; i < args.length; i += 1) {
   const arg = args[i] ?? "";
-  if (arg === "--keep") continue;
+  if (arg === "--keep" || arg === "--no-git-faults") continue;
   if (!known.has(arg)) fail(`unknown option "${arg}"`);
   i += 1;
 }
@@ -73,6 +73,7 @@ const options = {
   rate: number("--rate", SOAK_DEFAULTS.rate, (n) => n > 0, "a positive number of issues per minute"),
   faultRate: number("--fault-rate", SOAK_DEFAULTS.faultRate, (n) => n >= 0 && n <= 1, "a fraction in [0, 1]"),
   faultKinds: kinds as FaultKind[],
+  gitFaults: !process.argv.includes("--no-git-faults"),
   modelErrorRate: number("--model-error-rate", SOAK_DEFAULTS.modelErrorRate, (n) => n >= 0 && n <= 1, "a fraction in [0, 1]"),
   killEverySeconds: number("--kill-every", SOAK_DEFAULTS.killEverySeconds, (n) => n >= 0, "seconds (0: no kills)"),
   drainMinutes: number("--drain-minutes", SOAK_DEFAULTS.drainMinutes, (n) => n > 0, "a positive number of minutes"),

@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { benchScenario, MARKER as BENCH_MARKER } from "../../bench/_kit.js";
-import type { FaultKind } from "../../src/offline/fake-github/index.js";
+import { isGitPush, type FaultKind, type FaultRequest } from "../../src/offline/fake-github/faults.js";
 import type { Scenario } from "../../src/offline/model-server.js";
 import { checkIssue, seeded, stopWorker } from "../chaos/chaos-kit.js";
 import {
@@ -215,6 +215,8 @@ export interface SoakFacts {
   processProblems: number;
   /** null: no series was long enough after warm-up to be judged. */
   memoryFlat: boolean | null;
+  /** What the soak was configured to cause and did not happen (no kill, no fault, no git push fault). */
+  unmet?: string[];
 }
 
 /** The facts of `issues` issues before anything is counted against them (memory not judged yet). */
@@ -255,6 +257,7 @@ export function soakVerdict(f: SoakFacts): { pass: boolean; failures: string[] }
   }
   if (f.issues === 0) failures.push("no issue arrived");
   if (f.memoryFlat === false) failures.push("memory not flat after warm-up");
+  for (const what of f.unmet ?? []) failures.push(`configured but did not happen: ${what}`);
   return { pass: failures.length === 0, failures };
 }
 
@@ -276,6 +279,8 @@ export interface SoakOptions {
   /** Fraction of REST requests answered with a fault. */
   faultRate: number;
   faultKinds: FaultKind[];
+  /** The same faults on git pushes too (the lease, the branch, the session save travel by push). */
+  gitFaults?: boolean;
   /** Fraction of issues whose session ends in a model API error (expected to end harness:failed). */
   modelErrorRate: number;
   /** Mean seconds between worker SIGKILLs (0: none). */
@@ -531,7 +536,13 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     // Transient GitHub faults on a fraction of REST requests (seeded). Rate-limit
     // answers carry `retry-after: 1`: without it Octokit's throttling waits 60 s.
     if (options.faultRate > 0)
-      injector = bench.github.setFaults({ rate: options.faultRate, kinds: options.faultKinds, seed: options.seed, retryAfterSeconds: 1 });
+      injector = bench.github.setFaults({
+        rate: options.faultRate,
+        kinds: options.faultKinds,
+        seed: options.seed,
+        retryAfterSeconds: 1,
+        ...(options.gitFaults ? { git: true, match: (r: FaultRequest) => r.kind === "rest" || isGitPush(r) } : {}),
+      });
 
     // RSS of every harness process; the bench's own request records trimmed (nothing reads them here).
     const sample = async (): Promise<void> => {
@@ -549,7 +560,7 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     out(
       `soak: ${options.minutes} min of arrivals, seed ${options.seed}: ${options.workers} worker(s) × ${options.agents} agents` +
         `${options.appAgents > 0 ? ` + harness app × ${options.appAgents} agents` : ""}, ${options.rate} issues/min, ` +
-        `GitHub faults on ${Math.round(options.faultRate * 1000) / 10}% of REST requests (${options.faultKinds.join(", ")}), ` +
+        `GitHub faults on ${Math.round(options.faultRate * 1000) / 10}% of REST requests${options.gitFaults ? " and git pushes" : ""} (${options.faultKinds.join(", ")}), ` +
         `model errors on ${Math.round(options.modelErrorRate * 100)}% of issues, ` +
         `${options.killEverySeconds > 0 ? `a worker SIGKILLed about every ${options.killEverySeconds} s` : "no kills"}; state in ${bench.root}`,
     );
@@ -710,6 +721,12 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     arrivalsEnd,
   );
   facts.memoryFlat = heap.flat;
+  const unmet: string[] = [];
+  if (options.killEverySeconds > 0 && options.workers > 0 && kills === 0) unmet.push("no worker was killed");
+  if (options.faultRate > 0 && (injector?.injected.length ?? 0) === 0) unmet.push("no GitHub fault was injected");
+  const gitPushFaults = injector?.injected.filter((f) => f.path.endsWith("/git-receive-pack")).length ?? 0;
+  if (options.faultRate > 0 && options.gitFaults && gitPushFaults === 0) unmet.push("no git push fault was injected");
+  if (unmet.length > 0) facts.unmet = unmet;
   const verdict = soakVerdict(facts);
   const injected = injector?.counts() ?? null;
   const faults: Record<string, number> = {};

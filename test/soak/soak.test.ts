@@ -129,6 +129,10 @@ describe("soak: leases and the verdict", () => {
       failures: ["1 issues lost (not finished)", "2 duplicate pull requests"],
     });
     expect(soakVerdict({ ...clean, issues: 0 }).failures).toEqual(["no issue arrived"]);
+    expect(soakVerdict({ ...clean, unmet: ["no worker was killed", "no git push fault was injected"] }).failures).toEqual([
+      "configured but did not happen: no worker was killed",
+      "configured but did not happen: no git push fault was injected",
+    ]);
   });
 });
 
@@ -146,6 +150,8 @@ describe("soak: a short real run", () => {
       faultRate: 0.05,
       // Secondary rate limits included: the app's Octokit retries them (it did not: the soak found that).
       faultKinds: ["5xx", "429", "403-secondary"] as FaultKind[],
+      // Faults on the git pushes too (claims, renewals, releases, branches, session saves).
+      gitFaults: true,
       modelErrorRate: 0.2,
       killEverySeconds: 22,
       drainMinutes: 1.5,

@@ -18,6 +18,12 @@
  *   GitHub's transient `422 "Reference update failed"` before it is applied (nothing changed);
  * - `ref-update-failed-applied`: the same answer after the write was applied (the ref moved).
  *   Both only hit ref writes; any other request drawn for them goes through untouched.
+ *
+ * With `git: true` the same kinds reach git smart HTTP (`info/refs`, `git-upload-pack`,
+ * `git-receive-pack`): a `5xx` answers before `git http-backend` runs; a `reset` of a push
+ * cuts the connection mid-pack (after its first bytes arrived, before anything is applied);
+ * a `lost-response` lets the push apply (refs updated) and then destroys the connection
+ * instead of answering. Narrow them to pushes with `match: isGitPush`.
  */
 import { createHash } from "node:crypto";
 import { DOCS } from "./http.js";
@@ -71,6 +77,9 @@ export interface FaultRequest {
   path: string;
   operationId: string | null;
 }
+
+/** Matches the POST of a git push (`git-receive-pack`): where a push applies or not. */
+export const isGitPush = (request: FaultRequest): boolean => request.kind === "git" && request.method === "POST" && request.path.endsWith("/git-receive-pack");
 
 export interface FaultDecision extends RequestHookDecision {
   respond?: { status: number; body?: unknown; headers?: Record<string, string> };

@@ -38,7 +38,7 @@ import type {
 import { Webhooks, type SignatureMode } from "./webhooks.js";
 
 export type * from "./types.js";
-export { faultKinds, type FaultKind, type FaultOptions, type InjectedFault } from "./faults.js";
+export { faultKinds, isGitPush, type FaultKind, type FaultOptions, type InjectedFault } from "./faults.js";
 export { sign as signWebhookBody } from "./webhooks.js";
 
 /**

@@ -51,6 +51,15 @@ export function createRequestHandler(deps: ServerDeps): (req: IncomingMessage, r
   };
 }
 
+/** Resolves when the first bytes of the request body arrived (or the body ended, or failed). */
+function firstChunk(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    req.once("data", () => resolve());
+    req.once("end", () => resolve());
+    req.once("error", () => resolve());
+  });
+}
+
 async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const method = (req.method ?? "GET").toUpperCase();
@@ -58,6 +67,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     const fault = deps.faults?.()?.decide({ kind: "git", method, path: url.pathname, operationId: null }, url.search);
     if (fault?.delayMs) await sleep(fault.delayMs);
     if (fault?.reset) {
+      // A push is cut mid-pack: part of the pack has arrived, nothing is applied.
+      if (method === "POST") await firstChunk(req);
       req.socket.destroy();
       return;
     }
