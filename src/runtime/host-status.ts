@@ -164,13 +164,17 @@ function duration(ms: number): string {
 
 /** The text form of `harness status`. */
 export function renderHostStatus(status: HostStatus): string[] {
-  const lines = [`host ${status.host} at ${status.at}`, "", "AGENT\tSTATE\tISSUE\tELAPSED\tCOST\tPID"];
-  if (status.agents.length === 0) lines.push("(no agents)");
+  const lines = [`host ${status.host} at ${status.at}`, ""];
+  const rows = [["AGENT", "STATE", "ISSUE", "ELAPSED", "TURNS", "COST", "PID", "LAST STEP"]];
   for (const a of status.agents) {
     const state = a.alive === "dead" ? "dead" : a.state;
     const issue = a.issue === null ? "-" : `${a.repository ?? ""}#${a.issue}`;
-    lines.push(`${a.agent}\t${state}\t${issue}\t${duration(a.elapsedMs)}\t${a.costUsd === null ? "-" : `$${a.costUsd.toFixed(4)}`}\t${a.pid}`);
+    const cost = a.costUsd === null ? "-" : `$${a.costUsd.toFixed(4)}`;
+    const step = a.lastToolCall === null ? "-" : a.lastToolCall.length > 60 ? `${a.lastToolCall.slice(0, 59)}…` : a.lastToolCall;
+    rows.push([a.agent, state, issue, duration(a.elapsedMs), a.turns === null ? "-" : String(a.turns), cost, String(a.pid), step]);
   }
+  lines.push(...alignColumns(rows));
+  if (status.agents.length === 0) lines.push("(no agents)");
   for (const q of status.queues) {
     lines.push("", `queue ${q.repository}`);
     if (q.error) {
@@ -183,4 +187,11 @@ export function renderHostStatus(status: HostStatus): string[] {
       lines.push(`  held elsewhere #${h.issue}: ${h.agent}@${h.host}, attempt ${h.attempt}, lease until ${h.leaseUntil}${h.expired ? " (expired)" : ""}`);
   }
   return lines;
+}
+
+/** Rows as lines with each column padded to its widest cell (two spaces between); the last column is not padded. */
+export function alignColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - [...cell].length))).join("  "));
 }

@@ -147,8 +147,18 @@ describe("harness status", () => {
   it("text: one line per agent, dead ones marked; without a token only the agents", async () => {
     const { code, lines } = await run([], {});
     expect(code).toBe(0);
-    expect(lines.find((l) => l.startsWith("w-live-a1\t"))).toMatch(/\trunning\tocto-org\/status#4\t3m00s\t\$0\.1250\t/);
-    expect(lines.find((l) => l.startsWith("w-dead-a1\t"))).toMatch(/\tdead\t/);
+    expect(lines.find((l) => l.startsWith("w-live-a1 "))).toMatch(/^w-live-a1 +running +octo-org\/status#4 +3m00s +3 +\$0\.1250 +\d+ +Bash: npm test$/);
+    expect(lines.find((l) => l.startsWith("w-dead-a1 "))).toMatch(/^w-dead-a1 +dead +/);
+    // Aligned: every column starts at the same place on every line of the table.
+    const table = lines.slice(
+      lines.findIndex((l) => l.startsWith("AGENT ")),
+      lines.findIndex((l) => l.startsWith("AGENT ")) + 5,
+    );
+    for (const column of ["STATE", "ISSUE", "ELAPSED", "TURNS", "COST", "PID", "LAST STEP"]) {
+      const at = table[0]?.indexOf(column) ?? -1;
+      for (const line of table.slice(1)) expect(line.charAt(at - 1), `${column} in "${line}"`).toBe(" ");
+      for (const line of table.slice(1)) expect(line.charAt(at), `${column} in "${line}"`).not.toBe(" ");
+    }
     expect(lines.join("\n")).toMatch(/queues not shown: set GITHUB_TOKEN/);
   });
 
