@@ -1,4 +1,7 @@
 import { readFileSync } from "node:fs";
+import path from "node:path";
+import { startRegistration } from "../app/register-app.js";
+import { packageRoot } from "./paths.js";
 import { createHarnessApp } from "../app/harness-app.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS, HostRuntime } from "../runtime/host-runtime.js";
 import { startServer } from "../app/start-server.js";
@@ -33,6 +36,20 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   parseCommandArgs(appSpec, args); // no flags: the app is configured by its environment
   processSecrets.addFromEnv(env);
   const log = createLogger({ level: env.LOG_LEVEL ?? "info" });
+  if (!env.APP_ID && !env.PRIVATE_KEY && !env.PRIVATE_KEY_PATH && !env.GITHUB_TOKEN) {
+    // No credentials at all: serve the App's registration from app.yml, as Probot does (src/app/register-app.ts).
+    await startRegistration({
+      manifestFile: path.join(packageRoot(), "app.yml"),
+      envFile: path.resolve(".env"),
+      apiUrl: env.GITHUB_API_URL ?? "https://api.github.com",
+      ...(env.HARNESS_APP_ORG ? { organization: env.HARNESS_APP_ORG } : {}),
+      ...(env.HARNESS_PUBLIC_URL ? { publicUrl: env.HARNESS_PUBLIC_URL } : {}),
+      port: positiveInt("PORT", env.PORT, 3000),
+      host: env.HOST ?? "127.0.0.1",
+      log,
+    });
+    return;
+  }
   const privateKey = env.PRIVATE_KEY ?? (env.PRIVATE_KEY_PATH ? readFileSync(env.PRIVATE_KEY_PATH, "utf8") : undefined);
   const agents = positiveInt("HARNESS_AGENTS", env.HARNESS_AGENTS, 1);
   const pool = new AgentPool({ agents, log });

@@ -28,7 +28,7 @@ export const appSpec = {
   synopsis: APP_SYNOPSIS,
   help: help(
     APP_SYNOPSIS,
-    "The GitHub App (Probot) with an in-process agent pool; webhooks at http://HOST:PORT/api/github/webhooks.\nIt is configured by its environment only; it runs until SIGINT/SIGTERM.",
+    "The GitHub App (Probot) with an in-process agent pool; webhooks at http://HOST:PORT/api/github/webhooks.\nIt is configured by its environment only (and .env); it runs until SIGINT/SIGTERM. With no credentials at all\nit serves the App's registration from app.yml on http://127.0.0.1:PORT instead (HARNESS_APP_ORG, HARNESS_PUBLIC_URL).",
     "",
     `Environment: APP_ID + PRIVATE_KEY (or PRIVATE_KEY_PATH) or GITHUB_TOKEN, WEBHOOK_SECRET,
 GITHUB_API_URL (GitHub Enterprise Server), PORT (3000), HOST, HARNESS_STATE_DIR, HARNESS_AGENTS (1),

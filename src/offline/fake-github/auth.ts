@@ -19,7 +19,7 @@ export class Auth {
 
   constructor(
     private readonly store: Store,
-    readonly appKeys: AppKeys | null,
+    public appKeys: AppKeys | null,
   ) {}
 
   get appSlug(): string {

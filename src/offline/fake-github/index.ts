@@ -427,6 +427,17 @@ export class FakeGitHub {
     else this.store.hiddenPulls.delete(pull.id);
   }
 
+  /**
+   * What GitHub hands the manifest's redirect URL after a person created the App
+   * (`?code=…`): a code that `POST /app-manifests/{code}/conversions` turns into the App,
+   * its private key and webhook secret, once.
+   */
+  manifestCode(manifest: Record<string, unknown>): string {
+    const code = `manifest-${this.store.newId()}`;
+    this.store.manifestCodes.set(code, manifest);
+    return code;
+  }
+
   setPermission(owner: string, repo: string, user: string, permission: Permission): void {
     const r = this.repoOrThrow(owner, repo);
     this.store.user(user);

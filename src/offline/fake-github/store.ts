@@ -27,6 +27,8 @@ export class Store {
    * by installation id. An installation not listed reaches all of its account's repositories.
    */
   readonly installationSelection = new Map<number, Set<number>>();
+  /** Codes of App manifests (`fake.manifestCode`), each good for one conversion. */
+  readonly manifestCodes = new Map<string, Record<string, unknown>>();
   private nextId = 1000;
 
   newId(): number {

@@ -1,4 +1,5 @@
 /** GitHub App endpoints as Probot and @octokit/auth-app use them (all need the app's JWT). */
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { ApiError, intParam, notFound, ok, paginate, type FakeContext, type Handler, type HandlerContext } from "../http.js";
 import { iso } from "../serializers.js";
 import { fullName } from "../store.js";
@@ -44,11 +45,10 @@ const selection = (fake: FakeContext, installationId: number): "all" | "selected
 
 const installations = (fake: FakeContext): number[] => [...new Set([...fake.store.repos.values()].map((r: RepoRecord) => r.installationId))];
 
-const getAuthenticated: Handler = async (ctx) => {
-  requireApp(ctx);
+function appJson(ctx: HandlerContext): Record<string, unknown> {
   const appId = ctx.fake.auth.appKeys?.appId ?? 1;
   const owner = ctx.fake.store.user("harness-owner");
-  return ok({
+  return {
     id: appId,
     slug: ctx.fake.auth.appSlug,
     node_id: Buffer.from(`0:Integration${appId}`).toString("base64"),
@@ -63,7 +63,40 @@ const getAuthenticated: Handler = async (ctx) => {
     permissions: PERMISSIONS,
     events: EVENTS,
     installations_count: installations(ctx.fake).length,
-  });
+  };
+}
+
+const getAuthenticated: Handler = async (ctx) => {
+  requireApp(ctx);
+  return ok(appJson(ctx));
+};
+
+/**
+ * `POST /app-manifests/{code}/conversions`: the last step of registering an App from a
+ * manifest. GitHub takes no credentials here (the one-hour code is the credential) and
+ * answers the new App with its private key and webhook secret. The fake makes the App its
+ * own: JWTs signed with the returned key are accepted from then on. Codes come from
+ * `fake.manifestCode(manifest)` (what GitHub hands the redirect URL) and work once.
+ */
+const createFromManifest: Handler = async (ctx) => {
+  const code = String(ctx.params.code ?? "");
+  const manifest = ctx.fake.store.manifestCodes.get(code);
+  if (manifest === undefined) throw notFound();
+  ctx.fake.store.manifestCodes.delete(code);
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const appId = ctx.fake.store.newId();
+  const slug = typeof manifest.name === "string" ? manifest.name.toLowerCase().replace(/[^a-z0-9-]+/g, "-") : "harness-app";
+  ctx.fake.auth.appKeys = { appId, slug, publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString() };
+  return ok(
+    {
+      ...appJson(ctx),
+      client_id: `Iv1.fake${appId}`,
+      client_secret: randomBytes(20).toString("hex"),
+      webhook_secret: randomBytes(32).toString("hex"),
+      pem: privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+    },
+    201,
+  );
 };
 
 const getRepoInstallation: Handler = async (ctx) => {
@@ -150,6 +183,7 @@ const getAuthenticatedUser: Handler = async (ctx) => {
 export const appHandlers: Record<string, Handler> = {
   "users/get-authenticated": getAuthenticatedUser,
   "apps/get-authenticated": getAuthenticated,
+  "apps/create-from-manifest": createFromManifest,
   "apps/get-repo-installation": getRepoInstallation,
   "apps/get-installation": getInstallation,
   "apps/list-installations": listInstallations,
