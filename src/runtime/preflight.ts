@@ -10,7 +10,7 @@ import { createSign } from "node:crypto";
 import { constants, promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { VERIFIED_CLI_VERSIONS } from "../adapters/claude/cli-version.js";
+import { compareVersions, readCliVersion, VERIFIED_CLI_VERSIONS } from "../adapters/claude/cli-version.js";
 import { HarnessError, isHarnessError } from "../core/errors.js";
 import { redactorFromEnv, createRedactor, type Redactor } from "../core/redact.js";
 import type { Logger } from "../adapters/logger.js";
@@ -70,24 +70,8 @@ const NODE_LAST_WORKING_MAJOR = 20;
  */
 export const MIN_GIT_VERSION = "2.32.0";
 
-/**
- * `claude --version`, with a minimal environment and a generous timeout (a
- * native CLI starting on a loaded host). The verified range is the one of
- * src/adapters/claude/cli-version.ts, where the captured fixtures are listed.
- */
-export async function readCliVersion(claudePath: string): Promise<string | undefined> {
-  const result = await execa(claudePath, ["--version"], {
-    reject: false,
-    timeout: 30_000,
-    stdin: "ignore",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" },
-    extendEnv: false,
-  });
-  if (result.exitCode !== 0) return undefined;
-  return /(\d+\.\d+\.\d+)/.exec(String(result.stdout))?.[1];
-}
-
-export function cliVersionVerdict(version: string): { verified: boolean; message: string } {
+/** The preflight's line for a CLI version: verified or not, and the range (src/adapters/claude/cli-version.ts). */
+function describeCliVersion(version: string): { verified: boolean; message: string } {
   const { min, max } = VERIFIED_CLI_VERSIONS;
   const verified = compareVersions(version, min) >= 0 && compareVersions(version, max) <= 0;
   const range = min === max ? min : `${min} to ${max}`;
@@ -95,17 +79,6 @@ export function cliVersionVerdict(version: string): { verified: boolean; message
     verified,
     message: verified ? `Claude Code ${version}, verified (${range})` : `Claude Code ${version} is outside the verified range ${range}`,
   };
-}
-
-/** -1, 0, 1 for dotted numeric versions. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
 }
 
 const pass = (name: string, detail: string): PreflightCheck => ({ name, ok: "pass", detail, fix: "" });
@@ -155,7 +128,7 @@ export async function checkClaudeCli(cliPath: string, source = "the configured p
   }
   const version = await readCliVersion(cliPath).catch(() => undefined);
   if (version === undefined) return fail("claude-cli", `${cliPath} (${source}) did not answer \`--version\` with a version`, fix);
-  const verdict = cliVersionVerdict(version);
+  const verdict = describeCliVersion(version);
   if (!verdict.verified)
     return warn(
       "claude-cli",
