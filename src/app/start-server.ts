@@ -27,6 +27,19 @@ export interface ServerOptions extends GitHubCredentials {
   plainOctokit?: boolean;
   /** The cap on a request body in bytes; by default `HARNESS_WEBHOOK_MAX_BYTES`, else 5 MB. */
   maxBodyBytes?: number;
+  /**
+   * Routes served beside the webhooks (metrics, health, the status page), tried
+   * in order before the webhook gate for any request that is not to
+   * `webhookPath`. A route answers by returning true after it responded.
+   */
+  routes?: readonly HttpRoute[];
+}
+
+/** An extra HTTP route of the app's server. `handle` returns false for a request it does not serve. */
+export interface HttpRoute {
+  /** For logs: what the route serves. */
+  name: string;
+  handle(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
 }
 
 export interface RunningServer {
@@ -102,11 +115,29 @@ export async function startServer(appFn: ApplicationFunction, options: ServerOpt
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     });
   });
-  const server: Server = createServer(gate);
+  const routes = options.routes ?? [];
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    const pathname = (req.url ?? "/").split("?")[0];
+    if (routes.length === 0 || pathname === webhookPath) {
+      gate(req, res);
+      return;
+    }
+    void (async () => {
+      for (const route of routes) {
+        if (await route.handle(req, res)) return;
+      }
+      gate(req, res);
+    })().catch((error: unknown) => {
+      options.log.error({ err: error, url: req.url }, "route failed");
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end("internal error\n");
+    });
+  };
+  const server: Server = createServer(serve);
   // `Expect: 100-continue` (curl's habit): a body over the cap is refused before it is invited.
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
     if (Number(req.headers["content-length"] ?? 0) <= maxBodyBytes) res.writeContinue();
-    gate(req, res);
+    serve(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

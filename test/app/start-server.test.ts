@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createProbotInstance } from "../../src/app/start-server.js";
+import { createProbotInstance, startServer } from "../../src/app/start-server.js";
 import { silentLogger } from "../../src/adapters/logger.js";
 
 describe("createProbotInstance", () => {
@@ -30,5 +30,49 @@ describe("createProbotInstance", () => {
         log: silentLogger(),
       }),
     ).toBeDefined();
+  });
+});
+
+describe("startServer routes", () => {
+  it("serves extra routes beside the webhooks, in order, and leaves the webhook path and unknown paths to the gate", async () => {
+    const seen: string[] = [];
+    const server = await startServer(() => undefined, {
+      webhookSecret: "s",
+      githubToken: "t",
+      port: 0,
+      log: silentLogger(),
+      routes: [
+        {
+          name: "hello",
+          handle: (req, res) => {
+            seen.push(`hello ${req.url}`);
+            if (req.url !== "/hello") return false;
+            res.writeHead(200, { "content-type": "text/plain" }).end("hi\n");
+            return true;
+          },
+        },
+        {
+          name: "broken",
+          handle: async (req) => {
+            if (req.url !== "/broken") return false;
+            throw new Error("boom");
+          },
+        },
+      ],
+    });
+    try {
+      const hello = await fetch(`${server.url}/hello`);
+      expect([hello.status, await hello.text()]).toEqual([200, "hi\n"]);
+      const broken = await fetch(`${server.url}/broken`);
+      expect(broken.status).toBe(500);
+      const unknown = await fetch(`${server.url}/nothing-here`);
+      expect(unknown.status).toBe(404);
+      // The webhook path never reaches a route: an unsigned delivery is refused by Probot's verification.
+      const webhook = await fetch(server.webhookUrl, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      expect(webhook.status).toBe(400);
+      expect(seen).toEqual(["hello /hello", "hello /broken", "hello /nothing-here"]);
+    } finally {
+      await server.close();
+    }
   });
 });
