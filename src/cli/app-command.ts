@@ -13,7 +13,8 @@ import { AgentPool } from "../runtime/agent-pool.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { assertPreflight } from "../runtime/preflight.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
-import { parseCommandArgs } from "./args.js";
+import { parseCommandArgs, usageError } from "./args.js";
+import { repositoriesFrom, repositoryFullName } from "./repositories.js";
 import { appSpec } from "./commands.js";
 import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
@@ -55,13 +56,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   const pool = new AgentPool({ agents, log });
   const host = hostSettingsFromEnv(env);
   // The host's checks (harness doctor --for app): a failure refuses the start (EHARNESS_PREFLIGHT) before any delivery is taken.
-  const repositories = (env.HARNESS_REPOSITORIES ?? "")
-    .split(",")
-    .filter(Boolean)
-    .flatMap((name) => {
-      const [owner, repo] = name.trim().split("/");
-      return owner && repo ? [{ owner, repo }] : [];
-    });
+  const repositories = repositoriesFrom({ env }, (message) => usageError(appSpec, message));
   await assertPreflight({
     env,
     role: "app",
@@ -96,7 +91,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     probot: server.probot,
     log,
     minutes: positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5),
-    ...(env.GITHUB_TOKEN ? { repositories: (env.HARNESS_REPOSITORIES ?? "").split(",").filter(Boolean) } : {}),
+    ...(env.GITHUB_TOKEN ? { repositories: repositories.map(repositoryFullName) } : {}),
     // The stall reclaimer runs on the same schedule, repository by repository.
     beforeWalk: reclaimerStep({ log }),
   });
@@ -114,7 +109,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     at: new Date().toISOString(),
     host: host.host,
     agents: Array.from({ length: agents }, (_, i) => `agent-${i + 1}`),
-    repositories: (env.HARNESS_REPOSITORIES ?? "").split(",").filter(Boolean),
+    repositories: repositories.map(repositoryFullName),
   });
   // The one shutdown policy (src/runtime/host-runtime.ts): no new deliveries or claims, running
   // sessions interrupted like /interrupt and queued again to resume, exit within the grace.

@@ -105,7 +105,7 @@ export const reclaimSpec = {
   help: help(
     RECLAIM_SYNOPSIS,
     "One pass of the stall reclaimer (for cron or a scheduled workflow): issues whose agent stopped renewing\nits lease are queued again. Environment: GITHUB_TOKEN, GITHUB_API_URL.",
-    `  --repo owner/repo                   a repository (repeat for more)`,
+    `  --repo owner/repo                   a repository (repeat for more; also HARNESS_REPOSITORIES=owner/repo,…)`,
   ),
   flags: { repo: { type: "string", value: "owner/repo", multiple: true } },
 } as const satisfies CommandSpec;

@@ -2,6 +2,7 @@ import os from "node:os";
 import { runPreflight, type PreflightCheck, type PreflightRole } from "../runtime/preflight.js";
 import { parseCommandArgs, usageError } from "./args.js";
 import { doctorSpec } from "./commands.js";
+import { repositoriesFrom } from "./repositories.js";
 import { defaultCliPath } from "./paths.js";
 
 export interface DoctorIo {
@@ -23,13 +24,7 @@ export function parseDoctorArgs(args: string[], env: NodeJS.ProcessEnv): DoctorA
     if (values.for !== "app" && values.for !== "worker") throw usageError(doctorSpec, `--for is app or worker, not "${values.for}".`);
     parsed.role = values.for;
   }
-  const repository = (name: string): void => {
-    const m = /^([^/\s]+)\/([^/\s]+)$/.exec(name.trim());
-    if (!m?.[1] || !m[2]) throw usageError(doctorSpec, `"${name}" is not owner/repo.`);
-    parsed.repositories.push({ owner: m[1], repo: m[2] });
-  };
-  for (const name of values.repo ?? []) repository(name);
-  for (const name of (env.HARNESS_REPOSITORIES ?? "").split(",").filter((s) => s.trim() !== "")) repository(name);
+  parsed.repositories = repositoriesFrom({ flags: values.repo, env }, (message) => usageError(doctorSpec, message));
   return parsed;
 }
 

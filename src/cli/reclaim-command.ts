@@ -9,6 +9,7 @@ import { reclaimRepository, type ReclaimResult } from "../runtime/reclaimer.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { parseCommandArgs, usageError } from "./args.js";
 import { reclaimSpec } from "./commands.js";
+import { repositoriesFrom } from "./repositories.js";
 
 /**
  * `harness reclaim --repo owner/repo [--repo …]`: one pass of the stall
@@ -16,7 +17,7 @@ import { reclaimSpec } from "./commands.js";
  * Server), for a schedule outside the app (cron, a scheduled workflow).
  */
 export async function reclaimCommand(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
-  const repositories = parseCommandArgs(reclaimSpec, args).values.repo ?? [];
+  const repositories = repositoriesFrom({ flags: parseCommandArgs(reclaimSpec, args).values.repo, env }, (message) => usageError(reclaimSpec, message));
   if (repositories.length === 0) throw usageError(reclaimSpec, "reclaim needs at least one repository.");
   if (!env.GITHUB_TOKEN) {
     throw new HarnessError("EHARNESS_CREDENTIALS", {
@@ -29,11 +30,8 @@ export async function reclaimCommand(args: string[], env: NodeJS.ProcessEnv, out
   const api = tokenOctokit(env.GITHUB_TOKEN, env.GITHUB_API_URL);
   const cache = new EtagCache();
   let failures = 0;
-  for (const name of repositories) {
-    const [owner, repo] = name.split("/");
-    if (!owner || !repo) {
-      throw new HarnessError("EHARNESS_USAGE", { message: `"${name}" is not owner/repo.`, fix: "Name repositories as owner/repo." });
-    }
+  for (const { owner, repo } of repositories) {
+    const name = `${owner}/${repo}`;
     const github = new GitHubClient(api, { owner, repo });
     let results: ReclaimResult[];
     try {

@@ -9,7 +9,8 @@ import { loadConfig } from "../runtime/load-config.js";
 import { listWorkers } from "../runtime/worker-registry.js";
 import { localAgents, queueStatus, renderHostStatus, type HostStatus, type QueueStatus } from "../runtime/host-status.js";
 import { StateDir } from "../runtime/state-dir.js";
-import { parseCommandArgs } from "./args.js";
+import { parseCommandArgs, usageError } from "./args.js";
+import { repositoriesFrom, repositoryFullName } from "./repositories.js";
 import { statusSpec } from "./commands.js";
 
 /**
@@ -27,7 +28,7 @@ export async function statusCommand(args: string[], env: NodeJS.ProcessEnv, out:
   const state = new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`);
   const at = now();
   const agents = await localAgents(state, at);
-  const repositories = new Set<string>([...named, ...(env.HARNESS_REPOSITORIES ?? "").split(",").filter((s) => s.trim() !== "")]);
+  const repositories = new Set<string>(repositoriesFrom({ flags: named, env }, (message) => usageError(statusSpec, message)).map(repositoryFullName));
   if (repositories.size === 0) for (const { record } of await listWorkers(state)) for (const r of record.repositories) repositories.add(r);
   const queues: QueueStatus[] = [];
   if (repositories.size > 0 && env.GITHUB_TOKEN) {
@@ -35,11 +36,7 @@ export async function statusCommand(args: string[], env: NodeJS.ProcessEnv, out:
     const log = createLogger({ level: env.LOG_LEVEL ?? "warn" });
     const cache = new EtagCache();
     for (const name of repositories) {
-      const [owner, repo] = name.split("/");
-      if (!owner || !repo) {
-        queues.push({ repository: name, ready: [], waiting: [], heldElsewhere: [], error: "not an owner/repo name" });
-        continue;
-      }
+      const [owner = "", repo = ""] = name.split("/");
       const github = new GitHubClient(api, { owner, repo });
       try {
         queues.push(await queueStatus({ github, config: await loadConfig(github), cache, log, now: at }));

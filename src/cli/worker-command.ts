@@ -10,6 +10,7 @@ import { assertPreflight } from "../runtime/preflight.js";
 import { hostSettingsFromEnv } from "./host-settings.js";
 import { parseCommandArgs, usageError } from "./args.js";
 import { workerSpec } from "./commands.js";
+import { repositoriesFrom } from "./repositories.js";
 
 export interface WorkerArgs {
   agents: number;
@@ -39,22 +40,15 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): numb
   return Math.round(n * 1000);
 }
 
-function parseRepository(name: string): { owner: string; repo: string } {
-  const m = /^([^/\s]+)\/([^/\s]+)$/.exec(name.trim());
-  if (!m?.[1] || !m[2]) throw usage(`"${name}" is not owner/repo.`);
-  return { owner: m[1], repo: m[2] };
-}
-
 /** `--agents N [--repo owner/repo …] [--max-issues M] [--once]`; repositories also from HARNESS_REPOSITORIES (comma-separated). */
 export function parseWorkerArgs(args: string[], env: NodeJS.ProcessEnv): WorkerArgs {
   const { values } = parseCommandArgs(workerSpec, args);
   const parsed: WorkerArgs = {
     agents: values.agents === undefined ? 1 : count("--agents", values.agents, 1),
-    repositories: (values.repo ?? []).map(parseRepository),
+    repositories: repositoriesFrom({ flags: values.repo, env }, usage),
     maxIssues: values["max-issues"] === undefined ? null : count("--max-issues", values["max-issues"], 1),
     once: values.once === true,
   };
-  for (const name of (env.HARNESS_REPOSITORIES ?? "").split(",").filter((s) => s.trim() !== "")) parsed.repositories.push(parseRepository(name));
   if (parsed.repositories.length === 0) throw usage("worker needs at least one repository (--repo owner/repo or HARNESS_REPOSITORIES).");
   return parsed;
 }
