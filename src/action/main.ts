@@ -53,6 +53,8 @@ export interface ActionSettings {
   sessionRetentionMs: number;
   /** HARNESS_SESSION_KEY: seals saved sessions and opens sealed ones. */
   sessionKey?: Buffer;
+  /** Input `events-file` or HARNESS_EVENTS_FILE: every lifecycle event appended as a JSON line. */
+  eventsFile?: string;
 }
 
 export interface MainDeps {
@@ -140,6 +142,7 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
       // A cancelled job is a person's /interrupt: the work is pushed as WIP and the session
       // saved inside the runner's grace, the issue labeled interrupted (not queued again).
       requeueOnShutdown: false,
+      ...(settings.eventsFile ? { eventsFile: settings.eventsFile } : {}),
       runSession: (options) => runClaude({ ...options, killGraceMs: KILL_GRACE_MS }),
       ...(deps.claim ? { claim: deps.claim } : {}),
       ...(deps.work ? { work: deps.work } : {}),

@@ -24,7 +24,7 @@ import { processSecrets } from "../adapters/secrets.js";
  */
 
 /** The inputs of action/action.yml, in its order; a test keeps the two in step. */
-export const INPUT_NAMES = ["mode", "issue", "github-token", "anthropic-api-key", "claude-path", "state-dir", "max-issues", "agent-id"] as const;
+export const INPUT_NAMES = ["mode", "issue", "github-token", "anthropic-api-key", "claude-path", "state-dir", "max-issues", "agent-id", "events-file"] as const;
 export type InputName = (typeof INPUT_NAMES)[number];
 
 export const DEFAULT_MAX_ISSUES = 10;
@@ -65,6 +65,7 @@ export const inputsSchema = z.object({
       .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "must be 1 to 64 letters, digits, `.`, `_` or `-`" })
       .optional(),
   ),
+  "events-file": optionalText,
 });
 
 export type ActionInputs = z.infer<typeof inputsSchema>;
@@ -80,6 +81,7 @@ const FIX: Record<InputName, string> = {
   "state-dir": "Set `state-dir` to a directory the runner user can write, or leave it out for ~/.claude-harness.",
   "max-issues": "Set `max-issues` to a number like 5, or leave it out for 10.",
   "agent-id": "Leave `agent-id` out (the runner's name is used) or set it to a short name like `runner-1`.",
+  "events-file": "Set `events-file` to a file path the runner user can write (for example `${{ runner.temp }}/harness-events.jsonl`), or leave it out.",
 };
 
 const CODE: Partial<Record<InputName, HarnessErrorCode>> = { "claude-path": "EHARNESS_CLI_MISSING" };
@@ -311,6 +313,9 @@ export async function readSettings(
     return { problems };
   }
   const home = env.HOME && env.HOME !== "" ? env.HOME : os.homedir();
+  // The lifecycle events as JSON lines, as HARNESS_EVENTS_FILE does for the app and the worker.
+  const eventsFileSetting = inputs["events-file"] ?? (env.HARNESS_EVENTS_FILE || undefined);
+  const eventsFile = eventsFileSetting === undefined ? undefined : path.resolve(eventsFileSetting);
   return {
     settings: {
       mode: inputs.mode,
@@ -333,6 +338,7 @@ export async function readSettings(
       progressIntervalMs: 60_000,
       sessionRetentionMs: retentionMs,
       ...(sessionKey ? { sessionKey } : {}),
+      ...(eventsFile ? { eventsFile } : {}),
     },
   };
 }

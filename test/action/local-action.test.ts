@@ -63,7 +63,8 @@ describe("the Action under @github/local-action (fake GitHub, scripted model, re
     const issue = await github.createIssue(OWNER, REPO, { title: "Say hello", body: "[scenario:e2e-probe] Add hello.txt.", user: "ada" });
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
     const payload = github.buildPayload("issues", "labeled", OWNER, REPO, issue.number, { sender: "ada" });
-    const env = await fixture.jobEnv({ inputs: { mode: "issue" }, event: { name: "issues", payload } });
+    const eventsFile = path.join(fixture.stateDir, "..", "events.jsonl");
+    const env = await fixture.jobEnv({ inputs: { mode: "issue", "events-file": eventsFile }, event: { name: "issues", payload } });
 
     const { stdout, code } = await localAction(env);
     if (process.env.SHOW_ACTION_LOG) console.log(stdout);
@@ -93,6 +94,16 @@ describe("the Action under @github/local-action (fake GitHub, scripted model, re
     expect(transcript).toContain("credential exit");
     expect(transcript).not.toContain(github.token);
     expect(transcript).not.toMatch(/INPUT_GITHUB-TOKEN|GITHUB_TOKEN|INPUT_ANTHROPIC/);
+
+    // Input events-file: the run's lifecycle events as JSON lines, in order.
+    const events = (await fs.readFile(eventsFile, "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { type: string; issue?: string });
+    const types = events.map((e) => e.type);
+    for (const type of ["claimed", "worktree_ready", "session_started", "session_ended", "published", "issue_done"]) expect(types).toContain(type);
+    expect(types.indexOf("claimed")).toBeLessThan(types.indexOf("session_ended"));
+    expect(events.find((e) => e.type === "issue_done")?.issue).toBe(`${OWNER}/${REPO}#${issue.number}`);
     github.assertNoViolations();
   });
 
