@@ -414,6 +414,31 @@ interface Proc {
   series: RssSeries;
   /** Set before we kill or stop it: its exit is not a crash. */
   expectedExit: boolean;
+  /** Its HARNESS_EVENTS_FILE (workers only): what it claimed and finished, read to pick a victim that holds a lease. */
+  eventsFile: string | null;
+}
+
+/**
+ * The leases a worker holds by its own lifecycle events: issues with a
+ * `claimed` and no `issue_done` after it. An event appended while we read is
+ * at worst missed until the next look.
+ */
+export async function leasesHeld(eventsFile: string): Promise<{ issue: string; epoch: number }[]> {
+  const text = await fs.readFile(eventsFile, "utf8").catch(() => "");
+  const held = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    let event: { type?: string; issue?: string; epoch?: number };
+    try {
+      event = JSON.parse(line) as typeof event;
+    } catch {
+      continue; // a line still being written
+    }
+    if (event.issue === undefined) continue;
+    if (event.type === "claimed") held.set(event.issue, event.epoch ?? 0);
+    else if (event.type === "issue_done") held.delete(event.issue);
+  }
+  return [...held].map(([issue, epoch]) => ({ issue, epoch }));
 }
 
 interface Arrival {
@@ -460,6 +485,8 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
   };
   const workerEnv = { HARNESS_POLL_SECONDS: "1", HARNESS_CLAIM_JITTER_SECONDS: "0.3", ...probe.env };
   let kills = 0;
+  /** The leases the killed workers held when they were killed. */
+  const heldAtKill: { issue: string; epoch: number }[] = [];
   let webhookFailures = 0;
   let injector: ReturnType<Bench["github"]["setFaults"]> = null;
   let finishing = false;
@@ -467,7 +494,7 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
 
   const track = (name: string, slot: number, spawned: SpawnedWorker): Proc => {
     const series: RssSeries = { name, pid: spawned.pid, startedAt: Date.now(), endedAt: null, killed: false, samples: [], heap: [] };
-    const proc: Proc = { name, slot, spawned, series, expectedExit: false };
+    const proc: Proc = { name, slot, spawned, series, expectedExit: false, eventsFile: eventsFileOf.get(spawned) ?? null };
     allSeries.push(series);
     procs.push(proc);
     void spawned.exited.then((exit) => {
@@ -480,15 +507,18 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     return proc;
   };
   const generations = new Map<number, number>();
+  const eventsFileOf = new Map<SpawnedWorker, string>();
   const startWorker = (slot: number): Proc => {
     const generation = (generations.get(slot) ?? 0) + 1;
     generations.set(slot, generation);
+    const eventsFile = path.join(bench.root, "events", `worker-${slot}.${generation}.jsonl`);
     const spawned = spawnWorker(bench, {
       stateDir: workerState,
       args: ["--agents", String(options.agents), "--repo", repoName],
-      env: workerEnv,
+      env: { ...workerEnv, HARNESS_EVENTS_FILE: eventsFile },
       nodeArgs: probe.nodeArgs,
     });
+    eventsFileOf.set(spawned, eventsFile);
     return track(generation === 1 ? `worker-${slot}` : `worker-${slot}.${generation}`, slot, spawned);
   };
   const current = (slot: number): Proc | undefined => procs.filter((p) => p.slot === slot && p.series.endedAt === null).at(-1);
@@ -595,14 +625,31 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     };
     const kill = async (): Promise<void> => {
       if (options.killEverySeconds <= 0 || options.workers === 0) return;
-      const victims = options.workers >= 2 ? Array.from({ length: options.workers - 1 }, (_, i) => i + 2) : [1];
+      // Any worker may be the victim: its slot gets a fresh worker at once.
+      const victims = Array.from({ length: options.workers }, (_, i) => i + 1);
       for (;;) {
         const wait = options.killEverySeconds * 1000 * (0.5 + killRandom());
         if (Date.now() + wait >= stopAt) return;
         await sleep(wait);
-        const slot = victims[Math.floor(killRandom() * victims.length)] ?? 1;
-        const victim = current(slot);
-        if (victim === undefined) continue;
+        // Only a worker that holds a lease is killed: killing an idle one proves nothing about reclaiming.
+        // None holds one now: look again shortly, until one does or arrivals end.
+        let victim: Proc | undefined;
+        let held: { issue: string; epoch: number }[] = [];
+        while (victim === undefined && Date.now() < stopAt) {
+          const holders: { proc: Proc; held: { issue: string; epoch: number }[] }[] = [];
+          for (const slot of victims) {
+            const proc = current(slot);
+            if (proc?.eventsFile == null) continue;
+            const leases = await leasesHeld(proc.eventsFile);
+            if (leases.length > 0) holders.push({ proc, held: leases });
+          }
+          const pick = holders[Math.floor(killRandom() * holders.length)];
+          if (pick === undefined) await sleep(250);
+          else ({ proc: victim, held } = pick);
+        }
+        if (victim === undefined) return;
+        const slot = victim.slot;
+        heldAtKill.push(...held);
         victim.expectedExit = true;
         victim.series.killed = true;
         victim.spawned.child.kill("SIGKILL");
@@ -722,7 +769,14 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
   );
   facts.memoryFlat = heap.flat;
   const unmet: string[] = [];
-  if (options.killEverySeconds > 0 && options.workers > 0 && kills === 0) unmet.push("no worker was killed");
+  if (options.killEverySeconds > 0 && options.workers > 0 && kills === 0) unmet.push("no worker holding a lease was killed");
+  // Every kill was of a lease holder, so a kill that led to no reclaim means the reclaimer did not do its work.
+  if (kills > 0 && reclaimed === 0) unmet.push(`${kills} lease holder(s) killed and no lease reclaimed`);
+  const notReclaimed = heldAtKill.filter(({ issue, epoch }) => {
+    const number = Number(issue.split("#")[1]);
+    return !checkIssue(bench, OWNER, REPO, number, pulls).history.some((e) => e.epoch === epoch && e.state !== "claimed");
+  });
+  if (notReclaimed.length > 0) unmet.push(`leases of killed workers never freed: ${notReclaimed.map((h) => `${h.issue} epoch ${h.epoch}`).join(", ")}`);
   if (options.faultRate > 0 && (injector?.injected.length ?? 0) === 0) unmet.push("no GitHub fault was injected");
   const gitPushFaults = injector?.injected.filter((f) => f.path.endsWith("/git-receive-pack")).length ?? 0;
   if (options.faultRate > 0 && options.gitFaults && gitPushFaults === 0) unmet.push("no git push fault was injected");
