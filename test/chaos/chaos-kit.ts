@@ -156,11 +156,17 @@ async function reachPoint(bench: Bench, repo: string, stateDir: string, point: K
       // The model was asked for a turn after the first tool call: the CLI (and its Bash tool) run.
       return until("a turn mid-session", () => bench.model.requests.some((r) => r.kind === "turn" && (r.turn ?? 0) >= 1 && (r.cwd ?? "").includes(issueOne)));
     case "commit-before-push": {
-      // The session was saved (pushed to refs/harness/sessions), then the WIP commit moves the clone's branch.
-      await until("the session save", async () => (await bench.github.readRef(OWNER, repo, "refs/harness/sessions/issue-1")) !== null);
+      // The publisher commits the session's work on the clone's branch first, then saves the session and pushes the
+      // branch side by side. The agent commits in a git dir of its own, so the clone's branch stays where the session
+      // started until that commit: read it at the session's start, then wait for the session's end and a moved branch.
+      const issue = `${OWNER}/${repo}#1`;
       const ref = path.join(stateDir, "repos", OWNER, `${repo}.git`, "refs", "heads", "harness", "issue-1");
+      await until("the session start", async () => (await readEvents(eventsFile)).some((e) => e.issue === issue && e.type === "session_started"));
       const before = await readLooseRef(ref);
-      return until("the commit", async () => (await readLooseRef(ref)) !== before);
+      return until(
+        "the commit after the session",
+        async () => phaseOf(await readEvents(eventsFile), issue) === "publishing" && (await readLooseRef(ref)) !== before,
+      );
     }
     case "push-before-pr":
       return until("the push", async () => (await bench.github.readRef(OWNER, repo, "refs/heads/harness/issue-1")) !== null);
