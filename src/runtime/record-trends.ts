@@ -27,7 +27,7 @@ export function recordTrends(bus: EventBus, store: TrendStore, onError: (error: 
     const write = store.record(record).catch(onError);
     const roll = day !== lastDay && lastDay !== "" ? store.rollup().catch(onError) : Promise.resolve();
     lastDay = day;
-    pending = Promise.all([pending, write, roll]);
+    pending = Promise.all([pending, write, roll]).then(() => undefined);
   });
   const flushed = async (): Promise<void> => {
     let seen: Promise<unknown>;

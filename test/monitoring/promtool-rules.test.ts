@@ -2,7 +2,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readRules, RULES_FILE, RULES_TEST_FILE } from "./monitoring-files.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { stringify } from "yaml";
+import { allPanels, readDashboard, readRules, RULES_FILE, RULES_TEST_FILE } from "./monitoring-files.js";
 
 /**
  * The alerting rules under monitoring/prometheus, checked by Prometheus's own tool:
@@ -80,6 +83,24 @@ describe("monitoring/prometheus/harness-rules.yml", () => {
         cases.some((c) => /exp_alerts: \[\]/.test(c)),
         `${alert} is silent somewhere`,
       ).toBe(true);
+    }
+  });
+
+  it.skipIf(PROMTOOL === null)("every dashboard panel's query is valid PromQL (promtool parses each as a recording rule)", () => {
+    const exprs = allPanels(readDashboard()).flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })));
+    const rules = exprs.map((e, i) => ({ record: `dashboard:query_${i}`, expr: e.expr.replaceAll("$__rate_interval", "5m") }));
+    const dir = mkdtempSync(path.join(os.tmpdir(), "harness-dashboard-promql-"));
+    try {
+      const file = path.join(dir, "dashboard-queries.yml");
+      writeFileSync(file, stringify({ groups: [{ name: "dashboard", rules }] }));
+      const run = spawnSync(PROMTOOL ?? "promtool", ["check", "rules", file], { encoding: "utf8" });
+      expect(run.status, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain(`SUCCESS: ${rules.length} rules found`);
+      // Control: a broken query is refused.
+      writeFileSync(file, stringify({ groups: [{ name: "dashboard", rules: [{ record: "dashboard:bad", expr: "sum(rate(harness_issues[5m]" }] }] }));
+      expect(spawnSync(PROMTOOL ?? "promtool", ["check", "rules", file], { encoding: "utf8" }).status).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
