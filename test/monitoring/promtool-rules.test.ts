@@ -1,8 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { stringify } from "yaml";
 import { allPanels, readDashboard, readRules, RULES_FILE, RULES_TEST_FILE } from "./monitoring-files.js";
