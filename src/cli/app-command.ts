@@ -18,6 +18,8 @@ import { repositoriesFrom, repositoryFullName } from "./repositories.js";
 import { appSpec } from "./commands.js";
 import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
+import { recordTrends } from "../runtime/record-trends.js";
+import { TrendStore, trendRetentionDays } from "../runtime/trend-store.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -68,6 +70,10 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   });
   const retentionMs = sessionRetentionMs(env);
   const runtime = new HostRuntime({ ...host, log, requeueOnShutdown: true, sessionRetentionMs: retentionMs });
+  // Trends without Prometheus (harness report): per-minute counters in the state directory.
+  const trends = recordTrends(runtime.events, new TrendStore(host.state, { retentionDays: trendRetentionDays(env) }), (error) =>
+    log.warn({ err: error }, "could not record trends"),
+  );
   const appFn = createHarnessApp({
     pool,
     ...host,
@@ -118,7 +124,11 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     log.info({ running: runtime.active, graceMs }, "stopping: interrupting running sessions");
     clearInterval(pruning);
     void reconciler.stop();
-    void Promise.all([server.close(), runtime.shutdown(graceMs)]).then(([, { requeued, unfinished }]) => {
+    const drained = runtime.shutdown(graceMs).then(async (result) => {
+      await trends.stop();
+      return result;
+    });
+    void Promise.all([server.close(), drained]).then(([, { requeued, unfinished }]) => {
       if (unfinished.length > 0) log.warn({ unfinished }, "exiting after the shutdown grace: leases expire and the reclaimer requeues these issues");
       log.info({ requeued }, "stopped");
       process.exit(unfinished.length > 0 ? 1 : 0);

@@ -166,6 +166,20 @@ export const doctorSpec = {
   },
 } as const satisfies CommandSpec;
 
+const REPORT_SYNOPSIS = "harness report [--since 7d] [--json] [--state-dir DIR]";
+export const reportSpec = {
+  name: "report",
+  synopsis: REPORT_SYNOPSIS,
+  help: help(
+    REPORT_SYNOPSIS,
+    "The trends this host recorded (harness app and harness worker keep them in the state directory), one row a\nUTC day: sessions, issues done and failed, success rate, cost, cost per success, p50 and p95 session time.",
+    `  --since 7d                          the last N days (Nd, today included) or hours (Nh); default 7d
+  --json                              { since, until, stateDir, days: [...], total } (docs/monitoring.md)
+  --state-dir DIR                     the state directory (default HARNESS_STATE_DIR or ~/.claude-harness)`,
+  ),
+  flags: { since: { type: "string", value: "7d" }, json: { type: "boolean" }, "state-dir": { type: "string", value: "DIR" } },
+} as const satisfies CommandSpec;
+
 /** Every command, by name (the order of `harness --help`). */
 export const COMMANDS = {
   app: appSpec,
@@ -176,6 +190,7 @@ export const COMMANDS = {
   worker: workerSpec,
   status: statusSpec,
   doctor: doctorSpec,
+  report: reportSpec,
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -32,6 +32,8 @@ Usage:
                                       agents on this host, the queues, leases held elsewhere
   harness doctor [--json] [--for app|worker] [--repo owner/repo …]
                                       the checks app and worker run at start, each with a fix; exit 1 on a failure
+  harness report [--since 7d] [--json] [--state-dir DIR]
+                                      the trends this host recorded: one row a day (docs/monitoring.md)
 
 Environment for 'app': APP_ID + PRIVATE_KEY (or PRIVATE_KEY_PATH) or GITHUB_TOKEN,
 WEBHOOK_SECRET, GITHUB_API_URL (GitHub Enterprise Server), PORT, HARNESS_STATE_DIR,
@@ -123,6 +125,10 @@ async function main(argv: string[]): Promise<number> {
     case "status": {
       const { statusCommand } = await import("./status-command.js");
       return statusCommand(rest, process.env, out);
+    }
+    case "report": {
+      const { reportCommand } = await import("./report-command.js");
+      return reportCommand(rest, process.env, out);
     }
     case "help":
     case "--help":

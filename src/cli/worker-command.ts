@@ -11,6 +11,8 @@ import { hostSettingsFromEnv } from "./host-settings.js";
 import { parseCommandArgs, usageError } from "./args.js";
 import { workerSpec } from "./commands.js";
 import { repositoriesFrom } from "./repositories.js";
+import { recordTrends } from "../runtime/record-trends.js";
+import { TrendStore, trendRetentionDays } from "../runtime/trend-store.js";
 
 export interface WorkerArgs {
   agents: number;
@@ -97,6 +99,10 @@ export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out:
     sessionRetentionMs: sessionRetentionMs(env),
     onResult: (r) => out(`${r.repository}#${r.issue}\t${r.outcome}\t${r.label}\t${r.pullRequest === null ? "-" : `PR #${r.pullRequest}`}`),
   });
+  // Trends without Prometheus (harness report): per-minute counters in the state directory.
+  const trends = recordTrends(worker.runtime.events, new TrendStore(host.state, { retentionDays: trendRetentionDays(env) }), (error) =>
+    log.warn({ err: error }, "could not record trends"),
+  );
   const graceMs = seconds(env, "HARNESS_SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_MS);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -121,6 +127,7 @@ export async function workerCommand(args: string[], env: NodeJS.ProcessEnv, out:
     out(JSON.stringify({ worker: summary.workerId, claimed: summary.claimed, finished: summary.results.length, failed, requeued: summary.requeued }));
     return 0;
   } finally {
+    await trends.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

@@ -125,6 +125,7 @@ const ACTING: Record<CommandName, { args: string[]; env: Record<string, string> 
   worker: { args: ["--agents", "1", "--repo", "octo/cli", "--once"], env: { GITHUB_TOKEN: "t0ken" } },
   status: { args: ["--repo", "octo/cli"], env: { GITHUB_TOKEN: "t0ken" } },
   doctor: { args: ["--repo", "octo/cli"], env: { GITHUB_TOKEN: "t0ken" } },
+  report: { args: ["--since", "7d", "--state-dir", "{sandbox}/state"], env: {} },
 };
 
 /** A flag of each command that needs a value, given none (app has no flags; summarize has only a switch). */
@@ -135,6 +136,7 @@ const MISSING_VALUE: Partial<Record<CommandName, string>> = {
   worker: "--agents",
   status: "--repo",
   doctor: "--for",
+  report: "--since",
 };
 
 const names = Object.keys(COMMANDS) as CommandName[];

@@ -8,6 +8,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offlineCommand } from "../../src/cli/offline-command.js";
+import { reportCommand, type ReportJson } from "../../src/cli/report-command.js";
 
 /**
  * The real `harness offline` CLI as a child process, driven as a person would: read its export
@@ -144,6 +145,10 @@ describe("harness offline", () => {
       const exit = await worker.exited;
       expect(exit, (await fs.readFile(worker.stderrFile, "utf8")).slice(-4000)).toEqual({ code: 0, signal: null });
       expect(worker.stdout()).toMatch(/^octo-org\/greeter#1\tsuccess\tharness:done\tPR #\d+$/m);
+      // The worker recorded its trends in its state directory (harness report, docs/monitoring.md).
+      const trends: string[] = [];
+      await reportCommand(["--json", "--state-dir", path.join(root, "worker-state")], {}, (line) => trends.push(line));
+      expect((JSON.parse(trends.join("\n")) as ReportJson).total).toMatchObject({ sessions: 1, done: 1, failed: 0, claims: 1 });
 
       const pulls = (await (await fetch(`${repoApi}/pulls?state=all`, { headers: as("maria-token-0001") })).json()) as {
         number: number;
