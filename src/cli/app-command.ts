@@ -17,6 +17,9 @@ import { parseCommandArgs } from "./args.js";
 import { appSpec } from "./commands.js";
 import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
+import { createStatusPage } from "../app/status-page/status-page.js";
+import { poolStatusOf } from "../app/status-page/pool-status-of.js";
+import { emptyFleetSnapshot } from "../core/fleet.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -79,7 +82,17 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     log,
     runtime,
   });
+  // The live status page (docs/status-page.md); until the reconciler produces the fleet snapshot it shows this process's own agents.
+  const emptySnapshot = emptyFleetSnapshot(new Date().toISOString());
+  const statusPage = createStatusPage({
+    snapshot: () => emptySnapshot,
+    events: runtime.events,
+    pool: poolStatusOf(pool),
+    host: host.host,
+    token: env.HARNESS_METRICS_TOKEN,
+  });
   const server = await startServer(appFn, {
+    routes: statusPage.routes,
     webhookSecret: env.WEBHOOK_SECRET,
     appId: env.APP_ID,
     privateKey,
@@ -108,7 +121,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   prune();
   const pruning = setInterval(prune, positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5) * 60_000);
   pruning.unref();
-  log.info({ webhookUrl: server.webhookUrl, agents }, "harness app listening");
+  log.info({ webhookUrl: server.webhookUrl, statusUrl: `${server.url}/status`, agents }, "harness app listening");
   runtime.emit({
     type: "host_started",
     at: new Date().toISOString(),
@@ -122,6 +135,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   const stop = (): void => {
     log.info({ running: runtime.active, graceMs }, "stopping: interrupting running sessions");
     clearInterval(pruning);
+    statusPage.close();
     void reconciler.stop();
     void Promise.all([server.close(), runtime.shutdown(graceMs)]).then(([, { requeued, unfinished }]) => {
       if (unfinished.length > 0) log.warn({ unfinished }, "exiting after the shutdown grace: leases expire and the reclaimer requeues these issues");
