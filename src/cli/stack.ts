@@ -148,15 +148,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const credentials = keys
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
-    const statusOptions =
-      options.statusPage === true
-        ? {
-            snapshot: (
-              (at) => () =>
-                emptyFleetSnapshot(at)
-            )(new Date().toISOString()),
-          }
-        : options.statusPage || null;
+    const emptySnapshot = emptyFleetSnapshot(new Date().toISOString());
+    const statusOptions = options.statusPage === true ? { snapshot: () => emptySnapshot } : options.statusPage || null;
     const statusPage = statusOptions ? createStatusPage({ ...statusOptions, events: runtime.events, pool: poolStatusOf(pool), host: host.host }) : null;
     if (statusPage) closers.push(async () => statusPage.close());
     const server = await startServer(appFn, {
@@ -191,26 +184,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : null;
     if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
-    const statusUrl = statusPage ? `${server.url}/status` : null;
-    return {
-      root,
-      github,
-      model,
-      server,
-      pool,
-      state,
-      runtime,
-      events,
-      webhookSecret,
-      results,
-      apiCounts,
-      sessionKey,
-      reconciler,
-      idle,
-      close,
-      statusPage,
-      statusUrl,
-    };
+    const status = { statusPage, statusUrl: statusPage ? `${server.url}/status` : null };
+    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, idle, close, ...status };
   } catch (error) {
     await close();
     throw error;

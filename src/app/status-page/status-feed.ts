@@ -60,9 +60,6 @@ export class StatusFeed {
 
   constructor(options: StatusFeedOptions) {
     this.options = options;
-    const view = options.view();
-    this.rows = new Map(view.rows.map((r) => [r.key, JSON.stringify(r)]));
-    this.states = new Map(view.rows.map((r) => [r.key, r.state]));
   }
 
   get lastId(): string {

@@ -41,7 +41,7 @@ if(full){body.replaceChildren();list.replaceChildren()}
 const rows=byKey();
 for(const r of d.rows){const n=frag(r.html).firstElementChild;const o=rows.get(r.key);if(o)o.replaceWith(n);else body.append(n)}
 for(const k of d.removed){const o=rows.get(k);if(o)o.remove()}
-const now=byKey();for(const k of d.order){const r=now.get(k);if(r)body.append(r)}
+const keep=new Set(d.order),now=byKey();for(const [k,r] of now)if(!keep.has(k))r.remove();for(const k of d.order){const r=now.get(k);if(r)body.append(r)}
 $("empty").hidden=d.order.length>0;
 $("pool").innerHTML=d.pool;$("counters").innerHTML=d.counters;$("errors").innerHTML=d.errors;
 for(const e of d.events.slice().reverse())list.prepend(frag(e));
