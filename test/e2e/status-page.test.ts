@@ -93,9 +93,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the live status page in chromium (fake G
     // Empty.
     expect(await page.locator("#empty").isVisible()).toBe(true);
     expect(await axe(page)).toEqual([]);
-    await page.evaluate(() => {
-      (window as unknown as { loadedOnce: boolean }).loadedOnce = true;
-    });
+    await page.evaluate("globalThis.loadedOnce = true");
 
     const title = `Fix <script>alert(1)</script> "><img src=x onerror=alert(2)>`;
     const issue = await stack.github.createIssue(OWNER, REPO, { title, body: "[scenario:slow] go", user: "ada" });
@@ -104,7 +102,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the live status page in chromium (fake G
     // The lease transition arrives over /status/events: the row appears claimed (or already running) in the open page.
     await page.waitForSelector(`tr[data-key="${OWNER}/${REPO}#${issue.number}"]:is([data-state="claimed"], [data-state="running"])`, WAIT);
     await page.waitForSelector(`tr[data-key="${OWNER}/${REPO}#${issue.number}"][data-state="running"]`, WAIT);
-    expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true); // no reload
+    expect(await page.evaluate("globalThis.loadedOnce")).toBe(true); // no reload: the same document
     expect(await row.locator("th .title").textContent()).toBe(title);
     expect(await row.locator("td").nth(0).textContent()).toBe("▶ running");
     expect(await row.locator("td").nth(1).textContent()).toMatch(/^agent-1 @ /);
@@ -127,7 +125,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the live status page in chromium (fake G
     await page.waitForSelector(`tr[data-key="${OWNER}/${REPO}#${issue.number}"][data-state="interrupted"]`, WAIT);
     await stack.idle();
     // The state changes were announced in the live region (throttled: at most one message every 2 s).
-    await page.waitForFunction(() => (document.getElementById("announce")?.textContent ?? "").includes("interrupted"), undefined, WAIT);
+    await page.locator("#announce", { hasText: "interrupted" }).waitFor({ ...WAIT, state: "attached" });
     expect(dialogs).toEqual([]);
     await context.close();
   }, 180_000);
@@ -164,7 +162,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the live status page in chromium (fake G
         ({ type, issue: `octo/r#${n}`, agent: "agent-1", at: new Date().toISOString(), ...extra }) as LifecycleEvent;
       bus.emit(event("claimed", 1, { epoch: 1, attempt: 1, sessionId: "s1", mode: "new" }));
       await page.waitForSelector('tr[data-key="octo/r#1"][data-state="claimed"]', WAIT);
-      const seen = await page.evaluate(() => document.body.dataset.eventId ?? "");
+      const seen = (await page.locator("body").getAttribute("data-event-id")) ?? "";
       expect(seen).toBe(status.feed.lastId);
 
       await server.close();
@@ -188,7 +186,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the live status page in chromium (fake G
       }
       expect(events.filter((line) => line.includes("octo/r#1"))).toHaveLength(4);
       expect(await page.locator('tr[data-key="octo/r#1"] a', { hasText: "PR #2" }).count()).toBe(1);
-      expect(await page.evaluate(() => document.body.dataset.eventId)).toBe(status.feed.lastId);
+      expect(await page.locator("body").getAttribute("data-event-id")).toBe(status.feed.lastId);
     } finally {
       await context.close();
       status.close();
