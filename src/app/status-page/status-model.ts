@@ -190,6 +190,11 @@ export class StatusModel {
   }
 
   view(): StatusView {
+    // Issues this process finished more than 24 h ago leave the page (the snapshot still shows open ones).
+    const dayAgo = this.now().getTime() - DAY_MS;
+    for (const [key, live] of this.live) {
+      if (live.state !== "claimed" && live.state !== "running" && Date.parse(live.at) < dayAgo) this.live.delete(key);
+    }
     const snapshot = this.options.snapshot();
     const webUrl = (this.options.webUrl ?? "https://github.com").replace(/\/+$/, "");
     const rows = new Map<string, StatusRow>();

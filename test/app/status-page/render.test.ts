@@ -114,6 +114,7 @@ describe("the status page's renderer and read model", () => {
     // A day later the first two have left the window.
     clock.now = Date.parse(at(24 * 3600 + 350));
     expect(m.counters()).toMatchObject({ done: 0, failed: 1, interrupted: 1, spendUsd: 0.125 });
+    expect(m.view().rows.map((r) => r.key)).toEqual(["octo/site#4", "octo/site#3"]);
   });
 
   it("keeps the last 50 events, newest first", () => {
