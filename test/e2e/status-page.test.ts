@@ -177,6 +177,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the live status page in chromium (fake G
       await page.waitForSelector('tr[data-key="octo/r#2"][data-state="claimed"]', WAIT);
       await page.waitForSelector('tr[data-key="octo/r#1"][data-state="done"]', WAIT);
       expect(resumedFrom.at(-1)).toBe(seen);
+      // Resumed from the ring: the only snapshot the page ever got is the first one.
+      expect(await page.locator("body").getAttribute("data-snapshots")).toBe("1");
       const events = await page.locator("#events li").allTextContents();
       for (const text of ["claimed (attempt 1, new)", "session started", "turn 4, $0.5000, Edit notes.md", "done: success, harness:done"]) {
         expect(

@@ -47,7 +47,7 @@ $("pool").innerHTML=d.pool;$("counters").innerHTML=d.counters;$("errors").innerH
 for(const e of d.events.slice().reverse())list.prepend(frag(e));
 while(list.children.length>50)list.lastElementChild.remove();
 document.body.dataset.at=d.at;say(d.announce)};
-const on=(e,full)=>{last=e.lastEventId||last;apply(JSON.parse(e.data),full);document.body.dataset.eventId=last||""};
+const on=(e,full)=>{const b=document.body.dataset;last=e.lastEventId||last;apply(JSON.parse(e.data),full);b.eventId=last||"";if(full)b.snapshots=String(Number(b.snapshots||0)+1)};
 const connect=()=>{
 es=new EventSource("status/events"+(last?"?since="+encodeURIComponent(last):""));
 es.addEventListener("open",()=>{conn.textContent="Live updates: connected."});
