@@ -20,6 +20,9 @@ import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js"
 import { maintainClones } from "../runtime/maintain-clone.js";
 import { recordTrends } from "../runtime/record-trends.js";
 import { TrendStore, trendRetentionDays } from "../runtime/trend-store.js";
+import { createStatusPage } from "../app/status-page/status-page.js";
+import { poolStatusOf } from "../app/status-page/pool-status-of.js";
+import { emptyFleetSnapshot } from "../core/fleet.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -80,7 +83,17 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     log,
     runtime,
   });
+  // The live status page (docs/status-page.md); until the reconciler produces the fleet snapshot it shows this process's own agents.
+  const emptySnapshot = emptyFleetSnapshot(new Date().toISOString());
+  const statusPage = createStatusPage({
+    snapshot: () => emptySnapshot,
+    events: runtime.events,
+    pool: poolStatusOf(pool),
+    host: host.host,
+    token: env.HARNESS_METRICS_TOKEN,
+  });
   const server = await startServer(appFn, {
+    routes: statusPage.routes,
     webhookSecret: env.WEBHOOK_SECRET,
     appId: env.APP_ID,
     privateKey,
@@ -109,7 +122,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   prune();
   const pruning = setInterval(prune, positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5) * 60_000);
   pruning.unref();
-  log.info({ webhookUrl: server.webhookUrl, agents }, "harness app listening");
+  log.info({ webhookUrl: server.webhookUrl, statusUrl: `${server.url}/status`, agents }, "harness app listening");
   runtime.emit({
     type: "host_started",
     at: new Date().toISOString(),
@@ -123,6 +136,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   const stop = (): void => {
     log.info({ running: runtime.active, graceMs }, "stopping: interrupting running sessions");
     clearInterval(pruning);
+    statusPage.close();
     void reconciler.stop();
     const drained = runtime.shutdown(graceMs).then(async (result) => {
       await trends.stop();

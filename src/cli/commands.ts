@@ -48,7 +48,8 @@ export const demoSpec = {
     `  --scenario FILE                     the scripted model's scenario (YAML or JSON; default examples/demo/scenario.yaml)
   --repo-dir DIR                      the repository's files (default examples/demo/repo)
   --issue-file FILE                   the issue: first line the title, the rest the body (default examples/demo/issue.md)
-  --keep DIR                          keep the state (app, worker, the fake's repositories) in DIR, new or empty`,
+  --keep DIR                          keep the state (app, worker, the fake's repositories) in DIR, new or empty,
+                                      and the app with its status page up until Ctrl-C`,
   ),
   flags: {
     scenario: { type: "string", value: "FILE" },

@@ -62,6 +62,24 @@ export interface DemoOptions {
   repoDir?: string;
   /** The issue: first line the title, the rest the body; default examples/demo/issue.md. */
   issueFile?: string;
+  /**
+   * With `keep`: resolves when the person is done with the running app and its status page;
+   * by default on Ctrl-C (SIGINT) or SIGTERM.
+   */
+  untilStopped?: () => Promise<void>;
+}
+
+/** Resolves on the first SIGINT or SIGTERM (and takes both over until then, so Ctrl-C stops the demo cleanly). */
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
 }
 
 function usage(message: string): HarnessError {
@@ -124,6 +142,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     log,
     progressIntervalMs: 2_000,
     keep: options.keep !== undefined && options.keep !== false,
+    statusPage: true,
   });
   const { github } = stack;
   try {
@@ -131,6 +150,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await github.createRepo({ owner, name, defaultBranch: "main", files: inputs.files, executable: inputs.executable, collaborators: { ada: "maintain" } });
     out(`fake GitHub at ${github.apiUrl} with ${owner}/${name}; scripted model at ${stack.model.url}`);
     out(`Probot app listening at ${stack.server.webhookUrl}`);
+    out(`status page at ${stack.statusUrl ?? ""} (live while the demo runs; --keep keeps it up)`);
 
     const issue = await github.createIssue(owner, name, { title: inputs.issue.title, body: inputs.issue.body, user: "ada" });
     out(`issue #${issue.number} "${inputs.issue.title}" opened by ada; ada (maintain) labels it harness:queued`);
@@ -173,6 +193,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         `== GitHub API calls for the issue: ${counts.reads} reads, ${counts.writes} writes (plus git ls-remote, fetch and pushes: the lease claim, the branch, the session, the lease release)`,
       );
     out(`== done in ${((Date.now() - startedAt) / 1000).toFixed(1)}s`);
+    if (options.keep) {
+      out(`== the app stays up: open ${stack.statusUrl ?? ""} ; press Ctrl-C to stop`);
+      await (options.untilStopped ?? untilSignal)();
+    }
     return result.outcome === "success" && pulls.length === 1 ? 0 : 1;
   } finally {
     // The stack's close removes the fake's repositories; a kept state has a copy of them.

@@ -19,6 +19,9 @@ import { createSandbox, type SandboxBackendName } from "../adapters/sandbox/sand
 import { checkHost } from "../runtime/host-checks.js";
 import { startFakeGitHub, type FakeGitHub } from "../offline/fake-github/index.js";
 import { startModelServer, type ModelServer, type Scenario } from "../offline/model-server.js";
+import { createStatusPage, type StatusPage } from "../app/status-page/status-page.js";
+import { poolStatusOf } from "../app/status-page/pool-status-of.js";
+import { emptyFleetSnapshot, type FleetSnapshot } from "../core/fleet.js";
 
 /**
  * Everything of the embedded setup in one process: the fake GitHub, the
@@ -50,6 +53,9 @@ export interface Stack {
    */
   idle: () => Promise<void>;
   close: () => Promise<void>;
+  /** The live status page, when the stack was started with `statusPage`; its URL (`…/status`) or null. */
+  statusPage: StatusPage | null;
+  statusUrl: string | null;
 }
 
 export interface StackOptions {
@@ -83,6 +89,11 @@ export interface StackOptions {
   ownWebhooks?: boolean;
   /** The agents' sandbox backend: bwrap (the default, as in production) or none (tests of the harness's own logic with stand-in CLIs). */
   sandbox?: SandboxBackendName;
+  /**
+   * Serve the live status page (`/status`, `/status/events`) on the app's server, fed by the
+   * runtime's events and the pool; `true` shows an empty fleet snapshot, or give the snapshot.
+   */
+  statusPage?: boolean | { snapshot: () => FleetSnapshot; onSnapshot?: (listener: (snapshot: FleetSnapshot) => void) => () => void; token?: string };
 }
 
 export const STACK_APP_ID = 424242;
@@ -137,6 +148,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const credentials = keys
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
+    const emptySnapshot = emptyFleetSnapshot(new Date().toISOString());
+    const statusOptions = options.statusPage === true ? { snapshot: () => emptySnapshot } : options.statusPage || null;
+    const statusPage = statusOptions ? createStatusPage({ ...statusOptions, events: runtime.events, pool: poolStatusOf(pool), host: host.host }) : null;
+    if (statusPage) closers.push(async () => statusPage.close());
     const server = await startServer(appFn, {
       webhookSecret,
       ...credentials,
@@ -144,6 +159,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       port: 0,
       log,
       plainOctokit: options.productionOctokit !== true,
+      ...(statusPage ? { routes: statusPage.routes } : {}),
     });
     const handling = trackHandlers(server.probot.webhooks);
     const idle = async (): Promise<void> => {
@@ -168,7 +184,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : null;
     if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
-    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, idle, close };
+    const status = { statusPage, statusUrl: statusPage ? `${server.url}/status` : null };
+    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, idle, close, ...status };
   } catch (error) {
     await close();
     throw error;

@@ -24,6 +24,16 @@ export class AgentPool {
     return this.agents;
   }
 
+  /** Agents running a job now. */
+  get busy(): number {
+    return this.agents - this.freeAgents.length;
+  }
+
+  /** Jobs accepted that wait for a free agent. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
   /** True when the job was accepted, false when one for `key` is already queued or running. */
   submit(key: string, run: (agentIndex: number) => Promise<void>): boolean {
     if (this.active.has(key)) return false;

@@ -63,9 +63,17 @@ describe("harness demo", () => {
     );
     const keep = path.join(root, "kept");
     const lines: string[] = [];
-    const code = await runDemo({ out: (line) => lines.push(line), repoDir, issueFile, scenario, keep });
+    // With --keep the app stays up until Ctrl-C: its status page serves the worked issue meanwhile.
+    let page = "";
+    const untilStopped = async (): Promise<void> => {
+      const url = /open (http:\/\/127\.0\.0\.1:\d+\/status) ; press Ctrl-C/.exec(lines.join("\n"))?.[1];
+      page = url ? await (await fetch(url)).text() : "";
+    };
+    const code = await runDemo({ out: (line) => lines.push(line), repoDir, issueFile, scenario, keep, untilStopped });
     const text = lines.join("\n");
     expect(code, text).toBe(0);
+    expect(text).toMatch(/status page at http:\/\/127\.0\.0\.1:\d+\/status/);
+    expect(page).toMatch(/<tr data-key="octo-org\/notebook#1" data-state="done">/);
     expect(text).toContain('issue #1 "Write a note about tides" opened by ada');
     expect(text).toContain("fake GitHub at http://127.0.0.1:");
     expect(text).toContain("with octo-org/notebook;");
