@@ -20,6 +20,7 @@ import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js"
 import { maintainClones } from "../runtime/maintain-clone.js";
 import { recordTrends } from "../runtime/record-trends.js";
 import { TrendStore, trendRetentionDays } from "../runtime/trend-store.js";
+import { trendCharts } from "../runtime/trend-charts.js";
 import { createStatusPage } from "../app/status-page/status-page.js";
 import { poolStatusOf } from "../app/status-page/pool-status-of.js";
 import { emptyFleetSnapshot } from "../core/fleet.js";
@@ -74,9 +75,8 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   const retentionMs = sessionRetentionMs(env);
   const runtime = new HostRuntime({ ...host, log, requeueOnShutdown: true, sessionRetentionMs: retentionMs });
   // Trends without Prometheus (harness report): per-minute counters in the state directory.
-  const trends = recordTrends(runtime.events, new TrendStore(host.state, { retentionDays: trendRetentionDays(env) }), (error) =>
-    log.warn({ err: error }, "could not record trends"),
-  );
+  const trendStore = new TrendStore(host.state, { retentionDays: trendRetentionDays(env) });
+  const trends = recordTrends(runtime.events, trendStore, (error) => log.warn({ err: error }, "could not record trends"));
   const appFn = createHarnessApp({
     pool,
     ...host,
@@ -91,6 +91,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     pool: poolStatusOf(pool),
     host: host.host,
     token: env.HARNESS_METRICS_TOKEN,
+    trends: trendCharts(trendStore, { onError: (error) => log.warn({ err: error }, "could not read trends for the status page") }),
   });
   const server = await startServer(appFn, {
     routes: statusPage.routes,

@@ -91,7 +91,7 @@ function renderChart(chart: Chart, days: readonly TrendDay[]): string {
   if (last && days.length > 1) axis.push(`<text x="${W - PAD.right}" y="${H - 6}" text-anchor="end" font-size="9">${esc(last.date)}</text>`);
   const legend =
     chart.series.length > 1
-      ? `<figcaption>${esc(chart.title)}: ${chart.series.map((s) => `<span class="harness-trend-key" style="color:${s.color}">${s.dash ? "- - " : "——"}</span> ${esc(s.name)}`).join(", ")}</figcaption>`
+      ? `<figcaption>${esc(chart.title)}: ${chart.series.map((s) => `<svg class="harness-trend-key" width="18" height="6" aria-hidden="true"><line x1="0" y1="3" x2="18" y2="3" stroke="${s.color}" stroke-width="2"${s.dash ? ' stroke-dasharray="4 3"' : ""}/></svg> ${esc(s.name)}`).join(", ")}</figcaption>`
       : `<figcaption>${esc(chart.title)}</figcaption>`;
   return [
     `<figure class="harness-trend" id="${chart.id}">`,

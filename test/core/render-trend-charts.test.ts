@@ -73,7 +73,8 @@ describe("renderTrendCharts", () => {
   it("is well-formed markup: one block of four figures, each an accessible svg with a title and a description that holds the numbers", () => {
     const [root] = parseXml(renderTrendCharts(rollup)) as El[];
     expect(root?.name).toBe("div");
-    const svgs = all(root as El).filter((e) => e.name === "svg");
+    // The charts, not the legend swatches (decorative: aria-hidden).
+    const svgs = all(root as El).filter((e) => e.name === "svg" && e.attrs["aria-hidden"] !== "true");
     expect(svgs).toHaveLength(4);
     for (const svg of svgs) {
       expect(svg.attrs.role).toBe("img");
