@@ -152,15 +152,17 @@ export function createUidSandbox(options: SandboxOptions): Sandbox {
       const user = await takeSlot(theRange(), lockDir);
       const rw = mounts.filter((m) => m.mode === "rw").map((m) => m.source);
       const ro = mounts.filter((m) => m.mode === "ro").map((m) => m.source);
+      /** Private files made readable to the slot's group, made private again on release. */
+      const opened: string[] = [];
       try {
         for (const p of [...rw, ...ro]) await openPathTo(p, stateRoot);
         for (const p of rw) {
           await chownTree(p, user.uid, user.gid);
           await fs.chmod(p, 0o700);
         }
-        for (const p of ro) await makeReadable(p, user.gid);
+        for (const p of ro) if (await makeReadable(p, user.gid)) opened.push(p);
       } catch (error) {
-        await giveBack(rw).catch(() => undefined);
+        await giveBack(rw, opened).catch(() => undefined);
         await freeSlot(lockDir, user.uid);
         throw error;
       }
@@ -171,7 +173,7 @@ export function createUidSandbox(options: SandboxOptions): Sandbox {
           if (released) return;
           released = true;
           try {
-            await giveBack(rw);
+            await giveBack(rw, opened);
           } finally {
             await freeSlot(lockDir, user.uid);
           }
@@ -191,6 +193,8 @@ export function createUidSandbox(options: SandboxOptions): Sandbox {
           );
         }
       }
+      // The slots reach their worktrees and HOMEs through the state directory's parents.
+      if (stateRoot !== undefined) await openPathTo(path.join(stateRoot, "worktrees"), undefined, stateRoot);
       const command = commandLine(tools, "/usr/bin/true", [], { cwd: "/", env: {}, mounts: [], network: "isolated" }, { uid: first, gid: first });
       const result = await execa(command.file, command.args, { env: command.env, extendEnv: false, stdin: "ignore", reject: false, timeout: 30_000 });
       if (result.exitCode === 0) return;
@@ -246,7 +250,7 @@ function alive(pid: number): boolean {
  * listable; one outside it that is not is an error, since opening it would open
  * whatever else lies there (a HOME's dotfiles).
  */
-async function openPathTo(target: string, stateRoot: string | undefined): Promise<void> {
+async function openPathTo(target: string, stateRoot: string | undefined, stopAt?: string): Promise<void> {
   let dir = path.dirname(path.resolve(target));
   const chain: string[] = [];
   for (;;) {
@@ -256,7 +260,10 @@ async function openPathTo(target: string, stateRoot: string | undefined): Promis
     dir = parent;
   }
   for (const ancestor of chain.reverse()) {
-    const stat = await fs.stat(ancestor);
+    if (stopAt !== undefined && ancestor === stopAt) break;
+    // Not there yet (a state directory to be created): the harness creates it, and it is then checked on claim.
+    const stat = await fs.stat(ancestor).catch(() => undefined);
+    if (stat === undefined) break;
     if ((stat.mode & 0o001) !== 0) continue;
     const inState = stateRoot !== undefined && !path.relative(stateRoot, ancestor).startsWith("..") && !path.isAbsolute(path.relative(stateRoot, ancestor));
     if (inState && stat.uid === 0) {
@@ -270,14 +277,17 @@ async function openPathTo(target: string, stateRoot: string | undefined): Promis
   }
 }
 
-/** Makes a read-only path readable by the slot: a file the harness keeps private gets group slot and 0640; a directory must already be. */
-async function makeReadable(target: string, gid: number): Promise<void> {
+/**
+ * Makes a read-only path readable by the slot: a file the harness keeps private gets
+ * group slot and 0640 (true: to be made private again); a directory must already be.
+ */
+async function makeReadable(target: string, gid: number): Promise<boolean> {
   const stat = await fs.stat(target);
-  if ((stat.mode & 0o004) !== 0) return;
+  if ((stat.mode & 0o004) !== 0) return false;
   if (stat.isFile() && stat.uid === 0) {
     await fs.chown(target, 0, gid);
     await fs.chmod(target, 0o640);
-    return;
+    return true;
   }
   throw sandboxError(
     `The uid sandbox's agent cannot read ${target} (mode ${(stat.mode & 0o777).toString(8)}).`,
@@ -300,9 +310,13 @@ async function chownTree(root: string, uid: number, gid: number): Promise<void> 
 }
 
 /** After the session (its namespace is gone, nothing of the slot runs): the read-write paths are root's again. */
-async function giveBack(paths: string[]): Promise<void> {
+async function giveBack(paths: string[], opened: string[]): Promise<void> {
   for (const p of paths) {
     const stat = await fs.lstat(p).catch(() => undefined);
     if (stat !== undefined) await chownTree(p, 0, 0);
+  }
+  for (const p of opened) {
+    await fs.chown(p, 0, 0);
+    await fs.chmod(p, 0o600);
   }
 }

@@ -175,6 +175,18 @@ describe.runIf(AS_ROOT)("uid sandbox against the real unshare and setpriv (as ro
     await expect(uidSandbox().preflight()).resolves.toBeUndefined();
   });
 
+  it("preflight refuses a state directory under a directory closed to others (the default one under /root)", async () => {
+    const closedParent = await fs.mkdtemp(path.join(os.tmpdir(), "harness-uid-closed-"));
+    try {
+      const sandbox = uidSandbox({ stateRoot: path.join(closedParent, "state") });
+      await expect(sandbox.preflight()).rejects.toThrow(/closed to other users/);
+      await fs.chmod(closedParent, 0o711);
+      await expect(sandbox.preflight()).resolves.toBeUndefined();
+    } finally {
+      await fs.rm(closedParent, { recursive: true, force: true });
+    }
+  });
+
   it("runs as the slot uid with no capabilities, sees only its own processes, and exactly the spec's environment", async () => {
     const sandbox = uidSandbox();
     const { spec, held } = await session(sandbox, "work", { env: { PATH, HOME: "/h", ONLY: "this" } });
