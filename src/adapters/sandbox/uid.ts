@@ -156,6 +156,7 @@ export function createUidSandbox(options: SandboxOptions): Sandbox {
       const opened: string[] = [];
       try {
         for (const p of [...rw, ...ro]) await openPathTo(p, stateRoot);
+        if (stateRoot !== undefined) await closeStateEntries(stateRoot, [...rw, ...ro]);
         for (const p of rw) {
           await chownTree(p, user.uid, user.gid);
           await fs.chmod(p, 0o700);
@@ -264,16 +265,38 @@ async function openPathTo(target: string, stateRoot: string | undefined, stopAt?
     // Not there yet (a state directory to be created): the harness creates it, and it is then checked on claim.
     const stat = await fs.stat(ancestor).catch(() => undefined);
     if (stat === undefined) break;
-    if ((stat.mode & 0o001) !== 0) continue;
-    const inState = stateRoot !== undefined && !path.relative(stateRoot, ancestor).startsWith("..") && !path.isAbsolute(path.relative(stateRoot, ancestor));
+    const inState = stateRoot !== undefined && isWithin(ancestor, stateRoot);
     if (inState && stat.uid === 0) {
-      await fs.chmod(ancestor, (stat.mode & 0o7777) | 0o001);
+      // Traverse only: others may pass (o+x), neither list nor read; the group gets nothing.
+      const mode = (stat.mode & 0o7777 & ~0o077) | 0o001;
+      if ((stat.mode & 0o7777) !== mode) await fs.chmod(ancestor, mode);
       continue;
     }
+    if ((stat.mode & 0o001) !== 0) continue;
     throw sandboxError(
       `The uid sandbox's agent cannot reach ${target}: the directory ${ancestor} is closed to other users (mode ${(stat.mode & 0o777).toString(8)}).`,
       `Keep the state directory, the harness and the CLI under directories other users may traverse: e.g. HARNESS_STATE_DIR=/var/lib/claude-harness rather than one under /root (or \`chmod o+x ${ancestor}\` if nothing there is secret).`,
     );
+  }
+}
+
+function isWithin(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+/**
+ * The state directory's own entries off the slots' paths (claims/, agents/,
+ * git-home/, …) lose every group and other bit: once the state directory may
+ * be passed through, what umask 022 left readable there would be readable by name.
+ */
+async function closeStateEntries(stateRoot: string, paths: string[]): Promise<void> {
+  const onPath = new Set(paths.filter((p) => isWithin(p, stateRoot) && p !== stateRoot).map((p) => path.relative(stateRoot, p).split(path.sep)[0]));
+  for (const entry of await fs.readdir(stateRoot).catch(() => [] as string[])) {
+    if (onPath.has(entry)) continue;
+    const stat = await fs.lstat(path.join(stateRoot, entry));
+    if (stat.isSymbolicLink() || (stat.mode & 0o077) === 0) continue;
+    await fs.chmod(path.join(stateRoot, entry), stat.mode & 0o7700);
   }
 }
 

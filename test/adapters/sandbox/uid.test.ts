@@ -217,8 +217,14 @@ describe.runIf(AS_ROOT)("uid sandbox against the real unshare and setpriv (as ro
     const closed = path.join(dir, "claims");
     await fs.mkdir(closed, { mode: 0o700 });
     await fs.writeFile(path.join(closed, "x.lock"), "canary-lock\n", { mode: 0o644 });
+    // Left 0755 by umask 022: closed by the claim, since the state directory is passable.
+    const agents = path.join(dir, "agents");
+    await fs.mkdir(agents, { mode: 0o755 });
+    await fs.chmod(agents, 0o755);
     const other = await session(sandbox, "other");
     const mine = await session(sandbox, "mine");
+    expect((await fs.stat(agents)).mode & 0o777).toBe(0o700);
+    expect((await fs.stat(dir)).mode & 0o777).toBe(0o701);
     expect(mine.held.user.uid).not.toBe(other.held.user.uid);
     const stat = await fs.stat(path.join(mine.cwd, "sub", "file.txt"));
     expect([stat.uid, stat.gid]).toEqual([mine.held.user.uid, mine.held.user.gid]);
@@ -227,11 +233,20 @@ describe.runIf(AS_ROOT)("uid sandbox against the real unshare and setpriv (as ro
       `cat ${secret} 2>/dev/null || echo key-denied`,
       `cat ${closed}/x.lock 2>/dev/null || echo closed-denied`,
       `ls ${dir} >/dev/null 2>&1 || echo list-denied`,
+      `ls ${agents} >/dev/null 2>&1 || echo agents-denied`,
       `cat ${other.cwd}/sub/file.txt 2>/dev/null || echo other-read-denied`,
       `touch ${other.cwd}/planted 2>/dev/null || echo other-write-denied`,
     ].join("; ");
     const result = await start(sandbox, "/bin/sh", ["-c", script], mine.spec);
-    expect(result.stdout.split("\n")).toEqual(["rw-ok", "key-denied", "closed-denied", "list-denied", "other-read-denied", "other-write-denied"]);
+    expect(result.stdout.split("\n")).toEqual([
+      "rw-ok",
+      "key-denied",
+      "closed-denied",
+      "list-denied",
+      "agents-denied",
+      "other-read-denied",
+      "other-write-denied",
+    ]);
     await mine.held.release();
     for (const p of ["", "sub", "sub/file.txt", "sub/new.txt"]) expect((await fs.lstat(path.join(mine.cwd, p))).uid, p).toBe(0);
     expect(existsSync(path.join(other.cwd, "planted"))).toBe(false);
