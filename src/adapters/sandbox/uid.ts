@@ -211,7 +211,11 @@ export function createUidSandbox(options: SandboxOptions): Sandbox {
 /** The first uid of the range that no live session on this host holds; its lock file names this process. */
 async function takeSlot(range: UidRange, lockDir: string): Promise<SandboxUser> {
   await fs.mkdir(lockDir, { recursive: true, mode: 0o700 });
+  // A uid some process still runs as (a session of a harness that was killed, whose namespace
+  // outlived it; a user of the host) is never handed out, lock or no lock.
+  const running = await uidsRunning();
   for (let uid = range.first; uid <= range.last; uid += 1) {
+    if (running.has(uid)) continue;
     const lock = path.join(lockDir, `${uid}.lock`);
     for (let tries = 0; tries < 2; tries += 1) {
       try {
@@ -227,9 +231,21 @@ async function takeSlot(range: UidRange, lockDir: string): Promise<SandboxUser> 
     }
   }
   throw sandboxError(
-    `Every uid of the sandbox range ${range.first}-${range.last} is held by a running session on this host.`,
+    `Every uid of the sandbox range ${range.first}-${range.last} is held by a running session on this host, or runs a process.`,
     "Widen HARNESS_SANDBOX_UIDS to at least as many uids as agents run on this host at once (all harness processes together).",
   );
+}
+
+/** The real uids of every process on the host (/proc/<pid>/status, `Uid:` line). */
+async function uidsRunning(): Promise<Set<number>> {
+  const uids = new Set<number>();
+  for (const entry of await fs.readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const status = await fs.readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
+    const match = /^Uid:\s+(\d+)/m.exec(status);
+    if (match) uids.add(Number(match[1]));
+  }
+  return uids;
 }
 
 async function freeSlot(lockDir: string, uid: number): Promise<void> {

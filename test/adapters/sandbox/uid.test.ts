@@ -280,6 +280,18 @@ describe.runIf(AS_ROOT)("uid sandbox against the real unshare and setpriv (as ro
     expect(third.user.uid).toBe(first.user.uid);
   });
 
+  it("never hands out a uid a process still runs as (a killed harness's session), lock or no lock", async () => {
+    const sandbox = uidSandbox({ uids: `${FIRST}-${FIRST + 1}` });
+    const p = path.join(dir, "busy");
+    await fs.mkdir(p);
+    // A leftover of the first uid, with no lock file naming it.
+    const leftover = execa("/usr/bin/setpriv", [`--reuid=${FIRST}`, `--regid=${FIRST}`, "--clear-groups", "/bin/sh", "-c", "echo up; exec sleep 30"], SPAWN);
+    if (leftover.pid !== undefined) started.push(leftover.pid);
+    await new Promise<void>((resolve) => leftover.stdout?.once("data", () => resolve()));
+    const held = await claim(sandbox, [{ source: p, mode: "rw" }]);
+    expect(held.user.uid).toBe(FIRST + 1);
+  });
+
   it("refuses a path under a directory closed to others outside the state directory", async () => {
     const closedParent = await fs.mkdtemp(path.join(os.tmpdir(), "harness-uid-closed-"));
     try {
