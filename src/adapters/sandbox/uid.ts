@@ -81,7 +81,7 @@ export function parseUidRange(text: string | undefined): UidRange {
   return { first, last };
 }
 
-/** The command line of one sandboxed command as `user` (exported for the unit tests through the backend's wrap). */
+/** The command line of one sandboxed command as `user` (the unit tests read it through the backend's wrap). */
 function commandLine(
   options: Required<Pick<SandboxOptions, "unsharePath" | "setprivPath" | "ipPath">>,
   file: string,
