@@ -534,6 +534,10 @@ describe.runIf(AS_ROOT)("the uid backend (harness as root)", () => {
       expect(committed(repo, issue, state, "loot/credential-files.txt")).toMatch(/\/root\/\.git-credentials: Permission denied/);
       expectNoCanary(await everythingGitHubGot(), "what GitHub received");
       expectNoCanary(run.output, "the worker's output");
+      // What the attack read, as the harness committed it (kept on the host: the publish gate takes the
+      // placeholder key in the loot's environment for a credential).
+      const files = ["environ", "cmdline", "ancestors", "mem", "key-file", "state-dir", "transcripts", "others", "credential-files", "credential-fill", "env"];
+      expectNoCanary(files.map((f) => committed(repo, issue, state, `loot/${f}.txt`) ?? "").join("\n"), "the attack's loot");
       // By design (BY_DESIGN.worldReadable): a file any user may read, the slot reads too.
       expect(committed(repo, issue, state, "loot/world.txt"), BY_DESIGN.worldReadable).toBe(WORLD_READABLE);
       // On the host: the state directory open to traversal only, every session file the harness's
