@@ -35,11 +35,11 @@ done
 step() { echo "== $*"; }
 
 if [ "$apt" = 1 ]; then
-  step "Debian packages: git, bubblewrap, ca-certificates"
+  step "Debian packages: git, bubblewrap, iproute2 (the uid sandbox), ca-certificates"
   if [ "$(id -u)" -eq 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
   export DEBIAN_FRONTEND=noninteractive
-  "${apt_get[@]}" install -y --no-install-recommends git bubblewrap ca-certificates >/dev/null 2>&1 ||
-    { "${apt_get[@]}" update >/dev/null && "${apt_get[@]}" install -y --no-install-recommends git bubblewrap ca-certificates >/dev/null; }
+  "${apt_get[@]}" install -y --no-install-recommends git bubblewrap iproute2 ca-certificates >/dev/null 2>&1 ||
+    { "${apt_get[@]}" update >/dev/null && "${apt_get[@]}" install -y --no-install-recommends git bubblewrap iproute2 ca-certificates >/dev/null; }
 fi
 
 mkdir -p "$prefix/bin"

@@ -5,7 +5,7 @@ import path from "node:path";
 import type { HarnessConfig } from "../core/config.js";
 import { HarnessError } from "../core/errors.js";
 import type { Logger } from "../adapters/logger.js";
-import type { Sandbox, SandboxMount } from "../adapters/sandbox/sandbox.js";
+import type { Sandbox, SandboxMount, SandboxSpec } from "../adapters/sandbox/sandbox.js";
 import { startModelProxy } from "../adapters/sandbox/model-proxy.js";
 import { startEgressProxy } from "../adapters/sandbox/egress-proxy.js";
 import { splitModelEnvForSandbox } from "./model-env.js";
@@ -92,8 +92,10 @@ export async function openAgentSandbox(input: AgentSandboxInput): Promise<AgentS
     if (!isolated) input.log.warn({ sandbox: input.sandbox.backend }, "sandbox network is open (sandbox.network: open): the agent reaches any host");
     // In an open network the sandbox shares the host's loopback, so the port must be free there.
     const modelPort = isolated ? MODEL_PORT : await freeLoopbackPort();
-    const listen = model ? [`127.0.0.1:${modelPort}=${RUN_DIR_INSIDE}/model.sock`] : [];
-    if (egress) listen.push(`127.0.0.1:${EGRESS_PORT}=${RUN_DIR_INSIDE}/egress.sock`);
+    // A backend without mounts (uid) sees the host's paths: the run directory is where it is.
+    const runDirSeen = input.sandbox.claim ? runDir : RUN_DIR_INSIDE;
+    const listen = model ? [`127.0.0.1:${modelPort}=${runDirSeen}/model.sock`] : [];
+    if (egress) listen.push(`127.0.0.1:${EGRESS_PORT}=${runDirSeen}/egress.sock`);
     const proxyUrl = `http://127.0.0.1:${EGRESS_PORT}`;
     const placeholders = {
       ANTHROPIC_API_KEY: PLACEHOLDER_API_KEY,
@@ -125,15 +127,33 @@ export async function openAgentSandbox(input: AgentSandboxInput): Promise<AgentS
       { source: input.home, mode: "rw" },
       { source: runDir, target: RUN_DIR_INSIDE, mode: "rw" },
     ];
+    // uid: a private TMPDIR in the HOME (the host's /tmp is shared), the session's paths given to the
+    // slot uid, and the sockets reachable by its group alone (run dir root:slot 0710, sockets 0660).
+    let tmpDir = "/tmp";
+    let user: SandboxSpec["user"];
+    if (input.sandbox.claim) {
+      tmpDir = path.join(input.home, ".tmp");
+      await fs.mkdir(tmpDir, { recursive: true });
+      const claim = await input.sandbox.claim(mounts.filter((m) => m.source !== runDir));
+      closers.push(() => claim.release());
+      user = claim.user;
+      await fs.chown(runDir, 0, user.gid);
+      await fs.chmod(runDir, 0o710);
+      for (const name of [...(model ? ["model.sock"] : []), ...(egress ? ["egress.sock"] : [])]) {
+        await fs.chown(path.join(runDir, name), 0, user.gid);
+        await fs.chmod(path.join(runDir, name), 0o660);
+      }
+    }
     const sandbox = input.sandbox;
     const network = input.network.network;
     const watchEnd = sandbox.watchEnd?.bind(sandbox);
     const wrap: NonNullable<RunClaudeOptions["wrap"]> = (_file, args, env) => ({
       ...sandbox.wrap(input.nodePath, [input.forwarderPath, ...listen.flatMap((l) => ["--listen", l]), "--", cliReal, ...args], {
         cwd: input.worktree,
-        env: { ...env, TMPDIR: "/tmp" },
+        env: { ...env, TMPDIR: tmpDir },
         mounts,
         network,
+        ...(user ? { user } : {}),
       }),
       ...(watchEnd ? { watchEnd } : {}),
     });

@@ -431,6 +431,8 @@ export async function checkSandbox(env: NodeJS.ProcessEnv, given?: Sandbox): Pro
     if (isHarnessError(error)) return fail("sandbox", `${error.message} (${error.code})`, error.fix);
     return fail("sandbox", `the ${sandbox.backend} sandbox failed: ${String(error)}`, "Run harness doctor again after installing bubblewrap 0.8 or later.");
   }
+  if (sandbox.backend === "uid")
+    return pass("sandbox", `uid: a trivial command ran in the sandbox as the first slot uid of HARNESS_SANDBOX_UIDS=${env.HARNESS_SANDBOX_UIDS ?? ""}`);
   return pass("sandbox", `${sandbox.backend}: a trivial command ran in the sandbox`);
 }
 
@@ -465,7 +467,9 @@ export async function checkDisk(env: NodeJS.ProcessEnv, stateDir: string, statfs
   return pass("disk", `${free} MiB free on the file system of ${dir} (at least ${min} wanted)`);
 }
 
-export async function checkStateDir(stateDir: string, repair = false): Promise<PreflightCheck> {
+/** `traversable`: the uid sandbox's state directory, whose slots pass through it (o+x, never read: 0701 passes). */
+export async function checkStateDir(stateDir: string, repair = false, traversable = false): Promise<PreflightCheck> {
+  const closed = traversable ? 0o076 : 0o077;
   const dir = path.resolve(stateDir);
   let stat: import("node:fs").Stats;
   try {
@@ -491,12 +495,12 @@ export async function checkStateDir(stateDir: string, repair = false): Promise<P
       `${dir} belongs to uid ${stat.uid}, not to this user (uid ${uid})`,
       `Run the harness as the directory's owner, or chown it: chown -R ${uid} ${dir}.`,
     );
-  if ((stat.mode & 0o077) !== 0 && repair) {
+  if ((stat.mode & closed) !== 0 && repair) {
     await fs.chmod(dir, 0o700);
     stat = await fs.stat(dir);
   }
   const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
-  if ((stat.mode & 0o077) !== 0)
+  if ((stat.mode & closed) !== 0)
     return fail(
       "state-dir",
       `${dir} is ${mode}: other users of the host can read transcripts and sessions`,
@@ -520,7 +524,7 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightChec
     ...(webhook ? [Promise.resolve(checkWebhookSecret(env.WEBHOOK_SECRET))] : []),
     checkSandbox(env, input.sandbox),
     checkDisk(env, input.stateDir, input.statfs),
-    checkStateDir(input.stateDir, input.repairStateDir),
+    checkStateDir(input.stateDir, input.repairStateDir, env.HARNESS_SANDBOX === "uid"),
   ]);
   const redact = redactorOf(env);
   return checks.map((c) => ({ ...c, detail: redact(c.detail), fix: redact(c.fix) }));

@@ -95,3 +95,51 @@ describe("openAgentSandbox", () => {
     await expect(openAgentSandbox({ ...input("bwrap"), cliPath: path.join(root, "no-such-claude") })).rejects.toMatchObject({ code: "EHARNESS_CLI_MISSING" });
   });
 });
+
+describe.runIf(process.geteuid?.() === 0)("openAgentSandbox with the uid backend (as root)", () => {
+  it("claims a slot: the session's paths are the slot's, the sockets its group's alone, TMPDIR in its HOME; close gives all back", async () => {
+    const base = await fs.mkdtemp(path.join(os.tmpdir(), "harness-agent-sandbox-uid-"));
+    try {
+      await fs.chmod(base, 0o711);
+      for (const dir of ["tree", "agent.git", "objects", "home", "cli"]) await fs.mkdir(path.join(base, dir));
+      await fs.writeFile(path.join(base, "cli", "claude"), "#!/bin/sh\n", { mode: 0o755 });
+      await fs.writeFile(path.join(base, "bootstrap.md"), "prompt", { mode: 0o600 });
+      const lockDir = path.join(base, "locks");
+      const opened = await openAgentSandbox({
+        ...input("bwrap"),
+        sandbox: createSandbox("uid", { uids: "29600-29601", lockDir, stateRoot: base }),
+        worktree: path.join(base, "tree"),
+        agentGitDir: path.join(base, "agent.git"),
+        objectsDir: path.join(base, "objects"),
+        home: path.join(base, "home"),
+        readOnlyFiles: [path.join(base, "bootstrap.md")],
+        cliPath: path.join(base, "cli", "claude"),
+      });
+      let closed = false;
+      try {
+        const command = opened.wrap?.("/ignored", ["-p", "task"], { ...opened.modelEnv, PATH: "/usr/bin", HOME: path.join(base, "home") });
+        const args = command?.args ?? [];
+        expect(args).toContain("--reuid=29600");
+        expect(command?.env.TMPDIR).toBe(path.join(base, "home", ".tmp"));
+        expect(JSON.stringify(command)).not.toContain(REAL_KEY);
+        // The forwarder links to the sockets at their host paths.
+        const listen = args[args.indexOf("--listen") + 1] ?? "";
+        const socket = /=(\S+model\.sock)$/.exec(listen)?.[1] ?? "";
+        const runDir = path.dirname(socket);
+        expect([(await fs.stat(runDir)).mode & 0o777, (await fs.stat(runDir)).gid]).toEqual([0o710, 29600]);
+        expect([(await fs.stat(socket)).mode & 0o777, (await fs.stat(socket)).gid]).toEqual([0o660, 29600]);
+        for (const dir of ["tree", "agent.git", "home", "home/.tmp"]) expect((await fs.stat(path.join(base, dir))).uid, dir).toBe(29600);
+        expect((await fs.stat(path.join(base, "bootstrap.md"))).mode & 0o777).toBe(0o640);
+        await opened.close();
+        closed = true;
+        for (const dir of ["tree", "agent.git", "home", "home/.tmp"]) expect((await fs.stat(path.join(base, dir))).uid, dir).toBe(0);
+        expect((await fs.stat(path.join(base, "bootstrap.md"))).mode & 0o777).toBe(0o600);
+        expect(await fs.readdir(lockDir)).toEqual([]);
+      } finally {
+        if (!closed) await opened.close();
+      }
+    } finally {
+      await fs.rm(base, { recursive: true, force: true });
+    }
+  });
+});

@@ -174,6 +174,36 @@ describe("sandbox", () => {
     expect((await checkSandbox({ HARNESS_BWRAP: path.join(root, "no-bwrap") })).ok).toBe("fail");
     expect(await checkSandbox({ HARNESS_UNSAFE_NO_SANDBOX: "1" })).toMatchObject({ ok: "warn", detail: expect.stringContaining("UNSAFE") });
   });
+
+  it("uid: an unset range fails with the variable to set; as root with a range it passes", async () => {
+    expect(await checkSandbox({ HARNESS_SANDBOX: "uid" })).toMatchObject({ ok: "fail", fix: expect.stringContaining("HARNESS_SANDBOX_UIDS=20001-20008") });
+    if (process.geteuid?.() === 0) {
+      // The state directory's parent must let the slots through: the test root is 0700, so it fails there…
+      const env = { HARNESS_SANDBOX: "uid", HARNESS_SANDBOX_UIDS: "29400-29401", HARNESS_STATE_DIR: path.join(root, "uid-state") };
+      expect(await checkSandbox(env)).toMatchObject({ ok: "fail", detail: expect.stringContaining("closed to other users") });
+      // …and passes in a directory others may traverse.
+      const open = await fs.mkdtemp(path.join(os.tmpdir(), "harness-preflight-uid-"));
+      try {
+        await fs.chmod(open, 0o711);
+        expect(await checkSandbox({ ...env, HARNESS_STATE_DIR: path.join(open, "state") })).toMatchObject({
+          ok: "pass",
+          detail: expect.stringContaining("HARNESS_SANDBOX_UIDS=29400-29401"),
+        });
+      } finally {
+        await fs.rm(open, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it("uid: a state dir others may traverse but not read (0701) passes, 0705 fails", async () => {
+    const dir = path.join(root, "state-0701");
+    await fs.mkdir(dir);
+    await fs.chmod(dir, 0o701);
+    expect((await checkStateDir(dir, false, true)).ok).toBe("pass");
+    expect((await checkStateDir(dir)).ok).toBe("fail");
+    await fs.chmod(dir, 0o705);
+    expect((await checkStateDir(dir, false, true)).ok).toBe("fail");
+  });
 });
 
 describe("disk and state-dir", () => {

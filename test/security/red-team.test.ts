@@ -41,8 +41,15 @@ const CANARIES = {
   model: canary("model"),
   keyFile: canary("keyfile"),
 };
+/** Not a credential: a host file any user may read, which the uid backend (no filesystem view of its own) shows by design. */
+const WORLD_READABLE = canary("world");
 
 let root: string;
+/** The uid backend's runs (as root only): a directory others may traverse, not list. */
+let uidRoot: string;
+const AS_ROOT = process.geteuid?.() === 0;
+/** Slot uids of this file's uid runs: a range no other test file uses. */
+const UID_RANGE = "29300-29303";
 let github: FakeGitHub;
 let model: ModelServer;
 const scenarios: Scenario[] = [];
@@ -76,11 +83,16 @@ interface WorkerRun {
 }
 
 /** The real `harness worker --once` in one node process, with the host's canary credentials in its environment. */
-async function runWorker(repo: string, opts: { state: string; agents?: number; unsafe?: boolean; onPid?: (pid: number) => void }): Promise<WorkerRun> {
-  const keyFile = path.join(root, "app-key.pem");
+async function runWorker(
+  repo: string,
+  opts: { state: string; agents?: number; unsafe?: boolean; onPid?: (pid: number) => void; uid?: boolean },
+): Promise<WorkerRun> {
+  // The uid backend's runs keep their files in uidRoot (traversable by others, as a root host's /var/lib is).
+  const base = opts.uid ? uidRoot : root;
+  const keyFile = path.join(base, "app-key.pem");
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
-    HOME: path.join(root, "home"),
+    HOME: path.join(base, "home"),
     LANG: "C.UTF-8",
     GITHUB_TOKEN: github.token,
     GITHUB_API_URL: github.apiUrl,
@@ -94,6 +106,7 @@ async function runWorker(repo: string, opts: { state: string; agents?: number; u
     PRIVATE_KEY_PATH: keyFile,
     HARNESS_HOST_CANARY: CANARIES.env,
     ...(opts.unsafe ? { HARNESS_UNSAFE_NO_SANDBOX: "1" } : {}),
+    ...(opts.uid ? { HARNESS_SANDBOX: "uid", HARNESS_SANDBOX_UIDS: UID_RANGE } : {}),
   };
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, "worker", "--agents", String(opts.agents ?? 1), "--once"], {
     cwd: ROOT,
@@ -202,6 +215,13 @@ beforeAll(async () => {
   await fs.mkdir(path.join(root, "home"), { recursive: true });
   await fs.mkdir(path.join(root, "markers"), { recursive: true });
   await fs.writeFile(path.join(root, "app-key.pem"), `-----BEGIN PRIVATE KEY-----\n${CANARIES.keyFile}\n-----END PRIVATE KEY-----\n`, { mode: 0o600 });
+  if (AS_ROOT) {
+    uidRoot = await fs.mkdtemp(path.join(os.tmpdir(), "harness-redteam-uid-"));
+    await fs.chmod(uidRoot, 0o711);
+    await fs.mkdir(path.join(uidRoot, "home"), { mode: 0o700 });
+    await fs.writeFile(path.join(uidRoot, "app-key.pem"), `-----BEGIN PRIVATE KEY-----\n${CANARIES.keyFile}\n-----END PRIVATE KEY-----\n`, { mode: 0o600 });
+    await fs.writeFile(path.join(uidRoot, "world-readable.txt"), `${WORLD_READABLE}\n`, { mode: 0o644 });
+  }
   github = await startFakeGitHub({ dir: path.join(root, "github") });
   model = await startModelServer({ scenarios });
 });
@@ -215,6 +235,9 @@ afterAll(async () => {
   await model?.close();
   await github?.close();
   await fs.rm(root, { recursive: true, force: true });
+  if (uidRoot) await fs.rm(uidRoot, { recursive: true, force: true });
+  // A uid run's survivors.sh copies a binary into the host's shared /tmp (the process is gone, the file is not).
+  for (const tag of survivorTags) await fs.rm(`/tmp/kworker-${tag}`, { force: true });
 });
 
 /** The names `ls -la` lists in one directory's section, without . and .. */
@@ -463,6 +486,206 @@ describe("network: the agent reaches the model and the allowed hosts, nothing el
         expect(lines).toContain(`direct http://${other}/ 000`);
         expect(lines.find((l) => l.startsWith("proxy ") && l.includes(apiHost))).toMatch(/ 403$/);
         expect(lines.find((l) => l.startsWith("direct ") && l.includes(apiHost))).toMatch(/ 000$/);
+      } finally {
+        for (const server of servers) server.close();
+      }
+    },
+    TEST_LIMIT_MS,
+  );
+});
+
+/**
+ * The same attacks against the `uid` backend (a harness running as root: each
+ * session as a slot uid of HARNESS_SANDBOX_UIDS, in its own PID and network
+ * namespace, the filesystem closed by ownership and modes). Only as root.
+ */
+describe.runIf(AS_ROOT)("the uid backend (harness as root)", () => {
+  /**
+   * What uid cannot stop by design, each shown by an attack that succeeds:
+   * - host files any user may read (mode o+r: /etc, installed software, a HOME left 0755)
+   *   are readable, as there is no filesystem view of its own; secrets must be 0600/0700.
+   */
+  const BY_DESIGN = { worldReadable: "no mount namespace view: a world-readable host file is readable by the slot uid" };
+
+  it(
+    "reaches no credential: no harness process, key file, state directory, transcript, other HOME or git credential",
+    async () => {
+      const repo = await newRepo();
+      const state = path.join(uidRoot, `state-${repo}`);
+      const name = `uid-secrets-${repo}`;
+      const keyFile = path.join(uidRoot, "app-key.pem");
+      scenarios.push(attack(name, "secrets.sh", [keyFile, state, new StateDir(state).worktree(OWNER, repo, 999), path.join(uidRoot, "world-readable.txt")]));
+      const issue = await queue(repo, name);
+      const run = await runWorker(repo, { state, uid: true });
+      expect(run.code, run.output.slice(-3000)).toBe(0);
+      expect(committed(repo, issue, state, "loot/ran")).toBe("done");
+      const environ = committed(repo, issue, state, "loot/environ.txt") ?? "";
+      expect(environ).toContain("HARNESS_AGENT_ID=");
+      expect(environ).toContain("ANTHROPIC_API_KEY=sk-ant-harness-placeholder");
+      // Its own PID namespace: PID 1 is the sandbox's init, no host process is listed.
+      const cmdlines = committed(repo, issue, state, "loot/cmdline.txt") ?? "";
+      expect(cmdlines).toContain("sandbox-init");
+      expect(cmdlines).not.toContain("worker --agents");
+      expect(committed(repo, issue, state, "loot/key-file.txt")).toMatch(/Permission denied/);
+      // The state directory may be traversed, never listed; the transcripts cannot be found.
+      expect(committed(repo, issue, state, "loot/state-dir.txt")).toMatch(/Permission denied/);
+      expect(committed(repo, issue, state, "loot/transcripts.txt")).toMatch(/No such file or directory|Permission denied/);
+      expect(committed(repo, issue, state, "loot/credential-files.txt")).toMatch(/shadow: Permission denied/);
+      expect(committed(repo, issue, state, "loot/credential-files.txt")).toMatch(/\/root\/\.git-credentials: Permission denied/);
+      expectNoCanary(await everythingGitHubGot(), "what GitHub received");
+      expectNoCanary(run.output, "the worker's output");
+      // What the attack read, as the harness committed it (kept on the host: the publish gate takes the
+      // placeholder key in the loot's environment for a credential).
+      const files = ["environ", "cmdline", "ancestors", "mem", "key-file", "state-dir", "transcripts", "others", "credential-files", "credential-fill", "env"];
+      expectNoCanary(files.map((f) => committed(repo, issue, state, `loot/${f}.txt`) ?? "").join("\n"), "the attack's loot");
+      // By design (BY_DESIGN.worldReadable): a file any user may read, the slot reads too.
+      expect(committed(repo, issue, state, "loot/world.txt"), BY_DESIGN.worldReadable).toBe(WORLD_READABLE);
+      // On the host: the state directory open to traversal only, every session file the harness's
+      // alone again (the bootstrap prompt, readable by the slot's group during the session, too).
+      expect((await fs.stat(state)).mode & 0o777).toBe(0o701);
+      for (const session of await fs.readdir(path.join(state, "sessions"))) {
+        for (const file of ["transcript.jsonl", "stderr.log", "bootstrap.md"]) {
+          const stat = await fs.stat(path.join(state, "sessions", session, file));
+          expect([stat.mode & 0o777, stat.uid, stat.gid], file).toEqual([0o600, 0, 0]);
+        }
+        expect((await fs.stat(path.join(state, "sessions", session, "home"))).uid).toBe(0);
+      }
+      for (const dir of ["claims", "agents", "git-home"]) {
+        const stat = await fs.stat(path.join(state, dir)).catch(() => null);
+        if (stat) expect(stat.mode & 0o077, dir).toBe(0);
+      }
+    },
+    TEST_LIMIT_MS,
+  );
+
+  it(
+    "git plants at the clone's path are refused by its modes and run nowhere, in this issue or the next",
+    async () => {
+      const repo = await newRepo({ "src/app.js": "export const app = 1;\n" });
+      const state = path.join(uidRoot, `state-${repo}`);
+      const markers = path.join(uidRoot, `markers-${repo}`);
+      // The markers directory is the attack's: world-writable, so a planted command run as any user would leave its mark.
+      await fs.mkdir(markers, { mode: 0o777 });
+      await fs.chmod(markers, 0o777);
+      const clone = new StateDir(state).clone(OWNER, repo);
+      const main = git(github.repoPath(OWNER, repo), "rev-parse", "main");
+      const name = `uid-plant-${repo}`;
+      scenarios.push(attack(name, "git-plant.sh", [markers, clone]));
+      const next = `uid-next-${repo}`;
+      scenarios.push({
+        name: next,
+        match: `[scenario:${next}]`,
+        turns: [{ toolCalls: [{ name: "Write", input: { file_path: "{{cwd}}/next.txt", content: "the next issue\n" } }] }, { text: "Wrote next.txt." }],
+      });
+      const first = await queue(repo, name);
+      const run1 = await runWorker(repo, { state, uid: true });
+      expect(run1.code, run1.output.slice(-3000)).toBe(0);
+      expect(pushed(repo, first, "loot/ran")).toBe("done");
+      expect(pushed(repo, first, "loot/git.txt")).toContain("agent commit: 0");
+      expect(await fs.readFile(path.join(clone, "config"), "utf8")).not.toContain(markers);
+      expect(await fs.stat(path.join(clone, "info", "attributes")).catch(() => null)).toBeNull();
+      expect(pushed(repo, first, "planted.txt")).toBe("planted by the agent");
+      const second = await queue(repo, next);
+      const run2 = await runWorker(repo, { state, uid: true });
+      expect(run2.code, run2.output.slice(-3000)).toBe(0);
+      expect(pushed(repo, second, "next.txt")).toBe("the next issue");
+      expect(await fs.readdir(markers)).toEqual([]);
+      expect(await fs.readFile(path.join(clone, "config"), "utf8")).not.toMatch(/ext::|fsmonitor|hooksPath|sshCommand|filter|textconv|credential/);
+      expect(git(github.repoPath(OWNER, repo), "rev-parse", "main")).toBe(main);
+    },
+    TEST_LIMIT_MS,
+  );
+
+  it(
+    "survivors (setsid, nohup, double fork, env -i, a renamed binary) die with the PID namespace",
+    async () => {
+      const repo = await newRepo();
+      const state = path.join(uidRoot, `state-${repo}`);
+      const tag = `t${randomBytes(6).toString("hex")}`;
+      survivorTags.push(tag);
+      const name = `uid-survivors-${repo}`;
+      scenarios.push(attack(name, "survivors.sh", [tag, state]));
+      const issue = await queue(repo, name);
+      const run = await runWorker(repo, { state, uid: true });
+      expect(run.code, run.output.slice(-3000)).toBe(0);
+      expect(pushed(repo, issue, "loot/ps.txt")).toContain(`survivor-${tag}-env-i`);
+      expect(await processesWith(tag)).toEqual([]);
+    },
+    TEST_LIMIT_MS,
+  );
+
+  it(
+    "two agents in parallel run as different uids; neither reads nor writes the other's worktree",
+    async () => {
+      const repo = await newRepo();
+      const state = path.join(uidRoot, `state-${repo}`);
+      const stateDir = new StateDir(state);
+      const secretA = canary("agenta");
+      const secretB = canary("agentb");
+      const probe = (mine: string, other: string): string =>
+        [
+          `echo ${mine} > mine.txt; id -u > uid.txt`,
+          "for i in $(seq 1 20); do",
+          `  cat ${other}/mine.txt >> seen.txt 2>&1; echo intruder > ${other}/intruder.txt 2>>seen.txt; ls ${other} >> seen.txt 2>&1`,
+          "  sleep 0.2",
+          "done",
+        ].join("\n");
+      const a = `uid-pair-a-${repo}`;
+      const b = `uid-pair-b-${repo}`;
+      for (const [name, mine, other] of [
+        [a, secretA, stateDir.worktree(OWNER, repo, 2)],
+        [b, secretB, stateDir.worktree(OWNER, repo, 1)],
+      ] as const) {
+        scenarios.push({
+          name,
+          match: `[scenario:${name}]`,
+          turns: [{ toolCalls: [{ name: "Bash", input: { command: probe(mine, other), description: "probe" } }] }, { text: "Done." }],
+        });
+      }
+      expect(await queue(repo, a)).toBe(1);
+      expect(await queue(repo, b)).toBe(2);
+      const run = await runWorker(repo, { state, agents: 2, uid: true });
+      expect(run.code, run.output.slice(-3000)).toBe(0);
+      expect(pushed(repo, 1, "mine.txt")).toBe(secretA);
+      expect(pushed(repo, 2, "mine.txt")).toBe(secretB);
+      expect(pushed(repo, 1, "uid.txt")).not.toBe(pushed(repo, 2, "uid.txt"));
+      const seenA = pushed(repo, 1, "seen.txt") ?? "";
+      const seenB = pushed(repo, 2, "seen.txt") ?? "";
+      expect(seenA).toMatch(/Permission denied|No such file or directory/);
+      expect(seenA).not.toContain(secretB);
+      expect(seenB).not.toContain(secretA);
+      expect(pushed(repo, 1, "intruder.txt")).toBeNull();
+      expect(pushed(repo, 2, "intruder.txt")).toBeNull();
+    },
+    TEST_LIMIT_MS,
+  );
+
+  it(
+    "network: the model and the allowed host through the harness's sockets; direct connections and other hosts fail",
+    async () => {
+      const servers: http.Server[] = [];
+      const serve = async (host: string): Promise<string> => {
+        const server = http.createServer((_req, res) => res.end("reachable"));
+        servers.push(server);
+        await new Promise<void>((resolve) => server.listen(0, host, resolve));
+        const address = server.address();
+        return `${host}:${typeof address === "object" && address ? address.port : 0}`;
+      };
+      try {
+        const allowed = await serve("127.0.0.2");
+        const other = await serve("127.0.0.3");
+        const repo = await newRepo({ ".github/harness.yml": `sandbox:\n  allowHosts: ["${allowed}"]\n` });
+        const state = path.join(uidRoot, `state-${repo}`);
+        const name = `uid-egress-${repo}`;
+        scenarios.push(attack(name, "egress.sh", [`http://${allowed}/`, `http://${other}/`, `${github.apiUrl}/repos/${OWNER}/${repo}`]));
+        const issue = await queue(repo, name);
+        const run = await runWorker(repo, { state, uid: true });
+        expect(run.code, run.output.slice(-3000)).toBe(0);
+        const lines = (pushed(repo, issue, "loot/egress.txt") ?? "").split("\n");
+        expect(lines).toContain(`proxy http://${allowed}/ 200`);
+        expect(lines).toContain(`direct http://${allowed}/ 000`);
+        expect(lines).toContain(`proxy http://${other}/ 403`);
+        expect(lines).toContain(`direct http://${other}/ 000`);
       } finally {
         for (const server of servers) server.close();
       }

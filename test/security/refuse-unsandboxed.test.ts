@@ -66,6 +66,14 @@ describe.each([
     expect(stderr).toContain("apt-get install bubblewrap");
   });
 
+  it("uid: refuses without HARNESS_SANDBOX_UIDS, and names it", async () => {
+    const { code, stderr } = await run(args, { HARNESS_SANDBOX: "uid" });
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("EHARNESS_SANDBOX");
+    // As root the range is what is missing; as another user, root itself.
+    expect(stderr).toMatch(process.geteuid?.() === 0 ? /HARNESS_SANDBOX_UIDS=20001-20008/ : /needs a harness running as root/);
+  });
+
   it("refuses when bubblewrap cannot make namespaces, and names the sysctl", async () => {
     const { code, stderr } = await run(args, { HARNESS_BWRAP: path.join(root, "bwrap-denied") });
     expect(code).not.toBe(0);

