@@ -356,6 +356,28 @@ export class FakeGitHub {
     this.store.installationSelection.set(installationId, new Set(ids));
   }
 
+  /**
+   * The permissions of the App's installation on `owner` (as its settings page grants them),
+   * replacing the defaults (issues, pull_requests, contents and actions write, metadata read; no
+   * `workflows`). Installation tokens minted from now on carry them, in the token response too;
+   * with `workflows: "write"` they may push changes to `.github/workflows/`, else such a push is
+   * refused as GitHub refuses it.
+   */
+  setInstallationPermissions(owner: string, permissions: Record<string, "read" | "write">): void {
+    const installationId = this.installationIds.get(owner.toLowerCase());
+    if (installationId === undefined) throw new Error(`fake-github: no installation on ${owner} (create one of its repositories first)`);
+    this.store.installationPermissions.set(installationId, { ...permissions });
+  }
+
+  /**
+   * The OAuth scopes of a static or personal token (`fake.token`, `userToken`, `addUserToken`):
+   * null, the default, is every scope. Without `workflow`, a push that touches
+   * `.github/workflows/` is refused as GitHub refuses a personal access token.
+   */
+  setTokenScopes(token: string, scopes: readonly string[] | null): void {
+    this.auth.setTokenScopes(token, scopes);
+  }
+
   /** Opens an issue (state only, unless `deliver: true`, which sends `issues.opened`). */
   async createIssue(
     owner: string,

@@ -27,6 +27,11 @@ export class Store {
    * by installation id. An installation not listed reaches all of its account's repositories.
    */
   readonly installationSelection = new Map<number, Set<number>>();
+  /**
+   * Installations whose permissions were set (`fake.setInstallationPermissions`), by id; the
+   * others have the fake's defaults (`DEFAULT_INSTALLATION_PERMISSIONS` of routes/apps.ts).
+   */
+  readonly installationPermissions = new Map<number, Record<string, "read" | "write">>();
   /** Codes of App manifests (`fake.manifestCode`), each good for one conversion. */
   readonly manifestCodes = new Map<string, Record<string, unknown>>();
   private nextId = 1000;
