@@ -74,7 +74,8 @@ export function handleGitHttp(req: IncomingMessage, res: ServerResponse, url: UR
             runBackend(raw);
             return;
           }
-          res.writeHead(200, { "content-type": "application/x-git-receive-pack-result", "cache-control": "no-cache" }).end(report);
+          deps.store.record({ actor: identity.user.login, repo: `${target.owner.login}/${target.name}`, action: "git.push-refused", detail: report.refused });
+          res.writeHead(200, { "content-type": "application/x-git-receive-pack-result", "cache-control": "no-cache" }).end(report.body);
           log(200);
         },
         () => runBackend(raw),
@@ -159,11 +160,16 @@ export function handleGitHttp(req: IncomingMessage, res: ServerResponse, url: UR
 }
 
 /** receive-pack's refusal report when the push's new commits touch a workflow, else null (let it through). */
-async function guardWorkflows(repo: RepoRecord, raw: Buffer, encoding: string | undefined, identity: Identity): Promise<Buffer | null> {
+async function guardWorkflows(
+  repo: RepoRecord,
+  raw: Buffer,
+  encoding: string | undefined,
+  identity: Identity,
+): Promise<{ body: Buffer; refused: Record<string, string> } | null> {
   const push = parseReceivePack(decodeBody(raw, encoding));
   if (push === null) return null;
   const touched = await workflowChanges(repo.path, push);
   if (touched.size === 0) return null;
   const reasons = new Map([...touched].map(([ref, path]) => [ref, workflowRefusalReason(identity, path)]));
-  return refusalReport(push, reasons);
+  return { body: refusalReport(push, reasons), refused: Object.fromEntries(touched) };
 }
