@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Auth } from "./auth.js";
-import { gitEnv } from "./git.js";
+import { gitEnv, readRef, ZERO_SHA } from "./git.js";
 import { hasPermission, type Store } from "./store.js";
 import type { Identity, RepoRecord } from "./types.js";
 import { decodeBody, mayWriteWorkflows, parseReceivePack, refusalReport, workflowChanges, workflowRefusalReason } from "./workflow-guard.js";
@@ -61,31 +61,53 @@ export function handleGitHttp(req: IncomingMessage, res: ServerResponse, url: UR
 
   const target = repo;
   // A credential that may not write workflows: the push is read first, and refused as GitHub
-  // refuses it when its new commits touch `.github/workflows/` (workflow-guard.ts).
-  if (write && method === "POST" && auth.kind === "ok" && !mayWriteWorkflows(auth.identity)) {
-    const identity = auth.identity;
+  // refuses it when its new commits touch `.github/workflows/` (workflow-guard.ts). With ref
+  // read lag on, the push is read too: the refs it moves then lag in REST reads.
+  const guard = write && method === "POST" && auth.kind === "ok" && !mayWriteWorkflows(auth.identity);
+  const lagging = write && method === "POST" && deps.store.readLag.refReads > 0;
+  if (guard || lagging) {
     const chunks: Buffer[] = [];
     req.on("data", (b: Buffer) => chunks.push(b));
     req.on("end", () => {
       const raw = Buffer.concat(chunks);
-      void guardWorkflows(repo, raw, req.headers["content-encoding"], identity).then(
+      let push: ReturnType<typeof parseReceivePack> = null;
+      try {
+        push = parseReceivePack(decodeBody(raw, req.headers["content-encoding"]));
+      } catch {
+        push = null; // receive-pack will say what is wrong with the request
+      }
+      const commands = lagging ? (push?.commands ?? []) : [];
+      if (!guard || auth.kind !== "ok" || push === null) {
+        runBackend(raw, commands);
+        return;
+      }
+      const identity = auth.identity;
+      void guardWorkflows(target, push, identity).then(
         (report) => {
           if (report === null) {
-            runBackend(raw);
+            runBackend(raw, commands);
             return;
           }
           deps.store.record({ actor: identity.user.login, repo: `${target.owner.login}/${target.name}`, action: "git.push-refused", detail: report.refused });
           res.writeHead(200, { "content-type": "application/x-git-receive-pack-result", "cache-control": "no-cache" }).end(report.body);
           log(200);
         },
-        () => runBackend(raw),
+        () => runBackend(raw, commands),
       );
     });
     return;
   }
-  runBackend(null);
+  runBackend(null, []);
 
-  function runBackend(body: Buffer | null): void {
+  /** Marks each ref the push moved (as it asked) to read as its previous value for a while (setReadLag). */
+  async function lagRefs(moved: Array<{ oldSha: string; newSha: string; ref: string }>): Promise<void> {
+    for (const c of moved) {
+      const now = await readRef(target.path, c.ref);
+      if (now === (c.newSha === ZERO_SHA ? null : c.newSha)) deps.store.refWritten(target, c.ref, c.oldSha === ZERO_SHA ? null : c.oldSha);
+    }
+  }
+
+  function runBackend(body: Buffer | null, moved: Array<{ oldSha: string; newSha: string; ref: string }>): void {
     const env = gitEnv({
       GIT_PROJECT_ROOT: deps.projectRoot,
       GIT_HTTP_EXPORT_ALL: "1",
@@ -152,9 +174,12 @@ export function handleGitHttp(req: IncomingMessage, res: ServerResponse, url: UR
         res.writeHead(500, { "content-type": "text/plain" });
         res.write(Buffer.concat(stderr));
       }
-      res.end();
-      log(status);
-      if (write && method === "POST" && code === 0 && auth.kind === "ok") deps.onPush(target, auth.identity);
+      // The refs the push moved lag in REST reads (before the answer ends, so any read after it lags).
+      void lagRefs(code === 0 ? moved : []).finally(() => {
+        res.end();
+        log(status);
+        if (write && method === "POST" && code === 0 && auth.kind === "ok") deps.onPush(target, auth.identity);
+      });
     });
   }
 }
@@ -162,12 +187,9 @@ export function handleGitHttp(req: IncomingMessage, res: ServerResponse, url: UR
 /** receive-pack's refusal report when the push's new commits touch a workflow, else null (let it through). */
 async function guardWorkflows(
   repo: RepoRecord,
-  raw: Buffer,
-  encoding: string | undefined,
+  push: NonNullable<ReturnType<typeof parseReceivePack>>,
   identity: Identity,
 ): Promise<{ body: Buffer; refused: Record<string, string> } | null> {
-  const push = parseReceivePack(decodeBody(raw, encoding));
-  if (push === null) return null;
   const touched = await workflowChanges(repo.path, push);
   if (touched.size === 0) return null;
   const reasons = new Map([...touched].map(([ref, path]) => [ref, workflowRefusalReason(identity, path)]));

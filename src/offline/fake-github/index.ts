@@ -435,10 +435,15 @@ export class FakeGitHub {
 
   /**
    * Read-after-write lag, deterministic (counted in reads): a pull request created from now on
-   * is missing from `GET …/pulls` for the next `pullLists` list reads of its repository (0: off).
+   * is missing from `GET …/pulls` for the next `pullLists` list reads of its repository (0: off);
+   * a ref written from now on (REST create, update or delete, or a git push) reads as its
+   * previous value (404 when it had none) in `GET …/git/ref/…` for the next `refReads` reads of
+   * it (0: off). Git's own ref advertisement (fetch, ls-remote) never lags.
    */
-  setReadLag(lag: { pullLists?: number }): void {
+  setReadLag(lag: { pullLists?: number; refReads?: number }): void {
     this.store.readLag.pullLists = Math.max(0, lag.pullLists ?? 0);
+    this.store.readLag.refReads = Math.max(0, lag.refReads ?? 0);
+    if (this.store.readLag.refReads === 0) this.store.staleRefs.clear();
   }
 
   /** Hides an existing pull request from the next `reads` list reads (a lagging replica). */

@@ -19,7 +19,12 @@ export class Store {
    * Read-after-write lag (`fake.setReadLag`), counted in reads, never in time: a new pull
    * request stays out of `pulls/list` for `pullLists` list reads of its repository.
    */
-  readonly readLag = { pullLists: 0 };
+  readonly readLag = { pullLists: 0, refReads: 0 };
+  /**
+   * Refs whose `GET …/git/ref/…` still answers the value before the last write (null: 404), and
+   * how many more reads do, keyed by `staleRefKey` (`setReadLag({refReads})`).
+   */
+  readonly staleRefs = new Map<string, { sha: string | null; reads: number }>();
   /** Pull request ids still hidden from lists, and how many more list reads hide them. */
   readonly hiddenPulls = new Map<number, number>();
   /**
@@ -99,9 +104,26 @@ export class Store {
     return [...this.repos.values()].filter((r) => r.installationId === installationId && (!selected || selected.has(r.id)));
   }
 
+  /** A write moved `ref` from `previous` (null: it did not exist): reads lag behind it when configured. */
+  refWritten(repo: RepoRecord, ref: string, previous: string | null): void {
+    if (this.readLag.refReads > 0) this.staleRefs.set(staleRefKey(repo, ref), { sha: previous, reads: this.readLag.refReads });
+  }
+
+  /** What a REST read of `ref` answers: the value before the last write while it lags, else `actual`. */
+  refRead(repo: RepoRecord, ref: string, actual: string | null): string | null {
+    const key = staleRefKey(repo, ref);
+    const stale = this.staleRefs.get(key);
+    if (!stale) return actual;
+    if (stale.reads <= 1) this.staleRefs.delete(key);
+    else stale.reads -= 1;
+    return stale.sha;
+  }
+
   record(change: Omit<ChangeRecord, "at">): void {
     this.changes.push({ at: Date.now(), ...change });
   }
 }
 
 export const fullName = (repo: RepoRecord): string => `${repo.owner.login}/${repo.name}`;
+
+const staleRefKey = (repo: RepoRecord, ref: string): string => `${repo.id} ${ref}`;
