@@ -122,4 +122,27 @@ describe("workflow changes with a token (fake GitHub, real CLI)", () => {
     expect(git(stack.state.clone("tok", REPO), "show", `refs/kept/${branch}/attempt-1:.github/workflows/ci.yml`)).toContain("on: push");
     github.assertNoViolations();
   });
+
+  it("with the `workflow` scope, and ref reads lagging behind writes: claimed, pushed, opened and released once", async () => {
+    const { github } = stack;
+    github.setTokenScopes(github.token, null);
+    // Every ref written from now on reads as its previous value twice (lease claim, renewals, release).
+    github.setReadLag({ refReads: 2 });
+    try {
+      const { number, branch } = await workflowIssue(stack, "lagged");
+      const result = stack.results.find((r) => r.repository === `lagged/${REPO}` && r.issue === number);
+      expect(result?.error ?? null).toBeNull();
+      expect(result?.outcome).toBe("success");
+      expect(git(github.repoPath("lagged", REPO), "show", `refs/heads/${branch}:.github/workflows/ci.yml`)).toContain("on: push");
+      expect(await github.listPulls("lagged", REPO)).toHaveLength(1);
+      expect(github.getIssue("lagged", REPO, number).labelNames).toContain("harness:done");
+      const lease = await github.readRef("lagged", REPO, `refs/harness/leases/issue-${number}`);
+      const record = JSON.parse((await github.readCommit("lagged", REPO, lease ?? ""))?.message ?? "{}") as { state?: string };
+      expect(record.state).toBe("released");
+      expect(stack.events.some((e) => e.type === "fenced")).toBe(false);
+    } finally {
+      github.setReadLag({ refReads: 0 });
+    }
+    github.assertNoViolations();
+  });
 });
