@@ -134,6 +134,10 @@ describe("workflow changes with a token (fake GitHub, real CLI)", () => {
       expect(result?.error ?? null).toBeNull();
       expect(result?.outcome).toBe("success");
       expect(git(github.repoPath("lagged", REPO), "show", `refs/heads/${branch}:.github/workflows/ci.yml`)).toContain("on: push");
+      // The branch was pushed once, not skipped and never forced (git's own record of each update).
+      expect(git(github.repoPath("lagged", REPO), "reflog", "show", "--format=%H", `refs/heads/${branch}`).split("\n")).toEqual([
+        git(github.repoPath("lagged", REPO), "rev-parse", `refs/heads/${branch}`),
+      ]);
       expect(await github.listPulls("lagged", REPO)).toHaveLength(1);
       expect(github.getIssue("lagged", REPO, number).labelNames).toContain("harness:done");
       const lease = await github.readRef("lagged", REPO, `refs/harness/leases/issue-${number}`);
