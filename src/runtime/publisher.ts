@@ -354,7 +354,17 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
     existingPull: null,
     gate: refusal ? "refuse" : "publish",
   });
-  if (plan.push) await pushGated(ctx, workspace, changes);
+  let pushed = plan.push;
+  if (plan.push) {
+    try {
+      await pushGated(ctx, workspace, changes);
+    } catch (error) {
+      // GitHub refused the workflow change (learned only from the push): kept on the host, said on the issue.
+      if (!isHarnessError(error) || error.code !== "EHARNESS_WORKFLOW_PERMISSION") throw error;
+      refusal = error;
+      pushed = false;
+    }
+  }
   if (!plan.refused) await keepSession(ctx, workspace, home);
   const next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), config.labels.interrupted);
   await ctx.comment.finish(
@@ -368,8 +378,8 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
       attempt: { agent: ctx.agentName, number: ctx.attempt },
     }),
   );
-  ctx.log.info({ issue: issueNumber, pushed: plan.push, refused: plan.refused }, "interrupted: work kept");
-  return { label: config.labels.interrupted, labels: next, pullRequest: null, pushed: plan.push, released: false };
+  ctx.log.info({ issue: issueNumber, pushed, refused: refusal !== null }, "interrupted: work kept");
+  return { label: config.labels.interrupted, labels: next, pullRequest: null, pushed, released: false };
 }
 
 /** Tells people why the attempt failed (its comment ends as a summary with the error and fix), marks it failed, gives the lease back. */

@@ -39,10 +39,20 @@ function summaryOf(stack: Stack, owner: string, issue: number): string {
 }
 
 let scenario: Scenario;
+let interruptScenario: Scenario;
 
 beforeAll(async () => {
   scenario = await loadScenario(path.resolve("test/fixtures/scenarios/publish-gate-workflow.yaml"));
+  interruptScenario = await loadScenario(path.resolve("test/fixtures/scenarios/workflow-interrupt.yaml"));
 });
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
 
 describe("workflow changes as a GitHub App (fake GitHub, real CLI)", () => {
   let stack: Stack;
@@ -94,7 +104,7 @@ describe("workflow changes as a GitHub App (fake GitHub, real CLI)", () => {
 describe("workflow changes with a token (fake GitHub, real CLI)", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ scenarios: [scenario], progressIntervalMs: 3_600_000 });
+    stack = await startStack({ scenarios: [scenario, interruptScenario], progressIntervalMs: 3_600_000 });
     // A token with `repo` but not `workflow`: the harness cannot know before pushing.
     stack.github.setTokenScopes(stack.github.token, ["repo"]);
   });
@@ -120,6 +130,31 @@ describe("workflow changes with a token (fake GitHub, real CLI)", () => {
     expect(summary).not.toContain("EHARNESS_PUSH_REJECTED");
     expect(github.getIssue("tok", REPO, number).labelNames).toContain("harness:failed");
     expect(git(stack.state.clone("tok", REPO), "show", `refs/kept/${branch}/attempt-1:.github/workflows/ci.yml`)).toContain("on: push");
+    github.assertNoViolations();
+  });
+
+  it("an interrupted attempt's workflow change refused by GitHub: labeled interrupted, the comment says why, the work kept", async () => {
+    const { github, model } = stack;
+    github.setTokenScopes(github.token, ["repo"]);
+    await github.createRepo({ collaborators: { ada: "write" }, owner: "tok-int", name: REPO, files: { "README.md": "# ci\n" } });
+    const issue = await github.createIssue("tok-int", REPO, { title: "Add CI", body: "[scenario:workflow-interrupt] add CI", user: "ada" });
+    await github.addLabel("tok-int", REPO, issue.number, "harness:queued", { sender: "ada" });
+    await until(() => model.requests.some((r) => r.scenario === "workflow-interrupt" && r.turn === 1), "the long step");
+    await github.comment("tok-int", REPO, issue.number, "/interrupt", { sender: "ada" });
+    await stack.idle();
+
+    const result = stack.results.find((r) => r.repository === `tok-int/${REPO}` && r.issue === issue.number);
+    expect(result?.interrupted).toBe(true);
+    expect(result?.pushed).toBe(false);
+    const branch = `harness/issue-${issue.number}`;
+    expect(github.changes.filter((c) => c.action === "git.push-refused" && c.repo === `tok-int/${REPO}`).map((c) => c.detail)).toEqual([
+      { [`refs/heads/${branch}`]: ".github/workflows/ci.yml" },
+    ]);
+    expect(hasRef(github.repoPath("tok-int", REPO), `refs/heads/${branch}`)).toBe(false);
+    const summary = summaryOf(stack, "tok-int", issue.number);
+    expect(summary).toContain("**EHARNESS_WORKFLOW_PERMISSION**");
+    expect(github.getIssue("tok-int", REPO, issue.number).labelNames).toContain("harness:interrupted");
+    expect(git(stack.state.clone("tok-int", REPO), "show", `refs/kept/${branch}/attempt-1:.github/workflows/ci.yml`)).toContain("on: push");
     github.assertNoViolations();
   });
 
