@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { HarnessError } from "../core/errors.js";
-import { needsFullText, type ChangedPath, type GitFileMode } from "../core/publish-gate.js";
+import { needsFullText, readWorkflowRefusal, WORKFLOW_PUSH_REFUSAL, type ChangedPath, type GitFileMode } from "../core/publish-gate.js";
 
 /**
  * Git for the harness: one shared bare clone per repository, a worktree per
@@ -384,6 +384,18 @@ export class GitRepository {
     // An unclear failure is read back: landed is success, not applied is sent again.
     const { outcome, output } = await this.pushSettled(url, head, ref, credentials, undefined, 3);
     if (outcome !== "landed") {
+      // GitHub's guard on `.github/workflows/`: a refusal about the credential, not the branch.
+      const workflow = readWorkflowRefusal(output);
+      if (workflow !== null) {
+        const reason = output.split("\n").find((line) => WORKFLOW_PUSH_REFUSAL.test(line)) ?? output;
+        throw new HarnessError("EHARNESS_WORKFLOW_PERMISSION", {
+          message: `GitHub refused the push of ${worktree.branch}: ${redactUrl(reason.trim()).slice(0, 500)}`,
+          fix:
+            workflow.credential === "app"
+              ? "Grant the App the Workflows permission (app.yml `workflows: write`), or push the workflow change by hand."
+              : "Give the token the `workflow` scope, or push the workflow change by hand.",
+        });
+      }
       const rejected = outcome === "rejected" || /rejected|non-fast-forward|fetch first|\[remote rejected\]/i.test(output);
       throw new HarnessError(rejected ? "EHARNESS_PUSH_REJECTED" : "EHARNESS_GIT", {
         message: `Pushing ${worktree.branch} failed: ${redactUrl(output).slice(0, 500)}`,

@@ -83,6 +83,10 @@ export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>>
     when: "the publish gate refused what the session changed (workflows, install scripts, symlinks, large files, secrets)",
     fix: "Review the change kept on the host (the comment names the ref); allow it in `publish` of `.github/harness.yml` only if it is wanted.",
   },
+  EHARNESS_WORKFLOW_PERMISSION: {
+    when: "the session changed `.github/workflows/`, and GitHub refuses that push from this App (no `workflows` permission) or token (no `workflow` scope); nothing was pushed",
+    fix: "Grant the App the Workflows permission (app.yml `workflows: write`, then accept it on the installation) or the token the `workflow` scope, then /retry; or make the change by hand from the commit kept on the host.",
+  },
   EHARNESS_PREFLIGHT: {
     when: "`harness app` or `harness worker` found a failed check at start (CLI, model key, GitHub credentials, sandbox, disk, state directory)",
     fix: "Run `harness doctor` on the host: it lists every check with its own fix. Nothing was claimed.",

@@ -52,6 +52,8 @@ export interface GateReason {
   path: string;
   /** One sentence a person reads on the issue or in the pull request. */
   why: string;
+  /** A workflow change GitHub would refuse from this credential (EHARNESS_WORKFLOW_PERMISSION rather than a policy refusal). */
+  workflowPermission?: true;
 }
 
 export type GateDecision = { kind: "publish" } | { kind: "review"; reasons: GateReason[] } | { kind: "refuse"; reasons: GateReason[]; review: GateReason[] };
@@ -72,14 +74,36 @@ const WORKFLOWS_DIR = ".github/workflows/";
  */
 export const WORKFLOW_PUSH_REFUSAL = /refusing to allow an? [^\n]*? to create or update workflow/i;
 
-/** The explanation of a workflow change the App may not push, before or after GitHub's refusal. */
-export function workflowRefusal(filePath: string): GateReason {
+/** Which credential GitHub refused: an App installation (`workflows` permission) or a token (`workflow` scope). */
+export type WorkflowCredential = "app" | "token";
+
+/**
+ * GitHub's refusal of a workflow push read from git's output (the `[remote rejected]` reason):
+ * the file it names (null when it names none) and the kind of credential; null when the output
+ * holds no such refusal.
+ */
+export function readWorkflowRefusal(output: string): { path: string | null; credential: WorkflowCredential } | null {
+  const m = /refusing to allow (an? [^\n]*?) to create or update workflow `?([^`\n)]*?)`? without `?(workflows?)`? (permission|scope)/i.exec(output);
+  if (!m) return WORKFLOW_PUSH_REFUSAL.test(output) ? { path: null, credential: /GitHub App/i.test(output) ? "app" : "token" } : null;
+  const path = (m[2] ?? "").trim();
+  return { path: path === "" ? null : path, credential: /GitHub App/i.test(m[1] ?? "") ? "app" : "token" };
+}
+
+/** The explanation of a workflow change this credential may not push, before or after GitHub's refusal. */
+export function workflowRefusal(filePath: string, credential: WorkflowCredential = "app"): GateReason {
   return {
     path: filePath,
     why:
-      "changes a GitHub Actions workflow, and GitHub refuses such a push from an App without the `workflows: write` permission " +
-      "(a person can push this commit from the host, or grant the App that permission and /retry)",
+      credential === "app"
+        ? "changes a GitHub Actions workflow, and GitHub refuses such a push from an App without the `workflows: write` permission"
+        : "changes a GitHub Actions workflow, and GitHub refuses such a push from a token without the `workflow` scope",
+    workflowPermission: true,
   };
+}
+
+/** Whether a change adds, changes, deletes or renames something under `.github/workflows/`. */
+export function touchesWorkflows(change: ChangedPath): boolean {
+  return pathsOf(change).some((p) => p.startsWith(WORKFLOWS_DIR));
 }
 
 const MODE_OF_SYMLINK = "120000";
@@ -236,7 +260,7 @@ export function decidePublication(input: GateInput): GateDecision {
       const why = secretIn(change.addedText, input.secrets);
       if (why !== null) refused.push({ path: change.path, why });
     }
-    if (input.canWriteWorkflows === false && pathsOf(change).some((p) => p.startsWith(WORKFLOWS_DIR))) refused.push(workflowRefusal(change.path));
+    if (input.canWriteWorkflows === false && touchesWorkflows(change)) refused.push(workflowRefusal(change.path));
 
     for (const p of pathsOf(change)) {
       const glob = publish.reviewPaths.find((g) => matchesGlob(g, p));

@@ -1,7 +1,17 @@
 import type { HarnessConfig } from "../core/config.js";
 import { HarnessError, isHarnessError } from "../core/errors.js";
 import { planPublication, type PublicationPlan } from "../core/publication-plan.js";
-import { decidePublication, renderGateReasons, WORKFLOW_PUSH_REFUSAL, workflowRefusal, type ChangedPath, type GateDecision } from "../core/publish-gate.js";
+import {
+  decidePublication,
+  readWorkflowRefusal,
+  renderGateReasons,
+  touchesWorkflows,
+  workflowRefusal,
+  type ChangedPath,
+  type GateDecision,
+  type GateReason,
+  type WorkflowCredential,
+} from "../core/publish-gate.js";
 import { secretsFromEnv } from "../core/redact.js";
 import { INTERRUPTED_NOTE, renderFailureSummary, renderPullRequestBody, renderPullRequestTitle, renderSummaryComment } from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
@@ -9,6 +19,7 @@ import type { StepClock } from "../core/step-clock.js";
 import { isDraftUnsupported, type GitHubClient, type IssueData } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
+import { readWorkflowPermission } from "../adapters/workflow-permission.js";
 import { harnessLabels } from "./claim-issue.js";
 import type { LeaseHandle } from "./lease-handle.js";
 import { decideSessionSaving } from "../core/session-seal.js";
@@ -37,9 +48,10 @@ export interface PublishContext {
   /** What publishing has done so far, for a failure's summary (the pull request it opened). */
   done: { pullRequest: number | null; pushed: boolean };
   /**
-   * Whether the App's token may push workflow files (`workflows: write`).
-   * Unknown (absent) lets the push try; GitHub's refusal is then reported as
-   * EHARNESS_PUBLISH_REFUSED with the same explanation.
+   * Whether the App's token may push workflow files (`workflows: write`). Absent: read from the
+   * installation token's permissions when the change set touches `.github/workflows/` (App
+   * mode), else unknown, and the push tries; GitHub's refusal is then reported as
+   * EHARNESS_WORKFLOW_PERMISSION with the same explanation.
    */
   canWriteWorkflows?: boolean;
   /** Exact secret values the gate looks for in the diff; by default the environment's secrets and the git token. */
@@ -119,21 +131,48 @@ async function gateCommit(ctx: PublishContext, workspace: Workspace, base: strin
   const { publish } = ctx.config;
   const changes = await git.changeSet(worktree, base, { maxBlobBytes: publish.maxFileMb * 1024 * 1024 });
   const secrets = ctx.knownSecrets ? await ctx.knownSecrets() : [...secretsFromEnv(process.env).secrets, await ctx.github.gitToken()];
-  const decision = decidePublication({ changes, publish, secrets, canWriteWorkflows: ctx.canWriteWorkflows ?? null });
-  if (decision.kind === "refuse") throw await refuse(ctx, workspace, renderGateReasons(decision.reasons));
+  const canWriteWorkflows = ctx.canWriteWorkflows ?? (changes.some(touchesWorkflows) ? await workflowPermission(ctx) : null);
+  const decision = decidePublication({ changes, publish, secrets, canWriteWorkflows });
+  if (decision.kind === "refuse") throw await refuse(ctx, workspace, decision.reasons);
   return { changes, decision };
 }
 
-/** Keeps the refused commit on the host and says where, as the coded error the issue's summary shows. */
-async function refuse(ctx: PublishContext, workspace: Workspace, reasons: string): Promise<HarnessError> {
+/** The installation's `workflows` permission (App mode), null when unknown: the push will tell. */
+async function workflowPermission(ctx: PublishContext): Promise<boolean | null> {
+  try {
+    return await readWorkflowPermission(ctx.github);
+  } catch (error) {
+    ctx.log.warn({ issue: ctx.issue.number, err: error }, "could not read the App's workflows permission: the push will tell");
+    return null;
+  }
+}
+
+/**
+ * Keeps the refused commit on the host and says where, as the coded error the issue's summary
+ * shows: EHARNESS_WORKFLOW_PERMISSION when every reason is a workflow change this credential
+ * may not push (the fix is a permission, not a policy), else EHARNESS_PUBLISH_REFUSED.
+ */
+async function refuse(ctx: PublishContext, workspace: Workspace, reasons: GateReason[], credential: WorkflowCredential = "app"): Promise<HarnessError> {
   const { git, worktree } = workspace;
   const ref = keptRef(ctx.branch, ctx.attempt);
   await git.run(["update-ref", ref, await git.head(worktree)]);
   ctx.log.warn({ issue: ctx.issue.number, ref, clone: git.cloneDir }, "publish refused: nothing pushed, the commit is kept on this host");
+  const inspect = `\`git --git-dir ${git.cloneDir} show --stat ${ref}\``;
+  if (reasons.length > 0 && reasons.every((r) => r.workflowPermission === true)) {
+    const who = credential === "app" ? "this GitHub App (its installation has no `workflows` permission)" : "this token (it has no `workflow` scope)";
+    return new HarnessError("EHARNESS_WORKFLOW_PERMISSION", {
+      message: `GitHub refuses a push that changes \`.github/workflows/\` from ${who}, so nothing was pushed:\n\n${renderGateReasons(reasons)}\n`,
+      fix:
+        (credential === "app"
+          ? "Grant the App the Workflows permission (app.yml `workflows: write`, then accept the new permission on the installation) and /retry, "
+          : "Give the harness's token the `workflow` scope and /retry, ") +
+        `or make the change by hand: the commit is kept on host \`${ctx.agentName}\` (${inspect}).`,
+    });
+  }
   return new HarnessError("EHARNESS_PUBLISH_REFUSED", {
-    message: `The publish gate refused this attempt's changes, so nothing was pushed:\n\n${reasons}\n`,
+    message: `The publish gate refused this attempt's changes, so nothing was pushed:\n\n${renderGateReasons(reasons)}\n`,
     fix:
-      `A person can inspect the work on host \`${ctx.agentName}\` with \`git --git-dir ${git.cloneDir} show --stat ${ref}\` ` +
+      `A person can inspect the work on host \`${ctx.agentName}\` with ${inspect} ` +
       `and publish it by hand if it is right; otherwise change the issue so the agent avoids this, then /retry.`,
   });
 }
@@ -261,17 +300,24 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
 }
 
 /**
- * Pushes the branch; GitHub's refusal of a workflow change (an App without
- * `workflows: write`) becomes EHARNESS_PUBLISH_REFUSED with the explanation,
- * the commit kept on the host like any refusal.
+ * Pushes the branch; GitHub's refusal of a workflow change (an App without `workflows: write`,
+ * a token without the `workflow` scope), read from git's output, becomes
+ * EHARNESS_WORKFLOW_PERMISSION naming the files, the commit kept on the host like any refusal.
  */
 async function pushGated(ctx: PublishContext, workspace: Workspace, changes: ChangedPath[]): Promise<void> {
   try {
     await workspace.git.push(workspace.url, workspace.worktree, { token: await ctx.github.gitToken() });
   } catch (error) {
-    if (!isHarnessError(error) || !WORKFLOW_PUSH_REFUSAL.test(error.message)) throw error;
-    const workflows = changes.filter((c) => [c.path, c.oldPath].some((p) => p?.startsWith(".github/workflows/"))).map((c) => c.path);
-    throw await refuse(ctx, workspace, renderGateReasons((workflows.length > 0 ? workflows : [".github/workflows/"]).map(workflowRefusal)));
+    const refusal = isHarnessError(error) ? readWorkflowRefusal(error.message) : null;
+    if (refusal === null) throw error;
+    const workflows = changes.filter(touchesWorkflows).map((c) => c.path);
+    const named = workflows.length > 0 ? workflows : [refusal.path ?? ".github/workflows/"];
+    throw await refuse(
+      ctx,
+      workspace,
+      named.map((p) => workflowRefusal(p, refusal.credential)),
+      refusal.credential,
+    );
   }
 }
 
@@ -294,7 +340,7 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
     try {
       changes = (await gateCommit(ctx, workspace, base)).changes;
     } catch (error) {
-      if (!isHarnessError(error) || error.code !== "EHARNESS_PUBLISH_REFUSED") throw error;
+      if (!isHarnessError(error) || (error.code !== "EHARNESS_PUBLISH_REFUSED" && error.code !== "EHARNESS_WORKFLOW_PERMISSION")) throw error;
       refusal = error;
     }
   }
@@ -308,7 +354,17 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
     existingPull: null,
     gate: refusal ? "refuse" : "publish",
   });
-  if (plan.push) await pushGated(ctx, workspace, changes);
+  let pushed = plan.push;
+  if (plan.push) {
+    try {
+      await pushGated(ctx, workspace, changes);
+    } catch (error) {
+      // GitHub refused the workflow change (learned only from the push): kept on the host, said on the issue.
+      if (!isHarnessError(error) || error.code !== "EHARNESS_WORKFLOW_PERMISSION") throw error;
+      refusal = error;
+      pushed = false;
+    }
+  }
   if (!plan.refused) await keepSession(ctx, workspace, home);
   const next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), config.labels.interrupted);
   await ctx.comment.finish(
@@ -322,8 +378,8 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
       attempt: { agent: ctx.agentName, number: ctx.attempt },
     }),
   );
-  ctx.log.info({ issue: issueNumber, pushed: plan.push, refused: plan.refused }, "interrupted: work kept");
-  return { label: config.labels.interrupted, labels: next, pullRequest: null, pushed: plan.push, released: false };
+  ctx.log.info({ issue: issueNumber, pushed, refused: refusal !== null }, "interrupted: work kept");
+  return { label: config.labels.interrupted, labels: next, pullRequest: null, pushed, released: false };
 }
 
 /** Tells people why the attempt failed (its comment ends as a summary with the error and fix), marks it failed, gives the lease back. */

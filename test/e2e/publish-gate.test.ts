@@ -125,7 +125,8 @@ describe("the publish gate (fake GitHub, real CLI)", () => {
 
   it("GitHub's refusal of a workflow push (an App without `workflows: write`) is explained on the issue, the commit kept", async () => {
     const { github } = stack;
-    // The fake stands in for GitHub's check with a hook that answers what GitHub answers.
+    // A hook prints GitHub's words as `remote:` lines (the fake's own guard answers in the ref's
+    // report: test/e2e/workflow-permission.test.ts); the harness reads the refusal either way.
     const hook = path.join(github.repoPath(OWNER, REPO), "hooks", "pre-receive");
     await fs.mkdir(path.dirname(hook), { recursive: true });
     await fs.writeFile(
@@ -139,7 +140,7 @@ describe("the publish gate (fake GitHub, real CLI)", () => {
       await stack.idle();
 
       const result = stack.results.find((r) => r.issue === issue.number);
-      expect(result?.error?.code).toBe("EHARNESS_PUBLISH_REFUSED");
+      expect(result?.error?.code).toBe("EHARNESS_WORKFLOW_PERMISSION");
       const branch = `harness/issue-${issue.number}`;
       expect((await github.listPulls(OWNER, REPO)).filter((p) => p.head.ref === branch)).toHaveLength(0);
       const summary = (await github.listComments(OWNER, REPO, issue.number)).find((c) => (c.body ?? "").startsWith("<!-- harness:summary"));

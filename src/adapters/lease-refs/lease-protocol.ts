@@ -53,6 +53,9 @@ type Swap =
   /** Our commit did not land: the head is somebody else's (or gone). */
   | { kind: "moved"; head: LeaseHead | null };
 
+/** In a ref's `passed` set: the ref did not exist before our write (a create). */
+const ABSENT = "";
+
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -161,7 +164,9 @@ export class LeaseProtocol {
       });
     } else if (answer === null) {
       this.etags.delete(key);
-      return null;
+      // No ref, right after our own create: a read behind the write (see below), not a deletion.
+      const created = this.ours.get(ref);
+      return created?.passed.has(ABSENT) ? created.head : null;
     } else {
       this.etags.stats.fresh += 1;
       sha = answer.sha;
@@ -180,7 +185,7 @@ export class LeaseProtocol {
     const ref = this.ref(issue);
     const previous = this.ours.get(ref);
     const passed = previous && previous.head.sha === base ? previous.passed : new Set<string>();
-    if (base !== null) passed.add(base);
+    passed.add(base ?? ABSENT);
     this.ours.set(ref, { head, passed });
     return head;
   }
@@ -203,14 +208,24 @@ export class LeaseProtocol {
    */
   private async put(issue: number, record: LeaseRecord, base: string | null): Promise<{ sha: string; swap: Swap }> {
     const ref = this.ref(issue);
+    /** Every commit this transition wrote: an earlier unclear write may be the one that landed. */
+    const written: string[] = [];
     for (let attempt = 1; ; attempt += 1) {
       const sha = await this.refs.commit(record, base, ref);
+      written.push(sha);
       this.commits.set(sha, { record, parents: base === null ? [] : [base] });
       const outcome: SwapOutcome = await this.refs.compareAndSwap(ref, base, sha);
       if (outcome === "landed") return { sha, swap: { kind: "landed" } };
-      const head = await this.readHead(issue);
-      if (head?.sha === sha) return { sha, swap: { kind: "landed" } };
-      if (head && (await this.contains(head, sha))) return { sha, swap: { kind: "superseded", head } };
+      let head = await this.readHead(issue);
+      // A rejected compare-and-swap says the ref is not at `base`: a read that still shows `base`
+      // is behind the writes (a lagging replica), so read again (bounded) before judging.
+      for (let stale = 1; outcome === "rejected" && (head?.sha ?? null) === base && stale <= this.attempts; stale += 1) {
+        await this.sleep(this.backoffMs(stale));
+        head = await this.readHead(issue);
+      }
+      const ours = written.find((w) => w === head?.sha);
+      if (ours !== undefined) return { sha: ours, swap: { kind: "landed" } };
+      for (const w of written) if (head && (await this.contains(head, w))) return { sha: w, swap: { kind: "superseded", head } };
       const unchanged = (head?.sha ?? null) === base;
       // Rejected: somebody else's write won, even if the ref does not show it yet (a push seen late by the API).
       if (!unchanged || outcome === "rejected") return { sha, swap: { kind: "moved", head } };

@@ -48,11 +48,21 @@ export class Auth {
     this.tokens.set(token, { identity: { user: this.store.user(login, type), kind: "user", superuser: false }, expiresAt: null });
   }
 
-  mintInstallationToken(installationId: number): { token: string; expiresAt: number } {
+  /**
+   * The OAuth scopes of a static or personal token (null: every scope, the default). Without
+   * `workflow`, a push that touches `.github/workflows/` is refused as GitHub refuses it.
+   */
+  setTokenScopes(token: string, scopes: readonly string[] | null): void {
+    const record = this.tokens.get(token);
+    if (!record || record.identity.kind === "installation") throw new Error("fake-github: setTokenScopes takes a static or personal token");
+    record.identity = { ...record.identity, scopes: scopes === null ? null : [...scopes] };
+  }
+
+  mintInstallationToken(installationId: number, permissions: Readonly<Record<string, string>> = {}): { token: string; expiresAt: number } {
     const token = `ghs_${randomBytes(18).toString("hex")}`;
     const expiresAt = Date.now() + INSTALLATION_TOKEN_TTL_MS;
     const user = this.store.user(this.botLogin, "Bot");
-    this.tokens.set(token, { identity: { user, kind: "installation", installationId, superuser: true }, expiresAt });
+    this.tokens.set(token, { identity: { user, kind: "installation", installationId, superuser: true, permissions: { ...permissions } }, expiresAt });
     return { token, expiresAt };
   }
 

@@ -356,6 +356,28 @@ export class FakeGitHub {
     this.store.installationSelection.set(installationId, new Set(ids));
   }
 
+  /**
+   * The permissions of the App's installation on `owner` (as its settings page grants them),
+   * replacing the defaults (issues, pull_requests, contents and actions write, metadata read; no
+   * `workflows`). Installation tokens minted from now on carry them, in the token response too;
+   * with `workflows: "write"` they may push changes to `.github/workflows/`, else such a push is
+   * refused as GitHub refuses it.
+   */
+  setInstallationPermissions(owner: string, permissions: Record<string, "read" | "write">): void {
+    const installationId = this.installationIds.get(owner.toLowerCase());
+    if (installationId === undefined) throw new Error(`fake-github: no installation on ${owner} (create one of its repositories first)`);
+    this.store.installationPermissions.set(installationId, { ...permissions });
+  }
+
+  /**
+   * The OAuth scopes of a static or personal token (`fake.token`, `userToken`, `addUserToken`):
+   * null, the default, is every scope. Without `workflow`, a push that touches
+   * `.github/workflows/` is refused as GitHub refuses a personal access token.
+   */
+  setTokenScopes(token: string, scopes: readonly string[] | null): void {
+    this.auth.setTokenScopes(token, scopes);
+  }
+
   /** Opens an issue (state only, unless `deliver: true`, which sends `issues.opened`). */
   async createIssue(
     owner: string,
@@ -413,10 +435,15 @@ export class FakeGitHub {
 
   /**
    * Read-after-write lag, deterministic (counted in reads): a pull request created from now on
-   * is missing from `GET …/pulls` for the next `pullLists` list reads of its repository (0: off).
+   * is missing from `GET …/pulls` for the next `pullLists` list reads of its repository (0: off);
+   * a ref written from now on (REST create, update or delete, or a git push) reads as its
+   * previous value (404 when it had none) in `GET …/git/ref/…` for the next `refReads` reads of
+   * it (0: off). Git's own ref advertisement (fetch, ls-remote) never lags.
    */
-  setReadLag(lag: { pullLists?: number }): void {
+  setReadLag(lag: { pullLists?: number; refReads?: number }): void {
     this.store.readLag.pullLists = Math.max(0, lag.pullLists ?? 0);
+    this.store.readLag.refReads = Math.max(0, lag.refReads ?? 0);
+    if (this.store.readLag.refReads === 0) this.store.staleRefs.clear();
   }
 
   /** Hides an existing pull request from the next `reads` list reads (a lagging replica). */

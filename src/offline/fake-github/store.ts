@@ -19,7 +19,12 @@ export class Store {
    * Read-after-write lag (`fake.setReadLag`), counted in reads, never in time: a new pull
    * request stays out of `pulls/list` for `pullLists` list reads of its repository.
    */
-  readonly readLag = { pullLists: 0 };
+  readonly readLag = { pullLists: 0, refReads: 0 };
+  /**
+   * Refs whose `GET …/git/ref/…` still answers the value before the last write (null: 404), and
+   * how many more reads do, keyed by `staleRefKey` (`setReadLag({refReads})`).
+   */
+  readonly staleRefs = new Map<string, { sha: string | null; reads: number }>();
   /** Pull request ids still hidden from lists, and how many more list reads hide them. */
   readonly hiddenPulls = new Map<number, number>();
   /**
@@ -27,6 +32,11 @@ export class Store {
    * by installation id. An installation not listed reaches all of its account's repositories.
    */
   readonly installationSelection = new Map<number, Set<number>>();
+  /**
+   * Installations whose permissions were set (`fake.setInstallationPermissions`), by id; the
+   * others have the fake's defaults (`DEFAULT_INSTALLATION_PERMISSIONS` of routes/apps.ts).
+   */
+  readonly installationPermissions = new Map<number, Record<string, "read" | "write">>();
   /** Codes of App manifests (`fake.manifestCode`), each good for one conversion. */
   readonly manifestCodes = new Map<string, Record<string, unknown>>();
   private nextId = 1000;
@@ -94,9 +104,26 @@ export class Store {
     return [...this.repos.values()].filter((r) => r.installationId === installationId && (!selected || selected.has(r.id)));
   }
 
+  /** A write moved `ref` from `previous` (null: it did not exist): reads lag behind it when configured. */
+  refWritten(repo: RepoRecord, ref: string, previous: string | null): void {
+    if (this.readLag.refReads > 0) this.staleRefs.set(staleRefKey(repo, ref), { sha: previous, reads: this.readLag.refReads });
+  }
+
+  /** What a REST read of `ref` answers: the value before the last write while it lags, else `actual`. */
+  refRead(repo: RepoRecord, ref: string, actual: string | null): string | null {
+    const key = staleRefKey(repo, ref);
+    const stale = this.staleRefs.get(key);
+    if (!stale) return actual;
+    if (stale.reads <= 1) this.staleRefs.delete(key);
+    else stale.reads -= 1;
+    return stale.sha;
+  }
+
   record(change: Omit<ChangeRecord, "at">): void {
     this.changes.push({ at: Date.now(), ...change });
   }
 }
 
 export const fullName = (repo: RepoRecord): string => `${repo.owner.login}/${repo.name}`;
+
+const staleRefKey = (repo: RepoRecord, ref: string): string => `${repo.id} ${ref}`;

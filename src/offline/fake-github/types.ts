@@ -95,6 +95,10 @@ export interface Identity {
   installationId?: number;
   /** Static tokens act as admin on every repository. */
   superuser: boolean;
+  /** An installation token's permissions, as its creation answered them (`workflows: "write"` lets it push workflow changes). */
+  permissions?: Readonly<Record<string, string>>;
+  /** A personal or static token's OAuth scopes; absent or null: every scope (`workflow` included). */
+  scopes?: readonly string[] | null;
 }
 
 export interface Violation {

@@ -5,7 +5,21 @@ import { iso } from "../serializers.js";
 import { fullName } from "../store.js";
 import type { RepoRecord } from "../types.js";
 
-const PERMISSIONS = { issues: "write", pull_requests: "write", contents: "write", metadata: "read", actions: "write" };
+/**
+ * What an installation may do unless `fake.setInstallationPermissions` says otherwise. No
+ * `workflows`: as app.yml asks, pushes that touch `.github/workflows/` are refused.
+ */
+const DEFAULT_INSTALLATION_PERMISSIONS: Readonly<Record<string, "read" | "write">> = {
+  issues: "write",
+  pull_requests: "write",
+  contents: "write",
+  metadata: "read",
+  actions: "write",
+};
+
+const permissionsOf = (fake: FakeContext, installationId: number): Record<string, "read" | "write"> => ({
+  ...(fake.store.installationPermissions.get(installationId) ?? DEFAULT_INSTALLATION_PERMISSIONS),
+});
 const EVENTS = ["issues", "issue_comment", "pull_request"];
 const CREATED = Date.UTC(2024, 0, 1);
 
@@ -27,7 +41,7 @@ export function installationJson(fake: FakeContext, installationId: number): Rec
     app_slug: fake.auth.appSlug,
     target_id: repo.owner.id,
     target_type: repo.owner.type === "Organization" ? "Organization" : "User",
-    permissions: PERMISSIONS,
+    permissions: permissionsOf(fake, installationId),
     events: EVENTS,
     created_at: iso(CREATED),
     updated_at: iso(CREATED),
@@ -60,7 +74,7 @@ function appJson(ctx: HandlerContext): Record<string, unknown> {
     html_url: `${ctx.fake.ser.html}/apps/${ctx.fake.auth.appSlug}`,
     created_at: iso(CREATED),
     updated_at: iso(CREATED),
-    permissions: PERMISSIONS,
+    permissions: DEFAULT_INSTALLATION_PERMISSIONS,
     events: EVENTS,
     installations_count: installations(ctx.fake).length,
   };
@@ -118,9 +132,10 @@ const createAccessToken: Handler = async (ctx) => {
   requireApp(ctx);
   const id = intParam(ctx, "installation_id");
   if (!installations(ctx.fake).includes(id)) throw notFound();
-  const { token, expiresAt } = ctx.fake.auth.mintInstallationToken(id);
+  const permissions = permissionsOf(ctx.fake, id);
+  const { token, expiresAt } = ctx.fake.auth.mintInstallationToken(id, permissions);
   ctx.fake.store.record({ actor: ctx.identity.user.login, repo: "", action: "installation-token.created", detail: { installationId: id } });
-  return ok({ token, expires_at: iso(expiresAt), permissions: PERMISSIONS, repository_selection: selection(ctx.fake, id) }, 201);
+  return ok({ token, expires_at: iso(expiresAt), permissions, repository_selection: selection(ctx.fake, id) }, 201);
 };
 
 /**

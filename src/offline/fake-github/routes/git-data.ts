@@ -66,6 +66,7 @@ const createRef: Handler = async (ctx) => {
     const r = await updateRef(repo.path, ref, sha, ZERO_SHA);
     if (r.ok) {
       ctx.fake.touched(repo);
+      ctx.fake.store.refWritten(repo, ref, null);
       ctx.fake.store.record({ actor: ctx.identity.user.login, repo: `${repo.owner.login}/${repo.name}`, action: "ref.created", detail: { ref, sha } });
       return ok(await refBody(ctx, repo, ref, sha), 201, { location: `${ctx.fake.ser.repoApi(repo)}/git/${ref}` });
     }
@@ -78,7 +79,8 @@ const getRef: Handler = async (ctx) => {
   const repo = ctx.repo();
   const ref = `refs/${ctx.params.ref ?? ""}`;
   issueOfRef(ctx, ref);
-  const sha = await readRef(repo.path, ref);
+  // A lagging read (setReadLag({refReads})) answers the value before the last write.
+  const sha = ctx.fake.store.refRead(repo, ref, await readRef(repo.path, ref));
   if (!sha) throw notFound();
   return ok(await refBody(ctx, repo, ref, sha));
 };
@@ -107,6 +109,7 @@ const updateRefHandler: Handler = async (ctx) => {
     const r = await updateRef(repo.path, ref, sha, current);
     if (r.ok) {
       ctx.fake.touched(repo);
+      ctx.fake.store.refWritten(repo, ref, current);
       ctx.fake.store.record({
         actor: ctx.identity.user.login,
         repo: `${repo.owner.login}/${repo.name}`,
@@ -129,6 +132,7 @@ const deleteRefHandler: Handler = async (ctx) => {
     if (!current) throw unprocessable("Reference does not exist");
     if (await deleteRef(repo.path, ref, current)) {
       ctx.fake.touched(repo);
+      ctx.fake.store.refWritten(repo, ref, current);
       ctx.fake.store.record({
         actor: ctx.identity.user.login,
         repo: `${repo.owner.login}/${repo.name}`,
