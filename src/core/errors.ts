@@ -24,6 +24,7 @@ export type HarnessErrorCode =
   | "EHARNESS_SANDBOX"
   | "EHARNESS_PUBLISH_REFUSED"
   | "EHARNESS_NOT_ALLOWED"
+  | "EHARNESS_UNAPPROVED_EDIT"
   | "EHARNESS_PREFLIGHT";
 
 export interface HarnessErrorDetails {
