@@ -33,6 +33,8 @@ export interface IssueData {
   labels: string[];
   state: string;
   isPullRequest: boolean;
+  /** Who filed it (for which comments reach the prompt); absent where unknown. */
+  author?: string | null;
 }
 
 export interface RepositoryData {
@@ -172,6 +174,7 @@ export class GitHubClient {
       labels: data.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
       state: data.state,
       isPullRequest: data.pull_request !== undefined && data.pull_request !== null,
+      author: data.user?.login ?? null,
     };
   }
 
@@ -289,6 +292,19 @@ export class GitHubClient {
   /** The issue's body revisions (GraphQL `userContentEdits`) and its creation time, for the approved-text check. */
   async bodyEdits(number: number): Promise<{ createdAt: string; author: string | null; edits: TextEdit[] }> {
     return readBodyEdits((query, variables) => this.api.graphql(query, variables), { owner: this.owner, repo: this.repo, number });
+  }
+
+  /** Every comment on the issue, oldest first: who wrote it (login and type) and what. */
+  async listIssueComments(number: number): Promise<{ id: number; body: string; user: { login: string; type: string | null } | null; createdAt: string }[]> {
+    const out: { id: number; body: string; user: { login: string; type: string | null } | null; createdAt: string }[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      const { data } = await this.api.rest.issues.listComments({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page });
+      for (const c of data) {
+        out.push({ id: c.id, body: c.body ?? "", user: c.user ? { login: c.user.login, type: c.user.type ?? null } : null, createdAt: c.created_at });
+      }
+      if (data.length < 100) break;
+    }
+    return out;
   }
 
   /** The newest comment on the issue whose body starts with `marker`. */

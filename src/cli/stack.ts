@@ -83,6 +83,8 @@ export interface StackOptions {
   ownWebhooks?: boolean;
   /** The agents' sandbox backend: bwrap (the default, as in production) or none (tests of the harness's own logic with stand-in CLIs). */
   sandbox?: SandboxBackendName;
+  /** Agents without HARNESS_SESSION_KEY: a public repository's sessions stay on this host (`/retry` resumes them only here). */
+  withoutSessionKey?: boolean;
 }
 
 export const STACK_APP_ID = 424242;
@@ -121,7 +123,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         permissionMode: "dontAsk",
         sandbox: createSandbox(options.sandbox ?? "bwrap"),
         // Saved sessions sealed, as a public repository needs them (the fake's repositories are public).
-        sessionKey,
+        ...(options.withoutSessionKey ? {} : { sessionKey }),
         forwarderPath: forwarderPath(),
       },
       promptsDir: promptsDir(),
