@@ -131,17 +131,23 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
   try {
     // The label events too (who queued it, for the gate below), and the body's
     // revisions (for the approved-text check); a failed read is the gate's to judge.
-    [issue, before, events, bodyEdits] = await Promise.all([
-      github.getIssue(issueNumber),
+    // Both are read after the issue, so an edit that the text read at this claim
+    // holds is in the history they show (the agent reads that text, never a later one).
+    [[issue, events, bodyEdits], before] = await Promise.all([
+      github.getIssue(issueNumber).then((read) =>
+        Promise.all([
+          read,
+          github.labelEvents(issueNumber).catch((error: unknown) => {
+            log.warn({ issue: issueNumber, err: error }, "could not read the issue's label events");
+            return null;
+          }),
+          github.bodyEdits(issueNumber).catch((error: unknown) => {
+            log.warn({ issue: issueNumber, err: error }, "could not read the issue's edit history");
+            return null;
+          }),
+        ]),
+      ),
       leases.read(issueNumber),
-      github.labelEvents(issueNumber).catch((error: unknown) => {
-        log.warn({ issue: issueNumber, err: error }, "could not read the issue's label events");
-        return null;
-      }),
-      github.bodyEdits(issueNumber).catch((error: unknown) => {
-        log.warn({ issue: issueNumber, err: error }, "could not read the issue's edit history");
-        return null;
-      }),
     ]);
   } catch (error) {
     await lock.release();

@@ -155,7 +155,7 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
       const unsaved = workspace.repository.private === false && input.claude.sessionKey === undefined;
       throw new HarnessError("EHARNESS_SESSION", {
         message: unsaved
-          ? `The session ${input.sessionId} to continue was kept only on the host that ran it, not on this one: without HARNESS_SESSION_KEY a public repository's session is not pushed, so /retry resumes it only on that host.`
+          ? `The session ${input.sessionId} to continue was kept only on the host that ran it, and this host has no copy (another host ran it, or upkeep pruned it after HARNESS_SESSION_RETENTION_DAYS): without HARNESS_SESSION_KEY a public repository's session is not pushed, so /retry resumes it only on that host.`
           : `The session ${input.sessionId} to continue was not saved on ${sessionRef(issueNumber)}${restored ? ` (the saved one is ${restored.sessionId})` : ""}, and this host does not keep it.`,
         fix: unsaved
           ? "Comment /retry fresh to start a new session that carries the last summary; to resume on any runner, give every runner the same HARNESS_SESSION_KEY."
