@@ -8,6 +8,11 @@
  * fine. Timestamps are compared to the second (GitHub's resolution), and an
  * edit in the approving label's second counts as after it: fail closed. Pure;
  * the claim stage reads the events, the edits and the permissions.
+ *
+ * Why these sources: REST's issue has only `updated_at` (labels move it too);
+ * GraphQL `Issue.lastEditedAt`/`editor` name only the last edit; `issues.edited`
+ * webhooks are neither retried nor ordered. The `renamed` events and the full
+ * `userContentEdits` history name every editor, and can be read at any time.
  */
 
 /** One change of the issue's text: the title (a `renamed` event) or the body (a revision). */
