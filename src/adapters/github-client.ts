@@ -9,6 +9,8 @@ import { processWriteBudgets } from "./github-requests/process-write-budgets.js"
 import { RequestAccount } from "./github-requests/request-account.js";
 import { WriteDropped } from "./github-requests/write-dropped.js";
 import type { EtagCache } from "../core/etag-cache.js";
+import type { TextEdit } from "../core/approved-text.js";
+import { readBodyEdits } from "./github-requests/read-body-edits.js";
 import type { BlockerState, IssueRef, QueueIssue, RecordedBlocker } from "../core/queue.js";
 
 /**
@@ -31,6 +33,8 @@ export interface IssueData {
   labels: string[];
   state: string;
   isPullRequest: boolean;
+  /** Who filed it (for which comments reach the prompt); absent where unknown. */
+  author?: string | null;
 }
 
 export interface RepositoryData {
@@ -170,6 +174,7 @@ export class GitHubClient {
       labels: data.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
       state: data.state,
       isPullRequest: data.pull_request !== undefined && data.pull_request !== null,
+      author: data.user?.login ?? null,
     };
   }
 
@@ -260,15 +265,42 @@ export class GitHubClient {
     }
   }
 
-  /** The issue's label events, oldest first: who labeled and unlabeled it (`GET …/issues/{n}/events`). */
-  async labelEvents(number: number): Promise<{ event: string; label: string; actor: { login: string; type: string | null } | null }[]> {
-    const out: { event: string; label: string; actor: { login: string; type: string | null } | null }[] = [];
+  /**
+   * The issue's label events, oldest first: who labeled and unlabeled it, and
+   * when (`GET …/issues/{n}/events`); also its `renamed` events (title
+   * changes, `label` empty), for the approved-text check.
+   */
+  async labelEvents(number: number): Promise<{ event: string; label: string; actor: { login: string; type: string | null } | null; at: string }[]> {
+    const out: { event: string; label: string; actor: { login: string; type: string | null } | null; at: string }[] = [];
     for (let page = 1; page < 100; page += 1) {
       const { data } = await this.api.rest.issues.listEvents({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page });
       for (const e of data) {
+        const actor = e.actor ? { login: e.actor.login, type: e.actor.type ?? null } : null;
+        if (e.event === "renamed") {
+          out.push({ event: "renamed", label: "", actor, at: e.created_at });
+          continue;
+        }
         const label = "label" in e && e.label ? e.label.name : null;
         if ((e.event !== "labeled" && e.event !== "unlabeled") || label === null) continue;
-        out.push({ event: e.event, label, actor: e.actor ? { login: e.actor.login, type: e.actor.type ?? null } : null });
+        out.push({ event: e.event, label, actor, at: e.created_at });
+      }
+      if (data.length < 100) break;
+    }
+    return out;
+  }
+
+  /** The issue's body revisions (GraphQL `userContentEdits`) and its creation time, for the approved-text check. */
+  async bodyEdits(number: number): Promise<{ createdAt: string; author: string | null; edits: TextEdit[] }> {
+    return readBodyEdits((query, variables) => this.api.graphql(query, variables), { owner: this.owner, repo: this.repo, number });
+  }
+
+  /** Every comment on the issue, oldest first: who wrote it (login and type) and what. */
+  async listIssueComments(number: number): Promise<{ id: number; body: string; user: { login: string; type: string | null } | null; createdAt: string }[]> {
+    const out: { id: number; body: string; user: { login: string; type: string | null } | null; createdAt: string }[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      const { data } = await this.api.rest.issues.listComments({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page });
+      for (const c of data) {
+        out.push({ id: c.id, body: c.body ?? "", user: c.user ? { login: c.user.login, type: c.user.type ?? null } : null, createdAt: c.created_at });
       }
       if (data.length < 100) break;
     }

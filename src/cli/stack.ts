@@ -94,6 +94,8 @@ export interface StackOptions {
    * runtime's events and the pool; `true` shows an empty fleet snapshot, or give the snapshot.
    */
   statusPage?: boolean | { snapshot: () => FleetSnapshot; onSnapshot?: (listener: (snapshot: FleetSnapshot) => void) => () => void; token?: string };
+  /** Agents without HARNESS_SESSION_KEY: a public repository's sessions stay on this host (`/retry` resumes them only here). */
+  withoutSessionKey?: boolean;
 }
 
 export const STACK_APP_ID = 424242;
@@ -132,7 +134,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         permissionMode: "dontAsk",
         sandbox: createSandbox(options.sandbox ?? "bwrap"),
         // Saved sessions sealed, as a public repository needs them (the fake's repositories are public).
-        sessionKey,
+        ...(options.withoutSessionKey ? {} : { sessionKey }),
         forwarderPath: forwarderPath(),
       },
       promptsDir: promptsDir(),

@@ -118,6 +118,8 @@ const trustSchema = z
   .object({
     /** Bot logins (`name[bot]`) whose queue label starts an agent; by default no bot's does. */
     allowBots: z.array(z.string().min(1)).max(100).default([]),
+    /** Whether the issue author's comments reach the prompt (quoted as untrusted) when the author has no write access; writers' comments always do. */
+    authorComments: z.boolean().default(false),
   })
   .strict();
 

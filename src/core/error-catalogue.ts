@@ -95,6 +95,10 @@ export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>>
     when: "someone without write access (or a bot not in `trust.allowBots`) labeled or steered an issue",
     fix: "Ask a person with write, maintain or admin on the repository to add the label; allow a bot by login in `trust.allowBots`.",
   },
+  EHARNESS_UNAPPROVED_EDIT: {
+    when: "the issue's title or description was edited after the queue label by someone without write access",
+    fix: "A person with write, maintain or admin reviews the issue's text as it is now (its edit history shows what changed) and adds the label again.",
+  },
 };
 
 /** The Markdown table of every code: the README's Troubleshooting section. */

@@ -25,6 +25,7 @@ export type HarnessErrorCode =
   | "EHARNESS_PUBLISH_REFUSED"
   | "EHARNESS_WORKFLOW_PERMISSION"
   | "EHARNESS_NOT_ALLOWED"
+  | "EHARNESS_UNAPPROVED_EDIT"
   | "EHARNESS_PREFLIGHT";
 
 export interface HarnessErrorDetails {

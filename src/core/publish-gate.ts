@@ -14,6 +14,10 @@
  */
 import type { HarnessConfig } from "./config.js";
 import { BUILTIN_PATTERNS, MIN_SECRET_LENGTH } from "./redact.js";
+import { NON_SECRETS } from "./non-secrets.js";
+
+/** Known worthless values (placeholders, the scripted model key): neither a known secret nor a vendor token match. */
+const NOT_SECRET = new Set<string>(Object.values(NON_SECRETS));
 
 /** Git's file modes: regular, executable, symlink, gitlink (a submodule commit). */
 export type GitFileMode = "100644" | "100755" | "120000" | "160000";
@@ -187,13 +191,16 @@ const PRIVATE_KEY_HEADER = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/;
 /** Why `text` may not be published, or null: a known secret in one of its forms, or a vendor token or private key. */
 function secretIn(text: string, secrets: string[]): string | null {
   for (const secret of secrets) {
-    if (secret.trim().length < MIN_SECRET_LENGTH) continue;
+    if (secret.trim().length < MIN_SECRET_LENGTH || NOT_SECRET.has(secret.trim())) continue;
     for (const { form, name } of secretForms(secret.trim())) {
       if (text.includes(form)) return `adds a secret this host holds (${name})`;
     }
   }
   for (const pattern of [...BUILTIN_PATTERNS, PRIVATE_KEY_HEADER]) {
-    if (new RegExp(pattern.source, pattern.flags.replace("g", "")).test(text)) return "adds what looks like a credential (a token or private key pattern)";
+    const global = new RegExp(pattern.source, pattern.flags.includes("g") ? pattern.flags : `${pattern.flags}g`);
+    for (const match of text.matchAll(global)) {
+      if (!NOT_SECRET.has(match[0])) return "adds what looks like a credential (a token or private key pattern)";
+    }
   }
   return null;
 }

@@ -9,11 +9,12 @@ import type { Sandbox, SandboxMount, SandboxSpec } from "../adapters/sandbox/san
 import { startModelProxy } from "../adapters/sandbox/model-proxy.js";
 import { startEgressProxy } from "../adapters/sandbox/egress-proxy.js";
 import { splitModelEnvForSandbox } from "./model-env.js";
+import { NON_SECRETS } from "../core/non-secrets.js";
 import type { RunClaudeOptions } from "../adapters/claude/run-claude.js";
 
 /** What the agent gets instead of the real model credential: worthless outside the harness's proxy. */
-export const PLACEHOLDER_API_KEY = "sk-ant-harness-placeholder";
-export const PLACEHOLDER_AUTH_TOKEN = "harness-placeholder-token";
+export const PLACEHOLDER_API_KEY = NON_SECRETS.placeholderApiKey;
+export const PLACEHOLDER_AUTH_TOKEN = NON_SECRETS.placeholderAuthToken;
 
 /** Where the session's sockets appear inside the sandbox. */
 const RUN_DIR_INSIDE = "/run/harness";

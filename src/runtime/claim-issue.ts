@@ -11,6 +11,7 @@ import { acquireLock } from "../adapters/lockfile.js";
 import type { Logger } from "../adapters/logger.js";
 import type { StateDir } from "./state-dir.js";
 import { StepClock } from "../core/step-clock.js";
+import { checkApprovedText, type BodyEdits } from "./check-approved-text.js";
 
 /** An issue this agent holds: the local lock, the lease and what people see. */
 export interface Claim {
@@ -126,15 +127,27 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
   let issue: IssueData;
   let before: LeaseHead | null;
   let events: LabelEvent[] | null;
+  let bodyEdits: BodyEdits | null;
   try {
-    // The label events too (who queued it, for the gate below); a failed read is the gate's to judge.
-    [issue, before, events] = await Promise.all([
-      github.getIssue(issueNumber),
+    // The label events too (who queued it, for the gate below), and the body's
+    // revisions (for the approved-text check); a failed read is the gate's to judge.
+    // Both are read after the issue, so an edit that the text read at this claim
+    // holds is in the history they show (the agent reads that text, never a later one).
+    [[issue, events, bodyEdits], before] = await Promise.all([
+      github.getIssue(issueNumber).then((read) =>
+        Promise.all([
+          read,
+          github.labelEvents(issueNumber).catch((error: unknown) => {
+            log.warn({ issue: issueNumber, err: error }, "could not read the issue's label events");
+            return null;
+          }),
+          github.bodyEdits(issueNumber).catch((error: unknown) => {
+            log.warn({ issue: issueNumber, err: error }, "could not read the issue's edit history");
+            return null;
+          }),
+        ]),
+      ),
       leases.read(issueNumber),
-      github.labelEvents(issueNumber).catch((error: unknown) => {
-        log.warn({ issue: issueNumber, err: error }, "could not read the issue's label events");
-        return null;
-      }),
     ]);
   } catch (error) {
     await lock.release();
@@ -156,6 +169,11 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
   if (!gate.allowed) {
     await lock.release();
     return { claimed: false, reason: gate.reason };
+  }
+  const text = await checkApprovedText({ github, config, issueNumber, events, bodyEdits, log });
+  if (!text.allowed) {
+    await lock.release();
+    return { claimed: false, reason: text.reason };
   }
   clock.mark("claim.gate");
   try {

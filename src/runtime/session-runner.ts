@@ -11,6 +11,8 @@ import type { Logger } from "../adapters/logger.js";
 import { runClaude, type RunClaudeOptions, type RunClaudeResult } from "../adapters/claude/run-claude.js";
 import type { Sandbox } from "../adapters/sandbox/sandbox.js";
 import { openAgentSandbox } from "./agent-sandbox.js";
+import { readPromptComments } from "./read-prompt-comments.js";
+import { restoreLocalSession } from "./local-session.js";
 import { restoreSession, sessionRef } from "./session-store.js";
 import type { Workspace } from "./workspace.js";
 
@@ -46,6 +48,8 @@ export async function renderPrompts(
   // What a person reading the issue cannot see does not reach the model (src/core/strip-hidden.ts).
   const title = stripHidden(input.issue.title);
   const body = stripHidden(input.issue.body);
+  // Writers' comments (and the author's, when trust.authorComments allows), each fenced.
+  const comments = await readPromptComments(deps, input.issue);
   const values = {
     previousOutcome: input.previousOutcome ?? "unknown",
     previousSummary: fenceUntrusted(input.previousSummary ?? "(no summary was posted)", "previous-summary (untrusted)"),
@@ -53,6 +57,7 @@ export async function renderPrompts(
     issueNumber: String(input.issue.number),
     issueTitle: fenceUntrusted(title.text, "issue-title (untrusted)"),
     issueBody: fenceUntrusted(input.issue.body === "" ? "(no description)" : body.text, "issue-body (untrusted)"),
+    issueComments: comments.text,
     branch: input.branch,
     baseBranch: input.baseBranch,
   };
@@ -141,13 +146,23 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
       cwd: workspace.worktree.path,
       ...(input.claude.sessionKey ? { sessionKey: input.claude.sessionKey } : {}),
     });
-    if (restored?.sessionId !== input.sessionId) {
+    // Not pushed (a public repository without HARNESS_SESSION_KEY): this host may still keep it.
+    const local =
+      restored?.sessionId === input.sessionId
+        ? null
+        : await restoreLocalSession({ sessionsDir: path.dirname(input.sessionDir), sessionId: input.sessionId, home, cwd: workspace.worktree.path });
+    if (restored?.sessionId !== input.sessionId && local === null) {
+      const unsaved = workspace.repository.private === false && input.claude.sessionKey === undefined;
       throw new HarnessError("EHARNESS_SESSION", {
-        message: `The session ${input.sessionId} to continue was not saved on ${sessionRef(issueNumber)}${restored ? ` (the saved one is ${restored.sessionId})` : ""}.`,
-        fix: "Comment /retry fresh to start a new session that carries the last summary.",
+        message: unsaved
+          ? `The session ${input.sessionId} to continue was kept only on the host that ran it, and this host has no copy (another host ran it, or upkeep pruned it after HARNESS_SESSION_RETENTION_DAYS): without HARNESS_SESSION_KEY a public repository's session is not pushed, so /retry resumes it only on that host.`
+          : `The session ${input.sessionId} to continue was not saved on ${sessionRef(issueNumber)}${restored ? ` (the saved one is ${restored.sessionId})` : ""}, and this host does not keep it.`,
+        fix: unsaved
+          ? "Comment /retry fresh to start a new session that carries the last summary; to resume on any runner, give every runner the same HARNESS_SESSION_KEY."
+          : "Comment /retry fresh to start a new session that carries the last summary.",
       });
     }
-    log.info({ issue: issueNumber, sessionId: input.sessionId }, "session restored: resuming");
+    log.info({ issue: issueNumber, sessionId: input.sessionId, from: local === null ? "saved" : "this host" }, "session restored: resuming");
   }
   if (Object.keys(prompts.hidden).length > 0)
     log.warn({ issue: issueNumber, hidden: prompts.hidden }, "the issue held text a reader does not see; it was left out of the prompt");

@@ -137,7 +137,8 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
       }));
     const draftChanges = () =>
       github.requestLog
-        .filter((e) => e.path === "/graphql" && e.issueNumber === issue.number)
+        // Mutations only: every claim also reads the issue's edit history (a GraphQL query).
+        .filter((e) => e.path === "/graphql" && e.write && e.issueNumber === issue.number)
         .map((e) => `${e.operationId ?? ""} ${e.status} ${e.write ? "write" : "read"}`);
 
     // A failed attempt that made commits: its pull request opens as a draft.
@@ -182,8 +183,12 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     expect((await rest.rest.pulls.get({ owner: OWNER, repo: REPO, pull_number: pullNumber })).data.draft).toBe(true);
 
     let refused = 0;
+    let graphql = 0;
     github.setRequestHook((request) => {
       if (request.operationId !== "graphql") return;
+      // The first is the claim's read of the issue's edit history; the mutation comes after it.
+      graphql += 1;
+      if (graphql === 1) return;
       refused += 1;
       // What GitHub answers an App that may not change the pull request.
       return {

@@ -5,8 +5,8 @@ import type { GitHubClient } from "../../src/adapters/github-client.js";
 import { renderPrompts } from "../../src/runtime/session-runner.js";
 
 const promptsDir = path.resolve("prompts");
-// renderPrompts reads only these two members of the client (readFile only for a custom promptFile).
-const github = { fullName: "acme/widgets", readFile: async () => null } as unknown as GitHubClient;
+// renderPrompts reads only these members of the client (readFile only for a custom promptFile; no comments here).
+const github = { fullName: "acme/widgets", readFile: async () => null, listIssueComments: async () => [] } as unknown as GitHubClient;
 
 async function render(title: string, body: string): ReturnType<typeof renderPrompts> {
   return renderPrompts(

@@ -8,7 +8,8 @@
  * against the fake's state, so a response has the schema's shape by construction. A request the
  * schema refuses is answered as GitHub does (HTTP 200, `{"errors": [...]}`) and is a violation;
  * so is any field the fake does not implement. Implemented: the mutations
- * `markPullRequestReadyForReview` and `convertPullRequestToDraft`.
+ * `markPullRequestReadyForReview` and `convertPullRequestToDraft`, and the query
+ * `repository { issue { lastEditedAt editor userContentEdits … } }` (an issue's edit history).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -28,9 +29,9 @@ import {
 } from "graphql";
 import type { FakeContext } from "./http.js";
 import { DRAFTS_UNSUPPORTED, issueOfBranch } from "./routes/pulls.js";
-import { nodeId, parseNodeId } from "./serializers.js";
+import { iso, nodeId, parseNodeId } from "./serializers.js";
 import { fullName, hasPermission } from "./store.js";
-import type { Identity, IssueRecord, PullRecord, RepoRecord, Violation } from "./types.js";
+import type { Identity, IssueRecord, PullRecord, RepoRecord, UserRecord, Violation } from "./types.js";
 
 export const GRAPHQL_PATH = "/graphql";
 export const GRAPHQL_DOCS = "https://docs.github.com/graphql";
@@ -149,8 +150,93 @@ function draftMutation(draft: boolean, operation: string) {
   };
 }
 
+/** An `Actor` (interface): a user or a bot, by login; `__typename` picks the object type. */
+function actorNode(user: UserRecord | null): Record<string, unknown> | null {
+  return user === null ? null : { __typename: user.type === "Bot" ? "Bot" : "User", login: user.login };
+}
+
+/**
+ * `Issue.userContentEdits`, newest first, with `first`/`after` cursors (an opaque offset, as
+ * GitHub's cursors are opaque); `last`/`before` are not implemented.
+ */
+function contentEdits(issue: IssueRecord) {
+  return (args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }, ctx: ExecContext): Record<string, unknown> => {
+    if ((args.last ?? null) !== null || (args.before ?? null) !== null) {
+      ctx.notImplemented("Issue.userContentEdits(last, before)");
+      throw new GraphQLError("fake-github does not implement Issue.userContentEdits(last, before)");
+    }
+    const all = [...(issue.bodyEdits ?? [])].reverse();
+    const start = args.after
+      ? Number(
+          Buffer.from(args.after, "base64")
+            .toString("utf8")
+            .replace(/^cursor:/, ""),
+        ) + 1
+      : 0;
+    const first = Math.min(Math.max(args.first ?? 100, 0), 100);
+    const page = all.slice(start, start + first);
+    const cursor = (i: number): string => Buffer.from(`cursor:${start + i}`).toString("base64");
+    const nodes = page.map((e) => ({
+      id: nodeId("UserContentEdit", e.id),
+      createdAt: iso(e.at),
+      updatedAt: iso(e.at),
+      editedAt: iso(e.at),
+      editor: actorNode(e.editor),
+      diff: e.body,
+      deletedAt: null,
+      deletedBy: null,
+    }));
+    return {
+      totalCount: all.length,
+      nodes,
+      edges: nodes.map((node, i) => ({ cursor: cursor(i), node })),
+      pageInfo: {
+        hasNextPage: start + page.length < all.length,
+        hasPreviousPage: start > 0,
+        startCursor: page.length > 0 ? cursor(0) : null,
+        endCursor: page.length > 0 ? cursor(page.length - 1) : null,
+      },
+    };
+  };
+}
+
+/** The Issue fields the fake can answer: its text and the history of its edits. */
+function issueNode(repo: RepoRecord, issue: IssueRecord, ser: FakeContext["ser"]): Record<string, unknown> {
+  const last = issue.bodyEdits?.at(-1) ?? null;
+  return {
+    id: nodeId("Issue", issue.id),
+    number: issue.number,
+    title: issue.title,
+    body: issue.body ?? "",
+    createdAt: iso(issue.createdAt),
+    updatedAt: iso(issue.updatedAt),
+    lastEditedAt: last ? iso(last.at) : null,
+    editor: last ? actorNode(last.editor) : null,
+    author: actorNode(issue.user),
+    url: `${ser.html}/${fullName(repo)}/issues/${issue.number}`,
+    userContentEdits: contentEdits(issue),
+  };
+}
+
+/** `repository(owner, name)`: only `issue(number)` beneath it (GitHub's NOT_FOUND for a missing one). */
+function repositoryQuery(args: { owner: string; name: string }, ctx: ExecContext): Record<string, unknown> {
+  const repo = ctx.fake.store.repo(args.owner, args.name);
+  if (!repo) throw typedError("NOT_FOUND", `Could not resolve to a Repository with the name '${args.owner}/${args.name}'.`);
+  return {
+    id: nodeId("Repository", repo.id),
+    name: repo.name,
+    issue: (a: { number: number }, c: ExecContext) => {
+      const issue = repo.issues.get(a.number);
+      if (!issue || issue.pull) throw typedError("NOT_FOUND", `Could not resolve to an Issue with the number of ${a.number}.`);
+      c.setIssue(issue.number);
+      return issueNode(repo, issue, c.fake.ser);
+    },
+  };
+}
+
 /** The root fields the fake implements; every other one is a violation. */
 const ROOT = {
+  repository: repositoryQuery,
   markPullRequestReadyForReview: draftMutation(false, "MarkPullRequestReadyForReview"),
   convertPullRequestToDraft: draftMutation(true, "ConvertPullRequestToDraft"),
 };

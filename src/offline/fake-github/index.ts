@@ -19,6 +19,7 @@ import { addComment, addLabels, createIssueRecord, removeLabel as removeIssueLab
 import { OpenApi } from "./openapi.js";
 import { Serializer, iso } from "./serializers.js";
 import { createRequestHandler } from "./server.js";
+import { editIssueText } from "./issue-edits.js";
 import { Store, fullName } from "./store.js";
 import type {
   ChangeRecord,
@@ -417,6 +418,20 @@ export class FakeGitHub {
       "issues",
       this.webhooks.build("issues", "unlabeled", r, sender, { issue: this.ctx.ser.issue(r, issue), label: this.ctx.ser.label(r, removed) }),
     );
+  }
+
+  /**
+   * Edits an issue's title or body as `sender` (the author by default), recorded as GitHub
+   * records it (a `renamed` event, a body revision in GraphQL `userContentEdits`), then
+   * delivers `issues.edited` with `changes`. Null when no webhook is set or nothing changed.
+   */
+  async editIssue(owner: string, repo: string, number: number, edit: { title?: string; body?: string }, opts: PersonOptions = {}): Promise<number | null> {
+    const r = this.repoOrThrow(owner, repo);
+    const issue = this.issueOrThrow(r, number);
+    const sender = opts.sender ? this.store.user(opts.sender) : issue.user;
+    const changes = editIssueText(this.ctx, r, issue, edit, sender);
+    if (Object.keys(changes).length === 0 || !this.webhooks.target) return null;
+    return this.webhooks.deliver("issues", this.webhooks.build("issues", "edited", r, sender, { issue: this.ctx.ser.issue(r, issue), changes }));
   }
 
   /** Comments on an issue, then delivers `issue_comment.created`. */

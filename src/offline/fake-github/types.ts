@@ -45,6 +45,19 @@ export interface IssueRecord {
   closedAt: number | null;
   closedBy: UserRecord | null;
   pull: PullRecord | null;
+  /**
+   * The body's revisions as GraphQL `Issue.userContentEdits` lists them, oldest first: empty
+   * until the first edit, which adds the original (by the author, at creation) and itself.
+   */
+  bodyEdits?: BodyEditRecord[];
+}
+
+/** One revision of an issue's body: who made it, when, and the body after it (GraphQL's `diff`). */
+export interface BodyEditRecord {
+  id: number;
+  at: number;
+  editor: UserRecord;
+  body: string;
 }
 
 export type ReactionContent = "+1" | "-1" | "laugh" | "confused" | "heart" | "hooray" | "rocket" | "eyes";

@@ -4,6 +4,7 @@ import { hasPermission } from "../store.js";
 import type { CommentRecord, IssueRecord, LabelRecord, ReactionContent, RepoRecord, UserRecord } from "../types.js";
 import type { JsonObject } from "../serializers.js";
 import { serializePull } from "./pulls.js";
+import { editIssueText } from "../issue-edits.js";
 
 const REACTIONS: ReactionContent[] = ["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"];
 
@@ -249,8 +250,16 @@ const updateIssue: Handler = async (ctx) => {
   const onlyTextByAuthor = Object.keys(b).every((k) => k === "title" || k === "body") && issue.user.id === actor.id;
   if (!onlyTextByAuthor) requireTriage(ctx, repo);
   if ("labels" in b) refuseLongLabels(repo, labelNames({ labels: b.labels }), "issues/issues#update-an-issue");
-  if (typeof b.title === "string" || typeof b.title === "number") issue.title = String(b.title);
-  if ("body" in b) issue.body = str(b.body) ?? null;
+  const textChanges = editIssueText(
+    ctx.fake,
+    repo,
+    issue,
+    {
+      ...(typeof b.title === "string" || typeof b.title === "number" ? { title: String(b.title) } : {}),
+      ...("body" in b ? { body: str(b.body) ?? null } : {}),
+    },
+    actor,
+  );
   if (b.state === "open" || b.state === "closed") setState(ctx.fake, repo, issue, b.state, str(b.state_reason), actor);
   const labelsBefore = [...issue.labels];
   if ("labels" in b) setLabels(ctx.fake, repo, issue, labelNames({ labels: b.labels }), actor);
@@ -268,6 +277,8 @@ const updateIssue: Handler = async (ctx) => {
   issue.updatedAt = Date.now();
   log(ctx.fake, repo, actor, "issue.updated", issue.number, { fields: Object.keys(b) });
   labelWebhooks(ctx, repo, issue, labelsBefore);
+  if (Object.keys(textChanges).length > 0)
+    ctx.fake.restWebhook("issues", "edited", repo, actor, { issue: ctx.fake.ser.issue(repo, issue), changes: textChanges });
   return ok(ctx.fake.ser.issue(repo, issue));
 };
 
@@ -334,8 +345,8 @@ const listComments: Handler = async (ctx) => {
 };
 
 /**
- * The issue's label events (`GET …/issues/{n}/events`), oldest first, from the
- * fake's change log: who labeled and unlabeled it, and when. The harness reads
+ * The issue's label and rename events (`GET …/issues/{n}/events`), oldest first, from the
+ * fake's change log: who labeled, unlabeled and renamed it, and when. The harness reads
  * them to learn who applied the queue label when no webhook told it.
  */
 const listEvents: Handler = async (ctx) => {
@@ -352,6 +363,21 @@ const listEvents: Handler = async (ctx) => {
         : change.action === "issue.unlabeled"
           ? [String(change.detail?.label ?? "")]
           : [];
+    if (change.action === "issue.renamed") {
+      const eventId = id * 100 + items.length;
+      items.push({
+        id: eventId,
+        node_id: Buffer.from(`IssueEvent:${eventId}`).toString("base64"),
+        url: `${ctx.fake.ser.repoApi(repo)}/issues/events/${eventId}`,
+        actor: ctx.fake.ser.user(ctx.fake.store.user(change.actor)),
+        event: "renamed",
+        commit_id: null,
+        commit_url: null,
+        created_at: new Date(change.at).toISOString(),
+        performed_via_github_app: null,
+        rename: { from: String(change.detail?.from ?? ""), to: String(change.detail?.to ?? "") },
+      });
+    }
     for (const name of names) {
       const label = repo.labels.get(name.toLowerCase());
       const eventId = id * 100 + items.length;
