@@ -18,6 +18,7 @@ import { repositoriesFrom, repositoryFullName } from "./repositories.js";
 import { appSpec } from "./commands.js";
 import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
+import { notifierFromEnv } from "../app/notify/notifier-from-env.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -68,11 +69,14 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   });
   const retentionMs = sessionRetentionMs(env);
   const runtime = new HostRuntime({ ...host, log, requeueOnShutdown: true, sessionRetentionMs: retentionMs });
+  // Notifications (docs/notifications.md): secrets and the installation's defaults from the environment.
+  const notifier = notifierFromEnv(env, { stateRoot: host.state.root, log });
   const appFn = createHarnessApp({
     pool,
     ...host,
     log,
     runtime,
+    ...(notifier ? { notifier } : {}),
   });
   const server = await startServer(appFn, {
     webhookSecret: env.WEBHOOK_SECRET,
@@ -104,6 +108,8 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   const pruning = setInterval(prune, positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5) * 60_000);
   pruning.unref();
   log.info({ webhookUrl: server.webhookUrl, agents }, "harness app listening");
+  // What a process before this one recorded and did not finish sending goes out now.
+  if (notifier) void notifier.start().catch((error: unknown) => log.warn({ err: error }, "could not drain the notification outbox"));
   runtime.emit({
     type: "host_started",
     at: new Date().toISOString(),
@@ -118,6 +124,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     log.info({ running: runtime.active, graceMs }, "stopping: interrupting running sessions");
     clearInterval(pruning);
     void reconciler.stop();
+    void notifier?.close();
     void Promise.all([server.close(), runtime.shutdown(graceMs)]).then(([, { requeued, unfinished }]) => {
       if (unfinished.length > 0) log.warn({ unfinished }, "exiting after the shutdown grace: leases expire and the reclaimer requeues these issues");
       log.info({ requeued }, "stopped");

@@ -19,6 +19,7 @@ import { createSandbox, type SandboxBackendName } from "../adapters/sandbox/sand
 import { checkHost } from "../runtime/host-checks.js";
 import { startFakeGitHub, type FakeGitHub } from "../offline/fake-github/index.js";
 import { startModelServer, type ModelServer, type Scenario } from "../offline/model-server.js";
+import { Notifier, type NotifierOptions } from "../app/notify/notifier.js";
 
 /**
  * Everything of the embedded setup in one process: the fake GitHub, the
@@ -42,6 +43,8 @@ export interface Stack {
   sessionKey: Buffer;
   /** The reconciler, when the stack was started with `reconcile`. */
   reconciler: Reconciler | null;
+  /** The app's notifier, when the stack was started with `notify` (its outbox is in the stack's state directory). */
+  notifier: Notifier | null;
   /**
    * Resolves once no webhook is being handled and the agent pool is idle. A
    * delivery returns when its handler finishes, or after 9 s with "202 still
@@ -83,6 +86,8 @@ export interface StackOptions {
   ownWebhooks?: boolean;
   /** The agents' sandbox backend: bwrap (the default, as in production) or none (tests of the harness's own logic with stand-in CLIs). */
   sandbox?: SandboxBackendName;
+  /** Notify through these channels (docs/notifications.md); the outbox is the stack's state directory's. */
+  notify?: Omit<NotifierOptions, "stateRoot" | "log">;
 }
 
 export const STACK_APP_ID = 424242;
@@ -133,7 +138,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const runtime = new HostRuntime({ ...host, requeueOnShutdown: true });
     const events: LifecycleEvent[] = [];
     runtime.events.subscribe((event) => events.push(event));
-    const appFn = createHarnessApp({ pool, ...host, runtime, onResult: (result) => results.push(result), apiCounts });
+    const notifier = options.notify ? new Notifier({ ...options.notify, stateRoot: state.root, log }) : null;
+    if (notifier) closers.push(() => notifier.close());
+    const appFn = createHarnessApp({ pool, ...host, runtime, onResult: (result) => results.push(result), apiCounts, ...(notifier ? { notifier } : {}) });
     const credentials = keys
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
@@ -150,6 +157,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       for (;;) {
         await handling.settled();
         await pool.idle();
+        await notifier?.idle();
         if (handling.inFlight() === 0) return;
       }
     };
@@ -168,7 +176,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : null;
     if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
-    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, idle, close };
+    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, notifier, idle, close };
   } catch (error) {
     await close();
     throw error;
