@@ -1,0 +1,102 @@
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EmailChannel } from "../../src/app/notify/email-channel.js";
+import { Outbox } from "../../src/app/notify/outbox.js";
+import { SlackChannel } from "../../src/app/notify/slack-channel.js";
+import { startStack, type Stack } from "../../src/cli/stack.js";
+import { loadScenario } from "../../src/offline/model-server.js";
+import { FakeSlack } from "../support/fake-slack.js";
+import { SmtpSink } from "../support/smtp-sink.js";
+
+const OWNER = "acme";
+const REPO = "notify";
+
+/**
+ * A failed session through the real stack (fake GitHub delivering the App's own label writes,
+ * Probot, the real CLI against the scripted model): the app learns the transition from the
+ * `issues.labeled` webhook of its own `harness:failed` and the lease head, and tells Slack and
+ * email once, also when GitHub delivers the webhook again.
+ */
+describe("notifications through the real stack", () => {
+  let stack: Stack;
+  let slack: FakeSlack;
+  let smtp: SmtpSink;
+
+  beforeAll(async () => {
+    slack = await FakeSlack.start();
+    smtp = await SmtpSink.start();
+    const scenario = await loadScenario(path.resolve("test/fixtures/scenarios/api-error.yaml"));
+    stack = await startStack({
+      scenarios: [scenario],
+      auth: "app",
+      ownWebhooks: true,
+      progressIntervalMs: 3_600_000,
+      notify: {
+        slack: new SlackChannel(slack.url),
+        email: new EmailChannel(smtp.url, "harness@example.org"),
+        installation: { slackEvents: ["failed"], emailEvents: [], emailTo: [] },
+        windowMs: 0,
+      },
+    });
+    await stack.github.createRepo({
+      collaborators: { ada: "write" },
+      owner: OWNER,
+      name: REPO,
+      files: { "README.md": "x\n", ".github/harness.yml": "notify:\n  email:\n    events: [failed]\n    to: [team@example.org]\n" },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await slack?.close();
+    await smtp?.close();
+  });
+
+  async function settle(): Promise<void> {
+    for (let i = 0; i < 3; i += 1) {
+      await stack.idle();
+      await stack.github.settled();
+    }
+    await stack.notifier?.flush();
+    await stack.idle();
+  }
+
+  it("a failed session sends exactly one Slack message and one email, redelivered or not", async () => {
+    const { github } = stack;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Fails <!channel>", body: "[scenario:api-error] please", user: "ada" });
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    await settle();
+    expect(stack.results.map((r) => r.outcome)).toEqual(["api_error"]);
+
+    expect(slack.accepted).toHaveLength(1);
+    const text = slack.accepted[0]?.body.text ?? "";
+    expect(text).toContain(`${OWNER}/${REPO}#${issue.number} failed: Fails &lt;!channel&gt;`);
+    expect(JSON.stringify(slack.accepted[0]?.body)).not.toContain("<!channel>");
+    expect(smtp.messages).toHaveLength(1);
+    expect(smtp.messages[0]?.to).toMatchObject({ text: "team@example.org" }); // the repository's recipients
+    expect(smtp.messages[0]?.text).toContain("outcome api_error");
+
+    // The transition's identity is the lease commit the head names now (released, outcome api_error).
+    const head = await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`);
+    expect(JSON.parse((await github.readCommit(OWNER, REPO, head ?? "")).message)).toMatchObject({ state: "released", outcome: "api_error" });
+    const outbox = new Outbox(stack.state.root);
+    expect(await outbox.record(`slack--failed--${head ?? ""}`)).toMatchObject({ result: "sent" });
+    expect(await outbox.record(`email--failed--${head ?? ""}`)).toMatchObject({ result: "sent" });
+
+    // GitHub delivers the harness:failed webhook again (a new delivery id): nothing more is sent.
+    const labeled = github.deliveries.find(
+      (d) => d.event === "issues" && d.action === "labeled" && (d.payload.label as { name: string }).name === "harness:failed",
+    );
+    expect(labeled).toBeDefined();
+    for (let i = 0; i < 2; i += 1) expect(await github.deliver("issues", labeled?.payload ?? {})).toBeLessThan(300);
+    await settle();
+    expect(slack.accepted).toHaveLength(1);
+    expect(smtp.messages).toHaveLength(1);
+
+    // A person who sets harness:failed by hand makes no transition of the harness: no message.
+    const other = await github.createIssue(OWNER, REPO, { title: "Marked by hand", body: "", user: "ada" });
+    await github.addLabel(OWNER, REPO, other.number, "harness:failed", { sender: "ada" });
+    await settle();
+    expect(slack.accepted).toHaveLength(1);
+    github.assertNoViolations();
+  }, 60_000);
+});
