@@ -5,6 +5,10 @@ import { Outbox } from "../../src/app/notify/outbox.js";
 import { SlackChannel } from "../../src/app/notify/slack-channel.js";
 import { startStack, type Stack } from "../../src/cli/stack.js";
 import { loadScenario } from "../../src/offline/model-server.js";
+import { GitHubClient } from "../../src/adapters/github-client.js";
+import { LeaseStore } from "../../src/adapters/github-lease.js";
+import { defaultReclaimPolicy } from "../../src/core/reclaim.js";
+import { testOctokit } from "../support/octokit.js";
 import { FakeSlack } from "../support/fake-slack.js";
 import { SmtpSink } from "../support/smtp-sink.js";
 
@@ -25,16 +29,16 @@ describe("notifications through the real stack", () => {
   beforeAll(async () => {
     slack = await FakeSlack.start();
     smtp = await SmtpSink.start();
-    const scenario = await loadScenario(path.resolve("test/fixtures/scenarios/api-error.yaml"));
+    const scenarios = await Promise.all(["api-error.yaml", "publish-gate-workflow.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))));
     stack = await startStack({
-      scenarios: [scenario],
+      scenarios,
       auth: "app",
       ownWebhooks: true,
       progressIntervalMs: 3_600_000,
       notify: {
         slack: new SlackChannel(slack.url),
         email: new EmailChannel(smtp.url, "harness@example.org"),
-        installation: { slackEvents: ["failed"], emailEvents: [], emailTo: [] },
+        installation: { slackEvents: ["failed", "needs-review"], emailEvents: [], emailTo: [] },
         windowMs: 0,
       },
     });
@@ -98,5 +102,73 @@ describe("notifications through the real stack", () => {
     await settle();
     expect(slack.accepted).toHaveLength(1);
     github.assertNoViolations();
+  }, 60_000);
+
+  it("a pull request the publish gate marks for review sends one needs-review message", async () => {
+    const { github } = stack;
+    const before = slack.accepted.length;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Add CI", body: "[scenario:publish-gate-workflow] add CI", user: "ada" });
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    await settle();
+    expect(stack.results.find((r) => r.issue === issue.number)?.outcome).toBe("success");
+    const messages = slack.accepted.slice(before);
+    expect(messages.map((m) => m.body.text)).toEqual([expect.stringMatching(/needs review: \[harness: needs review\] Add CI|needs review: .*Add CI/)]);
+    const head = await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`);
+    expect(await new Outbox(stack.state.root).record(`slack--needs-review--${head ?? ""}`)).toMatchObject({ result: "sent" });
+    expect(smtp.messages).toHaveLength(1); // email is configured for failed only
+  }, 60_000);
+});
+
+describe("a stalled claim reclaimed after its last attempt", () => {
+  let stack: Stack;
+  let slack: FakeSlack;
+
+  beforeAll(async () => {
+    slack = await FakeSlack.start();
+    stack = await startStack({
+      scenarios: [],
+      // Token mode: the harness's writes come back with the token's user as sender.
+      ownWebhooks: true,
+      reconcile: { repositories: [`${OWNER}/${REPO}`], policy: { ...defaultReclaimPolicy, graceMs: 0, maxAttempts: 1 } },
+      notify: { slack: new SlackChannel(slack.url), installation: { slackEvents: ["reclaimed"], emailEvents: [], emailTo: [] }, windowMs: 0 },
+    });
+    await stack.github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await slack?.close();
+  });
+
+  it("sends one reclaimed message, keyed by the reclaim's lease commit", async () => {
+    const { github } = stack;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Stranded", body: "please", labels: ["harness:running"], user: "ada" });
+    const leases = new LeaseStore(
+      new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO }),
+      "harness/leases/issue-",
+    );
+    const dayAgo = new Date(Date.now() - 24 * 3600_000);
+    const claim = await leases.claim({
+      issue: issue.number,
+      owner: { agent: "agent-9", host: "dead-host", runId: "r9" },
+      now: dayAgo,
+      termMs: 15 * 60_000,
+      sessionId: null,
+    });
+    expect(claim.ok).toBe(true);
+
+    await stack.reconciler!.runOnce();
+    for (let i = 0; i < 3; i += 1) {
+      await stack.idle();
+      await github.settled();
+    }
+    await stack.notifier?.flush();
+    await stack.idle();
+    expect(github.getIssue(OWNER, REPO, issue.number).labelNames).toContain("harness:failed");
+    expect(slack.accepted.map((m) => m.body.text)).toEqual([
+      `${OWNER}/${REPO}#${issue.number} was reclaimed after its last attempt and marked failed: Stranded`,
+    ]);
+    const head = await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`);
+    expect(JSON.parse((await github.readCommit(OWNER, REPO, head ?? "")).message)).toMatchObject({ state: "reclaimed" });
+    expect(await new Outbox(stack.state.root).record(`slack--reclaimed--${head ?? ""}`)).toMatchObject({ result: "sent" });
   }, 60_000);
 });

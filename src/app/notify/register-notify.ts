@@ -52,6 +52,18 @@ export function registerNotify(app: Probot, options: NotifySourceOptions): void 
   const sleep = options.sleep ?? realSleep;
   const waits = options.releaseWaitsMs ?? defaultWaits;
 
+  /**
+   * The harness itself: the App's bot (`own-events.ts`), or in token mode the token's user, whose
+   * label writes are the harness's (a person using that same account is indistinguishable).
+   */
+  const byHarness = async (sender: { login: string; type?: string | null } | null | undefined): Promise<boolean> => {
+    if (!sender) return false;
+    if (await options.own.isOwn(sender)) return true;
+    if (sender.type === "Bot") return false;
+    const login = await options.own.ownLogin();
+    return login !== null && !login.endsWith("[bot]") && login.toLowerCase() === sender.login.toLowerCase();
+  };
+
   const client = (context: Context<"issues.labeled" | "pull_request.labeled">, issue: number): GitHubClient =>
     options.intake.client(
       {
@@ -130,7 +142,7 @@ export function registerNotify(app: Probot, options: NotifySourceOptions): void 
     if (payload.issue.pull_request) return;
     const name = payload.label?.name ?? "";
     const log = options.log.child({ issue: `${payload.repository.full_name}#${payload.issue.number}`, label: name, delivery: context.id, notify: true });
-    if (!(await options.own.isOwn(payload.sender))) {
+    if (!(await byHarness(payload.sender))) {
       log.debug("a label set by someone else than the harness: no notification");
       return;
     }
@@ -156,7 +168,7 @@ export function registerNotify(app: Probot, options: NotifySourceOptions): void 
     const { payload } = context;
     const name = payload.label?.name ?? "";
     const log = options.log.child({ pull: `${payload.repository.full_name}#${payload.pull_request.number}`, label: name, delivery: context.id, notify: true });
-    if (!(await options.own.isOwn(payload.sender))) return;
+    if (!(await byHarness(payload.sender))) return;
     const github = client(context, payload.pull_request.number);
     const cfg = await config(github, log);
     if (!cfg || !sameName(name, cfg.publish.needsReviewLabel)) return;
