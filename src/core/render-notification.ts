@@ -16,6 +16,11 @@ const plural: Record<NotifyEvent, string> = {
   reclaimed: "were reclaimed after their last attempt and marked failed",
 };
 
+/** Issues a Slack digest lists, and the characters of a title it shows, within Slack's 3,000-character section. */
+export const SLACK_MAX_ITEMS = 10;
+const SLACK_MAX_TITLE = 120;
+const clip = (title: string): string => ([...title].length > SLACK_MAX_TITLE ? `${[...title].slice(0, SLACK_MAX_TITLE - 1).join("")}…` : title);
+
 /** What one message (one transition, or a digest of several of one repository and event) says. */
 export interface RenderedNotification {
   subject: string;
@@ -53,7 +58,10 @@ export function renderNotification(items: readonly Notification[]): RenderedNoti
     .map((n) => `<li><a href="${escapeHtml(n.url)}">#${n.issue} ${escapeHtml(n.title)}</a>${detail(n) ? ` (${escapeHtml(detail(n))})` : ""}</li>`)
     .join("");
   const html = `<p>${escapeHtml(single ? `${repository}#${first.issue} ${verbs[event]}` : `${items.length} issues in ${repository} ${plural[event]}`)}:</p><ul>${htmlItems}</ul>`;
-  const slackLines = items.map((n) => `• ${slackLink(n.url, `#${n.issue} ${n.title}`)}${detail(n) ? ` (${slackEscape(detail(n))})` : ""}`);
+  // Slack refuses a section text over 3,000 characters (a 400, not retried): a long digest lists the first ones.
+  const shown = items.slice(0, SLACK_MAX_ITEMS);
+  const slackLines = shown.map((n) => `• ${slackLink(n.url, `#${n.issue} ${clip(n.title)}`)}${detail(n) ? ` (${slackEscape(detail(n))})` : ""}`);
+  if (items.length > shown.length) slackLines.push(`… and ${items.length - shown.length} more`);
   const heading = single
     ? `${slackEscape(repository)}#${first.issue} ${verbs[event]}`
     : `${items.length} issues in ${slackEscape(repository)} ${plural[event]}`;
