@@ -54,6 +54,12 @@ function issueJob(options: HarnessAppOptions, runtime: HostRuntime): IssueJob {
     const agent = `agent-${agentIndex + 1}`;
     const run = await runtime.runIssue({ github, config }, issueNumber, agent, options.log.child({ issue: key, agent }));
     if (run.claimed) options.onResult?.(run.result);
+    // The day's spend of the repository, for the `spend` notification (docs/notifications.md).
+    const cost = run.claimed ? (run.result.report?.costUsd ?? 0) : 0;
+    if (options.notifier && cost > 0)
+      await options.notifier.spend
+        .add(github.fullName, cost, config.notify, (options.now ?? (() => new Date()))())
+        .catch((error: unknown) => options.log.warn({ err: error }, "could not add the session's cost to the day's spend"));
   };
 }
 

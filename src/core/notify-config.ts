@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** The transitions a person can be told about (docs/notifications.md). */
-export const notifyEvents = ["failed", "interrupted", "needs-review", "reclaimed"] as const;
+export const notifyEvents = ["failed", "interrupted", "needs-review", "reclaimed", "spend"] as const;
 export type NotifyEvent = (typeof notifyEvents)[number];
 
 const eventList = z.array(z.enum(notifyEvents)).max(notifyEvents.length);
@@ -14,6 +14,8 @@ const eventList = z.array(z.enum(notifyEvents)).max(notifyEvents.length);
  */
 export const notifySchema = z
   .object({
+    /** A repository's spend in one UTC day (its sessions' cost) over this many USD sends `spend`, once that day. */
+    dailySpendUsd: z.number().positive().max(1_000_000).optional(),
     slack: z
       .object({ events: eventList.default([]) })
       .strict()

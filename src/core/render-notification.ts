@@ -7,6 +7,7 @@ const verbs: Record<NotifyEvent, string> = {
   interrupted: "was interrupted",
   "needs-review": "needs review",
   reclaimed: "was reclaimed after its last attempt and marked failed",
+  spend: "spent over its daily threshold",
 };
 
 const plural: Record<NotifyEvent, string> = {
@@ -14,6 +15,7 @@ const plural: Record<NotifyEvent, string> = {
   interrupted: "were interrupted",
   "needs-review": "need review",
   reclaimed: "were reclaimed after their last attempt and marked failed",
+  spend: "spent over their daily threshold",
 };
 
 /** Issues a Slack digest lists, and the characters of a title it shows, within Slack's 3,000-character section. */
@@ -32,7 +34,8 @@ export interface RenderedNotification {
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
 
 /** A Slack link `<url|label>`: the URL must not carry `|` or `>`, the label is escaped. */
-const slackLink = (url: string, label: string): string => `<${url.replace(/[|>\s]/g, encodeURIComponent)}|${slackEscape(label)}>`;
+const slackLink = (url: string, label: string): string =>
+  url === "" ? slackEscape(label) : `<${url.replace(/[|>\s]/g, encodeURIComponent)}|${slackEscape(label)}>`;
 
 function detail(n: Notification): string {
   return [n.outcome ? `outcome ${n.outcome}` : null, n.attempt > 0 ? `attempt ${n.attempt}` : null].filter((p) => p !== null).join(", ");
@@ -46,6 +49,7 @@ export function renderNotification(items: readonly Notification[]): RenderedNoti
   const first = items[0];
   if (!first) throw new Error("renderNotification needs at least one notification");
   const { repository, event } = first;
+  if (event === "spend") return renderSpend(first);
   const single = items.length === 1;
   const subject = single
     ? `[harness] ${repository}#${first.issue} ${verbs[event]}: ${first.title}`
@@ -79,5 +83,16 @@ export function renderNotification(items: readonly Notification[]): RenderedNoti
         { type: "section", text: { type: "mrkdwn", text: slackLines.join("\n") } },
       ],
     },
+  };
+}
+
+/** The daily spend message: `title` says the amount and the threshold (no issue). */
+function renderSpend(n: Notification): RenderedNotification {
+  const line = `${n.repository} ${verbs.spend}: ${n.title}`;
+  return {
+    subject: `[harness] ${line}`,
+    text: line,
+    html: `<p>${escapeHtml(line)}</p>`,
+    slack: { text: slackEscape(line), blocks: [{ type: "section", text: { type: "mrkdwn", text: `*${slackEscape(line)}*` } }] },
   };
 }

@@ -38,7 +38,7 @@ describe("notifications through the real stack", () => {
       notify: {
         slack: new SlackChannel(slack.url),
         email: new EmailChannel(smtp.url, "harness@example.org"),
-        installation: { slackEvents: ["failed", "needs-review"], emailEvents: [], emailTo: [] },
+        installation: { slackEvents: ["failed", "needs-review", "spend"], emailEvents: [], emailTo: [] },
         windowMs: 0,
       },
     });
@@ -46,7 +46,7 @@ describe("notifications through the real stack", () => {
       collaborators: { ada: "write" },
       owner: OWNER,
       name: REPO,
-      files: { "README.md": "x\n", ".github/harness.yml": "notify:\n  email:\n    events: [failed]\n    to: [team@example.org]\n" },
+      files: { "README.md": "x\n", ".github/harness.yml": "notify:\n  dailySpendUsd: 0.000001\n  email:\n    events: [failed]\n    to: [team@example.org]\n" },
     });
   });
   afterAll(async () => {
@@ -104,7 +104,7 @@ describe("notifications through the real stack", () => {
     github.assertNoViolations();
   }, 60_000);
 
-  it("a pull request the publish gate marks for review sends one needs-review message", async () => {
+  it("a pull request the publish gate marks for review sends one needs-review message, and the day's spend over the threshold one", async () => {
     const { github } = stack;
     const before = slack.accepted.length;
     const issue = await github.createIssue(OWNER, REPO, { title: "Add CI", body: "[scenario:publish-gate-workflow] add CI", user: "ada" });
@@ -112,7 +112,13 @@ describe("notifications through the real stack", () => {
     await settle();
     expect(stack.results.find((r) => r.issue === issue.number)?.outcome).toBe("success");
     const messages = slack.accepted.slice(before);
-    expect(messages.map((m) => m.body.text)).toEqual([expect.stringMatching(/needs review: \[harness: needs review\] Add CI|needs review: .*Add CI/)]);
+    // The session cost something: the repository's day is over its (tiny) threshold, once.
+    expect(messages.map((m) => m.body.text).sort()).toEqual([
+      expect.stringMatching(
+        new RegExp(`^${OWNER}/${REPO} spent over its daily threshold: \\$0\\.\\d+ on \\d{4}-\\d{2}-\\d{2} \\(UTC\\), threshold \\$0\\.0000010$`),
+      ),
+      `${OWNER}/${REPO}#${issue.number} needs review: Add CI (#${issue.number})`,
+    ]);
     const head = await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`);
     expect(await new Outbox(stack.state.root).record(`slack--needs-review--${head ?? ""}`)).toMatchObject({ result: "sent" });
     expect(smtp.messages).toHaveLength(1); // email is configured for failed only

@@ -43,6 +43,7 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string 
  *   HARNESS_NOTIFY_SLACK_EVENTS   the installation's transitions for Slack (comma-separated)
  *   HARNESS_NOTIFY_EMAIL_EVENTS   the same for email
  *   HARNESS_NOTIFY_WINDOW_SECONDS the digest window (default 60)
+ *   HARNESS_NOTIFY_DAILY_SPEND_USD the installation's daily spend threshold per repository
  * A repository's `notify.slack` / `notify.email` in `.github/harness.yml` wins over the
  * installation's events (and recipients) for that repository. Null when no channel is set.
  */
@@ -70,7 +71,16 @@ export function notifierFromEnv(
   const windowSeconds = windowRaw ? Number(windowRaw) : 60;
   if (!Number.isFinite(windowSeconds) || windowSeconds < 0 || windowSeconds > 3600)
     throw bad("HARNESS_NOTIFY_WINDOW_SECONDS", `is ${JSON.stringify(windowRaw)}`, "Set it to a number of seconds from 0 (send at once) to 3600.");
-  const installation = { slackEvents: events(env, "HARNESS_NOTIFY_SLACK_EVENTS"), emailEvents: events(env, "HARNESS_NOTIFY_EMAIL_EVENTS"), emailTo: to };
+  const spendRaw = env.HARNESS_NOTIFY_DAILY_SPEND_USD?.trim();
+  const dailySpendUsd = spendRaw ? Number(spendRaw) : undefined;
+  if (dailySpendUsd !== undefined && !(Number.isFinite(dailySpendUsd) && dailySpendUsd > 0))
+    throw bad("HARNESS_NOTIFY_DAILY_SPEND_USD", `is ${JSON.stringify(spendRaw)}`, "Set it to a positive number of US dollars, like 50, or unset it.");
+  const installation = {
+    slackEvents: events(env, "HARNESS_NOTIFY_SLACK_EVENTS"),
+    emailEvents: events(env, "HARNESS_NOTIFY_EMAIL_EVENTS"),
+    emailTo: to,
+    ...(dailySpendUsd !== undefined ? { dailySpendUsd } : {}),
+  };
   if (!slackUrl && !smtpUrl) return null;
   return new Notifier({
     ...base,

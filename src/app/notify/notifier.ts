@@ -6,6 +6,7 @@ import { deliverWithRetry, type RetrySettings } from "./deliver-with-retry.js";
 import type { EmailChannel } from "./email-channel.js";
 import { Outbox, type NotifyChannel, type OutboxEntry } from "./outbox.js";
 import type { SlackChannel } from "./slack-channel.js";
+import { SpendWatch } from "./spend-watch.js";
 
 export type NotifyResult = "sent" | "failed" | "dropped";
 
@@ -14,6 +15,8 @@ export interface InstallationNotify {
   slackEvents: NotifyEvent[];
   emailEvents: NotifyEvent[];
   emailTo: string[];
+  /** The daily spend threshold (USD) where a repository's `notify.dailySpendUsd` sets none. */
+  dailySpendUsd?: number;
 }
 
 export interface NotifierOptions {
@@ -42,12 +45,15 @@ const groupKey = (entry: OutboxEntry): string => JSON.stringify([entry.channel, 
  */
 export class Notifier {
   readonly outbox: Outbox;
+  /** Daily spend per repository: sessions' costs added here notify `spend` once a day's total is over the threshold. */
+  readonly spend: SpendWatch;
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly work = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly options: NotifierOptions) {
     this.outbox = new Outbox(options.stateRoot);
+    this.spend = new SpendWatch(this, options.installation?.dailySpendUsd);
   }
 
   private channelsFor(event: NotifyEvent, config: NotifyConfig): { channel: NotifyChannel; to: string[] }[] {

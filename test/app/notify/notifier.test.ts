@@ -206,6 +206,33 @@ describe("the notifier", () => {
     for (const n of [11, 12, 13, 14, 15]) expect(await notifier.outbox.record(Outbox.id("slack", transition(n)))).toMatchObject({ result: "sent" });
   });
 
+  it("daily spend: one message the day a repository's total reaches its threshold, one the next day; two processes add up", async () => {
+    const a = make({ email: null, windowMs: 0, installation: { slackEvents: ["spend"], emailEvents: [], emailTo: [], dailySpendUsd: 100 } });
+    const b = make({ email: null, windowMs: 0, installation: { slackEvents: ["spend"], emailEvents: [], emailTo: [] } });
+    const day1 = new Date("2026-12-02T10:00:00Z");
+    const config = { dailySpendUsd: 1 };
+    await Promise.all([
+      a.spend.add("acme/widgets", 0.25, config, day1),
+      b.spend.add("acme/widgets", 0.25, config, day1),
+      a.spend.add("acme/widgets", 0.25, config, day1),
+    ]);
+    await Promise.all([a.flush(), b.flush()]);
+    expect(slack.requests).toEqual([]);
+    await b.spend.add("acme/widgets", 0.3, config, day1); // 1.05: over
+    await a.spend.add("acme/widgets", 0.5, config, day1); // still over: no second message
+    await a.spend.add("acme/other", 5, { dailySpendUsd: 10 }, day1); // another repository, under its own threshold
+    await Promise.all([a.flush(), b.flush()]);
+    expect(slack.accepted.map((r) => r.body.text)).toEqual(["acme/widgets spent over its daily threshold: $1.05 on 2026-12-02 (UTC), threshold $1.00"]);
+    await a.spend.add("acme/widgets", 1.5, config, new Date("2026-12-03T00:00:01Z"));
+    await a.flush();
+    expect(slack.accepted.map((r) => r.body.text)).toHaveLength(2);
+    expect(slack.accepted[1]?.body.text).toContain("$1.50 on 2026-12-03");
+    // The installation's threshold where the repository sets none.
+    await a.spend.add("acme/third", 150, {}, day1);
+    await a.flush();
+    expect(slack.accepted).toHaveLength(3);
+  });
+
   it("a process killed while its request is open (not answered): the restart drains the outbox and it is sent exactly once", async () => {
     slack.script("hang");
     // node itself with tsx's loader (not the tsx wrapper, which runs node as a child): the pid killed is the sender's.

@@ -30,6 +30,8 @@ describe("notification settings", () => {
     expect(unknownEvent.message).toContain("`notify.slack.events.0`");
     expect(configError(() => parseConfig({ notify: { slack: { webhookUrl: "https://hooks.slack.com/x" } } })).message).toContain("webhookUrl");
     expect(configError(() => parseConfig({ notify: { email: { to: ["not an address"] } } })).message).toContain("`notify.email.to.0`");
+    expect(configError(() => parseConfig({ notify: { dailySpendUsd: 0 } })).message).toContain("`notify.dailySpendUsd`");
+    expect(parseConfig({ notify: { dailySpendUsd: 25 } }).notify.dailySpendUsd).toBe(25);
   });
 
   it("secrets and the installation's defaults come from the environment; none set, no notifier", () => {
@@ -54,6 +56,7 @@ describe("notification settings", () => {
     [{ HARNESS_EMAIL_TO: "ops" }, "HARNESS_EMAIL_TO has addresses that are not email addresses: ops"],
     [{ HARNESS_NOTIFY_EMAIL_EVENTS: "failed,done" }, "HARNESS_NOTIFY_EMAIL_EVENTS names unknown transitions: done"],
     [{ HARNESS_NOTIFY_WINDOW_SECONDS: "soon" }, 'HARNESS_NOTIFY_WINDOW_SECONDS is "soon"'],
+    [{ HARNESS_NOTIFY_DAILY_SPEND_USD: "-5" }, 'HARNESS_NOTIFY_DAILY_SPEND_USD is "-5"'],
   ])("%o is refused with EHARNESS_CONFIG and a fix", (env, message) => {
     const error = configError(() => notifierFromEnv(env, base));
     expect(error.code).toBe("EHARNESS_CONFIG");
