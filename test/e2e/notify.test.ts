@@ -29,7 +29,9 @@ describe("notifications through the real stack", () => {
   beforeAll(async () => {
     slack = await FakeSlack.start();
     smtp = await SmtpSink.start();
-    const scenarios = await Promise.all(["api-error.yaml", "publish-gate-workflow.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))));
+    const scenarios = await Promise.all(
+      ["api-error.yaml", "publish-gate-workflow.yaml", "interruptible.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))),
+    );
     stack = await startStack({
       scenarios,
       auth: "app",
@@ -38,7 +40,7 @@ describe("notifications through the real stack", () => {
       notify: {
         slack: new SlackChannel(slack.url),
         email: new EmailChannel(smtp.url, "harness@example.org"),
-        installation: { slackEvents: ["failed", "needs-review", "spend"], emailEvents: [], emailTo: [] },
+        installation: { slackEvents: ["failed", "needs-review", "spend", "interrupted"], emailEvents: [], emailTo: [] },
         windowMs: 0,
       },
     });
@@ -122,6 +124,26 @@ describe("notifications through the real stack", () => {
     const head = await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`);
     expect(await new Outbox(stack.state.root).record(`slack--needs-review--${head ?? ""}`)).toMatchObject({ result: "sent" });
     expect(smtp.messages).toHaveLength(1); // email is configured for failed only
+  }, 60_000);
+
+  it("/interrupt sends one interrupted message, keyed by the interrupt's lease commit", async () => {
+    const { github, model } = stack;
+    const before = slack.accepted.length;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Two parts", body: "[scenario:interruptible] go", user: "ada" });
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    // The session is in its long Bash step (the model was asked for turn 2) before the interrupt.
+    const deadline = Date.now() + 30_000;
+    while (!model.requests.some((r) => r.scenario === "interruptible" && r.turn === 1)) {
+      if (Date.now() > deadline) throw new Error("the session never reached its long step");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await github.comment(OWNER, REPO, issue.number, "/interrupt", { sender: "ada" });
+    await settle();
+    expect(stack.results.find((r) => r.issue === issue.number)?.interrupted).toBe(true);
+    expect(slack.accepted.slice(before).map((m) => m.body.text)).toEqual([`${OWNER}/${REPO}#${issue.number} was interrupted: Two parts`]);
+    const head = await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`);
+    expect(JSON.parse((await github.readCommit(OWNER, REPO, head ?? "")).message)).toMatchObject({ state: "interrupted" });
+    expect(await new Outbox(stack.state.root).record(`slack--interrupted--${head ?? ""}`)).toMatchObject({ result: "sent" });
   }, 60_000);
 });
 
