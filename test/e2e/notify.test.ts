@@ -144,6 +144,11 @@ describe("notifications through the real stack", () => {
     const head = await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`);
     expect(JSON.parse((await github.readCommit(OWNER, REPO, head ?? "")).message)).toMatchObject({ state: "interrupted" });
     expect(await new Outbox(stack.state.root).record(`slack--interrupted--${head ?? ""}`)).toMatchObject({ result: "sent" });
+
+    // A person marks it failed by hand: the lease names a real head, but the harness made no such transition.
+    await github.addLabel(OWNER, REPO, issue.number, "harness:failed", { sender: "ada" });
+    await settle();
+    expect(slack.accepted.slice(before)).toHaveLength(1);
   }, 60_000);
 });
 

@@ -64,6 +64,11 @@ export class Notifier {
     return out;
   }
 
+  /** Whether any channel (set up on this host or not) takes one of `events` for a repository of `config`: no reads for a transition nobody wants. */
+  wants(events: readonly NotifyEvent[], config: NotifyConfig): boolean {
+    return events.some((event) => this.channelsFor(event, config).length > 0);
+  }
+
   /** Records a transition for the channels its repository's configuration (or the installation's) sends it to. */
   async notify(notification: Notification, config: NotifyConfig): Promise<void> {
     const log = this.options.log.child({ repository: notification.repository, issue: notification.issue, event: notification.event, sha: notification.sha });

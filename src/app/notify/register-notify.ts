@@ -150,7 +150,7 @@ export function registerNotify(app: Probot, options: NotifySourceOptions): void 
     const cfg = await config(github, log);
     if (!cfg) return;
     const label = sameName(name, cfg.labels.failed) ? "failed" : sameName(name, cfg.labels.interrupted) ? "interrupted" : null;
-    if (label === null) return;
+    if (label === null || !options.notifier.wants(label === "failed" ? ["failed", "reclaimed"] : ["interrupted"], cfg.notify)) return;
     background(
       (async () => {
         const now = await github.getIssue(payload.issue.number);
@@ -171,7 +171,7 @@ export function registerNotify(app: Probot, options: NotifySourceOptions): void 
     if (!(await byHarness(payload.sender))) return;
     const github = client(context, payload.pull_request.number);
     const cfg = await config(github, log);
-    if (!cfg || !sameName(name, cfg.publish.needsReviewLabel)) return;
+    if (!cfg || !sameName(name, cfg.publish.needsReviewLabel) || !options.notifier.wants(["needs-review"], cfg.notify)) return;
     const branch = payload.pull_request.head.ref;
     const issue = branch.startsWith(cfg.branchPrefix) ? Number(branch.slice(cfg.branchPrefix.length)) : NaN;
     if (!Number.isInteger(issue) || issue <= 0) {
