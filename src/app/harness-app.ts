@@ -13,6 +13,8 @@ import { registerSteering } from "./steering.js";
 import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
+import type { Notifier } from "./notify/notifier.js";
+import { registerNotify } from "./notify/register-notify.js";
 
 export type { ApiCounts } from "./issue-intake.js";
 
@@ -37,6 +39,8 @@ export interface HarnessAppOptions {
    * shutdown policy); one is made from the fields above when absent.
    */
   runtime?: HostRuntime;
+  /** Notifications of failed, interrupted, needs-review and reclaimed issues (docs/notifications.md); none when absent. */
+  notifier?: Notifier;
 }
 
 type IssueContext = Context<"issues.labeled" | "issues.unlabeled" | "issues.opened" | "issues.reopened" | "issues.closed">;
@@ -50,6 +54,12 @@ function issueJob(options: HarnessAppOptions, runtime: HostRuntime): IssueJob {
     const agent = `agent-${agentIndex + 1}`;
     const run = await runtime.runIssue({ github, config }, issueNumber, agent, options.log.child({ issue: key, agent }));
     if (run.claimed) options.onResult?.(run.result);
+    // The day's spend of the repository, for the `spend` notification (docs/notifications.md).
+    const cost = run.claimed ? (run.result.report?.costUsd ?? 0) : 0;
+    if (options.notifier && cost > 0)
+      await options.notifier.spend
+        .add(github.fullName, cost, config.notify, (options.now ?? (() => new Date()))())
+        .catch((error: unknown) => options.log.warn({ err: error }, "could not add the session's cost to the day's spend"));
   };
 }
 
@@ -96,6 +106,7 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
     registerIntake(app, intake);
     registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now });
     const own = new OwnEvents(app, options.log);
+    if (options.notifier) registerNotify(app, { notifier: options.notifier, intake, own, log: options.log });
 
     const onIssueEvent = async (context: IssueContext): Promise<void> => {
       const { payload } = context;

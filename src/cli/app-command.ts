@@ -24,6 +24,7 @@ import { trendCharts } from "../runtime/trend-charts.js";
 import { createStatusPage } from "../app/status-page/status-page.js";
 import { poolStatusOf } from "../app/status-page/pool-status-of.js";
 import { emptyFleetSnapshot } from "../core/fleet.js";
+import { notifierFromEnv } from "../app/notify/notifier-from-env.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -77,11 +78,14 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   // Trends without Prometheus (harness report): per-minute counters in the state directory.
   const trendStore = new TrendStore(host.state, { retentionDays: trendRetentionDays(env) });
   const trends = recordTrends(runtime.events, trendStore, (error) => log.warn({ err: error }, "could not record trends"));
+  // Notifications (docs/notifications.md): secrets and the installation's defaults from the environment.
+  const notifier = notifierFromEnv(env, { stateRoot: host.state.root, log });
   const appFn = createHarnessApp({
     pool,
     ...host,
     log,
     runtime,
+    ...(notifier ? { notifier } : {}),
   });
   // The live status page (docs/status-page.md); until the reconciler produces the fleet snapshot it shows this process's own agents.
   const emptySnapshot = emptyFleetSnapshot(new Date().toISOString());
@@ -124,6 +128,8 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   const pruning = setInterval(prune, positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5) * 60_000);
   pruning.unref();
   log.info({ webhookUrl: server.webhookUrl, statusUrl: `${server.url}/status`, agents }, "harness app listening");
+  // What a process before this one recorded and did not finish sending goes out now.
+  if (notifier) void notifier.start().catch((error: unknown) => log.warn({ err: error }, "could not drain the notification outbox"));
   runtime.emit({
     type: "host_started",
     at: new Date().toISOString(),
@@ -139,6 +145,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     clearInterval(pruning);
     statusPage.close();
     void reconciler.stop();
+    void notifier?.close();
     const drained = runtime.shutdown(graceMs).then(async (result) => {
       await trends.stop();
       return result;

@@ -22,6 +22,7 @@ import { startModelServer, type ModelServer, type Scenario } from "../offline/mo
 import { createStatusPage, type StatusPage } from "../app/status-page/status-page.js";
 import { poolStatusOf } from "../app/status-page/pool-status-of.js";
 import { emptyFleetSnapshot, type FleetSnapshot } from "../core/fleet.js";
+import { Notifier, type NotifierOptions } from "../app/notify/notifier.js";
 
 /**
  * Everything of the embedded setup in one process: the fake GitHub, the
@@ -45,6 +46,8 @@ export interface Stack {
   sessionKey: Buffer;
   /** The reconciler, when the stack was started with `reconcile`. */
   reconciler: Reconciler | null;
+  /** The app's notifier, when the stack was started with `notify` (its outbox is in the stack's state directory). */
+  notifier: Notifier | null;
   /**
    * Resolves once no webhook is being handled and the agent pool is idle. A
    * delivery returns when its handler finishes, or after 9 s with "202 still
@@ -96,6 +99,8 @@ export interface StackOptions {
   statusPage?: boolean | { snapshot: () => FleetSnapshot; onSnapshot?: (listener: (snapshot: FleetSnapshot) => void) => () => void; token?: string };
   /** Agents without HARNESS_SESSION_KEY: a public repository's sessions stay on this host (`/retry` resumes them only here). */
   withoutSessionKey?: boolean;
+  /** Notify through these channels (docs/notifications.md); the outbox is the stack's state directory's. */
+  notify?: Omit<NotifierOptions, "stateRoot" | "log">;
 }
 
 export const STACK_APP_ID = 424242;
@@ -146,7 +151,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const runtime = new HostRuntime({ ...host, requeueOnShutdown: true });
     const events: LifecycleEvent[] = [];
     runtime.events.subscribe((event) => events.push(event));
-    const appFn = createHarnessApp({ pool, ...host, runtime, onResult: (result) => results.push(result), apiCounts });
+    const notifier = options.notify ? new Notifier({ ...options.notify, stateRoot: state.root, log }) : null;
+    if (notifier) closers.push(() => notifier.close());
+    const appFn = createHarnessApp({ pool, ...host, runtime, onResult: (result) => results.push(result), apiCounts, ...(notifier ? { notifier } : {}) });
     const credentials = keys
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
@@ -168,6 +175,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       for (;;) {
         await handling.settled();
         await pool.idle();
+        await notifier?.idle();
         if (handling.inFlight() === 0) return;
       }
     };
@@ -187,7 +195,25 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (reconciler) closers.push(() => reconciler.stop());
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
     const status = { statusPage, statusUrl: statusPage ? `${server.url}/status` : null };
-    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, idle, close, ...status };
+    return {
+      root,
+      github,
+      model,
+      server,
+      pool,
+      state,
+      runtime,
+      events,
+      webhookSecret,
+      results,
+      apiCounts,
+      sessionKey,
+      reconciler,
+      notifier,
+      idle,
+      close,
+      ...status,
+    };
   } catch (error) {
     await close();
     throw error;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { HarnessError } from "./errors.js";
+import { notifySchema } from "./notify-config.js";
 
 /**
  * `.github/harness.yml` in the target repository. Every field has a default, so
@@ -213,6 +214,8 @@ export const configSchema = z
     sandbox: sandboxSchema.default(sandboxSchema.parse({})),
     trust: trustSchema.default(trustSchema.parse({})),
     publish: publishSchema.default(publishSchema.parse({})),
+    /** Notifications of transitions (docs/notifications.md); off by default. */
+    notify: notifySchema.default({}),
   })
   .strict();
 
