@@ -24,6 +24,11 @@ export class AgentPool {
     return this.agents;
   }
 
+  /** Agents working a job now (metrics, readiness). */
+  get busy(): number {
+    return this.agents - this.freeAgents.length;
+  }
+
   /** True when the job was accepted, false when one for `key` is already queued or running. */
   submit(key: string, run: (agentIndex: number) => Promise<void>): boolean {
     if (this.active.has(key)) return false;
