@@ -81,7 +81,7 @@ export interface Reconciler {
   /** Calls `listener` with each new snapshot (after every pass and single walk); returns the unsubscribe function. */
   onSnapshot(listener: (snapshot: FleetSnapshot) => void): () => void;
   /** The last full pass: when it ended and whether it reached GitHub (listed its repositories and read them without error). Null before the first. */
-  lastPass(): { at: string; reachedGitHub: boolean } | null;
+  lastPass(): { at: string; reachedGitHub: boolean; lastSuccessAt: string | null } | null;
 }
 
 const MINUTE = 60_000;
@@ -111,7 +111,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   const fleet = new Map<string, { repository: FleetRepository; issues: FleetIssue[] }>();
   let snapshot: FleetSnapshot = emptyFleetSnapshot(now().toISOString());
   const snapshotListeners = new Set<(snapshot: FleetSnapshot) => void>();
-  let lastPass: { at: string; reachedGitHub: boolean } | null = null;
+  let lastPass: { at: string; reachedGitHub: boolean; lastSuccessAt: string | null } | null = null;
   const publishSnapshot = (): void => {
     const parts = [...fleet.values()];
     snapshot = { takenAt: now().toISOString(), repositories: parts.map((p) => ({ ...p.repository })), issues: parts.flatMap((p) => p.issues) };
@@ -257,7 +257,9 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     }
     result.notModified = intake.etags.stats.notModified - before.notModified;
     result.fresh = intake.etags.stats.fresh - before.fresh;
-    lastPass = { at: now().toISOString(), reachedGitHub: listed && result.repositories.every((r) => r.skipped !== "error") };
+    const at = now().toISOString();
+    const reachedGitHub = listed && result.repositories.every((r) => r.skipped !== "error");
+    lastPass = { at, reachedGitHub, lastSuccessAt: reachedGitHub ? at : (lastPass?.lastSuccessAt ?? null) };
     publishSnapshot();
     return result;
   };

@@ -18,6 +18,11 @@ import { repositoriesFrom, repositoryFullName } from "./repositories.js";
 import { appSpec } from "./commands.js";
 import { pruneSessions, sessionRetentionMs } from "../runtime/prune-sessions.js";
 import { maintainClones } from "../runtime/maintain-clone.js";
+import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
+import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
+import type { Reconciler } from "../app/reconciler.js";
+import { harnessVersion } from "./harness-version.js";
+import { reclaimedEvent } from "./reclaimed-event.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -74,7 +79,13 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     log,
     runtime,
   });
+  // /metrics, /healthz, /readyz (docs/metrics.md): a bearer token when HARNESS_METRICS_TOKEN is set, else loopback clients only.
+  const exporter = new MetricsExporter({ events: runtime.events, pool, interrupts: runtime.interrupts, version: harnessVersion() });
+  let reconcilerRef: Reconciler | null = null;
+  const metricsToken = env.HARNESS_METRICS_TOKEN === "" ? undefined : env.HARNESS_METRICS_TOKEN;
+  const routes = metricsRoutes({ exporter, token: metricsToken, readiness: readinessOf(() => reconcilerRef?.lastPass() ?? null, pool) });
   const server = await startServer(appFn, {
+    routes,
     webhookSecret: env.WEBHOOK_SECRET,
     appId: env.APP_ID,
     privateKey,
@@ -93,8 +104,16 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     minutes: positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5),
     ...(env.GITHUB_TOKEN ? { repositories: repositories.map(repositoryFullName) } : {}),
     // The stall reclaimer runs on the same schedule, repository by repository.
-    beforeWalk: reclaimerStep({ log }),
+    beforeWalk: reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime) }),
   });
+  reconcilerRef = reconciler;
+  exporter.attach(reconciler);
+  log.info(
+    { metrics: `${server.url}/metrics`, guard: metricsToken ? "bearer token (HARNESS_METRICS_TOKEN)" : "loopback clients only" },
+    metricsToken
+      ? "metrics, health and readiness served with a bearer token"
+      : "metrics, health and readiness served to loopback clients only (set HARNESS_METRICS_TOKEN to serve others)",
+  );
   // Old session directories and the clones' leftovers go on the same schedule, so the host's disk does not fill up.
   const prune = (): void =>
     void pruneSessions(host.state, { retentionMs, now: Date.now(), log })

@@ -19,6 +19,10 @@ import { createSandbox, type SandboxBackendName } from "../adapters/sandbox/sand
 import { checkHost } from "../runtime/host-checks.js";
 import { startFakeGitHub, type FakeGitHub } from "../offline/fake-github/index.js";
 import { startModelServer, type ModelServer, type Scenario } from "../offline/model-server.js";
+import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
+import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
+import { harnessVersion } from "./harness-version.js";
+import { reclaimedEvent } from "./reclaimed-event.js";
 
 /**
  * Everything of the embedded setup in one process: the fake GitHub, the
@@ -42,6 +46,8 @@ export interface Stack {
   sessionKey: Buffer;
   /** The reconciler, when the stack was started with `reconcile`. */
   reconciler: Reconciler | null;
+  /** The Prometheus exporter behind `/metrics`, `/healthz` and `/readyz`, when the stack was started with `metrics`. */
+  exporter: MetricsExporter | null;
   /**
    * Resolves once no webhook is being handled and the agent pool is idle. A
    * delivery returns when its handler finishes, or after 9 s with "202 still
@@ -83,6 +89,9 @@ export interface StackOptions {
   ownWebhooks?: boolean;
   /** The agents' sandbox backend: bwrap (the default, as in production) or none (tests of the harness's own logic with stand-in CLIs). */
   sandbox?: SandboxBackendName;
+  /** Serve `/metrics`, `/healthz` and `/readyz` on the app's server (docs/metrics.md); `metricsToken` as HARNESS_METRICS_TOKEN. */
+  metrics?: boolean;
+  metricsToken?: string;
 }
 
 export const STACK_APP_ID = 424242;
@@ -134,6 +143,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const events: LifecycleEvent[] = [];
     runtime.events.subscribe((event) => events.push(event));
     const appFn = createHarnessApp({ pool, ...host, runtime, onResult: (result) => results.push(result), apiCounts });
+    let reconciler: Reconciler | null = null;
+    const exporter = options.metrics ? new MetricsExporter({ events: runtime.events, pool, interrupts: runtime.interrupts, version: harnessVersion() }) : null;
+    if (exporter) closers.push(async () => exporter.close());
+    const routes = exporter ? metricsRoutes({ exporter, token: options.metricsToken, readiness: readinessOf(() => reconciler?.lastPass() ?? null, pool) }) : [];
     const credentials = keys
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
@@ -144,6 +157,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       port: 0,
       log,
       plainOctokit: options.productionOctokit !== true,
+      ...(routes.length > 0 ? { routes } : {}),
     });
     const handling = trackHandlers(server.probot.webhooks);
     const idle = async (): Promise<void> => {
@@ -158,17 +172,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await server.close();
     });
     const reconcile = options.reconcile;
-    const reconciler = reconcile
+    reconciler = reconcile
       ? startReconciler({
           probot: server.probot,
           repositories: reconcile.repositories,
           log,
-          beforeWalk: reclaimerStep({ log, ...(reconcile.policy ? { policy: reconcile.policy } : {}) }),
+          beforeWalk: reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime), ...(reconcile.policy ? { policy: reconcile.policy } : {}) }),
         })
       : null;
-    if (reconciler) closers.push(() => reconciler.stop());
+    const started = reconciler;
+    if (started) closers.push(() => started.stop());
+    if (started && exporter) exporter.attach(started);
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
-    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, idle, close };
+    return { root, github, model, server, pool, state, runtime, events, webhookSecret, results, apiCounts, sessionKey, reconciler, exporter, idle, close };
   } catch (error) {
     await close();
     throw error;
