@@ -261,14 +261,14 @@ export class GitHubClient {
   }
 
   /** The issue's label events, oldest first: who labeled and unlabeled it (`GET …/issues/{n}/events`). */
-  async labelEvents(number: number): Promise<{ event: string; label: string; actor: { login: string; type: string | null } | null }[]> {
-    const out: { event: string; label: string; actor: { login: string; type: string | null } | null }[] = [];
+  async labelEvents(number: number): Promise<{ event: string; label: string; actor: { login: string; type: string | null } | null; createdAt?: string }[]> {
+    const out: { event: string; label: string; actor: { login: string; type: string | null } | null; createdAt?: string }[] = [];
     for (let page = 1; page < 100; page += 1) {
       const { data } = await this.api.rest.issues.listEvents({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page });
       for (const e of data) {
         const label = "label" in e && e.label ? e.label.name : null;
         if ((e.event !== "labeled" && e.event !== "unlabeled") || label === null) continue;
-        out.push({ event: e.event, label, actor: e.actor ? { login: e.actor.login, type: e.actor.type ?? null } : null });
+        out.push({ event: e.event, label, actor: e.actor ? { login: e.actor.login, type: e.actor.type ?? null } : null, createdAt: e.created_at });
       }
       if (data.length < 100) break;
     }

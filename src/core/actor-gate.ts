@@ -14,6 +14,8 @@ export interface LabelEvent {
   event: string;
   label: string;
   actor: { login: string; type: string | null } | null;
+  /** When it happened (ISO), where the listing says. */
+  createdAt?: string;
 }
 
 /** The actor of the newest `labeled` event of `label` (names compared as GitHub does, case-insensitively); null when none is found. */
