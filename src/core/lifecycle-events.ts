@@ -20,15 +20,8 @@ interface Base {
 }
 
 export type LifecycleEvent =
-  | (Base & {
-      type: "claimed";
-      epoch: number;
-      attempt: number;
-      sessionId: string;
-      mode: "new" | "resume" | "fresh";
-      /** When the queued label was last added, where the label events said (optional: older event files lack it). */
-      queuedAt?: string | null;
-    })
+  /** `queuedAt`: when the queued label was last added, where the label events said (null otherwise; absent in older event files). */
+  | (Base & { type: "claimed"; epoch: number; attempt: number; sessionId: string; mode: "new" | "resume" | "fresh"; queuedAt?: string | null })
   | (Base & { type: "not_claimed"; reason: string })
   | (Base & { type: "worktree_ready"; path: string; startPoint: string })
   | (Base & { type: "session_started"; sessionId: string; resume: boolean })
