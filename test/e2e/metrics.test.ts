@@ -41,6 +41,14 @@ function parseExposition(text: string): Sample[] {
   return samples;
 }
 
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number =>
   samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
 
@@ -50,9 +58,9 @@ async function get(pathname: string): Promise<{ status: number; body: string }> 
 }
 
 beforeAll(async () => {
-  const scenario = await loadScenario(path.resolve("test/fixtures/scenarios/write-file.yaml"));
+  const scenarios = await Promise.all(["interruptible.yaml", "write-file.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))));
   stack = await startStack({
-    scenarios: [scenario],
+    scenarios,
     metrics: true,
     progressIntervalMs: 3_600_000,
     reconcile: { repositories: REPOS.map((r) => `${OWNER}/${r.name}`) },
@@ -161,4 +169,20 @@ describe("/metrics, /healthz and /readyz of the app (real CLI, fake GitHub)", ()
       }
     }
   }, 240_000);
+
+  it("measures the interrupt latency: /interrupt delivered in process → the session's end", async () => {
+    const issue = await stack.github.createIssue(OWNER, "alpha", { title: "Two parts", body: "[scenario:interruptible] go", user: "ada" });
+    await stack.github.addLabel(OWNER, "alpha", issue.number, "harness:queued", { sender: "ada" });
+    await until(() => stack.model.requests.some((r) => r.scenario === "interruptible" && r.turn === 1), "the long step");
+    await stack.github.comment(OWNER, "alpha", issue.number, "/interrupt", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)?.interrupted).toBe(true);
+    const samples = parseExposition((await get("/metrics")).body);
+    expect(value(samples, "harness_interrupt_latency_seconds_count")).toBe(1);
+    const latency = value(samples, "harness_interrupt_latency_seconds_sum");
+    expect(latency).toBeGreaterThan(0);
+    // The Bash step sleeps 30 s: a latency under that means the interrupt stopped it.
+    expect(latency).toBeLessThan(30);
+    expect(value(samples, "harness_sessions_total", { outcome: "interrupted" })).toBe(1);
+  }, 120_000);
 });
