@@ -251,6 +251,11 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       listed = false;
       log.error({ err: error }, "could not list the repositories to reconcile; the next pass tries again");
     }
+    // A repository the app no longer reaches (uninstalled, removed from the list) leaves the snapshot.
+    if (listed) {
+      const current = new Set(list.map((t) => `${t.owner}/${t.repo}`.toLowerCase()));
+      for (const key of [...fleet.keys()]) if (!current.has(key)) fleet.delete(key);
+    }
     for (const target of list) {
       if (stopped && !force) break;
       result.repositories.push(await guardedWalk(target, force));
