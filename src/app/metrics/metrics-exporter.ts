@@ -60,11 +60,10 @@ export class MetricsExporter {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly interruptAt = new Map<string, number>();
   private readonly notifications: Counter<"channel" | "result">;
-  private readonly now: () => Date;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    const now = (this.now = sources.now ?? (() => new Date()));
+    const now = sources.now ?? ((): Date => new Date());
     this.snapshotOf = sources.snapshot ?? (() => null);
     this.lastPassOf = sources.lastPass ?? (() => null);
     if (sources.processMetrics !== false) {
