@@ -474,8 +474,8 @@ export class GitHubClient {
    * is GitHub's count of recorded "blocked by" dependencies when the issue
    * object carries it (then 0 saves the dependencies request), else null.
    */
-  async listOpenIssuesWithLabel(label: string, cache: EtagCache): Promise<(QueueIssue & { recordedBlockers: number | null })[]> {
-    const all: (QueueIssue & { recordedBlockers: number | null })[] = [];
+  async listOpenIssuesWithLabel(label: string, cache: EtagCache): Promise<(QueueIssue & { recordedBlockers: number | null; title: string; url: string })[]> {
+    const all: (QueueIssue & { recordedBlockers: number | null; title: string; url: string })[] = [];
     for (let page = 1; page < 100; page += 1) {
       const items = await this.conditionalGet(
         cache,
@@ -497,6 +497,8 @@ export class GitHubClient {
             const summary = (issue as { issue_dependencies_summary?: { total_blocked_by?: unknown } }).issue_dependencies_summary;
             return {
               number: issue.number,
+              title: issue.title,
+              url: issue.html_url,
               createdAt: issue.created_at,
               labels: issue.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
               body: issue.body ?? "",

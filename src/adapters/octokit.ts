@@ -5,6 +5,7 @@ import { CALLER_RETRIES } from "./github-requests/caller-retries.js";
 import { installRequestAccount } from "./github-requests/install-request-account.js";
 import { processWriteBudgets } from "./github-requests/process-write-budgets.js";
 import { RequestAccount } from "./github-requests/request-account.js";
+import { observeRequests } from "./github-requests/request-stats.js";
 
 type OctokitOptions = NonNullable<ConstructorParameters<typeof ProbotOctokit>[0]>;
 
@@ -89,6 +90,8 @@ export class HarnessOctokit extends ProbotOctokit {
       onSecondaryRateLimit: retrying(given.onSecondaryRateLimit),
     };
     super({ ...options, throttle: throttle as OctokitOptions["throttle"] });
+    // Answers by status class and the rate limit left (metrics), inside the accounting below.
+    observeRequests(this);
     // The write budget and the request accounting, as a hook: no request of this Octokit skips them.
     installRequestAccount(this, new RequestAccount(processWriteBudgets.for(budgetKey(options))));
   }

@@ -5,7 +5,9 @@ import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { intakeOf, IssueIntake, type RepoTarget } from "./issue-intake.js";
 import { readConfig } from "../runtime/load-config.js";
-import { readRepositoryQueue } from "../runtime/read-queue.js";
+import { readQueue } from "../runtime/read-queue.js";
+import { emptyFleetSnapshot, type FleetIssue, type FleetRepository, type FleetSnapshot } from "../core/fleet.js";
+import { readFleet } from "./read-fleet.js";
 
 /**
  * The reconciler: webhooks are neither retried nor ordered, so every few
@@ -74,6 +76,12 @@ export interface Reconciler {
   reconcileRepository(target: RepoTarget): Promise<RepositoryPass>;
   /** Stops the timer and waits for a pass under way. */
   stop(): Promise<void>;
+  /** The fleet as of the last pass (src/core/fleet.ts); the empty snapshot before the first. */
+  snapshot(): FleetSnapshot;
+  /** Calls `listener` with each new snapshot (after every pass and single walk); returns the unsubscribe function. */
+  onSnapshot(listener: (snapshot: FleetSnapshot) => void): () => void;
+  /** The last full pass: when it ended and whether it reached GitHub (listed its repositories and read them without error). Null before the first. */
+  lastPass(): { at: string; reachedGitHub: boolean; lastSuccessAt: string | null } | null;
 }
 
 const MINUTE = 60_000;
@@ -99,6 +107,27 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
    * again before anything starts, so work never starts on a stale config.
    */
   const withoutConfig = new Set<string>();
+  /** Each repository's part of the snapshot: the last good read, and the last error. */
+  const fleet = new Map<string, { repository: FleetRepository; issues: FleetIssue[] }>();
+  let snapshot: FleetSnapshot = emptyFleetSnapshot(now().toISOString());
+  const snapshotListeners = new Set<(snapshot: FleetSnapshot) => void>();
+  let lastPass: { at: string; reachedGitHub: boolean; lastSuccessAt: string | null } | null = null;
+  const publishSnapshot = (): void => {
+    const parts = [...fleet.values()];
+    snapshot = { takenAt: now().toISOString(), repositories: parts.map((p) => ({ ...p.repository })), issues: parts.flatMap((p) => p.issues) };
+    for (const listener of snapshotListeners) {
+      try {
+        listener(snapshot);
+      } catch (error) {
+        log.error({ err: error }, "snapshot listener failed");
+      }
+    }
+  };
+  const fleetFailed = (repository: string, error: string): void => {
+    const key = repository.toLowerCase();
+    const known = fleet.get(key);
+    fleet.set(key, { repository: { repository, readAt: known?.repository.readAt ?? null, error }, issues: known?.issues ?? [] });
+  };
   let timer: ReturnType<typeof setTimeout> | null = null;
   let stopped = false;
   let chain: Promise<unknown> = Promise.resolve();
@@ -148,6 +177,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     } catch (error) {
       if (isHarnessError(error) && error.code === "EHARNESS_CONFIG") {
         log.warn({ repository, code: error.code }, error.message);
+        fleetFailed(repository, error.message);
         return { ...pass, skipped: "invalid-config" };
       }
       throw error;
@@ -163,13 +193,17 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       await options.beforeWalk(github, config).catch((error: unknown) => log.error({ repository, err: error }, "before-walk step failed"));
     }
 
-    const plan = await readRepositoryQueue({
+    // The queue listing and the lease heads are read once and shared by the queue plan and the fleet snapshot.
+    const queued = await github.listOpenIssuesWithLabel(config.labels.queued, intake.etags);
+    const heads = await github.listRefHeads(config.lease.refPrefix, intake.etags);
+    const plan = await readQueue(queued, {
       github,
       config,
       cache: intake.etags,
       now: now(),
       log,
       skip: (n) => intake.isActive(IssueIntake.key(target.owner, target.repo, n)),
+      leaseHeads: Promise.resolve(heads),
     });
     if (assumedDefaults && plan.ready.some((e) => !intake.isActive(IssueIntake.key(target.owner, target.repo, e.issue)))) {
       lastWalk.delete(key);
@@ -182,6 +216,16 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     }
     for (const entry of plan.waiting) pass.waiting.push({ issue: entry.issue, reason: describeWait(entry.reason, target) });
     if (plan.nextBackoffEnds !== null) wakeAt.set(key, Date.parse(plan.nextBackoffEnds));
+    const issues = await readFleet({
+      github,
+      config,
+      cache: intake.etags,
+      log,
+      queued,
+      heads,
+      waiting: new Map(pass.waiting.map((w) => [w.issue, w.reason])),
+    });
+    fleet.set(key, { repository: { repository, readAt: now().toISOString(), error: null }, issues });
     if (pass.submitted.length > 0 || pass.waiting.length > 0) log.info({ repository, submitted: pass.submitted, waiting: pass.waiting }, "queue walked");
     return pass;
   };
@@ -191,6 +235,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       return await walk(target, force);
     } catch (error) {
       log.error({ err: error, repository: `${target.owner}/${target.repo}` }, "queue walk failed; the next pass tries again");
+      fleetFailed(`${target.owner}/${target.repo}`, error instanceof Error ? error.message : String(error));
       return { repository: `${target.owner}/${target.repo}`, submitted: [], active: [], waiting: [], skipped: "error" };
     }
   };
@@ -199,10 +244,17 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     const before = { ...intake.etags.stats };
     const result: ReconcilePass = { repositories: [], notModified: 0, fresh: 0 };
     let list: RepoTarget[] = [];
+    let listed = true;
     try {
       list = await targets();
     } catch (error) {
+      listed = false;
       log.error({ err: error }, "could not list the repositories to reconcile; the next pass tries again");
+    }
+    // A repository the app no longer reaches (uninstalled, removed from the list) leaves the snapshot.
+    if (listed) {
+      const current = new Set(list.map((t) => `${t.owner}/${t.repo}`.toLowerCase()));
+      for (const key of [...fleet.keys()]) if (!current.has(key)) fleet.delete(key);
     }
     for (const target of list) {
       if (stopped && !force) break;
@@ -210,6 +262,10 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     }
     result.notModified = intake.etags.stats.notModified - before.notModified;
     result.fresh = intake.etags.stats.fresh - before.fresh;
+    const at = now().toISOString();
+    const reachedGitHub = listed && result.repositories.every((r) => r.skipped !== "error");
+    lastPass = { at, reachedGitHub, lastSuccessAt: reachedGitHub ? at : (lastPass?.lastSuccessAt ?? null) };
+    publishSnapshot();
     return result;
   };
 
@@ -239,7 +295,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   const unsubscribe = intake.onIssueClosed((target) => {
     if (stopped) return;
     // Issues the closed one blocked may be claimable now: look at once rather than at the next tick.
-    void serialize(() => guardedWalk(target, true));
+    void serialize(() => guardedWalk(target, true).finally(publishSnapshot));
   });
 
   if (options.runAtStart) {
@@ -251,7 +307,12 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   return {
     runOnce: () => serialize(() => pass(true)),
     tick: () => serialize(() => pass(false)),
-    reconcileRepository: (target) => serialize(() => guardedWalk(target, true)),
+    reconcileRepository: (target) =>
+      serialize(async () => {
+        const walked = await guardedWalk(target, true);
+        publishSnapshot();
+        return walked;
+      }),
     stop: async () => {
       stopped = true;
       unsubscribe();
@@ -259,5 +320,13 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       timer = null;
       await chain;
     },
+    snapshot: () => snapshot,
+    onSnapshot: (listener) => {
+      snapshotListeners.add(listener);
+      return () => {
+        snapshotListeners.delete(listener);
+      };
+    },
+    lastPass: () => lastPass,
   };
 }

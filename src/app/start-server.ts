@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, Probot, ProbotOctokit, type ApplicationFunction } from "probot";
 import { HarnessError } from "../core/errors.js";
 import { HarnessOctokit } from "../adapters/octokit.js";
+import { observeRequests } from "../adapters/github-requests/request-stats.js";
 import type { Logger } from "../adapters/logger.js";
 import { DEFAULT_WEBHOOK_MAX_BYTES, webhookGate } from "./webhook-gate.js";
 
@@ -58,6 +59,7 @@ type OctokitOptions = NonNullable<ConstructorParameters<typeof ProbotOctokit>[0]
 class PlainOctokit extends ProbotOctokit {
   constructor(options: OctokitOptions = {}) {
     super({ ...options, throttle: { ...options.throttle, enabled: false }, retry: { ...options.retry, enabled: false } });
+    observeRequests(this);
   }
 }
 

@@ -23,8 +23,13 @@ import { TrendStore, trendRetentionDays } from "../runtime/trend-store.js";
 import { trendCharts } from "../runtime/trend-charts.js";
 import { createStatusPage } from "../app/status-page/status-page.js";
 import { poolStatusOf } from "../app/status-page/pool-status-of.js";
-import { emptyFleetSnapshot } from "../core/fleet.js";
+import { emptyFleetSnapshot, type FleetSnapshot } from "../core/fleet.js";
 import { notifierFromEnv } from "../app/notify/notifier-from-env.js";
+import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
+import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
+import type { Reconciler } from "../app/reconciler.js";
+import { harnessVersion } from "./harness-version.js";
+import { reclaimedEvent } from "./reclaimed-event.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -78,8 +83,10 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   // Trends without Prometheus (harness report): per-minute counters in the state directory.
   const trendStore = new TrendStore(host.state, { retentionDays: trendRetentionDays(env) });
   const trends = recordTrends(runtime.events, trendStore, (error) => log.warn({ err: error }, "could not record trends"));
+  // /metrics, /healthz, /readyz (docs/metrics.md): a bearer token when HARNESS_METRICS_TOKEN is set, else loopback clients only.
+  const exporter = new MetricsExporter({ events: runtime.events, pool, interrupts: runtime.interrupts, version: harnessVersion() });
   // Notifications (docs/notifications.md): secrets and the installation's defaults from the environment.
-  const notifier = notifierFromEnv(env, { stateRoot: host.state.root, log });
+  const notifier = notifierFromEnv(env, { stateRoot: host.state.root, log, onResult: (channel, result) => exporter.notified(channel, result) });
   const appFn = createHarnessApp({
     pool,
     ...host,
@@ -87,18 +94,26 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     runtime,
     ...(notifier ? { notifier } : {}),
   });
-  // The live status page (docs/status-page.md); until the reconciler produces the fleet snapshot it shows this process's own agents.
+  // The live status page (docs/status-page.md): the reconciler's fleet snapshot with this process's live events on top.
   const emptySnapshot = emptyFleetSnapshot(new Date().toISOString());
+  const snapshotListeners = new Set<(snapshot: FleetSnapshot) => void>();
+  let reconcilerRef: Reconciler | null = null;
   const statusPage = createStatusPage({
-    snapshot: () => emptySnapshot,
+    snapshot: () => reconcilerRef?.snapshot() ?? emptySnapshot,
+    onSnapshot: (listener) => {
+      snapshotListeners.add(listener);
+      return () => void snapshotListeners.delete(listener);
+    },
     events: runtime.events,
     pool: poolStatusOf(pool),
     host: host.host,
     token: env.HARNESS_METRICS_TOKEN,
     trends: trendCharts(trendStore, { onError: (error) => log.warn({ err: error }, "could not read trends for the status page") }),
   });
+  const metricsToken = env.HARNESS_METRICS_TOKEN === "" ? undefined : env.HARNESS_METRICS_TOKEN;
+  const routes = metricsRoutes({ exporter, token: metricsToken, readiness: readinessOf(() => reconcilerRef?.lastPass() ?? null, pool) });
   const server = await startServer(appFn, {
-    routes: statusPage.routes,
+    routes: [...routes, ...statusPage.routes],
     webhookSecret: env.WEBHOOK_SECRET,
     appId: env.APP_ID,
     privateKey,
@@ -117,8 +132,17 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     minutes: positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5),
     ...(env.GITHUB_TOKEN ? { repositories: repositories.map(repositoryFullName) } : {}),
     // The stall reclaimer runs on the same schedule, repository by repository.
-    beforeWalk: reclaimerStep({ log }),
+    beforeWalk: reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime) }),
   });
+  reconcilerRef = reconciler;
+  exporter.attach(reconciler);
+  reconciler.onSnapshot((snapshot) => snapshotListeners.forEach((listener) => listener(snapshot)));
+  log.info(
+    { metrics: `${server.url}/metrics`, guard: metricsToken ? "bearer token (HARNESS_METRICS_TOKEN)" : "loopback clients only" },
+    metricsToken
+      ? "metrics, health and readiness served with a bearer token"
+      : "metrics, health and readiness served to loopback clients only (set HARNESS_METRICS_TOKEN to serve others)",
+  );
   // Old session directories and the clones' leftovers go on the same schedule, so the host's disk does not fill up.
   const prune = (): void =>
     void pruneSessions(host.state, { retentionMs, now: Date.now(), log })

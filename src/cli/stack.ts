@@ -23,6 +23,10 @@ import { createStatusPage, type StatusPage } from "../app/status-page/status-pag
 import { poolStatusOf } from "../app/status-page/pool-status-of.js";
 import { emptyFleetSnapshot, type FleetSnapshot } from "../core/fleet.js";
 import { Notifier, type NotifierOptions } from "../app/notify/notifier.js";
+import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
+import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
+import { harnessVersion } from "./harness-version.js";
+import { reclaimedEvent } from "./reclaimed-event.js";
 
 /**
  * Everything of the embedded setup in one process: the fake GitHub, the
@@ -48,6 +52,8 @@ export interface Stack {
   reconciler: Reconciler | null;
   /** The app's notifier, when the stack was started with `notify` (its outbox is in the stack's state directory). */
   notifier: Notifier | null;
+  /** The Prometheus exporter behind `/metrics`, `/healthz` and `/readyz`, when the stack was started with `metrics`. */
+  exporter: MetricsExporter | null;
   /**
    * Resolves once no webhook is being handled and the agent pool is idle. A
    * delivery returns when its handler finishes, or after 9 s with "202 still
@@ -101,6 +107,9 @@ export interface StackOptions {
   withoutSessionKey?: boolean;
   /** Notify through these channels (docs/notifications.md); the outbox is the stack's state directory's. */
   notify?: Omit<NotifierOptions, "stateRoot" | "log">;
+  /** Serve `/metrics`, `/healthz` and `/readyz` on the app's server (docs/metrics.md); `metricsToken` as HARNESS_METRICS_TOKEN. */
+  metrics?: boolean;
+  metricsToken?: string;
 }
 
 export const STACK_APP_ID = 424242;
@@ -151,14 +160,36 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const runtime = new HostRuntime({ ...host, requeueOnShutdown: true });
     const events: LifecycleEvent[] = [];
     runtime.events.subscribe((event) => events.push(event));
-    const notifier = options.notify ? new Notifier({ ...options.notify, stateRoot: state.root, log }) : null;
+    let reconciler: Reconciler | null = null;
+    const exporter = options.metrics ? new MetricsExporter({ events: runtime.events, pool, interrupts: runtime.interrupts, version: harnessVersion() }) : null;
+    if (exporter) closers.push(async () => exporter.close());
+    const notifier = options.notify
+      ? new Notifier({
+          ...(exporter ? { onResult: (channel, result) => exporter.notified(channel, result) } : {}),
+          ...options.notify,
+          stateRoot: state.root,
+          log,
+        })
+      : null;
     if (notifier) closers.push(() => notifier.close());
     const appFn = createHarnessApp({ pool, ...host, runtime, onResult: (result) => results.push(result), apiCounts, ...(notifier ? { notifier } : {}) });
+    const routes = exporter ? metricsRoutes({ exporter, token: options.metricsToken, readiness: readinessOf(() => reconciler?.lastPass() ?? null, pool) }) : [];
     const credentials = keys
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
+    // `statusPage: true`: the reconciler's fleet snapshot (started below, when `reconcile` is given), else an empty one.
     const emptySnapshot = emptyFleetSnapshot(new Date().toISOString());
-    const statusOptions = options.statusPage === true ? { snapshot: () => emptySnapshot } : options.statusPage || null;
+    const snapshotListeners = new Set<(snapshot: FleetSnapshot) => void>();
+    const statusOptions =
+      options.statusPage === true
+        ? {
+            snapshot: () => reconciler?.snapshot() ?? emptySnapshot,
+            onSnapshot: (listener: (snapshot: FleetSnapshot) => void) => {
+              snapshotListeners.add(listener);
+              return () => void snapshotListeners.delete(listener);
+            },
+          }
+        : options.statusPage || null;
     const statusPage = statusOptions ? createStatusPage({ ...statusOptions, events: runtime.events, pool: poolStatusOf(pool), host: host.host }) : null;
     if (statusPage) closers.push(async () => statusPage.close());
     const server = await startServer(appFn, {
@@ -168,7 +199,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       port: 0,
       log,
       plainOctokit: options.productionOctokit !== true,
-      ...(statusPage ? { routes: statusPage.routes } : {}),
+      ...(routes.length > 0 || statusPage ? { routes: [...routes, ...(statusPage?.routes ?? [])] } : {}),
     });
     const handling = trackHandlers(server.probot.webhooks);
     const idle = async (): Promise<void> => {
@@ -184,15 +215,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await server.close();
     });
     const reconcile = options.reconcile;
-    const reconciler = reconcile
+    reconciler = reconcile
       ? startReconciler({
           probot: server.probot,
           repositories: reconcile.repositories,
           log,
-          beforeWalk: reclaimerStep({ log, ...(reconcile.policy ? { policy: reconcile.policy } : {}) }),
+          beforeWalk: reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime), ...(reconcile.policy ? { policy: reconcile.policy } : {}) }),
         })
       : null;
-    if (reconciler) closers.push(() => reconciler.stop());
+    const started = reconciler;
+    if (started) closers.push(() => started.stop());
+    if (started && exporter) exporter.attach(started);
+    if (started) started.onSnapshot((snapshot) => snapshotListeners.forEach((listener) => listener(snapshot)));
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
     const status = { statusPage, statusUrl: statusPage ? `${server.url}/status` : null };
     return {
@@ -210,6 +244,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       sessionKey,
       reconciler,
       notifier,
+      exporter,
       idle,
       close,
       ...status,

@@ -1,4 +1,4 @@
-import type { SessionOutcome } from "./session-report.js";
+import type { ModelUsage, SessionOutcome } from "./session-report.js";
 
 /**
  * What happens to an issue on this host, as typed events. The issue runner
@@ -10,6 +10,8 @@ import type { SessionOutcome } from "./session-report.js";
  * Adding an event: add it to this union with its fields, emit it from the stage
  * that owns the fact, and document it in docs/ARCHITECTURE.md ("Events").
  */
+export type { ModelUsage };
+
 interface Base {
   /** `owner/repo#N` */
   issue: string;
@@ -18,12 +20,19 @@ interface Base {
 }
 
 export type LifecycleEvent =
-  | (Base & { type: "claimed"; epoch: number; attempt: number; sessionId: string; mode: "new" | "resume" | "fresh" })
+  /** `queuedAt`: when the queued label was last added, where the label events said (null otherwise; absent in older event files). */
+  | (Base & { type: "claimed"; epoch: number; attempt: number; sessionId: string; mode: "new" | "resume" | "fresh"; queuedAt?: string | null })
   | (Base & { type: "not_claimed"; reason: string })
   | (Base & { type: "worktree_ready"; path: string; startPoint: string })
   | (Base & { type: "session_started"; sessionId: string; resume: boolean })
   | (Base & { type: "progress"; turns: number; costUsd: number; lastToolCall: string | null })
   | (Base & { type: "session_ended"; outcome: SessionOutcome; turns: number; costUsd: number; durationMs: number })
+  /** Right after session_ended: the session's usage by model, each message counted once; the costs add up to its costUsd. */
+  | (Base & { type: "session_usage"; models: ModelUsage[] })
+  /** A lease renewal by the heartbeat: renewed, lost (the head is no longer ours), or error (the request failed; retried on the next beat). */
+  | (Base & { type: "lease_renewal"; result: "renewed" | "lost" | "error" })
+  /** The reclaimer took back a lease that was not renewed in time (`agent` is the holder's): queued again or failed after the last attempt. */
+  | (Base & { type: "reclaimed"; reason: "lease_expired"; action: "requeued" | "failed"; attempt: number })
   | (Base & { type: "published"; outcome: SessionOutcome; label: string; pullRequest: number | null; pushed: boolean })
   | (Base & { type: "interrupted"; pushed: boolean; byShutdown: boolean })
   | (Base & { type: "failed"; code: string; message: string })

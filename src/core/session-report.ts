@@ -31,6 +31,16 @@ const RECENT_IDS = 4_096;
 /** String values in a line longer than this are cut before the reducer parses it (larger than every cap above). */
 export const MAX_EVENT_STRING_CHARS = 65_536;
 
+/** One model's share of a session: tokens counted once per message id, and its cost in USD. */
+export interface ModelUsage {
+  model: string;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+}
+
 export interface SessionReport {
   outcome: SessionOutcome;
   sessionId: string | null;
@@ -75,6 +85,12 @@ export interface SessionReport {
   readWarnings?: string[];
   nonJsonLines: number;
   events: number;
+  /**
+   * Usage by model (the message's model, else the session's), each message counted
+   * once; the costs are the per-message prices scaled so that they add up to costUsd.
+   * (Optional only for reports made before it existed; the reducer always sets it.)
+   */
+  usageByModel?: ModelUsage[];
 }
 
 export interface SessionExit {
@@ -274,6 +290,18 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
   // Running totals over every message (kept up to date as usage arrives: report() is O(1)).
   const totals = { input: 0, output: 0, cost: 0 };
   const usageById = new RecentMap<MessageUsage>(RECENT_IDS);
+  // The same totals by model (metrics): each message's share is moved, never added twice.
+  const byModel = new Map<string, { input: number; output: number; cacheRead: number; cacheWrite: number; cost: number }>();
+  const bucketOf = new RecentMap<string>(RECENT_IDS);
+  const addToModel = (bucket: string, u: MessageUsage, sign: 1 | -1): void => {
+    const t = byModel.get(bucket) ?? { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cost: 0 };
+    t.input += sign * u.input;
+    t.output += sign * u.output;
+    t.cacheRead += sign * u.cacheRead;
+    t.cacheWrite += sign * u.cacheWrite;
+    t.cost += sign * costOfMessage(u);
+    byModel.set(bucket, t);
+  };
   let turns = 0;
   const turnIds = new RecentMap<true>(RECENT_IDS);
   // Only what the report needs of each tool call (never its input: a Write can carry megabytes).
@@ -289,6 +317,7 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
   let partialMessageId: string | null = null;
   let finished: SessionReport | null = null;
 
+  const sessionModel = (): string | null => model;
   const costOfMessage = (u: MessageUsage): number =>
     costOfUsage(u.model ?? model, {
       input_tokens: u.input,
@@ -314,6 +343,11 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       speed: c?.speed ?? usage.speed ?? null,
     };
     usageById.set(id, next);
+    const oldBucket = bucketOf.get(id);
+    if (c !== undefined && oldBucket !== undefined) addToModel(oldBucket, c, -1);
+    const bucket = next.model ?? sessionModel() ?? "unknown";
+    bucketOf.set(id, bucket);
+    addToModel(bucket, next, 1);
     totals.input += next.input + next.cacheRead + next.cacheWrite - (c === undefined ? 0 : c.input + c.cacheRead + c.cacheWrite);
     totals.output += next.output - (c?.output ?? 0);
     totals.cost += costOfMessage(next) - (c === undefined ? 0 : costOfMessage(c));
@@ -481,14 +515,16 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
     let durationMs = result?.duration_ms ?? 0;
     if (exit?.endedAt !== undefined && options.startedAt !== undefined) durationMs = Math.max(0, exit.endedAt - options.startedAt);
 
+    const costUsd = Math.max(result?.total_cost_usd ?? 0, estimatedCost);
     return {
       outcome,
       sessionId,
       model,
       cliVersion,
+      usageByModel: usageByModelOf(byModel, costUsd, model),
       turns: result === null || result.readIssues?.includes("num_turns") === true ? turns : result.num_turns,
       // The larger of the two: the CLI's total leaves out a call it aborted (SIGINT mid-answer → 0).
-      costUsd: Math.max(result?.total_cost_usd ?? 0, estimatedCost),
+      costUsd,
       inputTokens,
       outputTokens,
       toolCalls,
@@ -531,4 +567,30 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       return finished;
     },
   };
+}
+
+/** The per-model totals, costs scaled to add up to `costUsd` (all of it to the session's model when no price is known). */
+function usageByModelOf(
+  byModel: ReadonlyMap<string, { input: number; output: number; cacheRead: number; cacheWrite: number; cost: number }>,
+  costUsd: number,
+  sessionModel: string | null,
+): ModelUsage[] {
+  const out: ModelUsage[] = [...byModel].map(([model, t]) => ({
+    model,
+    costUsd: Math.max(0, t.cost),
+    inputTokens: t.input,
+    outputTokens: t.output,
+    cacheReadTokens: t.cacheRead,
+    cacheCreationTokens: t.cacheWrite,
+  }));
+  const priced = out.reduce((sum, m) => sum + m.costUsd, 0);
+  if (priced > 0) {
+    for (const m of out) m.costUsd = (m.costUsd / priced) * costUsd;
+  } else if (costUsd > 0) {
+    const name = sessionModel ?? out[0]?.model ?? "unknown";
+    const own = out.find((m) => m.model === name);
+    if (own) own.costUsd = costUsd;
+    else out.push({ model: name, costUsd, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 });
+  }
+  return out;
 }

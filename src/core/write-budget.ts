@@ -27,6 +27,8 @@ export interface WriteBudgetStats {
   cosmetic: number;
   dropped: number;
   waitedMs: number;
+  /** Essential writes that had to wait for a slot (each counted once, however long it waited). */
+  waits: number;
 }
 
 export class WriteBudget {
@@ -38,7 +40,7 @@ export class WriteBudget {
   /** Times of the writes of the last hour, oldest first. */
   private readonly spent: number[] = [];
   private queue: Promise<void> = Promise.resolve();
-  readonly stats: WriteBudgetStats = { essential: 0, cosmetic: 0, dropped: 0, waitedMs: 0 };
+  readonly stats: WriteBudgetStats = { essential: 0, cosmetic: 0, dropped: 0, waitedMs: 0, waits: 0 };
 
   constructor(options: WriteBudgetOptions = {}) {
     this.perMinute = options.perMinute ?? 80;
@@ -87,6 +89,7 @@ export class WriteBudget {
   /** An essential write: resolves when it may be sent (at once while under the limits). Writes leave in order. */
   essential(): Promise<void> {
     const turn = this.queue.then(async () => {
+      let waited = false;
       for (;;) {
         const t = this.now();
         const wait = this.waitFor(t, this.perMinute, this.perHour);
@@ -96,6 +99,8 @@ export class WriteBudget {
           return;
         }
         this.stats.waitedMs += wait;
+        if (!waited) this.stats.waits += 1;
+        waited = true;
         await this.sleep(wait);
       }
     });
@@ -111,6 +116,17 @@ export class WriteBudgets {
 
   constructor(options: WriteBudgetOptions = {}) {
     this.options = options;
+  }
+
+  /** Writes that waited and cosmetic writes dropped, over every budget of the process (metrics). */
+  totals(): { waits: number; drops: number } {
+    let waits = 0;
+    let drops = 0;
+    for (const budget of this.budgets.values()) {
+      waits += budget.stats.waits;
+      drops += budget.stats.dropped;
+    }
+    return { waits, drops };
   }
 
   for(key: string): WriteBudget {

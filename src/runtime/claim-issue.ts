@@ -26,6 +26,8 @@ export interface Claim {
   mode: "new" | "resume" | "fresh";
   /** The lease record before this claim (how the last attempt ended), null for a first claim. */
   previous: LeaseRecord | null;
+  /** When the queued label was last added (from the label events the gate read), where known: the claim wait starts here. */
+  queuedAt?: string | null;
   releaseLock: () => Promise<void>;
   /** The claim's steps so far; the work goes on with the same clock, logged once the issue is done. */
   clock: StepClock;
@@ -230,6 +232,7 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
           sessionId,
           mode: result.head.record.retry?.mode ?? "new",
           previous: before?.record ?? null,
+          queuedAt: queuedAtOf(events ?? [], config.labels.queued),
           releaseLock: lock.release,
           clock,
         },
@@ -246,4 +249,13 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     await lock.release();
     throw error;
   }
+}
+
+/** The time of the newest `labeled` event of `label`, null when none says. */
+function queuedAtOf(events: readonly { event: string; label: string; at?: string }[], label: string): string | null {
+  for (let i = events.length - 1; i >= 0; i -= 1) {
+    const e = events[i];
+    if (e?.event === "labeled" && e.label.toLowerCase() === label.toLowerCase()) return e.at ?? null;
+  }
+  return null;
 }

@@ -152,6 +152,7 @@ export class HostRuntime {
       attempt: claim.lease.record.attempt,
       sessionId: claim.sessionId,
       mode: claim.mode,
+      queuedAt: claim.queuedAt ?? null,
     });
     const result = await (this.options.work ?? workIssue)(
       {

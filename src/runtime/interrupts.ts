@@ -6,6 +6,15 @@
  */
 export class InterruptRegistry {
   private readonly handlers = new Map<string, () => void>();
+  private readonly listeners = new Set<(key: string) => void>();
+
+  /** Calls `listener` with the key of each interrupt delivered to an agent of this process (metrics); returns the unsubscribe function. */
+  onInterrupt(listener: (key: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
 
   /** Registers the running agent of `key` (`owner/repo#N`); returns the unregister function. */
   register(key: string, handler: () => void): () => void {
@@ -18,6 +27,7 @@ export class InterruptRegistry {
   /** Interrupts the agent of `key` if one runs in this process. */
   interrupt(key: string): boolean {
     const handler = this.handlers.get(key);
+    if (handler !== undefined) for (const listener of this.listeners) listener(key);
     handler?.();
     return handler !== undefined;
   }

@@ -16,6 +16,8 @@ export interface LeaseHandleOptions {
   beat: () => Promise<void>;
   /** Called once when the lease is no longer ours alone: fenced, or a person asked for an interrupt. */
   onLost: (status: Exclude<LeaseStatus, "ours">) => void;
+  /** Each renewal's result (metrics): renewed, lost (fenced), or error (the request failed). An interrupt request is neither. */
+  onRenewal?: (result: "renewed" | "lost" | "error") => void;
   log: Logger;
 }
 
@@ -38,12 +40,21 @@ export class LeaseHandle {
       beat: options.beat,
       check: async () => this.statusOf(await options.leases.read(options.issue)),
       renew: async () => {
-        const renewed = await options.leases.renew(options.issue, this.current, options.owner, options.now(), options.termMs);
+        let renewed: Awaited<ReturnType<LeaseStore["renew"]>>;
+        try {
+          renewed = await options.leases.renew(options.issue, this.current, options.owner, options.now(), options.termMs);
+        } catch (error) {
+          options.onRenewal?.("error");
+          throw error;
+        }
         if (renewed.ok) {
           this.current = renewed.head;
+          options.onRenewal?.("renewed");
           return "ours";
         }
-        return this.statusOf(renewed.head);
+        const status = this.statusOf(renewed.head);
+        if (status === "fenced") options.onRenewal?.("lost");
+        return status;
       },
       onLost: options.onLost,
       log: options.log,

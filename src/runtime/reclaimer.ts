@@ -142,6 +142,8 @@ export interface ReclaimerOptions {
   policy?: ReclaimPolicy;
   now?: () => Date;
   cache?: EtagCache;
+  /** Called for each lease taken back (`repository` is `owner/repo`): the host emits it as a `reclaimed` event. */
+  onReclaimed?: (repository: string, result: Extract<ReclaimResult, { action: "requeued" | "failed" }>) => void;
 }
 
 /**
@@ -164,6 +166,9 @@ export function reclaimerPass(
       ...(heads ? { heads } : {}),
     });
     for (const result of results.filter((r) => r.action !== "kept")) options.log.info({ repository: github.fullName, ...result }, "reclaimer");
+    for (const result of results) {
+      if (result.action === "requeued" || result.action === "failed") options.onReclaimed?.(github.fullName, result);
+    }
     return results;
   };
 }

@@ -122,6 +122,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     now: deps.now,
     beat: recordLiveness,
     onLost: () => stop.abort(),
+    onRenewal: (result) => emit("lease_renewal", { result }),
     log,
   });
   const comment = new TrackingComment(github, claim.trackingCommentId, tracking("claimed"), {
@@ -226,6 +227,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     report = session.result.report;
     log.info({ issue: issueNumber, outcome: report.outcome, turns: report.turns, costUsd: report.costUsd }, "session ended");
     emit("session_ended", { outcome: report.outcome, turns: report.turns, costUsd: report.costUsd, durationMs: report.durationMs });
+    emit("session_usage", { models: report.usageByModel ?? [] });
 
     // Publishing: only while we still hold the lease, or a stop request on it asks us to keep the work.
     const status = await lease.status();

@@ -38,7 +38,7 @@ describe("the events table of docs/ARCHITECTURE.md", () => {
 
   it("reads the event types of the source (so the comparison below is not vacuous)", () => {
     expect(source.size).toBeGreaterThanOrEqual(10);
-    expect(source.get("claimed")).toEqual(["attempt", "epoch", "mode", "sessionId"]);
+    expect(source.get("claimed")).toEqual(["attempt", "epoch", "mode", "queuedAt", "sessionId"]);
     expect(source.get("fenced")).toEqual([]);
   });
 

@@ -104,6 +104,7 @@ describe("a labeled issue becomes a pull request (fake GitHub, signed webhook, P
       "worktree_ready",
       "session_started",
       "session_ended",
+      "session_usage",
       "published",
       "released",
       "issue_done",

@@ -50,6 +50,8 @@ describe("notifications through the real stack", () => {
       name: REPO,
       files: { "README.md": "x\n", ".github/harness.yml": "notify:\n  dailySpendUsd: 0.000001\n  email:\n    events: [failed]\n    to: [team@example.org]\n" },
     });
+    // One scenario writes a workflow: an App without the Workflows permission would be refused before the push.
+    stack.github.setInstallationPermissions(OWNER, { issues: "write", pull_requests: "write", contents: "write", metadata: "read", workflows: "write" });
   });
   afterAll(async () => {
     await stack?.close();

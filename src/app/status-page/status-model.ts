@@ -40,8 +40,15 @@ function finalState(label: string, outcome: string): FleetState {
   return "failed";
 }
 
-function describe(event: LifecycleEvent): string {
+/** The event as a line of "Recent events"; null for the routine ones (usage, renewals) that would crowd it out. */
+function describe(event: LifecycleEvent): string | null {
   switch (event.type) {
+    case "session_usage":
+      return null;
+    case "lease_renewal":
+      return event.result === "renewed" ? null : `lease renewal: ${event.result}`;
+    case "reclaimed":
+      return `lease taken back (${event.reason.replace(/_/g, " ")}, attempt ${event.attempt}): ${event.action === "requeued" ? "queued again" : "failed"}`;
     case "claimed":
       return `claimed (attempt ${event.attempt}, ${event.mode})`;
     case "not_claimed":
@@ -108,15 +115,20 @@ export class StatusModel {
 
   /** Takes one lifecycle event of this process's runtime. */
   apply(event: LifecycleEvent): void {
-    this.recent.unshift({
-      at: event.at,
-      type: event.type,
-      issue: event.type === "host_started" ? event.host : event.issue,
-      agent: event.type === "host_started" ? null : event.agent,
-      text: describe(event),
-    });
-    if (this.recent.length > RECENT_EVENTS) this.recent.length = RECENT_EVENTS;
-    if (event.type === "host_started" || event.type === "not_claimed") return;
+    const text = describe(event);
+    if (text !== null) {
+      this.recent.unshift({
+        at: event.at,
+        type: event.type,
+        issue: event.type === "host_started" ? event.host : event.issue,
+        agent: event.type === "host_started" ? null : event.agent,
+        text,
+      });
+      if (this.recent.length > RECENT_EVENTS) this.recent.length = RECENT_EVENTS;
+    }
+    // Usage changes no row; a reclaim is another host's lease, shown by the fleet snapshot.
+    if (event.type === "host_started" || event.type === "not_claimed" || event.type === "session_usage" || event.type === "reclaimed") return;
+    if (event.type === "lease_renewal" && !this.live.has(event.issue)) return;
     const at = Date.parse(event.at);
     const before = this.live.get(event.issue);
     const base: LiveIssue = before ?? {
@@ -157,6 +169,9 @@ export class StatusModel {
         break;
       case "requeued":
         next.state = "queued";
+        break;
+      case "lease_renewal":
+        if (event.result === "renewed") next.heartbeatAt = event.at;
         break;
       case "issue_done": {
         next.state = finalState(event.label, event.outcome);

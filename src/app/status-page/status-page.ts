@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FleetSnapshot } from "../../core/fleet.js";
 import type { LifecycleEvent } from "../../core/lifecycle-events.js";
 import type { HttpRoute } from "../start-server.js";
-import { guardRequest } from "./guard-request.js";
+import { guardRequest, STATUS_COOKIE } from "../http-guard.js";
 import { renderStatusPage } from "./render-status-page.js";
 import { StatusFeed } from "./status-feed.js";
 import { statusPageAssets } from "./status-page-assets.js";
@@ -76,7 +76,8 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
     }),
     ...(options.onSnapshot ? [options.onSnapshot(() => feed.update(0))] : []),
   ];
-  const guard = (req: IncomingMessage, res: ServerResponse): boolean => guardRequest(req, res, { token: options.token, cookiePath: base });
+  const guard = (req: IncomingMessage, res: ServerResponse): boolean =>
+    guardRequest(req, res, { token: options.token, cookieName: STATUS_COOKIE, cookiePath: base });
   const methodAllowed = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method === "GET" || req.method === "HEAD") return true;
     res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("method not allowed\n");

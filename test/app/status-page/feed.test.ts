@@ -5,7 +5,7 @@ import { emptyFleetSnapshot } from "../../../src/core/fleet.js";
 import type { LifecycleEvent } from "../../../src/core/lifecycle-events.js";
 import { EventBus } from "../../../src/runtime/event-bus.js";
 import { createStatusPage, type StatusPage } from "../../../src/app/status-page/status-page.js";
-import { guardRequest } from "../../../src/app/status-page/guard-request.js";
+import { guardRequest } from "../../../src/app/http-guard.js";
 import type { StatusMessage } from "../../../src/app/status-page/status-feed.js";
 
 interface Frame {

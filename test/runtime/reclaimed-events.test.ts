@@ -1,0 +1,116 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GitHubClient } from "../../src/adapters/github-client.js";
+import { LeaseStore } from "../../src/adapters/github-lease.js";
+import { silentLogger } from "../../src/adapters/logger.js";
+import { parseConfig } from "../../src/core/config.js";
+import { defaultReclaimPolicy } from "../../src/core/reclaim.js";
+import type { EventOf, LifecycleEvent } from "../../src/core/lifecycle-events.js";
+import { reclaimerStep } from "../../src/runtime/reclaimer.js";
+import { LeaseHandle } from "../../src/runtime/lease-handle.js";
+import { EventBus } from "../../src/runtime/event-bus.js";
+import { reclaimedEvent } from "../../src/cli/reclaimed-event.js";
+import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { testOctokit } from "../support/octokit.js";
+
+const OWNER = "octo";
+const REPO = "reclaimed";
+const config = parseConfig({});
+const term = config.lease.termMinutes * 60_000;
+const t0 = new Date("2026-11-26T10:00:00.000Z");
+let github: FakeGitHub;
+let root: string;
+let client: GitHubClient;
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-reclaimed-"));
+  github = await startFakeGitHub({ dir: root });
+  await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+  client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
+});
+
+afterAll(async () => {
+  await github?.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+describe("the reclaimer's reclaimed events (fake GitHub)", () => {
+  it("emits one reclaimed event per lease taken back, with the holder, the attempt and the action; none for a kept lease", async () => {
+    const leases = new LeaseStore(client, config.lease.refPrefix);
+    const stalled = (await github.createIssue(OWNER, REPO, { title: "stalled", labels: ["harness:running"], user: "ada" })).number;
+    const alive = (await github.createIssue(OWNER, REPO, { title: "alive", labels: ["harness:running"], user: "ada" })).number;
+    const late = new Date(t0.getTime() + term + defaultReclaimPolicy.graceMs + 1);
+    expect((await leases.claim({ issue: stalled, owner: { agent: "agent-dead", host: "h", runId: "r" }, now: t0, termMs: term, sessionId: "s" })).ok).toBe(
+      true,
+    );
+    expect((await leases.claim({ issue: alive, owner: { agent: "agent-alive", host: "h", runId: "r" }, now: late, termMs: term, sessionId: "s" })).ok).toBe(
+      true,
+    );
+
+    const bus = new EventBus();
+    const events: LifecycleEvent[] = [];
+    bus.subscribe((e) => events.push(e));
+    const runtime = { emit: (e: LifecycleEvent) => bus.emit(e) };
+    const step = reclaimerStep({ log: silentLogger(), now: () => late, policy: defaultReclaimPolicy, onReclaimed: reclaimedEvent(runtime, () => late) });
+    await step(client, config);
+
+    expect(events).toEqual<EventOf<"reclaimed">[]>([
+      {
+        type: "reclaimed",
+        issue: `${OWNER}/${REPO}#${stalled}`,
+        agent: "agent-dead",
+        at: late.toISOString(),
+        reason: "lease_expired",
+        action: "requeued",
+        attempt: 1,
+      },
+    ]);
+  });
+});
+
+describe("the heartbeat's lease_renewal results (fake GitHub)", () => {
+  it("reports renewed while the lease is ours, then lost once somebody else's head replaces it", async () => {
+    const leases = new LeaseStore(client, config.lease.refPrefix);
+    const n = (await github.createIssue(OWNER, REPO, { title: "renewed", labels: ["harness:running"], user: "ada" })).number;
+    const owner = { agent: "agent-1", host: "h", runId: "r" };
+    const now = new Date();
+    const claimed = await leases.claim({ issue: n, owner, now, termMs: term, sessionId: "s" });
+    if (!claimed.ok) throw new Error("claim failed");
+    const results: string[] = [];
+    let notify: () => void = () => undefined;
+    const next = (): Promise<void> => new Promise<void>((resolve) => (notify = resolve));
+    const lost = new Promise<string>((resolve) => {
+      const handle = new LeaseHandle({
+        leases,
+        issue: n,
+        owner,
+        head: claimed.head,
+        // A term of 0: every beat renews (renewMs is a third of the term).
+        termMs: 0,
+        livenessMs: 10,
+        now: () => new Date(),
+        beat: async () => undefined,
+        onLost: (status) => {
+          void handle.stop();
+          resolve(status);
+        },
+        onRenewal: (result) => {
+          results.push(result);
+          notify();
+        },
+        log: silentLogger(),
+      });
+      handle.start();
+    });
+    await next();
+    expect(results[0]).toBe("renewed");
+    // The lease expired long ago for the reclaimer (its term was 0): it takes it back, so the next renewal finds a head not ours.
+    const taken = await leases.reclaim(n, new Date(Date.now() + 60 * 60_000), { backoffMs: 0 });
+    expect(taken.ok).toBe(true);
+    expect(await lost).toBe("fenced");
+    expect(results.at(-1)).toBe("lost");
+    expect(results.slice(0, -1).every((r) => r === "renewed")).toBe(true);
+  });
+});
