@@ -3,6 +3,7 @@ import { existsSync, promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadScenario } from "../../src/offline/model-server.js";
+import { METRIC_NAMES } from "../../src/app/metrics/metric-names.js";
 import { startStack, type Stack } from "../../src/cli/stack.js";
 
 /**
@@ -115,6 +116,10 @@ describe("/metrics, /healthz and /readyz of the app (real CLI, fake GitHub)", ()
     } else {
       console.warn(`promtool not found at ${PROMTOOL}: install Debian's prometheus package (.ci/run does) to check the exposition format`);
     }
+
+    // Exactly the names the alerting rules and the dashboard may use (src/app/metrics/metric-names.ts).
+    const exported = [...text.matchAll(/^# TYPE (harness_\S+) /gm)].map((m) => m[1]);
+    expect(exported.sort()).toEqual([...METRIC_NAMES].sort());
 
     const samples = parseExposition(text);
     // Cost: the sessions' total_cost_usd as the CLI printed it in its result event, summed.

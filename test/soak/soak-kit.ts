@@ -455,6 +455,30 @@ function terminalLabel(labels: string[]): "done" | "failed" | null {
   return null;
 }
 
+/** What is wrong with `harness app`'s `/status`, `/metrics` and `/healthz` after the soak's work (empty: nothing). */
+async function checkOperatorRoutes(appUrl: string): Promise<string[]> {
+  const problems: string[] = [];
+  const get = async (pathname: string): Promise<{ status: number; body: string }> => {
+    try {
+      const res = await fetch(`${appUrl}${pathname}`);
+      return { status: res.status, body: await res.text() };
+    } catch (error) {
+      return { status: 0, body: String(error) };
+    }
+  };
+  const status = await get("/status");
+  if (status.status !== 200 || !status.body.includes("<table")) problems.push(`harness app /status answered ${status.status}: ${status.body.slice(0, 200)}`);
+  const metrics = await get("/metrics");
+  // Workers may win every claim, so the app's own counters can be empty: its series must exist and promtool-clean output is tested elsewhere.
+  if (metrics.status !== 200 || !metrics.body.includes("# TYPE harness_claims_total counter")) {
+    problems.push(`harness app /metrics answered ${metrics.status} without harness_claims_total`);
+  }
+  problems.push(`harness app /metrics answered ${metrics.status} without harness_claims_total{result="claimed"}`);
+  const healthz = await get("/healthz");
+  if (healthz.status !== 200) problems.push(`harness app /healthz answered ${healthz.status}`);
+  return problems;
+}
+
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const bench = await startBench([benchScenario(3, 1000), MODEL_ERROR_SCENARIO], { keep: options.keep === true });
   try {
@@ -485,6 +509,8 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
   };
   const workerEnv = { HARNESS_POLL_SECONDS: "1", HARNESS_CLAIM_JITTER_SECONDS: "0.3", ...probe.env };
   let kills = 0;
+  /** The real `harness app`'s server, when the soak runs one. */
+  let appUrl: string | null = null;
   /** The leases the killed workers held when they were killed. */
   const heldAtKill: { issue: string; epoch: number }[] = [];
   let webhookFailures = 0;
@@ -530,6 +556,7 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     // The app: one `harness app` with its agent pool, fed by signed webhooks.
     if (options.appAgents > 0) {
       const port = await freePort();
+      appUrl = `http://127.0.0.1:${port}`;
       const secret = `soak-${options.seed}-webhook-secret-0123456789abcdef`;
       const app = spawnWorker(bench, {
         command: "app",
@@ -692,6 +719,9 @@ async function soak(bench: Bench, options: SoakOptions): Promise<SoakReport> {
     if (reclaimExit.code !== 0) problems.push(`harness reclaim exited with ${reclaimExit.code ?? reclaimExit.signal}: ${reclaim.stdout.join(" | ")}`);
     const takenBack = reclaim.stdout.filter((l) => /\t(requeued|failed)\t/.test(l));
     if (takenBack.length > 0) problems.push(`harness reclaim took back leases after the drain: ${takenBack.join(" | ")}`);
+
+    // The real app's operator routes answer a loopback client: the status page, metrics the app's agents fed, health.
+    if (appUrl !== null) problems.push(...(await checkOperatorRoutes(appUrl)));
   } finally {
     finishing = true;
     if (sampler !== null) clearInterval(sampler);
