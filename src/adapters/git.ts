@@ -130,7 +130,12 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-/** Writes `content` to `file` by a rename, so a concurrent reader sees the old file or the new one. */
+/**
+ * Writes `content` to `file` by a rename, so a concurrent reader sees the old file or the new one.
+ * Needed for a worktree's admin files too: another agent's `git worktree prune` on the same clone
+ * deletes the whole admin dir of a worktree whose `gitdir` file it reads empty ("invalid gitdir
+ * file"), which a plain truncate-and-write allows for an instant.
+ */
 async function replaceFile(file: string, content: string): Promise<void> {
   const temp = `${file}.harness-${process.pid}-${Math.random().toString(36).slice(2)}`;
   await fs.writeFile(temp, content);
@@ -306,9 +311,9 @@ export class GitRepository {
    */
   async sanitize(worktree: WorktreeHandle): Promise<void> {
     await this.restoreConfig();
-    await fs.writeFile(path.join(worktree.gitDir, "HEAD"), `ref: refs/heads/${worktree.branch}\n`);
-    await fs.writeFile(path.join(worktree.gitDir, "commondir"), "../..\n");
-    await fs.writeFile(path.join(worktree.gitDir, "gitdir"), `${path.join(worktree.path, ".git")}\n`);
+    await replaceFile(path.join(worktree.gitDir, "HEAD"), `ref: refs/heads/${worktree.branch}\n`);
+    await replaceFile(path.join(worktree.gitDir, "commondir"), "../..\n");
+    await replaceFile(path.join(worktree.gitDir, "gitdir"), `${path.join(worktree.path, ".git")}\n`);
     await fs.rm(path.join(worktree.gitDir, "config.worktree"), { force: true });
   }
 
