@@ -3,7 +3,8 @@ import type { ModelUsage, SessionOutcome } from "./session-report.js";
 /**
  * What happens to an issue on this host, as typed events. The issue runner
  * emits them on the host runtime's event bus; logs, benchmarks, the chaos and
- * soak judges, and later metrics and the status page subscribe. Nothing parses
+ * soak judges, the metrics exporter, the status page and the trend recorder
+ * subscribe. Nothing parses
  * log text. Every event names its issue (`owner/repo#N`), the agent and when
  * it happened (ISO time); `at` comes from the runtime's clock.
  *
