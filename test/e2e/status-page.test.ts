@@ -64,7 +64,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the live status page in chromium (fake G
 
   beforeAll(async () => {
     stack = await startStack({
-      scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/slow.yaml"))],
+      // The session waits for the /interrupt below however long the page's checks take (a timed scenario could end first).
+      scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/wait-for-interrupt.yaml"))],
       statusPage: {
         snapshot: () => fleetOf(stack, failing),
         onSnapshot: (listener) => {
@@ -97,7 +98,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the live status page in chromium (fake G
     await page.evaluate("globalThis.loadedOnce = true");
 
     const title = `Fix <script>alert(1)</script> "><img src=x onerror=alert(2)>`;
-    const issue = await stack.github.createIssue(OWNER, REPO, { title, body: "[scenario:slow] go", user: "ada" });
+    const issue = await stack.github.createIssue(OWNER, REPO, { title, body: "[scenario:wait-for-interrupt] go", user: "ada" });
     await stack.github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
     const row = page.locator(`tr[data-key="${OWNER}/${REPO}#${issue.number}"]`);
     // The lease transition arrives over /status/events: the row appears claimed (or already running) in the open page.
