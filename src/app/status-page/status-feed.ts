@@ -56,6 +56,8 @@ export class StatusFeed {
   private seq = 0;
   private rows = new Map<string, string>();
   private states = new Map<string, string>();
+  /** What the last delta said beside the rows (repositories in error, the pool, the counters), as sent. */
+  private sideParts = "";
   private stopHeartbeat: (() => void) | null = null;
 
   constructor(options: StatusFeedOptions) {
@@ -83,7 +85,12 @@ export class StatusFeed {
     const announce = changed.filter((r) => this.states.get(r.key) !== r.state).map((r) => `${r.key} ${r.state}`);
     this.rows = next;
     this.states = new Map(view.rows.map((r) => [r.key, r.state]));
-    if (changed.length === 0 && removed.length === 0 && newEvents === 0) return null;
+    // A snapshot can change nothing but a repository's error, or the pool: that is news too.
+    const f = statusFragments;
+    const side = JSON.stringify([f.errors(view.errors), f.pool(view.pool), f.counters(view.counters)]);
+    const sideChanged = side !== this.sideParts;
+    this.sideParts = side;
+    if (changed.length === 0 && removed.length === 0 && newEvents === 0 && !sideChanged) return null;
     const message = this.message(view, changed, removed, view.events.slice(0, Math.min(newEvents, view.events.length)), announce.join("; "));
     this.seq += 1;
     this.ring.push({ seq: this.seq, message });

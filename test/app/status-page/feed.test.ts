@@ -1,7 +1,7 @@
 import { createServer, get, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { emptyFleetSnapshot } from "../../../src/core/fleet.js";
+import { emptyFleetSnapshot, type FleetSnapshot } from "../../../src/core/fleet.js";
 import type { LifecycleEvent } from "../../../src/core/lifecycle-events.js";
 import { EventBus } from "../../../src/runtime/event-bus.js";
 import { createStatusPage, type StatusPage } from "../../../src/app/status-page/status-page.js";
@@ -59,11 +59,14 @@ afterEach(async () => {
   server = null;
 });
 
-async function serve(options: { token?: string; ring?: number } = {}): Promise<{ url: string; bus: EventBus; beat: () => void }> {
+async function serve(
+  options: { token?: string; ring?: number; snapshot?: () => FleetSnapshot; onSnapshot?: (listener: (s: FleetSnapshot) => void) => () => void } = {},
+): Promise<{ url: string; bus: EventBus; beat: () => void }> {
   const bus = new EventBus();
   let heartbeat: () => void = () => {};
   page = createStatusPage({
-    snapshot: () => emptyFleetSnapshot("2026-12-02T10:00:00.000Z"),
+    snapshot: options.snapshot ?? (() => emptyFleetSnapshot("2026-12-02T10:00:00.000Z")),
+    ...(options.onSnapshot ? { onSnapshot: options.onSnapshot } : {}),
     events: bus,
     host: "host-a",
     ...(options.token ? { token: options.token } : {}),
@@ -115,6 +118,39 @@ const done = (n: number): LifecycleEvent => ({
 });
 
 describe("/status/events", () => {
+  it("sends a delta when a snapshot changes nothing but a repository's error, and when the error clears", async () => {
+    let error: string | null = null;
+    const listeners = new Set<(s: FleetSnapshot) => void>();
+    const snapshot = (): FleetSnapshot => ({
+      takenAt: "2026-12-02T10:00:00.000Z",
+      repositories: [{ repository: "octo/site", readAt: "2026-12-02T10:00:00.000Z", error }],
+      issues: [],
+    });
+    const { url } = await serve({
+      snapshot,
+      onSnapshot: (listener) => {
+        listeners.add(listener);
+        return () => void listeners.delete(listener);
+      },
+    });
+    const stream = await open(`${url}/status/events`);
+    await stream.until(1);
+    const pass = (): void => listeners.forEach((l) => l(snapshot()));
+    error = "GET /repos/octo/site/issues: 502 Bad Gateway";
+    pass();
+    const [, failed] = await stream.until(2);
+    expect(failed?.event).toBe("delta");
+    expect(failed?.data?.rows).toEqual([]);
+    expect(failed?.data?.errors).toContain("502 Bad Gateway");
+    pass(); // the same again: no news, no delta
+    error = null;
+    pass();
+    const frames = await stream.until(3);
+    expect(frames).toHaveLength(3);
+    expect(frames[2]?.data?.errors).not.toContain("502");
+    stream.close();
+  });
+
   it("sends a snapshot, then a delta with an id per change, and every delta since Last-Event-ID on a reconnect", async () => {
     const { url, bus } = await serve();
     const first = await open(`${url}/status/events`);
