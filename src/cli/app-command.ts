@@ -23,11 +23,10 @@ import { TrendStore, trendRetentionDays } from "../runtime/trend-store.js";
 import { trendCharts } from "../runtime/trend-charts.js";
 import { createStatusPage } from "../app/status-page/status-page.js";
 import { poolStatusOf } from "../app/status-page/pool-status-of.js";
-import { emptyFleetSnapshot, type FleetSnapshot } from "../core/fleet.js";
 import { notifierFromEnv } from "../app/notify/notifier-from-env.js";
 import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
 import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
-import type { Reconciler } from "../app/reconciler.js";
+import { FleetSource } from "../app/fleet-source.js";
 import { harnessVersion } from "./harness-version.js";
 import { reclaimedEvent } from "./reclaimed-event.js";
 
@@ -95,15 +94,10 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     ...(notifier ? { notifier } : {}),
   });
   // The live status page (docs/status-page.md): the reconciler's fleet snapshot with this process's live events on top.
-  const emptySnapshot = emptyFleetSnapshot(new Date().toISOString());
-  const snapshotListeners = new Set<(snapshot: FleetSnapshot) => void>();
-  let reconcilerRef: Reconciler | null = null;
+  const fleet = new FleetSource();
   const statusPage = createStatusPage({
-    snapshot: () => reconcilerRef?.snapshot() ?? emptySnapshot,
-    onSnapshot: (listener) => {
-      snapshotListeners.add(listener);
-      return () => void snapshotListeners.delete(listener);
-    },
+    snapshot: fleet.snapshot,
+    onSnapshot: fleet.onSnapshot,
     events: runtime.events,
     pool: poolStatusOf(pool),
     host: host.host,
@@ -111,7 +105,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     trends: trendCharts(trendStore, { onError: (error) => log.warn({ err: error }, "could not read trends for the status page") }),
   });
   const metricsToken = env.HARNESS_METRICS_TOKEN === "" ? undefined : env.HARNESS_METRICS_TOKEN;
-  const routes = metricsRoutes({ exporter, token: metricsToken, readiness: readinessOf(() => reconcilerRef?.lastPass() ?? null, pool) });
+  const routes = metricsRoutes({ exporter, token: metricsToken, readiness: readinessOf(fleet.lastPass, pool) });
   const server = await startServer(appFn, {
     routes: [...routes, ...statusPage.routes],
     webhookSecret: env.WEBHOOK_SECRET,
@@ -134,9 +128,8 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     // The stall reclaimer runs on the same schedule, repository by repository.
     beforeWalk: reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime) }),
   });
-  reconcilerRef = reconciler;
   exporter.attach(reconciler);
-  reconciler.onSnapshot((snapshot) => snapshotListeners.forEach((listener) => listener(snapshot)));
+  fleet.attach(reconciler);
   log.info(
     { metrics: `${server.url}/metrics`, guard: metricsToken ? "bearer token (HARNESS_METRICS_TOKEN)" : "loopback clients only" },
     metricsToken

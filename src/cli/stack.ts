@@ -21,7 +21,8 @@ import { startFakeGitHub, type FakeGitHub } from "../offline/fake-github/index.j
 import { startModelServer, type ModelServer, type Scenario } from "../offline/model-server.js";
 import { createStatusPage, type StatusPage } from "../app/status-page/status-page.js";
 import { poolStatusOf } from "../app/status-page/pool-status-of.js";
-import { emptyFleetSnapshot, type FleetSnapshot } from "../core/fleet.js";
+import type { FleetSnapshot } from "../core/fleet.js";
+import { FleetSource } from "../app/fleet-source.js";
 import { Notifier, type NotifierOptions } from "../app/notify/notifier.js";
 import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
 import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
@@ -160,7 +161,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const runtime = new HostRuntime({ ...host, requeueOnShutdown: true });
     const events: LifecycleEvent[] = [];
     runtime.events.subscribe((event) => events.push(event));
-    let reconciler: Reconciler | null = null;
     const exporter = options.metrics ? new MetricsExporter({ events: runtime.events, pool, interrupts: runtime.interrupts, version: harnessVersion() }) : null;
     if (exporter) closers.push(async () => exporter.close());
     const notifier = options.notify
@@ -173,23 +173,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : null;
     if (notifier) closers.push(() => notifier.close());
     const appFn = createHarnessApp({ pool, ...host, runtime, onResult: (result) => results.push(result), apiCounts, ...(notifier ? { notifier } : {}) });
-    const routes = exporter ? metricsRoutes({ exporter, token: options.metricsToken, readiness: readinessOf(() => reconciler?.lastPass() ?? null, pool) }) : [];
+    // The reconciler (started below, when `reconcile` is given) is read through this by the routes made before it.
+    const fleet = new FleetSource();
+    const routes = exporter ? metricsRoutes({ exporter, token: options.metricsToken, readiness: readinessOf(fleet.lastPass, pool) }) : [];
     const credentials = keys
       ? { appId: String(STACK_APP_ID), privateKey: keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }
       : { githubToken: github.token };
-    // `statusPage: true`: the reconciler's fleet snapshot (started below, when `reconcile` is given), else an empty one.
-    const emptySnapshot = emptyFleetSnapshot(new Date().toISOString());
-    const snapshotListeners = new Set<(snapshot: FleetSnapshot) => void>();
-    const statusOptions =
-      options.statusPage === true
-        ? {
-            snapshot: () => reconciler?.snapshot() ?? emptySnapshot,
-            onSnapshot: (listener: (snapshot: FleetSnapshot) => void) => {
-              snapshotListeners.add(listener);
-              return () => void snapshotListeners.delete(listener);
-            },
-          }
-        : options.statusPage || null;
+    // `statusPage: true`: the reconciler's fleet snapshot, else an empty one.
+    const statusOptions = options.statusPage === true ? { snapshot: fleet.snapshot, onSnapshot: fleet.onSnapshot } : options.statusPage || null;
     const statusPage = statusOptions ? createStatusPage({ ...statusOptions, events: runtime.events, pool: poolStatusOf(pool), host: host.host }) : null;
     if (statusPage) closers.push(async () => statusPage.close());
     const server = await startServer(appFn, {
@@ -215,7 +206,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await server.close();
     });
     const reconcile = options.reconcile;
-    reconciler = reconcile
+    const reconciler = reconcile
       ? startReconciler({
           probot: server.probot,
           repositories: reconcile.repositories,
@@ -226,7 +217,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const started = reconciler;
     if (started) closers.push(() => started.stop());
     if (started && exporter) exporter.attach(started);
-    if (started) started.onSnapshot((snapshot) => snapshotListeners.forEach((listener) => listener(snapshot)));
+    if (started) fleet.attach(started);
     github.setWebhook({ url: server.webhookUrl, secret: webhookSecret });
     const status = { statusPage, statusUrl: statusPage ? `${server.url}/status` : null };
     return {
