@@ -4,6 +4,7 @@ import type { HarnessConfig } from "../core/config.js";
 import { HarnessError } from "../core/errors.js";
 import { fenceUntrusted, renderTemplate } from "../core/render-template.js";
 import { stripHidden } from "../core/strip-hidden.js";
+import type { KnowledgeSnapshot } from "../core/knowledge-types.js";
 import type { SessionReport } from "../core/session-report.js";
 import type { StepClock } from "../core/step-clock.js";
 import type { GitHubClient, IssueData } from "../adapters/github-client.js";
@@ -104,6 +105,12 @@ export interface SessionInput {
   /** The previous attempt's summary, for `fresh`. */
   previousSummary?: string;
   agentId: string;
+  /**
+   * What this session may know from earlier ones (src/core/knowledge-types.ts): the
+   * fenced block its prompt carries (`{{knowledge}}`), and the snapshot the session's
+   * read-only knowledge tools (MCP) answer from. Absent: no knowledge.
+   */
+  knowledge?: { block: string; snapshot: KnowledgeSnapshot };
   workspace: Workspace;
   /** This attempt's directory: prompts, the CLI's HOME, transcript, stderr. */
   sessionDir: string;
