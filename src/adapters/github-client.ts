@@ -545,6 +545,33 @@ export class GitHubClient {
     return all;
   }
 
+  /**
+   * When `label` was last added to the issue (its newest `labeled` event), null
+   * when no event says; every page asked conditionally, so an unchanged
+   * issue costs 304s. For the queue's aging.
+   */
+  async labelAddedAt(number: number, label: string, cache: EtagCache): Promise<string | null> {
+    let latest: string | null = null;
+    for (let page = 1; page < 100; page += 1) {
+      const { count, at } = await this.conditionalGet(
+        cache,
+        `label-added:${this.fullName}#${number}:${label.toLowerCase()}:${page}`,
+        (headers) => this.api.rest.issues.listEvents({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page, headers }),
+        (data) => {
+          let found: string | null = null;
+          for (const e of data) {
+            const name = "label" in e && e.label ? e.label.name : null;
+            if (e.event === "labeled" && name !== null && name.toLowerCase() === label.toLowerCase()) found = e.created_at;
+          }
+          return { count: data.length, at: found };
+        },
+      );
+      if (at !== null) latest = at;
+      if (count < 100) break;
+    }
+    return latest;
+  }
+
   /** Whether an issue of any repository is open; `unknown` when it cannot be read (gone, no access). */
   async issueState(ref: IssueRef, cache: EtagCache): Promise<BlockerState> {
     try {

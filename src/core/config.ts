@@ -77,17 +77,34 @@ const reclaimSchema = z
       .default(2),
     /** Attempts (claims) an issue gets before it is marked failed. */
     maxAttempts: z.number().int().positive().max(100).default(3),
-    /** Backoff before the next attempt: doubles per attempt, with jitter, up to the maximum. */
+    /**
+     * The wait before the first automatic retry (a transient failure, src/core/retry-policy.ts, or a
+     * reclaimed lease); each next one waits 4× longer, up to the maximum, each ±20 % (2, 8, 32 minutes).
+     */
     backoffMinutes: z
       .number()
       .nonnegative()
       .max(24 * 60)
-      .default(1),
+      .default(2),
     backoffMaxMinutes: z
       .number()
       .nonnegative()
       .max(7 * 24 * 60)
-      .default(30),
+      .default(32),
+  })
+  .strict();
+
+const queueSchema = z
+  .object({
+    /**
+     * An issue that has waited longer than this (since the queued label was last
+     * added, else since it was opened) moves up one priority class, once.
+     */
+    agingHours: z
+      .number()
+      .positive()
+      .max(365 * 24)
+      .default(48),
   })
   .strict();
 
@@ -211,6 +228,8 @@ export const configSchema = z
       .max(24 * 60)
       .default(2),
     reclaim: reclaimSchema.default(reclaimSchema.parse({})),
+    /** The queue's order (docs/ARCHITECTURE.md, "The queue"). */
+    queue: queueSchema.default(queueSchema.parse({})),
     sandbox: sandboxSchema.default(sandboxSchema.parse({})),
     trust: trustSchema.default(trustSchema.parse({})),
     publish: publishSchema.default(publishSchema.parse({})),

@@ -129,13 +129,23 @@ export function renewLease(head: LeaseRecord, owner: LeaseOwner, now: Date, term
   return { ...head, leaseUntil: new Date(now.getTime() + termMs).toISOString() };
 }
 
-/** Gives the lease back after a session. Null when the head is not ours. */
-export function releaseLease(head: LeaseRecord, owner: LeaseOwner, now: Date, details: { outcome: string; sessionId: string | null }): LeaseRecord | null {
+/**
+ * Gives the lease back after a session. `notBefore`: an automatic retry's
+ * backoff (src/core/retry-policy.ts), so no host claims it earlier. Null when
+ * the head is not ours.
+ */
+export function releaseLease(
+  head: LeaseRecord,
+  owner: LeaseOwner,
+  now: Date,
+  details: { outcome: string; sessionId: string | null; notBefore?: string | null },
+): LeaseRecord | null {
   if (head.state !== "claimed" || !sameOwner(head.owner, owner)) return null;
   return {
     ...head,
     state: "released",
     leaseUntil: now.toISOString(),
+    notBefore: details.notBefore ?? head.notBefore,
     sessionId: details.sessionId ?? head.sessionId,
     outcome: details.outcome,
     retry: null,

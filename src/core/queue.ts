@@ -5,9 +5,15 @@ import type { LeaseOwner, LeaseRecord } from "./lease.js";
  * in which order. Pure: the caller reads the issues, the blockers' states and
  * the lease heads from GitHub and passes them in with the time.
  *
- * Order: priority label (`priority:high` before `priority:medium` before
- * `priority:low`; an issue without one counts as medium, one with several
- * counts as the highest), then age (`created_at`, then the issue number).
+ * Order: priority class, then how long the issue has waited (longest
+ * first), then the issue number. The class is its priority label
+ * (`priority:high` before `priority:medium` before `priority:low`; an issue
+ * without one counts as medium, one with several counts as the highest),
+ * moved up one class (once, never past high) when the issue has waited
+ * longer than `agingHours`, so a low issue is not starved by a steady stream
+ * of medium ones. Waiting is measured from when the queued label was last
+ * added, where the caller read it (the issue's label events), else from
+ * `created_at`.
  *
  * An issue waits (is not claimable) while
  * - it is blocked by an open issue: one GitHub records as blocking it (issue
@@ -48,6 +54,9 @@ export interface QueueIssue {
   isPullRequest: boolean;
 }
 
+/** Hours an issue waits before it moves up one priority class, unless configured (`queue.agingHours`). */
+export const DEFAULT_AGING_HOURS = 48;
+
 export type BlockerState = "open" | "closed" | "unknown";
 
 export interface RecordedBlocker {
@@ -63,6 +72,17 @@ export interface QueueFacts {
   blockerStates?: ReadonlyMap<string, BlockerState>;
   /** The lease head of each issue, by number. Absent or null: never claimed. */
   leases?: ReadonlyMap<number, LeaseRecord | null>;
+  /**
+   * When the queued label was last added to an issue (ISO), by number, where
+   * the caller read it; absent or null: waiting counts from `created_at`.
+   */
+  queuedSince?: ReadonlyMap<number, string | null>;
+  /**
+   * Issues whose blockers and lease the caller did not read because this host
+   * already has them queued or running: they are ordered but not checked (so
+   * that a blocker not read is not mistaken for an unreadable one).
+   */
+  unchecked?: ReadonlySet<number>;
 }
 
 export interface QueueOptions {
@@ -71,15 +91,22 @@ export interface QueueOptions {
   queuedLabel: string;
   priorityLabels: PriorityLabels;
   now: Date;
+  /** An issue that has waited longer than this moves up one class (`queue.agingHours`; DEFAULT_AGING_HOURS when absent). */
+  agingHours?: number;
 }
 
-export type WaitReason = { kind: "blocked"; by: IssueRef[] } | { kind: "held"; owner: LeaseOwner; until: string } | { kind: "backoff"; until: string };
+export type WaitReason =
+  /** `by`: every blocker that holds the issue; `unreadable`: those of them whose state could not be read. */
+  { kind: "blocked"; by: IssueRef[]; unreadable?: IssueRef[] } | { kind: "held"; owner: LeaseOwner; until: string } | { kind: "backoff"; until: string };
 
 export type SkipReason = "pull-request" | "closed" | "not-queued";
 
 export interface QueueEntry {
   issue: number;
+  /** The class the issue is ordered by: its label's, or one higher once it has aged. */
   priority: Priority;
+  /** Present when the issue moved up a class by aging: the class its labels give. */
+  agedFrom?: Priority;
 }
 
 export interface QueuePlan {
@@ -113,18 +140,34 @@ export function priorityOf(labels: readonly string[], names: PriorityLabels): Pr
   return "medium";
 }
 
-/** Negative when `a` comes first: priority, then creation time, then number. */
+/**
+ * Negative when `a` comes first: priority, then the start of its wait (`waitingSince`,
+ * else `createdAt`; the longer wait first), then number.
+ */
 export function compareQueued(
-  a: { priority: Priority; createdAt: string; number: number },
-  b: { priority: Priority; createdAt: string; number: number },
+  a: { priority: Priority; createdAt: string; number: number; waitingSince?: string },
+  b: { priority: Priority; createdAt: string; number: number; waitingSince?: string },
 ): number {
   const byPriority = PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority];
   if (byPriority !== 0) return byPriority;
-  const ta = Date.parse(a.createdAt);
-  const tb = Date.parse(b.createdAt);
+  const ta = Date.parse(a.waitingSince ?? a.createdAt);
+  const tb = Date.parse(b.waitingSince ?? b.createdAt);
   const byAge = (Number.isNaN(ta) ? Infinity : ta) - (Number.isNaN(tb) ? Infinity : tb);
   if (byAge !== 0 && !Number.isNaN(byAge)) return byAge;
   return a.number - b.number;
+}
+
+const CLASSES: readonly Priority[] = ["high", "medium", "low"];
+
+/**
+ * The class an issue is ordered by: its labels' class, one higher when it has
+ * waited longer than `agingHours` (once: an issue ages at most one class).
+ * `waitingSince` unparsable: no aging.
+ */
+export function agedPriority(labelled: Priority, waitingSince: string, now: Date, agingHours: number): Priority {
+  const since = Date.parse(waitingSince);
+  if (Number.isNaN(since) || now.getTime() - since <= agingHours * 3_600_000) return labelled;
+  return CLASSES[Math.max(0, PRIORITY_RANK[labelled] - 1)] ?? labelled;
 }
 
 // ---- "Depends on #M" in issue bodies ------------------------------------------------------
@@ -209,18 +252,24 @@ export function textBlockersToResolve(issues: readonly QueueIssue[], options: Pi
   return [...refs.values()];
 }
 
-function openBlockers(issue: QueueIssue, facts: QueueFacts, options: QueueOptions): IssueRef[] {
+/** The blockers that hold the issue: open ones, and those named in its body whose state is not known to be closed. */
+function holdingBlockers(issue: QueueIssue, facts: QueueFacts, options: QueueOptions): { by: IssueRef[]; unreadable: IssueRef[] } {
   const self = refKey({ ...options.repository, number: issue.number });
-  const open = new Map<string, IssueRef>();
+  const holding = new Map<string, IssueRef>();
+  const unreadable: IssueRef[] = [];
   for (const blocker of facts.recordedBlockers?.get(issue.number) ?? []) {
     const key = refKey(blocker.ref);
-    if (blocker.state === "open" && key !== self) open.set(key, blocker.ref);
+    // GitHub's dependency list carries each blocker's state: anything but closed holds.
+    if (blocker.state !== "closed" && key !== self) holding.set(key, blocker.ref);
   }
   for (const ref of parseTextBlockers(issue.body, { ...options.repository, number: issue.number })) {
     const key = refKey(ref);
-    if (facts.blockerStates?.get(key) === "open" && !open.has(key)) open.set(key, ref);
+    const state = facts.blockerStates?.get(key) ?? "unknown";
+    if (state === "closed" || holding.has(key)) continue;
+    holding.set(key, ref);
+    if (state !== "open") unreadable.push(ref);
   }
-  return [...open.values()];
+  return { by: [...holding.values()], unreadable };
 }
 
 function leaseWait(lease: LeaseRecord | null | undefined, now: Date): WaitReason | null {
@@ -233,7 +282,8 @@ function leaseWait(lease: LeaseRecord | null | undefined, now: Date): WaitReason
 /** Orders the queue and tells what may be claimed now. */
 export function planQueue(issues: readonly QueueIssue[], facts: QueueFacts, options: QueueOptions): QueuePlan {
   const plan: QueuePlan = { ready: [], waiting: [], skipped: [], nextBackoffEnds: null };
-  const queued: (QueueIssue & { priority: Priority })[] = [];
+  const agingHours = options.agingHours ?? DEFAULT_AGING_HOURS;
+  const queued: (QueueIssue & { priority: Priority; labelled: Priority; waitingSince: string })[] = [];
   const seen = new Set<number>();
   for (const issue of issues) {
     if (seen.has(issue.number)) continue;
@@ -241,17 +291,29 @@ export function planQueue(issues: readonly QueueIssue[], facts: QueueFacts, opti
     if (issue.isPullRequest) plan.skipped.push({ issue: issue.number, reason: "pull-request" });
     else if (issue.state !== "open") plan.skipped.push({ issue: issue.number, reason: "closed" });
     else if (!isQueued(issue, options.queuedLabel)) plan.skipped.push({ issue: issue.number, reason: "not-queued" });
-    else queued.push({ ...issue, priority: priorityOf(issue.labels, options.priorityLabels) });
+    else {
+      const labelled = priorityOf(issue.labels, options.priorityLabels);
+      const waitingSince = facts.queuedSince?.get(issue.number) ?? issue.createdAt;
+      queued.push({ ...issue, labelled, waitingSince, priority: agedPriority(labelled, waitingSince, options.now, agingHours) });
+    }
   }
   queued.sort(compareQueued);
   for (const issue of queued) {
     const entry: QueueEntry = { issue: issue.number, priority: issue.priority };
+    if (issue.priority !== issue.labelled) entry.agedFrom = issue.labelled;
+    if (facts.unchecked?.has(issue.number) === true) {
+      plan.ready.push(entry);
+      continue;
+    }
     const lease = facts.leases?.get(issue.number);
     const held = leaseWait(lease, options.now);
-    const blockers = openBlockers(issue, facts, options);
+    const blockers = holdingBlockers(issue, facts, options);
     if (held?.kind === "held") plan.waiting.push({ ...entry, reason: held });
-    else if (blockers.length > 0) plan.waiting.push({ ...entry, reason: { kind: "blocked", by: blockers } });
-    else if (held) plan.waiting.push({ ...entry, reason: held });
+    else if (blockers.by.length > 0) {
+      const reason: WaitReason = { kind: "blocked", by: blockers.by };
+      if (blockers.unreadable.length > 0) reason.unreadable = blockers.unreadable;
+      plan.waiting.push({ ...entry, reason });
+    } else if (held) plan.waiting.push({ ...entry, reason: held });
     else plan.ready.push(entry);
     if (held?.kind === "backoff" && (plan.nextBackoffEnds === null || Date.parse(held.until) < Date.parse(plan.nextBackoffEnds))) {
       plan.nextBackoffEnds = held.until;
@@ -263,8 +325,13 @@ export function planQueue(issues: readonly QueueIssue[], facts: QueueFacts, opti
 /** A person-readable reason, for logs and `/status`. */
 export function describeWait(reason: WaitReason, here?: { owner: string; repo: string }): string {
   switch (reason.kind) {
-    case "blocked":
-      return `blocked by ${reason.by.map((r) => formatRef(r, here)).join(", ")}`;
+    case "blocked": {
+      const unreadable = new Set((reason.unreadable ?? []).map(refKey));
+      const named = reason.by.map(
+        (r) => `${formatRef(r, here)}${unreadable.has(refKey(r)) ? " (state unreadable: deleted, or not visible to the harness)" : ""}`,
+      );
+      return `blocked by ${named.join(", ")}`;
+    }
     case "held":
       return `held by ${reason.owner.agent}@${reason.owner.host} until ${reason.until}`;
     case "backoff":

@@ -1,10 +1,13 @@
 import { reclaimLease, type LeaseRecord } from "./lease.js";
+import { decideRetry, LOST_RUNNER, retryBackoffMs, type RetryDecision } from "./retry-policy.js";
 
 /**
  * The reclaimer's decision for one lease: a claim not renewed for longer than
- * its term plus a grace period is taken back. The issue goes back to the queue
- * with a backoff (exponential, with jitter so that reclaimed issues do not all
- * return at once), or, after the last attempt, is given up.
+ * its term plus a grace period is taken back. A lost runner is a transient
+ * failure (src/core/retry-policy.ts): the issue goes back to the queue with the
+ * retry schedule's backoff (2, 8, 32 minutes by default, ±20 % jitter so that
+ * reclaimed issues do not all return at once), or, after the last attempt, is
+ * given up. One schedule for every automatic retry, this one included.
  */
 export interface ReclaimPolicy {
   /** Time after `leaseUntil` before a lease counts as abandoned. */
@@ -18,8 +21,8 @@ export interface ReclaimPolicy {
 export const defaultReclaimPolicy: ReclaimPolicy = {
   graceMs: 2 * 60_000,
   maxAttempts: 3,
-  backoffBaseMs: 60_000,
-  backoffMaxMs: 30 * 60_000,
+  backoffBaseMs: 2 * 60_000,
+  backoffMaxMs: 32 * 60_000,
 };
 
 /** The policy a repository's `reclaim` configuration sets. */
@@ -35,12 +38,12 @@ export function reclaimPolicyOf(config: {
   };
 }
 
-export type ReclaimDecision = { kind: "keep"; reason: string } | { kind: "reclaim"; requeue: boolean; backoffMs: number; record: LeaseRecord };
+export type ReclaimDecision =
+  { kind: "keep"; reason: string } | { kind: "reclaim"; requeue: boolean; backoffMs: number; record: LeaseRecord; retry: RetryDecision };
 
-/** Backoff before attempt `attempt + 1`: half fixed, half random ("equal jitter"). */
+/** Backoff before attempt `attempt + 1`: the retry schedule's (base × 4^(attempt−1), capped, ±20 %). */
 export function backoffMs(attempt: number, policy: ReclaimPolicy, random: () => number): number {
-  const exponential = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exponential / 2 + random() * (exponential / 2));
+  return retryBackoffMs(Math.max(1, attempt), { baseMs: policy.backoffBaseMs, maxMs: policy.backoffMaxMs }, random);
 }
 
 export function decideReclaim(head: LeaseRecord, now: Date, policy: ReclaimPolicy, random: () => number): ReclaimDecision {
@@ -48,9 +51,10 @@ export function decideReclaim(head: LeaseRecord, now: Date, policy: ReclaimPolic
   const expiredAt = Date.parse(head.leaseUntil) + policy.graceMs;
   if (Number.isNaN(expiredAt)) return { kind: "keep", reason: "the lease has no valid leaseUntil" };
   if (now.getTime() <= expiredAt) return { kind: "keep", reason: `renewed until ${head.leaseUntil}` };
-  const requeue = head.attempt < policy.maxAttempts;
-  const wait = requeue ? backoffMs(head.attempt, policy, random) : 0;
+  const retry = decideRetry(LOST_RUNNER, head.attempt, { baseMs: policy.backoffBaseMs, maxMs: policy.backoffMaxMs, maxAttempts: policy.maxAttempts }, random);
+  const requeue = retry.kind === "retry";
+  const wait = retry.kind === "retry" ? retry.backoffMs : 0;
   const record = reclaimLease(head, now, { backoffMs: wait });
   if (record === null) return { kind: "keep", reason: "not expired" };
-  return { kind: "reclaim", requeue, backoffMs: wait, record };
+  return { kind: "reclaim", requeue, backoffMs: wait, record, retry };
 }

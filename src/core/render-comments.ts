@@ -109,6 +109,8 @@ export interface SummaryInput {
   attempt?: { agent: string; number: number } | undefined;
   /** A line under the heading (for example what an interruption kept). */
   note?: string | undefined;
+  /** A failed attempt's retry line (src/core/retry-policy.ts describeRetry): retried automatically, or waiting for /retry. */
+  retry?: string | undefined;
   /** The publish gate flagged these paths: the pull request is a draft with `label` until a person has looked. */
   review?: { label: string; reasons: { path: string; why: string }[] } | undefined;
 }
@@ -152,6 +154,7 @@ export function renderSummaryComment(input: SummaryInput): string {
   lines.push(`| Branch | \`${input.branch}\` (${input.commits} commit${input.commits === 1 ? "" : "s"}) |`);
   if (input.pullRequest !== undefined) lines.push(`| Pull request | #${input.pullRequest} |`);
   if (input.error) lines.push("", `**${input.error.code}**: ${input.error.message}`, "", `Fix: ${input.error.fix}`);
+  if (input.retry) lines.push("", retryLine(input.retry));
   lines.push(...finalMessageBlock(report));
   if (input.attempt) lines.push("", `<sub>agent \`${input.attempt.agent}\` · attempt ${input.attempt.number}</sub>`);
   return truncate(lines.join("\n"), MAX_BODY);
@@ -165,6 +168,8 @@ export function renderFailureSummary(input: {
   agent: string;
   attempt: number;
   error: { code: string; message: string; fix: string };
+  /** The retry line (src/core/retry-policy.ts describeRetry). */
+  retry?: string;
 }): string {
   return [
     summaryMarker(input.sessionId),
@@ -175,9 +180,15 @@ export function renderFailureSummary(input: {
     `**${input.error.code}**: ${input.error.message}`,
     "",
     `Fix: ${input.error.fix}`,
+    ...(input.retry ? ["", retryLine(input.retry)] : []),
     "",
     `<sub>agent \`${input.agent}\` · attempt ${input.attempt}</sub>`,
   ].join("\n");
+}
+
+/** The retry line as the comment shows it: 🔁 for an automatic retry, ⏸ for one that waits for a person. */
+function retryLine(text: string): string {
+  return `${text.startsWith("Retrying") ? "🔁" : "⏸"} ${neutralize(text)}`;
 }
 
 export const INTERRUPTED_NOTE = PHASE_TEXT.interrupted;
@@ -244,6 +255,8 @@ export function renderReclaimComment(input: {
   notBefore: string | null;
   requeued: boolean;
   attempts: AttemptLine[];
+  /** The retry line (src/core/retry-policy.ts describeRetry): a lost runner is a transient failure. */
+  retry?: string;
 }): string {
   const lines = [
     RECLAIM_MARKER,
@@ -253,6 +266,7 @@ export function renderReclaimComment(input: {
       ? `The issue is back in the queue; an agent may claim it from ${input.notBefore ?? "now"} on.`
       : `That was the last attempt: the issue is marked failed. Fix what stopped the agents, then label it again or comment \`/retry\`.`,
   ];
+  if (input.retry) lines.push("", retryLine(input.retry));
   if (!input.requeued && input.attempts.length > 0) {
     lines.push("", "| Attempt | Agent | Outcome |", "|---|---|---|", ...input.attempts.map((a) => `| ${a.attempt} | \`${a.agent}\` | ${a.outcome} |`));
   }

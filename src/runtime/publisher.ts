@@ -13,6 +13,7 @@ import {
   type WorkflowCredential,
 } from "../core/publish-gate.js";
 import { secretsFromEnv } from "../core/redact.js";
+import { classifyError, classifySession, decideRetry, describeRetry, retryScheduleOf, type AttemptFailure, type RetryDecision } from "../core/retry-policy.js";
 import { INTERRUPTED_NOTE, renderFailureSummary, renderPullRequestBody, renderPullRequestTitle, renderSummaryComment } from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
 import type { StepClock } from "../core/step-clock.js";
@@ -56,9 +57,13 @@ export interface PublishContext {
   canWriteWorkflows?: boolean;
   /** Exact secret values the gate looks for in the diff; by default the environment's secrets and the git token. */
   knownSecrets?: () => Promise<string[]>;
+  /** The automatic retry's jitter (src/core/retry-policy.ts); Math.random by default. */
+  random?: () => number;
 }
 
 export interface Published {
+  /** The attempt failed: whether it is retried automatically (and when), or waits for a person. */
+  retry?: RetryDecision;
   label: string;
   labels: string[];
   pullRequest: number | null;
@@ -94,6 +99,14 @@ async function keepSession(ctx: PublishContext, workspace: Workspace, home: stri
   } catch (error) {
     ctx.log.warn({ issue: ctx.issue.number, err: error }, "session not saved: /retry will not be able to resume it");
   }
+}
+
+/** What happens after a failed attempt: the retry policy's decision, and the lease's `notBefore` for a retry. */
+function retryAfter(ctx: PublishContext, failure: AttemptFailure): { decision: RetryDecision; notBefore: string | null } {
+  const decision = decideRetry(failure, ctx.attempt, retryScheduleOf(ctx.config), ctx.random ?? Math.random);
+  const notBefore = decision.kind === "retry" ? new Date(ctx.now().getTime() + decision.backoffMs).toISOString() : null;
+  ctx.log.info({ issue: ctx.issue.number, kind: failure.kind, reason: failure.reason, decision: decision.kind, notBefore }, "retry decision");
+  return { decision, notBefore };
 }
 
 /** Title prefix of a pull request that should have been a draft where the repository has none. */
@@ -278,6 +291,10 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   }
   await lease.assertHeld();
   clock.mark("publish.leaseCheck");
+  // A failed attempt is retried automatically when its cause is transient (back in the queue, the lease's
+  // notBefore holding every host off until the backoff ends); a deterministic one waits for a person's /retry.
+  const failure = classifySession(report);
+  const retry = failure !== null ? retryAfter(ctx, failure) : null;
   await ctx.comment.finish(
     renderSummaryComment({
       issue: issueNumber,
@@ -287,16 +304,17 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       commits,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
       ...(draftRefused && pullRequest !== null ? { note: draftRefusedNote(pullRequest, config.publish.needsReviewLabel) } : {}),
+      ...(retry ? { retry: describeRetry(retry.decision) } : {}),
     }),
   );
   clock.mark("publish.summary");
-  const label = plan.label === "done" ? config.labels.done : config.labels.failed;
+  const label = plan.label === "done" ? config.labels.done : retry?.decision.kind === "retry" ? config.labels.queued : config.labels.failed;
   const next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), label);
   clock.mark("publish.labels");
   // By git push when the claim was made with the shared clone (no REST write spent).
-  const released = await lease.release({ outcome: report.outcome, sessionId: report.sessionId });
+  const released = await lease.release({ outcome: report.outcome, sessionId: report.sessionId, notBefore: retry?.notBefore ?? null });
   clock.mark("publish.release");
-  return { label, labels: next, pullRequest, pushed, released };
+  return { label, labels: next, pullRequest, pushed, released, ...(retry ? { retry: retry.decision } : {}) };
 }
 
 /**
@@ -386,10 +404,13 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
 export async function publishFailure(
   ctx: PublishContext,
   input: { labels: string[]; report: SessionReport | null; error: { code: string; message: string; fix: string } },
-): Promise<void> {
+): Promise<RetryDecision> {
   const { github, config } = ctx;
   const issueNumber = ctx.issue.number;
   await ctx.lease.assertHeld();
+  // The error decides the class (a sandbox that did not start is transient; a refused publish is not).
+  const { decision, notBefore } = retryAfter(ctx, classifyError(input.error.code));
+  const retry = describeRetry(decision);
   const body = input.report
     ? renderSummaryComment({
         issue: issueNumber,
@@ -399,6 +420,7 @@ export async function publishFailure(
         commits: 0,
         error: input.error,
         attempt: { agent: ctx.agentName, number: ctx.attempt },
+        retry,
       })
     : renderFailureSummary({
         issue: issueNumber,
@@ -407,8 +429,10 @@ export async function publishFailure(
         agent: ctx.agentName,
         attempt: ctx.attempt,
         error: input.error,
+        retry,
       });
   await ctx.comment.finish(body);
-  await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), config.labels.failed);
-  await ctx.lease.release({ outcome: "error", sessionId: input.report?.sessionId ?? ctx.sessionId });
+  await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), decision.kind === "retry" ? config.labels.queued : config.labels.failed);
+  await ctx.lease.release({ outcome: "error", sessionId: input.report?.sessionId ?? ctx.sessionId, notBefore });
+  return decision;
 }

@@ -3,6 +3,7 @@ import type { EtagCache } from "../core/etag-cache.js";
 import { leaseRefName, parseLease, type LeaseRecord } from "../core/lease.js";
 import {
   planQueue,
+  priorityOf,
   queueCandidates,
   refKey,
   textBlockersToResolve,
@@ -52,7 +53,8 @@ export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn
 /**
  * Reads what the queue's order depends on for these issues (their recorded
  * blockers, the state of the issues their bodies name as blockers, their lease
- * heads), every read conditional and a few at a time, and plans the queue. An
+ * heads, and, for an issue old enough to have aged, when it was last labeled
+ * queued), every read conditional and a few at a time, and plans the queue. An
  * issue whose lease record cannot be parsed is left out (the claim would
  * refuse it anyway).
  */
@@ -92,13 +94,34 @@ export async function readQueue(issues: readonly ListedIssue[], options: ReadQue
       }
     }),
   );
-  const [, textStates] = await Promise.all([readBlockers, readTextBlockers, readLeases]);
+  // Aging: only an issue opened longer ago than agingHours can have waited that long, and a
+  // high one cannot move up, so only those pay a (conditional) read of when they were queued.
+  const agingHours = config.queue.agingHours;
+  const queuedSince = new Map<number, string | null>();
+  const mayAge = candidates.filter(
+    (issue) => priorityOf(issue.labels, config.priorityLabels) !== "high" && options.now.getTime() - Date.parse(issue.createdAt) > agingHours * 3_600_000,
+  );
+  const readQueuedSince = mapConcurrent(mayAge, READ_CONCURRENCY, async (issue) => {
+    try {
+      queuedSince.set(issue.number, await github.labelAddedAt(issue.number, config.labels.queued, cache));
+    } catch (error) {
+      // Not known: the wait counts from created_at, as for an issue without events.
+      log.warn({ err: error, issue: issue.number }, "could not read when the issue was queued; its wait counts from when it was opened");
+    }
+  });
+  const [, textStates] = await Promise.all([readBlockers, readTextBlockers, readLeases, readQueuedSince]);
   const blockerStates = new Map<string, BlockerState>(textStates);
   const readable = issues.filter((i) => !unreadable.has(i.number));
+  // The skipped issues are queued or running here: their facts were not read, so they are not checked.
+  const unchecked = new Set(
+    queueCandidates(issues, config.labels.queued)
+      .filter((i) => options.skip?.(i.number) === true)
+      .map((i) => i.number),
+  );
   return planQueue(
     readable,
-    { recordedBlockers, blockerStates, leases },
-    { repository, queuedLabel: config.labels.queued, priorityLabels: config.priorityLabels, now: options.now },
+    { recordedBlockers, blockerStates, leases, queuedSince, unchecked },
+    { repository, queuedLabel: config.labels.queued, priorityLabels: config.priorityLabels, now: options.now, agingHours },
   );
 }
 

@@ -1,6 +1,7 @@
 import type { HarnessConfig } from "../core/config.js";
 import { describeOwner, parseLease, type LeaseOwner, type LeaseRecord } from "../core/lease.js";
 import { decideReclaim, reclaimPolicyOf, type ReclaimPolicy } from "../core/reclaim.js";
+import { describeRetry } from "../core/retry-policy.js";
 import { renderReclaimComment, type AttemptLine } from "../core/render-comments.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
@@ -121,6 +122,7 @@ export async function reclaimRepository(deps: ReclaimDeps): Promise<ReclaimResul
         notBefore: taken.head.record.notBefore,
         requeued: decision.requeue,
         attempts,
+        retry: describeRetry(decision.retry),
       }),
     );
     results.push({

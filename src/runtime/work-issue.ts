@@ -256,10 +256,12 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     emit("failed", { code: error.code, message: error.message });
     const detail = { code: error.code, message: error.message, fix: error.fix };
     await lease.stop(); // no renewal may race the release
-    await publishFailure(ctx, { labels, report, error: detail }).catch((secondary: unknown) =>
-      log.error({ issue: issueNumber, err: secondary }, "could not report the failure on the issue"),
-    );
-    result = { ...base(config.labels.failed, null, report, false), outcome: "error", error };
+    const retry = await publishFailure(ctx, { labels, report, error: detail }).catch((secondary: unknown) => {
+      log.error({ issue: issueNumber, err: secondary }, "could not report the failure on the issue");
+      return null;
+    });
+    // A transient error (the sandbox did not start) puts the issue back in the queue with a backoff.
+    result = { ...base(retry?.kind === "retry" ? config.labels.queued : config.labels.failed, null, report, false), outcome: "error", error };
     return result;
   } finally {
     await lease.stop();

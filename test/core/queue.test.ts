@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { LeaseRecord } from "../../src/core/lease.js";
 import {
+  agedPriority,
   compareQueued,
+  DEFAULT_AGING_HOURS,
   describeWait,
   formatRef,
   parseTextBlockers,
@@ -19,7 +21,8 @@ import {
 const HERE = { owner: "octo-org", repo: "widgets" };
 const PRIORITIES = { high: "priority:high", medium: "priority:medium", low: "priority:low" };
 const NOW = new Date("2025-06-01T12:00:00Z");
-const OPTIONS: QueueOptions = { repository: HERE, queuedLabel: "harness:queued", priorityLabels: PRIORITIES, now: NOW };
+// The issues below were created months before NOW: aging is off here (a year) so that these tests see the labels' order; aging has its own tests.
+const OPTIONS: QueueOptions = { repository: HERE, queuedLabel: "harness:queued", priorityLabels: PRIORITIES, now: NOW, agingHours: 24 * 365 };
 
 function issue(number: number, over: Partial<QueueIssue> = {}): QueueIssue {
   return {
@@ -176,9 +179,23 @@ describe("planQueue: blockers", () => {
     expect(order([issue(2, { body })], { blockerStates: new Map([["octo-org/widgets#1", "open"]]) })).toEqual([]);
     expect(order([issue(2, { body })], { blockerStates: new Map([["octo-org/widgets#1", "closed"]]) })).toEqual([2]);
   });
-  it("does not hold on a blocker whose state is unknown (deleted, no access, not read)", () => {
-    expect(order([issue(2, { body: "Depends on #1" })], { blockerStates: new Map([["octo-org/widgets#1", "unknown"]]) })).toEqual([2]);
-    expect(order([issue(2, { body: "Depends on #1" })], {})).toEqual([2]);
+  // Issue #18 changed this rule: an unreadable blocker used to let the issue through; now it holds it.
+  it("holds on a blocker whose state is unknown (deleted, no access, not read), naming it as unreadable", () => {
+    expect(order([issue(2, { body: "Depends on #1" })], { blockerStates: new Map([["octo-org/widgets#1", "unknown"]]) })).toEqual([]);
+    expect(order([issue(2, { body: "Depends on #1" })], {})).toEqual([]);
+    const plan = planQueue([issue(2, { body: "Depends on #1 and other/repo#5" })], { blockerStates: new Map([["other/repo#5", "open"]]) }, OPTIONS);
+    expect(plan.waiting[0]?.reason).toEqual({
+      kind: "blocked",
+      by: [
+        { ...HERE, number: 1 },
+        { owner: "other", repo: "repo", number: 5 },
+      ],
+      unreadable: [{ ...HERE, number: 1 }],
+    });
+    expect(describeWait(plan.waiting[0]!.reason, HERE)).toBe("blocked by #1 (state unreadable: deleted, or not visible to the harness), other/repo#5");
+  });
+  it("orders but does not check an issue the caller left unchecked (already queued or running here)", () => {
+    expect(order([issue(2, { body: "Depends on #1" }), issue(3)], { unchecked: new Set([2]) })).toEqual([2, 3]);
   });
   it("lists each open blocker once, recorded and written", () => {
     const plan = blocked([issue(3, { body: "Blocked by #1 and #2" })], {
@@ -356,5 +373,54 @@ describe("refKey, formatRef, describeWait", () => {
     ).toBe("blocked by #1, o/r#2");
     expect(describeWait({ kind: "backoff", until: "2025-06-01T12:05:00.000Z" })).toBe("backing off until 2025-06-01T12:05:00.000Z");
     expect(describeWait({ kind: "held", owner: { agent: "agent-2", host: "h", runId: "r" }, until: "T" })).toBe("held by agent-2@h until T");
+  });
+});
+
+describe("planQueue: aging", () => {
+  const HOUR = 3_600_000;
+  const at = (hoursAgo: number): string => new Date(NOW.getTime() - hoursAgo * HOUR).toISOString();
+  const aging: QueueOptions = { ...OPTIONS, agingHours: 48 };
+
+  it("defaults to 48 hours", () => {
+    const defaults: QueueOptions = { repository: HERE, queuedLabel: "harness:queued", priorityLabels: PRIORITIES, now: NOW };
+    const low = issue(1, { labels: ["harness:queued", "priority:low"], createdAt: at(48.01) });
+    const medium = issue(2, { createdAt: at(1) });
+    expect(planQueue([low, medium], {}, defaults).ready).toEqual([
+      { issue: 1, priority: "medium", agedFrom: "low" },
+      { issue: 2, priority: "medium" },
+    ]);
+    expect(agedPriority("low", at(47.99), NOW, DEFAULT_AGING_HOURS)).toBe("low");
+  });
+  it("moves an issue up one class once it has waited longer than agingHours, and only one", () => {
+    expect(agedPriority("low", at(48), NOW, 48)).toBe("low");
+    expect(agedPriority("low", at(48.001), NOW, 48)).toBe("medium");
+    expect(agedPriority("low", at(1000), NOW, 48)).toBe("medium");
+    expect(agedPriority("medium", at(49), NOW, 48)).toBe("high");
+    expect(agedPriority("high", at(1000), NOW, 48)).toBe("high");
+    expect(agedPriority("low", "not a time", NOW, 48)).toBe("low");
+  });
+  it("puts an aged low issue before younger medium ones, but after a high one", () => {
+    const issues = [
+      issue(1, { createdAt: at(10) }),
+      issue(2, { labels: ["harness:queued", "priority:low"], createdAt: at(50) }),
+      issue(3, { labels: ["harness:queued", "priority:high"], createdAt: at(1) }),
+    ];
+    expect(order(issues, {}, aging)).toEqual([3, 2, 1]);
+  });
+  it("breaks ties within a class by the longer wait, then by number", () => {
+    const issues = [
+      issue(5, { createdAt: at(60) }), // aged medium → high, waited 60 h
+      issue(4, { labels: ["harness:queued", "priority:high"], createdAt: at(70) }),
+      issue(3, { labels: ["harness:queued", "priority:high"], createdAt: at(60) }),
+    ];
+    expect(order(issues, {}, aging)).toEqual([4, 3, 5]);
+  });
+  it("measures the wait from when the queued label was last added, where known", () => {
+    const old = issue(1, { labels: ["harness:queued", "priority:low"], createdAt: at(500) });
+    const medium = issue(2, { createdAt: at(10) });
+    // Created long ago but queued an hour ago: not aged.
+    expect(order([old, medium], { queuedSince: new Map([[1, at(1)]]) }, aging)).toEqual([2, 1]);
+    // Unknown (null): from created_at.
+    expect(order([old, medium], { queuedSince: new Map([[1, null]]) }, aging)).toEqual([1, 2]);
   });
 });

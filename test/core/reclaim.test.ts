@@ -22,12 +22,14 @@ describe("decideReclaim", () => {
   });
 
   it("reclaims an abandoned lease and requeues it with a backoff", () => {
+    // The retry schedule (issue #18): 2 minutes before the first retry, -20 % at random() = 0.
     const decision = decideReclaim(head, at("2026-11-26T10:17:00.001Z"), policy, () => 0);
     expect(decision).toMatchObject({
       kind: "reclaim",
       requeue: true,
-      backoffMs: 30_000,
-      record: { state: "reclaimed", epoch: 1, attempt: 1, owner: head.owner, notBefore: "2026-11-26T10:17:30.001Z", outcome: "stalled" },
+      backoffMs: 96_000,
+      record: { state: "reclaimed", epoch: 1, attempt: 1, owner: head.owner, notBefore: "2026-11-26T10:18:36.001Z", outcome: "stalled" },
+      retry: { kind: "retry", nextAttempt: 2, failure: { kind: "transient" } },
     });
   });
 
@@ -43,11 +45,12 @@ describe("decideReclaim", () => {
 });
 
 describe("backoffMs", () => {
-  it("doubles per attempt within [half, full] of the step, capped", () => {
-    expect(backoffMs(1, policy, () => 0)).toBe(30_000);
-    expect(backoffMs(1, policy, () => 1)).toBe(60_000);
-    expect(backoffMs(2, policy, () => 1)).toBe(120_000);
-    expect(backoffMs(3, policy, () => 0.5)).toBe(180_000);
-    expect(backoffMs(30, policy, () => 1)).toBe(policy.backoffMaxMs);
+  // Issue #18 replaced the doubling "equal jitter" schedule with the retry schedule: 2, 8, 32 minutes ±20 %.
+  it("is the retry schedule: 2, 8, 32 minutes, ±20 %, capped", () => {
+    expect(backoffMs(1, policy, () => 0)).toBe(96_000);
+    expect(backoffMs(1, policy, () => 1)).toBe(144_000);
+    expect(backoffMs(2, policy, () => 0.5)).toBe(8 * 60_000);
+    expect(backoffMs(3, policy, () => 0.5)).toBe(32 * 60_000);
+    expect(backoffMs(30, policy, () => 0.5)).toBe(policy.backoffMaxMs);
   });
 });

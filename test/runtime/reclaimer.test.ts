@@ -70,12 +70,14 @@ describe("reclaimRepository", () => {
     const results = await reclaim(late);
     expect(results.find((r) => r.issue === n)).toMatchObject({ action: "requeued" });
     const head = await leases.read(n);
-    expect(head?.record).toMatchObject({ state: "reclaimed", outcome: "stalled", notBefore: new Date(late.getTime() + 30_000).toISOString() });
+    expect(head?.record).toMatchObject({ state: "reclaimed", outcome: "stalled", notBefore: new Date(late.getTime() + 96_000).toISOString() });
     expect(labels(n).sort()).toEqual(["bug", "harness:queued"]);
     const comment = github.listComments(OWNER, REPO, n).at(-1)?.body ?? "";
     expect(comment).toContain("Reclaimed");
     expect(comment).toContain("agent-dead@host-x");
     expect(comment).toContain("attempt 1 of 3");
+    // A lost runner is a transient failure: the comment says it is retried, when, and why.
+    expect(comment).toContain("Retrying automatically in ~2 min (attempt 2 of 3): the agent's runner was lost");
 
     // A second pass changes nothing: the lease is no longer a claim.
     expect((await reclaim(new Date(late.getTime() + 60_000))).find((r) => r.issue === n)?.action).toBe("kept");

@@ -302,7 +302,13 @@ export class LeaseProtocol {
     return this.exclusive(issue, () => this.advance(issue, held, (head) => renewLease(head, owner, now, termMs)));
   }
 
-  release(issue: number, held: LeaseHead, owner: LeaseOwner, now: Date, details: { outcome: string; sessionId: string | null }): Promise<UpdateResult> {
+  release(
+    issue: number,
+    held: LeaseHead,
+    owner: LeaseOwner,
+    now: Date,
+    details: { outcome: string; sessionId: string | null; notBefore?: string | null },
+  ): Promise<UpdateResult> {
     return this.exclusive(issue, () => this.advance(issue, held, (head) => releaseLease(head, owner, now, details)));
   }
 
