@@ -73,6 +73,13 @@ export function retryBackoffMs(retry: number, schedule: Pick<RetrySchedule, "bas
 }
 
 const OVERLOADED = /overloaded/i;
+/** A 429 or 5xx status named in an API error message, as a word of its own. */
+const STATUS_IN_MESSAGE = /\b(429|5\d\d)\b/;
+
+function statusIn(message: string): number | null {
+  const m = STATUS_IN_MESSAGE.exec(message);
+  return m?.[1] !== undefined ? Number(m[1]) : null;
+}
 const RATE_LIMITED = /rate.?limit|too many requests/i;
 
 /** A session's outcome as transient or deterministic, with why; null for a success. */
@@ -83,8 +90,9 @@ export function classifySession(report: Pick<SessionReport, "outcome" | "apiErro
     case "success":
       return null;
     case "api_error": {
-      const status = report.apiErrorStatus;
       const message = report.errorMessage ?? "";
+      // The CLI does not always keep the status on the result; its message names it ("Repeated 529 Overloaded errors").
+      const status = report.apiErrorStatus ?? statusIn(message);
       if (status === 529 || OVERLOADED.test(message))
         return { kind: "transient", reason: `the model API was overloaded${status !== null ? ` (HTTP ${status})` : ""}` };
       if (status === 429 || RATE_LIMITED.test(message))

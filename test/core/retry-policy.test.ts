@@ -74,6 +74,15 @@ describe("classification", () => {
     expect(session("api_error", { apiErrorStatus: 500 })?.kind).toBe("transient");
     expect(session("api_error", { apiErrorStatus: 503 })?.kind).toBe("transient");
     expect(session("api_error", { errorMessage: "API Error: Overloaded" })?.kind).toBe("transient");
+    // What the CLI writes when it has given up on 529s itself (its result keeps no status).
+    expect(session("api_error", { errorMessage: "API Error: Repeated 529 Overloaded errors. The API is at capacity" })).toEqual({
+      kind: "transient",
+      reason: "the model API was overloaded (HTTP 529)",
+    });
+    expect(session("api_error", { errorMessage: "API Error: 503 upstream unavailable" })).toEqual({
+      kind: "transient",
+      reason: "the model API failed (HTTP 503)",
+    });
   });
 
   it("calls other API errors deterministic", () => {
