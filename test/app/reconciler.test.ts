@@ -1,4 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import type { Probot } from "probot";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { GitHubApi } from "../../src/adapters/github-client.js";
@@ -8,6 +11,8 @@ import { startReconciler } from "../../src/app/reconciler.js";
 import { silentLogger } from "../../src/adapters/logger.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
 import { AgentPool } from "../../src/runtime/agent-pool.js";
+import { claimIssue } from "../../src/runtime/claim-issue.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
 
@@ -185,6 +190,57 @@ describe("the reconciler against the fake GitHub", () => {
     github.assertNoViolations();
   });
 
+  it("claims an issue within one reconcile tick after its last blocker closes, cross-repository, without webhooks", async () => {
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "deps-a", files: { "README.md": "x\n" } });
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "deps-b", files: { "README.md": "x\n" } });
+    const here = (await github.createIssue(OWNER, "deps-a", { title: "blocker here", user: "ada" })).number;
+    const there = (await github.createIssue(OWNER, "deps-b", { title: "blocker there", user: "ada" })).number;
+    // One blocker recorded through GitHub's dependencies, one named in the body in another repository.
+    const target = (
+      await github.createIssue(OWNER, "deps-a", { title: "target", labels: ["harness:queued"], body: `Depends on ${OWNER}/deps-b#${there}`, user: "ada" })
+    ).number;
+    const { data: blocker } = await tester.rest.issues.get({ owner: OWNER, repo: "deps-a", issue_number: here });
+    await tester.rest.issues.addBlockedByDependency({ owner: OWNER, repo: "deps-a", issue_number: target, issue_id: blocker.id });
+
+    let clock = Date.parse("2030-06-01T00:00:00Z");
+    const now = (): Date => new Date(clock);
+    const state = new StateDir(await fs.mkdtemp(path.join(os.tmpdir(), "harness-deps-")));
+    const claims: { issue: number; claimed: boolean; at: number }[] = [];
+    const pool = new AgentPool({ agents: 1, log });
+    // The real claim (lock, gate, lease CAS, labels, tracking comment) on the fake clock.
+    const intake = new IssueIntake({
+      pool,
+      log,
+      job: async ({ github: client, config, issueNumber }) => {
+        const outcome = await claimIssue({ github: client, config, state, owner: { agent: "agent-1", host: "h", runId: "r" }, log, now }, issueNumber);
+        if (outcome.claimed) await outcome.claim.releaseLock();
+        claims.push({ issue: issueNumber, claimed: outcome.claimed, at: clock });
+      },
+    });
+    const tickMs = 5 * 60_000;
+    const reconciler = startReconciler({ probot, intake, repositories: [`${OWNER}/deps-a`], minutes: 5, log, now });
+    const tick = async (): Promise<string[]> => {
+      const pass = await reconciler.tick();
+      await pool.idle();
+      clock += tickMs;
+      return pass.repositories[0]!.waiting.filter((w) => w.issue === target).map((w) => w.reason);
+    };
+    expect(await tick()).toEqual([`blocked by #${here}, ${OWNER}/deps-b#${there}`]);
+    // No webhook is configured: GitHub tells nobody that the blockers close.
+    await tester.rest.issues.update({ owner: OWNER, repo: "deps-a", issue_number: here, state: "closed" });
+    expect(await tick()).toEqual([`blocked by ${OWNER}/deps-b#${there}`]);
+    expect(claims).toEqual([]);
+    const closedAt = clock;
+    await tester.rest.issues.update({ owner: OWNER, repo: "deps-b", issue_number: there, state: "closed" });
+    expect(await tick()).toEqual([]);
+    expect(claims).toEqual([{ issue: target, claimed: true, at: closedAt }]);
+    expect(claims[0]!.at - closedAt).toBeLessThanOrEqual(tickMs);
+    expect(github.getIssue(OWNER, "deps-a", target).labelNames).toContain("harness:running");
+    await reconciler.stop();
+    await fs.rm(state.root, { recursive: true, force: true });
+    github.assertNoViolations();
+  });
+
   it("a backoff that ends wakes the reconciler before the next tick", async () => {
     await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "backoff", files: { "README.md": "x\n" } });
     const n = (await github.createIssue(OWNER, "backoff", { title: "t", labels: ["harness:queued"], user: "ada" })).number;
@@ -204,8 +260,10 @@ describe("the reconciler against the fake GitHub", () => {
 
   it("an unchanged queue costs only 304s; a repository without a config file is not re-read until there is work", async () => {
     await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "quiet", files: { "README.md": "x\n" } });
-    const n = (
-      await github.createIssue(OWNER, "quiet", { title: "t", labels: ["harness:queued", "priority:high"], body: "Depends on other-org/missing#3", user: "ada" })
+    // Issue #18: a blocker that cannot be read holds its issue, so the one handed over and the one naming it are two issues now.
+    const n = (await github.createIssue(OWNER, "quiet", { title: "t", labels: ["harness:queued", "priority:high"], user: "ada" })).number;
+    const m = (
+      await github.createIssue(OWNER, "quiet", { title: "u", labels: ["harness:queued", "priority:high"], body: "Depends on other-org/missing#3", user: "ada" })
     ).number;
     await github.createRepo({
       collaborators: { ada: "write" },
@@ -218,6 +276,9 @@ describe("the reconciler against the fake GitHub", () => {
     const first = await reconciler.runOnce();
     await pool.idle();
     expect(first.repositories.map((r) => r.submitted)).toEqual([[n], []]);
+    expect(first.repositories[0]!.waiting).toEqual([
+      { issue: m, reason: "blocked by other-org/missing#3 (state unreadable: deleted, or not visible to the harness)" },
+    ]);
     const before = github.requestLog.length;
     const second = await reconciler.runOnce();
     await pool.idle();
@@ -234,6 +295,7 @@ describe("the reconciler against the fake GitHub", () => {
 
     // Without work to hand over, the pass costs nothing at all.
     await tester.rest.issues.removeLabel({ owner: OWNER, repo: "quiet", issue_number: n, name: "harness:queued" });
+    await tester.rest.issues.removeLabel({ owner: OWNER, repo: "quiet", issue_number: m, name: "harness:queued" });
     await reconciler.runOnce();
     const quietFrom = github.requestLog.length;
     const quiet = await reconciler.runOnce();
