@@ -5,7 +5,8 @@ import { toHarnessError } from "../core/errors.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { loadConfig } from "../runtime/load-config.js";
-import { readRepositoryQueue } from "../runtime/read-queue.js";
+import { describeWait } from "../core/queue.js";
+import { readQueue, readRepositoryQueue } from "../runtime/read-queue.js";
 import type { Claim, ClaimDeps, ClaimOutcome } from "../runtime/claim-issue.js";
 import { HostRuntime } from "../runtime/host-runtime.js";
 import { StateDir } from "../runtime/state-dir.js";
@@ -160,7 +161,9 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
     if (mode === "issue") {
       const issue = settings.issue;
       if (issue === null) throw new Error("mode issue without an issue number (the runner checks this)");
-      const run = await attempt(issue);
+      // The event's issue obeys the queue's dependency rule too: an open or unreadable blocker holds it.
+      const blocked = await blockedBy(github, config, issue, now(), log);
+      const run: IssueRun = blocked !== null ? { issue, claimed: false, reason: blocked } : await attempt(issue);
       runs.push(run);
       if (!run.claimed) core.notice(`${fullName}#${issue} was not claimed: ${run.reason}. Nothing to do.`);
     } else {
@@ -209,6 +212,15 @@ async function writeSummary(core: ActionCore, runs: readonly IssueRun[], fullNam
     // Without GITHUB_STEP_SUMMARY (a local run) there is no summary to write; the outputs still count.
     core.warning(`The job summary was not written: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** Why the queue holds `issue` back for a blocker (src/core/queue.ts), or null when no blocker does. */
+async function blockedBy(github: GitHubClient, config: HarnessConfig, issue: number, now: Date, log: Logger): Promise<string | null> {
+  const data = await github.getIssue(issue);
+  // Only the blockers are asked about here: the claim itself decides on the lease and the labels.
+  const plan = await readQueue([{ ...data, createdAt: "" }], { github, config, cache: new EtagCache(), now, log });
+  const waiting = plan.waiting.find((w) => w.issue === issue && w.reason.kind === "blocked");
+  return waiting ? describeWait(waiting.reason, { owner: github.owner, repo: github.repo }) : null;
 }
 
 interface DrainOptions {

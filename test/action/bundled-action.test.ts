@@ -3,6 +3,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testOctokit } from "../support/octokit.js";
 import { OWNER, REPO, parseOutputFile, startActionFixture, type ActionFixture } from "./action-fixture.js";
 
 /**
@@ -50,6 +51,32 @@ describe("the bundled Action, run as the runner runs it", () => {
     expect(result.outputs).toEqual({ outcome: "not_claimed", "pr-number": "", "cost-usd": "", "session-id": "", reclaimed: "" });
     expect(result.summary).toContain("not claimed: the issue is not labeled harness:queued");
     expect(github.listComments(OWNER, REPO, issue.number)).toHaveLength(0);
+  });
+
+  it("mode issue on an issue with an open or unreadable blocker does not claim it, and the notice names the blockers", async () => {
+    const { github } = fixture;
+    const blocker = await github.createIssue(OWNER, REPO, { title: "First", body: "first this", user: "ada" });
+    const issue = await github.createIssue(OWNER, REPO, { title: "Second", body: `Depends on #${blocker.number} and gone-org/deleted#4`, user: "ada" });
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    const payload = github.buildPayload("issues", "labeled", OWNER, REPO, issue.number, { sender: "ada" });
+    const env = await fixture.jobEnv({ inputs: { mode: "issue" }, event: { name: "issues", payload } });
+    const result = await runBundle(env);
+    expect(result.code, result.stdout).toBe(0);
+    const unreadable = "gone-org/deleted#4 (state unreadable: deleted, or not visible to the harness)";
+    expect(result.stdout).toContain(`::notice::${OWNER}/${REPO}#${issue.number} was not claimed: blocked by #${blocker.number}, ${unreadable}. Nothing to do.`);
+    expect(result.outputs.outcome).toBe("not_claimed");
+    // The open blocker closes: the unreadable one still holds the issue.
+    await testOctokit({ baseUrl: github.apiUrl, token: github.token }).rest.issues.update({
+      owner: OWNER,
+      repo: REPO,
+      issue_number: blocker.number,
+      state: "closed",
+    });
+    const again = await runBundle(env);
+    expect(again.stdout).toContain(`was not claimed: blocked by ${unreadable}. Nothing to do.`);
+    expect(await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`)).toBeNull();
+    expect(github.getIssue(OWNER, REPO, issue.number).labelNames).toEqual(["harness:queued"]);
+    github.assertNoViolations();
   });
 
   it("bad inputs fail the step with the coded message and touch nothing", async () => {

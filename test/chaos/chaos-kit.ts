@@ -176,11 +176,13 @@ async function reachPoint(bench: Bench, repo: string, stateDir: string, point: K
   }
 }
 
-function labelsAgree(labels: string[], lease: { state: string; outcome?: string | null } | undefined): boolean {
+function labelsAgree(labels: string[], lease: { state: string; outcome?: string | null; notBefore?: string | null } | undefined): boolean {
   const harness = labels.filter((l) => l.startsWith("harness:")).sort();
   if (lease === undefined) return harness.length === 0 || (harness.length === 1 && harness[0] === "harness:queued");
   switch (lease.state) {
     case "released":
+      // A release with a backoff is an automatic retry of a transient failure (src/core/retry-policy.ts): queued again.
+      if (lease.outcome !== "success" && typeof lease.notBefore === "string") return harness.length === 1 && harness[0] === "harness:queued";
       return harness.length === 1 && harness[0] === (lease.outcome === "success" ? "harness:done" : "harness:failed");
     case "claimed":
       return harness.length === 1 && (harness[0] === "harness:claimed" || harness[0] === "harness:running");
