@@ -89,3 +89,45 @@ describe("readRepositoryQueue", () => {
     expect(again.ready.map((r) => r.issue)).toEqual([free.number]);
   });
 });
+
+describe("readRepositoryQueue: aging", () => {
+  it("reads when the queued label was last added only for issues old enough to age and not high, and ages them one class", async () => {
+    await github.createRepo({ owner: OWNER, name: "aging", collaborators: { ada: "write" }, files: { "README.md": "x\n" } });
+    const aging = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: "aging" });
+    const low = await github.createIssue(OWNER, "aging", { title: "low", labels: ["priority:low"], user: "ada" });
+    await github.addLabel(OWNER, "aging", low.number, "harness:queued", { sender: "ada" });
+    // Taken off and put back: the newest `labeled` event is the one that counts.
+    await github.removeLabel(OWNER, "aging", low.number, "harness:queued", { sender: "ada" });
+    await github.addLabel(OWNER, "aging", low.number, "harness:queued", { sender: "ada" });
+    const high = await github.createIssue(OWNER, "aging", { title: "high", labels: ["harness:queued", "priority:high"], user: "ada" });
+    const events = await aging.labelEvents(low.number);
+    const lastAdded = events.filter((e) => e.event === "labeled" && e.label === "harness:queued").at(-1)?.at ?? "";
+    expect(await aging.labelAddedAt(low.number, "harness:queued", new EtagCache())).toBe(lastAdded);
+
+    const cache = new EtagCache();
+    const read = async (at: Date) => {
+      const from = github.requestLog.length;
+      const plan = await readRepositoryQueue({ github: aging, config, cache, now: at, log: silentLogger() });
+      return { plan, events: github.requestLog.slice(from).filter((r) => r.operationId === "issues/list-events") };
+    };
+    // A day after: nothing can have aged, so no issue's events are read.
+    const young = await read(new Date(Date.parse(lastAdded) + 24 * 3_600_000));
+    expect(young.events).toEqual([]);
+    expect(young.plan.ready).toEqual([
+      { issue: high.number, priority: "high" },
+      { issue: low.number, priority: "low" },
+    ]);
+    // Fifty hours after: the low issue's events are read (not the high one's) and it moves up to medium, once.
+    const old = await read(new Date(Date.parse(lastAdded) + 50 * 3_600_000));
+    expect(old.events.map((r) => r.issueNumber)).toEqual([low.number]);
+    expect(old.plan.ready).toEqual([
+      { issue: high.number, priority: "high" },
+      { issue: low.number, priority: "medium", agedFrom: "low" },
+    ]);
+    // Unchanged events cost a 304 the next time.
+    const again = await read(new Date(Date.parse(lastAdded) + 500 * 3_600_000));
+    expect(again.events.map((r) => r.status)).toEqual([304]);
+    expect(again.plan.ready.find((e) => e.issue === low.number)).toEqual({ issue: low.number, priority: "medium", agedFrom: "low" });
+    github.assertNoViolations();
+  });
+});

@@ -4,8 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubClient } from "../../src/adapters/github-client.js";
+import { LeaseStore } from "../../src/adapters/github-lease.js";
 import { createLogger, silentLogger, type Logger } from "../../src/adapters/logger.js";
 import { parseConfig, type HarnessConfig } from "../../src/core/config.js";
+import { HarnessError } from "../../src/core/errors.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
 import { defaultCliPath, forwarderPath, promptsDir } from "../../src/cli/paths.js";
 import { claimIssue } from "../../src/runtime/claim-issue.js";
@@ -173,3 +175,52 @@ describe("workIssue, fenced mid-session", () => {
 function leaseHead(issue: number): LeaseRecord {
   return JSON.parse(git("log", "-1", "--format=%B", `refs/harness/leases/issue-${issue}`)) as LeaseRecord;
 }
+
+describe("workIssue, an attempt that fails with a coded error (smart retries)", () => {
+  async function failWith(code: "EHARNESS_SANDBOX" | "EHARNESS_GIT", title: string) {
+    const config = parseConfig({});
+    const client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
+    const state = new StateDir(path.join(root, `state-${code}`));
+    const owner = { agent: "agent-1", host: "host-a", runId: "run-1" };
+    const log = silentLogger();
+    const at = new Date("2026-12-01T12:00:00.000Z");
+    const now = () => at;
+    const issue = await github.createIssue(OWNER, REPO, { title, body: "anything", labels: ["harness:queued"], user: "ada" });
+    const claimed = await claimIssue({ github: client, config, state, owner, log, now }, issue.number);
+    if (!claimed.claimed) throw new Error(claimed.reason);
+    const deps: WorkDeps = {
+      ...workDeps(client, config, state, log),
+      now,
+      // The session never starts: what the sandbox (or another step) throws before the CLI runs.
+      runSession: async () => {
+        throw new HarnessError(code, { message: `scripted ${code}`, fix: "none needed" });
+      },
+    };
+    const result = await workIssue(deps, claimed.claim);
+    const head = await new LeaseStore(client, config.lease.refPrefix).read(issue.number);
+    const labels = github.getIssue(OWNER, REPO, issue.number).labelNames;
+    const comment = github.listComments(OWNER, REPO, issue.number).at(-1)?.body ?? "";
+    return { result, record: head?.record, labels, comment, at };
+  }
+
+  it("requeues a sandbox that failed to start, with the backoff on the lease", async () => {
+    const { result, record, labels, comment, at } = await failWith("EHARNESS_SANDBOX", "sandbox");
+    expect(result).toMatchObject({ outcome: "error", label: "harness:queued" });
+    expect(labels).toEqual(["harness:queued"]);
+    expect(record).toMatchObject({ state: "released", attempt: 1, outcome: "error" });
+    const wait = Date.parse(record?.notBefore ?? "") - at.getTime();
+    expect(wait).toBeGreaterThanOrEqual(1.6 * 60_000);
+    expect(wait).toBeLessThanOrEqual(2.4 * 60_000);
+    expect(comment).toContain("EHARNESS_SANDBOX");
+    expect(comment).toContain("Retrying automatically in ~2 min (attempt 2 of 3): the sandbox failed to start.");
+  });
+
+  it("leaves another coded error for a person's /retry", async () => {
+    const { result, record, labels, comment } = await failWith("EHARNESS_GIT", "git");
+    expect(result).toMatchObject({ outcome: "error", label: "harness:failed" });
+    expect(labels).toEqual(["harness:failed"]);
+    expect(record).toMatchObject({ state: "released", notBefore: null });
+    expect(comment).toContain("Not retried automatically: the attempt failed with EHARNESS_GIT; comment `/retry` to try again.");
+    github.assertNoViolations();
+  });
+});
