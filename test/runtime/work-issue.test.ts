@@ -215,6 +215,57 @@ describe("workIssue, an attempt that fails with a coded error (smart retries)", 
     expect(comment).toContain("Retrying automatically in ~2 min (attempt 2 of 3): the sandbox failed to start.");
   });
 
+  it("retries a transient failure on schedule up to reclaim.maxAttempts, and not beyond", async () => {
+    const config = parseConfig({});
+    const client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
+    const state = new StateDir(path.join(root, "state-cap"));
+    const owner = { agent: "agent-1", host: "host-a", runId: "run-1" };
+    const log = silentLogger();
+    let clock = Date.parse("2026-12-02T12:00:00.000Z");
+    const now = () => new Date(clock);
+    const issue = await github.createIssue(OWNER, REPO, { title: "cap", body: "anything", labels: ["harness:queued"], user: "ada" });
+    const leases = new LeaseStore(client, config.lease.refPrefix);
+    const waits: number[] = [];
+    for (let attempt = 1; attempt <= 4; attempt += 1) {
+      const claimed = await claimIssue({ github: client, config, state, owner, log, now }, issue.number);
+      if (attempt === 4) {
+        // After the last attempt the issue is failed, not queued: there is nothing to claim.
+        expect(claimed.claimed).toBe(false);
+        break;
+      }
+      if (!claimed.claimed) throw new Error(claimed.reason);
+      expect(claimed.claim.lease.record.attempt).toBe(attempt);
+      await workIssue(
+        {
+          ...workDeps(client, config, state, log),
+          now,
+          runSession: async () => {
+            throw new HarnessError("EHARNESS_SANDBOX", { message: "scripted", fix: "none needed" });
+          },
+        },
+        claimed.claim,
+      );
+      const record = (await leases.read(issue.number))?.record;
+      if (record?.notBefore) {
+        waits.push(Date.parse(record.notBefore) - clock);
+        // Before the backoff ends nobody may claim it.
+        clock = Date.parse(record.notBefore) - 1;
+        expect((await claimIssue({ github: client, config, state, owner, log, now }, issue.number)).claimed).toBe(false);
+        clock += 2;
+      }
+    }
+    // Two automatic retries (after attempts 1 and 2: 2 and 8 minutes ±20 %), none after attempt 3.
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toBeGreaterThanOrEqual(1.6 * 60_000);
+    expect(waits[0]).toBeLessThanOrEqual(2.4 * 60_000);
+    expect(waits[1]).toBeGreaterThanOrEqual(6.4 * 60_000);
+    expect(waits[1]).toBeLessThanOrEqual(9.6 * 60_000);
+    expect(github.getIssue(OWNER, REPO, issue.number).labelNames).toEqual(["harness:failed"]);
+    expect(github.listComments(OWNER, REPO, issue.number).at(-1)?.body).toContain(
+      "Not retried automatically: the sandbox failed to start, and that was attempt 3 of 3; comment `/retry` to try again.",
+    );
+  });
+
   it("leaves another coded error for a person's /retry", async () => {
     const { result, record, labels, comment } = await failWith("EHARNESS_GIT", "git");
     expect(result).toMatchObject({ outcome: "error", label: "harness:failed" });
