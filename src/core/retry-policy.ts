@@ -19,11 +19,12 @@ import type { SessionReport } from "./session-report.js";
  * | `api_error` with another status (400, 401, 403, 404, 413 …) or none | deterministic | the API refused this request; the same request is refused again |
  * | `stalled` (no output for the stall limit; the harness stopped it) | transient | a hung call or a stuck tool; a new session usually gets past it |
  * | the lease not renewed: a lost runner (reclaimed) | transient | the host died or was cut off, not the work |
- * | EHARNESS_SANDBOX (the sandbox failed to start) | transient | a host resource (namespaces, proxy port) that another try or host may have |
+ * | EHARNESS_SANDBOX (the sandbox failed to start) | transient | a host resource (namespaces, proxy port) that another try or host may have; the code also covers a configuration the sandbox refuses (Bedrock or Vertex with an isolated network), which is retried up to the cap all the same, its comment naming the fix |
  * | `max_turns` | deterministic | the task needs more turns than allowed: a person raises the limit or splits it |
  * | `max_budget` | deterministic | the budget is spent; trying again spends it again |
  * | `timed_out` | deterministic | the session ran out of wall-clock time while working; it would again |
- * | `crashed` (the CLI exited without a result, or with one it does not define) | deterministic | a broken install, argument or environment repeats |
+ * | `crashed` with no event at all on the CLI's output: the sandbox (or the CLI in it) did not start | transient | a host resource that another try or host may have |
+ * | `crashed` after the CLI started (it exited without a result, or with one it does not define) | deterministic | a broken install, argument or environment repeats |
  * | `incomplete` (the stream ended without a result, exit code 0) | deterministic | the CLI's own behaviour, not a passing condition |
  * | `interrupted` | deterministic | a person stopped it; a person restarts it |
  * | EHARNESS_PUBLISH_REFUSED, EHARNESS_WORKFLOW_PERMISSION (a refused publish) | deterministic | the same changes are refused again |
@@ -83,7 +84,9 @@ function statusIn(message: string): number | null {
 const RATE_LIMITED = /rate.?limit|too many requests/i;
 
 /** A session's outcome as transient or deterministic, with why; null for a success. */
-export function classifySession(report: Pick<SessionReport, "outcome" | "apiErrorStatus" | "errorMessage" | "permissionDenials">): AttemptFailure | null {
+export function classifySession(
+  report: Pick<SessionReport, "outcome" | "apiErrorStatus" | "errorMessage" | "permissionDenials"> & Partial<Pick<SessionReport, "events">>,
+): AttemptFailure | null {
   const denials = report.permissionDenials > 0 ? ` (after ${report.permissionDenials} permission denial${report.permissionDenials === 1 ? "" : "s"})` : "";
   const deterministic = (reason: string): AttemptFailure => ({ kind: "deterministic", reason: `${reason}${denials}` });
   switch (report.outcome) {
@@ -109,6 +112,9 @@ export function classifySession(report: Pick<SessionReport, "outcome" | "apiErro
     case "timed_out":
       return deterministic("the session ran out of time");
     case "crashed":
+      // Not one event: the process died before the CLI printed its first line, which is where a
+      // sandbox that cannot start (bwrap refused, a namespace or mount missing) ends.
+      if (report.events === 0) return { kind: "transient", reason: "the session's sandbox failed to start (nothing came out of it)" };
       return deterministic("the Claude Code CLI crashed (it ended without a result)");
     case "incomplete":
       return deterministic("the Claude Code CLI ended without a result");

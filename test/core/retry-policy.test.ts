@@ -26,8 +26,10 @@ function seeded(seed: number): () => number {
 }
 
 const MIN = 60_000;
-const session = (outcome: SessionOutcome, over: { apiErrorStatus?: number | null; errorMessage?: string | null; permissionDenials?: number } = {}) =>
-  classifySession({ outcome, apiErrorStatus: null, errorMessage: null, permissionDenials: 0, ...over });
+const session = (
+  outcome: SessionOutcome,
+  over: { apiErrorStatus?: number | null; errorMessage?: string | null; permissionDenials?: number; events?: number } = {},
+) => classifySession({ outcome, apiErrorStatus: null, errorMessage: null, permissionDenials: 0, events: 12, ...over });
 
 describe("retry schedule", () => {
   it("waits 2, 8, 32 minutes by default, the configured keys mapping onto it", () => {
@@ -94,6 +96,8 @@ describe("classification", () => {
     expect(session("stalled")?.kind).toBe("transient");
     expect(LOST_RUNNER.kind).toBe("transient");
     expect(classifyError("EHARNESS_SANDBOX")).toEqual({ kind: "transient", reason: "the sandbox failed to start" });
+    // A process that printed nothing at all never got as far as the CLI: the sandbox did not start.
+    expect(session("crashed", { events: 0 })).toEqual({ kind: "transient", reason: "the session's sandbox failed to start (nothing came out of it)" });
   });
 
   it("calls max turns, budget, time-out, crashes, incomplete streams, interrupts and refused publishes deterministic", () => {
