@@ -339,7 +339,12 @@ export class GitRepository {
   /** Stages the given paths even where an ignore rule names them (`add --force`). */
   async stageForced(worktree: WorktreeHandle, paths: readonly string[]): Promise<void> {
     if (paths.length === 0) return;
-    await this.run(["add", "--force", "--", ...paths.map(literalPathspec)], { gitDir: worktree.gitDir, workTree: worktree.path });
+    // From stdin, NUL-separated: any number of paths, any bytes in their names.
+    await this.run(["add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul"], {
+      gitDir: worktree.gitDir,
+      workTree: worktree.path,
+      input: paths.map((p) => `${literalPathspec(p)}\0`).join(""),
+    });
   }
 
   /** The index's entries under `prefix` (mode, blob sha, path), as the next commit will hold them. */
@@ -582,15 +587,15 @@ export class GitRepository {
     return (await this.run(["merge-base", "--is-ancestor", commit, tip], { allowFailure: true })).exitCode === 0;
   }
 
-  /** The regular files (mode, blob sha, path) of `treeish` under the given directories, recursively. */
-  async listFiles(treeish: string, dirs: readonly string[]): Promise<{ mode: string; sha: string; path: string }[]> {
-    const out = await this.run(["ls-tree", "-r", "-z", "--full-tree", treeish, "--", ...dirs.map(literalPathspec)]);
-    const files: { mode: string; sha: string; path: string }[] = [];
+  /** The regular files (mode, blob sha, size in bytes, path) of `treeish` under the given directories, recursively. */
+  async listFiles(treeish: string, dirs: readonly string[]): Promise<{ mode: string; sha: string; size: number; path: string }[]> {
+    const out = await this.run(["ls-tree", "-r", "-l", "-z", "--full-tree", treeish, "--", ...dirs.map(literalPathspec)]);
+    const files: { mode: string; sha: string; size: number; path: string }[] = [];
     for (const line of out.stdout.split("\0")) {
       if (line === "") continue;
       const tab = line.indexOf("\t");
-      const [mode = "", type = "", sha = ""] = line.slice(0, tab).split(" ");
-      if (type === "blob" && (mode === "100644" || mode === "100755")) files.push({ mode, sha, path: line.slice(tab + 1) });
+      const [mode = "", type = "", sha = "", size = ""] = line.slice(0, tab).split(/ +/);
+      if (type === "blob" && (mode === "100644" || mode === "100755")) files.push({ mode, sha, size: Number(size), path: line.slice(tab + 1) });
     }
     return files;
   }

@@ -48,6 +48,8 @@ export interface CuratedFile {
   /** The Markdown after the front matter. */
   body: string;
   citations: CitationClaim[];
+  /** Each citation's index in the front matter's `cites` list (entries that do not fit the format are left out of `citations`). */
+  citationIndexes: number[];
   /** Documents this one replaces, as repository paths. */
   supersedes: string[];
   problems: FrontMatterProblem[];
@@ -99,7 +101,9 @@ function parseCitation(value: unknown, index: number, problems: FrontMatterProbl
   if (lines === null) return bad("`lines` must be a line number or a range like 10-20 (1-based, start ≤ end)");
   const commit = typeof entry.commit === "string" ? entry.commit.trim() : "";
   if (!SHA.test(commit)) return bad("`commit` must be a commit id (hexadecimal, at least 7 digits)");
-  const sha256 = entry.sha256 === undefined || entry.sha256 === null ? null : typeof entry.sha256 === "string" ? entry.sha256.trim().toLowerCase() : "";
+  const rawSha = typeof entry.sha256 === "string" ? entry.sha256.trim().toLowerCase() : entry.sha256;
+  const sha256 =
+    rawSha === undefined || rawSha === null || rawSha === "" || rawSha === "null" || rawSha === "~" ? null : typeof rawSha === "string" ? rawSha : "";
   if (sha256 !== null && !SHA256.test(sha256)) return bad("`sha256` must be 64 hexadecimal digits");
   return { path: filePath, ...lines, commit: commit.toLowerCase(), sha256 };
 }
@@ -116,7 +120,8 @@ export function parseCuratedFile(filePath: string, text: string): CuratedFile {
   const body = split ? split.body : text.startsWith("\uFEFF") ? text.slice(1) : text;
   let data: Record<string, unknown> = {};
   if (split) {
-    const doc = parseDocument(split.yaml, { prettyErrors: false });
+    // Every scalar a string (YAML's failsafe schema): a commit id like 1234567 or 1e10000 must not become a number.
+    const doc = parseDocument(split.yaml, { prettyErrors: false, schema: "failsafe" });
     if (doc.errors.length > 0) problems.push({ citation: null, reason: `the front matter is not valid YAML: ${doc.errors[0]?.message.split("\n")[0] ?? ""}` });
     else {
       const value: unknown = doc.toJS();
@@ -126,12 +131,16 @@ export function parseCuratedFile(filePath: string, text: string): CuratedFile {
     }
   }
   const citations: CitationClaim[] = [];
+  const citationIndexes: number[] = [];
   if (data.cites !== undefined && data.cites !== null) {
     if (!Array.isArray(data.cites)) problems.push({ citation: null, reason: "`cites` must be a list" });
     else
       data.cites.forEach((entry: unknown, index) => {
         const claim = parseCitation(entry, index, problems);
-        if (claim) citations.push(claim);
+        if (claim) {
+          citations.push(claim);
+          citationIndexes.push(index);
+        }
       });
   }
   const supersedes: string[] = [];
@@ -142,7 +151,7 @@ export function parseCuratedFile(filePath: string, text: string): CuratedFile {
   }
   const frontTitle = typeof data.title === "string" || typeof data.title === "number" ? oneLine(String(data.title)) : "";
   const title = frontTitle !== "" ? frontTitle : (firstHeading(body) ?? fileTitle(filePath));
-  return { title, body, citations, supersedes, problems };
+  return { title, body, citations, citationIndexes, supersedes, problems };
 }
 
 function oneLine(text: string): string {

@@ -1,5 +1,5 @@
 import { checkCitation, decideFreshness, resolveClaim, type DocumentFreshness } from "../core/citation-check.js";
-import { CURATED_DIRS, docNodeId, isCuratedPath, parseCuratedFile } from "../core/curated-knowledge.js";
+import { CURATED_DIRS, docNodeId, isCuratedPath, parseCuratedFile, type CitationClaim } from "../core/curated-knowledge.js";
 import { documentLinks } from "../core/knowledge-graph.js";
 import type { KnowledgeCitation, KnowledgeDocument, KnowledgeLink } from "../core/knowledge-types.js";
 import type { GitRepository } from "../adapters/git.js";
@@ -33,51 +33,71 @@ export interface CuratedSource {
   defaultBranch: string;
 }
 
-function defaultRef(source: CuratedSource): string {
+function defaultRef(source: Pick<CuratedSource, "defaultBranch">): string {
   return `refs/remotes/origin/${source.defaultBranch}`;
 }
 
-/** Resolves every distinct commit a citation names: its full id when it is on the default branch's history, else why not. */
-async function resolveCommits(git: GitRepository, head: string, commits: Iterable<string>): Promise<Map<string, { commit: string } | { error: string }>> {
-  const resolved = new Map<string, { commit: string } | { error: string }>();
-  for (const commit of new Set(commits)) {
+/** A curated file larger than this is not read as knowledge (a document, not a data dump). */
+export const MAX_CURATED_BYTES = 1024 * 1024;
+
+/**
+ * Resolves citations as a file states them into `KnowledgeCitation`s: each
+ * commit resolved to its full id, which must be on the default branch's
+ * history (`refs/remotes/origin/<default>`), the file read at it and the sha256
+ * of the cited lines computed (src/core/citation-check.ts `resolveClaim`). For
+ * whoever writes a citation (a session record) as for the reader below; one
+ * result per claim, in order: the citation, or why it is invalid.
+ */
+export async function resolveCitations(
+  source: Pick<CuratedSource, "git" | "defaultBranch">,
+  claims: readonly CitationClaim[],
+): Promise<(KnowledgeCitation | { invalid: string })[]> {
+  const { git } = source;
+  if (claims.length === 0) return [];
+  const head = await git.resolveCommit(defaultRef(source));
+  const commits = new Map<string, { commit: string } | { error: string }>();
+  for (const commit of new Set(claims.map((c) => c.commit))) {
     const full = await git.resolveCommit(commit);
-    if (full === null) resolved.set(commit, { error: `commit ${commit} is not in the repository` });
-    else if (!(await git.isAncestor(full, head))) resolved.set(commit, { error: `commit ${commit} is not on the default branch` });
-    else resolved.set(commit, { commit: full });
+    if (full === null) commits.set(commit, { error: `commit ${commit} is not in the repository` });
+    else if (head === null || !(await git.isAncestor(full, head))) commits.set(commit, { error: `commit ${commit} is not on the default branch` });
+    else commits.set(commit, { commit: full });
   }
-  return resolved;
+  const names = claims.flatMap((c) => {
+    const r = commits.get(c.commit);
+    return r && "commit" in r ? [`${r.commit}:${c.path}`] : [];
+  });
+  const texts = await git.readBlobs(names);
+  return claims.map((claim) => {
+    const commit = commits.get(claim.commit) ?? { error: `commit ${claim.commit} is not in the repository` };
+    if ("error" in commit) return resolveClaim(claim, commit);
+    const text = texts.get(`${commit.commit}:${claim.path}`);
+    return resolveClaim(claim, text === undefined ? { error: `${claim.path} is not in commit ${claim.commit}` } : { commit: commit.commit, text });
+  });
 }
 
 /**
  * The curated documents of the default branch, each with its citations
- * resolved (file and lines read at the cited commit, sha256 computed). A citation
- * whose commit is not on the default branch's history, whose file or lines are
- * not there at that commit, whose `sha256` does not match, or that does not fit
- * the format, makes its document invalid (listed in `invalid`, never current).
- * Returns no documents when the clone has no default branch yet.
+ * resolved (`resolveCitations`). A citation whose commit is not on the default
+ * branch's history, whose file or lines are not there at that commit, whose
+ * `sha256` does not match, or that does not fit the format, makes its document
+ * invalid (listed in `invalid`, never current). A file over
+ * `MAX_CURATED_BYTES` is left out. Returns no documents when the clone has no
+ * default branch yet.
  */
 export async function readCuratedDocuments(source: CuratedSource): Promise<CuratedKnowledge> {
   const { git, repository } = source;
   const head = await git.resolveCommit(defaultRef(source));
   if (head === null) return { head: "", documents: [], invalid: new Map(), links: [] };
   const dirs = CURATED_DIRS.map((d) => d.slice(0, -1));
-  const files = (await git.listFiles(head, dirs)).filter((f) => isCuratedPath(f.path));
+  const files = (await git.listFiles(head, dirs)).filter((f) => isCuratedPath(f.path) && f.size <= MAX_CURATED_BYTES);
   const texts = await git.readBlobs(files.map((f) => f.sha));
   const times = files.length > 0 ? await git.lastChanged(head, dirs) : new Map<string, string>();
   const parsed = files.map((f) => ({ file: f, curated: parseCuratedFile(f.path, texts.get(f.sha) ?? "") }));
-  const commits = await resolveCommits(
-    git,
-    head,
-    parsed.flatMap((p) => p.curated.citations.map((c) => c.commit)),
+  const resolved = await resolveCitations(
+    source,
+    parsed.flatMap((p) => p.curated.citations),
   );
-  const citedNames = parsed.flatMap((p) =>
-    p.curated.citations.flatMap((c) => {
-      const r = commits.get(c.commit);
-      return r && "commit" in r ? [`${r.commit}:${c.path}`] : [];
-    }),
-  );
-  const cited = await git.readBlobs(citedNames);
+  let next = 0;
   const documents: KnowledgeDocument[] = [];
   const invalid = new Map<string, string[]>();
   const linkInput: { id: string; repository: string; citations: KnowledgeCitation[]; supersedes: string[] }[] = [];
@@ -85,14 +105,9 @@ export async function readCuratedDocuments(source: CuratedSource): Promise<Curat
     const id = docNodeId(repository, file.path);
     const problems = curated.problems.map((p) => (p.citation === null ? p.reason : `citation ${p.citation + 1}: ${p.reason}`));
     const citations: KnowledgeCitation[] = [];
-    curated.citations.forEach((claim, index) => {
-      const commit = commits.get(claim.commit) ?? { error: `commit ${claim.commit} is not in the repository` };
-      const text = "commit" in commit ? cited.get(`${commit.commit}:${claim.path}`) : undefined;
-      const result = resolveClaim(
-        claim,
-        "error" in commit ? commit : text === undefined ? { error: `${claim.path} is not in commit ${claim.commit}` } : { commit: commit.commit, text },
-      );
-      if ("invalid" in result) problems.push(`citation ${index + 1}: ${result.invalid}`);
+    curated.citations.forEach((_claim, k) => {
+      const result = resolved[next++] ?? { invalid: "not resolved" };
+      if ("invalid" in result) problems.push(`citation ${(curated.citationIndexes[k] ?? k) + 1}: ${result.invalid}`);
       else citations.push(result);
     });
     if (problems.length > 0) invalid.set(id, problems);

@@ -30,6 +30,17 @@ describe("parseCuratedFile", () => {
     expect(file.supersedes).toEqual(["docs/knowledge/old-cache.md"]);
   });
 
+  it("reads commit ids that YAML would take for numbers as written", () => {
+    const file = parseCuratedFile(
+      "docs/research/x.md",
+      "---\ntitle: 2026\ncites:\n  - {path: a.ts, lines: 1, commit: 1234567}\n  - {path: a.ts, lines: 2-3, commit: 1e10000, sha256: null}\n  - {path: a.ts, lines: 4, commit: 0123456}\n---\n",
+    );
+    expect(file.problems).toEqual([]);
+    expect(file.title).toBe("2026");
+    expect(file.citations.map((c) => c.commit)).toEqual(["1234567", "1e10000", "0123456"]);
+    expect(file.citations[1]?.sha256).toBeNull();
+  });
+
   it("without front matter: the first heading is the title and the whole text the body", () => {
     const file = parseCuratedFile("docs/research/x.md", "Intro\n\n## The title\n");
     expect(file).toMatchObject({ title: "The title", body: "Intro\n\n## The title\n", citations: [], problems: [] });
@@ -62,6 +73,7 @@ describe("parseCuratedFile", () => {
       ].join("\n"),
     );
     expect(file.citations).toEqual([{ path: "src/ok.ts", startLine: 3, endLine: 4, commit: SHA, sha256: null }]);
+    expect(file.citationIndexes).toEqual([5]);
     expect(file.problems.map((p) => p.citation)).toEqual([0, 1, 2, 3, 4]);
     expect(file.problems[0]?.reason).toContain("relative path");
     expect(file.problems[1]?.reason).toContain("start ≤ end");

@@ -13,7 +13,7 @@ import { fileLines, hashLines } from "../../src/core/citation-check.js";
 import { StepClock } from "../../src/core/step-clock.js";
 import { commitFiles, updateRef } from "../../src/offline/fake-github/git.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
-import { checkCitations, readCuratedDocuments, type CuratedSource } from "../../src/runtime/curated-knowledge.js";
+import { checkCitations, readCuratedDocuments, resolveCitations, type CuratedSource } from "../../src/runtime/curated-knowledge.js";
 import { sharedClone } from "../../src/runtime/shared-clone.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
 import { prepareWorkspace } from "../../src/runtime/workspace.js";
@@ -133,6 +133,8 @@ describe("readCuratedDocuments", () => {
         "docs/knowledge/range.md": doc(first, "4-40"),
         "docs/knowledge/hash.md": doc(first, "2-4", `    sha256: ${"0".repeat(64)}\n`),
         "docs/knowledge/nofile.md": doc(first).replace("src/cache.js", "src/gone.js"),
+        "docs/knowledge/mixed.md": `---\ncites:\n  - path: src/cache.js\n    lines: 9-1\n    commit: ${first}\n  - path: src/cache.js\n    lines: 1\n    commit: 1234567\n---\n# Mixed\n`,
+        "docs/knowledge/huge.md": `# Huge\n${"x".repeat(1024 * 1024)}\n`,
       },
       "docs: bad citations",
     );
@@ -146,10 +148,18 @@ describe("readCuratedDocuments", () => {
     expect(reason("hash")).toContain("sha256");
     expect(reason("nofile")).toContain("src/gone.js is not in commit");
     expect(reason("cache")).toBe("");
+    // Numbered as in the file's `cites` list, the malformed entry included.
+    expect(read.invalid.get(`doc:${OWNER}/${REPO}:docs/knowledge/mixed.md`)).toEqual([
+      "citation 1: `lines` must be a line number or a range like 10-20 (1-based, start ≤ end)",
+      "citation 2: commit 1234567 is not in the repository",
+    ]);
+    // A file over 1 MiB is not a document.
+    expect(read.documents.map((d) => d.path)).not.toContain("docs/knowledge/huge.md");
     const verdicts = await checkCitations(source, read.documents, read.invalid);
     expect(Object.fromEntries(verdicts.map((v) => [v.id.split("/").pop(), v.status]))).toEqual({
       "cache.md": "current",
       "hash.md": "invalid",
+      "mixed.md": "invalid",
       "missing.md": "invalid",
       "nofile.md": "invalid",
       "range.md": "invalid",
@@ -157,6 +167,20 @@ describe("readCuratedDocuments", () => {
       "notes.md": "current",
     });
     await merge(files, "docs: drop the bad ones");
+  });
+});
+
+describe("resolveCitations", () => {
+  it("gives a writer the citation with its sha256 at the commit, or why it cannot be one", async () => {
+    const source = await fetchClone();
+    const resolved = await resolveCitations(source, [
+      { path: "src/cache.js", startLine: 2, endLine: 3, commit: first.slice(0, 10), sha256: null },
+      { path: "src/cache.js", startLine: 2, endLine: 3, commit: "feedface", sha256: null },
+    ]);
+    expect(resolved).toEqual([
+      { path: "src/cache.js", startLine: 2, endLine: 3, commit: first, sha256: hashLines(fileLines(CACHE).slice(1, 3)) },
+      { invalid: "commit feedface is not in the repository" },
+    ]);
   });
 });
 
