@@ -661,7 +661,9 @@ export class GitRepository {
       if (chunk === "") continue;
       const [header = "", ...rest] = chunk.split("\0");
       const [time = "", first = ""] = header.split("\n");
-      for (const p of [first, ...rest].map((x) => x.replace(/^\n/, ""))) if (p !== "" && !times.has(p)) times.set(p, new Date(time).toISOString());
+      const at = Date.parse(time);
+      if (Number.isNaN(at)) continue;
+      for (const p of [first, ...rest].map((x) => x.replace(/^\n/, ""))) if (p !== "" && !times.has(p)) times.set(p, new Date(at).toISOString());
     }
     return times;
   }

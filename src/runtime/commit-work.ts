@@ -5,7 +5,7 @@ import type { Workspace } from "./workspace.js";
 export interface CommittedWork {
   /** The new head, null when there was nothing to commit. */
   head: string | null;
-  /** Curated Markdown files an ignore rule would have left out, staged anyway. */
+  /** Files under the curated directories that an ignore rule would have left out, staged anyway. */
   forced: string[];
   /** Whether docs/research/INDEX.md was (re)rendered into the commit. */
   researchIndex: boolean;
@@ -15,8 +15,9 @@ export interface CommittedWork {
  * The harness's commit of what a session left, for every outcome that
  * publishes (success, failure, stall, interrupt): everything in the worktree
  * (`add --all`); the curated knowledge under `docs/research/` and
- * `docs/knowledge/` even where an ignore rule names it (every Markdown file a
- * session writes there lands on the branch); and, when the branch changes
+ * `docs/knowledge/` even where an ignore rule names it (every file a session
+ * writes there lands on the branch, and the gate still judges each, its size
+ * and content like any file's); and, when the branch changes
  * anything under `docs/research/`, `docs/research/INDEX.md` rendered from the
  * files as this commit holds them (src/core/research-index.ts). An INDEX.md
  * the model wrote or edited is replaced: the index is generated, so the
@@ -27,12 +28,10 @@ export interface CommittedWork {
 export async function commitWork(workspace: Pick<Workspace, "git" | "worktree" | "repository">, message: string): Promise<CommittedWork> {
   const { git, worktree } = workspace;
   await git.stageAll(worktree);
-  const forced = (
-    await git.ignoredFiles(
-      worktree,
-      CURATED_DIRS.map((d) => d.slice(0, -1)),
-    )
-  ).filter(isMarkdownPath);
+  const forced = await git.ignoredFiles(
+    worktree,
+    CURATED_DIRS.map((d) => d.slice(0, -1)),
+  );
   await git.stageForced(worktree, forced);
   const researchIndex = await refreshResearchIndex(workspace);
   const head = await git.commitStaged(worktree, message);

@@ -33,7 +33,7 @@ beforeAll(async () => {
     name: REPO,
     files: {
       "README.md": "# notes\n",
-      ".gitignore": "docs/knowledge/\n*.local.md\nbuild/\n",
+      ".gitignore": "docs/knowledge/\n*.local.*\nbuild/\n",
       "docs/research/existing.md": "# Existing research\n",
     },
   });
@@ -75,10 +75,11 @@ describe("commitWork", () => {
     await write(ws, "docs/knowledge/how-we-cache.md", "# How we cache\n");
     await write(ws, "docs/research/drafts/idea.local.md", "# An idea\n");
     await write(ws, "docs/research/new finding.md", "---\ntitle: Ünïcode finding\n---\nbody\n");
+    await write(ws, "docs/knowledge/data/sample.local.csv", "a,b\n");
     await write(ws, "build/out.md", "ignored build output\n");
     const done = await commitWork(ws, "harness: work");
     expect(done.head).not.toBeNull();
-    expect(done.forced.sort()).toEqual(["docs/knowledge/how-we-cache.md", "docs/research/drafts/idea.local.md"]);
+    expect(done.forced.sort()).toEqual(["docs/knowledge/data/sample.local.csv", "docs/knowledge/how-we-cache.md", "docs/research/drafts/idea.local.md"]);
     expect(done.researchIndex).toBe(true);
     const files = tree(ws, branchRef(ws));
     expect(files).toEqual(
