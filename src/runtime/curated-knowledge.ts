@@ -1,5 +1,6 @@
 import { checkCitation, decideFreshness, resolveClaim, type DocumentFreshness } from "../core/citation-check.js";
 import { CURATED_DIRS, docNodeId, isCuratedPath, parseCuratedFile, type CitationClaim } from "../core/curated-knowledge.js";
+import { flagUnusedDocuments, type ExpiredDocument } from "../core/knowledge-expiry.js";
 import { documentLinks } from "../core/knowledge-graph.js";
 import type { KnowledgeCitation, KnowledgeDocument, KnowledgeLink } from "../core/knowledge-types.js";
 import type { GitRepository } from "../adapters/git.js";
@@ -175,4 +176,34 @@ export async function checkCitations(
     verdicts.push(decideFreshness(doc, checked, invalid.get(doc.id) ?? []));
   }
   return verdicts;
+}
+
+/** A curated document with what the prompt's knowledge block needs to decide how to show it. */
+export interface CuratedEntry {
+  document: KnowledgeDocument;
+  /** Only `current` may be shown as current; anything else is dropped or marked possibly stale (`describeFreshness`). */
+  freshness: DocumentFreshness;
+  /** Set when nobody used it for 28 days (src/core/knowledge-expiry.ts). */
+  expired: ExpiredDocument | null;
+}
+
+/**
+ * Everything about the default branch's curated knowledge in one call, for
+ * the knowledge block and the index: the documents read, their citations
+ * checked against the same head, and the usage expiry from `lastUsed`
+ * (document id → last use, ISO, from the session records) at `now`.
+ */
+export async function loadCuratedKnowledge(
+  source: CuratedSource,
+  options: { now: Date; lastUsed?: ReadonlyMap<string, string> },
+): Promise<{ head: string; entries: CuratedEntry[]; links: KnowledgeLink[] }> {
+  const read = await readCuratedDocuments(source);
+  const freshness = await checkCitations(source, read.documents, read.invalid);
+  const expired = new Map(flagUnusedDocuments(read.documents, options.lastUsed ?? new Map<string, string>(), options.now).map((e) => [e.id, e]));
+  const entries = read.documents.map((document, i) => ({
+    document,
+    freshness: freshness[i] ?? decideFreshness(document, [], ["not checked"]),
+    expired: expired.get(document.id) ?? null,
+  }));
+  return { head: read.head, entries, links: read.links };
 }

@@ -13,7 +13,7 @@ import { fileLines, hashLines } from "../../src/core/citation-check.js";
 import { StepClock } from "../../src/core/step-clock.js";
 import { commitFiles, updateRef } from "../../src/offline/fake-github/git.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
-import { checkCitations, readCuratedDocuments, resolveCitations, type CuratedSource } from "../../src/runtime/curated-knowledge.js";
+import { checkCitations, loadCuratedKnowledge, readCuratedDocuments, resolveCitations, type CuratedSource } from "../../src/runtime/curated-knowledge.js";
 import { sharedClone } from "../../src/runtime/shared-clone.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
 import { prepareWorkspace } from "../../src/runtime/workspace.js";
@@ -210,6 +210,20 @@ describe("checkCitations against the default branch", () => {
         )
       )[0]?.status,
     ).toBe("stale");
+  });
+
+  it("loadCuratedKnowledge: each document with its verdict and, when unused for 28 days, the expiry", async () => {
+    const source = await fetchClone();
+    const id = `doc:${OWNER}/${REPO}:docs/knowledge/cache.md`;
+    const notes = `doc:${OWNER}/${REPO}:docs/research/notes.md`;
+    const now = new Date(Date.now() + 40 * 86_400_000);
+    const loaded = await loadCuratedKnowledge(source, { now, lastUsed: new Map([[notes, new Date(now.getTime() - 86_400_000).toISOString()]]) });
+    expect(loaded.head).toBe(await main());
+    const byId = new Map(loaded.entries.map((e) => [e.document.id, e]));
+    // The cited line changed in the test above: stale, and never used in 40 days: flagged.
+    expect(byId.get(id)?.freshness.status).toBe("stale");
+    expect(byId.get(id)?.expired?.reason).toMatch(/^never used in the 40 days/);
+    expect(byId.get(notes)).toMatchObject({ freshness: { status: "current" }, expired: null });
   });
 
   it("lines shifted by an edit above them, or a file renamed, are found at their new place: current", async () => {
