@@ -44,7 +44,8 @@ function linkTarget(filePath: string): string {
 function escapeText(text: string): string {
   // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f]/g, " ").trim();
-  return clean.replace(/[\\`*_{}[\]()<>#+\-.!|~&"]/g, (c) => `\\${c}`);
+  // Only what is markup inside link text: emphasis, code, brackets, HTML, entities, GFM tables and strikethrough.
+  return clean.replace(/[\\`*_[\]<>|~&]/g, (c) => `\\${c}`);
 }
 
 /** Code-span text for the path: a span delimited by more backticks than any run inside it. */

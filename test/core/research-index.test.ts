@@ -19,8 +19,8 @@ describe("renderResearchIndex", () => {
         "The research documents of this repository, sorted by path.",
         "",
         "- [Alpha, from the front matter](alpha.md) — `docs/research/alpha.md`",
-        "- [Second\\-level heading](nested/deep/notes.md) — `docs/research/nested/deep/notes.md`",
-        "- [no\\-heading](no-heading.md) — `docs/research/no-heading.md`",
+        "- [Second-level heading](nested/deep/notes.md) — `docs/research/nested/deep/notes.md`",
+        "- [no-heading](no-heading.md) — `docs/research/no-heading.md`",
         "- [Zeta findings](zeta.md) — `docs/research/zeta.md`",
         "",
       ].join("\n"),
@@ -76,7 +76,7 @@ describe("renderResearchIndex", () => {
     ]);
     const lines = out.split("\n").filter((l) => l.startsWith("- "));
     expect(lines[0]).toBe(
-      "- [\\[Link\\]\\(http://x\\) \\*bold\\* \\`code\\` \\<b\\>html\\</b\\> \\| pipe](a%20file%20%28draft%29%20%5Bv2%5D%231%3F.md) — `docs/research/a file (draft) [v2]#1?.md`",
+      "- [\\[Link\\](http://x) \\*bold\\* \\`code\\` \\<b\\>html\\</b\\> \\| pipe](a%20file%20%28draft%29%20%5Bv2%5D%231%3F.md) — `docs/research/a file (draft) [v2]#1?.md`",
     );
     expect(lines[1]).toBe("- [back\\`tick](back%60tick.md) — ``docs/research/back`tick.md``");
   });
