@@ -6,6 +6,7 @@ import {
   DEFAULT_AGING_HOURS,
   describeWait,
   formatRef,
+  parseIssueRefs,
   parseTextBlockers,
   planQueue,
   priorityOf,
@@ -422,5 +423,16 @@ describe("planQueue: aging", () => {
     expect(order([old, medium], { queuedSince: new Map([[1, at(1)]]) }, aging)).toEqual([2, 1]);
     // Unknown (null): from created_at.
     expect(order([old, medium], { queuedSince: new Map([[1, null]]) }, aging)).toEqual([1, 2]);
+  });
+});
+
+describe("parseIssueRefs", () => {
+  it("finds every issue a body names, in prose only, once each, in order, without the issue itself", () => {
+    const body = "See #4 and octo-org/api#12; also https://github.com/other/repo/pull/7 and #4 again.\n\n`#99`\n```\n#98\n```\n> #97\n<!-- #96 --> and #3.";
+    expect(parseIssueRefs(body, { ...HERE, number: 3 })).toEqual([
+      { owner: "octo-org", repo: "widgets", number: 4 },
+      { owner: "octo-org", repo: "api", number: 12 },
+      { owner: "other", repo: "repo", number: 7 },
+    ]);
   });
 });
