@@ -53,6 +53,7 @@ beforeAll(async () => {
   await github.createIssue(OWNER, REPO, { title: "second", body: "Depends on #1", labels: ["harness:queued"] });
   await github.createIssue(OWNER, REPO, { title: "third", body: "held by another host", labels: ["harness:claimed"] });
   await github.createIssue(OWNER, REPO, { title: "fourth", body: "held by this host", labels: ["harness:running"] });
+  await github.createIssue(OWNER, REPO, { title: "fifth", body: "Depends on gone-org/missing#2", labels: ["harness:queued"] });
   const leases = new LeaseStore(
     new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO }),
     "harness/leases/issue-",
@@ -138,8 +139,10 @@ describe("harness status", () => {
     const queue = status.queues[0];
     expect(queue?.repository).toBe(`${OWNER}/${REPO}`);
     expect(queue?.ready).toEqual([1]);
-    expect(queue?.waiting.map((w) => w.issue)).toEqual([2]);
+    expect(queue?.waiting.map((w) => w.issue)).toEqual([2, 5]);
     expect(queue?.waiting[0]?.reason).toMatch(/#1/);
+    // A blocker nobody can read holds its issue too, and the reason says so.
+    expect(queue?.waiting[1]?.reason).toBe("blocked by gone-org/missing#2 (state unreadable: deleted, or not visible to the harness)");
     // Issue 4's lease is this host's: not "elsewhere".
     expect(queue?.heldElsewhere).toEqual([expect.objectContaining({ issue: 3, agent: "agent-1", host: "runner-elsewhere", attempt: 1 })]);
   });
