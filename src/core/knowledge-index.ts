@@ -38,9 +38,10 @@ const OPTIONS: Options<IndexedFields> = {
   processTerm: knowledgeTerms,
   searchOptions: {
     boost: BOOST,
-    // Prefixes from three characters (`sess` finds `session`), typos from five (`sesion`):
-    // shorter terms would match half the vocabulary.
-    prefix: (term) => term.length >= 3,
+    // Prefixes from four characters (`sess` finds `session`), typos from five (`sesion`): shorter
+    // terms expand to a large part of the vocabulary (three-letter prefixes made the slowest
+    // queries of bench/knowledge.ts several times slower at 10,000 documents).
+    prefix: (term) => term.length >= 4,
     fuzzy: (term) => (term.length >= 5 ? 0.2 : false),
     maxFuzzy: 2,
     combineWith: "OR",

@@ -56,6 +56,8 @@ function humps(part: string): string[] {
  * Deterministic and duplicate-free, in order of first appearance.
  */
 export function knowledgeTerms(word: string): string[] {
+  // Most words of prose are plain lower case: nothing to split (the fast path of a cold build).
+  if (/^[a-z0-9]+$/.test(word)) return STOP_WORDS.has(word) ? [] : [word];
   const whole = word.replace(/^[_\-./#@:]+|[_\-./#@:]+$/g, "");
   if (whole === "") return [];
   const out: string[] = [];

@@ -81,11 +81,13 @@ describe("buildKnowledgeIndex", () => {
     expect(ids(index, "heartbeat")).toEqual(["doc:o/r:b.md", "doc:o/r:docs/heartbeat.md", "doc:o/r:a.md"]);
   });
 
-  it("matches prefixes from three characters and typos from five", () => {
+  it("matches prefixes from four characters and typos from five", () => {
     const index = buildKnowledgeIndex(SNAPSHOT);
     expect(ids(index, "reclaim")).toEqual([SESSION.id]); // prefix of reclaimer
     expect(ids(index, "sandbx")).toEqual([RUNNER.id]); // one edit away
     expect(ids(index, "xq")).toEqual([]);
+    expect(ids(index, "rec")).toEqual([]); // three characters: no prefix match
+    expect(ids(index, "recl")).toEqual([SESSION.id]);
   });
 
   it("filters by repository (case-insensitive) and caps the hits", () => {
