@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { KnowledgeSnapshot } from "../core/knowledge-types.js";
+import type { Logger } from "../adapters/logger.js";
 import { KNOWLEDGE_MCP_SERVER, knowledgeToolNames } from "../core/knowledge-tools.js";
 
 /** What a session needs to give its agent the knowledge tools. */
@@ -20,6 +21,10 @@ export interface KnowledgeSessionFiles {
  * knowledge server (sandbox/knowledge-mcp.mjs, one self-contained file) with
  * `node` on it, both 0600 in the session directory. The CLI starts the server
  * inside the sandbox, where these paths are the host's and read-only.
+ *
+ * Without the server file (an install that lacks it) the session runs without
+ * the tools, said in the log: a read-only mount of a missing file would fail
+ * the whole session for want of an optional tool.
  */
 export async function writeKnowledgeSessionFiles(input: {
   sessionDir: string;
@@ -27,7 +32,17 @@ export async function writeKnowledgeSessionFiles(input: {
   /** The `node` the sandbox shows (the harness's own, as for the forwarder). */
   nodePath: string;
   serverPath: string;
-}): Promise<KnowledgeSessionFiles> {
+  log: Logger;
+  issue: number;
+}): Promise<KnowledgeSessionFiles | null> {
+  const present = await fs.stat(input.serverPath).then(
+    (stat) => stat.isFile(),
+    () => false,
+  );
+  if (!present) {
+    input.log.warn({ issue: input.issue, serverPath: input.serverPath }, "the knowledge server is missing: this session runs without its knowledge tools");
+    return null;
+  }
   const snapshotFile = path.join(input.sessionDir, "knowledge.json");
   const mcpConfigFile = path.join(input.sessionDir, "mcp.json");
   await fs.writeFile(snapshotFile, JSON.stringify(input.snapshot), { mode: 0o600 });

@@ -185,6 +185,8 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
         snapshot: input.knowledge.snapshot,
         nodePath: process.execPath,
         serverPath: input.claude.knowledgeServerPath ?? path.join(path.dirname(input.claude.forwarderPath), "knowledge-mcp.mjs"),
+        log,
+        issue: issueNumber,
       })
     : null;
   clock.mark("prompts");
