@@ -7,7 +7,8 @@
  *   knowledge_related {id}                          the links touching a node, with the document at the other end
  *
  * It is started by the Claude Code CLI (the session's `--mcp-config`) inside
- * the agent's sandbox, reads its snapshot once at start and never writes:
+ * the agent's sandbox, reads its snapshot once at start (and indexes it at the
+ * first tool call) and never writes:
  * there is nothing in it to write with, and it holds no credential. It ships
  * as one self-contained file, sandbox/knowledge-mcp.mjs (scripts/bundle.mjs),
  * because the harness's node_modules are not visible in the sandbox.
@@ -18,7 +19,7 @@ import { z } from "zod";
 import { isHarnessError } from "../../core/errors.js";
 import { buildKnowledgeIndex } from "../../core/knowledge-index.js";
 import { DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT } from "../../core/knowledge-index.js";
-import type { KnowledgeDocument, KnowledgeIndex } from "../../core/knowledge-types.js";
+import type { KnowledgeDocument, KnowledgeIndex, KnowledgeSnapshot } from "../../core/knowledge-types.js";
 import { KNOWLEDGE_MCP_SERVER } from "../../core/knowledge-tools.js";
 import { readKnowledgeSnapshotFile } from "./read-snapshot-file.js";
 
@@ -38,8 +39,22 @@ function brief(document: KnowledgeDocument): Omit<KnowledgeDocument, "text" | "c
   return rest;
 }
 
-/** The MCP server over `index` (not yet connected). */
-export function createKnowledgeMcpServer(index: KnowledgeIndex, info: { version: string } = { version: "1" }): McpServer {
+/**
+ * The MCP server over `source` (not yet connected): an index, or a function that builds it,
+ * called once, at the first tool call (so that the server answers the CLI's handshake at once,
+ * however many documents there are to index).
+ */
+export function createKnowledgeMcpServer(source: KnowledgeIndex | (() => KnowledgeIndex), info: { version: string } = { version: "1" }): McpServer {
+  let built: KnowledgeIndex | null = typeof source === "function" ? null : source;
+  const index = {
+    search: (...args: Parameters<KnowledgeIndex["search"]>) => ready().search(...args),
+    read: (id: string) => ready().read(id),
+    related: (id: string) => ready().related(id),
+  };
+  function ready(): KnowledgeIndex {
+    built ??= (source as () => KnowledgeIndex)();
+    return built;
+  }
   const server = new McpServer({ name: `harness-${KNOWLEDGE_MCP_SERVER}`, version: info.version });
   server.registerTool(
     "knowledge_search",
@@ -119,14 +134,15 @@ export async function runKnowledgeMcpServer(argv: readonly string[], env: NodeJS
     process.exitCode = 2;
     return;
   }
-  let index: KnowledgeIndex;
+  let snapshot: KnowledgeSnapshot;
   try {
-    index = buildKnowledgeIndex(await readKnowledgeSnapshotFile(file));
+    snapshot = await readKnowledgeSnapshotFile(file);
   } catch (error) {
     process.stderr.write(`knowledge server: ${isHarnessError(error) ? error.toString() : String(error)}\n`);
     process.exitCode = 2;
     return;
   }
-  const server = createKnowledgeMcpServer(index);
+  // The index is built at the first tool call: the handshake and the tool list are answered at once.
+  const server = createKnowledgeMcpServer(() => buildKnowledgeIndex(snapshot));
   await server.connect(new StdioServerTransport());
 }
