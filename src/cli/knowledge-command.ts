@@ -1,6 +1,6 @@
 import os from "node:os";
 import { HarnessError, isHarnessError } from "../core/errors.js";
-import { DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, type MiniKnowledgeIndex } from "../core/knowledge-index.js";
+import { DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MiniKnowledgeIndex } from "../core/knowledge-index.js";
 import type { KnowledgeDocument, KnowledgeHit, KnowledgeLink } from "../core/knowledge-types.js";
 import { readKnowledgeSnapshotFile } from "../adapters/knowledge/read-snapshot-file.js";
 import { readKnowledgeCache, syncKnowledgeIndex } from "../runtime/knowledge-cache.js";
@@ -98,12 +98,20 @@ function renderGraph(graph: KnowledgeGraphJson): string[] {
   return [graph.node, ...graph.links.map((l) => `  ${name(l.from)} -${l.type}-> ${name(l.to)}`)];
 }
 
-async function openIndex(values: Values, env: NodeJS.ProcessEnv): Promise<MiniKnowledgeIndex> {
+async function openIndex(values: Values, env: NodeJS.ProcessEnv, err: (line: string) => void): Promise<MiniKnowledgeIndex> {
   const state = new StateDir(values["state-dir"] ?? env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`);
   if (values.snapshot !== undefined) {
     const snapshot = await readKnowledgeSnapshotFile(values.snapshot);
-    await state.ensurePrivate();
-    return (await syncKnowledgeIndex(state, snapshot)).index;
+    try {
+      await state.ensurePrivate();
+      return (await syncKnowledgeIndex(state, snapshot)).index;
+    } catch (error) {
+      // A state directory this user cannot write (someone else's host): the answer does not need the cache.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === undefined) throw error;
+      err(`harness knowledge: the cache in ${state.knowledge()} was not updated (${code}); answering from ${values.snapshot} alone.`);
+      return MiniKnowledgeIndex.build(snapshot);
+    }
   }
   const cached = await readKnowledgeCache(state.knowledge());
   if ("index" in cached) return cached.index;
@@ -147,7 +155,7 @@ export async function knowledgeCommand(
   };
   let index: MiniKnowledgeIndex;
   try {
-    index = await openIndex(values, env);
+    index = await openIndex(values, env, io.err);
   } catch (error) {
     if (!isHarnessError(error) || error.code !== "EHARNESS_KNOWLEDGE") throw error;
     io.err(error.toString());

@@ -137,6 +137,20 @@ describe("harness knowledge", () => {
       expect(() => issueNodeOf(bad, undefined, ["o/r"]), bad).toThrow(/EHARNESS_USAGE|N, #N or owner\/repo#N/);
   });
 
+  it("--snapshot with a state directory it cannot write: the answer from the snapshot, and a note on stderr", async () => {
+    // A regular file where the state directory should be: no user can create the cache under it.
+    const blocked = path.join(root, "not-a-directory");
+    await fs.writeFile(blocked, "");
+    const run = await knowledge(["search", "queue", "--json", "--snapshot", snapshotFile, "--state-dir", blocked]);
+    expect(run.code).toBe(0);
+    expect((JSON.parse(run.out.join("\n")) as { hits: KnowledgeHit[] }).hits[0]?.id).toBe("doc:octo/app:docs/research/queue.md");
+    expect(run.err).toEqual([
+      expect.stringMatching(
+        /^harness knowledge: the cache in \S+not-a-directory\/knowledge was not updated \((EEXIST|ENOTDIR)\); answering from \S+knowledge\.json alone\.$/,
+      ),
+    ]);
+  });
+
   it("unknown ids and issues are EHARNESS_KNOWLEDGE_NOT_FOUND", async () => {
     const state = path.join(root, "state-unknown");
     await expect(knowledge(["show", "doc:octo/app:nope.md", "--snapshot", snapshotFile, "--state-dir", state])).rejects.toMatchObject({
