@@ -41,5 +41,9 @@ describe("bench/knowledge.ts", () => {
       );
       expect(size.cacheBytes).toBeGreaterThan(0);
     }
+    // Relevance over this repository's docs: both rankings scored on every labelled query.
+    expect(result.relevance.queries).toBeGreaterThanOrEqual(30);
+    expect(result.relevance.documents).toBeGreaterThan(10);
+    for (const key of ["indexTop3", "indexMrr", "grepTop3", "grepMrr"] as const) expect(result.relevance[key]).toBeGreaterThan(0);
   });
 });
