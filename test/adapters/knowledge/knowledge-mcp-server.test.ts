@@ -1,6 +1,6 @@
 /**
  * The knowledge server as the CLI runs it: the committed bundle
- * sandbox/knowledge-mcp.mjs started with plain `node` (no node_modules needed),
+ * sandbox/knowledge-mcp.mjs, copied where no node_modules can be found, started with plain `node`,
  * spoken to over stdio by the MCP SDK's own client.
  */
 import { execFile } from "node:child_process";
@@ -14,7 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KnowledgeSnapshot } from "../../../src/core/knowledge-types.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
-const BUNDLE = path.join(ROOT, "sandbox", "knowledge-mcp.mjs");
+const COMMITTED = path.join(ROOT, "sandbox", "knowledge-mcp.mjs");
+/** A copy in a temporary directory: no node_modules above it, so a module left out of the bundle fails to load. */
+let BUNDLE: string;
 const run = promisify(execFile);
 
 const SNAPSHOT: KnowledgeSnapshot = {
@@ -68,6 +70,8 @@ let client: Client;
 
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-knowledge-mcp-"));
+  BUNDLE = path.join(root, "knowledge-mcp.mjs");
+  await fs.copyFile(COMMITTED, BUNDLE);
   const file = path.join(root, "knowledge.json");
   await fs.writeFile(file, JSON.stringify(SNAPSHOT));
   // Only PATH: the server needs nothing else of the environment, and no node_modules beside it.
@@ -152,6 +156,6 @@ describe("the knowledge MCP server (sandbox/knowledge-mcp.mjs)", () => {
   it("the committed bundle is what scripts/bundle-knowledge-mcp.mjs builds from the sources", async () => {
     const fresh = path.join(root, "fresh.mjs");
     await run(process.execPath, [path.join(ROOT, "scripts", "bundle-knowledge-mcp.mjs"), fresh], { cwd: ROOT });
-    expect((await fs.readFile(fresh)).equals(await fs.readFile(BUNDLE)), "run npm run bundle and commit sandbox/knowledge-mcp.mjs").toBe(true);
+    expect((await fs.readFile(fresh)).equals(await fs.readFile(COMMITTED)), "run npm run bundle and commit sandbox/knowledge-mcp.mjs").toBe(true);
   });
 });
