@@ -32,15 +32,15 @@
  * Targets (issue 17): cold + first answer ≤ 1.5 s at 1,000; query p95 ≤ 10 ms at
  * 1,000 and ≤ 50 ms at 10,000.
  *
- * Relevance: this repository's tracked Markdown (each file one document) and the
- * labelled queries of bench/fixtures/knowledge-relevance.json; for each query the
- * rank of the first right document in the index's hits and in a `git grep`
- * ranking of the same files (files by how many lines hold a query word), as the
- * share of queries answered in the top 3 and the mean reciprocal rank (MRR).
+ * Relevance: this repository's docs split into sections at their `##`/`###`
+ * headings, and the labelled queries of bench/fixtures/knowledge-queries.json
+ * (bench/_knowledge-relevance.ts); for each query the rank of the first right
+ * section in the index's first ten hits and in a `git grep` ranking of the same
+ * sections (by how many lines hold a query word), as the share of queries
+ * answered in the top 3 and the mean reciprocal rank (MRR).
  * Last line:
  * {"bench":"knowledge","reps":…,"queries":…,"relevance":{"documents":…,"queries":…,"indexTop3":…,"indexMrr":…,"grepTop3":…,"grepMrr":…,"indexMisses":[…]},"sizes":[{"documents":…,"coldMs":…,"coldCpuMs":…,"queryP50Ms":…,"queryP95Ms":…,"loadMs":…,"syncMs":…,"cacheBytes":…},…]}
  */
-import { execFileSync, spawnSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -52,6 +52,7 @@ import type { KnowledgeDocument, KnowledgeSnapshot } from "../src/core/knowledge
 import { readKnowledgeCache, syncKnowledgeIndex } from "../src/runtime/knowledge-cache.js";
 import { StateDir } from "../src/runtime/state-dir.js";
 import { median, printTable, ROOT, round } from "./_kit.js";
+import { checkLabels, gitGrepRanking, indexRanking, loadQueries, loadSections, score, sectionSnapshot } from "./_knowledge-relevance.js";
 
 export interface KnowledgeBenchSize {
   documents: number;
@@ -89,85 +90,31 @@ export interface KnowledgeBenchResult {
   relevance: KnowledgeRelevance;
 }
 
-/** This repository's Markdown (tracked, outside test fixtures and the demo's repository) as curated documents. */
-async function repositoryDocs(): Promise<KnowledgeSnapshot> {
-  const files = execFileSync("git", ["ls-files", "*.md"], { cwd: ROOT, encoding: "utf8" })
-    .split("\n")
-    .filter((f) => f !== "" && !f.startsWith("test/fixtures/") && !f.startsWith("examples/"));
-  const documents: KnowledgeDocument[] = [];
-  for (const file of files.sort()) {
-    const text = await fs.readFile(path.join(ROOT, file), "utf8");
-    const heading = /^#\s+(.+)$/m.exec(text)?.[1] ?? file;
-    documents.push({
-      id: `doc:self:${file}`,
-      kind: "doc",
-      repository: "self",
-      issue: null,
-      title: heading,
-      text,
-      path: file,
-      at: null,
-      trust: "merged",
-      citations: [],
-    });
-  }
-  return { version: 1, documents, links: [] };
-}
-
 /**
- * `git grep` ranking, the baseline: the files ranked by how many of their lines hold a word of
- * the query (case-insensitive, fixed strings, stop words and one-letter words left out), ties by path.
+ * Relevance with the labelled set of bench/fixtures/knowledge-queries.json over this repository's
+ * docs split into sections (bench/_knowledge-relevance.ts): the index's ranking and `git grep`'s.
  */
-function grepRanking(query: string, files: string[]): string[] {
-  const words = [
-    ...new Set(
-      query
-        .toLowerCase()
-        .split(/\s+/)
-        .filter((w) => w.length > 1 && !STOP.includes(w)),
-    ),
-  ];
-  if (words.length === 0) return [];
-  const r = spawnSync("git", ["grep", "-c", "-i", "-F", ...words.flatMap((w) => ["-e", w]), "--", ...files], { cwd: ROOT, encoding: "utf8" });
-  return r.stdout
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => {
-      const at = l.lastIndexOf(":");
-      return { file: l.slice(0, at), count: Number(l.slice(at + 1)) };
-    })
-    .sort((a, b) => b.count - a.count || (a.file < b.file ? -1 : 1))
-    .map((x) => x.file);
-}
-
-async function measureRelevance(): Promise<KnowledgeRelevance> {
-  const labelled = JSON.parse(await fs.readFile(path.join(ROOT, "bench", "fixtures", "knowledge-relevance.json"), "utf8")) as {
-    queries: { query: string; answers: string[] }[];
-  };
-  const snapshot = await repositoryDocs();
-  const files = snapshot.documents.map((d) => d.path ?? "");
-  const index = MiniKnowledgeIndex.build(snapshot);
-  const rankOf = (ranked: string[], answers: string[]): number => {
-    const i = ranked.findIndex((f) => answers.includes(f));
-    return i < 0 ? Infinity : i + 1;
-  };
-  const index_ = labelled.queries.map(({ query, answers }) =>
-    rankOf(
-      index.search(query, { limit: 100 }).map((h) => h.path ?? ""),
-      answers,
-    ),
+function measureRelevance(): KnowledgeRelevance {
+  const sections = loadSections(ROOT);
+  const queries = loadQueries(ROOT);
+  checkLabels(queries, sections);
+  const index = MiniKnowledgeIndex.build(sectionSnapshot(sections));
+  const ours = score(
+    queries,
+    queries.map((q) => indexRanking(index, q.query)),
   );
-  const grep = labelled.queries.map(({ query, answers }) => rankOf(grepRanking(query, files), answers));
-  const top3 = (ranks: number[]): number => round(ranks.filter((r) => r <= 3).length / ranks.length, 3);
-  const mrr = (ranks: number[]): number => round(ranks.reduce((sum, r) => sum + (Number.isFinite(r) ? 1 / r : 0), 0) / ranks.length, 3);
+  const grep = score(
+    queries,
+    queries.map((q) => gitGrepRanking(ROOT, sections, q.query)),
+  );
   return {
-    documents: snapshot.documents.length,
-    queries: labelled.queries.length,
-    indexTop3: top3(index_),
-    indexMrr: mrr(index_),
-    grepTop3: top3(grep),
-    grepMrr: mrr(grep),
-    indexMisses: labelled.queries.filter((_, i) => (index_[i] ?? Infinity) > 3).map((q) => q.query),
+    documents: sections.length,
+    queries: queries.length,
+    indexTop3: round(ours.top3Rate, 3),
+    indexMrr: round(ours.mrr, 3),
+    grepTop3: round(grep.top3Rate, 3),
+    grepMrr: round(grep.mrr, 3),
+    indexMisses: ours.misses.map((m) => m.query),
   };
 }
 
@@ -328,7 +275,7 @@ export async function runKnowledgeBench(args: string[]): Promise<KnowledgeBenchR
         await fs.rm(state.root, { recursive: true, force: true });
       }
     }
-    const relevance = await measureRelevance();
+    const relevance = measureRelevance();
     const spread = (v: number[]): [number, number] => [round(Math.min(...v), 2), round(Math.max(...v), 2)];
     const result: KnowledgeBenchResult = {
       bench: "knowledge",
@@ -373,11 +320,11 @@ export async function runKnowledgeBench(args: string[]): Promise<KnowledgeBenchR
         "Targets (issue 17): cold ≤ 1500 ms at 1,000; query p95 ≤ 10 ms at 1,000, ≤ 50 ms at 10,000.",
     );
     printTable(
-      `relevance: ${relevance.queries} labelled queries over this repository's ${relevance.documents} Markdown docs (bench/fixtures/knowledge-relevance.json)`,
+      `relevance: ${relevance.queries} labelled queries over ${relevance.documents} sections of this repository's docs (bench/fixtures/knowledge-queries.json)`,
       ["ranking", "right doc in top 3", "MRR"],
       [
         ["knowledge index", `${Math.round(relevance.indexTop3 * 100)} %`, String(relevance.indexMrr)],
-        ["git grep (lines matching a query word)", `${Math.round(relevance.grepTop3 * 100)} %`, String(relevance.grepMrr)],
+        ["git grep (lines matching a query word, per section)", `${Math.round(relevance.grepTop3 * 100)} %`, String(relevance.grepMrr)],
       ],
     );
     if (relevance.indexMisses.length > 0) console.log(`Not in the index's top 3: ${relevance.indexMisses.map((q) => `"${q}"`).join(", ")}`);
