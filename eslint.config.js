@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 import layers from "./scripts/eslint-layers.js";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "action/dist/**", "coverage/**"] },
+  { ignores: ["dist/**", "node_modules/**", "action/dist/**", "sandbox/knowledge-mcp.mjs", "coverage/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

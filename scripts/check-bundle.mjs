@@ -25,7 +25,15 @@ try {
     console.error(`The committed bundle is stale: ${stale.join(", ")}.\nRun \`npm run bundle\` and commit action/dist.`);
     process.exit(1);
   }
-  console.log("action/dist is up to date with the sources");
+  // The session's knowledge server (sandbox/knowledge-mcp.mjs), committed the same way.
+  const knowledge = path.join(fresh, "knowledge-mcp.mjs");
+  execFileSync(process.execPath, [path.join(root, "scripts", "bundle-knowledge-mcp.mjs"), knowledge], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  const committedKnowledge = await fs.readFile(path.join(root, "sandbox", "knowledge-mcp.mjs")).catch(() => null);
+  if (committedKnowledge === null || !committedKnowledge.equals(await fs.readFile(knowledge))) {
+    console.error("The committed sandbox/knowledge-mcp.mjs is stale.\nRun `npm run bundle` and commit sandbox/knowledge-mcp.mjs.");
+    process.exit(1);
+  }
+  console.log("action/dist and sandbox/knowledge-mcp.mjs are up to date with the sources");
 } finally {
   await fs.rm(fresh, { recursive: true, force: true });
 }

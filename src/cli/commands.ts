@@ -181,6 +181,38 @@ export const reportSpec = {
   flags: { since: { type: "string", value: "7d" }, json: { type: "boolean" }, "state-dir": { type: "string", value: "DIR" } },
 } as const satisfies CommandSpec;
 
+const KNOWLEDGE_SYNOPSIS =
+  'harness knowledge search "QUERY" [--repo owner/repo] [--limit N] | show ID | graph ISSUE [--repo owner/repo] [--json] [--snapshot FILE] [--state-dir DIR]';
+export const knowledgeSpec = {
+  name: "knowledge",
+  synopsis: KNOWLEDGE_SYNOPSIS,
+  help: help(
+    KNOWLEDGE_SYNOPSIS,
+    `The knowledge base (docs/knowledge-search.md): what earlier sessions recorded and the merged docs, full-text indexed.
+  search "QUERY"                      the best matches, each with its id, title and a snippet
+  show ID                             one document whole (ids: doc:owner/repo:PATH, session:owner/repo#N/SESSION/ATTEMPT)
+  graph ISSUE                         the links around an issue (N, #N or owner/repo#N): its attempts, blockers,
+                                      convoy siblings, the files they touched, the documents they cite`,
+    `  --repo owner/repo                   search: only this repository's documents; graph: the issue's repository
+  --limit N                           search: at most N hits (default 10, at most 100)
+  --json                              the answer as JSON
+  --snapshot FILE                     read the documents from a knowledge snapshot (a session directory's knowledge.json)
+                                      and bring the state directory's cached index up to date with it
+  --state-dir DIR                     the state directory whose cached index is read (default HARNESS_STATE_DIR or ~/.claude-harness)`,
+    `Exit code 1 also when the id or issue is not in the knowledge base (EHARNESS_KNOWLEDGE_NOT_FOUND); 2 for a missing
+or invalid snapshot (EHARNESS_KNOWLEDGE).`,
+  ),
+  flags: {
+    repo: { type: "string", value: "owner/repo" },
+    limit: { type: "string", value: "N" },
+    json: { type: "boolean" },
+    snapshot: { type: "string", value: "FILE" },
+    "state-dir": { type: "string", value: "DIR" },
+  },
+  // The subcommand and its argument; a query of several words may come unquoted.
+  positionals: { name: "search QUERY, show ID or graph ISSUE", min: 1, max: 64 },
+} as const satisfies CommandSpec;
+
 /** Every command, by name (the order of `harness --help`). */
 export const COMMANDS = {
   app: appSpec,
@@ -192,6 +224,7 @@ export const COMMANDS = {
   status: statusSpec,
   doctor: doctorSpec,
   report: reportSpec,
+  knowledge: knowledgeSpec,
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -34,6 +34,9 @@ Usage:
                                       the checks app and worker run at start, each with a fix; exit 1 on a failure
   harness report [--since 7d] [--json] [--state-dir DIR]
                                       the trends this host recorded: one row a day (docs/monitoring.md)
+  harness knowledge search "QUERY" | show ID | graph ISSUE [--repo owner/repo] [--json] [--snapshot FILE]
+                                      the knowledge base: full-text search, one document, an issue's links
+                                      (docs/knowledge-search.md)
 
 Environment for 'app': APP_ID + PRIVATE_KEY (or PRIVATE_KEY_PATH) or GITHUB_TOKEN,
 WEBHOOK_SECRET, GITHUB_API_URL (GitHub Enterprise Server), PORT, HARNESS_STATE_DIR,
@@ -129,6 +132,10 @@ async function main(argv: string[]): Promise<number> {
     case "report": {
       const { reportCommand } = await import("./report-command.js");
       return reportCommand(rest, process.env, out);
+    }
+    case "knowledge": {
+      const { knowledgeCommand } = await import("./knowledge-command.js");
+      return knowledgeCommand(rest, process.env, { out, err: (line) => void process.stderr.write(`${line}\n`) });
     }
     case "help":
     case "--help":

@@ -99,6 +99,14 @@ export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>>
     when: "the issue's title or description was edited after the queue label by someone without write access",
     fix: "A person with write, maintain or admin reviews the issue's text as it is now (its edit history shows what changed) and adds the label again.",
   },
+  EHARNESS_KNOWLEDGE: {
+    when: "`harness knowledge` (or the session's knowledge server) has no knowledge snapshot to read, or the file is not a KnowledgeSnapshot",
+    fix: "Pass `--snapshot FILE` (a session directory's `knowledge.json`) or point `--state-dir` at a host whose sessions built the index; see docs/knowledge-search.md.",
+  },
+  EHARNESS_KNOWLEDGE_NOT_FOUND: {
+    when: "`harness knowledge show` or `graph` was given an id or issue the knowledge base does not hold",
+    fix: "Find the id with `harness knowledge search`; ids look like `doc:owner/repo:PATH` or `session:owner/repo#N/SESSION/ATTEMPT`.",
+  },
 };
 
 /** The Markdown table of every code: the README's Troubleshooting section. */

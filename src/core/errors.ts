@@ -26,7 +26,9 @@ export type HarnessErrorCode =
   | "EHARNESS_WORKFLOW_PERMISSION"
   | "EHARNESS_NOT_ALLOWED"
   | "EHARNESS_UNAPPROVED_EDIT"
-  | "EHARNESS_PREFLIGHT";
+  | "EHARNESS_PREFLIGHT"
+  | "EHARNESS_KNOWLEDGE"
+  | "EHARNESS_KNOWLEDGE_NOT_FOUND";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

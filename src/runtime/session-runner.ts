@@ -12,6 +12,7 @@ import type { Logger } from "../adapters/logger.js";
 import { runClaude, type RunClaudeOptions, type RunClaudeResult } from "../adapters/claude/run-claude.js";
 import type { Sandbox } from "../adapters/sandbox/sandbox.js";
 import { openAgentSandbox } from "./agent-sandbox.js";
+import { writeKnowledgeSessionFiles, type KnowledgeSessionFiles } from "./knowledge-session.js";
 import { readPromptComments } from "./read-prompt-comments.js";
 import { restoreLocalSession } from "./local-session.js";
 import { restoreSession, sessionRef } from "./session-store.js";
@@ -29,6 +30,8 @@ export interface ClaudeSettings {
   forwarderPath: string;
   /** HARNESS_SESSION_KEY: seals the saved session and opens a sealed one (src/core/session-seal.ts). */
   sessionKey?: Buffer;
+  /** The session's knowledge server (sandbox/knowledge-mcp.mjs); default: beside the forwarder. */
+  knowledgeServerPath?: string;
 }
 
 /** `new`, or what a person's /retry asked for: continue the session (`resume`), or start `fresh` with the last summary. */
@@ -175,6 +178,17 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
     log.warn({ issue: issueNumber, hidden: prompts.hidden }, "the issue held text a reader does not see; it was left out of the prompt");
   const bootstrapFile = path.join(input.sessionDir, "bootstrap.md");
   await fs.writeFile(bootstrapFile, prompts.bootstrap, { mode: 0o600 });
+  // The knowledge tools: the snapshot and the server's config beside the prompt, read-only to the agent.
+  const knowledge = input.knowledge
+    ? await writeKnowledgeSessionFiles({
+        sessionDir: input.sessionDir,
+        snapshot: input.knowledge.snapshot,
+        nodePath: process.execPath,
+        serverPath: input.claude.knowledgeServerPath ?? path.join(path.dirname(input.claude.forwarderPath), "knowledge-mcp.mjs"),
+        log,
+        issue: issueNumber,
+      })
+    : null;
   clock.mark("prompts");
   // The agent's git is its own: the harness's clone and admin dir stay out of its reach.
   const agentGitDir = await workspace.git.prepareAgentGit(workspace.worktree, path.join(input.sessionDir, "agent.git"));
@@ -188,13 +202,13 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
     agentGitDir,
     objectsDir: workspace.git.cloneObjectsDir,
     home,
-    readOnlyFiles: [bootstrapFile],
+    readOnlyFiles: [bootstrapFile, ...(knowledge?.readOnlyFiles ?? [])],
     cliPath: input.claude.cliPath,
     log,
   });
   clock.mark("sandbox");
   try {
-    return await runInSandbox(input, { prompts, home, bootstrapFile, sandbox });
+    return await runInSandbox(input, { prompts, home, bootstrapFile, sandbox, knowledge });
   } finally {
     const denied = sandbox.denied();
     if (denied.length > 0) log.warn({ issue: issueNumber, denied }, "the sandbox refused connections to hosts outside sandbox.allowHosts");
@@ -204,10 +218,16 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
 
 async function runInSandbox(
   input: SessionInput,
-  parts: { prompts: { task: string }; home: string; bootstrapFile: string; sandbox: Awaited<ReturnType<typeof openAgentSandbox>> },
+  parts: {
+    prompts: { task: string };
+    home: string;
+    bootstrapFile: string;
+    sandbox: Awaited<ReturnType<typeof openAgentSandbox>>;
+    knowledge: KnowledgeSessionFiles | null;
+  },
 ): Promise<{ result: RunClaudeResult; home: string }> {
   const { workspace, config, clock } = input;
-  const { prompts, home, bootstrapFile, sandbox } = parts;
+  const { prompts, home, bootstrapFile, sandbox, knowledge } = parts;
   const result = await (input.runSession ?? runClaude)({
     cliPath: input.claude.cliPath,
     cwd: workspace.worktree.path,
@@ -216,7 +236,8 @@ async function runInSandbox(
     sessionId: input.sessionId,
     resume: input.mode === "resume",
     appendSystemPromptFile: bootstrapFile,
-    allowedTools: config.allowedTools,
+    allowedTools: knowledge ? [...config.allowedTools, ...knowledge.allowedTools] : config.allowedTools,
+    ...(knowledge ? { mcpConfigFile: knowledge.mcpConfigFile } : {}),
     permissionMode: input.claude.permissionMode,
     maxTurns: config.maxTurns,
     maxBudgetUsd: config.maxBudgetUsd,

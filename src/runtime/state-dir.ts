@@ -9,6 +9,7 @@ import path from "node:path";
  *   worktrees/<owner>--<repo>--issue-N     one worktree per issue
  *   sessions/<session-id>-attempt-<n>/     prompt, HOME, transcript, stderr
  *   agents/<agent>.json                    liveness of each agent on this host
+ *   knowledge/                             the knowledge index's cache (src/runtime/knowledge-cache.ts)
  */
 export class StateDir {
   readonly root: string;
@@ -69,6 +70,11 @@ export class StateDir {
 
   agentFile(agent: string): string {
     return path.join(this.agentsDir(), `${agent}.json`);
+  }
+
+  /** The full-text index of the knowledge base, cached between sessions and commands (src/runtime/knowledge-cache.ts). */
+  knowledge(): string {
+    return path.join(this.root, "knowledge");
   }
 
   /** The harness's own HOME for git: never the agent's. */

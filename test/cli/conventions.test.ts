@@ -126,6 +126,7 @@ const ACTING: Record<CommandName, { args: string[]; env: Record<string, string> 
   status: { args: ["--repo", "octo/cli"], env: { GITHUB_TOKEN: "t0ken" } },
   doctor: { args: ["--repo", "octo/cli"], env: { GITHUB_TOKEN: "t0ken" } },
   report: { args: ["--since", "7d", "--state-dir", "{sandbox}/state"], env: {} },
+  knowledge: { args: ["search", "lease", "--snapshot", "{sandbox}/cwd/knowledge.json", "--state-dir", "{sandbox}/state"], env: {} },
 };
 
 /** A flag of each command that needs a value, given none (app has no flags; summarize has only a switch). */
@@ -137,6 +138,7 @@ const MISSING_VALUE: Partial<Record<CommandName, string>> = {
   status: "--repo",
   doctor: "--for",
   report: "--since",
+  knowledge: "--snapshot",
 };
 
 const names = Object.keys(COMMANDS) as CommandName[];

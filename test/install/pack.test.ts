@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 describe("install from the packed tarball, without devDependencies (slow)", () => {
-  it("npm pack ships dist/, prompts/, examples/, the forwarder and app.yml, and nothing of src/*.ts or test/", async () => {
+  it("npm pack ships dist/, prompts/, examples/, the forwarder, the knowledge server and app.yml, and nothing of src/*.ts or test/", async () => {
     const packDir = path.join(root, "pack");
     await fs.mkdir(packDir);
     const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", packDir], { cwd: ROOT, env: userEnv(), maxBuffer: 64 * 1024 * 1024 });
@@ -59,6 +59,7 @@ describe("install from the packed tarball, without devDependencies (slow)", () =
       "examples/demo/scenario.yaml",
       "examples/demo/repo/.github/harness.yml",
       "sandbox/forwarder.mjs",
+      "sandbox/knowledge-mcp.mjs",
     ]) {
       expect(files, needed).toContain(needed);
     }

@@ -28,6 +28,12 @@ export interface RunClaudeOptions {
   maxTurns: number;
   maxBudgetUsd: number;
   model?: string;
+  /**
+   * An MCP config file (`--mcp-config`): the only servers the session gets, since
+   * `--strict-mcp-config` keeps a repository's `.mcp.json` and settings from adding any.
+   * Their tools still need naming in `allowedTools` (`mcp__SERVER__TOOL`).
+   */
+  mcpConfigFile?: string;
   /** ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, … */
   modelEnv: Record<string, string>;
   /** Set as HARNESS_AGENT_ID in the CLI's environment; finds its leftover processes. */
@@ -93,7 +99,9 @@ export function buildClaudeArgs(options: RunClaudeOptions): string[] {
   args.push("--max-turns", String(options.maxTurns));
   args.push("--max-budget-usd", String(options.maxBudgetUsd));
   if (options.model !== undefined) args.push("--model", options.model);
-  // MCP servers only from the command line (there are none): a `.mcp.json` in the repository never starts a server.
+  // MCP servers only from the command line (the harness's knowledge server, or none): a `.mcp.json`
+  // in the repository never starts a server.
+  if (options.mcpConfigFile !== undefined) args.push("--mcp-config", options.mcpConfigFile);
   args.push("--strict-mcp-config");
   return args;
 }

@@ -44,6 +44,8 @@ describe("buildClaudeArgs / buildClaudeEnv", () => {
     ]);
     expect(buildClaudeArgs({ ...o, resume: true })).toContain("--resume");
     expect(buildClaudeArgs({ ...o, permissionMode: undefined })).toContain("dontAsk");
+    // The session's MCP config (the knowledge server) comes with --strict-mcp-config, which keeps out any other.
+    expect(buildClaudeArgs({ ...o, mcpConfigFile: "/s/mcp.json" }).slice(-3)).toEqual(["--mcp-config", "/s/mcp.json", "--strict-mcp-config"]);
   });
 
   it("passes a minimal environment, never the parent's secrets", () => {
