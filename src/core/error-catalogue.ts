@@ -99,6 +99,10 @@ export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>>
     when: "the issue's title or description was edited after the queue label by someone without write access",
     fix: "A person with write, maintain or admin reviews the issue's text as it is now (its edit history shows what changed) and adds the label again.",
   },
+  EHARNESS_CONVOY: {
+    when: "a convoy was refused at staging: its items' blockers form a cycle, an item is in a repository the harness does not reach, already has another parent, or there are more than 100; the error names each",
+    fix: "Fix what the error names (break the cycle, drop or move the item, install the App or configure the repository, split the convoy) and stage it again. Nothing was written.",
+  },
 };
 
 /** The Markdown table of every code: the README's Troubleshooting section. */
