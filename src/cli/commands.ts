@@ -111,6 +111,26 @@ export const reclaimSpec = {
   flags: { repo: { type: "string", value: "owner/repo", multiple: true } },
 } as const satisfies CommandSpec;
 
+const CONVOY_SYNOPSIS = 'harness convoy create --title "…" [--repo owner/repo] ITEM…';
+export const convoySpec = {
+  name: "convoy",
+  synopsis: CONVOY_SYNOPSIS,
+  help: help(
+    CONVOY_SYNOPSIS,
+    `Creates a convoy (docs/convoys.md): a tracking issue labeled harness:convoy in --repo whose sub-issues are
+the ITEMs (12, '#12', owner/other#4 or an issue URL; quote '#12' in a shell, where # starts a comment).
+Staging checks first and refuses with EHARNESS_CONVOY naming each problem, writing nothing: a cycle among
+the items' blockers, an item in a repository that is not configured, under another owner, already with
+another parent, or more than 100 items. The items are queued (harness:queued) and tracked by one status
+comment on the convoy. Environment: GITHUB_TOKEN, GITHUB_API_URL, HARNESS_REPOSITORIES.`,
+    `  --title "…"                         the convoy issue's title
+  --repo owner/repo                   where the convoy issue is created (default: the one repository of
+                                      HARNESS_REPOSITORIES); items may be in it or any configured repository`,
+  ),
+  flags: { title: { type: "string", value: "TEXT" }, repo: { type: "string", value: "owner/repo" } },
+  positionals: { name: "create and the items", min: 2, max: 1000 },
+} as const satisfies CommandSpec;
+
 const WORKER_SYNOPSIS = "harness worker --agents N --repo owner/repo [--repo owner/other …] [--max-issues M] [--once]";
 export const workerSpec = {
   name: "worker",
@@ -188,6 +208,7 @@ export const COMMANDS = {
   offline: offlineSpec,
   summarize: summarizeSpec,
   reclaim: reclaimSpec,
+  convoy: convoySpec,
   worker: workerSpec,
   status: statusSpec,
   doctor: doctorSpec,
