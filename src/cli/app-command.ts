@@ -29,6 +29,8 @@ import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
 import { FleetSource } from "../app/fleet-source.js";
 import { harnessVersion } from "./harness-version.js";
 import { reclaimedEvent } from "./reclaimed-event.js";
+import { chainSteps } from "./chain-steps.js";
+import { convoyReconcileStep } from "../app/convoys.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -92,6 +94,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     log,
     runtime,
     ...(notifier ? { notifier } : {}),
+    repositories: () => repositories.map(repositoryFullName),
   });
   // The live status page (docs/status-page.md): the reconciler's fleet snapshot with this process's live events on top.
   const fleet = new FleetSource();
@@ -126,7 +129,16 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     minutes: positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5),
     ...(env.GITHUB_TOKEN ? { repositories: repositories.map(repositoryFullName) } : {}),
     // The stall reclaimer runs on the same schedule, repository by repository.
-    beforeWalk: reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime) }),
+    beforeWalk: chainSteps(
+      reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime) }),
+      // Convoys' status comments, refreshed on the tick (docs/convoys.md).
+      convoyReconcileStep(server.probot, {
+        log,
+        now: () => new Date(),
+        notifier: notifier ?? undefined,
+        repositories: () => repositories.map(repositoryFullName),
+      }),
+    ),
   });
   exporter.attach(reconciler);
   fleet.attach(reconciler);

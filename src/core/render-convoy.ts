@@ -48,16 +48,20 @@ export interface ConvoyStatusOptions {
 const has = (labels: readonly string[], name: string): boolean => labels.some((l) => l.toLowerCase() === name.toLowerCase());
 
 /**
- * One item's state, first match wins: closed (landed when its pull request merged), running
- * (a claimed lease: host, agent, attempt), failed, interrupted, blocked (an open blocker),
+ * One item's state, first match wins: closed (landed when its pull request merged), failed,
+ * interrupted, running (a claimed lease, unless the attempt's end is labeled already: host,
+ * agent, attempt), blocked (an open blocker),
  * stranded (queued with no claim for longer than `strandedMinutes` since the queue label was
  * applied), queued, a pull request waiting for review (done), idle (none of these).
  */
 export function convoyItemStatus(item: ConvoyItemView, options: ConvoyStatusOptions): ConvoyItemStatus {
   if (item.state !== "open") return item.pull?.merged ? { kind: "landed", pull: item.pull.number } : { kind: "closed" };
-  if (item.lease?.state === "claimed") return { kind: "running", host: item.lease.owner.host, agent: item.lease.owner.agent, attempt: item.lease.attempt };
+  // The publisher labels an attempt's end just before it releases the lease: a terminal label wins over a claim.
   if (has(item.labels, options.labels.failed)) return { kind: "failed", outcome: item.lease?.outcome ?? null };
   if (has(item.labels, options.labels.interrupted)) return { kind: "interrupted" };
+  const ended = has(item.labels, options.labels.done);
+  if (item.lease?.state === "claimed" && !ended)
+    return { kind: "running", host: item.lease.owner.host, agent: item.lease.owner.agent, attempt: item.lease.attempt };
   if (item.openBlockers.length > 0) return { kind: "blocked", by: [...item.openBlockers] };
   if (has(item.labels, options.labels.queued)) {
     const since = item.queuedAt === null ? NaN : Date.parse(item.queuedAt);
