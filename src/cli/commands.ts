@@ -38,7 +38,7 @@ another model setting), HARNESS_SHUTDOWN_GRACE_SECONDS (30), HARNESS_EVENTS_FILE
   flags: {},
 } as const satisfies CommandSpec;
 
-const DEMO_SYNOPSIS = "harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]";
+const DEMO_SYNOPSIS = "harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR] [--convoy]";
 export const demoSpec = {
   name: "demo",
   synopsis: DEMO_SYNOPSIS,
@@ -49,9 +49,12 @@ export const demoSpec = {
   --repo-dir DIR                      the repository's files (default examples/demo/repo)
   --issue-file FILE                   the issue: first line the title, the rest the body (default examples/demo/issue.md)
   --keep DIR                          keep the state (app, worker, the fake's repositories) in DIR, new or empty,
-                                      and the app with its status page up until Ctrl-C`,
+                                      and the app with its status page up until Ctrl-C
+  --convoy                            a two-issue convoy instead (docs/convoys.md): harness convoy create,
+                                      both issues worked, their pull requests merged, the convoy landed`,
   ),
   flags: {
+    convoy: { type: "boolean" },
     scenario: { type: "string", value: "FILE" },
     "repo-dir": { type: "string", value: "DIR" },
     "issue-file": { type: "string", value: "FILE" },

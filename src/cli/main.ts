@@ -14,7 +14,7 @@ Usage:
   harness --version | -V              the harness's version
   harness COMMAND --help | -h         a command's flags (also: harness help COMMAND)
   harness app                         run the GitHub App (Probot) with an in-process agent pool
-  harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]
+  harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR] [--convoy]
                                       the whole flow offline: fake GitHub, app, worker, real CLI, scripted model;
                                       prints the pull request and its diff (defaults: examples/demo/)
   harness offline [--scenario FILE] [--repo-dir DIR] [--repo owner/name] [--issue-file FILE]
