@@ -13,7 +13,7 @@ import { startStack, type Stack } from "./stack.js";
  * convoy's status comment is printed after each step, and the convoy closes as completed.
  */
 export async function runConvoyDemo(input: { out: (line: string) => void; log: Logger; first: OfflineInputs; demoDir: string }): Promise<number> {
-  const { out, first } = input;
+  const { first } = input;
   const second = await loadOfflineInputs(
     { scenario: path.join(input.demoDir, "convoy", "scenario.yaml"), issueFile: path.join(input.demoDir, "convoy", "issue.md") },
     input.demoDir,
