@@ -394,6 +394,27 @@ export class GitHubClient {
     return out;
   }
 
+  /** The open convoys (issues labeled `label`) with GitHub's `sub_issues_summary` of each: one list request a page, nothing per convoy. */
+  async listConvoys(label: string): Promise<{ number: number; title: string; url: string; total: number; completed: number }[]> {
+    const out: { number: number; title: string; url: string; total: number; completed: number }[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      const { data } = await this.api.rest.issues.listForRepo({ owner: this.owner, repo: this.repo, state: "open", labels: label, per_page: 100, page });
+      for (const issue of data) {
+        if (issue.pull_request) continue;
+        const summary = (issue as { sub_issues_summary?: { total?: unknown; completed?: unknown } }).sub_issues_summary;
+        out.push({
+          number: issue.number,
+          title: issue.title,
+          url: issue.html_url,
+          total: typeof summary?.total === "number" ? summary.total : 0,
+          completed: typeof summary?.completed === "number" ? summary.completed : 0,
+        });
+      }
+      if (data.length < 100) break;
+    }
+    return out;
+  }
+
   /** Adds an issue (of this owner, any repository) as a sub-issue of `number`, by the sub-issue's `id`: one write. */
   async addSubIssue(number: number, subIssueId: number): Promise<void> {
     await this.api.rest.issues.addSubIssue({ owner: this.owner, repo: this.repo, issue_number: number, sub_issue_id: subIssueId });

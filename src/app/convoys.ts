@@ -10,6 +10,7 @@ import { addToConvoy, convoyOfItem, refreshConvoy, type ConvoyPorts, type Refres
 import { loadConfig } from "../runtime/load-config.js";
 import { intakeOf, type IssueIntake, type RepoTarget } from "./issue-intake.js";
 import type { Notifier } from "./notify/notifier.js";
+import type { ConvoyBoard } from "./convoy-board.js";
 
 /**
  * Convoys in the app (docs/convoys.md): `/convoy` (from src/app/steering.ts, which checked the
@@ -25,6 +26,8 @@ export interface ConvoyAppOptions {
   notifier?: Notifier | undefined;
   /** Token mode: the repositories the harness works (HARNESS_REPOSITORIES), besides the convoy's own. */
   repositories?: () => readonly string[];
+  /** The status page's Convoys section, updated by every refresh; none when absent. */
+  board?: ConvoyBoard | undefined;
 }
 
 const lower = (r: RepoCoordinates): string => `${r.owner}/${r.repo}`.toLowerCase();
@@ -62,6 +65,10 @@ export async function convoyPorts(target: RepoTarget, config: HarnessConfig, opt
 
 /** Tells the notifier, once per landing: the outbox is keyed by the convoy and its item count when it closed. */
 async function landed(options: ConvoyAppOptions, config: HarnessConfig, home: RepoCoordinates, convoy: number, result: RefreshResult | null): Promise<void> {
+  if (result) {
+    const closed = result.transition === "close" || (result.transition === null && result.status.total > 0 && result.status.landed === result.status.total);
+    options.board?.record(`${home.owner}/${home.repo}#${convoy}`, result, closed ? "closed" : "open");
+  }
   if (!options.notifier || result?.transition !== "close") return;
   await options.notifier
     .notify(

@@ -16,6 +16,7 @@ import { readQueue } from "../runtime/read-queue.js";
 import type { Notifier } from "./notify/notifier.js";
 import { registerNotify } from "./notify/register-notify.js";
 import { registerConvoys, type ConvoyAppOptions } from "./convoys.js";
+import type { ConvoyBoard } from "./convoy-board.js";
 
 export type { ApiCounts } from "./issue-intake.js";
 
@@ -44,6 +45,8 @@ export interface HarnessAppOptions {
   notifier?: Notifier;
   /** Token mode: the repositories the harness works (HARNESS_REPOSITORIES), where a convoy's items may live besides its own. */
   repositories?: () => readonly string[];
+  /** The status page's Convoys section (src/app/convoy-board.ts), updated by every convoy refresh. */
+  convoyBoard?: ConvoyBoard;
 }
 
 type IssueContext = Context<"issues.labeled" | "issues.unlabeled" | "issues.opened" | "issues.reopened" | "issues.closed">;
@@ -113,6 +116,7 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
       now,
       notifier: options.notifier,
       ...(options.repositories ? { repositories: options.repositories } : {}),
+      ...(options.convoyBoard ? { board: options.convoyBoard } : {}),
     };
     registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now, convoys });
     registerConvoys(app, convoys);

@@ -31,6 +31,7 @@ import { harnessVersion } from "./harness-version.js";
 import { reclaimedEvent } from "./reclaimed-event.js";
 import { chainSteps } from "./chain-steps.js";
 import { convoyReconcileStep } from "../app/convoys.js";
+import { ConvoyBoard } from "../app/convoy-board.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -88,8 +89,10 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   const exporter = new MetricsExporter({ events: runtime.events, pool, interrupts: runtime.interrupts, version: harnessVersion() });
   // Notifications (docs/notifications.md): secrets and the installation's defaults from the environment.
   const notifier = notifierFromEnv(env, { stateRoot: host.state.root, log, onResult: (channel, result) => exporter.notified(channel, result) });
+  const convoyBoard = new ConvoyBoard();
   const appFn = createHarnessApp({
     pool,
+    convoyBoard,
     ...host,
     log,
     runtime,
@@ -106,6 +109,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     host: host.host,
     token: env.HARNESS_METRICS_TOKEN,
     trends: trendCharts(trendStore, { onError: (error) => log.warn({ err: error }, "could not read trends for the status page") }),
+    convoys: () => convoyBoard.list(),
   });
   const metricsToken = env.HARNESS_METRICS_TOKEN === "" ? undefined : env.HARNESS_METRICS_TOKEN;
   const routes = metricsRoutes({ exporter, token: metricsToken, readiness: readinessOf(fleet.lastPass, pool) });

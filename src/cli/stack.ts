@@ -29,6 +29,7 @@ import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
 import { harnessVersion } from "./harness-version.js";
 import { reclaimedEvent } from "./reclaimed-event.js";
 import { convoyReconcileStep } from "../app/convoys.js";
+import { ConvoyBoard } from "../app/convoy-board.js";
 import { chainSteps } from "./chain-steps.js";
 
 /**
@@ -174,8 +175,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         })
       : null;
     if (notifier) closers.push(() => notifier.close());
+    const convoyBoard = new ConvoyBoard();
     const appFn = createHarnessApp({
       pool,
+      convoyBoard,
       ...host,
       runtime,
       onResult: (result) => results.push(result),
@@ -191,7 +194,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : { githubToken: github.token };
     // `statusPage: true`: the reconciler's fleet snapshot, else an empty one.
     const statusOptions = options.statusPage === true ? { snapshot: fleet.snapshot, onSnapshot: fleet.onSnapshot } : options.statusPage || null;
-    const statusPage = statusOptions ? createStatusPage({ ...statusOptions, events: runtime.events, pool: poolStatusOf(pool), host: host.host }) : null;
+    const statusPage = statusOptions
+      ? createStatusPage({ ...statusOptions, events: runtime.events, pool: poolStatusOf(pool), host: host.host, convoys: () => convoyBoard.list() })
+      : null;
     if (statusPage) closers.push(async () => statusPage.close());
     const server = await startServer(appFn, {
       webhookSecret,
@@ -224,7 +229,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           beforeWalk: chainSteps(
             reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime), ...(reconcile.policy ? { policy: reconcile.policy } : {}) }),
             // Convoys' status comments, refreshed on the tick (docs/convoys.md).
-            convoyReconcileStep(server.probot, { log, now: () => new Date(), notifier: notifier ?? undefined, repositories: () => reconcile.repositories }),
+            convoyReconcileStep(server.probot, {
+              log,
+              now: () => new Date(),
+              notifier: notifier ?? undefined,
+              board: convoyBoard,
+              repositories: () => reconcile.repositories,
+            }),
           ),
         })
       : null;

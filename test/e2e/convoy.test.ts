@@ -31,6 +31,7 @@ describe("a convoy through the real stack", () => {
       ownWebhooks: true,
       progressIntervalMs: 3_600_000,
       reconcile: { repositories: [`${OWNER}/${REPO}`] },
+      statusPage: true,
       notify: { slack: new SlackChannel(slack.url), installation: { slackEvents: ["convoy-landed"], emailEvents: [], emailTo: [] }, windowMs: 0 },
     });
     await stack.github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
@@ -119,6 +120,10 @@ describe("a convoy through the real stack", () => {
     await settle();
     expect(slack.requests).toHaveLength(1);
     expect(slack.requests[0]?.body.text).toContain(`${OWNER}/${REPO}#${convoy} landed`);
+    // The status page's Convoys section.
+    const page = await (await fetch(stack.statusUrl ?? "")).text();
+    expect(page).toContain('<h2 id="convoys-h">Convoys</h2>');
+    expect(page).toContain(`>${OWNER}/${REPO}#${convoy}</a> Hello convoy: 2/2 landed (closed)</li>`);
     stack.github.assertNoViolations();
   }, 120_000);
 
