@@ -28,6 +28,11 @@ export interface ConvoyAppOptions {
   repositories?: () => readonly string[];
   /** The status page's Convoys section, updated by every refresh; none when absent. */
   board?: ConvoyBoard | undefined;
+  /**
+   * Whether an event's sender is the harness itself (src/app/own-events.ts): its own label
+   * changes cost no read here either; the reconciler's tick shows them in the status comment.
+   */
+  own?: { isOwn(sender: { login: string; type?: string | null }): Promise<boolean> } | undefined;
 }
 
 const lower = (r: RepoCoordinates): string => `${r.owner}/${r.repo}`.toLowerCase();
@@ -117,7 +122,7 @@ export async function runConvoyCommand(
     await github.createComment(issueNumber, `@${login} the convoy was refused: ${error.message} Nothing was changed.`);
     return;
   }
-  const outcome = await addToConvoy(ports, target, issueNumber, items);
+  const outcome = await addToConvoy(ports, target, issueNumber, items, login);
   if (!outcome.ok) {
     const lines = describeStagingProblems(outcome.problems, target, ports.mode);
     await github.createComment(issueNumber, [`@${login} the convoy was refused; nothing was changed:`, "", ...lines.map((l) => `- ${l}`)].join("\n"));
@@ -202,6 +207,7 @@ export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
     guarded("convoys", async (context) => {
       const { payload } = context;
       if ("pull_request" in payload.issue && payload.issue.pull_request) return;
+      if (options.own && (await options.own.isOwn(payload.sender))) return;
       const target = targetOf(payload, context.octokit);
       const label = payload.action === "labeled" || payload.action === "unlabeled" ? (payload.label?.name ?? "") : "";
       const github = intake.client(target, payload.issue.number);
@@ -211,7 +217,7 @@ export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
         if (payload.sender.type === "Bot") return;
         if (!maySteer(await github.permission(payload.sender.login))) return;
         const ports = await convoyPorts(target, config, options);
-        const outcome = await addToConvoy(ports, target, payload.issue.number, []);
+        const outcome = await addToConvoy(ports, target, payload.issue.number, [], payload.sender.login);
         if (!outcome.ok) {
           const lines = describeStagingProblems(outcome.problems, target, ports.mode);
           await github.createComment(
@@ -236,6 +242,7 @@ export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
     "pull_request.closed",
     guarded("convoys", async (context) => {
       const { payload } = context;
+      if (options.own && (await options.own.isOwn(payload.sender))) return;
       const target = targetOf(payload, context.octokit);
       const github = intake.client(target);
       const config = await loadConfig(github, intake.etags);

@@ -110,7 +110,9 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
     const interrupts = runtime.interrupts;
     const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime), log: options.log, apiCounts: options.apiCounts });
     registerIntake(app, intake);
+    const own = new OwnEvents(app, options.log);
     const convoys: ConvoyAppOptions = {
+      own,
       intake,
       log: options.log,
       now,
@@ -120,7 +122,6 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
     };
     registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now, convoys });
     registerConvoys(app, convoys);
-    const own = new OwnEvents(app, options.log);
     if (options.notifier) registerNotify(app, { notifier: options.notifier, intake, own, log: options.log });
 
     const onIssueEvent = async (context: IssueContext): Promise<void> => {

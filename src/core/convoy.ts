@@ -67,6 +67,11 @@ export interface StagingInput {
   mode: "app" | "token";
   queuedLabel: string;
   priorityLabels: PriorityLabels;
+  /**
+   * The person who asked, when not the credential's owner (`/convoy`, the label): an item of a
+   * repository where they lack write, maintain or admin is refused. Absent: no such check.
+   */
+  requester?: { login: string; maySteer: (repository: { owner: string; repo: string }) => boolean };
 }
 
 export type StagingProblem =
@@ -76,6 +81,8 @@ export type StagingProblem =
   | { kind: "pull-request"; item: IssueRef }
   | { kind: "other-owner"; item: IssueRef }
   | { kind: "has-parent"; item: IssueRef; parent: IssueRef }
+  /** The person who asked (`/convoy`, the label) may not steer the item's repository. */
+  | { kind: "not-allowed"; item: IssueRef; login: string }
   | { kind: "too-many"; count: number; limit: number }
   | { kind: "empty" };
 
@@ -202,6 +209,10 @@ export function stageConvoy(input: StagingInput): StagingDecision {
       problems.push({ kind: "unreachable", item: item.ref });
       continue;
     }
+    if (input.requester && !input.requester.maySteer(item.ref)) {
+      problems.push({ kind: "not-allowed", item: item.ref, login: input.requester.login });
+      continue;
+    }
     if (item.issue === null) {
       problems.push({ kind: "not-found", item: item.ref });
       continue;
@@ -255,6 +266,8 @@ export function describeStagingProblems(problems: readonly StagingProblem[], her
         return `${ref(p.item)} is a pull request, not an issue.`;
       case "other-owner":
         return `${ref(p.item)}: GitHub keeps sub-issues within one owner, and the convoy lives under ${here.owner}.`;
+      case "not-allowed":
+        return `${ref(p.item)}: @${p.login} has no write, maintain or admin permission on ${p.item.owner}/${p.item.repo}.`;
       case "has-parent":
         return `${ref(p.item)} already has a parent issue, ${ref(p.parent)}: an issue has at most one.`;
       case "too-many":

@@ -1,3 +1,4 @@
+import { maySteer } from "../core/commands.js";
 import type { HarnessConfig } from "../core/config.js";
 import { stageConvoy, stagingError, type ConvoyItemFacts, type StagingDecision, type StagingProblem } from "../core/convoy.js";
 import type { EtagCache } from "../core/etag-cache.js";
@@ -75,9 +76,17 @@ async function readExisting(ports: ConvoyPorts, github: GitHubClient, convoy: nu
 
 async function stage(
   ports: ConvoyPorts,
-  input: { convoy: IssueRef | null; home: RepoCoordinates; convoyLabels: readonly string[]; items: readonly IssueRef[]; existing: readonly ConvoyItemFacts[] },
+  input: {
+    convoy: IssueRef | null;
+    home: RepoCoordinates;
+    convoyLabels: readonly string[];
+    items: readonly IssueRef[];
+    existing: readonly ConvoyItemFacts[];
+    requester?: string | undefined;
+  },
 ): Promise<{ decision: StagingDecision; ids: Map<string, number> }> {
   const reachable = await ports.reachableRepositories();
+  const requester = input.requester === undefined ? undefined : await requesterOf(ports, input.requester, input.items, reachable);
   const isReachable = (r: RepoCoordinates): boolean => reachable.has(fullName(r));
   const existingKeys = new Set(input.existing.map((e) => refKey(e.ref)));
   const ids = new Map<string, number>();
@@ -102,8 +111,25 @@ async function stage(
     mode: ports.mode,
     queuedLabel: ports.config.labels.queued,
     priorityLabels: ports.config.priorityLabels,
+    ...(requester ? { requester } : {}),
   });
   return { decision, ids };
+}
+
+/** Whether `login` may steer each reachable repository of the items (read once per repository, as GitHub states it). */
+async function requesterOf(
+  ports: ConvoyPorts,
+  login: string,
+  items: readonly IssueRef[],
+  reachable: ReadonlySet<string>,
+): Promise<{ login: string; maySteer: (r: RepoCoordinates) => boolean }> {
+  const allowed = new Map<string, boolean>();
+  for (const item of items) {
+    const key = fullName(item);
+    if (allowed.has(key) || !reachable.has(key)) continue;
+    allowed.set(key, maySteer(await ports.clientFor(item).permission(login)));
+  }
+  return { login, maySteer: (r) => allowed.get(fullName(r)) ?? false };
 }
 
 /** Adds the staged items as sub-issues and labels them: one write per item, plus one per item that needs labels. */
@@ -150,14 +176,16 @@ export async function createConvoy(
 /**
  * Adds items to an existing issue, making it a convoy (`/convoy #12 #13` on it; the label is
  * added when it lacks it), or stages its own sub-issues when it was just labeled (`items`
- * empty). Refused (nothing written) with the problems; otherwise refreshed, which reopens a
- * landed convoy that got an open item.
+ * empty). `requester`, the person who asked, must have write, maintain or admin on every
+ * item's repository. Refused (nothing written) with the problems; otherwise refreshed, which
+ * reopens a landed convoy that got an open item.
  */
 export async function addToConvoy(
   ports: ConvoyPorts,
   home: RepoCoordinates,
   convoy: number,
   items: readonly IssueRef[],
+  requester?: string,
 ): Promise<{ ok: true; result: RefreshResult | null; added: IssueRef[] } | { ok: false; problems: StagingProblem[] }> {
   return serialized(`${fullName(home)}#${convoy}`, async () => {
     const github = ports.clientFor(home);
@@ -168,7 +196,17 @@ export async function addToConvoy(
     if (items.length === 0) {
       // Labeled as a convoy: its own sub-issues are the items, checked as a set (cycles, reach, limit).
       const reachable = await ports.reachableRepositories();
+      const asker =
+        requester === undefined
+          ? undefined
+          : await requesterOf(
+              ports,
+              requester,
+              existing.map((e) => e.ref),
+              reachable,
+            );
       const check = stageConvoy({
+        ...(asker ? { requester: asker } : {}),
         convoy: here,
         home,
         convoyLabels: issue.labels,
@@ -184,7 +222,7 @@ export async function addToConvoy(
       for (const { item, add } of check.plan.labels) if (add.length > 0) await ports.clientFor(item).addLabels(item.number, add);
       return { ok: true, added: [], result: await refreshUnlocked(ports, home, convoy) };
     }
-    const { decision, ids } = await stage(ports, { convoy: here, home, convoyLabels: issue.labels, items, existing });
+    const { decision, ids } = await stage(ports, { convoy: here, home, convoyLabels: issue.labels, items, existing, requester });
     if (!decision.ok) return { ok: false, problems: decision.problems };
     if (!issue.labels.some((l) => same(l, ports.config.labels.convoy))) await github.addLabels(convoy, [ports.config.labels.convoy]);
     await apply(ports, github, convoy, decision, ids);

@@ -147,6 +147,14 @@ describe("stageConvoy", () => {
     expect(describeStagingProblems(decision.problems, HOME, "app")).toEqual(["acme/secret#7: the App is not installed on acme/secret."]);
   });
 
+  it("refuses an item of a repository where the person who asked may not steer, naming them", () => {
+    const items = [item(1), item(2, { repo: "api" })];
+    const decision = stageConvoy(input(items, { requester: { login: "eve", maySteer: (r) => r.repo === "widgets" } }));
+    expect(decision.ok).toBe(false);
+    if (decision.ok) return;
+    expect(describeStagingProblems(decision.problems, HOME, "app")).toEqual(["acme/api#2: @eve has no write, maintain or admin permission on acme/api."]);
+  });
+
   it("refuses more than 100 items, existing ones counted, saying how many", () => {
     const existing = Array.from({ length: 60 }, (_, i) => item(1000 + i, { parent: { ...HOME, number: 1 } }));
     const items = Array.from({ length: 41 }, (_, i) => item(2000 + i));
