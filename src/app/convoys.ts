@@ -42,7 +42,8 @@ const lower = (r: RepoCoordinates): string => `${r.owner}/${r.repo}`.toLowerCase
  * harness was given: the payload's `installation` does not tell (a token-mode app sees it too).
  */
 async function actsAsInstallation(octokit: GitHubApi): Promise<boolean> {
-  const auth = (await octokit.auth().catch(() => null)) as { tokenType?: string } | null;
+  // An App's installation Octokit answers `{type: "installation"}` with its installation token; a token's strategy ignores the argument.
+  const auth = (await octokit.auth({ type: "installation" }).catch(() => null)) as { tokenType?: string } | null;
   return auth?.tokenType === "installation";
 }
 
@@ -129,6 +130,30 @@ export async function runConvoyCommand(
     return;
   }
   await landed(options, config, target, issueNumber, outcome.result);
+  await tellToQueue(github, ports, config, issueNumber, login, outcome.result);
+}
+
+/**
+ * App mode: the App does not queue the items itself (its own label would not pass the actor
+ * gate), so the person who asked is told which open items still need the queue label.
+ */
+async function tellToQueue(
+  github: GitHubClient,
+  ports: ConvoyPorts,
+  config: HarnessConfig,
+  convoy: number,
+  login: string,
+  result: RefreshResult | null,
+): Promise<void> {
+  if (ports.mode !== "app" || !result) return;
+  const idle = result.status.items
+    .filter((i) => i.status.kind === "idle")
+    .map((i) => (lower(i.ref) === lower(github) ? `#${i.ref.number}` : `${i.ref.owner}/${i.ref.repo}#${i.ref.number}`));
+  if (idle.length === 0) return;
+  await github.createComment(
+    convoy,
+    `@${login} the convoy tracks ${idle.join(", ")}, which ${idle.length === 1 ? "is" : "are"} not queued: label ${idle.length === 1 ? "it" : "them"} \`${config.labels.queued}\` to start the work (a queue label the App applied itself would start no agent: only a person's does).`,
+  );
 }
 
 /** The reconciler's per-repository step: refreshes every open convoy of the repository (no write when nothing changed). */
@@ -227,6 +252,7 @@ export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
           return;
         }
         await landed(options, config, target, payload.issue.number, outcome.result);
+        await tellToQueue(github, ports, config, payload.issue.number, payload.sender.login, outcome.result);
         return;
       }
       // An item's own change: only the labels the harness moves an issue through, and closing or reopening.

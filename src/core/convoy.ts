@@ -72,6 +72,11 @@ export interface StagingInput {
    * repository where they lack write, maintain or admin is refused. Absent: no such check.
    */
   requester?: { login: string; maySteer: (repository: { owner: string; repo: string }) => boolean };
+  /**
+   * Whether staging queues the items (default true). False in App mode: the App's own queue
+   * label would not pass the actor gate (a bot's label starts no agent), so people label them.
+   */
+  queueItems?: boolean;
 }
 
 export type StagingProblem =
@@ -239,7 +244,7 @@ export function stageConvoy(input: StagingInput): StagingDecision {
     const have = item.issue?.labels ?? [];
     const add: string[] = [];
     if (item.issue?.state === "open") {
-      if (!have.some((l) => same(l, input.queuedLabel))) add.push(input.queuedLabel);
+      if (input.queueItems !== false && !have.some((l) => same(l, input.queuedLabel))) add.push(input.queuedLabel);
       if (priority !== null && !have.some((l) => names.some((n) => same(l, n)))) add.push(priority);
     }
     return { item: item.ref, add };

@@ -112,6 +112,7 @@ async function stage(
     queuedLabel: ports.config.labels.queued,
     priorityLabels: ports.config.priorityLabels,
     ...(requester ? { requester } : {}),
+    queueItems: ports.mode !== "app",
   });
   return { decision, ids };
 }
@@ -216,6 +217,7 @@ export async function addToConvoy(
         mode: ports.mode,
         queuedLabel: ports.config.labels.queued,
         priorityLabels: ports.config.priorityLabels,
+        queueItems: ports.mode !== "app",
       });
       if (!check.ok) return { ok: false, problems: check.problems.filter((p) => p.kind !== "empty") };
       if (existing.length === 0) return { ok: false, problems: [{ kind: "empty" }] };

@@ -209,6 +209,9 @@ describe("stageConvoy", () => {
         { item: items[3]?.ref, add: [] },
       ],
     });
+    // App mode: the App's own queue label would start no agent, so staging does not add it.
+    const app = stageConvoy(input([item(1)], { convoyLabels: ["priority:low"], queueItems: false }));
+    expect(app.ok && app.plan.labels).toEqual([{ item: { ...HOME, number: 1 }, add: ["priority:low"] }]);
     const plain = stageConvoy(input([item(1)]));
     expect(plain.ok && plain.plan.labels).toEqual([{ item: { ...HOME, number: 1 }, add: ["harness:queued"] }]);
   });
