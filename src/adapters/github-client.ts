@@ -320,6 +320,124 @@ export class GitHubClient {
     return found;
   }
 
+  // ---- convoys: issues, sub-issues and parents (docs/convoys.md) ---------------------------
+
+  /** Creates an issue in this repository with its labels in the same request: one write. */
+  async createIssue(input: { title: string; body: string; labels: string[] }): Promise<{ number: number; id: number; url: string }> {
+    const { data } = await this.api.rest.issues.create({
+      owner: this.owner,
+      repo: this.repo,
+      title: this.redact(input.title),
+      body: this.redact(input.body),
+      labels: input.labels,
+    });
+    return { number: data.number, id: data.id, url: data.html_url };
+  }
+
+  /** An issue of this repository with its `id` (what the sub-issues API takes), or null when it cannot be read (gone, no access). */
+  async issueWithId(number: number): Promise<(IssueData & { id: number; createdAt: string; url: string }) | null> {
+    try {
+      const { data } = await this.api.rest.issues.get({ owner: this.owner, repo: this.repo, issue_number: number });
+      return {
+        id: data.id,
+        number: data.number,
+        title: data.title,
+        body: data.body ?? "",
+        labels: data.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
+        state: data.state,
+        isPullRequest: data.pull_request !== undefined && data.pull_request !== null,
+        author: data.user?.login ?? null,
+        createdAt: data.created_at,
+        url: data.html_url,
+      };
+    } catch (error) {
+      const status = httpStatus(error);
+      if (status === 404 || status === 410 || status === 403 || status === 301) return null;
+      throw error;
+    }
+  }
+
+  /** The issue's parent (`GET …/issues/N/parent`), or null when it has none (404). */
+  async parentOf(number: number): Promise<IssueRef | null> {
+    try {
+      const { data } = await this.api.rest.issues.getParent({ owner: this.owner, repo: this.repo, issue_number: number });
+      return { ...repositoryOfIssueUrl(data.repository_url, this), number: data.number };
+    } catch (error) {
+      const status = httpStatus(error);
+      if (status === 404 || status === 410) return null;
+      throw error;
+    }
+  }
+
+  /** The issue's sub-issues in their order (every page), as issue objects say them. */
+  async listSubIssues(number: number): Promise<(IssueData & { ref: IssueRef; id: number; recordedBlockers: number | null })[]> {
+    const out: (IssueData & { ref: IssueRef; id: number; recordedBlockers: number | null })[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      const { data } = await this.api.rest.issues.listSubIssues({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page });
+      for (const issue of data) {
+        const summary = (issue as { issue_dependencies_summary?: { total_blocked_by?: unknown } }).issue_dependencies_summary;
+        out.push({
+          ref: { ...repositoryOfIssueUrl(issue.repository_url, this), number: issue.number },
+          id: issue.id,
+          number: issue.number,
+          title: issue.title,
+          body: issue.body ?? "",
+          labels: issue.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
+          state: issue.state,
+          isPullRequest: issue.pull_request !== undefined && issue.pull_request !== null,
+          author: issue.user?.login ?? null,
+          recordedBlockers: typeof summary?.total_blocked_by === "number" ? summary.total_blocked_by : null,
+        });
+      }
+      if (data.length < 100) break;
+    }
+    return out;
+  }
+
+  /** The open convoys (issues labeled `label`) with GitHub's `sub_issues_summary` of each: one list request a page, nothing per convoy. */
+  async listConvoys(label: string): Promise<{ number: number; title: string; url: string; total: number; completed: number }[]> {
+    const out: { number: number; title: string; url: string; total: number; completed: number }[] = [];
+    for (let page = 1; page < 100; page += 1) {
+      const { data } = await this.api.rest.issues.listForRepo({ owner: this.owner, repo: this.repo, state: "open", labels: label, per_page: 100, page });
+      for (const issue of data) {
+        if (issue.pull_request) continue;
+        const summary = (issue as { sub_issues_summary?: { total?: unknown; completed?: unknown } }).sub_issues_summary;
+        out.push({
+          number: issue.number,
+          title: issue.title,
+          url: issue.html_url,
+          total: typeof summary?.total === "number" ? summary.total : 0,
+          completed: typeof summary?.completed === "number" ? summary.completed : 0,
+        });
+      }
+      if (data.length < 100) break;
+    }
+    return out;
+  }
+
+  /** Adds an issue (of this owner, any repository) as a sub-issue of `number`, by the sub-issue's `id`: one write. */
+  async addSubIssue(number: number, subIssueId: number): Promise<void> {
+    await this.api.rest.issues.addSubIssue({ owner: this.owner, repo: this.repo, issue_number: number, sub_issue_id: subIssueId });
+  }
+
+  /** Closes (as completed) or reopens an issue: one write. */
+  async setIssueState(number: number, state: "open" | "closed"): Promise<void> {
+    await this.api.rest.issues.update({
+      owner: this.owner,
+      repo: this.repo,
+      issue_number: number,
+      state,
+      ...(state === "closed" ? { state_reason: "completed" as const } : {}),
+    });
+  }
+
+  /** The newest pull request from `head` (open or closed), with whether it merged; null when none. */
+  async findPullForBranch(head: string): Promise<{ number: number; merged: boolean; state: string } | null> {
+    const { data } = await this.api.rest.pulls.list({ owner: this.owner, repo: this.repo, state: "all", head: `${this.owner}:${head}`, per_page: 10 });
+    const pull = [...data].sort((a, b) => b.number - a.number)[0];
+    return pull ? { number: pull.number, merged: pull.merged_at !== null && pull.merged_at !== undefined, state: pull.state } : null;
+  }
+
   async findOpenPull(head: string, base: string): Promise<PullRequestData | null> {
     const { data } = await this.api.rest.pulls.list({ owner: this.owner, repo: this.repo, state: "open", head: `${this.owner}:${head}`, base });
     const pull = data[0];
@@ -625,4 +743,10 @@ export class GitHubClient {
     processSecrets.add(auth.token);
     return auth.token;
   }
+}
+
+/** `owner/repo` of an issue object's `repository_url` (`…/repos/{owner}/{repo}`); `fallback`'s when it does not parse. */
+function repositoryOfIssueUrl(url: string, fallback: RepoCoordinates): RepoCoordinates {
+  const m = /\/repos\/([^/]+)\/([^/]+)$/.exec(url);
+  return m?.[1] && m[2] ? { owner: decodeURIComponent(m[1]), repo: decodeURIComponent(m[2]) } : { owner: fallback.owner, repo: fallback.repo };
 }

@@ -15,6 +15,8 @@ import { loadConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
 import type { Notifier } from "./notify/notifier.js";
 import { registerNotify } from "./notify/register-notify.js";
+import { registerConvoys, type ConvoyAppOptions } from "./convoys.js";
+import type { ConvoyBoard } from "./convoy-board.js";
 
 export type { ApiCounts } from "./issue-intake.js";
 
@@ -41,6 +43,10 @@ export interface HarnessAppOptions {
   runtime?: HostRuntime;
   /** Notifications of failed, interrupted, needs-review and reclaimed issues (docs/notifications.md); none when absent. */
   notifier?: Notifier;
+  /** Token mode: the repositories the harness works (HARNESS_REPOSITORIES), where a convoy's items may live besides its own. */
+  repositories?: () => readonly string[];
+  /** The status page's Convoys section (src/app/convoy-board.ts), updated by every convoy refresh. */
+  convoyBoard?: ConvoyBoard;
 }
 
 type IssueContext = Context<"issues.labeled" | "issues.unlabeled" | "issues.opened" | "issues.reopened" | "issues.closed">;
@@ -104,8 +110,18 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
     const interrupts = runtime.interrupts;
     const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime), log: options.log, apiCounts: options.apiCounts });
     registerIntake(app, intake);
-    registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now });
     const own = new OwnEvents(app, options.log);
+    const convoys: ConvoyAppOptions = {
+      own,
+      intake,
+      log: options.log,
+      now,
+      notifier: options.notifier,
+      ...(options.repositories ? { repositories: options.repositories } : {}),
+      ...(options.convoyBoard ? { board: options.convoyBoard } : {}),
+    };
+    registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now, convoys });
+    registerConvoys(app, convoys);
     if (options.notifier) registerNotify(app, { notifier: options.notifier, intake, own, log: options.log });
 
     const onIssueEvent = async (context: IssueContext): Promise<void> => {

@@ -14,6 +14,7 @@ import type { InterruptRegistry } from "../runtime/interrupts.js";
 import type { StateDir } from "../runtime/state-dir.js";
 import { IssueIntake, type RepoTarget } from "./issue-intake.js";
 import { loadConfig } from "../runtime/load-config.js";
+import { runConvoyCommand, type ConvoyAppOptions } from "./convoys.js";
 
 export interface SteeringOptions {
   intake: IssueIntake;
@@ -21,6 +22,8 @@ export interface SteeringOptions {
   state: StateDir;
   log: Logger;
   now: () => Date;
+  /** `/convoy` (docs/convoys.md): the notifier and token-mode repositories; by default none. */
+  convoys?: ConvoyAppOptions;
 }
 
 /** The running agent's liveness file on this host, if one works the issue here. */
@@ -55,7 +58,7 @@ async function queuePosition(
 
 /**
  * The steering commands on issue comments: `/interrupt`, `/retry`,
- * `/retry fresh`, `/status`. Only from people whose permission on the
+ * `/retry fresh`, `/status`, `/convoy` (src/app/convoys.ts). Only from people whose permission on the
  * repository, read from the API, is write, maintain or admin; bots are
  * ignored; everyone else gets one reply saying why. Every command is
  * acknowledged with a 👀 reaction at once. The lease ref carries interrupt and
@@ -114,6 +117,10 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
     ctx: { github: GitHubClient; config: HarnessConfig; target: RepoTarget; issueNumber: number; key: string; login: string; log: Logger },
   ): Promise<void> {
     const { github, config, issueNumber } = ctx;
+    if (command.kind === "convoy") {
+      await runConvoyCommand(github, ctx.target, config, issueNumber, command.items, ctx.login, options.convoys ?? { intake, log: ctx.log, now: options.now });
+      return;
+    }
     const leases = new LeaseStore(github, config.lease.refPrefix);
     const head = await leases.read(issueNumber);
     const now = options.now();

@@ -29,6 +29,9 @@ import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
 import { FleetSource } from "../app/fleet-source.js";
 import { harnessVersion } from "./harness-version.js";
 import { reclaimedEvent } from "./reclaimed-event.js";
+import { chainSteps } from "./chain-steps.js";
+import { convoyReconcileStep } from "../app/convoys.js";
+import { ConvoyBoard } from "../app/convoy-board.js";
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -86,12 +89,15 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   const exporter = new MetricsExporter({ events: runtime.events, pool, interrupts: runtime.interrupts, version: harnessVersion() });
   // Notifications (docs/notifications.md): secrets and the installation's defaults from the environment.
   const notifier = notifierFromEnv(env, { stateRoot: host.state.root, log, onResult: (channel, result) => exporter.notified(channel, result) });
+  const convoyBoard = new ConvoyBoard();
   const appFn = createHarnessApp({
     pool,
+    convoyBoard,
     ...host,
     log,
     runtime,
     ...(notifier ? { notifier } : {}),
+    repositories: () => repositories.map(repositoryFullName),
   });
   // The live status page (docs/status-page.md): the reconciler's fleet snapshot with this process's live events on top.
   const fleet = new FleetSource();
@@ -103,6 +109,7 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     host: host.host,
     token: env.HARNESS_METRICS_TOKEN,
     trends: trendCharts(trendStore, { onError: (error) => log.warn({ err: error }, "could not read trends for the status page") }),
+    convoys: () => convoyBoard.list(),
   });
   const metricsToken = env.HARNESS_METRICS_TOKEN === "" ? undefined : env.HARNESS_METRICS_TOKEN;
   const routes = metricsRoutes({ exporter, token: metricsToken, readiness: readinessOf(fleet.lastPass, pool) });
@@ -126,7 +133,16 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     minutes: positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5),
     ...(env.GITHUB_TOKEN ? { repositories: repositories.map(repositoryFullName) } : {}),
     // The stall reclaimer runs on the same schedule, repository by repository.
-    beforeWalk: reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime) }),
+    beforeWalk: chainSteps(
+      reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime) }),
+      // Convoys' status comments, refreshed on the tick (docs/convoys.md).
+      convoyReconcileStep(server.probot, {
+        log,
+        now: () => new Date(),
+        notifier: notifier ?? undefined,
+        repositories: () => repositories.map(repositoryFullName),
+      }),
+    ),
   });
   exporter.attach(reconciler);
   fleet.attach(reconciler);

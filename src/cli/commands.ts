@@ -38,7 +38,7 @@ another model setting), HARNESS_SHUTDOWN_GRACE_SECONDS (30), HARNESS_EVENTS_FILE
   flags: {},
 } as const satisfies CommandSpec;
 
-const DEMO_SYNOPSIS = "harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]";
+const DEMO_SYNOPSIS = "harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR] [--convoy]";
 export const demoSpec = {
   name: "demo",
   synopsis: DEMO_SYNOPSIS,
@@ -49,9 +49,12 @@ export const demoSpec = {
   --repo-dir DIR                      the repository's files (default examples/demo/repo)
   --issue-file FILE                   the issue: first line the title, the rest the body (default examples/demo/issue.md)
   --keep DIR                          keep the state (app, worker, the fake's repositories) in DIR, new or empty,
-                                      and the app with its status page up until Ctrl-C`,
+                                      and the app with its status page up until Ctrl-C
+  --convoy                            a two-issue convoy instead (docs/convoys.md): harness convoy create,
+                                      both issues worked, their pull requests merged, the convoy landed`,
   ),
   flags: {
+    convoy: { type: "boolean" },
     scenario: { type: "string", value: "FILE" },
     "repo-dir": { type: "string", value: "DIR" },
     "issue-file": { type: "string", value: "FILE" },
@@ -109,6 +112,26 @@ export const reclaimSpec = {
     `  --repo owner/repo                   a repository (repeat for more; also HARNESS_REPOSITORIES=owner/repo,…)`,
   ),
   flags: { repo: { type: "string", value: "owner/repo", multiple: true } },
+} as const satisfies CommandSpec;
+
+const CONVOY_SYNOPSIS = 'harness convoy create --title "…" [--repo owner/repo] ITEM…';
+export const convoySpec = {
+  name: "convoy",
+  synopsis: CONVOY_SYNOPSIS,
+  help: help(
+    CONVOY_SYNOPSIS,
+    `Creates a convoy (docs/convoys.md): a tracking issue labeled harness:convoy in --repo whose sub-issues are
+the ITEMs (12, '#12', owner/other#4 or an issue URL; quote '#12' in a shell, where # starts a comment).
+Staging checks first and refuses with EHARNESS_CONVOY naming each problem, writing nothing: a cycle among
+the items' blockers, an item in a repository that is not configured, under another owner, already with
+another parent, or more than 100 items. The items are queued (harness:queued) and tracked by one status
+comment on the convoy. Environment: GITHUB_TOKEN, GITHUB_API_URL, HARNESS_REPOSITORIES.`,
+    `  --title "…"                         the convoy issue's title
+  --repo owner/repo                   where the convoy issue is created (default: the one repository of
+                                      HARNESS_REPOSITORIES); items may be in it or any configured repository`,
+  ),
+  flags: { title: { type: "string", value: "TEXT" }, repo: { type: "string", value: "owner/repo" } },
+  positionals: { name: "create and the items", min: 2, max: 1000 },
 } as const satisfies CommandSpec;
 
 const WORKER_SYNOPSIS = "harness worker --agents N --repo owner/repo [--repo owner/other …] [--max-issues M] [--once]";
@@ -220,6 +243,7 @@ export const COMMANDS = {
   offline: offlineSpec,
   summarize: summarizeSpec,
   reclaim: reclaimSpec,
+  convoy: convoySpec,
   worker: workerSpec,
   status: statusSpec,
   doctor: doctorSpec,

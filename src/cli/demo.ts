@@ -67,6 +67,8 @@ export interface DemoOptions {
    * by default on Ctrl-C (SIGINT) or SIGTERM.
    */
   untilStopped?: () => Promise<void>;
+  /** `--convoy`: a two-issue convoy, created, worked and landed (src/cli/demo-convoy.ts). */
+  convoy?: boolean;
 }
 
 /** Resolves on the first SIGINT or SIGTERM (and takes both over until then, so Ctrl-C stops the demo cleanly). */
@@ -94,6 +96,7 @@ export function parseDemoArgs(args: string[]): Omit<DemoOptions, "out"> {
     ...(values["repo-dir"] !== undefined ? { repoDir: values["repo-dir"] } : {}),
     ...(values["issue-file"] !== undefined ? { issueFile: values["issue-file"] } : {}),
     ...(values.keep !== undefined ? { keep: values.keep } : {}),
+    ...(values.convoy === true ? { convoy: true } : {}),
   };
 }
 
@@ -132,6 +135,19 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     },
     demoDir(),
   );
+  if (options.convoy) {
+    if (options.keep !== undefined && options.keep !== false) throw usage("--convoy does not keep its state: leave out --keep.");
+    out("== claude-harness demo --convoy: a two-issue convoy, created, worked by the real Claude Code CLI, and landed");
+    const { runConvoyDemo } = await import("./demo-convoy.js");
+    const code = await runConvoyDemo({
+      out,
+      log: createLogger({ level: "info", destination: progressStream(out, startedAt) }),
+      first: inputs,
+      demoDir: demoDir(),
+    });
+    out(`== done in ${((Date.now() - startedAt) / 1000).toFixed(1)}s`);
+    return code;
+  }
   if (typeof options.keep === "string") await checkKeepDir(options.keep);
   const { owner, name } = inputs;
   out("== claude-harness demo: fake GitHub, Probot app, one agent, the real Claude Code CLI, a scripted model");

@@ -14,7 +14,7 @@ Usage:
   harness --version | -V              the harness's version
   harness COMMAND --help | -h         a command's flags (also: harness help COMMAND)
   harness app                         run the GitHub App (Probot) with an in-process agent pool
-  harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR]
+  harness demo [--scenario FILE] [--repo-dir DIR] [--issue-file FILE] [--keep DIR] [--convoy]
                                       the whole flow offline: fake GitHub, app, worker, real CLI, scripted model;
                                       prints the pull request and its diff (defaults: examples/demo/)
   harness offline [--scenario FILE] [--repo-dir DIR] [--repo owner/name] [--issue-file FILE]
@@ -25,6 +25,9 @@ Usage:
   harness summarize <transcript.jsonl> [--json]
                                       report of a saved stream-json transcript
   harness reclaim --repo owner/repo   one pass of the stall reclaimer (GITHUB_TOKEN)
+  harness convoy create --title "…" [--repo owner/repo] ITEM…
+                                      a convoy: a tracking issue whose sub-issues (the items) are queued and
+                                      tracked by one status comment (GITHUB_TOKEN; docs/convoys.md)
   harness worker --agents N --repo owner/repo [--repo …] [--max-issues M] [--once]
                                       N agents in this process drain the queues (GITHUB_TOKEN);
                                       SIGINT/SIGTERM interrupts running sessions and requeues them
@@ -88,7 +91,8 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   // Commands that talk to GitHub or the model read `.env` as Probot apps do (the environment wins).
-  if (command === "app" || command === "worker" || command === "doctor" || command === "reclaim" || command === "status") loadDotEnv(process.env);
+  if (command === "app" || command === "worker" || command === "doctor" || command === "reclaim" || command === "status" || command === "convoy")
+    loadDotEnv(process.env);
   switch (command) {
     case "app": {
       const { appCommand } = await import("./app-command.js");
@@ -116,6 +120,10 @@ async function main(argv: string[]): Promise<number> {
     case "reclaim": {
       const { reclaimCommand } = await import("./reclaim-command.js");
       return reclaimCommand(rest, process.env, out);
+    }
+    case "convoy": {
+      const { convoyCommand } = await import("./convoy-command.js");
+      return convoyCommand(rest, process.env, out, (line) => void process.stderr.write(`${line}\n`));
     }
     case "worker": {
       const { workerCommand } = await import("./worker-command.js");

@@ -28,6 +28,9 @@ import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
 import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
 import { harnessVersion } from "./harness-version.js";
 import { reclaimedEvent } from "./reclaimed-event.js";
+import { convoyReconcileStep } from "../app/convoys.js";
+import { ConvoyBoard } from "../app/convoy-board.js";
+import { chainSteps } from "./chain-steps.js";
 
 /**
  * Everything of the embedded setup in one process: the fake GitHub, the
@@ -172,7 +175,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         })
       : null;
     if (notifier) closers.push(() => notifier.close());
-    const appFn = createHarnessApp({ pool, ...host, runtime, onResult: (result) => results.push(result), apiCounts, ...(notifier ? { notifier } : {}) });
+    const convoyBoard = new ConvoyBoard();
+    const appFn = createHarnessApp({
+      pool,
+      convoyBoard,
+      ...host,
+      runtime,
+      onResult: (result) => results.push(result),
+      apiCounts,
+      ...(notifier ? { notifier } : {}),
+      ...(options.reconcile ? { repositories: () => options.reconcile?.repositories ?? [] } : {}),
+    });
     // The reconciler (started below, when `reconcile` is given) is read through this by the routes made before it.
     const fleet = new FleetSource();
     const routes = exporter ? metricsRoutes({ exporter, token: options.metricsToken, readiness: readinessOf(fleet.lastPass, pool) }) : [];
@@ -181,7 +194,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : { githubToken: github.token };
     // `statusPage: true`: the reconciler's fleet snapshot, else an empty one.
     const statusOptions = options.statusPage === true ? { snapshot: fleet.snapshot, onSnapshot: fleet.onSnapshot } : options.statusPage || null;
-    const statusPage = statusOptions ? createStatusPage({ ...statusOptions, events: runtime.events, pool: poolStatusOf(pool), host: host.host }) : null;
+    const statusPage = statusOptions
+      ? createStatusPage({ ...statusOptions, events: runtime.events, pool: poolStatusOf(pool), host: host.host, convoys: () => convoyBoard.list() })
+      : null;
     if (statusPage) closers.push(async () => statusPage.close());
     const server = await startServer(appFn, {
       webhookSecret,
@@ -211,7 +226,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           probot: server.probot,
           repositories: reconcile.repositories,
           log,
-          beforeWalk: reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime), ...(reconcile.policy ? { policy: reconcile.policy } : {}) }),
+          beforeWalk: chainSteps(
+            reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime), ...(reconcile.policy ? { policy: reconcile.policy } : {}) }),
+            // Convoys' status comments, refreshed on the tick (docs/convoys.md).
+            convoyReconcileStep(server.probot, {
+              log,
+              now: () => new Date(),
+              notifier: notifier ?? undefined,
+              board: convoyBoard,
+              repositories: () => reconcile.repositories,
+            }),
+          ),
         })
       : null;
     const started = reconciler;

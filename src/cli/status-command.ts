@@ -31,6 +31,8 @@ export async function statusCommand(args: string[], env: NodeJS.ProcessEnv, out:
   const repositories = new Set<string>(repositoriesFrom({ flags: named, env }, (message) => usageError(statusSpec, message)).map(repositoryFullName));
   if (repositories.size === 0) for (const { record } of await listWorkers(state)) for (const r of record.repositories) repositories.add(r);
   const queues: QueueStatus[] = [];
+  // Open convoys per repository (docs/convoys.md), from GitHub's sub_issues_summary: one list request each.
+  const convoys: { repository: string; number: number; title: string; url: string; landed: number; total: number }[] = [];
   if (repositories.size > 0 && env.GITHUB_TOKEN) {
     const api = tokenOctokit(env.GITHUB_TOKEN, env.GITHUB_API_URL);
     const log = createLogger({ level: env.LOG_LEVEL ?? "warn" });
@@ -39,16 +41,24 @@ export async function statusCommand(args: string[], env: NodeJS.ProcessEnv, out:
       const [owner = "", repo = ""] = name.split("/");
       const github = new GitHubClient(api, { owner, repo });
       try {
-        queues.push(await queueStatus({ github, config: await loadConfig(github), cache, log, now: at }));
+        const config = await loadConfig(github);
+        queues.push(await queueStatus({ github, config, cache, log, now: at }));
+        for (const c of await github.listConvoys(config.labels.convoy))
+          convoys.push({ repository: name, number: c.number, title: c.title, url: c.url, landed: c.completed, total: c.total });
       } catch (error) {
         queues.push({ repository: name, ready: [], waiting: [], heldElsewhere: [], error: error instanceof HarnessError ? error.toString() : String(error) });
       }
     }
   }
   const status: HostStatus = { host: os.hostname(), at: at.toISOString(), agents, queues };
-  if (json) out(JSON.stringify(status));
+  if (json) out(JSON.stringify({ ...status, convoys }));
   else {
     for (const line of renderHostStatus(status)) out(line);
+    if (convoys.length > 0) {
+      out("");
+      out("convoys:");
+      for (const c of convoys) out(`  ${c.repository}#${c.number}\t${c.landed}/${c.total} landed\t${c.title}`);
+    }
     if (repositories.size > 0 && !env.GITHUB_TOKEN) out("\n(queues not shown: set GITHUB_TOKEN)");
   }
   return queues.some((q) => q.error !== undefined) ? 1 : 0;

@@ -1,12 +1,18 @@
 /**
  * Steering commands in issue comments: `/interrupt`, `/retry`, `/retry fresh`,
- * `/status`. A command is a line of its own, outside code blocks and quotes, so
+ * `/status`, `/convoy #12 #13`. A command is a line of its own, outside code blocks and quotes, so
  * that quoting or documenting a command never triggers it.
  */
 
-export type SteeringCommand = { kind: "interrupt" } | { kind: "retry"; fresh: boolean } | { kind: "status" };
+export type SteeringCommand =
+  | { kind: "interrupt" }
+  | { kind: "retry"; fresh: boolean }
+  | { kind: "status" }
+  /** `/convoy #12 #13 owner/repo#4`: make this issue a convoy of those items (none: of its own sub-issues), docs/convoys.md. */
+  | { kind: "convoy"; items: string[] };
 
 const COMMAND_LINE = /^\/(interrupt|retry|status)(?:[ \t]+(\S+))?[ \t]*$/;
+const CONVOY_LINE = /^\/convoy((?:[ \t]+\S+)*)[ \t]*$/;
 
 /** The first command in a comment body, or null when there is none. */
 export function parseCommand(body: string): SteeringCommand | null {
@@ -23,6 +29,8 @@ export function parseCommand(body: string): SteeringCommand | null {
     if (/^( {4}|\t)/.test(rawLine)) continue; // indented code block
     const line = rawLine.trim();
     if (line.startsWith(">")) continue; // quote
+    const convoy = CONVOY_LINE.exec(line);
+    if (convoy) return { kind: "convoy", items: (convoy[1] ?? "").split(/[ \t]+/).filter((w) => w !== "") };
     const match = COMMAND_LINE.exec(line);
     if (!match) continue;
     const [, name, argument] = match;

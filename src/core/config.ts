@@ -24,6 +24,19 @@ const labelsSchema = z
     done: labelName.default("harness:done"),
     failed: labelName.default("harness:failed"),
     interrupted: labelName.default("harness:interrupted"),
+    /** A tracking issue whose sub-issues are a convoy's items (docs/convoys.md); never a state of a worked issue. */
+    convoy: labelName.default("harness:convoy"),
+  })
+  .strict();
+
+const convoySchema = z
+  .object({
+    /** An item queued this long with no agent's claim shows as stranded in the convoy's status comment. */
+    strandedMinutes: z
+      .number()
+      .positive()
+      .max(7 * 24 * 60)
+      .default(60),
   })
   .strict();
 
@@ -235,6 +248,8 @@ export const configSchema = z
     publish: publishSchema.default(publishSchema.parse({})),
     /** Notifications of transitions (docs/notifications.md); off by default. */
     notify: notifySchema.default({}),
+    /** Convoys: tracking issues whose sub-issues are worked as one batch (docs/convoys.md). */
+    convoy: convoySchema.default(convoySchema.parse({})),
   })
   .strict();
 

@@ -107,6 +107,10 @@ export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>>
     when: "`harness knowledge show` or `graph` was given an id or issue the knowledge base does not hold",
     fix: "Find the id with `harness knowledge search`; ids look like `doc:owner/repo:PATH` or `session:owner/repo#N/SESSION/ATTEMPT`.",
   },
+  EHARNESS_CONVOY: {
+    when: "a convoy was refused at staging: its items' blockers form a cycle, an item is in a repository the harness does not reach, already has another parent, or there are more than 100; the error names each",
+    fix: "Fix what the error names (break the cycle, drop or move the item, install the App or configure the repository, split the convoy) and stage it again. Nothing was written.",
+  },
 };
 
 /** The Markdown table of every code: the README's Troubleshooting section. */

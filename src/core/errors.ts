@@ -28,7 +28,8 @@ export type HarnessErrorCode =
   | "EHARNESS_UNAPPROVED_EDIT"
   | "EHARNESS_PREFLIGHT"
   | "EHARNESS_KNOWLEDGE"
-  | "EHARNESS_KNOWLEDGE_NOT_FOUND";
+  | "EHARNESS_KNOWLEDGE_NOT_FOUND"
+  | "EHARNESS_CONVOY";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

@@ -8,6 +8,7 @@ const verbs: Record<NotifyEvent, string> = {
   "needs-review": "needs review",
   reclaimed: "was reclaimed after its last attempt and marked failed",
   spend: "spent over its daily threshold",
+  "convoy-landed": "landed (a convoy: every item is closed)",
 };
 
 const plural: Record<NotifyEvent, string> = {
@@ -16,6 +17,7 @@ const plural: Record<NotifyEvent, string> = {
   "needs-review": "need review",
   reclaimed: "were reclaimed after their last attempt and marked failed",
   spend: "spent over their daily threshold",
+  "convoy-landed": "landed (convoys: every item is closed)",
 };
 
 /** Issues a Slack digest lists, and the characters of a title it shows, within Slack's 3,000-character section. */

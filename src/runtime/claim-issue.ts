@@ -94,7 +94,10 @@ async function gateQueueLabel(input: {
 }
 
 export function harnessLabels(config: HarnessConfig): string[] {
-  return Object.values(config.labels);
+  // The convoy label marks a tracking issue, not a state an issue moves through: never swapped away.
+  return Object.entries(config.labels)
+    .filter(([key]) => key !== "convoy")
+    .map(([, name]) => name);
 }
 
 /**

@@ -104,4 +104,23 @@ describe("harness demo", () => {
     expect(lines).toEqual([]);
     expect(await fs.readFile(path.join(keep, "precious.txt"), "utf8")).toBe("mine\n");
   });
+
+  it("--convoy runs a two-issue convoy and shows it land: the status comment after the CLI and after each merge, then the convoy closed", async () => {
+    expect(parseDemoArgs(["--convoy"])).toEqual({ convoy: true });
+    const lines: string[] = [];
+    const code = await runDemo({ out: (line) => lines.push(line), convoy: true });
+    const text = lines.join("\n");
+    expect(code, text).toBe(0);
+    expect(text).toMatch(/\$ harness convoy create --title "Greetings convoy" --repo octo-org\/hello-harness '#1' '#2'\n/);
+    const heads = [...text.matchAll(/^### Convoy: .*$/gm)].map((m) => m[0]);
+    expect(heads).toEqual(["### Convoy: 0/2 landed", "### Convoy: 1/2 landed", "### Convoy: 2/2 landed"]);
+    expect(text).toContain("- [ ] #2 `Greet in French`: pull request #5 open, waiting for review");
+    expect(text).toContain("- [x] #1 `Greet in Spanish`: landed: pull request #4 merged");
+    expect(text).toContain("- [x] #2 `Greet in French`: landed: pull request #5 merged");
+    expect(text).toContain("== convoy #3 is closed: it landed");
+    // The second item ran its own scenario (examples/demo/convoy/scenario.yaml).
+    expect(text).toContain('lastToolCall="Write: src/greet-fr.js"');
+    const error: unknown = await runDemo({ out: () => undefined, convoy: true, keep: true }).catch((e: unknown) => e);
+    expect(isHarnessError(error) && error.code).toBe("EHARNESS_USAGE");
+  }, 180_000);
 });

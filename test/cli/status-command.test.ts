@@ -165,6 +165,25 @@ describe("harness status", () => {
     expect(lines.join("\n")).toMatch(/queues not shown: set GITHUB_TOKEN/);
   });
 
+  it("shows the open convoys with how many items landed (text and --json), from sub_issues_summary", async () => {
+    const api = testOctokit({ baseUrl: github.apiUrl, token: github.token });
+    const convoy = await github.createIssue(OWNER, REPO, { title: "Batch", labels: ["harness:convoy"] });
+    for (const [title, state] of [
+      ["one", "closed"],
+      ["two", "open"],
+    ] as const) {
+      const { data } = await api.rest.issues.create({ owner: OWNER, repo: REPO, title });
+      await api.rest.issues.addSubIssue({ owner: OWNER, repo: REPO, issue_number: convoy.number, sub_issue_id: data.id });
+      if (state === "closed") await api.rest.issues.update({ owner: OWNER, repo: REPO, issue_number: data.number, state: "closed" });
+    }
+    const text = await run([], { GITHUB_TOKEN: github.token, GITHUB_API_URL: github.apiUrl });
+    expect(text.lines.slice(text.lines.indexOf("convoys:"))).toEqual(["convoys:", `  ${OWNER}/${REPO}#${convoy.number}\t1/2 landed\tBatch`]);
+    const json = await run(["--json"], { GITHUB_TOKEN: github.token, GITHUB_API_URL: github.apiUrl });
+    expect((JSON.parse(json.lines.join("\n")) as { convoys: unknown[] }).convoys).toEqual([
+      { repository: `${OWNER}/${REPO}`, number: convoy.number, title: "Batch", url: expect.stringContaining(`/issues/${convoy.number}`), landed: 1, total: 2 },
+    ]);
+  });
+
   it("refuses unknown arguments with a fix", async () => {
     await expect(run(["--bogus"], {})).rejects.toThrow(/status does not take "--bogus"/);
   });

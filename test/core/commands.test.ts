@@ -18,6 +18,15 @@ describe("parseCommand", () => {
     expect(parseCommand("```js\nx\n```\n/status")).toEqual({ kind: "status" });
   });
 
+  it("reads /convoy with its items (none: the issue's own sub-issues), only on a line of its own", () => {
+    expect(parseCommand("Batch these:\n/convoy #12 #13 acme/api#4")).toEqual({ kind: "convoy", items: ["#12", "#13", "acme/api#4"] });
+    expect(parseCommand("/convoy")).toEqual({ kind: "convoy", items: [] });
+    expect(parseCommand("> /convoy #1")).toBeNull();
+    expect(parseCommand("```\n/convoy #1\n```")).toBeNull();
+    expect(parseCommand("/convoys #1")).toBeNull();
+    expect(parseCommand("please /convoy #1")).toBeNull();
+  });
+
   it("ignores anything that only looks like a command", () => {
     for (const body of ["/interrupted", "please /interrupt", "/retry later", "/status now", "`/status`", "/RETRY", ""]) {
       expect(parseCommand(body)).toBeNull();

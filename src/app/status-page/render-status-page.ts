@@ -6,6 +6,8 @@ import type { StatusView } from "./status-view.js";
 export interface StatusPageOptions {
   /** Rendered HTML for the Trends section (the trends' SVG charts); "no trend data yet" without it. */
   trends?: string | null;
+  /** Rendered HTML for the Convoys section (`convoysSection`); the section is left out without it. */
+  convoys?: string | null;
 }
 
 /** The table's columns, in order (`<th scope="col">`). */
@@ -43,7 +45,7 @@ export function renderStatusPage(view: StatusView, options: StatusPageOptions = 
 <p id="empty"${view.rows.length > 0 ? " hidden" : ""}>No issues with a harness label yet.</p>
 <section aria-labelledby="pool-h"><h2 id="pool-h">Agent pool</h2><div id="pool">${f.pool(view.pool)}</div></section>
 <section aria-labelledby="counters-h"><h2 id="counters-h">Last 24 hours</h2><div id="counters">${f.counters(view.counters)}</div></section>
-<!-- slot: trends (the trends' SVG charts, given as rendered HTML) -->
+${options.convoys ? `<section aria-labelledby="convoys-h"><h2 id="convoys-h">Convoys</h2><div id="convoys">${options.convoys}</div></section>\n` : ""}<!-- slot: trends (the trends' SVG charts, given as rendered HTML) -->
 <section aria-labelledby="trends-h"><h2 id="trends-h">Trends</h2><div id="trends">${options.trends ?? "<p>No trend data yet.</p>"}</div></section>
 <section aria-labelledby="events-h"><h2 id="events-h">Recent events</h2><ol id="events" tabindex="0" aria-label="the last 50 events, newest first">${view.events.map(f.event).join("")}</ol></section>
 <div id="announce" class="sr-only" role="status" aria-live="polite"></div>

@@ -9,6 +9,8 @@ import { StatusFeed } from "./status-feed.js";
 import { statusPageAssets } from "./status-page-assets.js";
 import { StatusModel } from "./status-model.js";
 import type { PoolStatus } from "./status-view.js";
+import type { ConvoyBoardEntry } from "../convoy-board.js";
+import { convoysSection } from "./convoys-section.js";
 
 export interface StatusPageOptions {
   /** The last fleet snapshot (the reconciler's); read on every view, never calling GitHub. */
@@ -25,6 +27,8 @@ export interface StatusPageOptions {
   token?: string | undefined;
   /** The Trends section's HTML (inline SVG charts); "no trend data yet" without it. */
   trends?: () => string | null;
+  /** The convoys to show (src/app/convoy-board.ts), as of the page's render; no section without it. */
+  convoys?: () => readonly ConvoyBoardEntry[];
   /** Web root for links of issues that only the events name (default https://github.com). */
   webUrl?: string;
   now?: () => Date;
@@ -89,7 +93,10 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
       const url = new URL(req.url ?? "/", "http://localhost");
       if (url.pathname !== base) return false;
       if (!methodAllowed(req, res) || !guard(req, res)) return true;
-      const html = renderStatusPage(model.view(), { trends: options.trends ? options.trends() : null });
+      const html = renderStatusPage(model.view(), {
+        trends: options.trends ? options.trends() : null,
+        convoys: options.convoys ? convoysSection(options.convoys()) : null,
+      });
       res.writeHead(200, {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",

@@ -13,9 +13,10 @@ import { join } from "node:path";
 import { Auth } from "./auth.js";
 import { FaultInjector, type FaultOptions } from "./faults.js";
 import { closeRepoCaches } from "./git-fast.js";
-import { commitFiles, initBareRepo, readCommit, readRef as gitReadRef, updateRef, ZERO_SHA } from "./git.js";
+import { commitFiles, commitTree, initBareRepo, readCommit, readRef as gitReadRef, runGit, updateRef, ZERO_SHA } from "./git.js";
 import { notFound, type FakeContext } from "./http.js";
-import { addComment, addLabels, createIssueRecord, removeLabel as removeIssueLabel } from "./routes/issues.js";
+import { addComment, addLabels, createIssueRecord, removeLabel as removeIssueLabel, setState } from "./routes/issues.js";
+import { serializePull } from "./routes/pulls.js";
 import { OpenApi } from "./openapi.js";
 import { Serializer, iso } from "./serializers.js";
 import { createRequestHandler } from "./server.js";
@@ -446,6 +447,64 @@ export class FakeGitHub {
       this.webhooks.build("issue_comment", "created", r, sender, { issue: this.ctx.ser.issue(r, issue), comment: this.ctx.ser.comment(r, c) }),
     );
     return { id: c.id, status };
+  }
+
+  /**
+   * Merges an open pull request as `sender` (the repository's owner by default), as the merge
+   * button does: a merge commit of the base and the head (`git merge-tree`; a conflict throws and
+   * changes nothing) moves the base branch, the pull request is closed as merged, and each issue
+   * of the repository its body closes ("Closes #N", "Fixes #N", "Resolves #N") is closed as
+   * completed. Then delivers `pull_request.closed` (merged); not `issues.closed`, which
+   * @octokit/webhooks-examples has no example of.
+   */
+  async mergePull(owner: string, repo: string, number: number, opts: PersonOptions = {}): Promise<{ sha: string; closed: number[] }> {
+    const r = this.repoOrThrow(owner, repo);
+    const issue = this.issueOrThrow(r, number);
+    const pull = issue.pull;
+    if (!pull || issue.state !== "open") throw new Error(`${owner}/${repo}#${number} is not an open pull request`);
+    const sender = this.store.user(opts.sender ?? r.owner.login);
+    const baseRef = `refs/heads/${pull.baseRef}`;
+    const base = await gitReadRef(r.path, baseRef);
+    const head = (await gitReadRef(r.path, `refs/heads/${pull.headRef}`)) ?? pull.headSha;
+    if (!base) throw new Error(`${owner}/${repo}: base branch ${pull.baseRef} is gone`);
+    const merged = await runGit(r.path, ["merge-tree", "--write-tree", base, head]);
+    const tree = merged.stdout.split("\n")[0]?.trim() ?? "";
+    if (merged.code !== 0 || !/^[0-9a-f]{40}$/.test(tree))
+      throw new Error(`${owner}/${repo}#${number} does not merge cleanly: ${merged.stdout || merged.stderr}`);
+    const who = { name: sender.login, email: `${sender.id}+${sender.login}@users.noreply.github.com` };
+    const sha = await commitTree(
+      r.path,
+      tree,
+      [base, head],
+      `Merge pull request #${number} from ${pull.headOwner}/${pull.headRef}\n\n${issue.title}`,
+      who,
+      who,
+    );
+    const moved = await updateRef(r.path, baseRef, sha, base);
+    if (!moved.ok) throw new Error(`${owner}/${repo}: ${pull.baseRef} moved during the merge: ${moved.stderr}`);
+    this.ctx.touched(r);
+    pull.headSha = head;
+    pull.merged = true;
+    pull.mergedAt = Date.now();
+    setState(this.ctx, r, issue, "closed", undefined, sender);
+    this.store.record({ actor: sender.login, repo: fullName(r), action: "pull.merged", issueNumber: number, detail: { sha } });
+    const closes = [...(issue.body ?? "").matchAll(/\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b/gi)].map((m) => Number(m[1]));
+    const closed: number[] = [];
+    for (const n of new Set(closes)) {
+      const target = r.issues.get(n);
+      if (!target || target.pull || target.state !== "open") continue;
+      setState(this.ctx, r, target, "closed", "completed", sender);
+      closed.push(n);
+    }
+    if (this.webhooks.target) {
+      const pr = await serializePull(this.ctx, r, issue, true);
+      const payload = this.webhooks.build("pull_request", "closed", r, sender, { pull_request: pr });
+      payload.number = number;
+      await this.webhooks.deliver("pull_request", payload);
+      // GitHub also sends `issues.closed` for each closed issue, but @octokit/webhooks-examples has
+      // no example of it to build one from: none is sent (the app learns it from the pull request's event).
+    }
+    return { sha, closed };
   }
 
   /**

@@ -194,6 +194,19 @@ export class Serializer {
   }
 
   /**
+   * GitHub's `sub_issues_summary`, kept true to the store: `total` sub-issues, `completed` the
+   * closed ones, `percent_completed` rounded down.
+   */
+  subIssuesSummary(i: IssueRecord): JsonObject {
+    const subs = (this.store.subIssues.get(i.id) ?? []).flatMap((id) => {
+      const found = this.store.issueById(id);
+      return found ? [found.issue] : [];
+    });
+    const completed = subs.filter((s) => s.state === "closed").length;
+    return { total: subs.length, completed, percent_completed: subs.length === 0 ? 0 : Math.floor((completed * 100) / subs.length) };
+  }
+
+  /**
    * GitHub's `issue_dependencies_summary`, kept true to the store's blockers: `total_blocked_by`
    * counts every recorded blocker, `blocked_by` the open ones; `total_blocking`/`blocking` the
    * same for the issues this one blocks.
@@ -245,6 +258,7 @@ export class Serializer {
       timeline_url: `${url}/timeline`,
       performed_via_github_app: null,
       issue_dependencies_summary: this.dependenciesSummary(i),
+      sub_issues_summary: this.subIssuesSummary(i),
     };
     if (i.pull) {
       const pullUrl = `${this.repoApi(repo)}/pulls/${i.number}`;

@@ -9,11 +9,12 @@ import { OpenApi } from "./openapi.js";
 import { appHandlers } from "./routes/apps.js";
 import { gitDataHandlers } from "./routes/git-data.js";
 import { issueHandlers } from "./routes/issues.js";
+import { subIssueHandlers } from "./routes/sub-issues.js";
 import { pullHandlers } from "./routes/pulls.js";
 import { repoHandlers } from "./routes/repos.js";
 import type { Identity, RequestHook, RequestLogEntry, Violation } from "./types.js";
 
-const HANDLERS: Record<string, Handler> = { ...repoHandlers, ...issueHandlers, ...gitDataHandlers, ...pullHandlers, ...appHandlers };
+const HANDLERS: Record<string, Handler> = { ...repoHandlers, ...issueHandlers, ...subIssueHandlers, ...gitDataHandlers, ...pullHandlers, ...appHandlers };
 
 export interface ServerDeps {
   fake: FakeContext;

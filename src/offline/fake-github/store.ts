@@ -15,6 +15,10 @@ export class Store {
   readonly superusers = new Set<string>();
   /** Issue dependencies: the ids of the issues that block an issue, by the blocked issue's id. */
   readonly blockedBy = new Map<number, number[]>();
+  /** Sub-issues: the ids of a parent's sub-issues in their order, by the parent's id (GitHub keys them by id, not number). */
+  readonly subIssues = new Map<number, number[]>();
+  /** The parent of each sub-issue, by the sub-issue's id (an issue has at most one parent). */
+  readonly parentOf = new Map<number, number>();
   /**
    * Read-after-write lag (`fake.setReadLag`), counted in reads, never in time: a new pull
    * request stays out of `pulls/list` for `pullLists` list reads of its repository.

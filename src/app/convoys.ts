@@ -1,0 +1,282 @@
+import type { Probot } from "probot";
+import type { HarnessConfig } from "../core/config.js";
+import { maySteer } from "../core/commands.js";
+import { describeStagingProblems, parseConvoyItems } from "../core/convoy.js";
+import { isHarnessError } from "../core/errors.js";
+import type { IssueRef } from "../core/queue.js";
+import { GitHubClient, type GitHubApi, type RepoCoordinates } from "../adapters/github-client.js";
+import type { Logger } from "../adapters/logger.js";
+import { addToConvoy, convoyOfItem, refreshConvoy, type ConvoyPorts, type RefreshResult } from "../runtime/convoy.js";
+import { loadConfig } from "../runtime/load-config.js";
+import { intakeOf, type IssueIntake, type RepoTarget } from "./issue-intake.js";
+import type { Notifier } from "./notify/notifier.js";
+import type { ConvoyBoard } from "./convoy-board.js";
+
+/**
+ * Convoys in the app (docs/convoys.md): `/convoy` (from src/app/steering.ts, which checked the
+ * commenter's permission), the `harness:convoy` label put on an issue by a writer, item events
+ * (an item closed, labeled, unlabeled or reopened; an agent's pull request closed) and the
+ * reconciler's tick each refresh the convoy's status comment; the refresh that closes a convoy
+ * notifies `convoy-landed` once.
+ */
+export interface ConvoyAppOptions {
+  intake: IssueIntake;
+  log: Logger;
+  now: () => Date;
+  notifier?: Notifier | undefined;
+  /** Token mode: the repositories the harness works (HARNESS_REPOSITORIES), besides the convoy's own. */
+  repositories?: () => readonly string[];
+  /** The status page's Convoys section, updated by every refresh; none when absent. */
+  board?: ConvoyBoard | undefined;
+  /**
+   * Whether an event's sender is the harness itself (src/app/own-events.ts): its own label
+   * changes cost no read here either; the reconciler's tick shows them in the status comment.
+   */
+  own?: { isOwn(sender: { login: string; type?: string | null }): Promise<boolean> } | undefined;
+}
+
+const lower = (r: RepoCoordinates): string => `${r.owner}/${r.repo}`.toLowerCase();
+
+/**
+ * Whether `octokit` acts with an App installation's token (App mode) rather than a token the
+ * harness was given: the payload's `installation` does not tell (a token-mode app sees it too).
+ */
+async function actsAsInstallation(octokit: GitHubApi): Promise<boolean> {
+  // An App's installation Octokit answers `{type: "installation"}` with its installation token; a token's strategy ignores the argument.
+  const auth = (await octokit.auth({ type: "installation" }).catch(() => null)) as { tokenType?: string } | null;
+  return auth?.tokenType === "installation";
+}
+
+/** The ports of `runtime/convoy.ts` for a webhook's or the reconciler's credentials. */
+export async function convoyPorts(target: RepoTarget, config: HarnessConfig, options: ConvoyAppOptions): Promise<ConvoyPorts> {
+  const budgetKey = target.installationId !== undefined ? `installation:${target.installationId}` : "default";
+  const clientFor = (r: RepoCoordinates): GitHubClient => new GitHubClient(target.octokit, { owner: r.owner, repo: r.repo }, { budgetKey });
+  const installation = target.installationId !== undefined && (await actsAsInstallation(target.octokit)) ? target.installationId : undefined;
+  return {
+    clientFor,
+    mode: installation !== undefined ? "app" : "token",
+    reachableRepositories: async () => {
+      if (installation !== undefined) {
+        const repos = await clientFor(target).listInstallationRepositories(installation, options.intake.etags);
+        return new Set(repos.map(lower));
+      }
+      return new Set([lower(target), ...(options.repositories?.() ?? []).map((n) => n.toLowerCase())]);
+    },
+    config,
+    cache: options.intake.etags,
+    log: options.log,
+    now: options.now,
+  };
+}
+
+/** Tells the notifier, once per landing: the outbox is keyed by the convoy and its item count when it closed. */
+async function landed(options: ConvoyAppOptions, config: HarnessConfig, home: RepoCoordinates, convoy: number, result: RefreshResult | null): Promise<void> {
+  if (result) {
+    const closed = result.transition === "close" || (result.transition === null && result.status.total > 0 && result.status.landed === result.status.total);
+    options.board?.record(`${home.owner}/${home.repo}#${convoy}`, result, closed ? "closed" : "open");
+  }
+  if (!options.notifier || result?.transition !== "close") return;
+  await options.notifier
+    .notify(
+      {
+        repository: `${home.owner}/${home.repo}`,
+        issue: convoy,
+        title: `${result.title} (${result.status.landed}/${result.status.total} landed)`,
+        url: result.url,
+        event: "convoy-landed",
+        sha: `convoy-${home.owner}-${home.repo}-${convoy}-${result.status.total}-${result.status.items.map((i) => i.ref.number).join(".")}`,
+        attempt: 0,
+        outcome: null,
+        at: options.now().toISOString(),
+      },
+      config.notify,
+    )
+    .catch((error: unknown) => options.log.warn({ err: error }, "could not record the convoy-landed notification"));
+}
+
+/** Refreshes a convoy and notifies when this refresh landed it. */
+export async function refreshAndNotify(ports: ConvoyPorts, options: ConvoyAppOptions, home: RepoCoordinates, convoy: number): Promise<RefreshResult | null> {
+  const result = await refreshConvoy(ports, home, convoy);
+  await landed(options, ports.config, home, convoy, result);
+  return result;
+}
+
+/**
+ * `/convoy #12 #13` on an issue, by a writer (steering checked): stages the items into this
+ * issue's convoy; a refusal is answered with one comment naming every problem, nothing written.
+ */
+export async function runConvoyCommand(
+  github: GitHubClient,
+  target: RepoTarget,
+  config: HarnessConfig,
+  issueNumber: number,
+  words: readonly string[],
+  login: string,
+  options: ConvoyAppOptions,
+): Promise<void> {
+  const ports = await convoyPorts(target, config, options);
+  let items: IssueRef[];
+  try {
+    items = parseConvoyItems(words, target);
+  } catch (error) {
+    if (!isHarnessError(error)) throw error;
+    await github.createComment(issueNumber, `@${login} the convoy was refused: ${error.message} Nothing was changed.`);
+    return;
+  }
+  const outcome = await addToConvoy(ports, target, issueNumber, items, login);
+  if (!outcome.ok) {
+    const lines = describeStagingProblems(outcome.problems, target, ports.mode);
+    await github.createComment(issueNumber, [`@${login} the convoy was refused; nothing was changed:`, "", ...lines.map((l) => `- ${l}`)].join("\n"));
+    return;
+  }
+  await landed(options, config, target, issueNumber, outcome.result);
+  await tellToQueue(github, ports, config, issueNumber, login, outcome.result);
+}
+
+/**
+ * App mode: the App does not queue the items itself (its own label would not pass the actor
+ * gate), so the person who asked is told which open items still need the queue label.
+ */
+async function tellToQueue(
+  github: GitHubClient,
+  ports: ConvoyPorts,
+  config: HarnessConfig,
+  convoy: number,
+  login: string,
+  result: RefreshResult | null,
+): Promise<void> {
+  if (ports.mode !== "app" || !result) return;
+  const idle = result.status.items
+    .filter((i) => i.status.kind === "idle")
+    .map((i) => (lower(i.ref) === lower(github) ? `#${i.ref.number}` : `${i.ref.owner}/${i.ref.repo}#${i.ref.number}`));
+  if (idle.length === 0) return;
+  await github.createComment(
+    convoy,
+    `@${login} the convoy tracks ${idle.join(", ")}, which ${idle.length === 1 ? "is" : "are"} not queued: label ${idle.length === 1 ? "it" : "them"} \`${config.labels.queued}\` to start the work (a queue label the App applied itself would start no agent: only a person's does).`,
+  );
+}
+
+/** The reconciler's per-repository step: refreshes every open convoy of the repository (no write when nothing changed). */
+export function convoyStep(
+  options: ConvoyAppOptions & { target: (github: GitHubClient) => RepoTarget },
+): (github: GitHubClient, config: HarnessConfig) => Promise<void> {
+  return async (github, config) => {
+    const convoys = await github.listOpenIssuesWithLabel(config.labels.convoy, options.intake.etags);
+    const target = options.target(github);
+    for (const convoy of convoys.filter((c) => !c.isPullRequest)) {
+      await refreshAndNotify(await convoyPorts(target, config, options), options, target, convoy.number).catch((error: unknown) =>
+        options.log.warn({ err: error, convoy: `${github.fullName}#${convoy.number}` }, "convoy refresh failed; the next tick tries again"),
+      );
+    }
+  };
+}
+
+/**
+ * The reconciler's convoy step for the app loaded into `probot` (`beforeWalk`, after the
+ * reclaimer): every open convoy of each walked repository is refreshed on the tick, so a
+ * lost webhook leaves its status comment stale for at most one tick.
+ */
+export function convoyReconcileStep(probot: object, options: Omit<ConvoyAppOptions, "intake">): (github: GitHubClient, config: HarnessConfig) => Promise<void> {
+  const intake = intakeOf(probot);
+  if (!intake) throw new Error("convoyReconcileStep: the harness app is not loaded into this Probot instance");
+  return convoyStep({ ...options, intake, target: (github) => ({ octokit: github.api, owner: github.owner, repo: github.repo, installationId: undefined }) });
+}
+
+const sameName = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+/** Item events and the convoy label, on the app. */
+export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
+  const { intake, log } = options;
+  const targetOf = (
+    payload: { repository: { owner: { login: string }; name: string }; installation?: { id: number } | undefined },
+    octokit: unknown,
+  ): RepoTarget => ({
+    octokit: octokit as GitHubApi,
+    owner: payload.repository.owner.login,
+    repo: payload.repository.name,
+    installationId: payload.installation?.id,
+  });
+
+  /** The item's convoy (its parent, when labeled as one), refreshed. */
+  const itemChanged = async (target: RepoTarget, item: number, why: string): Promise<void> => {
+    const github = intake.client(target);
+    const config = await loadConfig(github, intake.etags);
+    const ports = await convoyPorts(target, config, options);
+    const convoy = await convoyOfItem(ports, { owner: target.owner, repo: target.repo, number: item });
+    if (!convoy) return;
+    log.debug({ item: `${target.owner}/${target.repo}#${item}`, convoy, why }, "convoy item changed");
+    // The convoy's own repository's configuration names its labels.
+    const home = { owner: convoy.owner, repo: convoy.repo };
+    const homeConfig = lower(home) === lower(target) ? config : await loadConfig(ports.clientFor(home), intake.etags);
+    await refreshAndNotify(await convoyPorts({ ...target, ...home }, homeConfig, options), options, home, convoy.number);
+  };
+
+  const guarded =
+    <C extends { id: string }>(name: string, handler: (context: C) => Promise<void>) =>
+    async (context: C): Promise<void> => {
+      if (!intake.firstDelivery(context.id, name)) return;
+      try {
+        await handler(context);
+      } catch (error) {
+        intake.forgetDelivery(context.id, name);
+        if (isHarnessError(error) && error.code === "EHARNESS_CONFIG") {
+          log.warn({ code: error.code }, error.message);
+          return;
+        }
+        throw error;
+      }
+    };
+
+  app.on(
+    ["issues.closed", "issues.reopened", "issues.labeled", "issues.unlabeled"],
+    guarded("convoys", async (context) => {
+      const { payload } = context;
+      if ("pull_request" in payload.issue && payload.issue.pull_request) return;
+      if (options.own && (await options.own.isOwn(payload.sender))) return;
+      const target = targetOf(payload, context.octokit);
+      const label = payload.action === "labeled" || payload.action === "unlabeled" ? (payload.label?.name ?? "") : "";
+      const github = intake.client(target, payload.issue.number);
+      const config = await loadConfig(github, intake.etags);
+      // The convoy label put on an issue by a writer: its own sub-issues become the convoy's items.
+      if (payload.action === "labeled" && sameName(label, config.labels.convoy)) {
+        if (payload.sender.type === "Bot") return;
+        if (!maySteer(await github.permission(payload.sender.login))) return;
+        const ports = await convoyPorts(target, config, options);
+        const outcome = await addToConvoy(ports, target, payload.issue.number, [], payload.sender.login);
+        if (!outcome.ok) {
+          const lines = describeStagingProblems(outcome.problems, target, ports.mode);
+          await github.createComment(
+            payload.issue.number,
+            [`@${payload.sender.login} this issue cannot be a convoy yet; nothing was changed:`, "", ...lines.map((l) => `- ${l}`)].join("\n"),
+          );
+          return;
+        }
+        await landed(options, config, target, payload.issue.number, outcome.result);
+        await tellToQueue(github, ports, config, payload.issue.number, payload.sender.login, outcome.result);
+        return;
+      }
+      // An item's own change: only the labels the harness moves an issue through, and closing or reopening.
+      if (label !== "") {
+        const states = [config.labels.queued, config.labels.running, config.labels.done, config.labels.failed, config.labels.interrupted];
+        if (!states.some((s) => sameName(s, label))) return;
+      }
+      await itemChanged(target, payload.issue.number, `issues.${payload.action}`);
+    }),
+  );
+
+  app.on(
+    "pull_request.closed",
+    guarded("convoys", async (context) => {
+      const { payload } = context;
+      if (options.own && (await options.own.isOwn(payload.sender))) return;
+      const target = targetOf(payload, context.octokit);
+      const github = intake.client(target);
+      const config = await loadConfig(github, intake.etags);
+      const head = payload.pull_request.head.ref;
+      if (!head.startsWith(config.branchPrefix)) return;
+      const item = Number(head.slice(config.branchPrefix.length));
+      if (!Number.isSafeInteger(item) || item < 1) return;
+      await itemChanged(target, item, "pull_request.closed");
+    }),
+  );
+}
