@@ -10,6 +10,7 @@ import type { StateDir } from "../runtime/state-dir.js";
 import type { ClaudeSettings, WorkResult } from "../runtime/work-issue.js";
 import { OwnEvents } from "./own-events.js";
 import { registerSteering } from "./steering.js";
+import { registerReviewFollowUps } from "./follow-ups.js";
 import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
@@ -105,6 +106,7 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
     const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime), log: options.log, apiCounts: options.apiCounts });
     registerIntake(app, intake);
     registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now });
+    registerReviewFollowUps(app, { intake, log: options.log, now });
     const own = new OwnEvents(app, options.log);
     if (options.notifier) registerNotify(app, { notifier: options.notifier, intake, own, log: options.log });
 

@@ -182,7 +182,9 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     });
     emit("worktree_ready", { path: workspace.worktree.path, startPoint: workspace.heads.has(branch) ? branch : workspace.repository.defaultBranch });
 
-    const previousSummary = claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
+    // A follow-up may fall back to a fresh session (its saved one missing here): it carries the summary too.
+    const previousSummary =
+      claim.mode === "fresh" || claim.followUp ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
     let loggedToolCalls = 0;
     emit("session_started", { sessionId: claim.sessionId, resume: claim.mode === "resume" });
     const session = await runSessionStage({
@@ -195,6 +197,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       mode: claim.mode,
       previousOutcome: claim.previous?.outcome ?? claim.previous?.state ?? "unknown",
       ...(previousSummary !== undefined ? { previousSummary } : {}),
+      ...(claim.followUp ? { followUp: claim.followUp } : {}),
       agentId: `${claim.owner.agent}-${claim.sessionId}`,
       workspace,
       // One directory (and HOME) per attempt: a resumed session is restored from the

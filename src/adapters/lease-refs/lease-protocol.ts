@@ -16,6 +16,7 @@ import {
   type LeaseOwner,
   type LeaseRecord,
 } from "../../core/lease.js";
+import type { FollowUp } from "../../core/follow-up.js";
 import type { LeaseRefs, SwapOutcome } from "./lease-refs.js";
 
 export interface LeaseHead {
@@ -329,8 +330,8 @@ export class LeaseProtocol {
   }
 
   /** `/retry` on a free lease: the next claim resumes the session or starts fresh (see requestRetry). */
-  requestRetry(issue: number, mode: "resume" | "fresh", by: string, now: Date): Promise<UpdateResult> {
-    return this.advanceCurrent(issue, (head) => requestRetry(head, mode, by, now));
+  requestRetry(issue: number, mode: "resume" | "fresh", by: string, now: Date, followUp?: FollowUp): Promise<UpdateResult> {
+    return this.advanceCurrent(issue, (head) => requestRetry(head, mode, by, now, followUp));
   }
 
   /** Throws EHARNESS_LEASE_LOST unless the head is still the one we hold (or our own renewal of it). */
