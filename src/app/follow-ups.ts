@@ -35,6 +35,8 @@ const SOURCE: Record<FollowUp["source"], string> = {
   retry: "`/retry`",
   review: "a review requesting changes",
   comment: "`/harness` on the pull request",
+  ci: "failing checks",
+  conflict: "a base that conflicts",
 };
 
 /** Records the follow-up on the lease and queues the issue; every refusal is one comment on the issue saying why. Returns true when queued. */

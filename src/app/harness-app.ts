@@ -11,6 +11,7 @@ import type { ClaudeSettings, WorkResult } from "../runtime/work-issue.js";
 import { OwnEvents } from "./own-events.js";
 import { registerSteering } from "./steering.js";
 import { registerReviewFollowUps } from "./follow-ups.js";
+import { registerPrWatch } from "./pr-watch.js";
 import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
@@ -107,6 +108,7 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
     registerIntake(app, intake);
     registerSteering(app, { intake, interrupts, state: options.state, log: options.log, now });
     registerReviewFollowUps(app, { intake, log: options.log, now });
+    registerPrWatch(app, { intake, log: options.log, now });
     const own = new OwnEvents(app, options.log);
     if (options.notifier) registerNotify(app, { notifier: options.notifier, intake, own, log: options.log });
 

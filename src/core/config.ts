@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { prSchema } from "./pr-config.js";
 import { HarnessError } from "./errors.js";
 import { notifySchema } from "./notify-config.js";
 
@@ -216,6 +217,8 @@ export const configSchema = z
     publish: publishSchema.default(publishSchema.parse({})),
     /** Notifications of transitions (docs/notifications.md); off by default. */
     notify: notifySchema.default({}),
+    /** The pull request after it opens: CI and conflict fix sessions (docs/pull-request-follow-ups.md). */
+    pr: prSchema.default(prSchema.parse({})),
   })
   .strict();
 

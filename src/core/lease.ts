@@ -43,6 +43,12 @@ const recordSchema = z.object({
     .object({ mode: z.enum(["resume", "fresh"]), by: z.string(), followUp: followUpSchema.optional() })
     .nullable()
     .optional(),
+  /**
+   * Fix sessions the harness started itself on the issue's pull request (src/core/pr-fixes.ts):
+   * for failing checks (`ci`) and for a base that conflicts (`conflict`), and the situation the
+   * last decision was made for (`lastKey`), so one failure is acted on once. Kept by every transition.
+   */
+  prFixes: z.object({ ci: z.number().int().nonnegative(), conflict: z.number().int().nonnegative(), lastKey: z.string().nullable() }).optional(),
 });
 export type LeaseRecord = z.infer<typeof recordSchema>;
 
@@ -67,6 +73,7 @@ export function serializeLease(record: LeaseRecord): string {
             : {}),
         }
       : null,
+    ...(record.prFixes ? { prFixes: { ci: record.prFixes.ci, conflict: record.prFixes.conflict, lastKey: record.prFixes.lastKey } } : {}),
   };
   return JSON.stringify(ordered);
 }
@@ -125,6 +132,7 @@ export function decideClaim(head: LeaseRecord | null, input: ClaimInput): ClaimD
     sessionId: input.sessionId,
     outcome: null,
     retry: previous?.retry ?? null,
+    ...(previous?.prFixes ? { prFixes: previous.prFixes } : {}),
   });
   if (head === null) return { kind: "claim", record: record(null) };
   if (head.state === "claimed" || !isFree(head, input.now)) {

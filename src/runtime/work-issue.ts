@@ -17,6 +17,7 @@ import { runSessionStage, type ClaudeSettings } from "./session-runner.js";
 import type { StateDir } from "./state-dir.js";
 import { TrackingComment } from "./tracking-comment.js";
 import { prepareWorkspace, removeWorkspace, type Workspace } from "./workspace.js";
+import { mergeBaseForFollowUp } from "./merge-base.js";
 
 export type { ClaudeSettings } from "./session-runner.js";
 export { renderPrompts } from "./session-runner.js";
@@ -183,6 +184,8 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     emit("worktree_ready", { path: workspace.worktree.path, startPoint: workspace.heads.has(branch) ? branch : workspace.repository.defaultBranch });
 
     // A follow-up may fall back to a fresh session (its saved one missing here): it carries the summary too.
+    // A conflict follow-up: the base merged into the branch first, its conflicts left for the session.
+    const followUp = claim.followUp?.source === "conflict" ? (await mergeBaseForFollowUp(workspace, claim.followUp, log)).followUp : claim.followUp;
     const previousSummary =
       claim.mode === "fresh" || claim.followUp ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
     let loggedToolCalls = 0;
@@ -197,7 +200,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       mode: claim.mode,
       previousOutcome: claim.previous?.outcome ?? claim.previous?.state ?? "unknown",
       ...(previousSummary !== undefined ? { previousSummary } : {}),
-      ...(claim.followUp ? { followUp: claim.followUp } : {}),
+      ...(followUp ? { followUp } : {}),
       agentId: `${claim.owner.agent}-${claim.sessionId}`,
       workspace,
       // One directory (and HOME) per attempt: a resumed session is restored from the

@@ -329,6 +329,11 @@ export class LeaseProtocol {
     return this.advanceCurrent(issue, (head) => interruptLease(head, now));
   }
 
+  /** Any pure transition of src/core (null: none applies to the head), written as the others are: a compare-and-swap, read back when unclear. */
+  transition(issue: number, next: (head: LeaseRecord) => LeaseRecord | null): Promise<UpdateResult> {
+    return this.advanceCurrent(issue, next);
+  }
+
   /** `/retry` on a free lease: the next claim resumes the session or starts fresh (see requestRetry). */
   requestRetry(issue: number, mode: "resume" | "fresh", by: string, now: Date, followUp?: FollowUp): Promise<UpdateResult> {
     return this.advanceCurrent(issue, (head) => requestRetry(head, mode, by, now, followUp));
