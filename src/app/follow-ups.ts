@@ -59,6 +59,15 @@ export async function requestFollowUp(request: FollowUpRequest): Promise<boolean
     );
     return false;
   }
+  const waiting = head.record.retry?.followUp;
+  if (waiting) {
+    // One follow-up at a time: a second one would replace the first's instructions on the lease.
+    await github.createComment(
+      issueNumber,
+      `@${by} a follow-up already waits for an agent (${waiting.source === "ci" || waiting.source === "conflict" ? "the harness's own" : `from @${waiting.by}`}): yours was not recorded. Send it again once that attempt has ended.`,
+    );
+    return false;
+  }
   const issue = await github.getIssue(issueNumber);
   if (issue.state !== "open") {
     await github.createComment(issueNumber, `@${by} #${issueNumber} is closed: reopen it before asking for a follow-up.`);

@@ -99,6 +99,10 @@ export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>>
     when: "the issue's title or description was edited after the queue label by someone without write access",
     fix: "A person with write, maintain or admin reviews the issue's text as it is now (its edit history shows what changed) and adds the label again.",
   },
+  EHARNESS_CONFLICT_UNRESOLVED: {
+    when: "a session that merged the moved base into the pull request's branch left conflict markers in a file",
+    fix: "Nothing was pushed: resolve the conflict by hand on the branch, or comment `/retry <instructions>` saying how to resolve it.",
+  },
 };
 
 /** The Markdown table of every code: the README's Troubleshooting section. */

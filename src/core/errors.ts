@@ -26,7 +26,8 @@ export type HarnessErrorCode =
   | "EHARNESS_WORKFLOW_PERMISSION"
   | "EHARNESS_NOT_ALLOWED"
   | "EHARNESS_UNAPPROVED_EDIT"
-  | "EHARNESS_PREFLIGHT";
+  | "EHARNESS_PREFLIGHT"
+  | "EHARNESS_CONFLICT_UNRESOLVED";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

@@ -2,7 +2,8 @@
  * The harness's own fix sessions on its pull request (docs/pull-request-follow-ups.md): when
  * checks fail on the head, or the base moved and the pull request conflicts, the issue is
  * queued again with a follow-up (src/core/follow-up.ts), at most `pr.ciFixAttempts` /
- * `pr.conflictFixAttempts` times per issue; past that, once, the harness gives up and says so.
+ * `pr.conflictFixAttempts` times per issue; past that, once per kind, the harness gives up and
+ * says so (the count then stands one above the limit).
  * Pure: the decision over the lease head and what was read of the pull request.
  */
 import type { FollowUp } from "./follow-up.js";
@@ -40,7 +41,9 @@ export function decidePrFix(head: LeaseRecord, input: { kind: PrFixKind; key: st
   const fixes = head.prFixes ?? { ci: 0, conflict: 0, lastKey: null };
   if (fixes.lastKey === input.key) return { kind: "skip", reason: "already decided for this head" };
   const done = fixes[input.kind];
-  if (done >= input.limit) return { kind: "give-up", attempts: done, record: { ...head, prFixes: { ...fixes, lastKey: input.key } } };
+  // Past the limit the count is bumped once more, so the harness says it gives up once, not at every later failure.
+  if (done > input.limit) return { kind: "skip", reason: "the harness gave up" };
+  if (done === input.limit) return { kind: "give-up", attempts: done, record: { ...head, prFixes: { ...fixes, [input.kind]: done + 1, lastKey: input.key } } };
   const mode = head.sessionId === null ? "fresh" : "resume";
   return {
     kind: "fix",

@@ -1,3 +1,6 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { HarnessError } from "../core/errors.js";
 import type { FollowUp } from "../core/follow-up.js";
 import { renderConflictRequest } from "../core/pr-fixes.js";
 import type { Logger } from "../adapters/logger.js";
@@ -39,4 +42,25 @@ export async function mergeBaseForFollowUp(workspace: Workspace, followUp: Follo
   }
   log.info({ base, conflicted }, conflicted.length > 0 ? "base merged with conflicts for the session to resolve" : "base merged cleanly");
   return { followUp: { ...followUp, text: renderConflictRequest(base, conflicted) }, conflicted };
+}
+
+/** A line git writes around a conflict: `<<<<<<< ours`, `=======`, `>>>>>>> theirs`. */
+const MARKER = /^(<{7}( .*)?|={7}|>{7}( .*)?)$/m;
+
+/**
+ * After the session of a conflict follow-up: a file the merge left conflicted that still holds
+ * a conflict marker must not be committed. Throws EHARNESS_CONFLICT_UNRESOLVED naming them
+ * (the issue ends failed, nothing pushed); a deleted file counts as resolved.
+ */
+export async function assertConflictsResolved(workspace: Workspace, conflicted: readonly string[]): Promise<void> {
+  const left: string[] = [];
+  for (const file of conflicted) {
+    const text = await fs.readFile(path.join(workspace.worktree.path, file), "utf8").catch(() => null);
+    if (text !== null && MARKER.test(text)) left.push(file);
+  }
+  if (left.length === 0) return;
+  throw new HarnessError("EHARNESS_CONFLICT_UNRESOLVED", {
+    message: `The session left conflict markers in ${left.map((f) => `\`${f}\``).join(", ")} after the base was merged into the branch, so nothing was pushed.`,
+    fix: "Resolve the conflict by hand on the branch, or comment `/retry <instructions>` on the issue saying how to resolve it.",
+  });
 }

@@ -17,7 +17,7 @@ import { runSessionStage, type ClaudeSettings } from "./session-runner.js";
 import type { StateDir } from "./state-dir.js";
 import { TrackingComment } from "./tracking-comment.js";
 import { prepareWorkspace, removeWorkspace, type Workspace } from "./workspace.js";
-import { mergeBaseForFollowUp } from "./merge-base.js";
+import { assertConflictsResolved, mergeBaseForFollowUp } from "./merge-base.js";
 
 export type { ClaudeSettings } from "./session-runner.js";
 export { renderPrompts } from "./session-runner.js";
@@ -185,7 +185,8 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
 
     // A follow-up may fall back to a fresh session (its saved one missing here): it carries the summary too.
     // A conflict follow-up: the base merged into the branch first, its conflicts left for the session.
-    const followUp = claim.followUp?.source === "conflict" ? (await mergeBaseForFollowUp(workspace, claim.followUp, log)).followUp : claim.followUp;
+    const merge = claim.followUp?.source === "conflict" ? await mergeBaseForFollowUp(workspace, claim.followUp, log) : null;
+    const followUp = merge?.followUp ?? claim.followUp;
     const previousSummary =
       claim.mode === "fresh" || claim.followUp ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
     let loggedToolCalls = 0;
@@ -245,6 +246,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       result = { ...base(kept.label, kept.pullRequest, report, kept.pushed), outcome: report.outcome, interrupted: true };
       return result;
     }
+    if (merge) await assertConflictsResolved(workspace, merge.conflicted);
     const published = await publishSession(ctx, workspace, session.home, report, labels);
     emit("published", { outcome: report.outcome, label: published.label, pullRequest: published.pullRequest, pushed: published.pushed });
     emit("released", { outcome: report.outcome, ok: published.released });

@@ -39,6 +39,8 @@ describe("decidePrFix", () => {
     expect(gaveUp).toMatchObject({ kind: "give-up", attempts: 2 });
     if (gaveUp.kind !== "give-up") throw new Error("no give-up");
     expect(decidePrFix(gaveUp.record, ci("ci:c")).kind).toBe("skip");
+    // Said once: a later failure on another head is not a second give-up.
+    expect(decidePrFix(gaveUp.record, ci("ci:d"))).toEqual({ kind: "skip", reason: "the harness gave up" });
     // The conflict count is its own.
     expect(decidePrFix(used, { ...ci("conflict:m..c"), kind: "conflict" })).toMatchObject({ kind: "fix", attempt: 1 });
     expect(decidePrFix({ ...released, state: "claimed" }, ci("ci:z")).kind).toBe("skip");

@@ -26,7 +26,9 @@ describe("follow-up sessions on the agent's pull request", () => {
 
   beforeAll(async () => {
     const scenarios = await Promise.all(
-      ["follow-up-review.yaml", "ci-fix.yaml", "conflict-fix.yaml"].map((f) => loadScenario(path.resolve("test/fixtures/scenarios", f))),
+      ["follow-up-review.yaml", "ci-fix.yaml", "conflict-fix.yaml", "conflict-unresolved.yaml"].map((f) =>
+        loadScenario(path.resolve("test/fixtures/scenarios", f)),
+      ),
     );
     stack = await startStack({ scenarios, reconcile: { repositories: [`${OWNER}/${MERGE_REPO}`] } });
     await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" }, collaborators: { ada: "write", mallory: "read" } });
@@ -214,11 +216,35 @@ describe("follow-up sessions on the agent's pull request", () => {
     await github.pushToBranch(OWNER, MERGE_REPO, "main", { "app.txt": "one\nTWO, main again\nthree\n" }, "main again", { sender: "ada" });
     await stack.reconciler!.runOnce();
     await stack.reconciler!.runOnce();
+    // And once only: main moving yet again is no second give-up.
+    await github.pushToBranch(OWNER, MERGE_REPO, "main", { "app.txt": "one\nTWO, main a third time\nthree\n" }, "main a third time", { sender: "ada" });
+    await stack.reconciler!.runOnce();
     await stack.idle();
     expect(stack.results.length).toBe(sessions + 1);
     const gaveUp = github.listComments(OWNER, MERGE_REPO, pull.number).filter((c) => c.body.includes("The harness gives up on this pull request"));
     expect(gaveUp).toHaveLength(1);
     expect(gaveUp[0]?.body).toContain("`pr.conflictFixAttempts`");
+    github.assertNoViolations();
+  });
+
+  it("a conflict session that leaves conflict markers pushes nothing and ends failed with EHARNESS_CONFLICT_UNRESOLVED", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, MERGE_REPO), ...args], { encoding: "utf8" }).trim();
+    const issue = await github.createIssue(OWNER, MERGE_REPO, { title: "Lines", body: "[scenario:conflict-unresolved] add lines", user: "ada" });
+    await github.addLabel(OWNER, MERGE_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    const branch = `harness/issue-${issue.number}`;
+    const head = gitOf("rev-parse", branch);
+    await github.pushToBranch(OWNER, MERGE_REPO, "main", { "lines.txt": "from main\n" }, "main adds lines.txt too", { sender: "ada" });
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    const last = stack.results.at(-1)!;
+    expect(last).toMatchObject({ issue: issue.number, outcome: "error", pushed: false });
+    expect(last.error?.code).toBe("EHARNESS_CONFLICT_UNRESOLVED");
+    expect(last.error?.message).toContain("`lines.txt`");
+    expect(gitOf("rev-parse", branch)).toBe(head);
+    expect(github.getIssue(OWNER, MERGE_REPO, issue.number).labelNames).toEqual(["harness:failed"]);
     github.assertNoViolations();
   });
 });
