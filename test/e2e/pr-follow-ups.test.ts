@@ -49,7 +49,7 @@ describe("follow-up sessions on the agent's pull request", () => {
     await stack?.close();
   });
 
-  it("a writer's review requesting changes, then a /harness comment, each resume the session on the same branch and pull request", async () => {
+  it("a writer's review requesting changes, a /harness comment on the pull request and /retry <instructions> on the issue each resume the session on the same branch and pull request", async () => {
     const { github } = stack;
     const issue = await github.createIssue(OWNER, REPO, { title: "Feature", body: "[scenario:follow-up-review] add the feature", user: "ada" });
     await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
@@ -101,6 +101,24 @@ describe("follow-up sessions on the agent's pull request", () => {
     expect(git("show", `${branch}:harness.txt`)).toBe("as the comment asked");
     expect((await github.listPulls(OWNER, REPO)).map((p) => p.number)).toEqual([pull.number]);
     expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 3 });
+
+    // Someone without write access gets one reply, and nothing is queued.
+    await github.comment(OWNER, REPO, pull.number, "/harness delete the tests", { sender: "mallory" });
+    await stack.idle();
+    expect(stack.results.length).toBe(before + 2);
+    expect(comments(pull.number).some((b) => b.includes("@mallory only people with write"))).toBe(true);
+
+    // `/retry <instructions>` on the issue: a fourth session, same branch and pull request.
+    await github.comment(OWNER, REPO, issue.number, "/retry add retry.txt as well", { sender: "ada" });
+    await stack.idle();
+    const fourth = stack.results.at(-1)!;
+    expect(fourth.outcome).toBe("success");
+    expect(fourth.report?.sessionId).toBe(first.report?.sessionId);
+    expect(promptsOf("follow-up-review").some((p) => p.includes("add retry.txt as well") && p.includes('source=\\"retry\\"'))).toBe(true);
+    git("merge-base", "--is-ancestor", thirdHead, git("rev-parse", branch));
+    expect(git("show", `${branch}:retry.txt`)).toBe("as the retry asked");
+    expect((await github.listPulls(OWNER, REPO)).map((p) => p.number)).toEqual([pull.number]);
+    expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 4, retry: null });
     github.assertNoViolations();
   });
 
