@@ -27,6 +27,8 @@ export interface FollowUpRequest {
   followUp: FollowUp;
   /** `fresh`: the writer asked for a new session (`/retry fresh <instructions>`); else the saved one is resumed where there is one. */
   fresh?: boolean;
+  /** Where replies go: the pull request the review or `/harness` comment was made on; the issue by default. */
+  replyTo?: number;
   log: Logger;
   now: Date;
 }
@@ -42,19 +44,20 @@ const SOURCE: Record<FollowUp["source"], string> = {
 /** Records the follow-up on the lease and queues the issue; every refusal is one comment on the issue saying why. Returns true when queued. */
 export async function requestFollowUp(request: FollowUpRequest): Promise<boolean> {
   const { github, config, issueNumber, followUp, now } = request;
+  const replyTo = request.replyTo ?? issueNumber;
   const leases = new LeaseStore(github, config.lease.refPrefix);
   const head = await leases.read(issueNumber);
   const by = followUp.by;
   if (head === null) {
     await github.createComment(
-      issueNumber,
+      replyTo,
       `@${by} no agent has worked #${issueNumber} yet, so there is nothing to follow up: label it \`${config.labels.queued}\` to start one.`,
     );
     return false;
   }
   if (head.record.state === "claimed") {
     await github.createComment(
-      issueNumber,
+      replyTo,
       `@${by} an agent still works #${issueNumber} (${describeLease(head.record, now)}): your follow-up was not recorded. Send it again once the attempt has ended, or \`/interrupt\` first.`,
     );
     return false;
@@ -63,31 +66,31 @@ export async function requestFollowUp(request: FollowUpRequest): Promise<boolean
   if (waiting) {
     // One follow-up at a time: a second one would replace the first's instructions on the lease.
     await github.createComment(
-      issueNumber,
+      replyTo,
       `@${by} a follow-up already waits for an agent (${waiting.source === "ci" || waiting.source === "conflict" ? "the harness's own" : `from @${waiting.by}`}): yours was not recorded. Send it again once that attempt has ended.`,
     );
     return false;
   }
   const issue = await github.getIssue(issueNumber);
   if (issue.state !== "open") {
-    await github.createComment(issueNumber, `@${by} #${issueNumber} is closed: reopen it before asking for a follow-up.`);
+    await github.createComment(replyTo, `@${by} #${issueNumber} is closed: reopen it before asking for a follow-up.`);
     return false;
   }
   const mode = request.fresh || head.record.sessionId === null ? "fresh" : "resume";
   const bounded = { ...followUp, text: boundFollowUpText(followUp.text) };
   const requested = await leases.requestRetry(issueNumber, mode, by, now, bounded);
   if (!requested.ok) {
-    await github.createComment(issueNumber, `@${by} the follow-up did not land: the lease changed meanwhile. Send it again.`);
+    await github.createComment(replyTo, `@${by} the follow-up did not land: the lease changed meanwhile. Send it again.`);
     return false;
   }
   await github.transitionLabels(issueNumber, issue.labels, harnessLabels(config), config.labels.queued);
   const outcome = request.intake.submit(request.target, config, issueNumber);
   request.log.info({ mode, outcome, source: followUp.source }, "follow-up requested");
   await github.createComment(
-    issueNumber,
+    replyTo,
     `🔁 Follow-up requested by @${by} (${SOURCE[followUp.source]}): ${
       mode === "resume" ? `the next agent continues session \`${head.record.sessionId ?? ""}\`` : "the next agent starts a fresh session with the last summary"
-    } on \`${config.branchPrefix}${issueNumber}\` with the instructions, and pushes to the same pull request. The issue is queued again.`,
+    } on \`${config.branchPrefix}${issueNumber}\` with the instructions, and pushes to the same pull request. #${issueNumber} is queued again.`,
   );
   return true;
 }
@@ -150,6 +153,7 @@ export function registerReviewFollowUps(app: Probot, options: { intake: IssueInt
         target,
         issueNumber,
         followUp: { source: "review", by: reviewer.login, text: body },
+        replyTo: payload.pull_request.number,
         log: rlog,
         now: options.now(),
       });

@@ -157,6 +157,7 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
       target: ctx.target,
       issueNumber,
       followUp: { source: "comment", by: login, text: ctx.instructions },
+      replyTo: ctx.pullNumber,
       log: ctx.log,
       now: options.now(),
     });

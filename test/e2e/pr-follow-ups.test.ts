@@ -78,7 +78,8 @@ describe("follow-up sessions on the agent's pull request", () => {
     expect(second.report?.sessionId).toBe(first.report?.sessionId);
     const reviewPrompt = promptsOf("follow-up-review").find((p) => p.includes("Please also add review.txt."));
     expect(reviewPrompt).toMatch(/<approved-[0-9a-f]{16} author=\\"ada\\" source=\\"review\\">/);
-    expect(comments(issue.number).some((b) => b.includes("Follow-up requested by @ada (a review requesting changes)"))).toBe(true);
+    // Acknowledged where the reviewer looks: on the pull request.
+    expect(comments(pull.number).some((b) => b.includes("Follow-up requested by @ada (a review requesting changes)"))).toBe(true);
     // A new commit on top of the first head (no force), on the same pull request.
     const secondHead = git("rev-parse", branch);
     expect(secondHead).not.toBe(firstHead);
