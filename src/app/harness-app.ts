@@ -10,6 +10,8 @@ import type { StateDir } from "../runtime/state-dir.js";
 import type { ClaudeSettings, WorkResult } from "../runtime/work-issue.js";
 import { OwnEvents } from "./own-events.js";
 import { registerSteering } from "./steering.js";
+import { registerReviewFollowUps } from "./follow-ups.js";
+import { registerPrWatch } from "./pr-watch.js";
 import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
@@ -110,6 +112,8 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
     const interrupts = runtime.interrupts;
     const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime), log: options.log, apiCounts: options.apiCounts });
     registerIntake(app, intake);
+    registerReviewFollowUps(app, { intake, log: options.log, now });
+    registerPrWatch(app, { intake, log: options.log, now });
     const own = new OwnEvents(app, options.log);
     const convoys: ConvoyAppOptions = {
       own,

@@ -15,6 +15,8 @@ import type { StateDir } from "../runtime/state-dir.js";
 import { IssueIntake, type RepoTarget } from "./issue-intake.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { runConvoyCommand, type ConvoyAppOptions } from "./convoys.js";
+import { readPullState } from "../adapters/github-requests/read-pull-state.js";
+import { issueOfAgentPull, requestFollowUp } from "./follow-ups.js";
 
 export interface SteeringOptions {
   intake: IssueIntake;
@@ -86,6 +88,11 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
     const login = comment.user?.login ?? payload.sender.login;
     const clog = log.child({ issue: key, command: command.kind, by: login });
     try {
+      if ("pull_request" in payload.issue && payload.issue.pull_request && command.kind === "harness") {
+        // `/harness <instructions>` on the agent's pull request: a follow-up on its issue.
+        await followUpFromPull({ github, target, pullNumber: issueNumber, commentId: comment.id, login, instructions: command.instructions, log: clog });
+        return;
+      }
       if ("pull_request" in payload.issue && payload.issue.pull_request) {
         await github.createComment(
           issueNumber,
@@ -112,6 +119,53 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
     }
   });
 
+  /** `/harness <instructions>` on a pull request: the agent's (head `<branchPrefix>N`) gets a follow-up on issue N. */
+  async function followUpFromPull(ctx: {
+    github: GitHubClient;
+    target: RepoTarget;
+    pullNumber: number;
+    commentId: number;
+    login: string;
+    instructions: string;
+    log: Logger;
+  }): Promise<void> {
+    const { github, login } = ctx;
+    const permission = await github.permission(login);
+    if (!maySteer(permission)) {
+      await github.react(ctx.commentId, "-1");
+      await github.createComment(
+        ctx.pullNumber,
+        `@${login} only people with write, maintain or admin permission on this repository can steer the harness (yours: ${permission.role_name ?? permission.permission}). Nothing was changed.`,
+      );
+      return;
+    }
+    const config = await loadConfig(github, intake.etags);
+    const pull = await readPullState(github, ctx.pullNumber);
+    const issueNumber = issueOfAgentPull(config, {
+      head: { ref: pull.headRef, repo: { full_name: pull.headRepo ?? "" } },
+      base: { repo: { full_name: pull.baseRepo ?? "" } },
+    });
+    if (issueNumber === null) {
+      await github.createComment(
+        ctx.pullNumber,
+        `@${login} \`/harness\` works on the harness's own pull requests (branch \`${config.branchPrefix}N\`); this one's branch is \`${pull.headRef}\`.`,
+      );
+      return;
+    }
+    await github.react(ctx.commentId, "eyes");
+    await requestFollowUp({
+      github: intake.client(ctx.target, issueNumber),
+      config,
+      intake,
+      target: ctx.target,
+      issueNumber,
+      followUp: { source: "comment", by: login, text: ctx.instructions },
+      replyTo: ctx.pullNumber,
+      log: ctx.log,
+      now: options.now(),
+    });
+  }
+
   async function run(
     command: SteeringCommand,
     ctx: { github: GitHubClient; config: HarnessConfig; target: RepoTarget; issueNumber: number; key: string; login: string; log: Logger },
@@ -124,6 +178,21 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
     const leases = new LeaseStore(github, config.lease.refPrefix);
     const head = await leases.read(issueNumber);
     const now = options.now();
+    // `/retry <instructions>` (or `/harness <instructions>` on the issue): a follow-up on the pull request.
+    if ((command.kind === "retry" && command.instructions !== undefined) || command.kind === "harness") {
+      await requestFollowUp({
+        github,
+        config,
+        intake,
+        target: ctx.target,
+        issueNumber,
+        followUp: { source: "retry", by: ctx.login, text: command.kind === "harness" ? command.instructions : (command.instructions ?? "") },
+        fresh: command.kind === "retry" && command.fresh,
+        log: ctx.log,
+        now,
+      });
+      return;
+    }
     switch (command.kind) {
       case "status": {
         const live = await liveAgent(options.state, github.fullName, issueNumber);

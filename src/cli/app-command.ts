@@ -7,6 +7,7 @@ import { DEFAULT_SHUTDOWN_GRACE_MS, HostRuntime } from "../runtime/host-runtime.
 import { startServer } from "../app/start-server.js";
 import { startReconciler } from "../app/reconciler.js";
 import { reclaimerStep } from "../runtime/reclaimer.js";
+import { withPrWatch } from "../app/pr-watch.js";
 import { HarnessError } from "../core/errors.js";
 import { createLogger } from "../adapters/logger.js";
 import { AgentPool } from "../runtime/agent-pool.js";
@@ -133,8 +134,10 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     minutes: positiveInt("HARNESS_RECONCILE_MINUTES", env.HARNESS_RECONCILE_MINUTES, 5),
     ...(env.GITHUB_TOKEN ? { repositories: repositories.map(repositoryFullName) } : {}),
     // The stall reclaimer runs on the same schedule, repository by repository.
+    // The stall reclaimer, then the harness's own open pull requests (failing checks or a
+    // conflicting base queue a fix: src/app/pr-watch.ts), then convoys' status comments.
     beforeWalk: chainSteps(
-      reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime) }),
+      withPrWatch(reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime) }), { log }),
       // Convoys' status comments, refreshed on the tick (docs/convoys.md).
       convoyReconcileStep(server.probot, {
         log,

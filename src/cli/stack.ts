@@ -7,6 +7,7 @@ import { createHarnessApp, type ApiCounts } from "../app/harness-app.js";
 import { startServer, type RunningServer } from "../app/start-server.js";
 import { startReconciler, type Reconciler } from "../app/reconciler.js";
 import { reclaimerStep } from "../runtime/reclaimer.js";
+import { withPrWatch } from "../app/pr-watch.js";
 import type { ReclaimPolicy } from "../core/reclaim.js";
 import { silentLogger } from "../adapters/logger.js";
 import { AgentPool } from "../runtime/agent-pool.js";
@@ -227,7 +228,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           repositories: reconcile.repositories,
           log,
           beforeWalk: chainSteps(
-            reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime), ...(reconcile.policy ? { policy: reconcile.policy } : {}) }),
+            withPrWatch(reclaimerStep({ log, onReclaimed: reclaimedEvent(runtime), ...(reconcile.policy ? { policy: reconcile.policy } : {}) }), { log }),
             // Convoys' status comments, refreshed on the tick (docs/convoys.md).
             convoyReconcileStep(server.probot, {
               log,

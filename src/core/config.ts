@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { prSchema } from "./pr-config.js";
 import { HarnessError } from "./errors.js";
 import { notifySchema } from "./notify-config.js";
 
@@ -250,6 +251,8 @@ export const configSchema = z
     notify: notifySchema.default({}),
     /** Convoys: tracking issues whose sub-issues are worked as one batch (docs/convoys.md). */
     convoy: convoySchema.default(convoySchema.parse({})),
+    /** The pull request after it opens: CI and conflict fix sessions (docs/pull-request-follow-ups.md). */
+    pr: prSchema.default(prSchema.parse({})),
   })
   .strict();
 

@@ -111,6 +111,10 @@ export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>>
     when: "a convoy was refused at staging: its items' blockers form a cycle, an item is in a repository the harness does not reach, already has another parent, or there are more than 100; the error names each",
     fix: "Fix what the error names (break the cycle, drop or move the item, install the App or configure the repository, split the convoy) and stage it again. Nothing was written.",
   },
+  EHARNESS_CONFLICT_UNRESOLVED: {
+    when: "a session that merged the moved base into the pull request's branch left conflict markers in a file",
+    fix: "Nothing was pushed: resolve the conflict by hand on the branch, or comment `/retry <instructions>` saying how to resolve it.",
+  },
 };
 
 /** The Markdown table of every code: the README's Troubleshooting section. */

@@ -29,7 +29,8 @@ export type HarnessErrorCode =
   | "EHARNESS_PREFLIGHT"
   | "EHARNESS_KNOWLEDGE"
   | "EHARNESS_KNOWLEDGE_NOT_FOUND"
-  | "EHARNESS_CONVOY";
+  | "EHARNESS_CONVOY"
+  | "EHARNESS_CONFLICT_UNRESOLVED";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { HarnessError } from "./errors.js";
+import { followUpSchema, type FollowUp } from "./follow-up.js";
 
 /**
  * The lease record: the JSON message of each commit on `refs/harness/leases/issue-N`.
@@ -36,11 +37,18 @@ const recordSchema = z.object({
    * A person's `/retry` on a free lease: the next claim continues the same
    * session (`resume`) or starts a new one that carries the last summary
    * (`fresh`). Copied into that claim so its worker knows; cleared when it ends.
+   * `followUp`: the instructions of a follow-up on the pull request (src/core/follow-up.ts).
    */
   retry: z
-    .object({ mode: z.enum(["resume", "fresh"]), by: z.string() })
+    .object({ mode: z.enum(["resume", "fresh"]), by: z.string(), followUp: followUpSchema.optional() })
     .nullable()
     .optional(),
+  /**
+   * Fix sessions the harness started itself on the issue's pull request (src/core/pr-fixes.ts):
+   * for failing checks (`ci`) and for a base that conflicts (`conflict`), and the situation the
+   * last decision was made for (`lastKey`), so one failure is acted on once. Kept by every transition.
+   */
+  prFixes: z.object({ ci: z.number().int().nonnegative(), conflict: z.number().int().nonnegative(), lastKey: z.string().nullable() }).optional(),
 });
 export type LeaseRecord = z.infer<typeof recordSchema>;
 
@@ -56,7 +64,16 @@ export function serializeLease(record: LeaseRecord): string {
     notBefore: record.notBefore,
     sessionId: record.sessionId,
     outcome: record.outcome ?? null,
-    retry: record.retry ? { mode: record.retry.mode, by: record.retry.by } : null,
+    retry: record.retry
+      ? {
+          mode: record.retry.mode,
+          by: record.retry.by,
+          ...(record.retry.followUp
+            ? { followUp: { source: record.retry.followUp.source, by: record.retry.followUp.by, text: record.retry.followUp.text } }
+            : {}),
+        }
+      : null,
+    ...(record.prFixes ? { prFixes: { ci: record.prFixes.ci, conflict: record.prFixes.conflict, lastKey: record.prFixes.lastKey } } : {}),
   };
   return JSON.stringify(ordered);
 }
@@ -115,6 +132,7 @@ export function decideClaim(head: LeaseRecord | null, input: ClaimInput): ClaimD
     sessionId: input.sessionId,
     outcome: null,
     retry: previous?.retry ?? null,
+    ...(previous?.prFixes ? { prFixes: previous.prFixes } : {}),
   });
   if (head === null) return { kind: "claim", record: record(null) };
   if (head.state === "claimed" || !isFree(head, input.now)) {
@@ -193,10 +211,10 @@ export function isInterruptOf(head: LeaseRecord, held: LeaseRecord): boolean {
  * next claim should do, and lifts any backoff so it may come at once. Null while
  * the lease is claimed (interrupt it first) or when a resume has no session.
  */
-export function requestRetry(head: LeaseRecord, mode: "resume" | "fresh", by: string, now: Date): LeaseRecord | null {
+export function requestRetry(head: LeaseRecord, mode: "resume" | "fresh", by: string, now: Date, followUp?: FollowUp): LeaseRecord | null {
   if (head.state === "claimed") return null;
   if (mode === "resume" && head.sessionId === null) return null;
-  return { ...head, notBefore: now.toISOString(), retry: { mode, by } };
+  return { ...head, notBefore: now.toISOString(), retry: { mode, by, ...(followUp ? { followUp } : {}) } };
 }
 
 /** One line for a person: who holds the lease, or why nobody may claim it yet. */

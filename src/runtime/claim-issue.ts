@@ -3,6 +3,7 @@ import type { HarnessConfig } from "../core/config.js";
 import { renderLabelRefusedComment, renderTrackingComment } from "../core/render-comments.js";
 import { gateLabeler, queueLabeler, type GateVerdict, type LabelEvent } from "../core/actor-gate.js";
 import { isBot } from "../core/commands.js";
+import type { FollowUp } from "../core/follow-up.js";
 import type { LeaseOwner, LeaseRecord } from "../core/lease.js";
 import type { GitHubClient, IssueData } from "../adapters/github-client.js";
 import { LeaseStore, type LeaseHead } from "../adapters/github-lease.js";
@@ -24,6 +25,8 @@ export interface Claim {
   sessionId: string;
   /** `new`, or what a person's /retry asked for: continue the session, or start fresh. */
   mode: "new" | "resume" | "fresh";
+  /** A follow-up on the pull request a person asked for with the retry (src/core/follow-up.ts); absent otherwise. */
+  followUp?: FollowUp;
   /** The lease record before this claim (how the last attempt ended), null for a first claim. */
   previous: LeaseRecord | null;
   /** When the queued label was last added (from the label events the gate read), where known: the claim wait starts here. */
@@ -234,6 +237,7 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
           trackingCommentId,
           sessionId,
           mode: result.head.record.retry?.mode ?? "new",
+          ...(result.head.record.retry?.followUp ? { followUp: result.head.record.retry.followUp } : {}),
           previous: before?.record ?? null,
           queuedAt: queuedAtOf(events ?? [], config.labels.queued),
           releaseLock: lock.release,

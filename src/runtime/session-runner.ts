@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { HarnessConfig } from "../core/config.js";
 import { HarnessError } from "../core/errors.js";
+import { renderFollowUpRequest, type FollowUp } from "../core/follow-up.js";
 import { fenceUntrusted, renderTemplate } from "../core/render-template.js";
 import { stripHidden } from "../core/strip-hidden.js";
 import type { KnowledgeSnapshot } from "../core/knowledge-types.js";
@@ -47,6 +48,8 @@ export async function renderPrompts(
     mode?: SessionMode;
     previousOutcome?: string;
     previousSummary?: string;
+    /** A follow-up on the pull request: the task is prompts/follow-up.md, its instructions fenced as approved text. */
+    followUp?: FollowUp;
   },
 ): Promise<{ bootstrap: string; task: string; hidden: Record<string, number> }> {
   // What a person reading the issue cannot see does not reach the model (src/core/strip-hidden.ts).
@@ -64,6 +67,9 @@ export async function renderPrompts(
     issueComments: comments.text,
     branch: input.branch,
     baseBranch: input.baseBranch,
+    followUpRequest: input.followUp ? renderFollowUpRequest(input.followUp) : "",
+    sessionKind:
+      input.mode === "resume" ? "This is the same session as before, resumed." : "This is a new session; the branch holds the earlier sessions' work.",
   };
   let bootstrapTemplate: string;
   let source: string;
@@ -81,7 +87,7 @@ export async function renderPrompts(
     bootstrapTemplate = await fs.readFile(path.join(deps.promptsDir, "bootstrap.md"), "utf8");
     source = "prompts/bootstrap.md";
   }
-  const taskFile = input.mode === "resume" ? "continue.md" : input.mode === "fresh" ? "fresh.md" : "task.md";
+  const taskFile = input.followUp ? "follow-up.md" : input.mode === "resume" ? "continue.md" : input.mode === "fresh" ? "fresh.md" : "task.md";
   const taskTemplate = await fs.readFile(path.join(deps.promptsDir, taskFile), "utf8");
   return {
     bootstrap: renderTemplate(bootstrapTemplate, values, source),
@@ -107,6 +113,8 @@ export interface SessionInput {
   previousOutcome: string;
   /** The previous attempt's summary, for `fresh`. */
   previousSummary?: string;
+  /** A follow-up on the pull request (src/core/follow-up.ts): prompts/follow-up.md; a saved session that cannot be restored here starts fresh instead of failing. */
+  followUp?: FollowUp;
   agentId: string;
   /**
    * What this session may know from earlier ones (src/core/knowledge-types.ts): the
@@ -135,16 +143,10 @@ export interface SessionInput {
 export async function runSessionStage(input: SessionInput): Promise<{ result: RunClaudeResult; home: string }> {
   const { workspace, config, log, clock } = input;
   const issueNumber = input.issue.number;
-  const prompts = await renderPrompts(input, {
-    issue: input.issue,
-    branch: workspace.branch,
-    baseBranch: workspace.repository.defaultBranch,
-    mode: input.mode,
-    previousOutcome: input.previousOutcome,
-    ...(input.previousSummary !== undefined ? { previousSummary: input.previousSummary } : {}),
-  });
   const home = path.join(input.sessionDir, "home");
   await fs.mkdir(home, { recursive: true });
+  // The session as it runs: a follow-up whose saved session this host cannot restore starts fresh with the summary.
+  let mode = input.mode;
   if (input.mode === "resume") {
     const token = await input.github.gitToken();
     const restored = await restoreSession({
@@ -161,7 +163,13 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
       restored?.sessionId === input.sessionId
         ? null
         : await restoreLocalSession({ sessionsDir: path.dirname(input.sessionDir), sessionId: input.sessionId, home, cwd: workspace.worktree.path });
-    if (restored?.sessionId !== input.sessionId && local === null) {
+    if (restored?.sessionId !== input.sessionId && local === null && input.followUp) {
+      log.warn(
+        { issue: issueNumber, sessionId: input.sessionId },
+        "the session to resume is not saved where this host can read it: the follow-up starts a fresh session with the last summary",
+      );
+      mode = "fresh";
+    } else if (restored?.sessionId !== input.sessionId && local === null) {
       const unsaved = workspace.repository.private === false && input.claude.sessionKey === undefined;
       throw new HarnessError("EHARNESS_SESSION", {
         message: unsaved
@@ -171,9 +179,17 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
           ? "Comment /retry fresh to start a new session that carries the last summary; to resume on any runner, give every runner the same HARNESS_SESSION_KEY."
           : "Comment /retry fresh to start a new session that carries the last summary.",
       });
-    }
-    log.info({ issue: issueNumber, sessionId: input.sessionId, from: local === null ? "saved" : "this host" }, "session restored: resuming");
+    } else log.info({ issue: issueNumber, sessionId: input.sessionId, from: local === null ? "saved" : "this host" }, "session restored: resuming");
   }
+  const prompts = await renderPrompts(input, {
+    issue: input.issue,
+    branch: workspace.branch,
+    baseBranch: workspace.repository.defaultBranch,
+    mode,
+    previousOutcome: input.previousOutcome,
+    ...(input.previousSummary !== undefined ? { previousSummary: input.previousSummary } : {}),
+    ...(input.followUp ? { followUp: input.followUp } : {}),
+  });
   if (Object.keys(prompts.hidden).length > 0)
     log.warn({ issue: issueNumber, hidden: prompts.hidden }, "the issue held text a reader does not see; it was left out of the prompt");
   const bootstrapFile = path.join(input.sessionDir, "bootstrap.md");
@@ -208,7 +224,7 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
   });
   clock.mark("sandbox");
   try {
-    return await runInSandbox(input, { prompts, home, bootstrapFile, sandbox, knowledge });
+    return await runInSandbox({ ...input, mode }, { prompts, home, bootstrapFile, sandbox, knowledge });
   } finally {
     const denied = sandbox.denied();
     if (denied.length > 0) log.warn({ issue: issueNumber, denied }, "the sandbox refused connections to hosts outside sandbox.allowHosts");

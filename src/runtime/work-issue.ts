@@ -17,6 +17,7 @@ import { runSessionStage, type ClaudeSettings } from "./session-runner.js";
 import type { StateDir } from "./state-dir.js";
 import { TrackingComment } from "./tracking-comment.js";
 import { prepareWorkspace, removeWorkspace, type Workspace } from "./workspace.js";
+import { assertConflictsResolved, mergeBaseForFollowUp } from "./merge-base.js";
 
 export type { ClaudeSettings } from "./session-runner.js";
 export { renderPrompts } from "./session-runner.js";
@@ -182,7 +183,12 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     });
     emit("worktree_ready", { path: workspace.worktree.path, startPoint: workspace.heads.has(branch) ? branch : workspace.repository.defaultBranch });
 
-    const previousSummary = claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
+    // A follow-up may fall back to a fresh session (its saved one missing here): it carries the summary too.
+    // A conflict follow-up: the base merged into the branch first, its conflicts left for the session.
+    const merge = claim.followUp?.source === "conflict" ? await mergeBaseForFollowUp(workspace, claim.followUp, log) : null;
+    const followUp = merge?.followUp ?? claim.followUp;
+    const previousSummary =
+      claim.mode === "fresh" || claim.followUp ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
     let loggedToolCalls = 0;
     emit("session_started", { sessionId: claim.sessionId, resume: claim.mode === "resume" });
     const session = await runSessionStage({
@@ -195,6 +201,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       mode: claim.mode,
       previousOutcome: claim.previous?.outcome ?? claim.previous?.state ?? "unknown",
       ...(previousSummary !== undefined ? { previousSummary } : {}),
+      ...(followUp ? { followUp } : {}),
       agentId: `${claim.owner.agent}-${claim.sessionId}`,
       workspace,
       // One directory (and HOME) per attempt: a resumed session is restored from the
@@ -239,6 +246,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       result = { ...base(kept.label, kept.pullRequest, report, kept.pushed), outcome: report.outcome, interrupted: true };
       return result;
     }
+    if (merge) await assertConflictsResolved(workspace, merge.conflicted);
     const published = await publishSession(ctx, workspace, session.home, report, labels);
     emit("published", { outcome: report.outcome, label: published.label, pullRequest: published.pullRequest, pushed: published.pushed });
     emit("released", { outcome: report.outcome, ok: published.released });

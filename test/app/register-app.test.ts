@@ -55,8 +55,15 @@ describe("registering the GitHub App from app.yml", () => {
       redirect_url: string;
       default_events: string[];
     };
-    expect(manifest.default_permissions).toEqual({ issues: "write", contents: "write", pull_requests: "write", metadata: "read" });
-    expect(manifest.default_events).toEqual(["issues", "issue_comment", "pull_request"]);
+    expect(manifest.default_permissions).toEqual({
+      issues: "write",
+      contents: "write",
+      pull_requests: "write",
+      checks: "read",
+      statuses: "read",
+      metadata: "read",
+    });
+    expect(manifest.default_events).toEqual(["issues", "issue_comment", "pull_request", "pull_request_review", "check_suite", "status"]);
     expect(manifest.hook_attributes.url).toBe("https://harness.example.org/api/github/webhooks");
     expect(manifest.redirect_url).toBe(`${registration.url}/setup`);
   });

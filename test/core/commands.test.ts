@@ -50,3 +50,24 @@ describe("who may steer", () => {
     expect(isBot({ login: "ada", type: "User" })).toBe(false);
   });
 });
+
+describe("follow-up instructions", () => {
+  it("reads /retry <instructions> to the end of the comment, and /retry fresh <instructions>", () => {
+    expect(parseCommand("/retry rename the flag to --dry-run\nand update the README")).toEqual({
+      kind: "retry",
+      fresh: false,
+      instructions: "rename the flag to --dry-run\nand update the README",
+    });
+    expect(parseCommand("Please:\n/retry fresh use the new API instead")).toEqual({ kind: "retry", fresh: true, instructions: "use the new API instead" });
+    expect(parseCommand("/harness add a test for the empty input")).toEqual({ kind: "harness", instructions: "add a test for the empty input" });
+  });
+
+  it("keeps a bare /retry plain whatever follows, and a single word after /retry is prose", () => {
+    expect(parseCommand("/retry\nthanks!")).toEqual({ kind: "retry", fresh: false });
+    expect(parseCommand("/retry fresh\n\nthanks")).toEqual({ kind: "retry", fresh: true });
+    expect(parseCommand("/retry later")).toBeNull();
+    expect(parseCommand("/harness")).toBeNull();
+    expect(parseCommand("> /harness do it\n")).toBeNull();
+    expect(parseCommand("```\n/harness do it\n```")).toBeNull();
+  });
+});

@@ -16,6 +16,7 @@ import {
   type LeaseOwner,
   type LeaseRecord,
 } from "../../core/lease.js";
+import type { FollowUp } from "../../core/follow-up.js";
 import type { LeaseRefs, SwapOutcome } from "./lease-refs.js";
 
 export interface LeaseHead {
@@ -334,9 +335,14 @@ export class LeaseProtocol {
     return this.advanceCurrent(issue, (head) => interruptLease(head, now));
   }
 
+  /** Any pure transition of src/core (null: none applies to the head), written as the others are: a compare-and-swap, read back when unclear. */
+  transition(issue: number, next: (head: LeaseRecord) => LeaseRecord | null): Promise<UpdateResult> {
+    return this.advanceCurrent(issue, next);
+  }
+
   /** `/retry` on a free lease: the next claim resumes the session or starts fresh (see requestRetry). */
-  requestRetry(issue: number, mode: "resume" | "fresh", by: string, now: Date): Promise<UpdateResult> {
-    return this.advanceCurrent(issue, (head) => requestRetry(head, mode, by, now));
+  requestRetry(issue: number, mode: "resume" | "fresh", by: string, now: Date, followUp?: FollowUp): Promise<UpdateResult> {
+    return this.advanceCurrent(issue, (head) => requestRetry(head, mode, by, now, followUp));
   }
 
   /** Throws EHARNESS_LEASE_LOST unless the head is still the one we hold (or our own renewal of it). */

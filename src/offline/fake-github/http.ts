@@ -62,6 +62,20 @@ export interface FakeContext {
     sender: UserRecord,
     parts: Record<string, Record<string, unknown>> | (() => Promise<Record<string, Record<string, unknown>>>),
   ): void;
+  /**
+   * A CI or review change (`check_run`, `check_suite`, `status`, `pull_request_review`): delivers
+   * the event (`action` null: an event without one, its fields at the top level) after the
+   * change, one at a time. `via: "person"` (the control API) delivers whenever a webhook is set;
+   * `via: "rest"` only when the fake was started with `restWebhooks` too.
+   */
+  ciWebhook(
+    event: "check_run" | "check_suite" | "status" | "pull_request_review",
+    action: string | null,
+    repo: RepoRecord,
+    sender: UserRecord,
+    parts: () => Promise<Record<string, unknown>>,
+    via: "rest" | "person",
+  ): void;
 }
 
 export interface HandlerContext {

@@ -38,8 +38,12 @@ import type {
   Violation,
 } from "./types.js";
 import { Webhooks, type SignatureMode } from "./webhooks.js";
+import { commitOnBranch } from "./branch-commit.js";
+import type { CheckConclusion, StatusState } from "./ci-state.js";
+import { createCheckRun, createStatus, submitReview as submitPullReview, updateCheckRun } from "./routes/checks.js";
 
 export type * from "./types.js";
+export type { CheckConclusion, StatusState } from "./ci-state.js";
 export { faultKinds, isGitPush, type FaultKind, type FaultOptions, type InjectedFault } from "./faults.js";
 export { sign as signWebhookBody } from "./webhooks.js";
 
@@ -160,6 +164,18 @@ export class FakeGitHub {
             : this.webhooks.build(event, action, repo, sender, parts);
         this.restDeliveries = this.restDeliveries.then(async () => {
           const built = await Promise.resolve(payload).catch(() => null);
+          if (built && this.webhooks.target) await this.webhooks.deliver(event, built).catch(() => undefined);
+        });
+      },
+      ciWebhook: (event, action, repo, sender, parts, via) => {
+        if ((via === "rest" && !options.restWebhooks) || !this.webhooks.target) return;
+        const payload = parts().then((p) =>
+          action === null
+            ? this.webhooks.buildFlat(event, repo, sender, p)
+            : this.webhooks.build(event, action, repo, sender, p as Record<string, Record<string, unknown>>),
+        );
+        this.restDeliveries = this.restDeliveries.then(async () => {
+          const built = await payload.catch(() => null);
           if (built && this.webhooks.target) await this.webhooks.deliver(event, built).catch(() => undefined);
         });
       },
@@ -518,6 +534,150 @@ export class FakeGitHub {
     this.store.readLag.pullLists = Math.max(0, lag.pullLists ?? 0);
     this.store.readLag.refReads = Math.max(0, lag.refReads ?? 0);
     if (this.store.readLag.refReads === 0) this.store.staleRefs.clear();
+  }
+
+  // ---- CI, reviews and the base branch (routes/checks.ts, mergeability.ts) ----------------
+
+  /** The commit a control-API call names: a sha, or a branch's head. */
+  private async commitOf(r: RepoRecord, ref: string): Promise<string> {
+    const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : await gitReadRef(r.path, `refs/heads/${ref}`);
+    if (!sha) throw new Error(`fake-github: no branch or commit ${ref} in ${fullName(r)}`);
+    return sha;
+  }
+
+  /**
+   * CI reports a check on a commit (a sha or a branch's head), as GitHub Actions would: the run
+   * named `name` on it that is still going is completed, else a new run is created (a re-run),
+   * in GitHub Actions' check suite for the commit. `output.text` is the log a reader sees.
+   * Delivers `check_run.created`/`completed` and, when the suite's last run completed,
+   * `check_suite.completed` (awaited). Returns the check run's id.
+   */
+  async completeCheck(
+    owner: string,
+    repo: string,
+    ref: string,
+    input: { name: string; conclusion: CheckConclusion; output?: { title?: string; summary?: string; text?: string } },
+  ): Promise<number> {
+    const r = this.repoOrThrow(owner, repo);
+    const sha = await this.commitOf(r, ref);
+    const sender = this.store.user("github-actions[bot]", "Bot");
+    const ci = this.store.ci;
+    const going = ci
+      .latestRuns(r.id, sha)
+      .find((run) => run.name === input.name && run.status !== "completed" && ci.suites.get(run.suiteId)?.app === "github-actions");
+    const output = input.output ?? {};
+    let id: number;
+    if (going) {
+      updateCheckRun(this.ctx, r, going, { conclusion: input.conclusion, output }, sender, "person");
+      id = going.id;
+    } else {
+      id = (await createCheckRun(this.ctx, r, "github-actions", sha, { name: input.name, conclusion: input.conclusion, output }, sender, "person")).id;
+    }
+    await this.settled();
+    return id;
+  }
+
+  /** A check run `name` that started on the commit and has not finished (`in_progress`). Returns its id. */
+  async startCheck(owner: string, repo: string, ref: string, name: string): Promise<number> {
+    const r = this.repoOrThrow(owner, repo);
+    const sender = this.store.user("github-actions[bot]", "Bot");
+    const run = await createCheckRun(this.ctx, r, "github-actions", await this.commitOf(r, ref), { name, status: "in_progress" }, sender, "person");
+    await this.settled();
+    return run.id;
+  }
+
+  /** A failed check with its log (`output.text`): `completeCheck` with conclusion `failure`. */
+  failCheck(owner: string, repo: string, ref: string, name: string, log: string, summary = `${name} failed`): Promise<number> {
+    return this.completeCheck(owner, repo, ref, { name, conclusion: "failure", output: { title: summary, summary, text: log } });
+  }
+
+  /** A passing check: `completeCheck` with conclusion `success`. */
+  passCheck(owner: string, repo: string, ref: string, name: string): Promise<number> {
+    return this.completeCheck(owner, repo, ref, { name, conclusion: "success", output: { title: `${name} passed`, summary: `${name} passed` } });
+  }
+
+  /** A commit status (`POST /statuses/{sha}` as `sender`, the owner by default), then the `status` webhook (awaited). */
+  async setStatus(
+    owner: string,
+    repo: string,
+    ref: string,
+    input: { state: StatusState; context?: string; description?: string; targetUrl?: string },
+    opts: PersonOptions = {},
+  ): Promise<number> {
+    const r = this.repoOrThrow(owner, repo);
+    const sender = this.store.user(opts.sender ?? r.owner.login);
+    const record = await createStatus(
+      this.ctx,
+      r,
+      await this.commitOf(r, ref),
+      { state: input.state, ...(input.context ? { context: input.context } : {}), description: input.description ?? null, targetUrl: input.targetUrl ?? null },
+      sender,
+      "person",
+    );
+    await this.settled();
+    return record.id;
+  }
+
+  /**
+   * A review of pull request `number` by `sender` (the owner by default): `APPROVE`,
+   * `REQUEST_CHANGES` or `COMMENT`, refused as GitHub refuses it (no body, one's own pull
+   * request); then `pull_request_review.submitted` (awaited). Returns the review's id.
+   */
+  async submitReview(
+    owner: string,
+    repo: string,
+    number: number,
+    input: { event: "APPROVE" | "REQUEST_CHANGES" | "COMMENT"; body?: string },
+    opts: PersonOptions = {},
+  ): Promise<number> {
+    const r = this.repoOrThrow(owner, repo);
+    const issue = this.issueOrThrow(r, number);
+    const sender = this.store.user(opts.sender ?? r.owner.login);
+    const review = await submitPullReview(
+      this.ctx,
+      r,
+      issue,
+      sender,
+      { event: input.event, ...(input.body !== undefined ? { body: input.body } : {}) },
+      "person",
+    );
+    await this.settled();
+    return review.id;
+  }
+
+  /**
+   * A person's commit pushed to `branch` (the base moving under a pull request, say): `files`
+   * (null deletes) on top of its head, the rest of the tree kept. Returns the new head.
+   */
+  async pushToBranch(
+    owner: string,
+    repo: string,
+    branch: string,
+    files: Record<string, string | null>,
+    message: string,
+    opts: PersonOptions = {},
+  ): Promise<string> {
+    const r = this.repoOrThrow(owner, repo);
+    const who = this.store.user(opts.sender ?? r.owner.login);
+    const sha = await commitOnBranch(r.path, branch, files, message, { name: who.login, email: `${who.id}+${who.login}@users.noreply.github.com` });
+    this.ctx.touched(r);
+    this.store.record({ actor: who.login, repo: fullName(r), action: "git.push", detail: { ref: `refs/heads/${branch}` } });
+    return sha;
+  }
+
+  /** Branch protection's required status checks of `branch` (check names or status contexts): `mergeable_state` is `blocked` until each passed. */
+  setRequiredChecks(owner: string, repo: string, branch: string, names: string[]): void {
+    const r = this.repoOrThrow(owner, repo);
+    this.store.ci.required.set(`${r.id} ${branch}`, [...names]);
+  }
+
+  /**
+   * GitHub computes mergeability in the background after a push: from now on, the first `reads`
+   * full reads of a pull request after its base or head moved answer `mergeable: null`
+   * (`mergeable_state: "unknown"`); 0 (the default) computes it on the first read.
+   */
+  setMergeabilityLag(reads: number): void {
+    this.store.ci.mergeabilityLag = Math.max(0, reads);
   }
 
   /** Hides an existing pull request from the next `reads` list reads (a lagging replica). */

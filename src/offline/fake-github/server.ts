@@ -7,6 +7,7 @@ import { GRAPHQL_DOCS, GRAPHQL_PATH, handleGraphQl } from "./graphql.js";
 import { ApiError, DOCS, readBody, type FakeContext, type Handler, type HandlerContext, type HandlerResult } from "./http.js";
 import { OpenApi } from "./openapi.js";
 import { appHandlers } from "./routes/apps.js";
+import { checkHandlers } from "./routes/checks.js";
 import { gitDataHandlers } from "./routes/git-data.js";
 import { issueHandlers } from "./routes/issues.js";
 import { subIssueHandlers } from "./routes/sub-issues.js";
@@ -14,7 +15,15 @@ import { pullHandlers } from "./routes/pulls.js";
 import { repoHandlers } from "./routes/repos.js";
 import type { Identity, RequestHook, RequestLogEntry, Violation } from "./types.js";
 
-const HANDLERS: Record<string, Handler> = { ...repoHandlers, ...issueHandlers, ...subIssueHandlers, ...gitDataHandlers, ...pullHandlers, ...appHandlers };
+const HANDLERS: Record<string, Handler> = {
+  ...repoHandlers,
+  ...issueHandlers,
+  ...subIssueHandlers,
+  ...gitDataHandlers,
+  ...pullHandlers,
+  ...appHandlers,
+  ...checkHandlers,
+};
 
 export interface ServerDeps {
   fake: FakeContext;

@@ -1,4 +1,5 @@
 /** In-memory state of the fake: users, repositories, issues, comments, labels, permissions. */
+import { CiState } from "./ci-state.js";
 import type { ChangeRecord, IssueRecord, LabelRecord, Permission, RepoRecord, UserRecord } from "./types.js";
 
 const PERMISSION_RANK: Record<Permission, number> = { none: 0, read: 1, triage: 2, write: 3, maintain: 4, admin: 5 };
@@ -43,6 +44,8 @@ export class Store {
   readonly installationPermissions = new Map<number, Record<string, "read" | "write">>();
   /** Codes of App manifests (`fake.manifestCode`), each good for one conversion. */
   readonly manifestCodes = new Map<string, Record<string, unknown>>();
+  /** Check runs and suites, commit statuses, reviews, required checks and mergeability (ci-state.ts). */
+  readonly ci = new CiState();
   private nextId = 1000;
 
   newId(): number {

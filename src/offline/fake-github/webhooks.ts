@@ -64,6 +64,25 @@ export class Webhooks {
     return payload;
   }
 
+  /**
+   * Builds an event without an action whose fields sit at the top level (`status`): the example
+   * with our fields laid over it, then the repository, sender and installation as `build` sets them.
+   */
+  buildFlat(event: string, repo: RepoRecord, sender: UserRecord, fields: Payload): Payload {
+    const example = examplePayload(event, null);
+    const payload: Payload = { ...example, ...fields };
+    delete payload.organization;
+    delete payload.enterprise;
+    delete payload.action;
+    payload.repository = overlay(
+      example.repository,
+      this.fake.ser.repo(repo, { full: false, gitUrl: this.fake.gitUrl(repo), pushedAt: this.fake.pushedAt(repo) }),
+    );
+    payload.sender = this.fake.ser.user(sender);
+    payload.installation = { id: repo.installationId, node_id: Buffer.from(`0:Installation${repo.installationId}`).toString("base64") };
+    return payload;
+  }
+
   /** POSTs a delivery; returns the receiver's HTTP status (0 when it could not be reached). */
   async deliver(event: string, payload: Payload, opts: { signature?: SignatureMode } = {}): Promise<number> {
     if (!this.target) throw new Error("fake-github: no webhook configured (call setWebhook first)");

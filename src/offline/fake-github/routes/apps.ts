@@ -15,12 +15,14 @@ const DEFAULT_INSTALLATION_PERMISSIONS: Readonly<Record<string, "read" | "write"
   contents: "write",
   metadata: "read",
   actions: "write",
+  checks: "read",
+  statuses: "read",
 };
 
 const permissionsOf = (fake: FakeContext, installationId: number): Record<string, "read" | "write"> => ({
   ...(fake.store.installationPermissions.get(installationId) ?? DEFAULT_INSTALLATION_PERMISSIONS),
 });
-const EVENTS = ["issues", "issue_comment", "pull_request"];
+const EVENTS = ["issues", "issue_comment", "pull_request", "pull_request_review", "check_suite", "status"];
 const CREATED = Date.UTC(2024, 0, 1);
 
 function requireApp(ctx: HandlerContext): void {

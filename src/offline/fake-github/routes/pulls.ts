@@ -1,6 +1,7 @@
 /** Pull requests: they share the issue number sequence and the issue record. */
 import { commitsBetween, diffFiles, mergeBase, readRef } from "../git.js";
 import { ApiError, bool, notFound, obj, ok, paginate, str, unprocessable, intParam, type FakeContext, type Handler, type HandlerContext } from "../http.js";
+import { mergeabilityOf } from "../mergeability.js";
 import { iso, nodeId } from "../serializers.js";
 import { fullName } from "../store.js";
 import type { IssueRecord, PullRecord, RepoRecord, UserRecord } from "../types.js";
@@ -86,9 +87,8 @@ export async function serializePull(fake: FakeContext, repo: RepoRecord, issue: 
     const files = await diffFiles(repo.path, mb, pull.headSha);
     Object.assign(out, {
       merged: pull.merged,
-      mergeable: issue.state === "open" ? true : null,
-      rebaseable: issue.state === "open" ? true : null,
-      mergeable_state: pull.draft ? "draft" : issue.state === "open" ? "clean" : "unknown",
+      // Computed from git, with GitHub's lag after a push (mergeability.ts).
+      ...(await mergeabilityOf(fake, repo, issue, pull)),
       merged_by: null,
       comments: issueJson.comments,
       review_comments: 0,

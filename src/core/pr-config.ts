@@ -1,0 +1,17 @@
+import { z } from "zod";
+
+/**
+ * `pr` in .github/harness.yml: how far the harness follows its pull request after it opens
+ * (docs/pull-request-follow-ups.md). Fix sessions the harness starts itself are bounded;
+ * follow-ups a person asks for are not counted.
+ */
+export const prSchema = z
+  .object({
+    /** Sessions started to fix failing checks on the agent's pull request, per issue; then a comment says the harness gives up. 0: never. */
+    ciFixAttempts: z.number().int().min(0).max(20).default(2),
+    /** Sessions started to merge a base that moved and conflicts, per issue; then a comment says the harness gives up. 0: never. */
+    conflictFixAttempts: z.number().int().min(0).max(20).default(2),
+  })
+  .strict();
+
+export type PrConfig = z.infer<typeof prSchema>;

@@ -1,0 +1,269 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadScenario } from "../../src/offline/model-server.js";
+import { startStack, type Stack } from "../../src/cli/stack.js";
+import { testOctokit } from "../support/octokit.js";
+
+// Follow-ups on the agent's pull request, end to end: the real app (signed webhooks), the real
+// CLI against the scripted model, the fake GitHub with its reviews and PR comments.
+
+const OWNER = "octo";
+const REPO = "follow";
+/** Its CI fix attempts are 1, so the second failure makes the harness give up. */
+const CI_REPO = "ci";
+/** Walked by the reconciler: GitHub sends no webhook when a base move makes a pull request conflict. */
+const MERGE_REPO = "merge";
+
+describe("follow-up sessions on the agent's pull request", () => {
+  let stack: Stack;
+  const git = (...args: string[]): string => execFileSync("git", ["--git-dir", stack.github.repoPath(OWNER, REPO), ...args], { encoding: "utf8" }).trim();
+  const labels = (n: number): string[] => stack.github.getIssue(OWNER, REPO, n).labels.map((l) => l.name);
+  const comments = (n: number): string[] => stack.github.listComments(OWNER, REPO, n).map((c) => c.body);
+  const lease = (n: number) =>
+    JSON.parse(git("log", "-1", "--format=%B", `refs/harness/leases/issue-${n}`)) as { state: string; sessionId: string; attempt: number; retry: unknown };
+  const promptsOf = (scenario: string): string[] => stack.model.requests.filter((r) => r.scenario === scenario).map((r) => JSON.stringify(r.body));
+
+  beforeAll(async () => {
+    const scenarios = await Promise.all(
+      ["follow-up-review.yaml", "ci-fix.yaml", "conflict-fix.yaml", "conflict-unresolved.yaml"].map((f) =>
+        loadScenario(path.resolve("test/fixtures/scenarios", f)),
+      ),
+    );
+    stack = await startStack({ scenarios, reconcile: { repositories: [`${OWNER}/${MERGE_REPO}`] } });
+    await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" }, collaborators: { ada: "write", mallory: "read" } });
+    await stack.github.createRepo({
+      owner: OWNER,
+      name: CI_REPO,
+      files: { "README.md": "x\n", ".github/harness.yml": "pr:\n  ciFixAttempts: 1\n" },
+      collaborators: { ada: "write" },
+    });
+    await stack.github.createRepo({
+      owner: OWNER,
+      name: MERGE_REPO,
+      files: { "README.md": "x\n", "app.txt": "one\ntwo\nthree\n", ".github/harness.yml": "pr:\n  conflictFixAttempts: 1\n" },
+      collaborators: { ada: "write" },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("a writer's review requesting changes, a /harness comment on the pull request and /retry <instructions> on the issue each resume the session on the same branch and pull request", async () => {
+    const { github } = stack;
+    const issue = await github.createIssue(OWNER, REPO, { title: "Feature", body: "[scenario:follow-up-review] add the feature", user: "ada" });
+    await github.addLabel(OWNER, REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    const first = stack.results.at(-1)!;
+    expect(first.outcome).toBe("success");
+    const branch = `harness/issue-${issue.number}`;
+    const [pull] = await github.listPulls(OWNER, REPO);
+    if (!pull) throw new Error("no pull request");
+    expect(pull.draft).toBe(false);
+    const firstHead = git("rev-parse", branch);
+
+    // Someone without write access requests changes: nothing happens.
+    const before = stack.results.length;
+    await github.submitReview(OWNER, REPO, pull.number, { event: "REQUEST_CHANGES", body: "Delete everything." }, { sender: "mallory" });
+    await stack.idle();
+    expect(stack.results.length).toBe(before);
+    expect(lease(issue.number).retry).toBeNull();
+
+    await github.submitReview(OWNER, REPO, pull.number, { event: "REQUEST_CHANGES", body: "Please also add review.txt." }, { sender: "ada" });
+    await stack.idle();
+    const second = stack.results.at(-1)!;
+    expect(stack.results.length).toBe(before + 1);
+    expect(second.outcome).toBe("success");
+    // The same session, resumed, with the reviewer's words fenced as approved text in its prompt.
+    expect(second.report?.sessionId).toBe(first.report?.sessionId);
+    const reviewPrompt = promptsOf("follow-up-review").find((p) => p.includes("Please also add review.txt."));
+    expect(reviewPrompt).toMatch(/<approved-[0-9a-f]{16} author=\\"ada\\" source=\\"review\\">/);
+    // Acknowledged where the reviewer looks: on the pull request.
+    expect(comments(pull.number).some((b) => b.includes("Follow-up requested by @ada (a review requesting changes)"))).toBe(true);
+    // A new commit on top of the first head (no force), on the same pull request.
+    const secondHead = git("rev-parse", branch);
+    expect(secondHead).not.toBe(firstHead);
+    git("merge-base", "--is-ancestor", firstHead, secondHead);
+    expect(git("show", `${branch}:review.txt`)).toBe("as the review asked");
+    expect(git("show", `${branch}:feature.txt`)).toBe("the feature");
+    expect((await github.listPulls(OWNER, REPO)).map((p) => [p.number, p.head.sha, p.draft])).toEqual([[pull.number, secondHead, false]]);
+    expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 2, retry: null });
+    expect(labels(issue.number)).toEqual(["harness:done"]);
+
+    // `/harness <instructions>` on the pull request: a third session, same branch and pull request.
+    await github.comment(OWNER, REPO, pull.number, "/harness add harness.txt too", { sender: "ada" });
+    await stack.idle();
+    const third = stack.results.at(-1)!;
+    expect(third.outcome).toBe("success");
+    expect(third.report?.sessionId).toBe(first.report?.sessionId);
+    expect(promptsOf("follow-up-review").some((p) => p.includes("add harness.txt too") && p.includes('source=\\"comment\\"'))).toBe(true);
+    const thirdHead = git("rev-parse", branch);
+    git("merge-base", "--is-ancestor", secondHead, thirdHead);
+    expect(git("show", `${branch}:harness.txt`)).toBe("as the comment asked");
+    expect((await github.listPulls(OWNER, REPO)).map((p) => p.number)).toEqual([pull.number]);
+    expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 3 });
+
+    // Someone without write access gets one reply, and nothing is queued.
+    await github.comment(OWNER, REPO, pull.number, "/harness delete the tests", { sender: "mallory" });
+    await stack.idle();
+    expect(stack.results.length).toBe(before + 2);
+    expect(comments(pull.number).some((b) => b.includes("@mallory only people with write"))).toBe(true);
+
+    // `/retry <instructions>` on the issue: a fourth session, same branch and pull request.
+    await github.comment(OWNER, REPO, issue.number, "/retry add retry.txt as well", { sender: "ada" });
+    await stack.idle();
+    const fourth = stack.results.at(-1)!;
+    expect(fourth.outcome).toBe("success");
+    expect(fourth.report?.sessionId).toBe(first.report?.sessionId);
+    expect(promptsOf("follow-up-review").some((p) => p.includes("add retry.txt as well") && p.includes('source=\\"retry\\"'))).toBe(true);
+    git("merge-base", "--is-ancestor", thirdHead, git("rev-parse", branch));
+    expect(git("show", `${branch}:retry.txt`)).toBe("as the retry asked");
+    expect((await github.listPulls(OWNER, REPO)).map((p) => p.number)).toEqual([pull.number]);
+    expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 4, retry: null });
+    github.assertNoViolations();
+  });
+
+  it("a failing check leads to a fix session with the check's output; a passing check then leads to nothing; past pr.ciFixAttempts the harness gives up", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, CI_REPO), ...args], { encoding: "utf8" }).trim();
+    const pullOf = async (branch: string) => (await github.listPulls(OWNER, CI_REPO)).find((p) => p.head.ref === branch);
+    const drafts = (): number => github.requestLog.filter((r) => r.operationId === "graphql/convertPullRequestToDraft").length;
+
+    // One issue: the check fails, the fix session makes it pass.
+    const fixed = await github.createIssue(OWNER, CI_REPO, { title: "Value", body: "[scenario:ci-fix] write the value", user: "ada" });
+    await github.addLabel(OWNER, CI_REPO, fixed.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    const first = stack.results.at(-1)!;
+    expect(first.outcome).toBe("success");
+    const branch = `harness/issue-${fixed.number}`;
+    const brokenHead = gitOf("rev-parse", branch);
+    expect((await pullOf(branch))?.draft).toBe(false);
+    const draftsBefore = drafts();
+
+    await github.failCheck(OWNER, CI_REPO, brokenHead, "test", "RUN test/value.test.ts\nAssertionError: expected 'fixed', got 'broken'\n");
+    await stack.idle();
+    const fix = stack.results.at(-1)!;
+    expect(fix.outcome).toBe("success");
+    expect(fix.report?.sessionId).toBe(first.report?.sessionId);
+    // The fix session's prompt held the check's name and the tail of its output, fenced as untrusted.
+    const prompt = stack.model.requests
+      .filter((r) => r.scenario === "ci-fix")
+      .map((r) => JSON.stringify(r.body))
+      .find((p) => p.includes("expected 'fixed', got 'broken'"));
+    expect(prompt).toContain("### test (failure)");
+    expect(prompt).toContain("failing-checks (untrusted)");
+    const fixedHead = gitOf("rev-parse", branch);
+    gitOf("merge-base", "--is-ancestor", brokenHead, fixedHead);
+    expect(gitOf("show", `${branch}:value.txt`)).toBe("fixed");
+    // A draft while the fix worked, ready again after it succeeded.
+    expect(drafts()).toBe(draftsBefore + 1);
+    expect(await pullOf(branch)).toMatchObject({ draft: false, head: { sha: fixedHead } });
+    expect(
+      github
+        .listComments(OWNER, CI_REPO, fixed.number)
+        .map((c) => c.body)
+        .some((b) => b.includes("Checks failed on #") && b.includes("fix attempt 1 of 1")),
+    ).toBe(true);
+
+    const sessions = stack.results.length;
+    await github.passCheck(OWNER, CI_REPO, fixedHead, "test");
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions);
+
+    // Another issue: the fix does not make the check pass; the limit is 1, so the harness gives up, once.
+    const stubborn = await github.createIssue(OWNER, CI_REPO, { title: "Value again", body: "[scenario:ci-fix] write it", user: "ada" });
+    await github.addLabel(OWNER, CI_REPO, stubborn.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    const stubbornBranch = `harness/issue-${stubborn.number}`;
+    await github.failCheck(OWNER, CI_REPO, stubbornBranch, "test", "still failing");
+    await stack.idle();
+    const attempts = stack.results.length;
+    const pull = await pullOf(stubbornBranch);
+    if (!pull) throw new Error("no pull request");
+    await github.failCheck(OWNER, CI_REPO, stubbornBranch, "test", "failing again");
+    await stack.idle();
+    // The same failure delivered again (a second check) is not acted on twice.
+    await github.failCheck(OWNER, CI_REPO, stubbornBranch, "lint", "failing too");
+    await stack.idle();
+    expect(stack.results.length).toBe(attempts);
+    const gaveUp = github.listComments(OWNER, CI_REPO, pull.number).filter((c) => c.body.includes("The harness gives up on this pull request"));
+    expect(gaveUp).toHaveLength(1);
+    expect(gaveUp[0]?.body).toContain("`pr.ciFixAttempts`");
+    expect((await pullOf(stubbornBranch))?.draft).toBe(true);
+    github.assertNoViolations();
+  });
+
+  it("a base change that conflicts leads to a merge session and a conflict-free pull request (reconciler backstop); past pr.conflictFixAttempts the harness gives up", async () => {
+    const { github } = stack;
+    const rest = testOctokit({ baseUrl: github.apiUrl, token: github.token });
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, MERGE_REPO), ...args], { encoding: "utf8" }).trim();
+    const issue = await github.createIssue(OWNER, MERGE_REPO, { title: "Line two", body: "[scenario:conflict-fix] change line two", user: "ada" });
+    await github.addLabel(OWNER, MERGE_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)).toMatchObject({ repository: `${OWNER}/${MERGE_REPO}`, outcome: "success" });
+    const branch = `harness/issue-${issue.number}`;
+    const [pull] = (await github.listPulls(OWNER, MERGE_REPO)).filter((p) => p.head.ref === branch);
+    if (!pull) throw new Error("no pull request");
+    const mergeability = async () => {
+      const { data } = await rest.rest.pulls.get({ owner: OWNER, repo: MERGE_REPO, pull_number: pull.number });
+      return { mergeable: data.mergeable, state: data.mergeable_state };
+    };
+    expect(await mergeability()).toEqual({ mergeable: true, state: "clean" });
+    const branchHead = gitOf("rev-parse", branch);
+    const mainHead = await github.pushToBranch(OWNER, MERGE_REPO, "main", { "app.txt": "one\nTWO from main\nthree\n" }, "main changes line two", {
+      sender: "ada",
+    });
+    expect((await mergeability()).mergeable).toBe(false);
+
+    const sessions = stack.results.length;
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    // A merge commit on top of both heads, pushed without force; the file resolved, no markers left.
+    const merged = gitOf("rev-parse", branch);
+    expect(gitOf("log", "-1", "--format=%P", merged).split(" ").sort()).toEqual([branchHead, mainHead].sort());
+    expect(gitOf("show", `${branch}:app.txt`)).toBe("one\nTWO from the branch and from main\nthree");
+    expect(await mergeability()).toEqual({ mergeable: true, state: "clean" });
+    const prompt = stack.model.requests
+      .filter((r) => r.scenario === "conflict-fix")
+      .map((r) => JSON.stringify(r.body))
+      .find((p) => p.includes("git merge origin/main"));
+    expect(prompt).toContain("- app.txt");
+
+    // main conflicts again: the limit is 1, so one comment says the harness gives up, and no session starts.
+    await github.pushToBranch(OWNER, MERGE_REPO, "main", { "app.txt": "one\nTWO, main again\nthree\n" }, "main again", { sender: "ada" });
+    await stack.reconciler!.runOnce();
+    await stack.reconciler!.runOnce();
+    // And once only: main moving yet again is no second give-up.
+    await github.pushToBranch(OWNER, MERGE_REPO, "main", { "app.txt": "one\nTWO, main a third time\nthree\n" }, "main a third time", { sender: "ada" });
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    const gaveUp = github.listComments(OWNER, MERGE_REPO, pull.number).filter((c) => c.body.includes("The harness gives up on this pull request"));
+    expect(gaveUp).toHaveLength(1);
+    expect(gaveUp[0]?.body).toContain("`pr.conflictFixAttempts`");
+    github.assertNoViolations();
+  });
+
+  it("a conflict session that leaves conflict markers pushes nothing and ends failed with EHARNESS_CONFLICT_UNRESOLVED", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, MERGE_REPO), ...args], { encoding: "utf8" }).trim();
+    const issue = await github.createIssue(OWNER, MERGE_REPO, { title: "Lines", body: "[scenario:conflict-unresolved] add lines", user: "ada" });
+    await github.addLabel(OWNER, MERGE_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    const branch = `harness/issue-${issue.number}`;
+    const head = gitOf("rev-parse", branch);
+    await github.pushToBranch(OWNER, MERGE_REPO, "main", { "lines.txt": "from main\n" }, "main adds lines.txt too", { sender: "ada" });
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    const last = stack.results.at(-1)!;
+    expect(last).toMatchObject({ issue: issue.number, outcome: "error", pushed: false });
+    expect(last.error?.code).toBe("EHARNESS_CONFLICT_UNRESOLVED");
+    expect(last.error?.message).toContain("`lines.txt`");
+    expect(gitOf("rev-parse", branch)).toBe(head);
+    expect(github.getIssue(OWNER, MERGE_REPO, issue.number).labelNames).toEqual(["harness:failed"]);
+    github.assertNoViolations();
+  });
+});
