@@ -286,6 +286,7 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       pullRequest: pullRequest ?? undefined,
       commits,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
+      workspace: workspace.ready,
       ...(draftRefused && pullRequest !== null ? { note: draftRefusedNote(pullRequest, config.publish.needsReviewLabel) } : {}),
     }),
   );
@@ -376,6 +377,7 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
       note: INTERRUPTED_NOTE,
       error: refusal ? { code: refusal.code, message: refusal.message, fix: refusal.fix } : undefined,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
+      workspace: workspace.ready,
     }),
   );
   ctx.log.info({ issue: issueNumber, pushed, refused: refusal !== null }, "interrupted: work kept");

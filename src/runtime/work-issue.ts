@@ -179,8 +179,14 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       queuedLabel: config.labels.queued,
       clock,
       log,
+      keepPaths: config.workspace.keepPaths,
     });
-    emit("worktree_ready", { path: workspace.worktree.path, startPoint: workspace.heads.has(branch) ? branch : workspace.repository.defaultBranch });
+    emit("worktree_ready", {
+      path: workspace.worktree.path,
+      startPoint: workspace.heads.has(branch) ? branch : workspace.repository.defaultBranch,
+      warm: workspace.ready.warm,
+      ms: workspace.ready.ms,
+    });
 
     const previousSummary = claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
     let loggedToolCalls = 0;
