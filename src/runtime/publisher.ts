@@ -45,6 +45,8 @@ export interface PublishContext {
   redact?: (text: string) => string;
   /** HARNESS_SESSION_KEY: the saved session is sealed with it. */
   sessionKey?: Buffer;
+  /** How the worktree was made (warm or cold) and how long it took, once it is ready: for a failure's summary. */
+  workspace?: { warm: boolean; ms: number };
   /** What publishing has done so far, for a failure's summary (the pull request it opened). */
   done: { pullRequest: number | null; pushed: boolean };
   /**
@@ -401,6 +403,7 @@ export async function publishFailure(
         commits: 0,
         error: input.error,
         attempt: { agent: ctx.agentName, number: ctx.attempt },
+        workspace: ctx.workspace,
       })
     : renderFailureSummary({
         issue: issueNumber,

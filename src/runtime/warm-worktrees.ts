@@ -202,7 +202,7 @@ export async function resetWorktree(git: GitRepository, worktree: WorktreeHandle
   await git.sanitize(worktree);
   const excludes = keep.flatMap((p) => ["-e", `/${p}`]);
   // The index first (stat data kept where content matches): what is tracked, and which attributes apply, is the start point's.
-  await git.run(["read-tree", "-m", start], at);
+  await git.run(["read-tree", "--reset", start], at);
   await git.run(["clean", "-ffdxq", ...excludes], at);
   await git.run(["reset", "--hard", "--quiet", start], at);
   await git.run(["clean", "-ffdxq", ...excludes], at);

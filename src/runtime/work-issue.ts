@@ -187,6 +187,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       warm: workspace.ready.warm,
       ms: workspace.ready.ms,
     });
+    ctx.workspace = workspace.ready;
 
     const previousSummary = claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
     let loggedToolCalls = 0;
