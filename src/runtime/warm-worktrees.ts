@@ -1,5 +1,6 @@
-import { promises as fs, type Stats } from "node:fs";
+import { promises as fs } from "node:fs";
 import path from "node:path";
+import { execa } from "execa";
 import { HarnessError } from "../core/errors.js";
 import type { GitRepository, WorktreeHandle } from "../adapters/git.js";
 import type { Logger } from "../adapters/logger.js";
@@ -224,36 +225,37 @@ export async function resetWorktree(git: GitRepository, worktree: WorktreeHandle
 }
 
 /**
- * Walks the tree without following a symlink, skipping the kept paths: every
- * `.git` below the top goes, and every fifo, socket or device (which git
- * ignores), directories become rwx for their owner, files
- * lose set-id and sticky bits and become readable and writable for their owner
- * (a file with several links is left alone: it may be a host file linked in,
- * and git replaces it rather than writing through it). The top `.git` goes too;
- * the caller writes the harness's pointer.
+ * Walks the tree (GNU find, never following a symlink), skipping the kept
+ * paths: every `.git` below the top goes, and every fifo, socket or device
+ * (which git neither tracks, cleans nor reports); a directory gets rwx for its
+ * owner back before it is entered (a chmod 000 one is opened), and directories
+ * and files lose set-id and sticky bits; an unreadable or unwritable file
+ * becomes readable and writable for its owner, unless it has several links (it
+ * may be a host file linked in; git replaces such a file rather than writing
+ * through it). The top `.git` goes too; the caller writes the harness's pointer.
  */
 async function scrubTree(root: string, keep: readonly string[]): Promise<void> {
-  const visit = async (dir: string, rel: string, stat: Stats): Promise<void> => {
-    const wanted = (stat.mode & 0o777) | 0o700;
-    if ((stat.mode & 0o7777) !== wanted) await fs.chmod(dir, wanted);
-    for (const name of await fs.readdir(dir)) {
-      const child = path.join(dir, name);
-      const childRel = rel === "" ? name : `${rel}/${name}`;
-      if (name === ".git") {
-        await fs.rm(child, { recursive: true, force: true });
-        continue;
-      }
-      if (keep.includes(childRel)) continue;
-      const s = await fs.lstat(child);
-      if (s.isDirectory()) await visit(child, childRel, s);
-      // A fifo, socket or device: git neither tracks nor cleans nor reports one.
-      else if (!s.isFile() && !s.isSymbolicLink()) await fs.rm(child, { force: true });
-      else if (s.isFile() && s.nlink === 1) {
-        const mode = (s.mode & 0o777) | 0o600;
-        if ((s.mode & 0o7777) !== mode) await fs.chmod(child, mode);
-      }
-    }
-  };
-  // A `.git` entry below a directory made unreadable is found once the directory is opened again.
-  await visit(root, "", await fs.lstat(root));
+  const stat = await fs.lstat(root);
+  if (!stat.isDirectory())
+    throw new HarnessError("EHARNESS_GIT", { message: `The parked worktree ${root} is not a directory.`, fix: "Nothing to do: a fresh worktree is made." });
+  await fs.chmod(root, (stat.mode & 0o777) | 0o700);
+  const skipped = [path.join(root, ".git"), ...keep.map((k) => path.join(root, k))].flatMap((p, i) => [...(i > 0 ? ["-o"] : []), "-path", p]);
+  const args = [
+    root,
+    "-mindepth",
+    "1",
+    ...["(", ...skipped, ")", "-prune"],
+    ...["-o", "-name", ".git", "-prune", "-exec", "rm", "-rf", "--", "{}", "+"],
+    ...["-o", "-type", "d", "(", "!", "-perm", "-700", "-o", "-perm", "/7000", ")", "-exec", "chmod", "u+rwx,ug-s,a-t", "--", "{}", ";"],
+    ...["-o", "!", "-type", "d", "!", "-type", "f", "!", "-type", "l", "-exec", "rm", "-f", "--", "{}", "+"],
+    ...["-o", "-type", "f", "-links", "1", "(", "!", "-perm", "-600", "-o", "-perm", "/7000", ")", "-exec", "chmod", "u+rw,ug-s,a-t", "--", "{}", "+"],
+  ];
+  const result = await execa("find", args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" }, extendEnv: false, reject: false });
+  if (result.exitCode !== 0) {
+    throw new HarnessError("EHARNESS_GIT", {
+      message: `Scrubbing the parked worktree ${root} failed (find exit ${result.exitCode ?? "?"}): ${String(result.stderr).slice(0, 500)}`,
+      fix: "Nothing to do: a fresh worktree is made instead.",
+    });
+  }
+  await fs.rm(path.join(root, ".git"), { recursive: true, force: true });
 }
