@@ -82,8 +82,9 @@ async function moveWorktree(admin: string, from: string, to: string): Promise<bo
   await fs.writeFile(path.join(admin, "locked"), "claude-harness: moving a reused worktree\n");
   try {
     await fs.rename(from, to);
-  } catch {
-    await fs.rm(path.join(admin, "locked"), { force: true });
+  } catch (error) {
+    // Gone: another agent took it and holds the lock now. Otherwise (a slot taken meanwhile) the lock is ours to drop.
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") await fs.rm(path.join(admin, "locked"), { force: true });
     return false;
   }
   await fs.writeFile(path.join(to, ".git"), `gitdir: ${admin}\n`);
