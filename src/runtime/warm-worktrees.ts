@@ -196,7 +196,7 @@ export async function resetWorktree(git: GitRepository, worktree: WorktreeHandle
   const keep: string[] = [];
   for (const p of keepPaths) {
     const tracked = (await git.run(["ls-tree", "--name-only", "-z", start, "--", p])).stdout;
-    if (tracked === "") keep.push(p);
+    if (tracked === "" && (await plainPath(worktree.path, p))) keep.push(p);
   }
   await scrubTree(worktree.path, keep);
   await fs.writeFile(path.join(worktree.path, ".git"), `gitdir: ${worktree.gitDir}\n`);
@@ -223,6 +223,22 @@ export async function resetWorktree(git: GitRepository, worktree: WorktreeHandle
   const present: string[] = [];
   for (const p of keep) if (await exists(path.join(worktree.path, p))) present.push(p);
   return present;
+}
+
+/**
+ * Whether `rel` under `root` is reached through real directories only and is
+ * itself a directory or a regular file: a kept cache is never a symlink the
+ * last session planted (to a host path, or around the tree).
+ */
+async function plainPath(root: string, rel: string): Promise<boolean> {
+  const parts = rel.split("/");
+  for (let i = 1; i <= parts.length; i += 1) {
+    const stat = await fs.lstat(path.join(root, ...parts.slice(0, i))).catch(() => null);
+    if (stat === null) return false;
+    const last = i === parts.length;
+    if (!(stat.isDirectory() || (last && stat.isFile()))) return false;
+  }
+  return true;
 }
 
 /**

@@ -205,6 +205,22 @@ describe("a reused worktree", () => {
   });
 });
 
+describe("a kept path", () => {
+  it("is never a symlink the last session planted, nor reached through one", async () => {
+    const ws = await prepare(8, ["node_modules", "src/lib/.cache"], 0);
+    await fs.symlink("/etc", path.join(ws.worktree.path, "node_modules"));
+    await fs.rm(path.join(ws.worktree.path, "src", "lib"), { recursive: true });
+    await fs.mkdir(path.join(root, "elsewhere", ".cache"), { recursive: true });
+    await fs.symlink(path.join(root, "elsewhere"), path.join(ws.worktree.path, "src", "lib"));
+    await removeWorkspace({ github: client, state, issue: 8, log: silentLogger(), warmLimit: 1 });
+    const next = await prepare(9, ["node_modules", "src/lib/.cache"]);
+    expect(next.ready.warm).toBe(true);
+    expect(await manifest(next.worktree.path)).toEqual(expected);
+    expect(await fs.readdir(path.join(root, "elsewhere"))).toEqual([".cache"]);
+    await removeWorkspace({ github: client, state, issue: 9, log: silentLogger(), warmLimit: 0 });
+  });
+});
+
 describe("settings", () => {
   it("HARNESS_WARM_WORKTREES: a small default, 0 turns reuse off, anything else is refused", () => {
     expect(warmWorktreeLimit({})).toBe(2);
