@@ -17,7 +17,7 @@ import { parseConfig } from "../../src/core/config.js";
 import { StepClock } from "../../src/core/step-clock.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
-import { parkedWorktrees, warmRepositories, warmWorktreeLimit } from "../../src/runtime/warm-worktrees.js";
+import { parkedWorktrees, parkWorktree, takeWarmWorktree, warmRepositories, warmWorktreeLimit } from "../../src/runtime/warm-worktrees.js";
 import { prepareWorkspace, removeWorkspace, type Workspace } from "../../src/runtime/workspace.js";
 import { testOctokit } from "../support/octokit.js";
 
@@ -218,6 +218,36 @@ describe("a kept path", () => {
     expect(await manifest(next.worktree.path)).toEqual(expected);
     expect(await fs.readdir(path.join(root, "elsewhere"))).toEqual([".cache"]);
     await removeWorkspace({ github: client, state, issue: 9, log: silentLogger(), warmLimit: 0 });
+  });
+});
+
+describe("agents of one host at once", () => {
+  it("park no more than the limit and never take the same worktree twice", async () => {
+    // Made one after another: concurrent `git worktree add`s on one clone race with each other's prune (not what this tests).
+    const made: Workspace[] = [];
+    for (const n of [20, 21, 22]) made.push(await prepare(n, [], 0));
+    const git = made[0]!.git;
+    const rig = { git, state, owner: OWNER, repo: REPO };
+    const parked = await Promise.all(made.map((ws) => parkWorktree({ ...rig, dir: ws.worktree.path, limit: 2 })));
+    expect(parked.filter(Boolean)).toHaveLength(2);
+    expect(await parkedWorktrees(state, OWNER, REPO)).toHaveLength(2);
+    const taken = await Promise.all(
+      [23, 24, 25].map((n) =>
+        takeWarmWorktree({
+          ...rig,
+          target: state.worktree(OWNER, REPO, n),
+          branch: `harness/issue-${n}`,
+          startPoint: "refs/remotes/origin/main",
+          keepPaths: [],
+          log: silentLogger(),
+        }),
+      ),
+    );
+    const got = taken.filter((t) => t !== null);
+    expect(got).toHaveLength(2);
+    expect(new Set(got.map((t) => t.worktree.gitDir)).size).toBe(2);
+    for (const t of got) expect(await manifest(t.worktree.path)).toEqual(expected);
+    for (const n of [20, 21, 22, 23, 24, 25]) await removeWorkspace({ github: client, state, issue: n, log: silentLogger(), warmLimit: 0 });
   });
 });
 
