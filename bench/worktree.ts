@@ -16,11 +16,22 @@
  *   harness:  the same worktree through the harness's GitRepository (its hardened
  *             git), then `prepareAgentGit`: the agent's own git dir for the sandbox
  *             (HEAD, branch, index copied, objects borrowed by alternates, not copied).
+ *   warm:     a parked worktree reused the way the next issue on the host reuses
+ *             it (`takeWarmWorktree`: moved to the issue's path, scrubbed, index
+ *             set, `git clean -ffdx`, `git reset --hard`, checked clean), then
+ *             `prepareAgentGit`. Before each run (untimed) the previous run's
+ *             worktree is dirtied as a session might leave it (200 tracked files
+ *             changed, 50 deleted, 500 untracked and 200 ignored files, a nested
+ *             repository, a chmod 000 directory) and parked.
+ * The arms run in a rotating order, after one untimed warm-up run of each.
  * Removal is not timed, and each run starts after a `sync` (untimed), so the
  * writeback of the previous run's 20,000 files does not land in the next one's
- * time. ratio = median(worktree) / median(clone). Last line:
- * {"bench":"worktree","files":…,"ratio":…,"worktreeMs":…,"cloneMs":…,"harnessWorktreeMs":…,"agentGitMs":…}
- * (agentGitMs: prepareAgentGit alone, within harnessWorktreeMs).
+ * time. ratio = median(worktree) / median(clone); cloneToWarmRatio =
+ * median(clone) / median(warm) (target ≥ 10). Last line:
+ * {"bench":"worktree","files":…,"ratio":…,"worktreeMs":…,"cloneMs":…,"harnessWorktreeMs":…,"agentGitMs":…,
+ *  "warmReuseMs":…,"warmReuseMinMs":…,"warmReuseMaxMs":…,"cloneToWarmRatio":…,"freshToWarmRatio":…}
+ * (agentGitMs: prepareAgentGit alone, within harnessWorktreeMs; freshToWarmRatio:
+ * median(harness) / median(warm), the harness's fresh worktree against its warm one).
  */
 import { spawnSync } from "node:child_process";
 import { promises as fs } from "node:fs";
@@ -29,7 +40,10 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { GitRepository } from "../src/adapters/git.js";
+import { GitRepository, type WorktreeHandle } from "../src/adapters/git.js";
+import { silentLogger } from "../src/adapters/logger.js";
+import { StateDir } from "../src/runtime/state-dir.js";
+import { parkWorktree, takeWarmWorktree } from "../src/runtime/warm-worktrees.js";
 import { git, positive, printTable, round, s } from "./_kit.js";
 
 export interface WorktreeBenchResult {
@@ -43,6 +57,32 @@ export interface WorktreeBenchResult {
   cloneMs: number;
   harnessWorktreeMs: number;
   agentGitMs: number;
+  /** The warm arm: a dirtied, parked worktree reused (median, min, max). */
+  warmReuseMs: number;
+  warmReuseMinMs: number;
+  warmReuseMaxMs: number;
+  /** median(clone) / median(warm): how much faster the next issue on a warm host gets its workspace (target ≥ 10). */
+  cloneToWarmRatio: number;
+  /** median(harness) / median(warm): the harness's fresh worktree against its warm one. */
+  freshToWarmRatio: number;
+}
+
+/** What a session might leave in its worktree: tracked files changed and deleted, untracked and ignored files, a nested repository, a closed directory. */
+async function dirty(dir: string, files: number, run: number): Promise<void> {
+  for (let k = 0; k < Math.min(200, files); k += 1) await fs.writeFile(path.join(dir, filePath((k * 97 + run) % files)), `changed by run ${run}\n`);
+  for (let k = 0; k < Math.min(50, files); k += 1) await fs.rm(path.join(dir, filePath((k * 389 + run * 7 + 1) % files)), { force: true });
+  for (let k = 0; k < 500; k += 1) {
+    const d = path.join(dir, "src", `dir${String(k % 200).padStart(3, "0")}`, "new");
+    await fs.mkdir(d, { recursive: true });
+    await fs.writeFile(path.join(d, `untracked${k}.ts`), `export const u = ${k};\n`);
+  }
+  await fs.mkdir(path.join(dir, "build"), { recursive: true });
+  await fs.writeFile(path.join(dir, "build", ".gitignore"), "*\n");
+  for (let k = 0; k < 200; k += 1) await fs.writeFile(path.join(dir, "build", `out${k}.js`), "ignored build output\n");
+  spawnSync("git", ["init", "-q", path.join(dir, "vendor", "nested")], { env: gitEnv });
+  await fs.mkdir(path.join(dir, "closed", "inner"), { recursive: true });
+  await fs.writeFile(path.join(dir, "closed", "inner", "f"), "x\n");
+  await fs.chmod(path.join(dir, "closed"), 0o000);
 }
 
 const gitEnv: Record<string, string> = {
@@ -136,27 +176,74 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
     const cloneMs: number[] = [];
     const harnessMs: number[] = [];
     const agentGitMs: number[] = [];
+    const warmMs: number[] = [];
+    // The warm arm's rig: the parked worktrees live in <root>/warm, as in a state directory.
+    const state = new StateDir(root);
+    const rig = { git: repository, state, owner: "bench", repo: "repo" };
+    let warmRun = 0;
+    let warmDirty: WorktreeHandle = await repository.addWorktree(path.join(root, "warm-seed"), "warm-seed", "refs/remotes/origin/main");
+    const arms: Record<"worktree" | "clone" | "harness" | "warm", (i: number, record: boolean) => Promise<void>> = {
+      worktree: async (i, record) => {
+        const wt = path.join(root, `wt-${i}`);
+        spawnSync("sync");
+        const ms = timed(
+          ["--git-dir", shared, "worktree", "add", "--quiet", "--force", "--no-track", "-B", `agent-${i}`, wt, "refs/remotes/origin/main"],
+          root,
+        );
+        if (record) worktreeMs.push(ms);
+        git(["--git-dir", shared, "worktree", "remove", "--force", wt], { env: gitEnv });
+      },
+      clone: async (i, record) => {
+        const cl = path.join(root, `clone-${i}`);
+        spawnSync("sync");
+        const ms = timed(["clone", "--quiet", `file://${bare}`, cl], root);
+        if (record) cloneMs.push(ms);
+        await fs.rm(cl, { recursive: true, force: true });
+      },
+      harness: async (i, record) => {
+        const hw = path.join(root, `harness-${i}`);
+        spawnSync("sync");
+        const h0 = performance.now();
+        const handle = await repository.addWorktree(hw, `harness-${i}`, "refs/remotes/origin/main");
+        const a0 = performance.now();
+        await repository.prepareAgentGit(handle, path.join(root, `agent-${i}.git`));
+        const end = performance.now();
+        if (record) {
+          harnessMs.push(end - h0);
+          agentGitMs.push(end - a0);
+        }
+        await repository.removeWorktree(hw);
+      },
+      warm: async (i, record) => {
+        warmRun += 1;
+        // Untimed: the previous run's worktree left as a session might leave it, then parked.
+        await repository.prepareAgentGit(warmDirty, path.join(root, `warm-agent-${warmRun}.git`));
+        await dirty(warmDirty.path, files, warmRun);
+        if (!(await parkWorktree({ ...rig, dir: warmDirty.path, limit: 1 }))) throw new Error("the warm arm's worktree was not parked");
+        const target = path.join(root, `warm-${i}-${warmRun}`);
+        spawnSync("sync");
+        const w0 = performance.now();
+        const took = await takeWarmWorktree({
+          ...rig,
+          target,
+          branch: `warm-${warmRun}`,
+          startPoint: "refs/remotes/origin/main",
+          keepPaths: [],
+          log: silentLogger(),
+        });
+        if (took === null) throw new Error("the warm arm's parked worktree could not be reused (see takeWarmWorktree)");
+        await repository.prepareAgentGit(took.worktree, path.join(root, `warm-agent-${warmRun}-next.git`));
+        const ms = performance.now() - w0;
+        if (record) warmMs.push(ms);
+        warmDirty = took.worktree;
+      },
+    };
+    const names = Object.keys(arms) as (keyof typeof arms)[];
+    // Warm-up: one untimed run of each arm (the page cache, git's first start).
+    for (const name of names) await arms[name](-1, false);
     for (let i = 0; i < reps; i += 1) {
-      const wt = path.join(root, `wt-${i}`);
-      spawnSync("sync");
-      worktreeMs.push(
-        timed(["--git-dir", shared, "worktree", "add", "--quiet", "--force", "--no-track", "-B", `agent-${i}`, wt, "refs/remotes/origin/main"], root),
-      );
-      git(["--git-dir", shared, "worktree", "remove", "--force", wt], { env: gitEnv });
-      const cl = path.join(root, `clone-${i}`);
-      spawnSync("sync");
-      cloneMs.push(timed(["clone", "--quiet", `file://${bare}`, cl], root));
-      await fs.rm(cl, { recursive: true, force: true });
-      const hw = path.join(root, `harness-${i}`);
-      spawnSync("sync");
-      const h0 = performance.now();
-      const handle = await repository.addWorktree(hw, `harness-${i}`, "refs/remotes/origin/main");
-      const a0 = performance.now();
-      await repository.prepareAgentGit(handle, path.join(root, `agent-${i}.git`));
-      const end = performance.now();
-      harnessMs.push(end - h0);
-      agentGitMs.push(end - a0);
-      await repository.removeWorktree(hw);
+      // A rotating order, so no arm always runs right after the same other one.
+      for (let k = 0; k < names.length; k += 1) await arms[names[(i + k) % names.length]!](i, true);
     }
     const result: WorktreeBenchResult = {
       bench: "worktree",
@@ -169,6 +256,11 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
       cloneMs: Math.round(median(cloneMs)),
       harnessWorktreeMs: Math.round(median(harnessMs)),
       agentGitMs: round(median(agentGitMs), 1),
+      warmReuseMs: Math.round(median(warmMs)),
+      warmReuseMinMs: Math.round(Math.min(...warmMs)),
+      warmReuseMaxMs: Math.round(Math.max(...warmMs)),
+      cloneToWarmRatio: round(median(cloneMs) / median(warmMs), 1),
+      freshToWarmRatio: round(median(harnessMs) / median(warmMs), 2),
     };
     printTable(
       `worktree vs clone: ${counted} files, ${history + 1} commits, pack ${result.repoMb} MB (generated in ${s(generateMs, 1)}), ${reps} repetitions, in ${os.tmpdir()}`,
@@ -178,9 +270,11 @@ export async function runWorktreeBench(args: string[]): Promise<WorktreeBenchRes
         ["git clone file:// (fresh)", s(result.cloneMs), s(Math.min(...cloneMs)), s(Math.max(...cloneMs))],
         ["harness: addWorktree + prepareAgentGit", s(result.harnessWorktreeMs), s(Math.min(...harnessMs)), s(Math.max(...harnessMs))],
         ["  of which prepareAgentGit", s(result.agentGitMs), s(Math.min(...agentGitMs)), s(Math.max(...agentGitMs))],
+        ["harness: warm reuse (reset + full clean) + prepareAgentGit", s(result.warmReuseMs), s(result.warmReuseMinMs), s(result.warmReuseMaxMs)],
       ],
     );
     console.log(`  ratio worktree/clone ${result.ratio}`);
+    console.log(`  fresh clone / warm reuse ${result.cloneToWarmRatio}x (target >= 10x); harness fresh worktree / warm reuse ${result.freshToWarmRatio}x`);
     console.log(JSON.stringify(result));
     return result;
   } finally {

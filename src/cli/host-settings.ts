@@ -5,6 +5,7 @@ import { modelEnvFrom } from "../runtime/model-env.js";
 import { StateDir } from "../runtime/state-dir.js";
 import type { ClaudeSettings } from "../runtime/work-issue.js";
 import { sandboxFromEnv } from "../runtime/host-checks.js";
+import { warmWorktreeLimit } from "../runtime/warm-worktrees.js";
 import { defaultCliPath, forwarderPath, promptsDir } from "./paths.js";
 
 /** What every command that runs agents on this host reads from its environment. */
@@ -20,6 +21,8 @@ export interface HostSettings {
 
 export function hostSettingsFromEnv(env: NodeJS.ProcessEnv): HostSettings {
   const sessionKey = parseSessionKey(env.HARNESS_SESSION_KEY);
+  // Read where worktrees are made and parked; a bad value stops the host here, before any claim.
+  warmWorktreeLimit(env);
   return {
     state: new StateDir(env.HARNESS_STATE_DIR ?? `${os.homedir()}/.claude-harness`),
     host: os.hostname(),

@@ -204,6 +204,28 @@ const publishSchema = z
   })
   .strict();
 
+/**
+ * The issue's workspace. A host may reuse a worktree an earlier issue of the repository left
+ * (HARNESS_WARM_WORKTREES): it is reset to the branch's start point and cleaned of everything git
+ * does not track, except `keepPaths`, caches the repository opts into keeping (`node_modules`).
+ * What is kept reaches the next issue's session as the last session left it.
+ */
+const keepPath = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(
+    /^(?!\/)(?!.*\/$)[A-Za-z0-9._@+-]+(\/[A-Za-z0-9._@+-]+)*$/,
+    "must be a relative path like 'node_modules' or 'packages/app/.cache' (no leading or trailing '/', no wildcards)",
+  )
+  .refine((p) => p.split("/").every((segment) => segment !== "." && segment !== ".." && segment !== ".git"), "may not contain '.', '..' or '.git' segments");
+const workspaceSchema = z
+  .object({
+    /** Untracked paths kept when a worktree is reused for the next issue (caches); nothing by default. */
+    keepPaths: z.array(keepPath).max(20).default([]),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     labels: labelsSchema.default(labelsSchema.parse({})),
@@ -253,6 +275,7 @@ export const configSchema = z
     convoy: convoySchema.default(convoySchema.parse({})),
     /** The pull request after it opens: CI and conflict fix sessions (docs/pull-request-follow-ups.md). */
     pr: prSchema.default(prSchema.parse({})),
+    workspace: workspaceSchema.default(workspaceSchema.parse({})),
   })
   .strict();
 

@@ -24,7 +24,7 @@ export type LifecycleEvent =
   /** `queuedAt`: when the queued label was last added, where the label events said (null otherwise; absent in older event files). */
   | (Base & { type: "claimed"; epoch: number; attempt: number; sessionId: string; mode: "new" | "resume" | "fresh"; queuedAt?: string | null })
   | (Base & { type: "not_claimed"; reason: string })
-  | (Base & { type: "worktree_ready"; path: string; startPoint: string })
+  | (Base & { type: "worktree_ready"; path: string; startPoint: string; warm?: boolean; ms?: number })
   | (Base & { type: "session_started"; sessionId: string; resume: boolean })
   | (Base & { type: "progress"; turns: number; costUsd: number; lastToolCall: string | null })
   | (Base & { type: "session_ended"; outcome: SessionOutcome; turns: number; costUsd: number; durationMs: number })

@@ -113,6 +113,15 @@ export interface SummaryInput {
   retry?: string | undefined;
   /** The publish gate flagged these paths: the pull request is a draft with `label` until a person has looked. */
   review?: { label: string; reasons: { path: string; why: string }[] } | undefined;
+  /** How the attempt's worktree was made: warm (a parked worktree of the repository reused) or cold, and how long it took. */
+  workspace?: { warm: boolean; ms: number } | undefined;
+}
+
+/** The summary's workspace row: warm or cold, and the workspace stage's time. */
+export function workspaceRow(workspace: { warm: boolean; ms: number }): string {
+  const how = workspace.warm ? "warm (a worktree of this repository reused, reset and cleaned)" : "cold (a new worktree)";
+  const took = workspace.ms < 10_000 ? `${(workspace.ms / 1000).toFixed(1)}s` : formatDuration(workspace.ms);
+  return `| Workspace | ${how}, ready in ${took} |`;
 }
 
 function reportTable(report: SessionReport): string[] {
@@ -151,6 +160,7 @@ export function renderSummaryComment(input: SummaryInput): string {
   const lines = [summaryMarker(report.sessionId ?? "unknown"), `### claude-harness session summary for #${input.issue}`, ""];
   if (input.note) lines.push(`**${input.note}**`, "");
   lines.push(...reportTable(report));
+  if (input.workspace) lines.push(workspaceRow(input.workspace));
   lines.push(`| Branch | \`${input.branch}\` (${input.commits} commit${input.commits === 1 ? "" : "s"}) |`);
   if (input.pullRequest !== undefined) lines.push(`| Pull request | #${input.pullRequest} |`);
   if (input.error) lines.push("", `**${input.error.code}**: ${input.error.message}`, "", `Fix: ${input.error.fix}`);

@@ -47,6 +47,8 @@ export interface PublishContext {
   redact?: (text: string) => string;
   /** HARNESS_SESSION_KEY: the saved session is sealed with it. */
   sessionKey?: Buffer;
+  /** How the worktree was made (warm or cold) and how long it took, once it is ready: for a failure's summary. */
+  workspace?: { warm: boolean; ms: number };
   /** What publishing has done so far, for a failure's summary (the pull request it opened). */
   done: { pullRequest: number | null; pushed: boolean };
   /**
@@ -305,6 +307,7 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       pullRequest: pullRequest ?? undefined,
       commits,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
+      workspace: workspace.ready,
       ...(draftRefused && pullRequest !== null ? { note: draftRefusedNote(pullRequest, config.publish.needsReviewLabel) } : {}),
       ...(retry ? { retry: describeRetry(retry.decision) } : {}),
     }),
@@ -396,6 +399,7 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
       note: INTERRUPTED_NOTE,
       error: refusal ? { code: refusal.code, message: refusal.message, fix: refusal.fix } : undefined,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
+      workspace: workspace.ready,
     }),
   );
   ctx.log.info({ issue: issueNumber, pushed, refused: refusal !== null }, "interrupted: work kept");
@@ -423,6 +427,7 @@ export async function publishFailure(
         error: input.error,
         attempt: { agent: ctx.agentName, number: ctx.attempt },
         retry,
+        workspace: ctx.workspace,
       })
     : renderFailureSummary({
         issue: issueNumber,

@@ -7,6 +7,7 @@ import path from "node:path";
  *   claims/<owner>--<repo>--issue-N.lock   same-host lockfiles
  *   repos/<owner>/<repo>.git               one bare clone per repository
  *   worktrees/<owner>--<repo>--issue-N     one worktree per issue
+ *   warm/<owner>--<repo>--slot-K           idle worktrees kept for the repository's next issues (warm-worktrees.ts)
  *   sessions/<session-id>-attempt-<n>/     prompt, HOME, transcript, stderr
  *   agents/<agent>.json                    liveness of each agent on this host
  *   knowledge/                             the knowledge index's cache (src/runtime/knowledge-cache.ts)

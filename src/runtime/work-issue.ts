@@ -180,8 +180,15 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       queuedLabel: config.labels.queued,
       clock,
       log,
+      keepPaths: config.workspace.keepPaths,
     });
-    emit("worktree_ready", { path: workspace.worktree.path, startPoint: workspace.heads.has(branch) ? branch : workspace.repository.defaultBranch });
+    emit("worktree_ready", {
+      path: workspace.worktree.path,
+      startPoint: workspace.heads.has(branch) ? branch : workspace.repository.defaultBranch,
+      warm: workspace.ready.warm,
+      ms: workspace.ready.ms,
+    });
+    ctx.workspace = workspace.ready;
 
     // A follow-up may fall back to a fresh session (its saved one missing here): it carries the summary too.
     // A conflict follow-up: the base merged into the branch first, its conflicts left for the session.

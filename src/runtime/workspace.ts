@@ -6,6 +6,7 @@ import type { GitHubClient, RepositoryData } from "../adapters/github-client.js"
 import type { Logger } from "../adapters/logger.js";
 import { sharedClone } from "./shared-clone.js";
 import type { StateDir } from "./state-dir.js";
+import { parkWorktree, takeWarmWorktree, warmWorktreeLimit } from "./warm-worktrees.js";
 
 /**
  * What the CLI (and the tools it runs) read as settings, instructions or hooks
@@ -19,6 +20,11 @@ export function isAgentConfig(repoPath: string): boolean {
   return repoPath.split("/").some((segment) => AGENT_CONFIG_NAMES.has(segment));
 }
 
+/** Kept paths that are not agent configuration: a cache may survive into the next session, its rules never. */
+function keepable(paths: readonly string[]): string[] {
+  return paths.filter((p) => !isAgentConfig(p));
+}
+
 /** The issue's git worktree on its branch, in the host's shared clone of the repository. */
 export interface Workspace {
   git: GitRepository;
@@ -29,6 +35,14 @@ export interface Workspace {
   branch: string;
   /** Remote heads at preparation: the default branch and, when it exists, the issue's branch. */
   heads: Map<string, string>;
+  /** How the worktree was made: a parked one reused (warm) or a new one (cold), and how long the stage took. */
+  ready: WorkspaceReady;
+}
+
+export interface WorkspaceReady {
+  warm: boolean;
+  /** Milliseconds from the start of preparation to the worktree ready (fetch included). */
+  ms: number;
 }
 
 export interface WorkspaceInput {
@@ -41,6 +55,10 @@ export interface WorkspaceInput {
   queuedLabel: string;
   clock: StepClock;
   log: Logger;
+  /** Untracked paths a reused worktree keeps (`workspace.keepPaths`); none by default. */
+  keepPaths?: readonly string[];
+  /** Parked worktrees per repository on this host; HARNESS_WARM_WORKTREES by default (0: never reuse). */
+  warmLimit?: number;
 }
 
 /**
@@ -50,6 +68,8 @@ export interface WorkspaceInput {
  */
 export async function prepareWorkspace(input: WorkspaceInput): Promise<Workspace> {
   const { github, state, clock, branch } = input;
+  const started = performance.now();
+  const warmLimit = input.warmLimit ?? warmWorktreeLimit();
   const git = sharedClone(state, github);
   const repository = await github.getRepository();
   const url = input.gitUrl(repository);
@@ -69,27 +89,58 @@ export async function prepareWorkspace(input: WorkspaceInput): Promise<Workspace
   await git.fetchChanged(url, heads, { token });
   clock.mark("git.fetch");
   const startPoint = heads.has(branch) ? `refs/remotes/origin/${branch}` : `refs/remotes/origin/${repository.defaultBranch}`;
-  const worktree = await git.addWorktree(state.worktree(github.owner, github.repo, input.issue), branch, startPoint);
-  clock.mark("git.worktree");
+  const dir = state.worktree(github.owner, github.repo, input.issue);
+  // A worktree an earlier issue of this repository left on this host, reset and cleaned, else a new one.
+  const warm =
+    warmLimit > 0
+      ? await takeWarmWorktree({
+          git,
+          state,
+          owner: github.owner,
+          repo: github.repo,
+          target: dir,
+          branch,
+          startPoint,
+          keepPaths: keepable(input.keepPaths ?? []),
+          log: input.log,
+        })
+      : null;
+  const worktree = warm?.worktree ?? (await git.addWorktree(dir, branch, startPoint));
+  clock.mark(warm ? "git.worktreeReused" : "git.worktree");
   if (heads.has(branch)) {
     // Continuing the branch: its agent configuration comes from the default branch, as a writer left it.
     const reset = await git.resetPathsTo(worktree, `refs/remotes/origin/${repository.defaultBranch}`, isAgentConfig);
     if (reset.length > 0) input.log.warn({ issue: input.issue, paths: reset }, "agent configuration the branch changed is read from the default branch");
     clock.mark("git.agentConfig");
   }
-  input.log.info({ issue: input.issue, worktree: worktree.path, startPoint }, "worktree ready");
-  return { git, worktree, repository, url, branch, heads };
+  const ready: WorkspaceReady = { warm: warm !== null, ms: Math.round(performance.now() - started) };
+  input.log.info({ issue: input.issue, worktree: worktree.path, startPoint, warm: ready.warm, kept: warm?.kept ?? [], ms: ready.ms }, "worktree ready");
+  return { git, worktree, repository, url, branch, heads, ready };
 }
 
-/** Removes the issue's worktree if it is there (also one a failed preparation left half made). */
-export async function removeWorkspace(input: { github: GitHubClient; state: StateDir; issue: number; log: Logger }): Promise<void> {
+/**
+ * Parks the issue's worktree for the repository's next issue on this host (up
+ * to HARNESS_WARM_WORKTREES of them; it is cleaned when taken), else removes it
+ * if it is there (also one a failed preparation left half made).
+ */
+export async function removeWorkspace(input: { github: GitHubClient; state: StateDir; issue: number; log: Logger; warmLimit?: number }): Promise<void> {
   const dir = input.state.worktree(input.github.owner, input.github.repo, input.issue);
   const there = await fs.stat(dir).then(
     () => true,
     () => false,
   );
   if (!there) return;
-  await sharedClone(input.state, input.github)
-    .removeWorktree(dir)
-    .catch((error: unknown) => input.log.warn({ err: error }, "worktree not removed"));
+  const git = sharedClone(input.state, input.github);
+  let limit = 0;
+  try {
+    limit = input.warmLimit ?? warmWorktreeLimit();
+  } catch (error) {
+    input.log.warn({ err: error }, "HARNESS_WARM_WORKTREES is invalid: the worktree is removed, not kept");
+  }
+  const parked = await parkWorktree({ git, state: input.state, owner: input.github.owner, repo: input.github.repo, dir, limit }).catch((error: unknown) => {
+    input.log.warn({ err: error }, "worktree not parked");
+    return false;
+  });
+  if (parked) return;
+  await git.removeWorktree(dir).catch((error: unknown) => input.log.warn({ err: error }, "worktree not removed"));
 }

@@ -9,12 +9,13 @@ import type { Logger } from "../adapters/logger.js";
 import { bootId } from "../adapters/lockfile.js";
 import { readConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
-import type { QueuePlan } from "../core/queue.js";
+import type { Priority, QueuePlan } from "../core/queue.js";
 import { assertFreeDisk } from "../runtime/free-disk.js";
 import { killOrphanedAgents } from "../runtime/orphans.js";
 import { pruneWorktrees } from "../runtime/prune-worktrees.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS, HostRuntime, type HostRuntimeOptions } from "../runtime/host-runtime.js";
 import { reclaimerPass, type ReclaimResult } from "../runtime/reclaimer.js";
+import { WarmPicker } from "../runtime/warm-picker.js";
 import type { WorkResult } from "../runtime/work-issue.js";
 import { workerFile, writeJsonAtomic, type AgentSlot, type WorkerRecord } from "../runtime/worker-registry.js";
 
@@ -57,6 +58,7 @@ interface Candidate {
   github: GitHubClient;
   config: HarnessConfig;
   issue: number;
+  priority: Priority;
 }
 
 /**
@@ -92,6 +94,7 @@ export class QueueWorker {
   private readonly slots: AgentSlot[];
   private readonly results: WorkResult[] = [];
   private candidates: Candidate[] = [];
+  private readonly picker: WarmPicker;
   private passing: Promise<void> | null = null;
   private stopping = false;
   private wake: (() => void)[] = [];
@@ -107,6 +110,7 @@ export class QueueWorker {
     this.options = options;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? (() => new Date());
+    this.picker = new WarmPicker(options.state, () => this.now().getTime());
     this.workerId = `w${process.pid}-${randomBytes(3).toString("hex")}`;
     this.log = options.log.child({ worker: this.workerId });
     this.runtime = new HostRuntime({
@@ -303,7 +307,7 @@ export class QueueWorker {
         let plan = await planning;
         // A reclaim moved a lease (rare): the queue read again, so its issue is seen this pass.
         if (reclaimed.some((r) => r.action !== "kept")) plan = await read(await listIssues(config), listHeads(config));
-        for (const entry of plan.ready) found.push({ github, config, issue: entry.issue });
+        for (const entry of plan.ready) found.push({ github, config, issue: entry.issue, priority: entry.priority });
       } catch (error) {
         const level = isHarnessError(error) && error.code === "EHARNESS_CONFIG" ? "warn" : "error";
         this.log[level]({ repository: github.fullName, err: error }, "queue pass failed for this repository; the next pass tries again");
@@ -316,7 +320,8 @@ export class QueueWorker {
   private async next(): Promise<Candidate | "idle" | null> {
     for (;;) {
       if (this.stopping) return null;
-      const candidate = this.candidates.shift();
+      // Warm-repository affinity: a repository warm on this host first among equals, for at most one pass.
+      const candidate = await this.picker.take(this.candidates);
       if (candidate !== undefined) {
         if (this.active.has(`${candidate.github.fullName}#${candidate.issue}`)) continue;
         return candidate;

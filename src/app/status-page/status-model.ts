@@ -54,7 +54,7 @@ function describe(event: LifecycleEvent): string | null {
     case "not_claimed":
       return `not claimed: ${event.reason}`;
     case "worktree_ready":
-      return `worktree ready from ${event.startPoint}`;
+      return `worktree ready from ${event.startPoint}${event.warm === undefined ? "" : event.warm ? " (warm: reused)" : " (cold)"}`;
     case "session_started":
       return event.resume ? "session resumed" : "session started";
     case "progress":
