@@ -1,4 +1,5 @@
 import type { SessionOutcome, SessionReport } from "./session-report.js";
+import { renderRecordBlock, type SessionRecord } from "./session-record.js";
 
 /**
  * Pure renderers for everything the harness posts. Each comment starts with a
@@ -111,6 +112,34 @@ export interface SummaryInput {
   note?: string | undefined;
   /** The publish gate flagged these paths: the pull request is a draft with `label` until a person has looked. */
   review?: { label: string; reasons: { path: string; why: string }[] } | undefined;
+  /** What the session's prompt carried from the knowledge base (src/core/knowledge-block.ts): the "Knowledge used" section. */
+  knowledgeUsed?: KnowledgeUsed[] | undefined;
+  /** The attempt's record (src/core/session-record.ts), hidden at the end of the comment as JSON. */
+  record?: SessionRecord | undefined;
+}
+
+/** One document a prompt carried: its node id and title, and whether it was cut to one line to fit. */
+export interface KnowledgeUsed {
+  id: string;
+  title: string;
+  shortened?: boolean;
+}
+
+/** The "Knowledge used" section: what the session was given from earlier work (none is said too). */
+export function knowledgeUsedBlock(used: KnowledgeUsed[] | undefined): string[] {
+  if (used === undefined) return [];
+  const items =
+    used.length === 0
+      ? ["- none (no earlier attempt of this issue, nothing related found)"]
+      : used.map((u) => `- ${neutralize(u.title.replace(/[\r\n]/g, " "))} · \`${u.id.replace(/[`\r\n]/g, "?")}\`${u.shortened ? " (one line)" : ""}`);
+  return ["", "**Knowledge used**", "", ...items];
+}
+
+/** The visible body cut to fit GitHub's limit with the hidden record after it, so the record is never the part cut. */
+function withRecord(visible: string, record: SessionRecord | undefined): string {
+  if (record === undefined) return truncate(visible, MAX_BODY);
+  const hidden = renderRecordBlock(record);
+  return `${truncate(visible, MAX_BODY - hidden.length - 200)}\n\n${hidden}`;
 }
 
 function reportTable(report: SessionReport): string[] {
@@ -153,8 +182,9 @@ export function renderSummaryComment(input: SummaryInput): string {
   if (input.pullRequest !== undefined) lines.push(`| Pull request | #${input.pullRequest} |`);
   if (input.error) lines.push("", `**${input.error.code}**: ${input.error.message}`, "", `Fix: ${input.error.fix}`);
   lines.push(...finalMessageBlock(report));
+  lines.push(...knowledgeUsedBlock(input.knowledgeUsed));
   if (input.attempt) lines.push("", `<sub>agent \`${input.attempt.agent}\` · attempt ${input.attempt.number}</sub>`);
-  return truncate(lines.join("\n"), MAX_BODY);
+  return withRecord(lines.join("\n"), input.record);
 }
 
 /** The attempt's comment when it failed before a session report existed: still a summary, with the error and its fix. */
@@ -165,8 +195,10 @@ export function renderFailureSummary(input: {
   agent: string;
   attempt: number;
   error: { code: string; message: string; fix: string };
+  knowledgeUsed?: KnowledgeUsed[] | undefined;
+  record?: SessionRecord | undefined;
 }): string {
-  return [
+  const visible = [
     summaryMarker(input.sessionId),
     `### claude-harness session summary for #${input.issue}`,
     "",
@@ -175,9 +207,11 @@ export function renderFailureSummary(input: {
     `**${input.error.code}**: ${input.error.message}`,
     "",
     `Fix: ${input.error.fix}`,
+    ...knowledgeUsedBlock(input.knowledgeUsed),
     "",
     `<sub>agent \`${input.agent}\` · attempt ${input.attempt}</sub>`,
   ].join("\n");
+  return withRecord(visible, input.record);
 }
 
 export const INTERRUPTED_NOTE = PHASE_TEXT.interrupted;

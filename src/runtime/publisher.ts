@@ -13,7 +13,15 @@ import {
   type WorkflowCredential,
 } from "../core/publish-gate.js";
 import { secretsFromEnv } from "../core/redact.js";
-import { INTERRUPTED_NOTE, renderFailureSummary, renderPullRequestBody, renderPullRequestTitle, renderSummaryComment } from "../core/render-comments.js";
+import { sessionRecordOf, type RecordMode, type SessionRecord } from "../core/session-record.js";
+import {
+  INTERRUPTED_NOTE,
+  renderFailureSummary,
+  type KnowledgeUsed,
+  renderPullRequestBody,
+  renderPullRequestTitle,
+  renderSummaryComment,
+} from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
 import type { StepClock } from "../core/step-clock.js";
 import { isDraftUnsupported, type GitHubClient, type IssueData } from "../adapters/github-client.js";
@@ -56,6 +64,45 @@ export interface PublishContext {
   canWriteWorkflows?: boolean;
   /** Exact secret values the gate looks for in the diff; by default the environment's secrets and the git token. */
   knownSecrets?: () => Promise<string[]>;
+  /**
+   * The knowledge base's side of publishing (src/core/session-record.ts): what the prompt
+   * carried (the summary's "Knowledge used"), how the attempt started, and where its record
+   * goes (`refs/harness/knowledge`). Absent: no record, no section.
+   */
+  knowledge?: { used: KnowledgeUsed[]; mode: RecordMode; append: (record: SessionRecord) => Promise<void> };
+}
+
+/** The attempt's record, from its report and what publishing did; undefined without the knowledge side. */
+function recordOf(
+  ctx: PublishContext,
+  report: SessionReport | null,
+  done: { pullRequest: number | null; headCommit: string | null; error?: { code: string; message: string } },
+): SessionRecord | undefined {
+  if (!ctx.knowledge) return undefined;
+  return sessionRecordOf({
+    repository: ctx.github.fullName,
+    issue: ctx.issue.number,
+    sessionId: ctx.sessionId,
+    attempt: ctx.attempt,
+    mode: ctx.knowledge.mode,
+    branch: ctx.branch,
+    report,
+    error: done.error ?? null,
+    pullRequest: done.pullRequest,
+    headCommit: done.headCommit,
+    at: ctx.now().toISOString(),
+    knowledgeUsed: ctx.knowledge.used.map((u) => u.id),
+  });
+}
+
+/** Appends the record to the knowledge ref; a failure is logged and costs only the history, never the issue. */
+async function keepRecord(ctx: PublishContext, record: SessionRecord | undefined): Promise<void> {
+  if (record === undefined || !ctx.knowledge) return;
+  try {
+    await ctx.knowledge.append(record);
+  } catch (error) {
+    ctx.log.warn({ issue: ctx.issue.number, err: error }, "the session record was not appended to refs/harness/knowledge (the summary comment holds it)");
+  }
 }
 
 export interface Published {
@@ -278,6 +325,7 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   }
   await lease.assertHeld();
   clock.mark("publish.leaseCheck");
+  const record = recordOf(ctx, published, { pullRequest, headCommit: commits > 0 || workspace.heads.has(ctx.branch) ? localHead : null });
   await ctx.comment.finish(
     renderSummaryComment({
       issue: issueNumber,
@@ -287,9 +335,13 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       commits,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
       ...(draftRefused && pullRequest !== null ? { note: draftRefusedNote(pullRequest, config.publish.needsReviewLabel) } : {}),
+      ...(ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {}),
     }),
   );
   clock.mark("publish.summary");
+  // Before the lease is given back: the next claim of the issue reads it.
+  await keepRecord(ctx, record);
+  clock.mark("publish.record");
   const label = plan.label === "done" ? config.labels.done : config.labels.failed;
   const next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), label);
   clock.mark("publish.labels");
@@ -367,6 +419,15 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
   }
   if (!plan.refused) await keepSession(ctx, workspace, home);
   const next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), config.labels.interrupted);
+  const record = recordOf(
+    ctx,
+    { ...report, filesChanged: changes.length > 0 ? filesOf(changes) : report.filesChanged },
+    {
+      pullRequest: null,
+      headCommit: pushed ? await git.head(worktree) : null,
+      ...(refusal ? { error: { code: refusal.code, message: refusal.message } } : {}),
+    },
+  );
   await ctx.comment.finish(
     renderSummaryComment({
       issue: issueNumber,
@@ -376,8 +437,10 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
       note: INTERRUPTED_NOTE,
       error: refusal ? { code: refusal.code, message: refusal.message, fix: refusal.fix } : undefined,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
+      ...(ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {}),
     }),
   );
+  await keepRecord(ctx, record);
   ctx.log.info({ issue: issueNumber, pushed, refused: refusal !== null }, "interrupted: work kept");
   return { label: config.labels.interrupted, labels: next, pullRequest: null, pushed, released: false };
 }
@@ -390,6 +453,8 @@ export async function publishFailure(
   const { github, config } = ctx;
   const issueNumber = ctx.issue.number;
   await ctx.lease.assertHeld();
+  const record = recordOf(ctx, input.report, { pullRequest: ctx.done.pullRequest, headCommit: null, error: input.error });
+  const knowledge = ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {};
   const body = input.report
     ? renderSummaryComment({
         issue: issueNumber,
@@ -399,6 +464,7 @@ export async function publishFailure(
         commits: 0,
         error: input.error,
         attempt: { agent: ctx.agentName, number: ctx.attempt },
+        ...knowledge,
       })
     : renderFailureSummary({
         issue: issueNumber,
@@ -407,8 +473,10 @@ export async function publishFailure(
         agent: ctx.agentName,
         attempt: ctx.attempt,
         error: input.error,
+        ...knowledge,
       });
   await ctx.comment.finish(body);
+  await keepRecord(ctx, record);
   await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), config.labels.failed);
   await ctx.lease.release({ outcome: "error", sessionId: input.report?.sessionId ?? ctx.sessionId });
 }

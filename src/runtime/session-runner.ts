@@ -44,6 +44,8 @@ export async function renderPrompts(
     mode?: SessionMode;
     previousOutcome?: string;
     previousSummary?: string;
+    /** The fenced knowledge block (src/core/knowledge-block.ts), `{{knowledge}}`. */
+    knowledge?: string;
   },
 ): Promise<{ bootstrap: string; task: string; hidden: Record<string, number> }> {
   // What a person reading the issue cannot see does not reach the model (src/core/strip-hidden.ts).
@@ -61,6 +63,8 @@ export async function renderPrompts(
     issueComments: comments.text,
     branch: input.branch,
     baseBranch: input.baseBranch,
+    // Already fenced by its builder (reference, not instructions); "none" when the harness kept nothing.
+    knowledge: input.knowledge ?? "(none: the harness keeps no knowledge for this session)",
   };
   let bootstrapTemplate: string;
   let source: string;
@@ -139,6 +143,7 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
     mode: input.mode,
     previousOutcome: input.previousOutcome,
     ...(input.previousSummary !== undefined ? { previousSummary: input.previousSummary } : {}),
+    ...(input.knowledge !== undefined ? { knowledge: input.knowledge.block } : {}),
   });
   const home = path.join(input.sessionDir, "home");
   await fs.mkdir(home, { recursive: true });

@@ -12,9 +12,12 @@ import type { Claim } from "./claim-issue.js";
 import type { EventBus } from "./event-bus.js";
 import type { InterruptRegistry } from "./interrupts.js";
 import { LeaseHandle } from "./lease-handle.js";
+import { appendRecord, type KnowledgeRemote } from "./knowledge-ref.js";
+import { prepareKnowledge, writeAttemptFile } from "./knowledge-context.js";
 import { publishFailure, publishInterrupted, publishSession, type PublishContext } from "./publisher.js";
 import { runSessionStage, type ClaudeSettings } from "./session-runner.js";
 import type { StateDir } from "./state-dir.js";
+import { sharedClone } from "./shared-clone.js";
 import { TrackingComment } from "./tracking-comment.js";
 import { prepareWorkspace, removeWorkspace, type Workspace } from "./workspace.js";
 
@@ -147,6 +150,23 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     ...(deps.claude.sessionKey ? { sessionKey: deps.claude.sessionKey } : {}),
     done: { pullRequest: null, pushed: false },
   };
+  // The attempt's record goes to refs/harness/knowledge whatever the end (success, failure,
+  // interrupt), through the shared clone; before the worktree exists the remote is looked up.
+  let knowledgeRemote: KnowledgeRemote | null = null;
+  const remoteForRecord = async (): Promise<KnowledgeRemote> =>
+    knowledgeRemote ?? {
+      git: sharedClone(state, github),
+      url: deps.gitUrl(await github.getRepository()),
+      credentials: { token: await github.gitToken() },
+    };
+  ctx.knowledge = {
+    used: [],
+    mode: claim.mode,
+    append: async (record) => {
+      const remote = await remoteForRecord();
+      await appendRecord({ ...remote, credentials: { token: await github.gitToken() } }, record);
+    },
+  };
 
   const unregister = deps.interrupts?.register(key, () => stop.abort());
   // Our own stop request (a cancelled job, a host shutting down) is written to the
@@ -182,6 +202,34 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     });
     emit("worktree_ready", { path: workspace.worktree.path, startPoint: workspace.heads.has(branch) ? branch : workspace.repository.defaultBranch });
 
+    // What earlier sessions left (one fetch of refs/harness/knowledge): the prompt's {{knowledge}}.
+    knowledgeRemote = { git: workspace.git, url: workspace.url, credentials: { token: await github.gitToken() } };
+    const knowledge = await prepareKnowledge({
+      remote: knowledgeRemote,
+      repository: github.fullName,
+      issue: claim.issue,
+      attempt,
+      previous: claim.previous === null ? null : { sessionId: claim.previous.sessionId, attempt: claim.previous.attempt, host: claim.previous.owner.host },
+      sessionDir: (sessionId, n) => state.session(sessionId, n),
+      log,
+      now: deps.now,
+    }).catch((error: unknown) => {
+      // Knowledge is a help, never a reason to fail the issue.
+      log.warn({ issue: issueNumber, err: error }, "knowledge not prepared: the session starts without it");
+      return null;
+    });
+    ctx.knowledge.used = knowledge?.used ?? [];
+    clock.mark("knowledge");
+    // Written before the session starts: if this process is killed, the next attempt on this host rebuilds the record from it and the transcript.
+    await writeAttemptFile(state.session(claim.sessionId, attempt), {
+      repository: github.fullName,
+      issue: issueNumber,
+      sessionId: claim.sessionId,
+      attempt,
+      mode: claim.mode,
+      branch,
+      knowledgeUsed: ctx.knowledge.used.map((u) => u.id),
+    }).catch((error: unknown) => log.warn({ issue: issueNumber, err: error }, "attempt file not written: a killed session's record cannot be rebuilt"));
     const previousSummary = claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
     let loggedToolCalls = 0;
     emit("session_started", { sessionId: claim.sessionId, resume: claim.mode === "resume" });
@@ -195,6 +243,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       mode: claim.mode,
       previousOutcome: claim.previous?.outcome ?? claim.previous?.state ?? "unknown",
       ...(previousSummary !== undefined ? { previousSummary } : {}),
+      ...(knowledge !== null ? { knowledge: { block: knowledge.block, snapshot: knowledge.snapshot } } : {}),
       agentId: `${claim.owner.agent}-${claim.sessionId}`,
       workspace,
       // One directory (and HOME) per attempt: a resumed session is restored from the

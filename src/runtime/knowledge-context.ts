@@ -1,0 +1,210 @@
+import { createReadStream, promises as fs } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { crossReferencedIssues } from "../core/cross-references.js";
+import { buildKnowledgeBlock, type KnowledgeBlock } from "../core/knowledge-block.js";
+import type { KnowledgeDocument, KnowledgeLink, KnowledgeSnapshot } from "../core/knowledge-types.js";
+import type { KnowledgeUsed } from "../core/render-comments.js";
+import { createSessionReducer } from "../core/session-report.js";
+import { recordDocument, sessionNodeId, sessionRecordOf, type RecordMode, type SessionRecord } from "../core/session-record.js";
+import { stripHidden } from "../core/strip-hidden.js";
+import type { Logger } from "../adapters/logger.js";
+import { appendRecord, fetchKnowledge, readRecords, recordPath, type KnowledgeRemote } from "./knowledge-ref.js";
+
+/** What an attempt's directory says about it, written before its session starts: a killed attempt's record is rebuilt from it and its transcript. */
+export interface AttemptFile {
+  repository: string;
+  issue: number;
+  sessionId: string;
+  attempt: number;
+  mode: RecordMode;
+  branch: string;
+  knowledgeUsed: string[];
+}
+
+export const ATTEMPT_FILE = "attempt.json";
+
+export async function writeAttemptFile(sessionDir: string, attempt: AttemptFile): Promise<void> {
+  await fs.mkdir(sessionDir, { recursive: true });
+  await fs.writeFile(path.join(sessionDir, ATTEMPT_FILE), `${JSON.stringify(attempt)}\n`, { mode: 0o600 });
+}
+
+/** The attempt before this one, as the lease recorded it (its session and host). */
+export interface PreviousAttempt {
+  sessionId: string | null;
+  attempt: number;
+  host: string;
+}
+
+export interface KnowledgeContextInput {
+  remote: KnowledgeRemote;
+  repository: string;
+  issue: { number: number; title: string; body: string };
+  attempt: number;
+  previous: PreviousAttempt | null;
+  /** The directory of an attempt on this host (StateDir.session). */
+  sessionDir: (sessionId: string, attempt: number) => string;
+  log: Logger;
+  now: () => Date;
+  /**
+   * Seams for the rest of the knowledge base: more graph neighbours (blockers,
+   * convoy siblings) and the full-text index's top matches, each given the issue and
+   * the documents already read. Absent: only the cross-referenced issues' records.
+   */
+  neighbours?: (input: { issue: number; documents: KnowledgeDocument[] }) => Promise<KnowledgeDocument[]> | KnowledgeDocument[];
+  matches?: (input: { issue: number; query: string; documents: KnowledgeDocument[] }) => Promise<KnowledgeDocument[]> | KnowledgeDocument[];
+  /** Fixes the fence's nonce (tests). */
+  nonce?: string;
+}
+
+export interface KnowledgeContext {
+  block: string;
+  snapshot: KnowledgeSnapshot;
+  used: KnowledgeUsed[];
+  built: KnowledgeBlock;
+}
+
+/** The record a killed attempt's transcript gives, when this host ran it; null when it has neither its attempt file nor its transcript. */
+export async function rebuildFromTranscript(
+  sessionDir: string,
+  expect: { repository: string; issue: number; sessionId: string; attempt: number },
+  at: string,
+): Promise<SessionRecord | null> {
+  const attemptText = await fs.readFile(path.join(sessionDir, ATTEMPT_FILE), "utf8").catch(() => null);
+  if (attemptText === null) return null;
+  let attempt: AttemptFile;
+  try {
+    attempt = JSON.parse(attemptText) as AttemptFile;
+  } catch {
+    return null;
+  }
+  if (
+    attempt.repository !== expect.repository ||
+    attempt.issue !== expect.issue ||
+    attempt.sessionId !== expect.sessionId ||
+    attempt.attempt !== expect.attempt
+  )
+    return null;
+  const transcript = path.join(sessionDir, "transcript.jsonl");
+  const exists = await fs.stat(transcript).then(
+    () => true,
+    () => false,
+  );
+  const reducer = createSessionReducer();
+  if (exists) {
+    const lines = createInterface({ input: createReadStream(transcript, { encoding: "utf8" }), crlfDelay: Infinity });
+    for await (const line of lines) reducer.feedLine(line);
+  }
+  // The process did not exit on its own: it (or its worker) was killed.
+  const report = reducer.finish({ exitCode: null, signal: "SIGKILL" });
+  return sessionRecordOf({
+    repository: attempt.repository,
+    issue: attempt.issue,
+    sessionId: attempt.sessionId,
+    attempt: attempt.attempt,
+    mode: attempt.mode,
+    branch: attempt.branch,
+    report,
+    pullRequest: null,
+    headCommit: null,
+    at,
+    knowledgeUsed: attempt.knowledgeUsed,
+    source: "transcript",
+  });
+}
+
+/** A stand-in for an attempt that left no record anywhere this host can read (it was killed on another host). */
+function missingAttempt(repository: string, issue: number, previous: PreviousAttempt & { sessionId: string }): KnowledgeDocument {
+  return {
+    id: sessionNodeId(repository, issue, previous.sessionId, previous.attempt),
+    kind: "session",
+    repository,
+    issue,
+    title: `#${issue} attempt ${previous.attempt} (session ${previous.sessionId}): no record`,
+    text: `Outcome: unknown: the attempt ended without a summary on host \`${previous.host.replace(/[`\n]/g, "?")}\` (killed or lost), and its transcript is kept only there.`,
+    path: null,
+    at: null,
+    trust: "harness",
+    citations: [],
+  };
+}
+
+/**
+ * Everything the session's prompt carries from earlier work, read with one fetch of
+ * `refs/harness/knowledge`: the records of every prior attempt of the issue (the
+ * previous one rebuilt from this host's transcript when it was killed before it
+ * published, and appended), the latest record of each issue the issue's text
+ * cross-references, then what the seams add. Never throws for the knowledge's sake:
+ * a failure is logged and the session starts with what could be read.
+ */
+export async function prepareKnowledge(input: KnowledgeContextInput): Promise<KnowledgeContext> {
+  const { remote, repository, log } = input;
+  const issue = input.issue.number;
+  try {
+    await fetchKnowledge(remote);
+  } catch (error) {
+    log.warn({ issue, err: error }, "knowledge ref not fetched: the prompt carries what this host's copy holds");
+  }
+  const body = stripHidden(input.issue.body).text;
+  const referenced = crossReferencedIssues(`${stripHidden(input.issue.title).text}\n${body}`, { repository, issue });
+  const { records, skipped } = await readRecords(remote.git, { issues: [issue, ...referenced], repository }).catch((error: unknown) => {
+    log.warn({ issue, err: error }, "knowledge ref not read: the prompt carries no earlier attempts");
+    return { records: [] as SessionRecord[], skipped: [] };
+  });
+  if (skipped.length > 0) log.warn({ issue, skipped }, "knowledge records that do not read as records were left out");
+  const own = records.filter((r) => r.issue === issue && r.attempt < input.attempt);
+  const extra: KnowledgeDocument[] = [];
+  const prev = input.previous;
+  if (
+    prev !== null &&
+    prev.sessionId !== null &&
+    prev.attempt < input.attempt &&
+    !own.some((r) => r.sessionId === prev.sessionId && r.attempt === prev.attempt)
+  ) {
+    const rebuilt = await rebuildFromTranscript(
+      input.sessionDir(prev.sessionId, prev.attempt),
+      { repository, issue, sessionId: prev.sessionId, attempt: prev.attempt },
+      input.now().toISOString(),
+    ).catch((error: unknown) => {
+      log.warn({ issue, err: error }, "the killed attempt's transcript could not be read");
+      return null;
+    });
+    if (rebuilt !== null) {
+      own.push(rebuilt);
+      log.info({ issue, attempt: prev.attempt, path: recordPath(rebuilt) }, "the previous attempt posted no record: rebuilt from this host's transcript");
+      await appendRecord(remote, rebuilt).catch((error: unknown) =>
+        log.warn({ issue, err: error }, "the rebuilt record was not appended to the knowledge ref"),
+      );
+    } else {
+      log.warn(
+        { issue, attempt: prev.attempt, host: prev.host },
+        "the previous attempt left no record and this host has no transcript of it (it ran elsewhere)",
+      );
+      extra.push(missingAttempt(repository, issue, { ...prev, sessionId: prev.sessionId }));
+    }
+  }
+  const links: KnowledgeLink[] = [];
+  const toDoc = (r: SessionRecord): KnowledgeDocument => {
+    const d = recordDocument(r);
+    links.push(...d.links);
+    return d.document;
+  };
+  const attempts = [...own.map(toDoc), ...extra];
+  // The latest record of each cross-referenced issue, in the order the text names them.
+  const crossed = referenced.flatMap((n) => {
+    const latest = records.filter((r) => r.issue === n).sort((a, b) => b.attempt - a.attempt || b.at.localeCompare(a.at))[0];
+    return latest ? [toDoc(latest)] : [];
+  });
+  const documents = [...attempts, ...crossed];
+  const neighbours = [...crossed, ...((await input.neighbours?.({ issue, documents })) ?? [])];
+  const matches = (await input.matches?.({ issue, query: `${input.issue.title}\n${body}`, documents })) ?? [];
+  const built = buildKnowledgeBlock({ repository, issue, attempts, neighbours, matches, ...(input.nonce !== undefined ? { nonce: input.nonce } : {}) });
+  const all = new Map<string, KnowledgeDocument>();
+  for (const d of [...attempts, ...neighbours, ...matches]) if (!all.has(d.id)) all.set(d.id, d);
+  return {
+    block: built.block,
+    snapshot: { version: 1, documents: [...all.values()].filter((d) => d.trust === "harness" || d.trust === "merged"), links },
+    used: built.included.map((i) => ({ id: i.id, title: i.title, shortened: i.shortened })),
+    built,
+  };
+}
