@@ -127,6 +127,19 @@ export function sessionRecordOf(facts: RecordFacts): SessionRecord {
   };
 }
 
+/** The record with `redact` applied to every text the session produced (commands, the final message, the error, file names). */
+export function redactRecord(redact: (text: string) => string, record: SessionRecord): SessionRecord {
+  const commands = record.commands.map((c) => cap(redact(c), RECORD_LIMITS.commandChars));
+  return {
+    ...record,
+    filesChanged: record.filesChanged.map((f) => cap(redact(f), 500)),
+    commands,
+    testsRun: commands.filter(isTestCommand),
+    error: record.error ? { code: record.error.code, message: cap(redact(record.error.message), RECORD_LIMITS.errorChars) } : null,
+    modelFinalMessage: record.modelFinalMessage === null ? null : cap(redact(record.modelFinalMessage), RECORD_LIMITS.finalMessageChars),
+  };
+}
+
 const recordSchema = z
   .object({
     version: z.literal(SESSION_RECORD_VERSION),

@@ -6,7 +6,17 @@ import { buildKnowledgeBlock, type KnowledgeBlock } from "../core/knowledge-bloc
 import type { KnowledgeDocument, KnowledgeLink, KnowledgeSnapshot } from "../core/knowledge-types.js";
 import type { KnowledgeUsed } from "../core/render-comments.js";
 import { createSessionReducer } from "../core/session-report.js";
-import { recordDocument, sessionNodeId, sessionRecordOf, type RecordMode, type SessionRecord } from "../core/session-record.js";
+import { processSecrets } from "../adapters/secrets.js";
+import {
+  parseRecordJson,
+  recordDocument,
+  recordJson,
+  redactRecord,
+  sessionNodeId,
+  sessionRecordOf,
+  type RecordMode,
+  type SessionRecord,
+} from "../core/session-record.js";
 import { stripHidden } from "../core/strip-hidden.js";
 import type { Logger } from "../adapters/logger.js";
 import { appendRecord, fetchKnowledge, readRecords, recordPath, type KnowledgeRemote } from "./knowledge-ref.js";
@@ -23,6 +33,26 @@ export interface AttemptFile {
 }
 
 export const ATTEMPT_FILE = "attempt.json";
+/** A record that must not leave the host (the publish gate refused its attempt), kept beside the transcript. */
+export const LOCAL_RECORD_FILE = "record.local.json";
+
+/** Keeps a local-only record in the attempt's directory (nothing to do for one that is pushed). */
+export async function writeLocalRecord(sessionDir: string, record: SessionRecord, options: { localOnly: boolean }): Promise<void> {
+  if (!options.localOnly) return;
+  await fs.mkdir(sessionDir, { recursive: true });
+  await fs.writeFile(path.join(sessionDir, LOCAL_RECORD_FILE), recordJson(record), { mode: 0o600 });
+}
+
+/** The local-only record of an attempt on this host, if it has one that reads as that attempt's. */
+async function readLocalRecord(
+  sessionDir: string,
+  expect: { repository: string; issue: number; sessionId: string; attempt: number },
+): Promise<SessionRecord | null> {
+  const text = await fs.readFile(path.join(sessionDir, LOCAL_RECORD_FILE), "utf8").catch(() => null);
+  if (text === null) return null;
+  const parsed = parseRecordJson(text, { repository: expect.repository, issue: expect.issue, sessionId: expect.sessionId });
+  return parsed.ok && parsed.record.attempt === expect.attempt ? parsed.record : null;
+}
 
 export async function writeAttemptFile(sessionDir: string, attempt: AttemptFile): Promise<void> {
   await fs.mkdir(sessionDir, { recursive: true });
@@ -69,6 +99,7 @@ export async function rebuildFromTranscript(
   sessionDir: string,
   expect: { repository: string; issue: number; sessionId: string; attempt: number },
   at: string,
+  redact: (text: string) => string = processSecrets.redact,
 ): Promise<SessionRecord | null> {
   const attemptText = await fs.readFile(path.join(sessionDir, ATTEMPT_FILE), "utf8").catch(() => null);
   if (attemptText === null) return null;
@@ -97,20 +128,24 @@ export async function rebuildFromTranscript(
   }
   // The process did not exit on its own: it (or its worker) was killed.
   const report = reducer.finish({ exitCode: null, signal: "SIGKILL" });
-  return sessionRecordOf({
-    repository: attempt.repository,
-    issue: attempt.issue,
-    sessionId: attempt.sessionId,
-    attempt: attempt.attempt,
-    mode: attempt.mode,
-    branch: attempt.branch,
-    report,
-    pullRequest: null,
-    headCommit: null,
-    at,
-    knowledgeUsed: attempt.knowledgeUsed,
-    source: "transcript",
-  });
+  // Like a published record, it leaves the host: the host's secrets are scrubbed.
+  return redactRecord(
+    redact,
+    sessionRecordOf({
+      repository: attempt.repository,
+      issue: attempt.issue,
+      sessionId: attempt.sessionId,
+      attempt: attempt.attempt,
+      mode: attempt.mode,
+      branch: attempt.branch,
+      report,
+      pullRequest: null,
+      headCommit: null,
+      at,
+      knowledgeUsed: attempt.knowledgeUsed,
+      source: "transcript",
+    }),
+  );
 }
 
 /** A stand-in for an attempt that left no record anywhere this host can read (it was killed on another host). */
@@ -121,7 +156,7 @@ function missingAttempt(repository: string, issue: number, previous: PreviousAtt
     repository,
     issue,
     title: `#${issue} attempt ${previous.attempt} (session ${previous.sessionId}): no record`,
-    text: `Outcome: unknown: the attempt ended without a summary on host \`${previous.host.replace(/[`\n]/g, "?")}\` (killed or lost), and its transcript is kept only there.`,
+    text: `Outcome: unknown: the attempt left no record on the knowledge ref; it ran on host \`${previous.host.replace(/[`\n]/g, "?")}\` (killed or lost there, or its publish was refused), and what it did is kept only there.`,
     path: null,
     at: null,
     trust: "harness",
@@ -161,15 +196,23 @@ export async function prepareKnowledge(input: KnowledgeContextInput): Promise<Kn
     prev.attempt < input.attempt &&
     !own.some((r) => r.sessionId === prev.sessionId && r.attempt === prev.attempt)
   ) {
-    const rebuilt = await rebuildFromTranscript(
-      input.sessionDir(prev.sessionId, prev.attempt),
-      { repository, issue, sessionId: prev.sessionId, attempt: prev.attempt },
-      input.now().toISOString(),
-    ).catch((error: unknown) => {
-      log.warn({ issue, err: error }, "the killed attempt's transcript could not be read");
-      return null;
-    });
-    if (rebuilt !== null) {
+    const dir = input.sessionDir(prev.sessionId, prev.attempt);
+    // Refused by the publish gate: its record was kept on this host only; shown to the next attempt here, never pushed.
+    const local = await readLocalRecord(dir, { repository, issue, sessionId: prev.sessionId, attempt: prev.attempt });
+    const rebuilt =
+      local ??
+      (await rebuildFromTranscript(
+        dir,
+        { repository, issue, sessionId: prev.sessionId, attempt: prev.attempt },
+        input.now().toISOString(),
+      ).catch((error: unknown) => {
+        log.warn({ issue, err: error }, "the killed attempt's transcript could not be read");
+        return null;
+      }));
+    if (local !== null) {
+      own.push(local);
+      log.info({ issue, attempt: prev.attempt }, "the previous attempt's record is kept on this host only (publish refused)");
+    } else if (rebuilt !== null) {
       own.push(rebuilt);
       log.info({ issue, attempt: prev.attempt, path: recordPath(rebuilt) }, "the previous attempt posted no record: rebuilt from this host's transcript");
       await appendRecord(remote, rebuilt).catch((error: unknown) =>

@@ -13,7 +13,7 @@ import {
   type WorkflowCredential,
 } from "../core/publish-gate.js";
 import { secretsFromEnv } from "../core/redact.js";
-import { sessionRecordOf, type RecordMode, type SessionRecord } from "../core/session-record.js";
+import { redactRecord, sessionRecordOf, type RecordMode, type SessionRecord } from "../core/session-record.js";
 import {
   INTERRUPTED_NOTE,
   renderFailureSummary,
@@ -69,7 +69,12 @@ export interface PublishContext {
    * carried (the summary's "Knowledge used"), how the attempt started, and where its record
    * goes (`refs/harness/knowledge`). Absent: no record, no section.
    */
-  knowledge?: { used: KnowledgeUsed[]; mode: RecordMode; append: (record: SessionRecord) => Promise<void> };
+  knowledge?: {
+    used: KnowledgeUsed[];
+    mode: RecordMode;
+    /** `localOnly`: the publish gate refused the attempt, so nothing of it leaves the host; the record is kept in the attempt's directory. */
+    append: (record: SessionRecord, options: { localOnly: boolean }) => Promise<void>;
+  };
 }
 
 /** The attempt's record, from its report and what publishing did; undefined without the knowledge side. */
@@ -79,27 +84,36 @@ function recordOf(
   done: { pullRequest: number | null; headCommit: string | null; error?: { code: string; message: string } },
 ): SessionRecord | undefined {
   if (!ctx.knowledge) return undefined;
-  return sessionRecordOf({
-    repository: ctx.github.fullName,
-    issue: ctx.issue.number,
-    sessionId: ctx.sessionId,
-    attempt: ctx.attempt,
-    mode: ctx.knowledge.mode,
-    branch: ctx.branch,
-    report,
-    error: done.error ?? null,
-    pullRequest: done.pullRequest,
-    headCommit: done.headCommit,
-    at: ctx.now().toISOString(),
-    knowledgeUsed: ctx.knowledge.used.map((u) => u.id),
-  });
+  // The record leaves the host (a comment, a ref): the host's secrets are scrubbed from what the session wrote.
+  return redactRecord(
+    ctx.redact ?? processSecrets.redact,
+    sessionRecordOf({
+      repository: ctx.github.fullName,
+      issue: ctx.issue.number,
+      sessionId: ctx.sessionId,
+      attempt: ctx.attempt,
+      mode: ctx.knowledge.mode,
+      branch: ctx.branch,
+      report,
+      error: done.error ?? null,
+      pullRequest: done.pullRequest,
+      headCommit: done.headCommit,
+      at: ctx.now().toISOString(),
+      knowledgeUsed: ctx.knowledge.used.map((u) => u.id),
+    }),
+  );
+}
+
+/** The publish gate (or GitHub's workflow guard) refused the work: nothing of the attempt is pushed. */
+function isGateRefusal(code: string): boolean {
+  return code === "EHARNESS_PUBLISH_REFUSED" || code === "EHARNESS_WORKFLOW_PERMISSION";
 }
 
 /** Appends the record to the knowledge ref; a failure is logged and costs only the history, never the issue. */
-async function keepRecord(ctx: PublishContext, record: SessionRecord | undefined): Promise<void> {
+async function keepRecord(ctx: PublishContext, record: SessionRecord | undefined, localOnly = false): Promise<void> {
   if (record === undefined || !ctx.knowledge) return;
   try {
-    await ctx.knowledge.append(record);
+    await ctx.knowledge.append(record, { localOnly });
   } catch (error) {
     ctx.log.warn({ issue: ctx.issue.number, err: error }, "the session record was not appended to refs/harness/knowledge (the summary comment holds it)");
   }
@@ -440,7 +454,8 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
       ...(ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {}),
     }),
   );
-  await keepRecord(ctx, record);
+  // A refused change set leaves nothing on the repository, its record included (the comment says what was refused).
+  await keepRecord(ctx, record, refusal !== null);
   ctx.log.info({ issue: issueNumber, pushed, refused: refusal !== null }, "interrupted: work kept");
   return { label: config.labels.interrupted, labels: next, pullRequest: null, pushed, released: false };
 }
@@ -476,7 +491,7 @@ export async function publishFailure(
         ...knowledge,
       });
   await ctx.comment.finish(body);
-  await keepRecord(ctx, record);
+  await keepRecord(ctx, record, isGateRefusal(input.error.code));
   await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), config.labels.failed);
   await ctx.lease.release({ outcome: "error", sessionId: input.report?.sessionId ?? ctx.sessionId });
 }

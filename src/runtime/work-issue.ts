@@ -13,7 +13,7 @@ import type { EventBus } from "./event-bus.js";
 import type { InterruptRegistry } from "./interrupts.js";
 import { LeaseHandle } from "./lease-handle.js";
 import { appendRecord, type KnowledgeRemote } from "./knowledge-ref.js";
-import { prepareKnowledge, writeAttemptFile } from "./knowledge-context.js";
+import { prepareKnowledge, writeAttemptFile, writeLocalRecord } from "./knowledge-context.js";
 import { publishFailure, publishInterrupted, publishSession, type PublishContext } from "./publisher.js";
 import { runSessionStage, type ClaudeSettings } from "./session-runner.js";
 import type { StateDir } from "./state-dir.js";
@@ -162,7 +162,10 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
   ctx.knowledge = {
     used: [],
     mode: claim.mode,
-    append: async (record) => {
+    append: async (record, options) => {
+      // A local copy in the attempt's directory first: the next attempt on this host reads it if the ref does not have it.
+      await writeLocalRecord(state.session(claim.sessionId, attempt), record, options);
+      if (options.localOnly) return;
       const remote = await remoteForRecord();
       await appendRecord({ ...remote, credentials: { token: await github.gitToken() } }, record);
     },

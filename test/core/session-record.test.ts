@@ -7,6 +7,7 @@ import {
   parseRecordJson,
   recordDocument,
   recordJson,
+  redactRecord,
   renderRecordBlock,
   RECORD_LIMITS,
   sessionRecordOf,
@@ -138,6 +139,18 @@ describe("session records", () => {
       ok: false,
       reason: "invalid",
     });
+  });
+
+  it("are scrubbed of secrets before they leave the host", () => {
+    const leaky = record({
+      commands: ["curl -H 'token: ghs_SECRET' x", "npm test"],
+      modelFinalMessage: "used ghs_SECRET",
+      error: { code: "E", message: "ghs_SECRET failed" },
+    });
+    const clean = redactRecord((t) => t.replaceAll("ghs_SECRET", "[redacted]"), leaky);
+    expect(JSON.stringify(clean)).not.toContain("ghs_SECRET");
+    expect(clean.commands).toEqual(["curl -H 'token: [redacted]' x", "npm test"]);
+    expect(clean.testsRun).toEqual(["npm test"]);
   });
 
   it("become harness-trusted documents with attempt_of and touched_file links, the model's words marked", () => {

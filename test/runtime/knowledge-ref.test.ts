@@ -9,7 +9,7 @@ import { sessionRecordOf, type SessionRecord } from "../../src/core/session-reco
 import { createSessionReducer } from "../../src/core/session-report.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { appendRecord, fetchKnowledge, KNOWLEDGE_REF, readRecords, recordPath } from "../../src/runtime/knowledge-ref.js";
-import { prepareKnowledge, writeAttemptFile } from "../../src/runtime/knowledge-context.js";
+import { prepareKnowledge, writeAttemptFile, writeLocalRecord } from "../../src/runtime/knowledge-context.js";
 
 let github: FakeGitHub;
 let root: string;
@@ -160,6 +160,20 @@ describe("refs/harness/knowledge", () => {
     expect((await prepareKnowledge({ ...input, attempt: 3 })).used.map((u) => u.id)).toEqual(["session:octo/kn#20/killed/1"]);
     expect(bare("rev-list", "--count", KNOWLEDGE_REF)).toBe(count);
 
+    // Refused by the publish gate: the record stays on this host (never pushed) and the next attempt here reads it.
+    const refused = record(22, 1, { sessionId: "refused", outcome: "error", error: { code: "EHARNESS_PUBLISH_REFUSED", message: "a symlink" } });
+    await writeLocalRecord(sessionDir("refused", 1), refused, { localOnly: true });
+    const before = bare("rev-parse", KNOWLEDGE_REF);
+    const afterRefusal = await prepareKnowledge({
+      ...input,
+      issue: { number: 22, title: "t", body: "b" },
+      previous: { sessionId: "refused", attempt: 1, host: "this-host" },
+    });
+    expect(afterRefusal.used.map((u) => u.id)).toEqual(["session:octo/kn#22/refused/1"]);
+    expect(afterRefusal.block).toContain("EHARNESS_PUBLISH_REFUSED");
+    expect(bare("rev-parse", KNOWLEDGE_REF)).toBe(before);
+    expect(() => bare("show", `${KNOWLEDGE_REF}:sessions/22/refused-1.json`)).toThrow();
+
     // Killed on another host: nothing here to rebuild from, so it is named as missing.
     const elsewhere = await prepareKnowledge({
       ...input,
@@ -167,6 +181,6 @@ describe("refs/harness/knowledge", () => {
       previous: { sessionId: "gone", attempt: 1, host: "other-host" },
     });
     expect(elsewhere.used.map((u) => u.title)).toEqual(["#21 attempt 1 (session gone): no record"]);
-    expect(elsewhere.block).toContain("kept only there");
+    expect(elsewhere.block).toContain("kept only there.");
   });
 });
