@@ -197,6 +197,14 @@ export function renderRecordBlock(record: SessionRecord): string {
   return `${BLOCK_START}sha256=${recordDigest(json)} ${json}${BLOCK_END}`;
 }
 
+/** A summary without its hidden record block (what a person reads of it; the fresh prompt quotes this). */
+export function withoutRecordBlock(comment: string): string {
+  const start = comment.indexOf(BLOCK_START);
+  if (start < 0) return comment;
+  const end = comment.indexOf(BLOCK_END, start + BLOCK_START.length);
+  return (comment.slice(0, start) + (end < 0 ? "" : comment.slice(end + BLOCK_END.length))).trimEnd();
+}
+
 export type RecordParse =
   | { ok: true; record: SessionRecord }
   | { ok: false; reason: "absent" | "too_large" | "malformed" | "digest_mismatch" | "invalid" | "mismatch"; detail: string };

@@ -5,6 +5,7 @@ import { HarnessError, toHarnessError } from "../core/errors.js";
 import type { LifecycleEvent } from "../core/lifecycle-events.js";
 import { renderTrackingComment, type TrackingState } from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
+import { withoutRecordBlock } from "../core/session-record.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import type { RunClaudeOptions, RunClaudeResult } from "../adapters/claude/run-claude.js";
@@ -233,7 +234,9 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       branch,
       knowledgeUsed: ctx.knowledge.used.map((u) => u.id),
     }).catch((error: unknown) => log.warn({ issue: issueNumber, err: error }, "attempt file not written: a killed session's record cannot be rebuilt"));
-    const previousSummary = claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
+    const lastSummary = claim.mode === "fresh" ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
+    // Its hidden record is in the knowledge block already; the fresh prompt quotes what a person reads.
+    const previousSummary = lastSummary === undefined ? undefined : withoutRecordBlock(lastSummary);
     let loggedToolCalls = 0;
     emit("session_started", { sessionId: claim.sessionId, resume: claim.mode === "resume" });
     const session = await runSessionStage({

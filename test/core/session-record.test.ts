@@ -11,6 +11,7 @@ import {
   renderRecordBlock,
   RECORD_LIMITS,
   sessionRecordOf,
+  withoutRecordBlock,
   type SessionRecord,
 } from "../../src/core/session-record.js";
 
@@ -112,6 +113,7 @@ describe("session records", () => {
     expect(block.indexOf("-->")).toBe(block.length - 3);
     expect(block.slice("<!-- harness:record ".length, -" -->".length)).not.toMatch(/[@#<>&]/);
     expect(parseRecordBlock(comment, { sessionId: SESSION })).toEqual({ ok: true, record: r });
+    expect(withoutRecordBlock(comment)).toBe(renderSummaryComment({ issue: 12, report: report(), branch: r.branch, commits: 1 }));
     expect(parseRecordJson(recordJson(r))).toEqual({ ok: true, record: r });
     // Deterministic: the same record is the same text.
     expect(renderRecordBlock(record())).toBe(renderRecordBlock(r));
