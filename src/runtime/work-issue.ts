@@ -14,7 +14,7 @@ import type { EventBus } from "./event-bus.js";
 import type { InterruptRegistry } from "./interrupts.js";
 import { LeaseHandle } from "./lease-handle.js";
 import { appendRecord, type KnowledgeRemote } from "./knowledge-ref.js";
-import { prepareKnowledge, writeAttemptFile, writeLocalRecord } from "./knowledge-context.js";
+import { prepareKnowledge, writeAttemptFile, writeLocalRecord, type KnowledgeContextInput } from "./knowledge-context.js";
 import { publishFailure, publishInterrupted, publishSession, type PublishContext } from "./publisher.js";
 import { runSessionStage, type ClaudeSettings } from "./session-runner.js";
 import type { StateDir } from "./state-dir.js";
@@ -53,6 +53,12 @@ export interface WorkDeps {
   /** Scrubs secrets from text that leaves the host (the saved session); the process's registry by default. */
   redact?: (text: string) => string;
   runSession?: (options: RunClaudeOptions) => Promise<RunClaudeResult>;
+  /**
+   * More documents for the prompt's knowledge block (src/runtime/knowledge-context.ts):
+   * graph neighbours (blockers, convoy siblings) and the full-text index's top matches.
+   * Absent: the prior attempts and the cross-referenced issues' records only.
+   */
+  knowledgeSources?: Pick<KnowledgeContextInput, "neighbours" | "matches">;
 }
 
 export interface WorkResult {
@@ -217,6 +223,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       sessionDir: (sessionId, n) => state.session(sessionId, n),
       log,
       now: deps.now,
+      ...deps.knowledgeSources,
     }).catch((error: unknown) => {
       // Knowledge is a help, never a reason to fail the issue.
       log.warn({ issue: issueNumber, err: error }, "knowledge not prepared: the session starts without it");
