@@ -319,9 +319,73 @@ export class GitRepository {
 
   /** Commits everything the agent left uncommitted. Returns the new head or null when clean. */
   async commitAll(worktree: WorktreeHandle, message: string): Promise<string | null> {
+    await this.stageAll(worktree);
+    return this.commitStaged(worktree, message);
+  }
+
+  /** Stages everything the agent left in the worktree (`add --all`, after `sanitize`), in the harness's admin dir. */
+  async stageAll(worktree: WorktreeHandle): Promise<void> {
     await this.sanitize(worktree);
+    await this.run(["add", "--all"], { gitDir: worktree.gitDir, workTree: worktree.path });
+  }
+
+  /** Untracked files under `dirs` that the ignore rules (`.gitignore`, `info/exclude`) leave out of `add --all`. */
+  async ignoredFiles(worktree: WorktreeHandle, dirs: readonly string[]): Promise<string[]> {
     const at = { gitDir: worktree.gitDir, workTree: worktree.path };
-    await this.run(["add", "--all"], at);
+    const out = await this.run(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--", ...dirs], at);
+    return out.stdout.split("\0").filter((p) => p !== "");
+  }
+
+  /** Stages the given paths even where an ignore rule names them (`add --force`). */
+  async stageForced(worktree: WorktreeHandle, paths: readonly string[]): Promise<void> {
+    if (paths.length === 0) return;
+    // From stdin, NUL-separated: any number of paths, any bytes in their names.
+    await this.run(["add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul"], {
+      gitDir: worktree.gitDir,
+      workTree: worktree.path,
+      input: paths.map((p) => `${literalPathspec(p)}\0`).join(""),
+    });
+  }
+
+  /** The index's entries under `prefix` (mode, blob sha, path), as the next commit will hold them. */
+  async stagedEntries(worktree: WorktreeHandle, prefix: string): Promise<{ mode: string; sha: string; path: string }[]> {
+    const out = await this.run(["ls-files", "-z", "--stage", "--", literalPathspec(prefix)], { gitDir: worktree.gitDir, workTree: worktree.path });
+    return out.stdout
+      .split("\0")
+      .filter((line) => line !== "")
+      .map((line) => {
+        const tab = line.indexOf("\t");
+        const [mode = "", sha = ""] = line.slice(0, tab).split(" ");
+        return { mode, sha, path: line.slice(tab + 1) };
+      });
+  }
+
+  /** Paths under `prefix` that the index (the next commit) changes against the merge base of `base` and HEAD. */
+  async stagedChanges(worktree: WorktreeHandle, base: string, prefix: string): Promise<string[]> {
+    const at = { gitDir: worktree.gitDir, workTree: worktree.path };
+    const mergeBase = (await this.run(["merge-base", base, "HEAD"], at)).stdout.trim();
+    const out = await this.run(
+      ["diff", "--cached", "--no-renames", "--no-ext-diff", "--no-textconv", "--name-only", "-z", mergeBase, "--", literalPathspec(prefix)],
+      at,
+    );
+    return out.stdout.split("\0").filter((p) => p !== "");
+  }
+
+  /**
+   * Puts `content` into the index at `filePath` as a regular file, without
+   * touching the worktree: a path the agent made a symlink is never written
+   * through. Returns the blob's sha.
+   */
+  async stageContent(worktree: WorktreeHandle, filePath: string, content: string): Promise<string> {
+    const at = { gitDir: worktree.gitDir, workTree: worktree.path };
+    const sha = (await this.run(["hash-object", "-w", "--stdin"], { ...at, input: content })).stdout.trim();
+    await this.run(["update-index", "--add", "--cacheinfo", `100644,${sha},${filePath}`], at);
+    return sha;
+  }
+
+  /** Commits what is staged (nothing the index does not hold). Returns the new head or null when nothing is staged. */
+  async commitStaged(worktree: WorktreeHandle, message: string): Promise<string | null> {
+    const at = { gitDir: worktree.gitDir, workTree: worktree.path };
     const staged = await this.run(["diff", "--cached", "--quiet", "--no-ext-diff", "--no-textconv"], { ...at, allowFailure: true });
     if (staged.exitCode === 0) return null;
     await this.run(
@@ -512,6 +576,98 @@ export class GitRepository {
     return changes;
   }
 
+  /** The full id of `rev` as a commit of the clone, or null when the clone has no such commit. */
+  async resolveCommit(rev: string): Promise<string | null> {
+    const out = await this.run(["rev-parse", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`], { allowFailure: true });
+    return out.exitCode === 0 ? out.stdout.trim() : null;
+  }
+
+  /** Whether `commit` is `tip` or one of its ancestors. */
+  async isAncestor(commit: string, tip: string): Promise<boolean> {
+    return (await this.run(["merge-base", "--is-ancestor", commit, tip], { allowFailure: true })).exitCode === 0;
+  }
+
+  /** The regular files (mode, blob sha, size in bytes, path) of `treeish` under the given directories, recursively. */
+  async listFiles(treeish: string, dirs: readonly string[]): Promise<{ mode: string; sha: string; size: number; path: string }[]> {
+    const out = await this.run(["ls-tree", "-r", "-l", "-z", "--full-tree", treeish, "--", ...dirs.map(literalPathspec)]);
+    const files: { mode: string; sha: string; size: number; path: string }[] = [];
+    for (const line of out.stdout.split("\0")) {
+      if (line === "") continue;
+      const tab = line.indexOf("\t");
+      const [mode = "", type = "", sha = "", size = ""] = line.slice(0, tab).split(/ +/);
+      if (type === "blob" && (mode === "100644" || mode === "100755")) files.push({ mode, sha, size: Number(size), path: line.slice(tab + 1) });
+    }
+    return files;
+  }
+
+  /**
+   * The contents of objects by name (a blob sha, or `rev:path`), read as UTF-8
+   * by one `cat-file --batch`; a name that is missing or not a blob is absent.
+   */
+  async readBlobs(names: readonly string[]): Promise<Map<string, string>> {
+    const blobs = new Map<string, string>();
+    const wanted = [...new Set(names)].filter((n) => !/[\n\r]/.test(n));
+    if (wanted.length === 0) return blobs;
+    await this.restoreConfig();
+    const result = await execa("git", [...HARDENING, `--git-dir=${this.cloneDir}`, "cat-file", "--batch"], {
+      cwd: this.cloneDir,
+      env: { ...baseEnv(this.home), ...credentialEnv(undefined) },
+      extendEnv: false,
+      reject: false,
+      input: `${wanted.join("\n")}\n`,
+      encoding: "buffer",
+      maxBuffer: 512 * 1024 * 1024,
+    });
+    if (result.exitCode !== 0) {
+      throw new HarnessError("EHARNESS_GIT", {
+        message: `git cat-file --batch failed (exit ${result.exitCode ?? 1}): ${Buffer.from(result.stderr).toString("utf8").slice(0, 500)}`,
+        fix: "Check the repository and the state directory; the log has the full git output.",
+      });
+    }
+    const out = Buffer.from(result.stdout);
+    let offset = 0;
+    for (const name of wanted) {
+      const newline = out.indexOf(0x0a, offset);
+      if (newline < 0) break;
+      const header = out.subarray(offset, newline).toString("utf8");
+      offset = newline + 1;
+      const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+      if (!m) continue; // "<name> missing" or "ambiguous": no content follows
+      const size = Number(m[2]);
+      if (m[1] === "blob") blobs.set(name, out.subarray(offset, offset + size).toString("utf8"));
+      offset += size + 1;
+    }
+    return blobs;
+  }
+
+  /** Renames git finds between two commits (`diff -M`), old path → new path. */
+  async renames(from: string, to: string): Promise<Map<string, string>> {
+    const out = await this.run(["diff", "--no-ext-diff", "--no-textconv", "-M", "--diff-filter=R", "--name-status", "-z", from, to]);
+    const fields = out.stdout.split("\0");
+    const renamed = new Map<string, string>();
+    for (let i = 0; i + 2 < fields.length; i += 3) {
+      const oldPath = fields[i + 1];
+      const newPath = fields[i + 2];
+      if ((fields[i] ?? "").startsWith("R") && oldPath && newPath) renamed.set(oldPath, newPath);
+    }
+    return renamed;
+  }
+
+  /** When each of `paths` last changed on `treeish`'s history (committer time, ISO), by one `git log`; a path never found is absent. */
+  async lastChanged(treeish: string, dirs: readonly string[]): Promise<Map<string, string>> {
+    const out = await this.run(["log", "-z", "--no-renames", "--format=%x01%cI", "--name-only", treeish, "--", ...dirs.map(literalPathspec)]);
+    const times = new Map<string, string>();
+    for (const chunk of out.stdout.split("\u0001")) {
+      if (chunk === "") continue;
+      const [header = "", ...rest] = chunk.split("\0");
+      const [time = "", first = ""] = header.split("\n");
+      const at = Date.parse(time);
+      if (Number.isNaN(at)) continue;
+      for (const p of [first, ...rest].map((x) => x.replace(/^\n/, ""))) if (p !== "" && !times.has(p)) times.set(p, new Date(at).toISOString());
+    }
+    return times;
+  }
+
   /** Sizes of the given objects in bytes, by one `cat-file --batch-check`; an object the clone lacks is absent. */
   private async blobSizes(shas: string[]): Promise<Map<string, number>> {
     const sizes = new Map<string, number>();
@@ -547,6 +703,11 @@ export class GitRepository {
     }
     return null;
   }
+}
+
+/** A pathspec that means the path itself: no glob or magic in a file name is interpreted. */
+function literalPathspec(filePath: string): string {
+  return `:(literal)${filePath}`;
 }
 
 /** Hides credentials that git may echo back inside URLs. */

@@ -51,6 +51,26 @@ export function renderReportTable(rollup: TrendRollup): string[] {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  "));
 }
 
+function aligned(rows: string[][]): string[] {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+/** Spend per day, repository and outcome: one row each, then the window's total per repository and outcome. */
+export function renderSpendTable(rollup: TrendRollup): string[] {
+  const header = ["date", "repository", "outcome", "sessions", "cost"];
+  const rows = [
+    ...rollup.days.flatMap((d) => d.spend.map((l) => [d.date, l.repository, l.outcome, String(l.sessions), formatCost(l.costUsd)])),
+    ...rollup.total.spend.map((l) => ["total", l.repository, l.outcome, String(l.sessions), formatCost(l.costUsd)]),
+  ];
+  return rows.length === 0 ? [] : aligned([header, ...rows]);
+}
+
 /**
  * `harness report [--since 7d] [--json] [--state-dir DIR]`: the trends this host
  * recorded (src/runtime/trend-store.ts), one row a UTC day. Reads only: it
@@ -72,5 +92,11 @@ export async function reportCommand(args: string[], env: NodeJS.ProcessEnv, out:
     return 0;
   }
   for (const line of renderReportTable(rollup)) out(line);
+  const spend = renderSpendTable(rollup);
+  if (spend.length > 0) {
+    out("");
+    out("spend by repository and outcome:");
+    for (const line of spend) out(line);
+  }
   return 0;
 }

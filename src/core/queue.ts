@@ -189,6 +189,26 @@ export function parseTextBlockers(body: string, here: { owner: string; repo: str
   return [...found.values()];
 }
 
+/**
+ * Every issue a body names at all ("#3", "octo-org/api#12", an issue or pull
+ * request URL), in prose only (as `parseTextBlockers`), in order of first
+ * appearance, without duplicates and without the issue itself: the link graph's
+ * cross-references (src/core/knowledge-graph.ts).
+ */
+export function parseIssueRefs(body: string, here: { owner: string; repo: string; number?: number }): IssueRef[] {
+  const found = new Map<string, IssueRef>();
+  for (const m of stripNonProse(body).matchAll(REF)) {
+    const owner = m[1] ?? m[4] ?? here.owner;
+    const repo = m[2] ?? m[5] ?? here.repo;
+    const number = Number(m[3] ?? m[6]);
+    if (!Number.isSafeInteger(number) || number < 1) continue;
+    if (here.number === number && sameName(owner, here.owner) && sameName(repo, here.repo)) continue;
+    const ref = { owner, repo, number };
+    if (!found.has(refKey(ref))) found.set(refKey(ref), ref);
+  }
+  return [...found.values()];
+}
+
 // ---- the plan ------------------------------------------------------------------------------
 
 function isQueued(issue: QueueIssue, queuedLabel: string): boolean {

@@ -16,7 +16,8 @@ import type { LifecycleEvent } from "./lifecycle-events.js";
 
 /** One counted event, as a line of a per-minute file (trends/minutes/DAY/HHMM.jsonl). */
 export type TrendRecord =
-  | { key: string; at: string; type: "session_ended"; outcome: string; costUsd: number; durationMs: number; turns: number }
+  /** `repository`: `owner/repo` (absent in records written before it was kept). */
+  | { key: string; at: string; type: "session_ended"; outcome: string; costUsd: number; durationMs: number; turns: number; repository?: string }
   | { key: string; at: string; type: "issue_done"; outcome: string }
   | { key: string; at: string; type: "claimed" };
 
@@ -33,6 +34,16 @@ export interface DayRollup {
   costUsd: number;
   /** Session durations in seconds, ascending (at most MAX_DURATION_SAMPLES, evenly thinned). */
   sessionSeconds: number[];
+  /** Sessions and dollars by repository (`owner/repo`; `unknown` for older records), then by session outcome. Absent in day files written before it was kept. */
+  spend?: SpendTable;
+}
+
+/** One line of spend: a repository's sessions of one outcome. */
+export interface SpendLine {
+  repository: string;
+  outcome: string;
+  sessions: number;
+  costUsd: number;
 }
 
 /** One day of `harness report` (also its JSON, `days[]`; keys documented in docs/monitoring.md). */
@@ -51,6 +62,8 @@ export interface TrendDay {
   p95Seconds: number | null;
   claims: number;
   outcomes: Record<string, number>;
+  /** Spend by repository and outcome, sorted by repository then outcome (only what the day files kept it for). */
+  spend: SpendLine[];
 }
 
 /** What `renderTrendCharts` draws and `harness report --json` prints: the days, oldest first, and their total. */
@@ -71,12 +84,42 @@ export function trendRecordOf(event: LifecycleEvent): TrendRecord | null {
   const key = [event.type, event.issue, event.agent, session, iso].join("|");
   switch (event.type) {
     case "session_ended":
-      return { key, at: iso, type: "session_ended", outcome: event.outcome, costUsd: event.costUsd, durationMs: event.durationMs, turns: event.turns };
+      return {
+        key,
+        at: iso,
+        type: "session_ended",
+        outcome: event.outcome,
+        costUsd: event.costUsd,
+        durationMs: event.durationMs,
+        turns: event.turns,
+        repository: repositoryOf(event.issue),
+      };
     case "issue_done":
       return { key, at: iso, type: "issue_done", outcome: event.outcome };
     case "claimed":
       return { key, at: iso, type: "claimed" };
   }
+}
+
+/** `owner/repo` of an event's `owner/repo#N`. */
+function repositoryOf(issue: string): string {
+  const hash = issue.lastIndexOf("#");
+  return hash > 0 ? issue.slice(0, hash) : issue;
+}
+
+export type SpendTable = Record<string, Record<string, { sessions: number; costUsd: number }>>;
+
+function addSpend(table: SpendTable, repository: string, outcome: string, sessions: number, costUsd: number): void {
+  const byOutcome = (table[repository] ??= {});
+  const cell = (byOutcome[outcome] ??= { sessions: 0, costUsd: 0 });
+  cell.sessions += sessions;
+  cell.costUsd += costUsd;
+}
+
+function spendLines(table: SpendTable): SpendLine[] {
+  return Object.entries(table)
+    .flatMap(([repository, byOutcome]) => Object.entries(byOutcome).map(([outcome, c]) => ({ repository, outcome, sessions: c.sessions, costUsd: c.costUsd })))
+    .sort((a, b) => (a.repository === b.repository ? (a.outcome < b.outcome ? -1 : 1) : a.repository < b.repository ? -1 : 1));
 }
 
 /** The UTC day (YYYY-MM-DD) and minute (HHMM) of an ISO time. */
@@ -93,7 +136,7 @@ function thin(sorted: number[]): number[] {
 /** A day's records (any order, duplicates counted once) as one rollup. */
 export function rollupDay(date: string, records: Iterable<TrendRecord>): DayRollup {
   const seen = new Set<string>();
-  const day: DayRollup = { date, claims: 0, sessions: 0, outcomes: {}, done: 0, failed: 0, costUsd: 0, sessionSeconds: [] };
+  const day: DayRollup = { date, claims: 0, sessions: 0, outcomes: {}, done: 0, failed: 0, costUsd: 0, sessionSeconds: [], spend: {} };
   for (const r of records) {
     if (seen.has(r.key)) continue;
     seen.add(r.key);
@@ -106,6 +149,7 @@ export function rollupDay(date: string, records: Iterable<TrendRecord>): DayRoll
       day.outcomes[r.outcome] = (day.outcomes[r.outcome] ?? 0) + 1;
       day.costUsd += r.costUsd;
       day.sessionSeconds.push(r.durationMs / 1000);
+      addSpend((day.spend ??= {}), r.repository ?? "unknown", r.outcome, 1, r.costUsd);
     }
   }
   day.sessionSeconds = thin(day.sessionSeconds.sort((a, b) => a - b));
@@ -131,13 +175,14 @@ function row(day: Omit<DayRollup, "date">): Omit<TrendDay, "date"> {
     p95Seconds: percentile(day.sessionSeconds, 0.95),
     claims: day.claims,
     outcomes: day.outcomes,
+    spend: spendLines(day.spend ?? {}),
   };
 }
 
 /** The report of some days (any order): one row a day, oldest first, and the total over them. */
 export function trendRollup(days: readonly DayRollup[]): TrendRollup {
   const sorted = [...days].sort((a, b) => a.date.localeCompare(b.date));
-  const all: Omit<DayRollup, "date"> = { claims: 0, sessions: 0, outcomes: {}, done: 0, failed: 0, costUsd: 0, sessionSeconds: [] };
+  const all: Omit<DayRollup, "date"> = { claims: 0, sessions: 0, outcomes: {}, done: 0, failed: 0, costUsd: 0, sessionSeconds: [], spend: {} };
   for (const d of sorted) {
     all.claims += d.claims;
     all.sessions += d.sessions;
@@ -145,6 +190,7 @@ export function trendRollup(days: readonly DayRollup[]): TrendRollup {
     all.failed += d.failed;
     all.costUsd += d.costUsd;
     for (const [k, v] of Object.entries(d.outcomes)) all.outcomes[k] = (all.outcomes[k] ?? 0) + v;
+    for (const line of spendLines(d.spend ?? {})) addSpend((all.spend ??= {}), line.repository, line.outcome, line.sessions, line.costUsd);
     all.sessionSeconds.push(...d.sessionSeconds);
   }
   all.sessionSeconds.sort((a, b) => a - b);

@@ -29,6 +29,7 @@ import type { Logger } from "../adapters/logger.js";
 import { processSecrets } from "../adapters/secrets.js";
 import { readWorkflowPermission } from "../adapters/workflow-permission.js";
 import { harnessLabels } from "./claim-issue.js";
+import { commitWork } from "./commit-work.js";
 import type { LeaseHandle } from "./lease-handle.js";
 import { decideSessionSaving } from "../core/session-seal.js";
 import { saveSession } from "./session-store.js";
@@ -252,7 +253,8 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   await lease.assertHeld();
   clock.mark("publish.leaseCheck");
   const { git, worktree } = workspace;
-  await git.commitAll(worktree, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
+  // Curated knowledge (docs/research/, docs/knowledge/) lands whatever the outcome, with docs/research/INDEX.md rendered in the same commit.
+  await commitWork(workspace, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
   const commits = await git.countCommits(`refs/remotes/origin/${base}..refs/heads/${ctx.branch}`);
   const localHead = await git.head(worktree);
   clock.mark("publish.commit");
@@ -398,7 +400,7 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
   const issueNumber = ctx.issue.number;
   const { git, worktree } = workspace;
   const base = `refs/remotes/origin/${workspace.repository.defaultBranch}`;
-  await git.commitAll(worktree, `harness: work in progress on #${issueNumber} (interrupted)\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
+  await commitWork(workspace, `harness: work in progress on #${issueNumber} (interrupted)\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
   // Work in progress passes the same gate: a refusal keeps it on the host and the comment says why.
   let refusal: HarnessError | null = null;
   let changes: ChangedPath[] = [];

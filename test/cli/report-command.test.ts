@@ -86,6 +86,15 @@ describe("harness report", () => {
       "2026-12-01         4     2       1      67%    $3.25         $1.63  1m 0s  3m 0s",
       "2026-12-02         0     0       1       0%  $0.0000             -      -      -",
       "total              4     2       2      50%    $3.25         $1.63  1m 0s  3m 0s",
+      "",
+      "spend by repository and outcome:",
+      "date        repository  outcome      sessions     cost",
+      "2026-12-01  octo/app    crashed             1    $1.00",
+      "2026-12-01  octo/app    interrupted         1  $0.2500",
+      "2026-12-01  octo/app    success             2    $2.00",
+      "total       octo/app    crashed             1    $1.00",
+      "total       octo/app    interrupted         1  $0.2500",
+      "total       octo/app    success             2    $2.00",
     ]);
   });
 
@@ -108,6 +117,11 @@ describe("harness report", () => {
       p95Seconds: 180,
       claims: 1,
       outcomes: { success: 2, crashed: 1, interrupted: 1 },
+      spend: [
+        { repository: "octo/app", outcome: "crashed", sessions: 1, costUsd: 1 },
+        { repository: "octo/app", outcome: "interrupted", sessions: 1, costUsd: 0.25 },
+        { repository: "octo/app", outcome: "success", sessions: 2, costUsd: 2 },
+      ],
     });
     expect(json.total).toMatchObject({ sessions: 5, done: 3, failed: 2, costUsd: 12.25 });
   });

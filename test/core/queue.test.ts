@@ -4,6 +4,7 @@ import {
   compareQueued,
   describeWait,
   formatRef,
+  parseIssueRefs,
   parseTextBlockers,
   planQueue,
   priorityOf,
@@ -356,5 +357,16 @@ describe("refKey, formatRef, describeWait", () => {
     ).toBe("blocked by #1, o/r#2");
     expect(describeWait({ kind: "backoff", until: "2025-06-01T12:05:00.000Z" })).toBe("backing off until 2025-06-01T12:05:00.000Z");
     expect(describeWait({ kind: "held", owner: { agent: "agent-2", host: "h", runId: "r" }, until: "T" })).toBe("held by agent-2@h until T");
+  });
+});
+
+describe("parseIssueRefs", () => {
+  it("finds every issue a body names, in prose only, once each, in order, without the issue itself", () => {
+    const body = "See #4 and octo-org/api#12; also https://github.com/other/repo/pull/7 and #4 again.\n\n`#99`\n```\n#98\n```\n> #97\n<!-- #96 --> and #3.";
+    expect(parseIssueRefs(body, { ...HERE, number: 3 })).toEqual([
+      { owner: "octo-org", repo: "widgets", number: 4 },
+      { owner: "octo-org", repo: "api", number: 12 },
+      { owner: "other", repo: "repo", number: 7 },
+    ]);
   });
 });

@@ -1,0 +1,131 @@
+/**
+ * Money: whether a new session may start today, and with how many dollars.
+ * Pure: the caller passes what was spent (every attempt's cost, from the
+ * session records every host appends to `refs/harness/knowledge`), the caps
+ * and the issue's labels.
+ *
+ * - A repository's daily cap (`budget.dailyUsd` in .github/harness.yml) and the
+ *   installation's (the host setting HARNESS_DAILY_USD, summed over every
+ *   repository the host works) count every attempt that ended on that UTC day,
+ *   whatever its outcome. At a cap no new session starts: the issue stays
+ *   queued until the next UTC day.
+ * - A session's own limit (`--max-budget-usd`) is `maxBudgetUsd`, or the
+ *   issue's `budget:N` label (N dollars, at most `budget.maxIssueUsd`), and never
+ *   more than what is left of either daily cap, so one session cannot run far
+ *   past the cap.
+ */
+
+export interface SpendEntry {
+  /** `owner/repo` */
+  repository: string;
+  /** When the attempt ended (ISO). */
+  at: string;
+  costUsd: number;
+}
+
+export interface BudgetInput {
+  now: Date;
+  /** `owner/repo` of the issue. */
+  repository: string;
+  /** Every attempt known, of every repository the installation cap covers. */
+  spend: readonly SpendEntry[];
+  /** Dollars per UTC day for this repository; null: no cap. */
+  repositoryDailyUsd: number | null;
+  /** Dollars per UTC day for every repository together; null: no cap. */
+  installationDailyUsd: number | null;
+  /** The configuration's per-session limit. */
+  maxBudgetUsd: number;
+  /** The highest per-session limit a `budget:N` label may set. */
+  maxIssueUsd: number;
+  /** The issue's labels. */
+  labels: readonly string[];
+}
+
+export type BudgetDecision =
+  | {
+      kind: "start";
+      /** The session's `--max-budget-usd`. */
+      sessionUsd: number;
+      /** Where the session limit came from, for the log and the summary. */
+      source: "config" | "label" | "repository cap" | "installation cap";
+      /** A `budget:N` label over `maxIssueUsd`, lowered to it. */
+      labelCapped: boolean;
+    }
+  | {
+      kind: "wait";
+      scope: "repository" | "installation";
+      capUsd: number;
+      spentUsd: number;
+      /** The next UTC midnight, when the day's spend starts from zero. */
+      until: string;
+    };
+
+/** The UTC day (`YYYY-MM-DD`) an ISO time falls on; null when it is not a time. */
+export function utcDay(at: string): string | null {
+  const ms = Date.parse(at);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString().slice(0, 10);
+}
+
+/** The start of the next UTC day after `now`, as ISO. */
+export function nextUtcDay(now: Date): string {
+  const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1));
+  return next.toISOString();
+}
+
+/** Dollars spent on `day`, by one repository or (no repository) all of them. Negative or non-finite costs count as zero. */
+export function spentOn(spend: readonly SpendEntry[], day: string, repository?: string): number {
+  let total = 0;
+  for (const entry of spend) {
+    if (repository !== undefined && entry.repository !== repository) continue;
+    if (utcDay(entry.at) !== day) continue;
+    if (Number.isFinite(entry.costUsd) && entry.costUsd > 0) total += entry.costUsd;
+  }
+  return total;
+}
+
+const BUDGET_LABEL = /^budget:(\d+(?:\.\d+)?)$/;
+
+/** The dollars a `budget:N` label asks for (the highest when there are several); null when there is none. */
+export function labelBudget(labels: readonly string[]): number | null {
+  let best: number | null = null;
+  for (const label of labels) {
+    const match = BUDGET_LABEL.exec(label.trim());
+    if (!match?.[1]) continue;
+    const usd = Number(match[1]);
+    if (Number.isFinite(usd) && usd > 0 && (best === null || usd > best)) best = usd;
+  }
+  return best;
+}
+
+export function decideBudget(input: BudgetInput): BudgetDecision {
+  const day = input.now.toISOString().slice(0, 10);
+  const until = nextUtcDay(input.now);
+  const caps: { scope: "repository" | "installation"; capUsd: number; spentUsd: number }[] = [];
+  if (input.repositoryDailyUsd !== null) {
+    caps.push({ scope: "repository", capUsd: input.repositoryDailyUsd, spentUsd: spentOn(input.spend, day, input.repository) });
+  }
+  if (input.installationDailyUsd !== null) {
+    caps.push({ scope: "installation", capUsd: input.installationDailyUsd, spentUsd: spentOn(input.spend, day) });
+  }
+  // The repository's cap is named first when both are reached: it is the one its maintainers set.
+  for (const cap of caps) if (cap.spentUsd >= cap.capUsd) return { kind: "wait", ...cap, until };
+
+  const asked = labelBudget(input.labels);
+  const labelCapped = asked !== null && asked > input.maxIssueUsd;
+  let sessionUsd = asked === null ? input.maxBudgetUsd : Math.min(asked, input.maxIssueUsd);
+  let source: Extract<BudgetDecision, { kind: "start" }>["source"] = asked === null ? "config" : "label";
+  let limiting: (typeof caps)[number] | null = null;
+  for (const cap of caps) {
+    const left = cap.capUsd - cap.spentUsd;
+    if (left < sessionUsd) {
+      sessionUsd = left;
+      limiting = cap;
+      source = cap.scope === "repository" ? "repository cap" : "installation cap";
+    }
+  }
+  // Whole cents: the CLI's flag takes a decimal, and a remainder like 0.30000000000000004 reads badly.
+  const cents = Math.floor(sessionUsd * 100) / 100;
+  // Less than a cent left is a cap reached: a session with a zero budget would only fail.
+  if (cents <= 0 && limiting !== null) return { kind: "wait", ...limiting, until };
+  return { kind: "start", sessionUsd: cents, source, labelCapped };
+}
