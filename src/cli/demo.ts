@@ -24,7 +24,7 @@ export function demoDir(): string {
 /**
  * The demo's second issue, worked after the first: "Follow-up to #1", so its prompt
  * carries the first issue's session record (a cross-referenced issue is a graph
- * neighbour, src/core/cross-references.ts) and its summary's "Knowledge used"
+ * neighbour, relatedIssues in src/runtime/knowledge-context.ts) and its summary's "Knowledge used"
  * section cites it. Only with the demo's own issue (not with --issue-file).
  */
 async function followUpInputs(): Promise<{ issue: { title: string; body: string }; scenario: Scenario }> {

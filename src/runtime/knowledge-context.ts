@@ -1,7 +1,7 @@
 import { createReadStream, promises as fs } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { crossReferencedIssues } from "../core/cross-references.js";
+import { issueLinks, issueNodeId, neighbourIssues, parseIssueNode } from "../core/knowledge-graph.js";
 import { buildKnowledgeBlock, type KnowledgeBlock } from "../core/knowledge-block.js";
 import type { KnowledgeDocument, KnowledgeLink, KnowledgeSnapshot } from "../core/knowledge-types.js";
 import type { KnowledgeUsed } from "../core/render-comments.js";
@@ -148,6 +148,26 @@ export async function rebuildFromTranscript(
   );
 }
 
+/** How many related issues' records the block may carry. */
+const MAX_RELATED = 10;
+
+/**
+ * The issues of this repository that the issue's own text relates it to, through the
+ * link graph (src/core/knowledge-graph.ts): its blockers ("Depends on #M",
+ * "Blocked by #M") first, then the issues it cross-references ("Follow-up to #1",
+ * "owner/repo#N", an issue URL). Read from the text alone, so it costs no API read;
+ * convoy siblings and GitHub's recorded blockers come through the `neighbours` seam.
+ */
+export function relatedIssues(repository: string, issue: number, text: string): number[] {
+  const links = issueLinks([{ repository, number: issue, body: text }]);
+  return neighbourIssues(links, issueNodeId(repository, issue))
+    .map((n) => parseIssueNode(n.node))
+    .filter((n): n is NonNullable<typeof n> => n !== null && n.repository.toLowerCase() === repository.toLowerCase() && n.number !== issue)
+    .map((n) => n.number)
+    .filter((n, i, all) => all.indexOf(n) === i)
+    .slice(0, MAX_RELATED);
+}
+
 /** A stand-in for an attempt that left no record anywhere this host can read (it was killed on another host). */
 function missingAttempt(repository: string, issue: number, previous: PreviousAttempt & { sessionId: string }): KnowledgeDocument {
   return {
@@ -181,7 +201,7 @@ export async function prepareKnowledge(input: KnowledgeContextInput): Promise<Kn
     log.warn({ issue, err: error }, "knowledge ref not fetched: the prompt carries what this host's copy holds");
   }
   const body = stripHidden(input.issue.body).text;
-  const referenced = crossReferencedIssues(`${stripHidden(input.issue.title).text}\n${body}`, { repository, issue });
+  const referenced = relatedIssues(repository, issue, `${stripHidden(input.issue.title).text}\n${body}`);
   const { records, skipped } = await readRecords(remote.git, { issues: [issue, ...referenced], repository }).catch((error: unknown) => {
     log.warn({ issue, err: error }, "knowledge ref not read: the prompt carries no earlier attempts");
     return { records: [] as SessionRecord[], skipped: [] };
@@ -201,14 +221,12 @@ export async function prepareKnowledge(input: KnowledgeContextInput): Promise<Kn
     const local = await readLocalRecord(dir, { repository, issue, sessionId: prev.sessionId, attempt: prev.attempt });
     const rebuilt =
       local ??
-      (await rebuildFromTranscript(
-        dir,
-        { repository, issue, sessionId: prev.sessionId, attempt: prev.attempt },
-        input.now().toISOString(),
-      ).catch((error: unknown) => {
-        log.warn({ issue, err: error }, "the killed attempt's transcript could not be read");
-        return null;
-      }));
+      (await rebuildFromTranscript(dir, { repository, issue, sessionId: prev.sessionId, attempt: prev.attempt }, input.now().toISOString()).catch(
+        (error: unknown) => {
+          log.warn({ issue, err: error }, "the killed attempt's transcript could not be read");
+          return null;
+        },
+      ));
     if (local !== null) {
       own.push(local);
       log.info({ issue, attempt: prev.attempt }, "the previous attempt's record is kept on this host only (publish refused)");
@@ -233,7 +251,7 @@ export async function prepareKnowledge(input: KnowledgeContextInput): Promise<Kn
     return d.document;
   };
   const attempts = [...own.map(toDoc), ...extra];
-  // The latest record of each cross-referenced issue, in the order the text names them.
+  // The latest record of each related issue: blockers first, then cross-references.
   const crossed = referenced.flatMap((n) => {
     const latest = records.filter((r) => r.issue === n).sort((a, b) => b.attempt - a.attempt || b.at.localeCompare(a.at))[0];
     return latest ? [toDoc(latest)] : [];

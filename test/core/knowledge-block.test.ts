@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildKnowledgeBlock, KNOWLEDGE_BLOCK_MAX_BYTES } from "../../src/core/knowledge-block.js";
 import type { KnowledgeDocument } from "../../src/core/knowledge-types.js";
-import { crossReferencedIssues } from "../../src/core/cross-references.js";
 
 const NONCE = "0123456789abcdef";
 
@@ -95,14 +94,5 @@ describe("the knowledge block", () => {
     const built = buildKnowledgeBlock({ repository: "octo/widgets", issue: 5, attempts: [] });
     expect(built).toMatchObject({ included: [], omitted: [] });
     expect(built.block).toMatch(/^\(none: /);
-  });
-});
-
-describe("cross-referenced issues (the minimal graph neighbour)", () => {
-  const self = { repository: "octo/widgets", issue: 2 };
-  it("finds the issues of the same repository the text names, in order, once", () => {
-    expect(crossReferencedIssues("Follow-up to #1.", self)).toEqual([1]);
-    expect(crossReferencedIssues("see octo/widgets#7, other/repo#8, `#9`, #2, https://github.com/octo/widgets/issues/11 and abc#3 #7", self)).toEqual([7, 11]);
-    expect(crossReferencedIssues("```\n#4\n```", self)).toEqual([]);
   });
 });

@@ -93,6 +93,24 @@ describe("refs/harness/knowledge", () => {
     expect(all.records.map((r) => `${r.issue}/${r.attempt}`).sort()).toEqual(["10/1", "10/2", "10/3", "11/1", "11/2", "11/3"]);
   });
 
+  it("carries the latest record of each related issue: blockers first, then cross-references; other repositories' never", async () => {
+    const f = host("f");
+    await f.git.ensureClone();
+    const context = await prepareKnowledge({
+      remote: f,
+      repository: "octo/kn",
+      issue: { number: 30, title: "Next step", body: "See #11 and other/repo#10 first.\n\nDepends on #10. `#2` is code." },
+      attempt: 1,
+      previous: null,
+      sessionDir: (id, n) => path.join(root, "f", "sessions", `${id}-attempt-${n}`),
+      log: silentLogger(),
+      now: () => new Date("2026-12-03T06:00:00.000Z"),
+    });
+    expect(context.used.map((u) => u.id)).toEqual(["session:octo/kn#10/session-10-3/3", "session:octo/kn#11/session-11-3/3"]);
+    expect(context.block).toContain("## Related work (graph neighbours)");
+    expect(context.snapshot.documents.map((d) => d.id)).toEqual(context.used.map((u) => u.id));
+  });
+
   it("skips a file that is not a record, naming it, and reads the rest", async () => {
     const d = host("d");
     await d.git.ensureClone();
