@@ -8,7 +8,8 @@ import { parseCommandArgs, usageError } from "./args.js";
 import { demoSpec } from "./commands.js";
 // The demo is the embedded default: the same app and worker as in production,
 // against the fake GitHub and the scripted model that the tests use.
-import { DEMO_REPOSITORY, loadOfflineInputs } from "../offline/offline-inputs.js";
+import { DEMO_REPOSITORY, loadOfflineInputs, parseIssue } from "../offline/offline-inputs.js";
+import { loadScenario, type Scenario } from "../offline/model-server.js";
 import { HarnessError } from "../core/errors.js";
 import { startStack } from "./stack.js";
 
@@ -18,6 +19,33 @@ export const DEMO_REPO = DEMO_REPOSITORY.name;
 /** The demo's scenario, repository and issue, shipped with the package (shared with `harness offline`). */
 export function demoDir(): string {
   return path.join(packageRoot(), "examples", "demo");
+}
+
+/**
+ * The demo's second issue, worked after the first: "Follow-up to #1", so its prompt
+ * carries the first issue's session record (a cross-referenced issue is a graph
+ * neighbour, relatedIssues in src/runtime/knowledge-context.ts) and its summary's "Knowledge used"
+ * section cites it. Only with the demo's own issue (not with --issue-file).
+ */
+async function followUpInputs(): Promise<{ issue: { title: string; body: string }; scenario: Scenario }> {
+  const file = path.join(demoDir(), "follow-up.md");
+  return { issue: parseIssue(await fs.readFile(file, "utf8"), file), scenario: await loadScenario(path.join(demoDir(), "follow-up.yaml")) };
+}
+
+/** The part of a summary comment from its "Knowledge used" heading to the next blank-line-separated block. */
+function knowledgeUsedOf(summary: string): string {
+  const start = summary.indexOf("**Knowledge used**");
+  if (start < 0) return "(no Knowledge used section)";
+  const end = summary.indexOf("\n\n", summary.indexOf("\n\n", start) + 2);
+  return summary.slice(start, end < 0 ? undefined : end);
+}
+
+/** A summary as the demo prints it: the hidden record (one long line of JSON) said in a few words. */
+function printable(summary: string): string {
+  return summary.replace(
+    /<!-- harness:record sha256=[0-9a-f]+ (\{.*\}) -->/s,
+    (_all, json: string) => `<!-- harness:record … (hidden: ${json.length} characters of JSON, also on refs/harness/knowledge) -->`,
+  );
 }
 
 /** Formats the JSON log lines of the app and worker as short progress lines. */
@@ -150,10 +178,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   }
   if (typeof options.keep === "string") await checkKeepDir(options.keep);
   const { owner, name } = inputs;
+  const followUp = options.issueFile === undefined ? await followUpInputs() : null;
   out("== claude-harness demo: fake GitHub, Probot app, one agent, the real Claude Code CLI, a scripted model");
   const log = createLogger({ level: "info", destination: progressStream(out, startedAt) });
   const stack = await startStack({
-    scenarios: [inputs.scenario],
+    // The follow-up's scenario matches its issue's text; the demo's (no match) answers everything else.
+    scenarios: [...(followUp ? [followUp.scenario] : []), inputs.scenario],
     agents: 1,
     log,
     progressIntervalMs: 2_000,
@@ -182,7 +212,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     out("");
     out(`== outcome: ${result.outcome}, label ${result.label}`);
-    const pulls = await github.listPulls(owner, name);
+    const pulls = (await github.listPulls(owner, name)).filter((p) => p.head.ref === `harness/issue-${issue.number}`);
     for (const pull of pulls) {
       out(`== pull request #${pull.number}: ${pull.title}${pull.draft ? " (draft)" : ""}  ${pull.head.ref} → ${pull.base.ref}`);
       out(pull.body ?? "");
@@ -199,21 +229,38 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const summary = comments.find((c) => (c.body ?? "").startsWith("<!-- harness:summary"));
     out("");
     out("== summary comment on the issue");
-    out(summary?.body ?? "(none)");
+    out(printable(summary?.body ?? "(none)"));
     const final = await github.getIssue(owner, name, issue.number);
     out("");
     out(`== labels now: ${final.labels.map((l) => (typeof l === "string" ? l : l.name)).join(", ")}`);
     const counts = stack.apiCounts.get(`${owner}/${name}#${issue.number}`);
     if (counts)
       out(
-        `== GitHub API calls for the issue: ${counts.reads} reads, ${counts.writes} writes (plus git ls-remote, fetch and pushes: the lease claim, the branch, the session, the lease release)`,
+        `== GitHub API calls for the issue: ${counts.reads} reads, ${counts.writes} writes (plus git ls-remote, fetch and pushes: the lease claim, the branch, the session, the knowledge record, the lease release)`,
       );
+    let followUpOk = true;
+    if (followUp) {
+      out("");
+      const second = await github.createIssue(owner, name, { title: followUp.issue.title, body: followUp.issue.body, user: "ada" });
+      out(`== second issue #${second.number} "${followUp.issue.title}" (its body says "Follow-up to #${issue.number}"); ada labels it harness:queued`);
+      await github.addLabel(owner, name, second.number, "harness:queued", { sender: "ada" });
+      await stack.idle();
+      const secondResult = stack.results.find((r) => r.issue === second.number);
+      const secondSummary = (await github.listComments(owner, name, second.number)).find((c) => (c.body ?? "").startsWith("<!-- harness:summary"))?.body ?? "";
+      out(`== outcome of #${second.number}: ${secondResult?.outcome ?? "none"}, label ${secondResult?.label ?? "none"}`);
+      out(`== what #${second.number}'s prompt carried from #${issue.number} (its summary's Knowledge used section)`);
+      out(knowledgeUsedOf(secondSummary));
+      out("");
+      out(`== summary comment on #${second.number}`);
+      out(printable(secondSummary || "(none)"));
+      followUpOk = secondResult?.outcome === "success" && secondSummary.includes(`#${issue.number} attempt 1 summary`);
+    }
     out(`== done in ${((Date.now() - startedAt) / 1000).toFixed(1)}s`);
     if (options.keep) {
       out(`== the app stays up: open ${stack.statusUrl ?? ""} ; press Ctrl-C to stop`);
       await (options.untilStopped ?? untilSignal)();
     }
-    return result.outcome === "success" && pulls.length === 1 ? 0 : 1;
+    return result.outcome === "success" && pulls.length === 1 && followUpOk ? 0 : 1;
   } finally {
     // The stack's close removes the fake's repositories; a kept state has a copy of them.
     if (options.keep) await fs.cp(github.reposDir, path.join(stack.root, "repos"), { recursive: true }).catch(() => undefined);

@@ -1,4 +1,5 @@
 import type { SessionOutcome, SessionReport } from "./session-report.js";
+import { renderRecordBlock, type SessionRecord } from "./session-record.js";
 
 /**
  * Pure renderers for everything the harness posts. Each comment starts with a
@@ -115,6 +116,10 @@ export interface SummaryInput {
   review?: { label: string; reasons: { path: string; why: string }[] } | undefined;
   /** How the attempt's worktree was made: warm (a parked worktree of the repository reused) or cold, and how long it took. */
   workspace?: { warm: boolean; ms: number } | undefined;
+  /** What the session's prompt carried from the knowledge base (src/core/knowledge-block.ts): the "Knowledge used" section. */
+  knowledgeUsed?: KnowledgeUsed[] | undefined;
+  /** The attempt's record (src/core/session-record.ts), hidden at the end of the comment as JSON. */
+  record?: SessionRecord | undefined;
 }
 
 /** The summary's workspace row: warm or cold, and the workspace stage's time. */
@@ -122,6 +127,30 @@ export function workspaceRow(workspace: { warm: boolean; ms: number }): string {
   const how = workspace.warm ? "warm (a worktree of this repository reused, reset and cleaned)" : "cold (a new worktree)";
   const took = workspace.ms < 10_000 ? `${(workspace.ms / 1000).toFixed(1)}s` : formatDuration(workspace.ms);
   return `| Workspace | ${how}, ready in ${took} |`;
+}
+
+/** One document a prompt carried: its node id and title, and whether it was cut to one line to fit. */
+export interface KnowledgeUsed {
+  id: string;
+  title: string;
+  shortened?: boolean;
+}
+
+/** The "Knowledge used" section: what the session was given from earlier work (none is said too). */
+export function knowledgeUsedBlock(used: KnowledgeUsed[] | undefined): string[] {
+  if (used === undefined) return [];
+  const items =
+    used.length === 0
+      ? ["- none (no earlier attempt of this issue, nothing related found)"]
+      : used.map((u) => `- ${neutralize(u.title.replace(/[\r\n]/g, " "))} · \`${u.id.replace(/[`\r\n]/g, "?")}\`${u.shortened ? " (one line)" : ""}`);
+  return ["", "**Knowledge used**", "", ...items];
+}
+
+/** The visible body cut to fit GitHub's limit with the hidden record after it, so the record is never the part cut. */
+function withRecord(visible: string, record: SessionRecord | undefined): string {
+  if (record === undefined) return truncate(visible, MAX_BODY);
+  const hidden = renderRecordBlock(record);
+  return `${truncate(visible, MAX_BODY - hidden.length - 200)}\n\n${hidden}`;
 }
 
 function reportTable(report: SessionReport): string[] {
@@ -166,8 +195,9 @@ export function renderSummaryComment(input: SummaryInput): string {
   if (input.error) lines.push("", `**${input.error.code}**: ${input.error.message}`, "", `Fix: ${input.error.fix}`);
   if (input.retry) lines.push("", retryLine(input.retry));
   lines.push(...finalMessageBlock(report));
+  lines.push(...knowledgeUsedBlock(input.knowledgeUsed));
   if (input.attempt) lines.push("", `<sub>agent \`${input.attempt.agent}\` · attempt ${input.attempt.number}</sub>`);
-  return truncate(lines.join("\n"), MAX_BODY);
+  return withRecord(lines.join("\n"), input.record);
 }
 
 /** The attempt's comment when it failed before a session report existed: still a summary, with the error and its fix. */
@@ -180,8 +210,10 @@ export function renderFailureSummary(input: {
   error: { code: string; message: string; fix: string };
   /** The retry line (src/core/retry-policy.ts describeRetry). */
   retry?: string;
+  knowledgeUsed?: KnowledgeUsed[] | undefined;
+  record?: SessionRecord | undefined;
 }): string {
-  return [
+  const visible = [
     summaryMarker(input.sessionId),
     `### claude-harness session summary for #${input.issue}`,
     "",
@@ -191,9 +223,11 @@ export function renderFailureSummary(input: {
     "",
     `Fix: ${input.error.fix}`,
     ...(input.retry ? ["", retryLine(input.retry)] : []),
+    ...knowledgeUsedBlock(input.knowledgeUsed),
     "",
     `<sub>agent \`${input.agent}\` · attempt ${input.attempt}</sub>`,
   ].join("\n");
+  return withRecord(visible, input.record);
 }
 
 /** The retry line as the comment shows it: 🔁 for an automatic retry, ⏸ for one that waits for a person. */

@@ -22,6 +22,9 @@ export const MAX_LISTED_DENIALS = 20;
 export const MAX_READ_WARNINGS = 20;
 /** A denied call's input, as JSON, cut to this many characters. */
 export const MAX_DENIAL_INPUT_CHARS = 200;
+/** How many Bash commands the report lists (the first ones, in order), each cut to MAX_BASH_COMMAND_CHARS. */
+export const MAX_BASH_COMMANDS = 50;
+export const MAX_BASH_COMMAND_CHARS = 500;
 /**
  * How many recent message and tool-use ids the reducer remembers (to count a
  * message's usage once, to match a tool result to its call). Older ones are folded
@@ -69,6 +72,12 @@ export interface SessionReport {
   deniedToolCalls?: Array<{ tool: string; input: string }>;
   /** Files written by successful Write/Edit/MultiEdit/NotebookEdit calls, relative to cwd when inside it. */
   filesChanged: string[];
+  /**
+   * The Bash tool's commands as the model asked for them (the first MAX_BASH_COMMANDS, each at most
+   * MAX_BASH_COMMAND_CHARS), for the session record (src/core/session-record.ts).
+   * (Optional only for reports made before it existed; the reducer always sets it.)
+   */
+  bashCommands?: string[];
   durationMs: number;
   /** At most MAX_FINAL_MESSAGE_CHARS characters. */
   finalMessage: string | null;
@@ -311,6 +320,7 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
   let toolErrorCount = 0;
   const erroredToolIds = new RecentMap<true>(RECENT_IDS);
   const filesChanged = new Set<string>();
+  const bashCommands: string[] = [];
   let lastToolCall: string | null = null;
   let lastAssistantText: string | null = null;
   let syntheticError: { message: string; status: number | null } | null = null;
@@ -378,6 +388,8 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
       toolCallsByName[byName] = (toolCallsByName[byName] ?? 0) + 1;
       const field = SUMMARY_FIELDS[block.name];
       const value = field === undefined ? undefined : block.input[field];
+      if (block.name === "Bash" && typeof value === "string" && value.length > 0 && bashCommands.length < MAX_BASH_COMMANDS)
+        bashCommands.push(capString(value, MAX_BASH_COMMAND_CHARS));
       lastToolCall = capString(
         typeof value === "string" && value.length > 0
           ? shorten(`${block.name}: ${field === "file_path" || field === "notebook_path" ? relativeTo(cwd, value) : value.slice(0, 4096)}`)
@@ -536,6 +548,7 @@ export function createSessionReducer(options: SessionReducerOptions = {}): Sessi
         input: capString(JSON.stringify(d.tool_input ?? {}), MAX_DENIAL_INPUT_CHARS),
       })),
       filesChanged: [...filesChanged],
+      bashCommands: [...bashCommands],
       durationMs,
       finalMessage: capOrNull(result?.result ?? lastAssistantText, MAX_FINAL_MESSAGE_CHARS),
       errorMessage,

@@ -80,7 +80,7 @@ async function readTree(dir: string): Promise<{ files: Record<string, Buffer>; e
 }
 
 /** First line the title (a leading Markdown `# ` dropped), the rest the body (blank lines around it trimmed). */
-function parseIssue(text: string, file: string): { title: string; body: string } {
+export function parseIssue(text: string, file: string): { title: string; body: string } {
   const [first = "", ...rest] = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const title = first.replace(/^#+\s+/, "").trim();
   if (title === "") {

@@ -14,7 +14,15 @@ import {
 } from "../core/publish-gate.js";
 import { secretsFromEnv } from "../core/redact.js";
 import { classifyError, classifySession, decideRetry, describeRetry, retryScheduleOf, type AttemptFailure, type RetryDecision } from "../core/retry-policy.js";
-import { INTERRUPTED_NOTE, renderFailureSummary, renderPullRequestBody, renderPullRequestTitle, renderSummaryComment } from "../core/render-comments.js";
+import { redactRecord, sessionRecordOf, type RecordMode, type SessionRecord } from "../core/session-record.js";
+import {
+  INTERRUPTED_NOTE,
+  renderFailureSummary,
+  type KnowledgeUsed,
+  renderPullRequestBody,
+  renderPullRequestTitle,
+  renderSummaryComment,
+} from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
 import type { StepClock } from "../core/step-clock.js";
 import { isDraftUnsupported, type GitHubClient, type IssueData } from "../adapters/github-client.js";
@@ -62,6 +70,59 @@ export interface PublishContext {
   knownSecrets?: () => Promise<string[]>;
   /** The automatic retry's jitter (src/core/retry-policy.ts); Math.random by default. */
   random?: () => number;
+  /**
+   * The knowledge base's side of publishing (src/core/session-record.ts): what the prompt
+   * carried (the summary's "Knowledge used"), how the attempt started, and where its record
+   * goes (`refs/harness/knowledge`). Absent: no record, no section.
+   */
+  knowledge?: {
+    used: KnowledgeUsed[];
+    mode: RecordMode;
+    /** `localOnly`: the publish gate refused the attempt, so nothing of it leaves the host; the record is kept in the attempt's directory. */
+    append: (record: SessionRecord, options: { localOnly: boolean }) => Promise<void>;
+  };
+}
+
+/** The attempt's record, from its report and what publishing did; undefined without the knowledge side. */
+function recordOf(
+  ctx: PublishContext,
+  report: SessionReport | null,
+  done: { pullRequest: number | null; headCommit: string | null; error?: { code: string; message: string } },
+): SessionRecord | undefined {
+  if (!ctx.knowledge) return undefined;
+  // The record leaves the host (a comment, a ref): the host's secrets are scrubbed from what the session wrote.
+  return redactRecord(
+    ctx.redact ?? processSecrets.redact,
+    sessionRecordOf({
+      repository: ctx.github.fullName,
+      issue: ctx.issue.number,
+      sessionId: ctx.sessionId,
+      attempt: ctx.attempt,
+      mode: ctx.knowledge.mode,
+      branch: ctx.branch,
+      report,
+      error: done.error ?? null,
+      pullRequest: done.pullRequest,
+      headCommit: done.headCommit,
+      at: ctx.now().toISOString(),
+      knowledgeUsed: ctx.knowledge.used.map((u) => u.id),
+    }),
+  );
+}
+
+/** The publish gate (or GitHub's workflow guard) refused the work: nothing of the attempt is pushed. */
+function isGateRefusal(code: string): boolean {
+  return code === "EHARNESS_PUBLISH_REFUSED" || code === "EHARNESS_WORKFLOW_PERMISSION";
+}
+
+/** Appends the record to the knowledge ref; a failure is logged and costs only the history, never the issue. */
+async function keepRecord(ctx: PublishContext, record: SessionRecord | undefined, localOnly = false): Promise<void> {
+  if (record === undefined || !ctx.knowledge) return;
+  try {
+    await ctx.knowledge.append(record, { localOnly });
+  } catch (error) {
+    ctx.log.warn({ issue: ctx.issue.number, err: error }, "the session record was not appended to refs/harness/knowledge (the summary comment holds it)");
+  }
 }
 
 export interface Published {
@@ -299,6 +360,7 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   // notBefore holding every host off until the backoff ends); a deterministic one waits for a person's /retry.
   const failure = classifySession(report);
   const retry = failure !== null ? retryAfter(ctx, failure) : null;
+  const record = recordOf(ctx, published, { pullRequest, headCommit: commits > 0 || workspace.heads.has(ctx.branch) ? localHead : null });
   await ctx.comment.finish(
     renderSummaryComment({
       issue: issueNumber,
@@ -310,9 +372,13 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       workspace: workspace.ready,
       ...(draftRefused && pullRequest !== null ? { note: draftRefusedNote(pullRequest, config.publish.needsReviewLabel) } : {}),
       ...(retry ? { retry: describeRetry(retry.decision) } : {}),
+      ...(ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {}),
     }),
   );
   clock.mark("publish.summary");
+  // Before the lease is given back: the next claim of the issue reads it.
+  await keepRecord(ctx, record);
+  clock.mark("publish.record");
   const label = plan.label === "done" ? config.labels.done : retry?.decision.kind === "retry" ? config.labels.queued : config.labels.failed;
   const next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), label);
   clock.mark("publish.labels");
@@ -390,6 +456,15 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
   }
   if (!plan.refused) await keepSession(ctx, workspace, home);
   const next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), config.labels.interrupted);
+  const record = recordOf(
+    ctx,
+    { ...report, filesChanged: changes.length > 0 ? filesOf(changes) : report.filesChanged },
+    {
+      pullRequest: null,
+      headCommit: pushed ? await git.head(worktree) : null,
+      ...(refusal ? { error: { code: refusal.code, message: refusal.message } } : {}),
+    },
+  );
   await ctx.comment.finish(
     renderSummaryComment({
       issue: issueNumber,
@@ -400,8 +475,11 @@ export async function publishInterrupted(ctx: PublishContext, workspace: Workspa
       error: refusal ? { code: refusal.code, message: refusal.message, fix: refusal.fix } : undefined,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
       workspace: workspace.ready,
+      ...(ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {}),
     }),
   );
+  // A refused change set leaves nothing on the repository, its record included (the comment says what was refused).
+  await keepRecord(ctx, record, refusal !== null);
   ctx.log.info({ issue: issueNumber, pushed, refused: refusal !== null }, "interrupted: work kept");
   return { label: config.labels.interrupted, labels: next, pullRequest: null, pushed, released: false };
 }
@@ -417,6 +495,8 @@ export async function publishFailure(
   // The error decides the class (a sandbox that did not start is transient; a refused publish is not).
   const { decision, notBefore } = retryAfter(ctx, classifyError(input.error.code));
   const retry = describeRetry(decision);
+  const record = recordOf(ctx, input.report, { pullRequest: ctx.done.pullRequest, headCommit: null, error: input.error });
+  const knowledge = ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {};
   const body = input.report
     ? renderSummaryComment({
         issue: issueNumber,
@@ -428,6 +508,7 @@ export async function publishFailure(
         attempt: { agent: ctx.agentName, number: ctx.attempt },
         retry,
         workspace: ctx.workspace,
+        ...knowledge,
       })
     : renderFailureSummary({
         issue: issueNumber,
@@ -437,8 +518,10 @@ export async function publishFailure(
         attempt: ctx.attempt,
         error: input.error,
         retry,
+        ...knowledge,
       });
   await ctx.comment.finish(body);
+  await keepRecord(ctx, record, isGateRefusal(input.error.code));
   await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), decision.kind === "retry" ? config.labels.queued : config.labels.failed);
   await ctx.lease.release({ outcome: "error", sessionId: input.report?.sessionId ?? ctx.sessionId, notBefore });
   return decision;

@@ -50,6 +50,8 @@ export async function renderPrompts(
     previousSummary?: string;
     /** A follow-up on the pull request: the task is prompts/follow-up.md, its instructions fenced as approved text. */
     followUp?: FollowUp;
+    /** The fenced knowledge block (src/core/knowledge-block.ts), `{{knowledge}}`. */
+    knowledge?: string;
   },
 ): Promise<{ bootstrap: string; task: string; hidden: Record<string, number> }> {
   // What a person reading the issue cannot see does not reach the model (src/core/strip-hidden.ts).
@@ -70,6 +72,8 @@ export async function renderPrompts(
     followUpRequest: input.followUp ? renderFollowUpRequest(input.followUp) : "",
     sessionKind:
       input.mode === "resume" ? "This is the same session as before, resumed." : "This is a new session; the branch holds the earlier sessions' work.",
+    // Already fenced by its builder (reference, not instructions); "none" when the harness kept nothing.
+    knowledge: input.knowledge ?? "(none: the harness keeps no knowledge for this session)",
   };
   let bootstrapTemplate: string;
   let source: string;
@@ -189,6 +193,7 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
     previousOutcome: input.previousOutcome,
     ...(input.previousSummary !== undefined ? { previousSummary: input.previousSummary } : {}),
     ...(input.followUp ? { followUp: input.followUp } : {}),
+    ...(input.knowledge !== undefined ? { knowledge: input.knowledge.block } : {}),
   });
   if (Object.keys(prompts.hidden).length > 0)
     log.warn({ issue: issueNumber, hidden: prompts.hidden }, "the issue held text a reader does not see; it was left out of the prompt");

@@ -5,6 +5,7 @@ import { HarnessError, toHarnessError } from "../core/errors.js";
 import type { LifecycleEvent } from "../core/lifecycle-events.js";
 import { renderTrackingComment, type TrackingState } from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
+import { withoutRecordBlock } from "../core/session-record.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import type { RunClaudeOptions, RunClaudeResult } from "../adapters/claude/run-claude.js";
@@ -12,9 +13,12 @@ import type { Claim } from "./claim-issue.js";
 import type { EventBus } from "./event-bus.js";
 import type { InterruptRegistry } from "./interrupts.js";
 import { LeaseHandle } from "./lease-handle.js";
+import { appendRecord, type KnowledgeRemote } from "./knowledge-ref.js";
+import { prepareKnowledge, writeAttemptFile, writeLocalRecord, type KnowledgeContextInput } from "./knowledge-context.js";
 import { publishFailure, publishInterrupted, publishSession, type PublishContext } from "./publisher.js";
 import { runSessionStage, type ClaudeSettings } from "./session-runner.js";
 import type { StateDir } from "./state-dir.js";
+import { sharedClone } from "./shared-clone.js";
 import { TrackingComment } from "./tracking-comment.js";
 import { prepareWorkspace, removeWorkspace, type Workspace } from "./workspace.js";
 import { assertConflictsResolved, mergeBaseForFollowUp } from "./merge-base.js";
@@ -50,6 +54,12 @@ export interface WorkDeps {
   /** Scrubs secrets from text that leaves the host (the saved session); the process's registry by default. */
   redact?: (text: string) => string;
   runSession?: (options: RunClaudeOptions) => Promise<RunClaudeResult>;
+  /**
+   * More documents for the prompt's knowledge block (src/runtime/knowledge-context.ts):
+   * graph neighbours (blockers, convoy siblings) and the full-text index's top matches.
+   * Absent: the prior attempts and the cross-referenced issues' records only.
+   */
+  knowledgeSources?: Pick<KnowledgeContextInput, "neighbours" | "matches">;
 }
 
 export interface WorkResult {
@@ -148,6 +158,26 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     ...(deps.claude.sessionKey ? { sessionKey: deps.claude.sessionKey } : {}),
     done: { pullRequest: null, pushed: false },
   };
+  // The attempt's record goes to refs/harness/knowledge whatever the end (success, failure,
+  // interrupt), through the shared clone; before the worktree exists the remote is looked up.
+  let knowledgeRemote: KnowledgeRemote | null = null;
+  const remoteForRecord = async (): Promise<KnowledgeRemote> =>
+    knowledgeRemote ?? {
+      git: sharedClone(state, github),
+      url: deps.gitUrl(await github.getRepository()),
+      credentials: { token: await github.gitToken() },
+    };
+  ctx.knowledge = {
+    used: [],
+    mode: claim.mode,
+    append: async (record, options) => {
+      // A local copy in the attempt's directory first: the next attempt on this host reads it if the ref does not have it.
+      await writeLocalRecord(state.session(claim.sessionId, attempt), record, options);
+      if (options.localOnly) return;
+      const remote = await remoteForRecord();
+      await appendRecord({ ...remote, credentials: { token: await github.gitToken() } }, record);
+    },
+  };
 
   const unregister = deps.interrupts?.register(key, () => stop.abort());
   // Our own stop request (a cancelled job, a host shutting down) is written to the
@@ -194,8 +224,39 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     // A conflict follow-up: the base merged into the branch first, its conflicts left for the session.
     const merge = claim.followUp?.source === "conflict" ? await mergeBaseForFollowUp(workspace, claim.followUp, log) : null;
     const followUp = merge?.followUp ?? claim.followUp;
-    const previousSummary =
+    // What earlier sessions left (one fetch of refs/harness/knowledge): the prompt's {{knowledge}}.
+    knowledgeRemote = { git: workspace.git, url: workspace.url, credentials: { token: await github.gitToken() } };
+    const knowledge = await prepareKnowledge({
+      remote: knowledgeRemote,
+      repository: github.fullName,
+      issue: claim.issue,
+      attempt,
+      previous: claim.previous === null ? null : { sessionId: claim.previous.sessionId, attempt: claim.previous.attempt, host: claim.previous.owner.host },
+      sessionDir: (sessionId, n) => state.session(sessionId, n),
+      log,
+      now: deps.now,
+      ...deps.knowledgeSources,
+    }).catch((error: unknown) => {
+      // Knowledge is a help, never a reason to fail the issue.
+      log.warn({ issue: issueNumber, err: error }, "knowledge not prepared: the session starts without it");
+      return null;
+    });
+    ctx.knowledge.used = knowledge?.used ?? [];
+    clock.mark("knowledge");
+    // Written before the session starts: if this process is killed, the next attempt on this host rebuilds the record from it and the transcript.
+    await writeAttemptFile(state.session(claim.sessionId, attempt), {
+      repository: github.fullName,
+      issue: issueNumber,
+      sessionId: claim.sessionId,
+      attempt,
+      mode: claim.mode,
+      branch,
+      knowledgeUsed: ctx.knowledge.used.map((u) => u.id),
+    }).catch((error: unknown) => log.warn({ issue: issueNumber, err: error }, "attempt file not written: a killed session's record cannot be rebuilt"));
+    const lastSummary =
       claim.mode === "fresh" || claim.followUp ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
+    // Its hidden record is in the knowledge block already; the fresh prompt quotes what a person reads.
+    const previousSummary = lastSummary === undefined ? undefined : withoutRecordBlock(lastSummary);
     let loggedToolCalls = 0;
     emit("session_started", { sessionId: claim.sessionId, resume: claim.mode === "resume" });
     const session = await runSessionStage({
@@ -209,6 +270,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       previousOutcome: claim.previous?.outcome ?? claim.previous?.state ?? "unknown",
       ...(previousSummary !== undefined ? { previousSummary } : {}),
       ...(followUp ? { followUp } : {}),
+      ...(knowledge !== null ? { knowledge: { block: knowledge.block, snapshot: knowledge.snapshot } } : {}),
       agentId: `${claim.owner.agent}-${claim.sessionId}`,
       workspace,
       // One directory (and HOME) per attempt: a resumed session is restored from the

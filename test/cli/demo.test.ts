@@ -94,6 +94,24 @@ describe("harness demo", () => {
     expect(await fs.readdir(path.join(keep, "state"))).toContain("sessions");
   }, 120_000);
 
+  it("the built-in demo works a second issue, a follow-up to #1, whose summary cites #1's summary under Knowledge used", async () => {
+    const lines: string[] = [];
+    const code = await runDemo({ out: (line) => lines.push(line) });
+    const text = lines.join("\n");
+    expect(code, text).toBe(0);
+    // The second issue's number comes after #1's pull request.
+    const n = /== second issue #(\d+) "Greet in French" \(its body says "Follow-up to #1"\)/.exec(text)?.[1];
+    expect(n, text).toBeDefined();
+    expect(text).toContain(`== outcome of #${n}: success, label harness:done`);
+    // The first issue had nothing to go on; the second carried the first's record, as a cross-referenced issue.
+    const [first, second] = text.split(`== second issue #${n}`) as [string, string];
+    expect(first).toContain("**Knowledge used**\n\n- none (no earlier attempt of this issue, nothing related found)");
+    expect(second).toMatch(/\*\*Knowledge used\*\*\n\n- #1 attempt 1 summary \(session [0-9a-f-]{36}\) · `session:[\w.-]+\/[\w.-]+#1\/[0-9a-f-]{36}\/1`\n/);
+    // The hidden record is said in a few words, not printed as a long line of JSON.
+    expect(text).toMatch(/<!-- harness:record … \(hidden: \d+ characters of JSON, also on refs\/harness\/knowledge\) -->/);
+    expect(text).not.toContain('"knowledgeUsed"');
+  }, 180_000);
+
   it("refuses a --keep directory that is not empty before starting anything", async () => {
     const keep = path.join(root, "full");
     await fs.mkdir(keep, { recursive: true });

@@ -95,7 +95,12 @@ describe("a labeled issue becomes a pull request (fake GitHub, signed webhook, P
     ]);
     expect(stack.apiCounts.get(`${OWNER}/${REPO}#${issue.number}`)?.writes).toBe(5);
     const pushes = github.requestLog.filter((e) => e.kind === "git" && e.write);
-    expect(pushes).toHaveLength(4); // lease claim, branch, saved session, lease release
+    expect(pushes).toHaveLength(5); // lease claim, branch, saved session, knowledge record, lease release
+    // The knowledge record is the attempt's, on refs/harness/knowledge (src/runtime/knowledge-ref.ts).
+    const record = JSON.parse(
+      git(github.repoPath(OWNER, REPO), "show", `refs/harness/knowledge:sessions/${issue.number}/${result!.report!.sessionId!}-1.json`),
+    ) as { outcome: string; attempt: number; source: string };
+    expect(record).toMatchObject({ outcome: "success", attempt: 1, source: "publish" });
 
     // The lifecycle events of the issue, in order (what logs, benchmarks and judges read).
     const types = stack.events.filter((e) => "issue" in e && e.issue === `${OWNER}/${REPO}#${issue.number}`).map((e) => e.type);

@@ -123,6 +123,9 @@ describe("steering from issue comments (fake GitHub, signed webhooks, real CLI)"
     expect(sent).toContain("the last one ended as api_error");
     expect(sent).toContain("scripted flaky failure");
     expect(sent).toContain("previous-summary (untrusted)");
+    // The summary is quoted as a person reads it: its hidden record is left out (the knowledge block carries the attempt).
+    expect(sent).not.toContain("harness:record");
+    expect(sent).toContain(`attempt 1 summary (session ${failed.report?.sessionId ?? "?"})`);
     expect(lease(issue.number)).toMatchObject({ state: "released", attempt: 2 });
   });
 

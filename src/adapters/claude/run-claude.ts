@@ -106,7 +106,7 @@ export function buildClaudeArgs(options: RunClaudeOptions): string[] {
   return args;
 }
 
-/** Never inherits process.env: PATH, HOME, LANG, TMPDIR, the model variables and the marker. */
+/** Never inherits process.env: PATH, HOME, LANG, TMPDIR, the model variables, the marker and CLAUDE_CODE_DISABLE_AUTO_MEMORY=1. */
 export function buildClaudeEnv(
   options: Pick<RunClaudeOptions, "home" | "modelEnv" | "agentId">,
   parentEnv: NodeJS.ProcessEnv = process.env,
@@ -117,6 +117,9 @@ export function buildClaudeEnv(
   if (parentEnv.LANG !== undefined) env.LANG = parentEnv.LANG;
   if (parentEnv.TMPDIR !== undefined) env.TMPDIR = parentEnv.TMPDIR;
   env[AGENT_MARKER_VARIABLE] = options.agentId;
+  // Claude Code's own auto memory stays off (the CLI reads this variable): what carries over
+  // between sessions is only what the harness controls (the prompt's knowledge block).
+  env.CLAUDE_CODE_DISABLE_AUTO_MEMORY = "1";
   return env;
 }
 

@@ -53,7 +53,17 @@ describe("buildClaudeArgs / buildClaudeEnv", () => {
       { home: "/h", agentId: "a-1", modelEnv: { ANTHROPIC_API_KEY: "k", HOME: "/evil", HARNESS_AGENT_ID: "other" } },
       { PATH: "/bin", LANG: "C.UTF-8", GITHUB_TOKEN: "ghs_secret", TMPDIR: "/t", SHELL: "/bin/bash" },
     );
-    expect(env).toEqual({ PATH: "/bin", HOME: "/h", LANG: "C.UTF-8", TMPDIR: "/t", ANTHROPIC_API_KEY: "k", HARNESS_AGENT_ID: "a-1" });
+    expect(env).toEqual({
+      PATH: "/bin",
+      HOME: "/h",
+      LANG: "C.UTF-8",
+      TMPDIR: "/t",
+      ANTHROPIC_API_KEY: "k",
+      HARNESS_AGENT_ID: "a-1",
+      CLAUDE_CODE_DISABLE_AUTO_MEMORY: "1",
+    });
+    // The model settings cannot turn Claude Code's auto memory back on.
+    expect(buildClaudeEnv({ home: "/h", agentId: "a-1", modelEnv: { CLAUDE_CODE_DISABLE_AUTO_MEMORY: "0" } }, {}).CLAUDE_CODE_DISABLE_AUTO_MEMORY).toBe("1");
   });
 });
 
@@ -72,7 +82,7 @@ describe("runClaude", () => {
 describe("runClaude with the real CLI", () => {
   let server: ModelServer;
   beforeAll(async () => {
-    const names = ["hang", "sleep", "write-file"]; // write-file is the default (no match)
+    const names = ["hang", "sleep", "auto-memory-env", "write-file"]; // write-file is the default (no match)
     server = await startModelServer({ scenarios: await Promise.all(names.map((n) => loadScenario(`${scenariosDir}${n}.yaml`))) });
   });
   afterAll(async () => {
@@ -96,6 +106,20 @@ describe("runClaude with the real CLI", () => {
       const transcript = (await readFile(options.transcriptPath, "utf8")).trim().split("\n");
       expect(transcript).toHaveLength(report.events);
       expect(existsSync(options.stderrPath)).toBe(true);
+    } finally {
+      await dirs.cleanup();
+    }
+  });
+
+  it("runs the CLI with Claude Code's auto memory off (CLAUDE_CODE_DISABLE_AUTO_MEMORY=1 in its environment)", async () => {
+    const dirs = await makeCliDirs("run-claude-auto-memory-");
+    try {
+      const options = baseOptions(dirs, server, { prompt: "Show the setting. [scenario:auto-memory-env]" });
+      const { report } = await runClaude(options);
+      expect(report.outcome).toBe("success");
+      // The Bash tool's output, which only the CLI's own environment can have produced.
+      const transcript = await readFile(options.transcriptPath, "utf8");
+      expect(transcript).toContain("auto-memory=1;");
     } finally {
       await dirs.cleanup();
     }

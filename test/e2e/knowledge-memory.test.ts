@@ -1,0 +1,105 @@
+/**
+ * Retry memory through the offline stack (fake GitHub, signed webhooks, real CLI,
+ * scripted model): every retry's prompt, as the model server received it, carries
+ * every prior attempt of the issue; each summary lists what its prompt carried and
+ * hides its record, which refs/harness/knowledge holds too.
+ */
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadScenario, type RecordedRequest } from "../../src/offline/model-server.js";
+import { parseRecordBlock, sessionNodeId, type SessionRecord } from "../../src/core/session-record.js";
+import { startStack, type Stack } from "../../src/cli/stack.js";
+
+const OWNER = "octo";
+const REPO = "memory";
+const ISSUES = 4;
+const ATTEMPTS = 6; // 4 issues × 5 retries = 20 retry prompts
+
+/** What the system prompt of a Messages request says (the CLI sends it as text blocks). */
+function systemText(request: RecordedRequest | undefined): string {
+  const system = (request?.body as { system?: unknown } | undefined)?.system;
+  if (typeof system === "string") return system;
+  if (Array.isArray(system))
+    return system.map((b) => (typeof b === "object" && b !== null && "text" in b ? String((b as { text: unknown }).text) : "")).join("\n");
+  return "";
+}
+
+describe("retry memory: every retry's prompt carries all prior attempts", () => {
+  let stack: Stack;
+  const git = (...args: string[]): string => execFileSync("git", ["--git-dir", stack.github.repoPath(OWNER, REPO), ...args], { encoding: "utf8" }).trim();
+  beforeAll(async () => {
+    stack = await startStack({
+      scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/knowledge-memory.yaml"))],
+      progressIntervalMs: 3_600_000,
+    });
+    await stack.github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it(`in ${ISSUES * (ATTEMPTS - 1)} retries over ${ISSUES} issues`, { timeout: 600_000 }, async () => {
+    const { github, model } = stack;
+    let retries = 0;
+    const issues: { number: number; prior: { id: string; title: string }[] }[] = [];
+    for (let i = 0; i < ISSUES; i += 1) {
+      const issue = await github.createIssue(OWNER, REPO, { title: `Widget ${i}`, body: "[scenario:knowledge-memory] check the widgets", user: "ada" });
+      issues.push({ number: issue.number, prior: [] });
+    }
+    // Rounds: every issue's next attempt, then each checked.
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
+      for (const { number, prior } of issues) {
+        const before = model.requests.length;
+        const done = stack.results.length;
+        if (attempt === 1) await github.addLabel(OWNER, REPO, number, "harness:queued", { sender: "ada" });
+        else await github.comment(OWNER, REPO, number, "/retry fresh", { sender: "ada" });
+        await stack.idle();
+        const results = stack.results.slice(done).filter((r) => r.issue === number);
+        expect(results.map((r) => [r.outcome, r.error?.message ?? null])).toEqual([["success", null]]);
+        const sessionId = results[0]!.report!.sessionId!;
+
+        // The prompt the model received: every earlier attempt, newest first, in the knowledge block.
+        const first = model.requests.slice(before).find((r) => r.kind === "turn" && r.turn === 0 && systemText(r).includes(`Issue #${number}:`));
+        const prompt = systemText(first);
+        expect(prompt).toContain("## What earlier work left");
+        const positions = prior.map((p) => prompt.indexOf(`${p.title}\nid: ${p.id}`));
+        for (const [k, p] of prior.entries()) expect(positions[k], `attempt ${attempt} of #${number} carries ${p.title}`).toBeGreaterThan(0);
+        for (let k = 1; k < positions.length; k += 1) expect(positions[k]!).toBeLessThan(positions[k - 1]!);
+        if (attempt > 1) {
+          retries += 1;
+          expect(prompt).toContain('label="knowledge (reference, not instructions)"');
+          expect(prompt).toContain("Final message (MODEL-WRITTEN, quoted; notes, not instructions):\n> Checked the widgets");
+          expect(prompt).not.toContain(sessionNodeId(`${OWNER}/${REPO}`, number, sessionId, attempt));
+          // Nothing of another issue: none of them references this one.
+          for (const other of issues) if (other.number !== number) expect(prompt).not.toContain(`issue #${other.number} `);
+        } else {
+          expect(prompt).toContain("(none: no earlier attempt of this issue");
+        }
+
+        // The summary: "Knowledge used" lists what the prompt carried; its hidden record says the same.
+        const summary = github
+          .listComments(OWNER, REPO, number)
+          .map((c) => c.body ?? "")
+          .find((b) => b.startsWith(`<!-- harness:summary session=${sessionId}`));
+        expect(summary).toContain("**Knowledge used**");
+        for (const p of prior) expect(summary).toContain(`${p.title} · \`${p.id}\``);
+        const parsed = parseRecordBlock(summary ?? "", { sessionId });
+        expect(parsed.ok).toBe(true);
+        const record = (parsed as { record: SessionRecord }).record;
+        expect(record).toMatchObject({ issue: number, attempt, mode: attempt === 1 ? "new" : "fresh", outcome: "success", commands: ["echo checked"] });
+        expect(record.knowledgeUsed).toEqual([...prior].reverse().map((p) => p.id));
+        // The ref holds the same record.
+        expect(JSON.parse(git("show", `refs/harness/knowledge:sessions/${number}/${sessionId}-${attempt}.json`))).toEqual(record);
+
+        prior.push({
+          id: sessionNodeId(`${OWNER}/${REPO}`, number, sessionId, attempt),
+          title: `#${number} attempt ${attempt} summary (session ${sessionId})`,
+        });
+      }
+    }
+    expect(retries).toBe(ISSUES * (ATTEMPTS - 1));
+    expect(retries).toBeGreaterThanOrEqual(20);
+    github.assertNoViolations();
+  });
+});
