@@ -234,6 +234,11 @@ export class MiniKnowledgeIndex implements KnowledgeIndex {
     return [...new Set([...this.documents.values()].map((e) => e.document.repository))].sort(byId);
   }
 
+  /** Every document, sorted by id (a host's cache holds several repositories; a sync of one keeps the others). */
+  allDocuments(): KnowledgeDocument[] {
+    return [...this.documents.values()].map((e) => e.document).sort((a, b) => byId(a.id, b.id));
+  }
+
   /** Every link of the snapshot (for `harness knowledge graph`). */
   allLinks(): readonly KnowledgeLink[] {
     return this.links;

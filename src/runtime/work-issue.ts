@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { HarnessConfig } from "../core/config.js";
 import { HarnessError, toHarnessError } from "../core/errors.js";
+import type { KnowledgeSnapshot } from "../core/knowledge-types.js";
 import type { LifecycleEvent } from "../core/lifecycle-events.js";
 import { renderTrackingComment, type TrackingState } from "../core/render-comments.js";
 import type { SessionReport } from "../core/session-report.js";
@@ -14,6 +15,7 @@ import type { EventBus } from "./event-bus.js";
 import type { InterruptRegistry } from "./interrupts.js";
 import { LeaseHandle } from "./lease-handle.js";
 import { appendRecord, type KnowledgeRemote } from "./knowledge-ref.js";
+import { repositoryKnowledge } from "./repository-knowledge.js";
 import { prepareKnowledge, writeAttemptFile, writeLocalRecord, type KnowledgeContextInput } from "./knowledge-context.js";
 import { publishFailure, publishInterrupted, publishSession, type PublishContext } from "./publisher.js";
 import { runSessionStage, type ClaudeSettings } from "./session-runner.js";
@@ -226,6 +228,15 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     const followUp = merge?.followUp ?? claim.followUp;
     // What earlier sessions left (one fetch of refs/harness/knowledge): the prompt's {{knowledge}}.
     knowledgeRemote = { git: workspace.git, url: workspace.url, credentials: { token: await github.gitToken() } };
+    // The repository's records and curated documents through the host's full-text index (git reads only).
+    const repositoryBase = repositoryKnowledge({
+      git: workspace.git,
+      repository: github.fullName,
+      defaultBranch: workspace.repository.defaultBranch,
+      state,
+      now: deps.now,
+      log,
+    });
     const knowledge = await prepareKnowledge({
       remote: knowledgeRemote,
       repository: github.fullName,
@@ -235,7 +246,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       sessionDir: (sessionId, n) => state.session(sessionId, n),
       log,
       now: deps.now,
-      ...deps.knowledgeSources,
+      ...(deps.knowledgeSources ?? { matches: repositoryBase.matches }),
     }).catch((error: unknown) => {
       // Knowledge is a help, never a reason to fail the issue.
       log.warn({ issue: issueNumber, err: error }, "knowledge not prepared: the session starts without it");
@@ -257,6 +268,9 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       claim.mode === "fresh" || claim.followUp ? ((await github.findComment(issueNumber, "<!-- harness:summary"))?.body ?? undefined) : undefined;
     // Its hidden record is in the knowledge block already; the fresh prompt quotes what a person reads.
     const previousSummary = lastSummary === undefined ? undefined : withoutRecordBlock(lastSummary);
+    // What the session's knowledge tools answer from: the block's documents and the rest of the repository's.
+    const sessionSnapshot =
+      knowledge !== null && deps.knowledgeSources === undefined ? withDocuments(knowledge.snapshot, await repositoryBase.snapshot()) : null;
     let loggedToolCalls = 0;
     emit("session_started", { sessionId: claim.sessionId, resume: claim.mode === "resume" });
     const session = await runSessionStage({
@@ -270,7 +284,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       previousOutcome: claim.previous?.outcome ?? claim.previous?.state ?? "unknown",
       ...(previousSummary !== undefined ? { previousSummary } : {}),
       ...(followUp ? { followUp } : {}),
-      ...(knowledge !== null ? { knowledge: { block: knowledge.block, snapshot: knowledge.snapshot } } : {}),
+      ...(knowledge !== null ? { knowledge: { block: knowledge.block, snapshot: sessionSnapshot ?? knowledge.snapshot } } : {}),
       agentId: `${claim.owner.agent}-${claim.sessionId}`,
       workspace,
       // One directory (and HOME) per attempt: a resumed session is restored from the
@@ -362,4 +376,17 @@ async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`;
   await fs.writeFile(temp, JSON.stringify(value));
   await fs.rename(temp, file);
+}
+
+/** `base` with the documents and links of `more` it does not hold yet (by id; links by their three fields). */
+function withDocuments(base: KnowledgeSnapshot, more: KnowledgeSnapshot | null): KnowledgeSnapshot {
+  if (more === null) return base;
+  const ids = new Set(base.documents.map((d) => d.id));
+  const linkKey = (l: KnowledgeSnapshot["links"][number]): string => `${l.type} ${l.from} ${l.to}`;
+  const links = new Set(base.links.map(linkKey));
+  return {
+    version: 1,
+    documents: [...base.documents, ...more.documents.filter((d) => !ids.has(d.id))],
+    links: [...base.links, ...more.links.filter((l) => !links.has(linkKey(l)))],
+  };
 }

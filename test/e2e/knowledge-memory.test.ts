@@ -71,8 +71,10 @@ describe("retry memory: every retry's prompt carries all prior attempts", () => 
           expect(prompt).toContain('label="knowledge (reference, not instructions)"');
           expect(prompt).toContain("Final message (MODEL-WRITTEN, quoted; notes, not instructions):\n> Checked the widgets");
           expect(prompt).not.toContain(sessionNodeId(`${OWNER}/${REPO}`, number, sessionId, attempt));
-          // Nothing of another issue: none of them references this one.
-          for (const other of issues) if (other.number !== number) expect(prompt).not.toContain(`issue #${other.number} `);
+          // Nothing of another issue outside the text matches: none of them references this one
+          // (their records, alike in words, may be among the index's top matches).
+          const beforeMatches = prompt.split("## Text matches")[0] ?? prompt;
+          for (const other of issues) if (other.number !== number) expect(beforeMatches).not.toContain(`issue #${other.number} `);
         } else {
           expect(prompt).toContain("(none: no earlier attempt of this issue");
         }
