@@ -53,6 +53,7 @@ import { readKnowledgeCache, syncKnowledgeIndex } from "../src/runtime/knowledge
 import { StateDir } from "../src/runtime/state-dir.js";
 import { median, printTable, ROOT, round } from "./_kit.js";
 import { checkLabels, gitGrepRanking, indexRanking, loadQueries, loadSections, score, sectionSnapshot } from "./_knowledge-relevance.js";
+import { seeded as prng } from "../test/support/seeded-random.js";
 
 export interface KnowledgeBenchSize {
   documents: number;
@@ -115,18 +116,6 @@ function measureRelevance(): KnowledgeRelevance {
     grepTop3: round(grep.top3Rate, 3),
     grepMrr: round(grep.mrr, 3),
     indexMisses: ours.misses.map((m) => m.query),
-  };
-}
-
-/** A small deterministic PRNG (mulberry32), so every run indexes the same documents. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

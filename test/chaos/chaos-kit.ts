@@ -24,6 +24,8 @@ import {
 } from "./worker-kit.js";
 import type { PullView } from "../../src/offline/fake-github/index.js";
 import { isGitPush } from "../../src/offline/fake-github/faults.js";
+import { seeded } from "../support/seeded-random.js";
+export { seeded } from "../support/seeded-random.js";
 
 export const KILL_POINTS = ["claim", "mid-session", "commit-before-push", "push-before-pr", "release"] as const;
 export type KillPoint = (typeof KILL_POINTS)[number];
@@ -112,18 +114,6 @@ const ISSUES = [1, 2];
 /** 15 s leases renewed every 5 s (a beat every 1 s); the reclaimer takes one back 3 s after it runs out, with a backoff under a second. */
 const CONFIG = "lease:\n  termMinutes: 0.25\nheartbeatSeconds: 1\nreclaim:\n  graceMinutes: 0.05\n  backoffMinutes: 0.01\n  backoffMaxMinutes: 0.05\n";
 const WORKER_ENV = { HARNESS_POLL_SECONDS: "0.5" };
-
-/** A small seeded PRNG (mulberry32): trials reproduce from --seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { nextPassedOver, pickWithAffinity, type AffinityEntry } from "../../src/core/affinity.js";
+import { seeded as random } from "../support/seeded-random.js";
 
 const e = (key: string, repository: string, rank: number): AffinityEntry => ({ key, repository, rank });
 const none = new Map<string, number>();
@@ -59,18 +60,6 @@ describe("pickWithAffinity", () => {
     expect(nextPassedOver(new Map([["a#1", 1]]), { index: 0, passedOver: [], warm: false }, "a#1", new Set(["a#1"]), 2)).toEqual(new Map());
   });
 });
-
-/** mulberry32: a small seeded generator, so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SimIssue extends AffinityEntry {
   number: number;

@@ -11,6 +11,7 @@ import {
 } from "../../src/core/convoy.js";
 import { HarnessError } from "../../src/core/errors.js";
 import { refKey, type IssueRef } from "../../src/core/queue.js";
+import { seeded as random } from "../support/seeded-random.js";
 
 const HOME = { owner: "acme", repo: "widgets" };
 const PRIORITY = { high: "priority:high", medium: "priority:medium", low: "priority:low" };
@@ -34,18 +35,6 @@ const input = (items: ConvoyItemFacts[], over: Partial<StagingInput> = {}): Stag
   priorityLabels: PRIORITY,
   ...over,
 });
-
-/** A seeded generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Whether the directed graph has a cycle, by repeatedly removing nodes nobody points at from within (Kahn): a second, independent judge. */
 function hasCycle(nodes: number[], edges: [number, number][]): boolean {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { LeaseRecord } from "../../src/core/lease.js";
 import { planQueue, refKey, type BlockerState, type IssueRef, type Priority, type QueueIssue, type RecordedBlocker } from "../../src/core/queue.js";
+import { seeded } from "../support/seeded-random.js";
 
 /**
  * The queue's dispatch decisions simulated over many ticks of a fake clock
@@ -16,18 +17,6 @@ const HOUR = 3_600_000;
 const TICK = 5 * 60_000; // the reconciler's default tick
 const AGING_HOURS = 48;
 const RANK: Record<Priority, number> = { high: 0, medium: 1, low: 2 };
-
-/** A seeded generator (mulberry32): the same simulation every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 

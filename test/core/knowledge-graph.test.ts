@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { documentLinks, issueLinks, issueNodeId, neighbourIssues, parseIssueNode, type IssueFacts } from "../../src/core/knowledge-graph.js";
 import type { KnowledgeLink } from "../../src/core/knowledge-types.js";
+import { seeded as random } from "../support/seeded-random.js";
 
 const REPO = "octo-org/widgets";
 const node = (n: number): string => issueNodeId(REPO, n);
@@ -72,18 +73,6 @@ describe("neighbourIssues", () => {
 });
 
 describe("related work on a generated graph of 50 issues", () => {
-  /** mulberry32: a small seeded generator, so the graph is the same on every run. */
-  function random(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   for (const seed of [1, 7, 2026]) {
     it(`seed ${seed}: a closed blocker or convoy sibling is a neighbour; an unrelated issue never is`, () => {
       const rnd = random(seed);

@@ -12,18 +12,7 @@ import {
 } from "../../src/core/retry-policy.js";
 import { parseConfig } from "../../src/core/config.js";
 import type { SessionOutcome } from "../../src/core/session-report.js";
-
-/** A seeded generator (mulberry32): the same draws every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from "../support/seeded-random.js";
 
 const MIN = 60_000;
 const session = (

@@ -7,20 +7,13 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadScenario, type RecordedRequest } from "../../src/offline/model-server.js";
+import { loadScenario } from "../../src/offline/model-server.js";
 import { startStack, type Stack } from "../../src/cli/stack.js";
+import { systemText } from "../support/system-text.js";
 
 const OWNER = "octo";
 const REPO = "matches";
 const DOC_ID = `doc:${OWNER}/${REPO}:docs/knowledge/cache-expiry.md`;
-
-function systemText(request: RecordedRequest | undefined): string {
-  const system = (request?.body as { system?: unknown } | undefined)?.system;
-  if (typeof system === "string") return system;
-  if (Array.isArray(system))
-    return system.map((b) => (typeof b === "object" && b !== null && "text" in b ? String((b as { text: unknown }).text) : "")).join("\n");
-  return "";
-}
 
 describe("text matches from the knowledge index", () => {
   let stack: Stack;

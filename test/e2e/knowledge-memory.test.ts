@@ -7,23 +7,15 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadScenario, type RecordedRequest } from "../../src/offline/model-server.js";
+import { loadScenario } from "../../src/offline/model-server.js";
 import { parseRecordBlock, sessionNodeId, type SessionRecord } from "../../src/core/session-record.js";
 import { startStack, type Stack } from "../../src/cli/stack.js";
+import { systemText } from "../support/system-text.js";
 
 const OWNER = "octo";
 const REPO = "memory";
 const ISSUES = 4;
 const ATTEMPTS = 6; // 4 issues × 5 retries = 20 retry prompts
-
-/** What the system prompt of a Messages request says (the CLI sends it as text blocks). */
-function systemText(request: RecordedRequest | undefined): string {
-  const system = (request?.body as { system?: unknown } | undefined)?.system;
-  if (typeof system === "string") return system;
-  if (Array.isArray(system))
-    return system.map((b) => (typeof b === "object" && b !== null && "text" in b ? String((b as { text: unknown }).text) : "")).join("\n");
-  return "";
-}
 
 describe("retry memory: every retry's prompt carries all prior attempts", () => {
   let stack: Stack;

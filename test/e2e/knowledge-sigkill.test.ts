@@ -12,18 +12,12 @@ import { loadScenario, type RecordedRequest } from "../../src/offline/model-serv
 import { parseRecordBlock, type SessionRecord } from "../../src/core/session-record.js";
 import { createRepo, leaseHistory, spawnWorker, startBench, waitFor, type Bench, type SpawnedWorker } from "../chaos/worker-kit.js";
 import { stopWorker } from "../chaos/chaos-kit.js";
+import { systemText } from "../support/system-text.js";
 
 const OWNER = "octo";
 const REPO = "killed";
 /** 15 s leases, a beat every second, reclaimed 3 s after they run out (as the chaos test's). */
 const CONFIG = "lease:\n  termMinutes: 0.25\nheartbeatSeconds: 1\nreclaim:\n  graceMinutes: 0.05\n  backoffMinutes: 0.01\n  backoffMaxMinutes: 0.05\n";
-
-function systemText(request: RecordedRequest | undefined): string {
-  const system = (request?.body as { system?: unknown } | undefined)?.system;
-  if (Array.isArray(system))
-    return system.map((b) => (typeof b === "object" && b !== null && "text" in b ? String((b as { text: unknown }).text) : "")).join("\n");
-  return typeof system === "string" ? system : "";
-}
 
 describe("retry memory after a SIGKILL (no summary posted)", () => {
   let bench: Bench;
