@@ -167,15 +167,7 @@ export class GitHubClient {
 
   async getIssue(number: number): Promise<IssueData> {
     const { data } = await this.api.rest.issues.get({ owner: this.owner, repo: this.repo, issue_number: number });
-    return {
-      number: data.number,
-      title: data.title,
-      body: data.body ?? "",
-      labels: data.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
-      state: data.state,
-      isPullRequest: data.pull_request !== undefined && data.pull_request !== null,
-      author: data.user?.login ?? null,
-    };
+    return issueDataOf(data);
   }
 
   /** A file's text at `ref`, or null when it does not exist. */
@@ -338,18 +330,7 @@ export class GitHubClient {
   async issueWithId(number: number): Promise<(IssueData & { id: number; createdAt: string; url: string }) | null> {
     try {
       const { data } = await this.api.rest.issues.get({ owner: this.owner, repo: this.repo, issue_number: number });
-      return {
-        id: data.id,
-        number: data.number,
-        title: data.title,
-        body: data.body ?? "",
-        labels: data.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
-        state: data.state,
-        isPullRequest: data.pull_request !== undefined && data.pull_request !== null,
-        author: data.user?.login ?? null,
-        createdAt: data.created_at,
-        url: data.html_url,
-      };
+      return { ...issueDataOf(data), id: data.id, createdAt: data.created_at, url: data.html_url };
     } catch (error) {
       const status = httpStatus(error);
       if (status === 404 || status === 410 || status === 403 || status === 301) return null;
@@ -375,18 +356,11 @@ export class GitHubClient {
     for (let page = 1; page < 100; page += 1) {
       const { data } = await this.api.rest.issues.listSubIssues({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page });
       for (const issue of data) {
-        const summary = (issue as { issue_dependencies_summary?: { total_blocked_by?: unknown } }).issue_dependencies_summary;
         out.push({
+          ...issueDataOf(issue),
           ref: { ...repositoryOfIssueUrl(issue.repository_url, this), number: issue.number },
           id: issue.id,
-          number: issue.number,
-          title: issue.title,
-          body: issue.body ?? "",
-          labels: issue.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
-          state: issue.state,
-          isPullRequest: issue.pull_request !== undefined && issue.pull_request !== null,
-          author: issue.user?.login ?? null,
-          recordedBlockers: typeof summary?.total_blocked_by === "number" ? summary.total_blocked_by : null,
+          recordedBlockers: recordedBlockersOf(issue),
         });
       }
       if (data.length < 100) break;
@@ -612,17 +586,16 @@ export class GitHubClient {
           }),
         (data) =>
           data.map((issue) => {
-            const summary = (issue as { issue_dependencies_summary?: { total_blocked_by?: unknown } }).issue_dependencies_summary;
             return {
               number: issue.number,
               title: issue.title,
               url: issue.html_url,
               createdAt: issue.created_at,
-              labels: issue.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== ""),
+              labels: labelNames(issue.labels),
               body: issue.body ?? "",
               state: issue.state,
               isPullRequest: issue.pull_request !== undefined && issue.pull_request !== null,
-              recordedBlockers: typeof summary?.total_blocked_by === "number" ? summary.total_blocked_by : null,
+              recordedBlockers: recordedBlockersOf(issue),
             };
           }),
       );
@@ -746,6 +719,38 @@ export class GitHubClient {
 }
 
 /** `owner/repo` of an issue object's `repository_url` (`…/repos/{owner}/{repo}`); `fallback`'s when it does not parse. */
+/** An issue object's label names (the API gives names or label objects). */
+function labelNames(labels: readonly (string | { name?: string | null })[]): string[] {
+  return labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((n) => n !== "");
+}
+
+/** What the harness reads of an issue object, whichever endpoint returned it (a get, a list, sub-issues). */
+function issueDataOf(issue: {
+  number: number;
+  title: string;
+  body?: string | null;
+  labels: readonly (string | { name?: string | null })[];
+  state: string;
+  pull_request?: unknown;
+  user?: { login: string } | null;
+}): IssueData {
+  return {
+    number: issue.number,
+    title: issue.title,
+    body: issue.body ?? "",
+    labels: labelNames(issue.labels),
+    state: issue.state,
+    isPullRequest: issue.pull_request !== undefined && issue.pull_request !== null,
+    author: issue.user?.login ?? null,
+  };
+}
+
+/** `issue_dependencies_summary.total_blocked_by` of an issue object, null where GitHub does not send it. */
+function recordedBlockersOf(issue: object): number | null {
+  const summary = (issue as { issue_dependencies_summary?: { total_blocked_by?: unknown } }).issue_dependencies_summary;
+  return typeof summary?.total_blocked_by === "number" ? summary.total_blocked_by : null;
+}
+
 function repositoryOfIssueUrl(url: string, fallback: RepoCoordinates): RepoCoordinates {
   const m = /\/repos\/([^/]+)\/([^/]+)$/.exec(url);
   return m?.[1] && m[2] ? { owner: decodeURIComponent(m[1]), repo: decodeURIComponent(m[2]) } : { owner: fallback.owner, repo: fallback.repo };

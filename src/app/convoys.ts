@@ -8,7 +8,7 @@ import { GitHubClient, type GitHubApi, type RepoCoordinates } from "../adapters/
 import type { Logger } from "../adapters/logger.js";
 import { addToConvoy, convoyOfItem, refreshConvoy, type ConvoyPorts, type RefreshResult } from "../runtime/convoy.js";
 import { loadConfig } from "../runtime/load-config.js";
-import { intakeOf, type IssueIntake, type RepoTarget } from "./issue-intake.js";
+import { deliveryTarget, intakeOf, type IssueIntake, type RepoTarget } from "./issue-intake.js";
 import type { Notifier } from "./notify/notifier.js";
 import type { ConvoyBoard } from "./convoy-board.js";
 
@@ -187,15 +187,7 @@ const sameName = (a: string, b: string): boolean => a.toLowerCase() === b.toLowe
 /** Item events and the convoy label, on the app. */
 export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
   const { intake, log } = options;
-  const targetOf = (
-    payload: { repository: { owner: { login: string }; name: string }; installation?: { id: number } | undefined },
-    octokit: unknown,
-  ): RepoTarget => ({
-    octokit: octokit as GitHubApi,
-    owner: payload.repository.owner.login,
-    repo: payload.repository.name,
-    installationId: payload.installation?.id,
-  });
+  const targetOf = deliveryTarget;
 
   /** The item's convoy (its parent, when labeled as one), refreshed. */
   const itemChanged = async (target: RepoTarget, item: number, why: string): Promise<void> => {

@@ -3,12 +3,12 @@ import { isBot, maySteer } from "../core/commands.js";
 import type { HarnessConfig } from "../core/config.js";
 import { boundFollowUpText, type FollowUp } from "../core/follow-up.js";
 import { describeLease } from "../core/lease.js";
-import type { GitHubApi, GitHubClient } from "../adapters/github-client.js";
+import type { GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
 import type { Logger } from "../adapters/logger.js";
 import { harnessLabels } from "../runtime/claim-issue.js";
 import { loadConfig } from "../runtime/load-config.js";
-import { IssueIntake, type RepoTarget } from "./issue-intake.js";
+import { deliveryTarget, IssueIntake, type RepoTarget } from "./issue-intake.js";
 
 /**
  * Follow-up sessions on the agent's pull request (docs/pull-request-follow-ups.md): a writer's
@@ -120,12 +120,7 @@ export function registerReviewFollowUps(app: Probot, options: { intake: IssueInt
     const reviewer = review.user;
     if (!reviewer || isBot({ login: reviewer.login, type: reviewer.type })) return;
     if (!intake.firstDelivery(context.id, "review-follow-up")) return;
-    const target: RepoTarget = {
-      octokit: context.octokit as unknown as GitHubApi,
-      owner: payload.repository.owner.login,
-      repo: payload.repository.name,
-      installationId: payload.installation?.id,
-    };
+    const target: RepoTarget = deliveryTarget(payload, context.octokit);
     try {
       const probe = intake.client(target);
       const config = await loadConfig(probe, intake.etags);

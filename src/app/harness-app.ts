@@ -2,7 +2,6 @@ import type { ApplicationFunction, Context } from "probot";
 import { isHarnessError } from "../core/errors.js";
 import { describeWait } from "../core/queue.js";
 import { renderConfigErrorComment } from "../core/render-comments.js";
-import type { GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import type { AgentPool } from "../runtime/agent-pool.js";
 import { HostRuntime } from "../runtime/host-runtime.js";
@@ -12,7 +11,7 @@ import { OwnEvents } from "./own-events.js";
 import { registerSteering } from "./steering.js";
 import { registerReviewFollowUps } from "./follow-ups.js";
 import { registerPrWatch } from "./pr-watch.js";
-import { IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
+import { deliveryTarget, IssueIntake, registerIntake, type ApiCounts, type IssueJob, type RepoTarget } from "./issue-intake.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { readQueue } from "../runtime/read-queue.js";
 import type { Notifier } from "./notify/notifier.js";
@@ -130,12 +129,7 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
 
     const onIssueEvent = async (context: IssueContext): Promise<void> => {
       const { payload } = context;
-      const target: RepoTarget = {
-        octokit: context.octokit as unknown as GitHubApi,
-        owner: payload.repository.owner.login,
-        repo: payload.repository.name,
-        installationId: payload.installation?.id,
-      };
+      const target: RepoTarget = deliveryTarget(payload, context.octokit);
       const issueNumber = payload.issue.number;
       const key = IssueIntake.key(target.owner, target.repo, issueNumber);
       const log = options.log.child({ issue: key, event: `issues.${payload.action}`, delivery: context.id });

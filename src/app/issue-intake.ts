@@ -14,6 +14,14 @@ export interface RepoTarget {
   installationId?: number | undefined;
 }
 
+/** The repository a webhook delivery is about, with the client Probot made for it (the installation's, or the token's). */
+export function deliveryTarget(
+  payload: { repository: { owner: { login: string }; name: string }; installation?: { id: number } | undefined },
+  octokit: unknown,
+): RepoTarget {
+  return { octokit: octokit as GitHubApi, owner: payload.repository.owner.login, repo: payload.repository.name, installationId: payload.installation?.id };
+}
+
 /** Runs one issue: claim, then work. Built by the app from its options. */
 export type IssueJob = (input: { github: GitHubClient; config: HarnessConfig; issueNumber: number; agentIndex: number }) => Promise<void>;
 

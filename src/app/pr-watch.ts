@@ -2,14 +2,14 @@ import type { Probot } from "probot";
 import type { HarnessConfig } from "../core/config.js";
 import type { FollowUp } from "../core/follow-up.js";
 import { decidePrFix, prFixKey, renderFailingChecks, type PrFixKind } from "../core/pr-fixes.js";
-import type { GitHubApi, GitHubClient } from "../adapters/github-client.js";
+import type { GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
 import { readFailingChecks, readPullState, type PullState } from "../adapters/github-requests/read-pull-state.js";
 import type { Logger } from "../adapters/logger.js";
 import { harnessLabels } from "../runtime/claim-issue.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { issueOfAgentPull } from "./follow-ups.js";
-import { IssueIntake, type RepoTarget } from "./issue-intake.js";
+import { deliveryTarget, IssueIntake, type RepoTarget } from "./issue-intake.js";
 
 /**
  * The harness watches its own open pull requests (docs/pull-request-follow-ups.md): failing
@@ -150,15 +150,7 @@ export function registerPrWatch(app: Probot, options: { intake: IssueIntake; log
       throw error;
     }
   };
-  const targetOf = (
-    payload: { repository: { owner: { login: string }; name: string }; installation?: { id: number } | undefined },
-    octokit: unknown,
-  ): RepoTarget => ({
-    octokit: octokit as GitHubApi,
-    owner: payload.repository.owner.login,
-    repo: payload.repository.name,
-    installationId: payload.installation?.id,
-  });
+  const targetOf = deliveryTarget;
   app.on("check_suite.completed", async (context) => {
     const suite = context.payload.check_suite;
     if (suite.conclusion === "success" || suite.conclusion === "neutral" || suite.conclusion === "skipped") return;

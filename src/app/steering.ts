@@ -6,13 +6,13 @@ import type { HarnessConfig } from "../core/config.js";
 import { describeLease } from "../core/lease.js";
 import { compareQueued, priorityOf } from "../core/queue.js";
 import { renderStatusComment, type LiveAgent } from "../core/render-status.js";
-import type { GitHubApi, GitHubClient } from "../adapters/github-client.js";
+import type { GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
 import type { Logger } from "../adapters/logger.js";
 import { harnessLabels } from "../runtime/claim-issue.js";
 import type { InterruptRegistry } from "../runtime/interrupts.js";
 import type { StateDir } from "../runtime/state-dir.js";
-import { IssueIntake, type RepoTarget } from "./issue-intake.js";
+import { deliveryTarget, IssueIntake, type RepoTarget } from "./issue-intake.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { runConvoyCommand, type ConvoyAppOptions } from "./convoys.js";
 import { readPullState } from "../adapters/github-requests/read-pull-state.js";
@@ -76,12 +76,7 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
     const command = parseCommand(comment.body ?? "");
     if (command === null) return;
     if (!intake.firstDelivery(context.id, "steering")) return;
-    const target: RepoTarget = {
-      octokit: context.octokit as unknown as GitHubApi,
-      owner: payload.repository.owner.login,
-      repo: payload.repository.name,
-      installationId: payload.installation?.id,
-    };
+    const target: RepoTarget = deliveryTarget(payload, context.octokit);
     const issueNumber = payload.issue.number;
     const key = IssueIntake.key(target.owner, target.repo, issueNumber);
     const github = intake.client(target, issueNumber);

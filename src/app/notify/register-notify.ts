@@ -3,11 +3,11 @@ import { isHarnessError } from "../../core/errors.js";
 import type { HarnessConfig } from "../../core/config.js";
 import type { LeaseRecord } from "../../core/lease.js";
 import type { NotifyEvent } from "../../core/notify-config.js";
-import type { GitHubApi, GitHubClient } from "../../adapters/github-client.js";
+import type { GitHubClient } from "../../adapters/github-client.js";
 import { LeaseStore, type LeaseHead } from "../../adapters/github-lease.js";
 import type { Logger } from "../../adapters/logger.js";
 import { loadConfig } from "../../runtime/load-config.js";
-import type { IssueIntake } from "../issue-intake.js";
+import { deliveryTarget, type IssueIntake } from "../issue-intake.js";
 import type { OwnEvents } from "../own-events.js";
 import type { Notifier } from "./notifier.js";
 
@@ -65,15 +65,7 @@ export function registerNotify(app: Probot, options: NotifySourceOptions): void 
   };
 
   const client = (context: Context<"issues.labeled" | "pull_request.labeled">, issue: number): GitHubClient =>
-    options.intake.client(
-      {
-        octokit: context.octokit as unknown as GitHubApi,
-        owner: context.payload.repository.owner.login,
-        repo: context.payload.repository.name,
-        installationId: context.payload.installation?.id,
-      },
-      issue,
-    );
+    options.intake.client(deliveryTarget(context.payload, context.octokit), issue);
 
   const config = async (github: GitHubClient, log: Logger): Promise<HarnessConfig | null> => {
     try {
