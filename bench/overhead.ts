@@ -206,6 +206,9 @@ async function bareIssue(b: BareSetup, n: number): Promise<BareIssue> {
     issueBody: fenceUntrusted(`${MARKER} Write work.txt for task ${n}.`, "issue-body (untrusted)"),
     branch,
     baseBranch: "main",
+    // The bare flow has no comments and no knowledge; the harness's side renders both.
+    issueComments: "",
+    knowledge: "",
   };
   const bootstrapFile = path.join(session, "bootstrap.md");
   await fs.writeFile(bootstrapFile, renderTemplate(b.bootstrapTemplate, values, "prompts/bootstrap.md"));

@@ -29,7 +29,7 @@ import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
 import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
 import { FleetSource } from "../app/fleet-source.js";
 import { harnessVersion } from "./harness-version.js";
-import { reclaimedEvent } from "./reclaimed-event.js";
+import { reclaimedEvent } from "../runtime/reclaimed-event.js";
 import { chainSteps } from "./chain-steps.js";
 import { convoyReconcileStep } from "../app/convoys.js";
 import { ConvoyBoard } from "../app/convoy-board.js";

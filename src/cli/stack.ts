@@ -28,7 +28,7 @@ import { Notifier, type NotifierOptions } from "../app/notify/notifier.js";
 import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
 import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
 import { harnessVersion } from "./harness-version.js";
-import { reclaimedEvent } from "./reclaimed-event.js";
+import { reclaimedEvent } from "../runtime/reclaimed-event.js";
 import { convoyReconcileStep } from "../app/convoys.js";
 import { ConvoyBoard } from "../app/convoy-board.js";
 import { chainSteps } from "./chain-steps.js";

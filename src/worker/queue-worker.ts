@@ -15,6 +15,7 @@ import { killOrphanedAgents } from "../runtime/orphans.js";
 import { pruneWorktrees } from "../runtime/prune-worktrees.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS, HostRuntime, type HostRuntimeOptions } from "../runtime/host-runtime.js";
 import { reclaimerPass, type ReclaimResult } from "../runtime/reclaimer.js";
+import { reclaimedEvent } from "../runtime/reclaimed-event.js";
 import { WarmPicker } from "../runtime/warm-picker.js";
 import type { WorkResult } from "../runtime/work-issue.js";
 import { workerFile, writeJsonAtomic, type AgentSlot, type WorkerRecord } from "../runtime/worker-registry.js";
@@ -126,7 +127,13 @@ export class QueueWorker {
       ...(options.gitUrl ? { gitUrl: options.gitUrl } : {}),
       ...(options.eventsFile ? { eventsFile: options.eventsFile } : {}),
     });
-    this.reclaim = reclaimerPass({ log: this.log, ...(options.reclaimPolicy ? { policy: options.reclaimPolicy } : {}), cache: this.cache, now: this.now });
+    this.reclaim = reclaimerPass({
+      log: this.log,
+      ...(options.reclaimPolicy ? { policy: options.reclaimPolicy } : {}),
+      cache: this.cache,
+      now: this.now,
+      onReclaimed: reclaimedEvent(this.runtime, this.now),
+    });
     this.runtime.events.subscribe(
       (event) => {
         const slot = this.slots.find((s) => s.agent === event.agent);

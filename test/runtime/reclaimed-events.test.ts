@@ -11,9 +11,13 @@ import type { EventOf, LifecycleEvent } from "../../src/core/lifecycle-events.js
 import { reclaimerStep } from "../../src/runtime/reclaimer.js";
 import { LeaseHandle } from "../../src/runtime/lease-handle.js";
 import { EventBus } from "../../src/runtime/event-bus.js";
-import { reclaimedEvent } from "../../src/cli/reclaimed-event.js";
+import { reclaimedEvent } from "../../src/runtime/reclaimed-event.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
+import { QueueWorker } from "../../src/worker/queue-worker.js";
+import { StateDir } from "../../src/runtime/state-dir.js";
+import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
+import { promptsDir } from "../../src/cli/paths.js";
 
 const OWNER = "octo";
 const REPO = "reclaimed";
@@ -67,6 +71,61 @@ describe("the reclaimer's reclaimed events (fake GitHub)", () => {
         attempt: 1,
       },
     ]);
+  });
+});
+
+describe("harness worker's reclaimer (fake GitHub)", () => {
+  it("emits a reclaimed event on the worker's bus when its queue pass takes back a dead agent's lease", async () => {
+    const leases = new LeaseStore(client, config.lease.refPrefix);
+    const dead = (await github.createIssue(OWNER, REPO, { title: "dead worker", labels: ["harness:running"], user: "ada" })).number;
+    expect((await leases.claim({ issue: dead, owner: { agent: "agent-gone", host: "h2", runId: "r" }, now: t0, termMs: term, sessionId: "s" })).ok).toBe(true);
+    const late = new Date(t0.getTime() + term + defaultReclaimPolicy.graceMs + 1);
+    const state = new StateDir(path.join(root, "worker-state"));
+    const worker = new QueueWorker({
+      agents: 1,
+      repositories: [{ owner: OWNER, repo: REPO }],
+      api: testOctokit({ baseUrl: github.apiUrl, token: github.token }),
+      state,
+      host: "host-w",
+      runId: "run-w",
+      // Never started: the only issue ends failed (its last attempt), so nothing is claimed.
+      claude: {
+        cliPath: "/nonexistent/claude",
+        modelEnv: {},
+        permissionMode: "dontAsk",
+        sandbox: createSandbox("none"),
+        forwarderPath: "/nonexistent/forwarder.mjs",
+      },
+      promptsDir: promptsDir(),
+      gitUrl: () => github.gitUrl(OWNER, REPO),
+      log: silentLogger(),
+      now: () => late,
+      once: true,
+      maxIssues: null,
+      pollMs: 10,
+      jitterMs: 0,
+      // The dead agent's attempt was the last one: the reclaimer marks the issue failed instead of requeueing it.
+      reclaimPolicy: { ...defaultReclaimPolicy, maxAttempts: 1 },
+      minFreeDiskMb: 0,
+      sessionRetentionMs: 60_000,
+    });
+    const events: EventOf<"reclaimed">[] = [];
+    worker.runtime.events.subscribe((e) => events.push(e as EventOf<"reclaimed">), ["reclaimed"]);
+    const summary = await worker.run();
+
+    expect(summary.claimed).toBe(0);
+    expect(events).toEqual<EventOf<"reclaimed">[]>([
+      {
+        type: "reclaimed",
+        issue: `${OWNER}/${REPO}#${dead}`,
+        agent: "agent-gone",
+        at: late.toISOString(),
+        reason: "lease_expired",
+        action: "failed",
+        attempt: 1,
+      },
+    ]);
+    expect(github.getIssue(OWNER, REPO, dead).labelNames).toContain("harness:failed");
   });
 });
 

@@ -1,5 +1,5 @@
-import type { ReclaimerOptions } from "../runtime/reclaimer.js";
-import type { HostRuntime } from "../runtime/host-runtime.js";
+import type { ReclaimerOptions } from "./reclaimer.js";
+import type { HostRuntime } from "./host-runtime.js";
 
 /** The reclaimer's `onReclaimed` that emits each lease taken back as a `reclaimed` lifecycle event on the host's bus. */
 export function reclaimedEvent(runtime: Pick<HostRuntime, "emit">, now: () => Date = () => new Date()): NonNullable<ReclaimerOptions["onReclaimed"]> {
