@@ -109,6 +109,11 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
     pool: poolStatusOf(pool),
     host: host.host,
     token: env.HARNESS_METRICS_TOKEN,
+    // The 24 h counters start from what the trend store kept, so a restart does not reset them.
+    history: await trendStore.history(new Date(Date.now() - 86_400_000)).catch((error: unknown) => {
+      log.warn({ err: error }, "could not read trends for the status page's counters");
+      return undefined;
+    }),
     trends: trendCharts(trendStore, { onError: (error) => log.warn({ err: error }, "could not read trends for the status page") }),
     convoys: () => convoyBoard.list(),
   });

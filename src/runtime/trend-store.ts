@@ -161,6 +161,45 @@ export class TrendStore {
     }
     return out;
   }
+
+  /**
+   * The records from `since` on, for a window shorter than two days (the minutes of
+   * yesterday and today are never rolled up), each key once, oldest first.
+   */
+  async history(since: Date): Promise<TrendHistory> {
+    const sinceIso = since.toISOString();
+    const { day: sinceDay, minute: sinceMinute } = minuteOf(sinceIso);
+    const minuteDays = await listDates(path.join(this.dir, "minutes"), "");
+    const dayFiles = await listDates(path.join(this.dir, "days"), ".json");
+    const records: TrendRecord[] = [];
+    const keys = new Set<string>();
+    let oldest: string | null = dayFiles[0] !== undefined ? `${dayFiles[0]}T00:00:00.000Z` : null;
+    for (const day of minuteDays) {
+      const names = (await fs.readdir(this.minutesDir(day)).catch(() => [] as string[])).filter((n) => /^\d{4}\.jsonl$/.test(n)).sort();
+      const first = names[0];
+      if (first !== undefined) {
+        const at = `${day}T${first.slice(0, 2)}:${first.slice(2, 4)}:00.000Z`;
+        if (oldest === null || at < oldest) oldest = at;
+      }
+      if (day < sinceDay) continue;
+      for (const name of names) {
+        if (day === sinceDay && name.slice(0, 4) < sinceMinute) continue;
+        for (const record of await readRecords(path.join(this.minutesDir(day), name))) {
+          if (keys.has(record.key) || record.at < sinceIso) continue;
+          keys.add(record.key);
+          records.push(record);
+        }
+      }
+    }
+    return { records: records.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)), since: oldest };
+  }
+}
+
+/** What the status page's 24 h counters start from: the records kept by the minute, from `since` on, each key once. */
+export interface TrendHistory {
+  records: TrendRecord[];
+  /** When the store began counting: its oldest kept day or minute (ISO); null when it holds nothing. */
+  since: string | null;
 }
 
 async function exists(p: string): Promise<boolean> {

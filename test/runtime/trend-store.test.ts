@@ -8,6 +8,8 @@ import { EventBus } from "../../src/runtime/event-bus.js";
 import { recordTrends } from "../../src/runtime/record-trends.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
 import { TrendStore, trendRetentionDays } from "../../src/runtime/trend-store.js";
+import { StatusModel } from "../../src/app/status-page/status-model.js";
+import { emptyFleetSnapshot } from "../../src/core/fleet.js";
 
 /** The trends in the state directory, fed through a real EventBus as the hosts do, on a clock the test sets. */
 
@@ -153,5 +155,53 @@ describe("trends in the state directory", () => {
     expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
     await fs.appendFile(file, '{"key":"session_ended|octo/app#9');
     expect((await store.days(new Date("2026-12-02T00:00:00Z")))[0]?.sessions).toBe(1);
+  });
+});
+
+describe("the status page's 24 h counters across a restart", () => {
+  it("start from the store's records of the last 24 h, each once, and the window from when the store began counting", async () => {
+    const first = await host();
+    // Yesterday (kept by the minute), inside the 24 h window; and one before it.
+    first.bus.emit(ended("2026-12-01T11:00:00.000Z", "octo/app#1", { costUsd: 4 }));
+    first.bus.emit(done("2026-12-01T11:00:00.000Z", "octo/app#1"));
+    first.bus.emit(ended("2026-12-01T13:00:00.000Z", "octo/app#2", { costUsd: 0.5 }));
+    first.bus.emit(done("2026-12-01T13:00:00.000Z", "octo/app#2"));
+    first.bus.emit(ended("2026-12-02T11:30:00.000Z", "octo/app#3", { outcome: "crashed", costUsd: 0.25 }));
+    first.bus.emit(done("2026-12-02T11:30:00.000Z", "octo/app#3", "error"));
+    first.bus.emit(done("2026-12-02T11:40:00.000Z", "octo/app#4", "interrupted"));
+    // The same event recorded twice (a redelivery): counted once.
+    first.bus.emit(done("2026-12-02T11:30:00.000Z", "octo/app#3", "error"));
+    await first.stop();
+
+    // The app restarts at 12:00: what it saw before is still counted.
+    const history = await new TrendStore(state, { now }).history(new Date(clock.getTime() - 86_400_000));
+    expect(history.since).toBe("2026-12-01T11:00:00.000Z");
+    expect(history.records.map((r) => [r.type, r.at])).toEqual([
+      ["session_ended", "2026-12-01T13:00:00.000Z"],
+      ["issue_done", "2026-12-01T13:00:00.000Z"],
+      ["session_ended", "2026-12-02T11:30:00.000Z"],
+      ["issue_done", "2026-12-02T11:30:00.000Z"],
+      ["issue_done", "2026-12-02T11:40:00.000Z"],
+    ]);
+    const model = new StatusModel({
+      snapshot: () => emptyFleetSnapshot(clock.toISOString()),
+      host: "h",
+      now,
+      history: history.records,
+      historySince: history.since ?? undefined,
+    });
+    expect(model.counters()).toEqual({ done: 1, failed: 1, interrupted: 1, successRate: 0.5, spendUsd: 0.75, since: "2026-12-01T12:00:00.000Z" });
+    // Then this process's own events add to them.
+    model.apply(ended("2026-12-02T12:05:00.000Z", "octo/app#5", { costUsd: 1 }));
+    model.apply(done("2026-12-02T12:05:00.000Z", "octo/app#5"));
+    clock = new Date("2026-12-02T12:10:00.000Z");
+    expect(model.counters()).toMatchObject({ done: 2, failed: 1, spendUsd: 1.75 });
+  });
+
+  it("start at the process's start with an empty store", async () => {
+    const history = await new TrendStore(state, { now }).history(new Date(clock.getTime() - 86_400_000));
+    expect(history).toEqual({ records: [], since: null });
+    const model = new StatusModel({ snapshot: () => emptyFleetSnapshot(clock.toISOString()), host: "h", now, history: history.records });
+    expect(model.counters()).toEqual({ done: 0, failed: 0, interrupted: 0, successRate: null, spendUsd: 0, since: clock.toISOString() });
   });
 });

@@ -1,5 +1,6 @@
 import { fleetStates, type FleetIssue, type FleetSnapshot, type FleetState } from "../../core/fleet.js";
 import type { LifecycleEvent } from "../../core/lifecycle-events.js";
+import type { TrendRecord } from "../../core/trend-rollup.js";
 import type { PoolStatus, RecentEvent, StatusCounters, StatusRow, StatusView } from "./status-view.js";
 
 const RECENT_EVENTS = 50;
@@ -26,6 +27,19 @@ export interface StatusModelOptions {
   /** The web root of issue links for issues only the events name: `https://github.com` by default. */
   webUrl?: string;
   now?: () => Date;
+  /**
+   * What the host's trend store (src/runtime/trend-store.ts) recorded before this
+   * process started: its `issue_done` and `session_ended` records of the last 24 h
+   * count in the counters, so a restart does not reset them.
+   */
+  history?: readonly TrendRecord[];
+  /** When the trend store began counting (ISO; its oldest kept record's minute or day): where the counters' window may start. */
+  historySince?: string;
+}
+
+/** How an issue's outcome counts: the same rule as the trends' (src/core/trend-rollup.ts). */
+function finishedKind(outcome: string): "done" | "failed" | "interrupted" {
+  return outcome === "success" ? "done" : outcome === "interrupted" ? "interrupted" : "failed";
 }
 
 const rank: Record<FleetState, number> = { running: 0, claimed: 1, queued: 2, interrupted: 3, "needs-review": 4, failed: 5, done: 6 };
@@ -95,8 +109,9 @@ function runPath(runId: string): string | null {
 /**
  * The status page's read model: the last fleet snapshot overlaid with what
  * this process's own agents did since (the lifecycle events), the pool, 24 h
- * counters and the last 50 events, all of them counted from the events this
- * process saw (a restarted app starts its counters at 0).
+ * counters and the last 50 events. The counters start from the trend store's
+ * records of the last 24 h (`history`), then count the events this process sees;
+ * the events list is this process's own.
  */
 export class StatusModel {
   private readonly options: StatusModelOptions;
@@ -111,6 +126,19 @@ export class StatusModel {
     this.options = options;
     this.now = options.now ?? (() => new Date());
     this.startedAt = this.now().getTime();
+    const dayAgo = this.startedAt - DAY_MS;
+    const seen = new Set<string>();
+    const history = [...(options.history ?? [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+    for (const record of history) {
+      const at = Date.parse(record.at);
+      if (!(at >= dayAgo && at <= this.startedAt) || seen.has(record.key)) continue;
+      seen.add(record.key);
+      if (record.type === "issue_done") this.finished.push({ at, kind: finishedKind(record.outcome) });
+      else if (record.type === "session_ended") this.spend.push({ at, usd: record.costUsd });
+    }
+    // The window reaches back to when the store began counting (at most 24 h).
+    const historySince = options.historySince === undefined ? Number.NaN : Date.parse(options.historySince);
+    if (!Number.isNaN(historySince)) this.startedAt = Math.min(this.startedAt, historySince);
   }
 
   /** Takes one lifecycle event of this process's runtime. */
@@ -176,8 +204,7 @@ export class StatusModel {
       case "issue_done": {
         next.state = finalState(event.label, event.outcome);
         next.pullRequest = event.pullRequest ?? next.pullRequest;
-        const kind = event.outcome === "success" ? "done" : event.outcome === "interrupted" ? "interrupted" : "failed";
-        this.finished.push({ at, kind });
+        this.finished.push({ at, kind: finishedKind(event.outcome) });
         break;
       }
       default:

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FleetSnapshot } from "../../core/fleet.js";
 import type { LifecycleEvent } from "../../core/lifecycle-events.js";
+import type { TrendRecord } from "../../core/trend-rollup.js";
 import type { HttpRoute } from "../start-server.js";
 import { guardRequest, STATUS_COOKIE } from "../http-guard.js";
 import { renderStatusPage } from "./render-status-page.js";
@@ -29,6 +30,8 @@ export interface StatusPageOptions {
   trends?: () => string | null;
   /** The convoys to show (src/app/convoy-board.ts), as of the page's render; no section without it. */
   convoys?: () => readonly ConvoyBoardEntry[];
+  /** The trend store's records of the last 24 h and when it began counting (TrendStore.history): the counters start from them. */
+  history?: { records: readonly TrendRecord[]; since: string | null };
   /** Web root for links of issues that only the events name (default https://github.com). */
   webUrl?: string;
   now?: () => Date;
@@ -66,6 +69,7 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
     ...(options.pool ? { pool: options.pool } : {}),
     ...(options.webUrl ? { webUrl: options.webUrl } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.history ? { history: options.history.records, ...(options.history.since ? { historySince: options.history.since } : {}) } : {}),
   });
   const feed = new StatusFeed({
     view: () => model.view(),
