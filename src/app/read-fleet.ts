@@ -21,6 +21,34 @@ export interface ReadFleetInput {
   waiting: ReadonlyMap<number, string>;
 }
 
+/** At most this many label-time reads a pass spends finding the oldest queued issue. */
+export const OLDEST_QUEUED_READS = 5;
+
+/**
+ * Sets `queuedAt` (when the queued label was last added) on the queued issues
+ * that can be the one waiting longest, so the oldest-queued age counts from the
+ * label, not from when the issue was opened. A label comes after the issue was
+ * opened, so in order of opening the reads stop once the next issue was opened
+ * after the oldest label time found: usually one conditional read a pass, at most
+ * OLDEST_QUEUED_READS (then the rest count from when they were opened, an upper
+ * bound of their wait).
+ */
+async function readOldestQueuedAt(issues: FleetIssue[], input: ReadFleetInput): Promise<void> {
+  const queued = issues.filter((i) => i.state === "queued").sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
+  let oldest = Number.POSITIVE_INFINITY;
+  let reads = 0;
+  for (const issue of queued) {
+    if (Date.parse(issue.createdAt) >= oldest || reads >= OLDEST_QUEUED_READS) break;
+    reads += 1;
+    try {
+      issue.queuedAt = await input.github.labelAddedAt(issue.number, input.config.labels.queued, input.cache);
+    } catch (error) {
+      input.log.warn({ err: error, issue: issue.number }, "could not read when the issue was queued; its wait counts from when it was opened");
+    }
+    oldest = Math.min(oldest, Date.parse(issue.queuedAt ?? issue.createdAt));
+  }
+}
+
 /** States whose issues may hold a lease worth reading (a done issue's lease is released: not read). */
 const LEASED: ReadonlySet<FleetState> = new Set(["queued", "claimed", "running", "interrupted"]);
 
@@ -95,6 +123,7 @@ export async function readFleet(input: ReadFleetInput): Promise<FleetIssue[]> {
       pullRequest,
     };
   });
+  await readOldestQueuedAt(issues, input);
   await mapConcurrent(
     issues.filter((i) => LEASED.has(i.state)),
     READ_CONCURRENCY,

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { IssueIntake } from "../../src/app/issue-intake.js";
 import { startReconciler } from "../../src/app/reconciler.js";
 import { silentLogger } from "../../src/adapters/logger.js";
@@ -108,6 +108,49 @@ describe("the reconciler's fleet snapshot (fake GitHub)", () => {
     } finally {
       failing = false;
       off();
+      await reconciler.stop();
+    }
+  });
+
+  it("queuedAt: the queued label's time for the issues that can be the oldest queued, found in order of opening", async () => {
+    const other = "queued-at";
+    await github.createRepo({ owner: OWNER, name: other, collaborators: { ada: "write" }, files: { "README.md": "# q\n" } });
+    const now = Date.now();
+    const hours = (h: number): number => now - h * 3_600_000;
+    // Only Date is faked: the fake GitHub stamps issues and label events with it, the servers run as usual.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const open = async (title: string, at: number): Promise<number> => {
+        vi.setSystemTime(at);
+        return (await github.createIssue(OWNER, other, { title, user: "ada" })).number;
+      };
+      const queue = async (number: number, at: number): Promise<void> => {
+        vi.setSystemTime(at);
+        await github.addLabel(OWNER, other, number, "harness:queued", { sender: "ada" });
+      };
+      const a = await open("opened 5 h ago, queued 1 h ago", hours(5));
+      const b = await open("opened 4 h ago, queued then", hours(4));
+      await queue(b, hours(4));
+      const c = await open("opened 2 h ago, queued then", hours(2));
+      await queue(c, hours(2));
+      await queue(a, hours(1));
+      vi.setSystemTime(now);
+    } finally {
+      vi.useRealTimers();
+    }
+    const pool = new AgentPool({ agents: 1, log });
+    const intake = new IssueIntake({ pool, log, job: async () => undefined });
+    const reconciler = startReconciler({ probot, intake, repositories: [`${OWNER}/${other}`], minutes: 60, log });
+    try {
+      await reconciler.runOnce();
+      const queuedAt = Object.fromEntries(reconciler.snapshot().issues.map((i) => [i.title, i.queuedAt]));
+      expect(queuedAt).toEqual({
+        "opened 5 h ago, queued 1 h ago": new Date(hours(1)).toISOString(),
+        "opened 4 h ago, queued then": new Date(hours(4)).toISOString(),
+        // Opened after the oldest label time found (4 h ago): it cannot be the oldest, so it is not read.
+        "opened 2 h ago, queued then": null,
+      });
+    } finally {
       await reconciler.stop();
     }
   });
