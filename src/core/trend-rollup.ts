@@ -133,6 +133,11 @@ function thin(sorted: number[]): number[] {
   return Array.from({ length: MAX_DURATION_SAMPLES }, (_, i) => sorted[Math.floor(i * step)] ?? 0);
 }
 
+/** How a finished issue counts: done when its outcome is `success`, interrupted (queued again, not finished), failed otherwise. */
+export function issueCount(outcome: string): "done" | "failed" | "interrupted" {
+  return outcome === "success" ? "done" : outcome === "interrupted" ? "interrupted" : "failed";
+}
+
 /** A day's records (any order, duplicates counted once) as one rollup. */
 export function rollupDay(date: string, records: Iterable<TrendRecord>): DayRollup {
   const seen = new Set<string>();
@@ -142,8 +147,9 @@ export function rollupDay(date: string, records: Iterable<TrendRecord>): DayRoll
     seen.add(r.key);
     if (r.type === "claimed") day.claims += 1;
     else if (r.type === "issue_done") {
-      if (r.outcome === "success") day.done += 1;
-      else if (r.outcome !== "interrupted") day.failed += 1;
+      const counted = issueCount(r.outcome);
+      if (counted === "done") day.done += 1;
+      else if (counted === "failed") day.failed += 1;
     } else {
       day.sessions += 1;
       day.outcomes[r.outcome] = (day.outcomes[r.outcome] ?? 0) + 1;

@@ -132,12 +132,20 @@ export class TrendStore {
     });
   }
 
-  private async readMinutes(day: string, fromMinute = ""): Promise<DayRollup> {
-    const dir = this.minutesDir(day);
-    const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => /^\d{4}\.jsonl$/.test(n) && n.slice(0, 4) >= fromMinute).sort();
+  /** A day's minute files (HHMM.jsonl), in order. */
+  private async minuteFiles(day: string): Promise<string[]> {
+    return (await fs.readdir(this.minutesDir(day)).catch(() => [] as string[])).filter((n) => /^\d{4}\.jsonl$/.test(n)).sort();
+  }
+
+  /** The records of a day's minute files from minute `fromMinute` (HHMM) on, in file order. */
+  private async minuteRecords(day: string, names: readonly string[], fromMinute = ""): Promise<TrendRecord[]> {
     const records: TrendRecord[] = [];
-    for (const name of names) records.push(...(await readRecords(path.join(dir, name))));
-    return rollupDay(day, records);
+    for (const name of names) if (name.slice(0, 4) >= fromMinute) records.push(...(await readRecords(path.join(this.minutesDir(day), name))));
+    return records;
+  }
+
+  private async readMinutes(day: string, fromMinute = ""): Promise<DayRollup> {
+    return rollupDay(day, await this.minuteRecords(day, await this.minuteFiles(day), fromMinute));
   }
 
   /**
@@ -175,20 +183,17 @@ export class TrendStore {
     const keys = new Set<string>();
     let oldest: string | null = dayFiles[0] !== undefined ? `${dayFiles[0]}T00:00:00.000Z` : null;
     for (const day of minuteDays) {
-      const names = (await fs.readdir(this.minutesDir(day)).catch(() => [] as string[])).filter((n) => /^\d{4}\.jsonl$/.test(n)).sort();
+      const names = await this.minuteFiles(day);
       const first = names[0];
       if (first !== undefined) {
         const at = `${day}T${first.slice(0, 2)}:${first.slice(2, 4)}:00.000Z`;
         if (oldest === null || at < oldest) oldest = at;
       }
       if (day < sinceDay) continue;
-      for (const name of names) {
-        if (day === sinceDay && name.slice(0, 4) < sinceMinute) continue;
-        for (const record of await readRecords(path.join(this.minutesDir(day), name))) {
-          if (keys.has(record.key) || record.at < sinceIso) continue;
-          keys.add(record.key);
-          records.push(record);
-        }
+      for (const record of await this.minuteRecords(day, names, day === sinceDay ? sinceMinute : "")) {
+        if (keys.has(record.key) || record.at < sinceIso) continue;
+        keys.add(record.key);
+        records.push(record);
       }
     }
     return { records: records.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)), since: oldest };

@@ -1,6 +1,6 @@
 import { fleetStates, type FleetIssue, type FleetSnapshot, type FleetState } from "../../core/fleet.js";
 import type { LifecycleEvent } from "../../core/lifecycle-events.js";
-import type { TrendRecord } from "../../core/trend-rollup.js";
+import { issueCount, type TrendRecord } from "../../core/trend-rollup.js";
 import type { PoolStatus, RecentEvent, StatusCounters, StatusRow, StatusView } from "./status-view.js";
 
 const RECENT_EVENTS = 50;
@@ -35,11 +35,6 @@ export interface StatusModelOptions {
   history?: readonly TrendRecord[];
   /** When the trend store began counting (ISO; its oldest kept record's minute or day): where the counters' window may start. */
   historySince?: string;
-}
-
-/** How an issue's outcome counts: the same rule as the trends' (src/core/trend-rollup.ts). */
-function finishedKind(outcome: string): "done" | "failed" | "interrupted" {
-  return outcome === "success" ? "done" : outcome === "interrupted" ? "interrupted" : "failed";
 }
 
 const rank: Record<FleetState, number> = { running: 0, claimed: 1, queued: 2, interrupted: 3, "needs-review": 4, failed: 5, done: 6 };
@@ -133,7 +128,7 @@ export class StatusModel {
       const at = Date.parse(record.at);
       if (!(at >= dayAgo && at <= this.startedAt) || seen.has(record.key)) continue;
       seen.add(record.key);
-      if (record.type === "issue_done") this.finished.push({ at, kind: finishedKind(record.outcome) });
+      if (record.type === "issue_done") this.finished.push({ at, kind: issueCount(record.outcome) });
       else if (record.type === "session_ended") this.spend.push({ at, usd: record.costUsd });
     }
     // The window reaches back to when the store began counting (at most 24 h).
@@ -204,7 +199,7 @@ export class StatusModel {
       case "issue_done": {
         next.state = finalState(event.label, event.outcome);
         next.pullRequest = event.pullRequest ?? next.pullRequest;
-        this.finished.push({ at, kind: finishedKind(event.outcome) });
+        this.finished.push({ at, kind: issueCount(event.outcome) });
         break;
       }
       default:
