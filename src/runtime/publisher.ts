@@ -1,6 +1,6 @@
 import type { HarnessConfig } from "../core/config.js";
 import { HarnessError, isHarnessError } from "../core/errors.js";
-import { planPublication, type PublicationPlan } from "../core/publication-plan.js";
+import { planPublication } from "../core/publication-plan.js";
 import {
   decidePublication,
   readWorkflowRefusal,
@@ -282,34 +282,32 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   // The session is saved to its own ref while the branch is pushed: neither waits
   // for the other (a failed save only costs the resume), both are done before the pull request.
   const saving = keepSession(ctx, workspace, home);
+  // Whether to push needs only the branch's heads; the open pull request decides the PR step alone.
+  // So the push never waits on (or is lost to) a failed pull request lookup: both run at once,
+  // and a lookup that failed is thrown only once the branch is on the remote.
+  const facts = {
+    success: report.outcome === "success",
+    interrupted: false,
+    commitsAhead: commits,
+    localHead,
+    remoteHead: workspace.heads.get(ctx.branch) ?? null,
+    gate: gate?.decision.kind ?? "publish",
+  } as const;
   let pushed = false;
-  const publishBranch = async (): Promise<{
-    existingPull: Awaited<ReturnType<GitHubClient["findOpenPull"]>> | null;
-    plan: PublicationPlan;
-  }> => {
-    const existingPull = commits > 0 ? await github.findOpenPull(ctx.branch, base) : null;
-    const plan = planPublication({
-      success: report.outcome === "success",
-      interrupted: false,
-      commitsAhead: commits,
-      localHead,
-      remoteHead: workspace.heads.get(ctx.branch) ?? null,
-      existingPull: existingPull && { number: existingPull.number, draft: existingPull.draft },
-      gate: gate?.decision.kind ?? "publish",
-    });
-    if (plan.push) {
-      // A fresh token: an installation token lives an hour, a session may too.
-      await pushGated(ctx, workspace, gate?.changes ?? []);
-      pushed = true;
-      ctx.done.pushed = true;
-      clock.mark("publish.push");
-    }
-    return { existingPull, plan };
-  };
+  const pushing = (async () => {
+    if (!planPublication({ ...facts, existingPull: null }).push) return;
+    // A fresh token: an installation token lives an hour, a session may too.
+    await pushGated(ctx, workspace, gate?.changes ?? []);
+    pushed = true;
+    ctx.done.pushed = true;
+    clock.mark("publish.push");
+  })();
+  const finding = commits > 0 ? github.findOpenPull(ctx.branch, base) : Promise.resolve(null);
   // A failure of the branch's steps is thrown once the save has settled too (keepSession never throws).
-  const branchDone = publishBranch();
-  await Promise.allSettled([branchDone, saving]);
-  const { existingPull, plan } = await branchDone;
+  await Promise.allSettled([pushing, finding, saving]);
+  await pushing;
+  const existingPull = await finding;
+  const plan = planPublication({ ...facts, existingPull: existingPull && { number: existingPull.number, draft: existingPull.draft } });
   // What saving the session added beyond the branch's steps (usually nothing).
   clock.mark("publish.saveSession");
   let pullRequest: number | null = null;

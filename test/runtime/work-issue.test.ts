@@ -34,7 +34,11 @@ function git(...args: string[]): string {
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), "harness-worker-"));
   model = await startModelServer({
-    scenarios: [await loadScenario(path.resolve("test/fixtures/scenarios/slow.yaml")), await loadScenario(path.resolve("test/fixtures/scenarios/long.yaml"))],
+    scenarios: [
+      await loadScenario(path.resolve("test/fixtures/scenarios/slow.yaml")),
+      await loadScenario(path.resolve("test/fixtures/scenarios/long.yaml")),
+      await loadScenario(path.resolve("test/fixtures/scenarios/write-and-finish.yaml")),
+    ],
   });
   github = await startFakeGitHub({ dir: root });
   await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
@@ -273,5 +277,36 @@ describe("workIssue, an attempt that fails with a coded error (smart retries)", 
     expect(record).toMatchObject({ state: "released", notBefore: null });
     expect(comment).toContain("Not retried automatically: the attempt failed with EHARNESS_GIT; comment `/retry` to try again.");
     github.assertNoViolations();
+  });
+});
+
+describe("workIssue, a pull request lookup that fails while publishing", () => {
+  it("still pushes the branch, then fails the attempt with the work on the remote", async () => {
+    const config = parseConfig({});
+    const client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
+    const state = new StateDir(path.join(root, "state-find-pull"));
+    const owner = { agent: "agent-1", host: "host-a", runId: "run-1" };
+    const log = silentLogger();
+    const issue = await github.createIssue(OWNER, REPO, {
+      title: "[scenario:write-and-finish] lookup",
+      body: "write it",
+      labels: ["harness:queued"],
+      user: "ada",
+    });
+    const claimed = await claimIssue({ github: client, config, state, owner, log, now: () => new Date() }, issue.number);
+    if (!claimed.claimed) throw new Error(claimed.reason);
+    // Every lookup of the branch's open pull request fails (testOctokit does not retry).
+    github.setFaults({ rate: 1, kinds: ["5xx"], seed: 1, match: (request) => request.operationId === "pulls/list" });
+    let result;
+    try {
+      result = await workIssue(workDeps(client, config, state, log), claimed.claim);
+    } finally {
+      github.setFaults(null);
+    }
+    expect(result.outcome).toBe("error");
+    // The session's commit is on the remote branch, not only on the host.
+    const pushed = git("show", `refs/heads/harness/issue-${issue.number}:done.txt`);
+    expect(pushed).toBe("done");
+    expect((await github.listPulls(OWNER, REPO)).filter((pull) => pull.head.ref === `harness/issue-${issue.number}`)).toHaveLength(0);
   });
 });
