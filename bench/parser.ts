@@ -5,7 +5,7 @@
  *   npx tsx bench/parser.ts [--size-mb N]
  *
  * Builds a transcript of at least N MB in a temp file from the lines the real CLI
- * printed (test/fixtures/cli/*.jsonl, message and tool ids made unique per copy)
+ * printed (test/fixtures/cli/<installed CLI version>/*.jsonl, message and tool ids made unique per copy)
  * and multi-megabyte Bash tool results synthesized from a captured tool result's
  * shape, then streams it twice in 64 KiB chunks (a pipe's size) through our line
  * splitter:
@@ -37,7 +37,11 @@ export interface ParserBenchResult {
   linesPerSecond: number;
 }
 
-const fixturesDir = fileURLToPath(new URL("../test/fixtures/cli/", import.meta.url));
+/** The captures of the CLI version installed (test/fixtures/cli/<version>/), which the harness runs. */
+const cliVersion = (
+  JSON.parse(readFileSync(fileURLToPath(new URL("../node_modules/@anthropic-ai/claude-code/package.json", import.meta.url)), "utf8")) as { version: string }
+).version;
+const fixturesDir = fileURLToPath(new URL(`../test/fixtures/cli/${cliVersion}/`, import.meta.url));
 const MB = 1024 * 1024;
 /** Share of the transcript's bytes in big tool-result lines. */
 const BIG_SHARE = 0.5;
@@ -64,7 +68,7 @@ function outputText(chars: number): string {
 /** Multi-megabyte tool-result lines shaped like the captured Bash result of success.jsonl. */
 function bigLines(lines: string[]): string[] {
   const template = lines.find((l) => l.includes('"tool_use_result":{"stdout"'));
-  if (template === undefined) throw new Error("No captured Bash tool result in test/fixtures/cli");
+  if (template === undefined) throw new Error(`No captured Bash tool result in ${fixturesDir}`);
   const event = JSON.parse(template) as {
     message: { content: Array<{ content?: unknown }> };
     tool_use_result: { stdout?: unknown };
@@ -232,7 +236,8 @@ export async function runParserBench(args: string[]): Promise<ParserBenchResult>
     console.log("stream-json parser on a synthetic transcript");
     for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
     console.log(JSON.stringify(result));
-    if (result.ratio < 0.5 || result.peakRssMb >= 200) process.exitCode = 1;
+    // A quick run is too small for its figures to judge the targets.
+    if (values.quick !== true && (result.ratio < 0.5 || result.peakRssMb >= 200)) process.exitCode = 1;
     return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });
