@@ -38,6 +38,7 @@ const CONFIG = "budget:\n  dailyUsd: 5\n  maxIssueUsd: 3\n";
 let github: FakeGitHub;
 let model: ModelServer;
 let root: string;
+let otherHost: Parameters<typeof appendRecord>[0];
 let clock = Date.parse("2026-12-03T10:00:00.000Z");
 const now = (): Date => new Date(clock);
 
@@ -64,7 +65,7 @@ const claude = () => ({
 });
 
 /** One `harness worker --once` on the fake clock; its lifecycle events too. */
-async function workerPass(): Promise<{ results: WorkResult[]; events: LifecycleEvent[] }> {
+async function workerPass(dailyUsd?: number): Promise<{ results: WorkResult[]; events: LifecycleEvent[] }> {
   const worker = new QueueWorker({
     agents: 1,
     repositories: [{ owner: OWNER, repo: REPO }],
@@ -83,6 +84,7 @@ async function workerPass(): Promise<{ results: WorkResult[]; events: LifecycleE
     jitterMs: 0,
     minFreeDiskMb: 0,
     sessionRetentionMs: 24 * 3_600_000,
+    ...(dailyUsd !== undefined ? { dailyUsd } : {}),
   });
   const events: LifecycleEvent[] = [];
   const off = worker.runtime.events.subscribe((e) => events.push(e));
@@ -94,10 +96,10 @@ async function workerPass(): Promise<{ results: WorkResult[]; events: LifecycleE
 }
 
 /** A record of an attempt that ended at `at` and cost `costUsd`, as another host would have appended it. */
-function spent(issue: number, at: string, costUsd: number): SessionRecord {
+function spent(issue: number, at: string, costUsd: number, repository = `${OWNER}/${REPO}`): SessionRecord {
   return {
     ...sessionRecordOf({
-      repository: `${OWNER}/${REPO}`,
+      repository,
       issue,
       sessionId: `earlier-${issue}`,
       attempt: 1,
@@ -125,6 +127,7 @@ beforeAll(async () => {
     credentials: { token: github.token },
   };
   await other.git.ensureClone();
+  otherHost = other;
   await appendRecord(other, spent(101, "2026-12-02T23:59:00.000Z", 100));
   await appendRecord(other, spent(102, "2026-12-03T01:00:00.000Z", 2));
   await appendRecord(other, spent(103, "2026-12-03T09:30:00.000Z", 3));
@@ -219,6 +222,37 @@ describe("daily budget, with the real CLI and the scripted model", () => {
       .map((c) => c.body ?? "")
       .find((b) => b.startsWith("<!-- harness:summary"));
     expect(summary).toContain("Session budget $3.00: from the issue's budget:N label, lowered to budget.maxIssueUsd ($3.00).");
+    github.assertNoViolations();
+  }, 120_000);
+
+  it("sums the installation's cap (HARNESS_DAILY_USD) over every repository the host has a clone of", async () => {
+    clock = Date.parse("2026-12-06T12:00:00.000Z");
+    // $2.50 today in this repository (under its own $5 cap), $4 in another one this host works: $6.50 of $6.
+    await appendRecord(otherHost, spent(104, "2026-12-06T01:00:00.000Z", 2.5));
+    await github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: "elsewhere", files: { "README.md": "x\n" } });
+    const state = new StateDir(path.join(root, "state"));
+    const elsewhere = {
+      git: new GitRepository({ cloneDir: state.clone(OWNER, "elsewhere"), home: state.gitHome(), identity: { name: "h", email: "h@x" } }),
+      url: github.gitUrl(OWNER, "elsewhere"),
+      credentials: { token: github.token },
+    };
+    await elsewhere.git.ensureClone();
+    await appendRecord(elsewhere, spent(1, "2026-12-06T02:00:00.000Z", 4, `${OWNER}/elsewhere`));
+    const issue = await github.createIssue(OWNER, REPO, {
+      title: "Over the top",
+      body: "Add a file. [scenario:budget-work]",
+      labels: ["harness:queued"],
+      user: "ada",
+    });
+    const before = turns();
+
+    // Without the installation cap the repository's own $5 is not reached; with $6 it is.
+    const pass = await workerPass(6);
+    expect(pass.results.map((r) => [r.issue, r.outcome])).toEqual([[issue.number, "waiting"]]);
+    expect(pass.results[0]?.budgetWait).toMatchObject({ scope: "installation", capUsd: 6, spentUsd: 6.5, until: "2026-12-07T00:00:00.000Z" });
+    expect(lastComment(issue.number)).toContain("daily budget reached ($6.50 of $6.00, installation), waits until 2026-12-07T00:00:00.000Z");
+    expect(turns()).toBe(before);
+    expect(lease(issue.number)).toMatchObject({ attempt: 0, notBefore: "2026-12-07T00:00:00.000Z" });
     github.assertNoViolations();
   }, 120_000);
 });
