@@ -87,6 +87,7 @@ const EVENT_FIELDS: { [T in LifecycleEventType]: readonly Exclude<keyof EventOf<
   fenced: ["issue", "agent", "at"],
   released: ["issue", "agent", "at", "outcome", "ok"],
   requeued: ["issue", "agent", "at", "reason"],
+  budget_wait: ["issue", "agent", "at", "scope", "spentUsd", "capUsd", "until"],
   issue_done: ["issue", "agent", "at", "outcome", "label", "pullRequest", "steps"],
   host_started: ["at", "host", "agents", "repositories"],
 };

@@ -1,5 +1,6 @@
 import { describeOutcome, formatCost, formatDuration } from "../core/render-comments.js";
 import { describeOwner } from "../core/lease.js";
+import { budgetWaitLine } from "../core/daily-budget.js";
 import type { ReclaimResult } from "../runtime/reclaimer.js";
 import type { WorkResult } from "../runtime/work-issue.js";
 import type { SummaryCell } from "./action-core.js";
@@ -12,6 +13,7 @@ const HEADER = ["Issue", "Outcome", "Pull request", "Turns", "Cost", "Duration",
 
 function outcomeText(result: WorkResult): string {
   if (result.outcome === "error") return `❌ harness error${result.error ? ` (${result.error.code})` : ""}`;
+  if (result.outcome === "waiting") return `⏸️ ${result.budgetWait ? budgetWaitLine(result.budgetWait) : "daily budget reached"}`;
   return describeOutcome(result.outcome);
 }
 

@@ -56,6 +56,8 @@ export interface ActionSettings {
   sessionKey?: Buffer;
   /** Input `events-file` or HARNESS_EVENTS_FILE: every lifecycle event appended as a JSON line. */
   eventsFile?: string;
+  /** HARNESS_DAILY_USD: the installation's dollars per UTC day (src/core/daily-budget.ts); absent: no cap. */
+  dailyUsd?: number;
 }
 
 export interface MainDeps {
@@ -140,6 +142,7 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
       log,
       now,
       progressIntervalMs: settings.progressIntervalMs,
+      ...(settings.dailyUsd !== undefined ? { dailyUsd: settings.dailyUsd } : {}),
       // A cancelled job is a person's /interrupt: the work is pushed as WIP and the session
       // saved inside the runner's grace, the issue labeled interrupted (not queued again).
       requeueOnShutdown: false,
@@ -181,7 +184,8 @@ export async function main(deps: MainDeps, settings: ActionSettings): Promise<vo
 
   await writeSummary(core, runs, fullName, []);
   setOutputs(core, runs, mode);
-  const failed = runs.flatMap((r) => (r.claimed && r.result.outcome !== "success" ? [r] : []));
+  // Held back by a daily budget (`waiting`) is no failure of the job: the issue stays queued for the next UTC day.
+  const failed = runs.flatMap((r) => (r.claimed && r.result.outcome !== "success" && r.result.outcome !== "waiting" ? [r] : []));
   if (failed.length > 0) {
     core.setFailed(
       failed

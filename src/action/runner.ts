@@ -4,6 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import { HarnessError, toHarnessError, type HarnessErrorCode } from "../core/errors.js";
 import { parseSessionKey } from "../core/session-seal.js";
+import { parseDailyUsdSetting } from "../core/daily-budget.js";
 import { modelEnvFrom } from "../runtime/model-env.js";
 import { sandboxFromEnv } from "../runtime/host-checks.js";
 import type { Sandbox } from "../adapters/sandbox/sandbox.js";
@@ -294,6 +295,13 @@ export async function readSettings(
     const e = error as HarnessError;
     problems.push({ code: e.code, message: e.message, fix: e.fix });
   }
+  let dailyUsd: number | null = null;
+  try {
+    dailyUsd = parseDailyUsdSetting(env.HARNESS_DAILY_USD);
+  } catch (error) {
+    const e = error as HarnessError;
+    problems.push({ code: e.code, message: e.message, fix: e.fix });
+  }
   let sessionKey: Buffer | undefined;
   try {
     sessionKey = parseSessionKey(env.HARNESS_SESSION_KEY);
@@ -339,6 +347,7 @@ export async function readSettings(
       sessionRetentionMs: retentionMs,
       ...(sessionKey ? { sessionKey } : {}),
       ...(eventsFile ? { eventsFile } : {}),
+      ...(dailyUsd !== null ? { dailyUsd } : {}),
     },
   };
 }

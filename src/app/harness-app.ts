@@ -1,4 +1,5 @@
 import type { ApplicationFunction, Context } from "probot";
+import { budgetNotification } from "../core/daily-budget.js";
 import { isHarnessError } from "../core/errors.js";
 import { describeWait } from "../core/queue.js";
 import { renderConfigErrorComment } from "../core/render-comments.js";
@@ -61,6 +62,12 @@ function issueJob(options: HarnessAppOptions, runtime: HostRuntime): IssueJob {
     const agent = `agent-${agentIndex + 1}`;
     const run = await runtime.runIssue({ github, config }, issueNumber, agent, options.log.child({ issue: key, agent }));
     if (run.claimed) options.onResult?.(run.result);
+    // A daily budget reached (src/core/daily-budget.ts): `budget`, once per repository and UTC day (the outbox keys it so).
+    const wait = run.claimed ? run.result.budgetWait : undefined;
+    if (options.notifier && wait)
+      await options.notifier
+        .notify(budgetNotification(github.fullName, wait, (options.now ?? (() => new Date()))()), config.notify)
+        .catch((error: unknown) => options.log.warn({ err: error }, "could not record the budget notification"));
     // The day's spend of the repository, for the `spend` notification (docs/notifications.md).
     const cost = run.claimed ? (run.result.report?.costUsd ?? 0) : 0;
     if (options.notifier && cost > 0)

@@ -115,6 +115,10 @@ export interface StackOptions {
   /** Serve `/metrics`, `/healthz` and `/readyz` on the app's server (docs/metrics.md); `metricsToken` as HARNESS_METRICS_TOKEN. */
   metrics?: boolean;
   metricsToken?: string;
+  /** The app's and its agents' clock (a fake one for tests of the daily budget); the real time by default. */
+  now?: () => Date;
+  /** HARNESS_DAILY_USD: the installation's daily dollar cap (src/core/daily-budget.ts). */
+  dailyUsd?: number;
 }
 
 export const STACK_APP_ID = 424242;
@@ -160,6 +164,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       gitUrl: (repository: { cloneUrl: string }) => repository.cloneUrl,
       log,
       progressIntervalMs: options.progressIntervalMs ?? 2_000,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.dailyUsd !== undefined ? { dailyUsd: options.dailyUsd } : {}),
     };
     await checkHost({ state, sandbox: host.claude.sandbox, log });
     const runtime = new HostRuntime({ ...host, requeueOnShutdown: true });

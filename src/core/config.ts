@@ -226,6 +226,21 @@ const workspaceSchema = z
   })
   .strict();
 
+/**
+ * Money (docs/ARCHITECTURE.md, "Daily budget"): a repository's dollars per UTC day, counting every
+ * attempt's cost (the session records on refs/harness/knowledge); at the cap no new session
+ * starts and the queue waits for the next UTC day. `maxIssueUsd` bounds what a `budget:N` label
+ * may set as one session's `--max-budget-usd`.
+ */
+const budgetSchema = z
+  .object({
+    /** Dollars per UTC day for this repository; absent: no cap. */
+    dailyUsd: z.number().positive().max(1_000_000).optional(),
+    /** The highest `--max-budget-usd` a `budget:N` label may ask for. */
+    maxIssueUsd: z.number().positive().max(1000).default(25),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     labels: labelsSchema.default(labelsSchema.parse({})),
@@ -276,6 +291,7 @@ export const configSchema = z
     /** The pull request after it opens: CI and conflict fix sessions (docs/pull-request-follow-ups.md). */
     pr: prSchema.default(prSchema.parse({})),
     workspace: workspaceSchema.default(workspaceSchema.parse({})),
+    budget: budgetSchema.default(budgetSchema.parse({})),
   })
   .strict();
 

@@ -14,6 +14,9 @@
  *   more than what is left of either daily cap, so one session cannot run far
  *   past the cap.
  */
+import { HarnessError } from "./errors.js";
+import type { Notification } from "./notification.js";
+import { TRACKING_MARKER } from "./render-comments.js";
 
 export interface SpendEntry {
   /** `owner/repo` */
@@ -128,4 +131,79 @@ export function decideBudget(input: BudgetInput): BudgetDecision {
   // Less than a cent left is a cap reached: a session with a zero budget would only fail.
   if (cents <= 0 && limiting !== null) return { kind: "wait", ...limiting, until };
   return { kind: "start", sessionUsd: cents, source, labelCapped };
+}
+
+/** Dollars as the comment and the summary show them: whole cents. */
+export function formatUsd(usd: number): string {
+  return `$${(Math.round(usd * 100) / 100).toFixed(2)}`;
+}
+
+export type BudgetWait = Extract<BudgetDecision, { kind: "wait" }>;
+
+/** The one line people read where a session did not start: "daily budget reached ($X of $Y, repository), waits until <UTC midnight>". */
+export function budgetWaitLine(wait: Pick<BudgetWait, "scope" | "capUsd" | "spentUsd" | "until">): string {
+  return `daily budget reached (${formatUsd(wait.spentUsd)} of ${formatUsd(wait.capUsd)}, ${wait.scope}), waits until ${wait.until}`;
+}
+
+/** The attempt's tracking comment when the daily budget held the session back: the issue stays queued. */
+export function renderBudgetWaitComment(input: { issue: number; agent: string; wait: BudgetWait; labelQueued: string }): string {
+  const who = input.wait.scope === "repository" ? "`budget.dailyUsd` in .github/harness.yml" : "the host setting HARNESS_DAILY_USD";
+  return [
+    TRACKING_MARKER,
+    `### claude-harness · issue #${input.issue}`,
+    "",
+    `**⏸️ ${budgetWaitLine(input.wait)}** · agent \`${input.agent}\``,
+    "",
+    `No session started and no attempt was used: the issue stays \`${input.labelQueued}\` and is worked after the next UTC midnight. The cap is ${who}.`,
+  ].join("\n");
+}
+
+/** The summary's line on where the session's `--max-budget-usd` came from; null when it is the configuration's own. */
+export function sessionBudgetNote(decision: Extract<BudgetDecision, { kind: "start" }>, maxIssueUsd: number): string | null {
+  const usd = formatUsd(decision.sessionUsd);
+  switch (decision.source) {
+    case "config":
+      return null;
+    case "label":
+      return decision.labelCapped
+        ? `Session budget ${usd}: from the issue's budget:N label, lowered to budget.maxIssueUsd (${formatUsd(maxIssueUsd)}).`
+        : `Session budget ${usd}: from the issue's budget:N label.`;
+    case "repository cap":
+      return `Session budget ${usd}: what was left of the repository's daily budget (budget.dailyUsd).`;
+    case "installation cap":
+      return `Session budget ${usd}: what was left of the installation's daily budget (HARNESS_DAILY_USD).`;
+  }
+}
+
+/** HARNESS_DAILY_USD: the installation's dollars per UTC day (null when unset or empty); anything but a positive number is EHARNESS_BUDGET_SETTING. */
+export function parseDailyUsdSetting(value: string | undefined): number | null {
+  if (value === undefined || value.trim() === "") return null;
+  const usd = Number(value.trim());
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(usd) || usd <= 0 || usd > 1_000_000) {
+    throw new HarnessError("EHARNESS_BUDGET_SETTING", {
+      message: `HARNESS_DAILY_USD must be a positive number of dollars (at most 1000000), not "${value}".`,
+      fix: "Set HARNESS_DAILY_USD to a number of dollars like 50 (decimals allowed), or unset it for no installation cap.",
+    });
+  }
+  return usd;
+}
+
+/**
+ * The `budget` notification of a repository held back by a daily cap: keyed (`sha`) by the
+ * repository and the UTC day, so the outbox sends it once per repository per day however many
+ * issues wait.
+ */
+export function budgetNotification(repository: string, wait: Pick<BudgetWait, "scope" | "capUsd" | "spentUsd" | "until">, now: Date): Notification {
+  const day = now.toISOString().slice(0, 10);
+  return {
+    repository,
+    issue: 0,
+    title: `${budgetWaitLine(wait)} (UTC day ${day})`,
+    url: "",
+    event: "budget",
+    sha: `budget-${repository.replace("/", "--")}-${day}`,
+    attempt: 0,
+    outcome: null,
+    at: now.toISOString(),
+  };
 }

@@ -115,6 +115,10 @@ export const ERROR_CATALOGUE: Readonly<Record<HarnessErrorCode, CatalogueEntry>>
     when: "a session that merged the moved base into the pull request's branch left conflict markers in a file",
     fix: "Nothing was pushed: resolve the conflict by hand on the branch, or comment `/retry <instructions>` saying how to resolve it.",
   },
+  EHARNESS_BUDGET_SETTING: {
+    when: "the host setting HARNESS_DAILY_USD (the installation's dollars per UTC day) is not a positive number",
+    fix: "Set HARNESS_DAILY_USD to a number of dollars like 50 (decimals allowed), or unset it for no installation cap; the host starts nothing until then.",
+  },
 };
 
 /** The Markdown table of every code: the README's Troubleshooting section. */

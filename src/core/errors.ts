@@ -30,7 +30,8 @@ export type HarnessErrorCode =
   | "EHARNESS_KNOWLEDGE"
   | "EHARNESS_KNOWLEDGE_NOT_FOUND"
   | "EHARNESS_CONVOY"
-  | "EHARNESS_CONFLICT_UNRESOLVED";
+  | "EHARNESS_CONFLICT_UNRESOLVED"
+  | "EHARNESS_BUDGET_SETTING";
 
 export interface HarnessErrorDetails {
   /** What happened, in one or two sentences a person can read. */

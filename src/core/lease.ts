@@ -151,12 +151,17 @@ export function renewLease(head: LeaseRecord, owner: LeaseOwner, now: Date, term
  * Gives the lease back after a session. `notBefore`: an automatic retry's
  * backoff (src/core/retry-policy.ts), so no host claims it earlier. Null when
  * the head is not ours.
+ *
+ * `defer`: the claim is handed back before any session started (a daily budget
+ * reached, src/core/daily-budget.ts): the attempt is not consumed (the count goes
+ * back to the one before this claim) and a person's /retry request is kept for the
+ * claim that comes after `notBefore`. The epoch still grows: fencing is unchanged.
  */
 export function releaseLease(
   head: LeaseRecord,
   owner: LeaseOwner,
   now: Date,
-  details: { outcome: string; sessionId: string | null; notBefore?: string | null },
+  details: { outcome: string; sessionId: string | null; notBefore?: string | null; defer?: boolean },
 ): LeaseRecord | null {
   if (head.state !== "claimed" || !sameOwner(head.owner, owner)) return null;
   return {
@@ -166,7 +171,7 @@ export function releaseLease(
     notBefore: details.notBefore ?? head.notBefore,
     sessionId: details.sessionId ?? head.sessionId,
     outcome: details.outcome,
-    retry: null,
+    ...(details.defer ? { attempt: Math.max(0, head.attempt - 1), retry: head.retry ?? null } : { retry: null }),
   };
 }
 

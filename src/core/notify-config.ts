@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** The transitions a person can be told about (docs/notifications.md). */
-export const notifyEvents = ["failed", "interrupted", "needs-review", "reclaimed", "spend", "convoy-landed"] as const;
+export const notifyEvents = ["failed", "interrupted", "needs-review", "reclaimed", "spend", "convoy-landed", "budget"] as const;
 export type NotifyEvent = (typeof notifyEvents)[number];
 
 const eventList = z.array(z.enum(notifyEvents)).max(notifyEvents.length);

@@ -9,6 +9,7 @@ const verbs: Record<NotifyEvent, string> = {
   reclaimed: "was reclaimed after its last attempt and marked failed",
   spend: "spent over its daily threshold",
   "convoy-landed": "landed (a convoy: every item is closed)",
+  budget: "reached its daily budget: no new session starts",
 };
 
 const plural: Record<NotifyEvent, string> = {
@@ -18,6 +19,7 @@ const plural: Record<NotifyEvent, string> = {
   reclaimed: "were reclaimed after their last attempt and marked failed",
   spend: "spent over their daily threshold",
   "convoy-landed": "landed (convoys: every item is closed)",
+  budget: "reached their daily budget: no new session starts",
 };
 
 /** Issues a Slack digest lists, and the characters of a title it shows, within Slack's 3,000-character section. */
@@ -51,7 +53,7 @@ export function renderNotification(items: readonly Notification[]): RenderedNoti
   const first = items[0];
   if (!first) throw new Error("renderNotification needs at least one notification");
   const { repository, event } = first;
-  if (event === "spend") return renderSpend(first);
+  if (event === "spend" || event === "budget") return renderSpend(first);
   const single = items.length === 1;
   const subject = single
     ? `[harness] ${repository}#${first.issue} ${verbs[event]}: ${first.title}`
@@ -88,9 +90,9 @@ export function renderNotification(items: readonly Notification[]): RenderedNoti
   };
 }
 
-/** The daily spend message: `title` says the amount and the threshold (no issue). */
+/** The daily spend and daily budget messages: `title` says the amount and the threshold or cap (no issue). */
 function renderSpend(n: Notification): RenderedNotification {
-  const line = `${n.repository} ${verbs.spend}: ${n.title}`;
+  const line = `${n.repository} ${verbs[n.event]}: ${n.title}`;
   return {
     subject: `[harness] ${line}`,
     text: line,

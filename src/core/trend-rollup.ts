@@ -133,9 +133,9 @@ function thin(sorted: number[]): number[] {
   return Array.from({ length: MAX_DURATION_SAMPLES }, (_, i) => sorted[Math.floor(i * step)] ?? 0);
 }
 
-/** How a finished issue counts: done when its outcome is `success`, interrupted (queued again, not finished), failed otherwise. */
+/** How a finished issue counts: done when its outcome is `success`, interrupted (queued again, not finished: also `waiting`, held back by the daily budget), failed otherwise. */
 export function issueCount(outcome: string): "done" | "failed" | "interrupted" {
-  return outcome === "success" ? "done" : outcome === "interrupted" ? "interrupted" : "failed";
+  return outcome === "success" ? "done" : outcome === "interrupted" || outcome === "waiting" ? "interrupted" : "failed";
 }
 
 /** A day's records (any order, duplicates counted once) as one rollup. */

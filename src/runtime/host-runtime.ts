@@ -43,6 +43,8 @@ export interface HostRuntimeOptions {
   runSession?: (options: RunClaudeOptions) => Promise<RunClaudeResult>;
   /** Append every lifecycle event to this file as JSON lines (HARNESS_EVENTS_FILE). */
   eventsFile?: string;
+  /** HARNESS_DAILY_USD: the installation's daily dollar cap over every repository this host has a clone of; null or absent: none. */
+  dailyUsd?: number | null;
   /** Test seams for the claim and the work. */
   claim?: (deps: ClaimDeps, issue: number) => Promise<ClaimOutcome>;
   work?: (deps: WorkDeps, claim: Claim) => Promise<WorkResult>;
@@ -170,6 +172,7 @@ export class HostRuntime {
         ...(this.options.progressIntervalMs !== undefined ? { progressIntervalMs: this.options.progressIntervalMs } : {}),
         ...(this.options.livenessMs !== undefined ? { livenessMs: this.options.livenessMs } : {}),
         ...(this.options.runSession ? { runSession: this.options.runSession } : {}),
+        installationDailyUsd: this.options.dailyUsd ?? null,
       },
       claim,
     );

@@ -102,7 +102,7 @@ export class LeaseHandle {
 
   /** Gives the lease back (the heartbeat is stopped first); false when it was not ours any more. */
   /** `notBefore`: an automatic retry's backoff, written with the release. */
-  async release(details: { outcome: string; sessionId: string | null; notBefore?: string | null }): Promise<boolean> {
+  async release(details: { outcome: string; sessionId: string | null; notBefore?: string | null; defer?: boolean }): Promise<boolean> {
     await this.stop();
     const released = await this.options.leases.release(this.options.issue, this.current, this.options.owner, this.options.now(), details);
     if (released.ok) this.current = released.head;

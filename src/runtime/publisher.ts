@@ -68,6 +68,8 @@ export interface PublishContext {
   canWriteWorkflows?: boolean;
   /** Exact secret values the gate looks for in the diff; by default the environment's secrets and the git token. */
   knownSecrets?: () => Promise<string[]>;
+  /** Where the session's `--max-budget-usd` came from when it is not the configuration's (a `budget:N` label, what was left of a daily cap): a line of the summary. */
+  budgetNote?: string;
   /** The automatic retry's jitter (src/core/retry-policy.ts); Math.random by default. */
   random?: () => number;
   /**
@@ -368,7 +370,7 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
       commits,
       attempt: { agent: ctx.agentName, number: ctx.attempt },
       workspace: workspace.ready,
-      ...(draftRefused && pullRequest !== null ? { note: draftRefusedNote(pullRequest, config.publish.needsReviewLabel) } : {}),
+      ...summaryNote([draftRefused && pullRequest !== null ? draftRefusedNote(pullRequest, config.publish.needsReviewLabel) : null, ctx.budgetNote ?? null]),
       ...(retry ? { retry: describeRetry(retry.decision) } : {}),
       ...(ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {}),
     }),
@@ -523,4 +525,10 @@ export async function publishFailure(
   await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), decision.kind === "retry" ? config.labels.queued : config.labels.failed);
   await ctx.lease.release({ outcome: "error", sessionId: input.report?.sessionId ?? ctx.sessionId, notBefore });
   return decision;
+}
+
+/** The summary's note: its parts that are set, in order (the draft refusal, where the session's budget came from). */
+function summaryNote(parts: (string | null)[]): { note?: string } {
+  const set = parts.filter((p): p is string => p !== null);
+  return set.length === 0 ? {} : { note: set.join(" · ") };
 }

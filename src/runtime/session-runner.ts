@@ -136,6 +136,8 @@ export interface SessionInput {
   clock: StepClock;
   log: Logger;
   runSession?: (options: RunClaudeOptions) => Promise<RunClaudeResult>;
+  /** The session's `--max-budget-usd` (the daily budget's decision, src/core/daily-budget.ts); the configuration's `maxBudgetUsd` when absent. */
+  maxBudgetUsd?: number;
 }
 
 /**
@@ -261,7 +263,7 @@ async function runInSandbox(
     ...(knowledge ? { mcpConfigFile: knowledge.mcpConfigFile } : {}),
     permissionMode: input.claude.permissionMode,
     maxTurns: config.maxTurns,
-    maxBudgetUsd: config.maxBudgetUsd,
+    maxBudgetUsd: input.maxBudgetUsd ?? config.maxBudgetUsd,
     ...(config.model ? { model: config.model } : {}),
     modelEnv: sandbox.modelEnv,
     ...(sandbox.wrap ? { wrap: sandbox.wrap } : {}),

@@ -24,6 +24,9 @@ import { sharedClone } from "./shared-clone.js";
 import { TrackingComment } from "./tracking-comment.js";
 import { prepareWorkspace, removeWorkspace, type Workspace } from "./workspace.js";
 import { assertConflictsResolved, mergeBaseForFollowUp } from "./merge-base.js";
+import { budgetDecision } from "./budget-gate.js";
+import { harnessLabels } from "./claim-issue.js";
+import { renderBudgetWaitComment, sessionBudgetNote, type BudgetWait } from "../core/daily-budget.js";
 
 export type { ClaudeSettings } from "./session-runner.js";
 export { renderPrompts } from "./session-runner.js";
@@ -62,6 +65,12 @@ export interface WorkDeps {
    * Absent: the prior attempts and the cross-referenced issues' records only.
    */
   knowledgeSources?: Pick<KnowledgeContextInput, "neighbours" | "matches">;
+  /**
+   * HARNESS_DAILY_USD: the installation's dollars per UTC day, over every repository this host
+   * has a clone of (src/runtime/budget-gate.ts); null or absent: no installation cap. The
+   * repository's own cap is `budget.dailyUsd` in its configuration.
+   */
+  installationDailyUsd?: number | null;
 }
 
 export interface WorkResult {
@@ -70,7 +79,10 @@ export interface WorkResult {
   /** `owner/repo` */
   repository: string;
   issue: number;
-  outcome: SessionReport["outcome"] | "error";
+  /** `waiting`: a daily budget was reached, no session started, the issue is queued again for the next UTC day (`budgetWait`). */
+  outcome: SessionReport["outcome"] | "error" | "waiting";
+  /** Set with `waiting`: which cap, how much of it was spent, and until when the issue waits. */
+  budgetWait?: BudgetWait;
   label: string;
   pullRequest: number | null;
   report: SessionReport | null;
@@ -254,6 +266,39 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     });
     ctx.knowledge.used = knowledge?.used ?? [];
     clock.mark("knowledge");
+    // Money (src/core/daily-budget.ts): today's spend is every attempt's record on the ref just fetched.
+    const budget = await budgetDecision({
+      git: workspace.git,
+      repository: github.fullName,
+      config,
+      installationDailyUsd: deps.installationDailyUsd ?? null,
+      labels: claim.issue.labels,
+      state,
+      now: deps.now(),
+      log,
+    });
+    clock.mark("budget");
+    if (budget.kind === "wait") {
+      // No session: the claim is handed back without using the attempt, the lease holding every host off until the next UTC day.
+      await lease.stop();
+      await lease.assertHeld();
+      log.warn(
+        { issue: issueNumber, scope: budget.scope, spentUsd: budget.spentUsd, capUsd: budget.capUsd, until: budget.until },
+        "daily budget reached: no session",
+      );
+      await comment.finish(renderBudgetWaitComment({ issue: issueNumber, agent: agentName, wait: budget, labelQueued: config.labels.queued }));
+      await github.transitionLabels(issueNumber, labels, harnessLabels(config), config.labels.queued);
+      const released = await lease.release({ outcome: "budget_wait", sessionId: claim.previous?.sessionId ?? null, notBefore: budget.until, defer: true });
+      emit("budget_wait", { scope: budget.scope, spentUsd: budget.spentUsd, capUsd: budget.capUsd, until: budget.until });
+      emit("released", { outcome: "budget_wait", ok: released });
+      result = { ...base(config.labels.queued, null, null, false), outcome: "waiting", budgetWait: budget };
+      return result;
+    }
+    const budgetNote = sessionBudgetNote(budget, config.budget.maxIssueUsd);
+    if (budgetNote !== null) {
+      ctx.budgetNote = budgetNote;
+      log.info({ issue: issueNumber, sessionUsd: budget.sessionUsd, source: budget.source }, "session budget");
+    }
     // Written before the session starts: if this process is killed, the next attempt on this host rebuilds the record from it and the transcript.
     await writeAttemptFile(state.session(claim.sessionId, attempt), {
       repository: github.fullName,
@@ -307,6 +352,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       clock,
       log,
       ...(deps.runSession ? { runSession: deps.runSession } : {}),
+      maxBudgetUsd: budget.sessionUsd,
     }).finally(async () => {
       // The session is over: a stop request from outside no longer needs recording.
       deps.cancel?.removeEventListener("abort", onCancel);

@@ -1,5 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { decideBudget, labelBudget, nextUtcDay, spentOn, utcDay, type BudgetInput } from "../../src/core/daily-budget.js";
+import {
+  budgetNotification,
+  budgetWaitLine,
+  decideBudget,
+  labelBudget,
+  nextUtcDay,
+  parseDailyUsdSetting,
+  renderBudgetWaitComment,
+  sessionBudgetNote,
+  spentOn,
+  utcDay,
+  type BudgetInput,
+} from "../../src/core/daily-budget.js";
+import { parseConfig } from "../../src/core/config.js";
+import { HarnessError } from "../../src/core/errors.js";
 
 const now = new Date("2026-12-03T15:00:00Z");
 const base: BudgetInput = {
@@ -83,5 +97,65 @@ describe("the daily budget", () => {
     expect(spentOn(spend, "2026-12-03")).toBe(0);
     expect(utcDay("nope")).toBeNull();
     expect(nextUtcDay(new Date("2026-12-31T23:59:59Z"))).toBe("2027-01-01T00:00:00.000Z");
+  });
+});
+
+describe("the daily budget's words and settings", () => {
+  const wait = { kind: "wait", scope: "repository", capUsd: 5, spentUsd: 5.004, until: "2026-12-04T00:00:00.000Z" } as const;
+
+  it("says which cap, how much of it, and until when, in the tracking comment", () => {
+    expect(budgetWaitLine(wait)).toBe("daily budget reached ($5.00 of $5.00, repository), waits until 2026-12-04T00:00:00.000Z");
+    const comment = renderBudgetWaitComment({ issue: 7, agent: "agent-1@h", wait: { ...wait, scope: "installation" }, labelQueued: "harness:queued" });
+    expect(comment.startsWith("<!-- harness:tracking -->")).toBe(true);
+    expect(comment).toContain("daily budget reached ($5.00 of $5.00, installation)");
+    expect(comment).toContain("HARNESS_DAILY_USD");
+    expect(comment).toContain("`harness:queued`");
+  });
+
+  it("notes where a session's limit came from unless it is the configuration's", () => {
+    expect(sessionBudgetNote({ kind: "start", sessionUsd: 10, source: "config", labelCapped: false }, 25)).toBeNull();
+    expect(sessionBudgetNote({ kind: "start", sessionUsd: 20, source: "label", labelCapped: false }, 25)).toBe(
+      "Session budget $20.00: from the issue's budget:N label.",
+    );
+    expect(sessionBudgetNote({ kind: "start", sessionUsd: 25, source: "label", labelCapped: true }, 25)).toContain("lowered to budget.maxIssueUsd ($25.00)");
+    expect(sessionBudgetNote({ kind: "start", sessionUsd: 1.5, source: "repository cap", labelCapped: false }, 25)).toContain("budget.dailyUsd");
+    expect(sessionBudgetNote({ kind: "start", sessionUsd: 1.5, source: "installation cap", labelCapped: false }, 25)).toContain("HARNESS_DAILY_USD");
+  });
+
+  it("keys the budget notification by repository and UTC day, so it goes out once a day", () => {
+    const a = budgetNotification("o/a", wait, new Date("2026-12-03T10:00:00Z"));
+    const b = budgetNotification("o/a", { ...wait, spentUsd: 9 }, new Date("2026-12-03T23:00:00Z"));
+    const c = budgetNotification("o/a", wait, new Date("2026-12-04T00:00:01Z"));
+    const d = budgetNotification("o/b", wait, new Date("2026-12-03T10:00:00Z"));
+    expect(a).toMatchObject({ repository: "o/a", event: "budget", issue: 0 });
+    expect(a.sha).toBe(b.sha);
+    expect(new Set([a.sha, c.sha, d.sha]).size).toBe(3);
+  });
+
+  it("reads HARNESS_DAILY_USD: unset is no cap, a positive number is the cap, anything else EHARNESS_BUDGET_SETTING", () => {
+    expect(parseDailyUsdSetting(undefined)).toBeNull();
+    expect(parseDailyUsdSetting(" ")).toBeNull();
+    expect(parseDailyUsdSetting("50")).toBe(50);
+    expect(parseDailyUsdSetting("12.5")).toBe(12.5);
+    for (const bad of ["0", "-3", "abc", "1e3", "Infinity", "$50", "5000000"]) {
+      const thrown = (() => {
+        try {
+          parseDailyUsdSetting(bad);
+          return null;
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(thrown, bad).toBeInstanceOf(HarnessError);
+      expect((thrown as HarnessError).code).toBe("EHARNESS_BUDGET_SETTING");
+      expect((thrown as HarnessError).fix).toContain("HARNESS_DAILY_USD");
+    }
+  });
+
+  it("takes budget.dailyUsd and budget.maxIssueUsd from .github/harness.yml (no cap, $25 by default)", () => {
+    expect(parseConfig({}).budget).toEqual({ maxIssueUsd: 25 });
+    expect(parseConfig({ budget: { dailyUsd: 40, maxIssueUsd: 5 } }).budget).toEqual({ dailyUsd: 40, maxIssueUsd: 5 });
+    expect(() => parseConfig({ budget: { dailyUsd: 0 } })).toThrow(/`budget.dailyUsd`/);
+    expect(() => parseConfig({ budget: { daily: 5 } })).toThrow(/EHARNESS_CONFIG|budget/);
   });
 });

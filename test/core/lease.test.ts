@@ -63,6 +63,22 @@ describe("lease transitions", () => {
     expect(released && renewLease(released, me, later, term)).toBeNull();
   });
 
+  it("defers a claim without using its attempt, keeping a /retry request, until notBefore", () => {
+    const retried: LeaseRecord = { ...claimed(), state: "released", retry: { mode: "fresh", by: "ada" } };
+    const decision = decideClaim(retried, { issue: 7, owner: me, now: t0, termMs: term, sessionId: "s-2" });
+    if (decision.kind !== "claim") throw new Error("expected a claim");
+    expect(decision.record).toMatchObject({ epoch: 2, attempt: 2, retry: { mode: "fresh", by: "ada" } });
+    const until = "2026-11-27T00:00:00.000Z";
+    const deferred = releaseLease(decision.record, me, t0, { outcome: "budget_wait", sessionId: "s-1", notBefore: until, defer: true });
+    expect(deferred).toMatchObject({ state: "released", epoch: 2, attempt: 1, notBefore: until, sessionId: "s-1", retry: { mode: "fresh", by: "ada" } });
+    // Not before midnight; then the claim is attempt 2 again, the retry request still there.
+    expect(decideClaim(deferred, { issue: 7, owner: me, now: t0, termMs: term, sessionId: null }).kind).toBe("held");
+    const next = decideClaim(deferred, { issue: 7, owner: me, now: new Date(until), termMs: term, sessionId: "s-3" });
+    expect(next.kind === "claim" && next.record).toMatchObject({ epoch: 3, attempt: 2, retry: { mode: "fresh" } });
+    // A plain release uses the attempt and clears the request.
+    expect(releaseLease(decision.record, me, t0, { outcome: "success", sessionId: null })).toMatchObject({ attempt: 2, retry: null });
+  });
+
   it("round-trips through the commit message and refuses garbage", () => {
     const record = claimed();
     expect(parseLease(serializeLease(record))).toEqual({ ...record, outcome: null, retry: null });

@@ -308,7 +308,7 @@ export class LeaseProtocol {
     held: LeaseHead,
     owner: LeaseOwner,
     now: Date,
-    details: { outcome: string; sessionId: string | null; notBefore?: string | null },
+    details: { outcome: string; sessionId: string | null; notBefore?: string | null; defer?: boolean },
   ): Promise<UpdateResult> {
     return this.exclusive(issue, () => this.advance(issue, held, (head) => releaseLease(head, owner, now, details)));
   }

@@ -23,6 +23,7 @@ export const METRIC_NAMES = [
   "harness_github_rate_limit_remaining",
   "harness_write_budget_waits_total",
   "harness_write_budget_drops_total",
+  "harness_budget_waits_total",
   "harness_agents",
   "harness_agents_max",
   "harness_interrupt_latency_seconds",

@@ -189,6 +189,13 @@ export class MetricsExporter {
       buckets: MINUTE_BUCKETS,
       registers,
     });
+    const budgetWaits = new Counter({
+      name: "harness_budget_waits_total",
+      help: "Claimed issues held back by a daily dollar cap (no session started, queued again for the next UTC day), by the cap's scope.",
+      labelNames: ["scope"],
+      registers,
+    });
+    for (const scope of ["repository", "installation"]) budgetWaits.inc({ scope }, 0);
     const started = new Counter({ name: "harness_sessions_started_total", help: "Claude Code sessions started.", registers });
     const sessions = new Counter({ name: "harness_sessions_total", help: "Sessions ended, by outcome.", labelNames: ["outcome"], registers });
     const duration = new Histogram({
@@ -268,6 +275,8 @@ export class MetricsExporter {
             return void renewals.inc({ result: event.result });
           case "reclaimed":
             return void reclaims.inc({ reason: event.reason, action: event.action });
+          case "budget_wait":
+            return void budgetWaits.inc({ scope: event.scope });
           default:
             return;
         }

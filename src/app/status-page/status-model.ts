@@ -1,3 +1,4 @@
+import { budgetWaitLine } from "../../core/daily-budget.js";
 import { fleetStates, type FleetIssue, type FleetSnapshot, type FleetState } from "../../core/fleet.js";
 import type { LifecycleEvent } from "../../core/lifecycle-events.js";
 import { issueCount, type TrendRecord } from "../../core/trend-rollup.js";
@@ -82,6 +83,8 @@ function describe(event: LifecycleEvent): string | null {
       return `lease released (${event.outcome})`;
     case "requeued":
       return `queued again (${event.reason})`;
+    case "budget_wait":
+      return budgetWaitLine(event);
     case "issue_done":
       return `done: ${event.outcome}${event.label ? `, ${event.label}` : ""}`;
     case "host_started":

@@ -70,6 +70,17 @@ describe("the metrics exporter", () => {
     expect(await sample(exporter, "harness_sessions_total", { outcome: "success" })).toBe(1);
   });
 
+  it("counts budget waits by scope, from budget_wait events, both scopes exported from the start", async () => {
+    const { exporter, bus } = exporterWith();
+    expect(await exporter.metrics()).toContain('harness_budget_waits_total{scope="installation"} 0');
+    const wait = { type: "budget_wait", agent: "agent-1", at: AT, spentUsd: 5, capUsd: 5, until: "2026-12-03T00:00:00.000Z" } as const;
+    bus.emit({ ...wait, issue: "o/r#1", scope: "repository" });
+    bus.emit({ ...wait, issue: "o/r#2", scope: "repository" });
+    bus.emit({ ...wait, issue: "o/q#3", scope: "installation" });
+    expect(await sample(exporter, "harness_budget_waits_total", { scope: "repository" })).toBe(2);
+    expect(await sample(exporter, "harness_budget_waits_total", { scope: "installation" })).toBe(1);
+  });
+
   it("gauges come from the snapshot and the pool at scrape time; counters from events; claim results are a fixed set", async () => {
     const requests = new RequestStats();
     let budget = { waits: 0, drops: 0 };
