@@ -1,9 +1,12 @@
 import type { Probot } from "probot";
 import type { HarnessConfig } from "../core/config.js";
 import type { FollowUp } from "../core/follow-up.js";
-import { decidePrFix, prFixKey, renderFailingChecks, type PrFixKind } from "../core/pr-fixes.js";
+import { MAX_JOB_LOGS } from "../core/job-log.js";
+import { decidePrFix, prFixKey, renderFailingChecks, type FailingCheck, type PrFixKind } from "../core/pr-fixes.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
+import { processSecrets } from "../adapters/secrets.js";
+import { readJobLog } from "../adapters/github-requests/read-job-log.js";
 import { readFailingChecks, readPullState, type PullState } from "../adapters/github-requests/read-pull-state.js";
 import type { Logger } from "../adapters/logger.js";
 import { harnessLabels } from "../runtime/claim-issue.js";
@@ -60,13 +63,21 @@ export async function watchAgentPull(deps: PrWatchDeps, pull: PullState): Promis
     followUp = { source: "conflict", by: HARNESS, text: pull.baseRef };
     detail = `the base \`${pull.baseRef}\` moved and #${pull.number} conflicts with it`;
   } else {
+    kind = "ci";
+    key = prFixKey("ci", pull.headSha);
+    // Decided for this head already (a fix queued, or the give-up said): no reads of its checks again, pass after pass.
+    if (head.record.prFixes?.lastKey === key) return { kind: "skip", reason: "already decided for this head" };
     const failing = await readFailingChecks(github, pull.headSha);
     if (failing === null) return { kind: "skip", reason: "checks still running" };
     if (failing.length === 0) return { kind: "skip", reason: "no failing checks" };
-    kind = "ci";
-    key = prFixKey("ci", pull.headSha);
-    followUp = { source: "ci", by: HARNESS, text: renderFailingChecks(pull.headSha, failing) };
+    // The job logs are read only when a fix session will get them (below).
+    followUp = { source: "ci", by: HARNESS, text: "" };
     detail = `checks failed on #${pull.number} (${failing.map((c) => `\`${c.name}\``).join(", ")})`;
+    const limit = config.pr.ciFixAttempts;
+    if (decidePrFix(head.record, { kind, key, limit, followUp, now: deps.now }).kind === "fix") {
+      await withJobLogs(github, failing, deps.log.child({ issue: issueNumber, pull: pull.number }));
+    }
+    followUp = { ...followUp, text: renderFailingChecks(pull.headSha, failing) };
   }
   const limit = kind === "ci" ? config.pr.ciFixAttempts : config.pr.conflictFixAttempts;
   const input = { kind, key, limit, followUp, now: deps.now };
@@ -106,6 +117,29 @@ export async function watchAgentPull(deps: PrWatchDeps, pull: PullState): Promis
   );
   deps.submit?.(issueNumber);
   return { kind: "fix", fix: kind, issue: issueNumber, attempt: decided.attempt };
+}
+
+/**
+ * The logs of the failing checks that are GitHub Actions jobs, on each check (`log`): the first
+ * `MAX_JOB_LOGS` are read (a log that cannot be read says why), the others say they were not.
+ */
+async function withJobLogs(github: GitHubClient, failing: FailingCheck[], log: Logger): Promise<void> {
+  let read = 0;
+  for (const check of failing) {
+    if (check.jobId === null || check.jobId === undefined) continue;
+    if (read >= MAX_JOB_LOGS) {
+      check.log = { kind: "missing", reason: "not-read" };
+      continue;
+    }
+    read += 1;
+    try {
+      check.log = await readJobLog(github, check.jobId, { redact: processSecrets.redact });
+    } catch (error) {
+      log.warn({ job: check.jobId, err: error }, "could not read the job's log");
+      check.log = { kind: "missing", reason: "unavailable", detail: "GitHub's API failed" };
+    }
+    if (check.log.kind === "missing") log.info({ job: check.jobId, reason: check.log.reason }, "failing job without a log");
+  }
 }
 
 /** The reconciler's backstop, one repository: every open pull request of the harness, one list read and one read each (more when one is due). */

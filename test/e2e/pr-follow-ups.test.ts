@@ -193,6 +193,70 @@ describe("follow-up sessions on the agent's pull request", () => {
     github.assertNoViolations();
   });
 
+  it("a failing GitHub Actions job leads to a fix session whose prompt holds its log's tail; an expired log (410) leaves the check's name and why there is no log", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, CI_REPO), ...args], { encoding: "utf8" }).trim();
+    const ciFixPrompts = (): string[] => stack.model.requests.filter((r) => r.scenario === "ci-fix").map((r) => JSON.stringify(r.body));
+    const logReads = (): number => github.requestLog.filter((r) => r.operationId === "actions/download-job-logs-for-workflow-run").length;
+
+    const issue = await github.createIssue(OWNER, CI_REPO, { title: "Value from a job", body: "[scenario:ci-fix] write the value", user: "ada" });
+    await github.addLabel(OWNER, CI_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    const branch = `harness/issue-${issue.number}`;
+    const brokenHead = gitOf("rev-parse", branch);
+    // A long log, coloured and timestamped by the runner, with the failure at its end and a token in it.
+    const token = `ghs_${"Zq9xW8vU7t".repeat(4)}`;
+    const log = [
+      ...Array.from({ length: 300 }, (_, i) => `2026-12-03T14:00:00.0000000Z \x1b[36mnoise line ${i}\x1b[0m`),
+      `2026-12-03T14:00:02.0000000Z \x1b[31mFAIL test/value.test.ts > reads the value\x1b[0m`,
+      `2026-12-03T14:00:02.0000000Z AssertionError: expected 'fixed', got 'broken' (GITHUB_TOKEN=${token})`,
+    ].join("\n");
+    const sessions = stack.results.length;
+    const readsBefore = logReads();
+    await github.failJob(OWNER, CI_REPO, brokenHead, "test (ubuntu-latest)", `${log}\n`);
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    expect(logReads()).toBe(readsBefore + 1);
+    const prompt = ciFixPrompts().find((p) => p.includes("FAIL test/value.test.ts > reads the value"));
+    if (!prompt) throw new Error("no fix prompt with the job's log");
+    expect(prompt).toContain("### test (ubuntu-latest) (failure)");
+    expect(prompt).toContain("AssertionError: expected 'fixed', got 'broken' (GITHUB_TOKEN=[redacted])");
+    expect(prompt).toContain("Job log, its last lines (222 lines before them left out):");
+    expect(prompt).toContain("failing-checks (untrusted)");
+    expect(prompt).toContain("noise line 299");
+    expect(prompt).not.toContain("noise line 219");
+    expect(prompt).not.toContain(token);
+    expect(prompt).not.toContain("\\u001b");
+    expect(prompt).not.toContain("2026-12-03T14:00:02");
+    const fixedHead = gitOf("rev-parse", branch);
+    gitOf("merge-base", "--is-ancestor", brokenHead, fixedHead);
+    expect(gitOf("show", `${branch}:value.txt`)).toBe("fixed");
+    // The check passes on the fixed head: nothing more, and no log read for it.
+    await github.passCheck(OWNER, CI_REPO, fixedHead, "test (ubuntu-latest)");
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(logReads()).toBe(readsBefore + 1);
+
+    // Another issue, the job's log expired before the harness read it: 410, and the session still gets the check's name.
+    const expired = await github.createIssue(OWNER, CI_REPO, { title: "Value, old log", body: "[scenario:ci-fix] write the value", user: "ada" });
+    await github.addLabel(OWNER, CI_REPO, expired.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    const expiredBranch = `harness/issue-${expired.number}`;
+    const before = stack.results.length;
+    await github.failJob(OWNER, CI_REPO, expiredBranch, "e2e-expired", "the log nobody will read\n", { expired: true });
+    await stack.idle();
+    expect(stack.results.length).toBe(before + 1);
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    expect(github.requestLog.filter((r) => r.operationId === "actions/download-job-logs-for-workflow-run").at(-1)?.status).toBe(410);
+    const expiredPrompt = ciFixPrompts().find((p) => p.includes("### e2e-expired (failure)"));
+    if (!expiredPrompt) throw new Error("no fix prompt for the expired job");
+    expect(expiredPrompt).toContain("No job log: its log has expired");
+    expect(expiredPrompt).not.toContain("the log nobody will read");
+    github.assertNoViolations();
+  });
+
   it("a base change that conflicts leads to a merge session and a conflict-free pull request (reconciler backstop); past pr.conflictFixAttempts the harness gives up", async () => {
     const { github } = stack;
     const rest = testOctokit({ baseUrl: github.apiUrl, token: github.token });
