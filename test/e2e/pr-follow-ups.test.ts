@@ -14,6 +14,8 @@ const REPO = "follow";
 const CI_REPO = "ci";
 /** Walked by the reconciler: GitHub sends no webhook when a base move makes a pull request conflict. */
 const MERGE_REPO = "merge";
+/** Walked by the reconciler too: webhooks lost, the pass finds the unanswered requests. */
+const LOST_REPO = "lost";
 
 describe("follow-up sessions on the agent's pull request", () => {
   let stack: Stack;
@@ -30,7 +32,7 @@ describe("follow-up sessions on the agent's pull request", () => {
         loadScenario(path.resolve("test/fixtures/scenarios", f)),
       ),
     );
-    stack = await startStack({ scenarios, reconcile: { repositories: [`${OWNER}/${MERGE_REPO}`] } });
+    stack = await startStack({ scenarios, reconcile: { repositories: [`${OWNER}/${MERGE_REPO}`, `${OWNER}/${LOST_REPO}`] } });
     await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" }, collaborators: { ada: "write", mallory: "read" } });
     await stack.github.createRepo({
       owner: OWNER,
@@ -38,6 +40,7 @@ describe("follow-up sessions on the agent's pull request", () => {
       files: { "README.md": "x\n", ".github/harness.yml": "pr:\n  ciFixAttempts: 1\n" },
       collaborators: { ada: "write" },
     });
+    await stack.github.createRepo({ owner: OWNER, name: LOST_REPO, files: { "README.md": "x\n" }, collaborators: { ada: "write", mallory: "read" } });
     await stack.github.createRepo({
       owner: OWNER,
       name: MERGE_REPO,
@@ -255,7 +258,109 @@ describe("follow-up sessions on the agent's pull request", () => {
     expect(expiredPrompt).toContain("No job log: its log has expired");
     expect(expiredPrompt).not.toContain("the log nobody will read");
     github.assertNoViolations();
-  });
+  }, 180_000);
+
+  it("webhooks lost: the reconciler's pass answers a changes-requested review and /harness comments nobody answered, once each, with conditional reads", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, LOST_REPO), ...args], { encoding: "utf8" }).trim();
+    const prComments = (n: number): string[] => github.listComments(OWNER, LOST_REPO, n).map((c) => c.body);
+    const issue = await github.createIssue(OWNER, LOST_REPO, { title: "Feature", body: "[scenario:follow-up-review] add the feature", user: "ada" });
+    await github.addLabel(OWNER, LOST_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)).toMatchObject({ repository: `${OWNER}/${LOST_REPO}`, outcome: "success" });
+    const branch = `harness/issue-${issue.number}`;
+    const [pull] = (await github.listPulls(OWNER, LOST_REPO)).filter((p) => p.head.ref === branch);
+    if (!pull) throw new Error("no pull request");
+    const target = github.webhook;
+    const lost = async (act: () => Promise<unknown>): Promise<void> => {
+      github.setWebhook(null);
+      try {
+        await act();
+      } finally {
+        github.setWebhook(target);
+      }
+    };
+
+    const sessions = stack.results.length;
+    await lost(() =>
+      github.submitReview(OWNER, LOST_REPO, pull.number, { event: "REQUEST_CHANGES", body: "Please also add review.txt (lost webhook)." }, { sender: "ada" }),
+    );
+    await lost(() => github.comment(OWNER, LOST_REPO, pull.number, "/harness delete the tests", { sender: "mallory" }));
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions);
+
+    // The first pass: the oldest unanswered request, the review, resumes the session.
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    expect(gitOf("show", `${branch}:review.txt`)).toBe("as the review asked");
+    expect(promptsOf("follow-up-review").some((p) => p.includes("Please also add review.txt (lost webhook).") && p.includes('source=\\"review\\"'))).toBe(true);
+    expect(prComments(pull.number).filter((b) => /<!-- harness:answers review-\d+ -->/.test(b) && b.includes("Follow-up requested by @ada"))).toHaveLength(1);
+
+    // The next pass: mallory's comment gets the reply the webhook would have given, and nothing is queued.
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(prComments(pull.number).filter((b) => /<!-- harness:answers comment-\d+ -->/.test(b) && b.includes("@mallory only people with write"))).toHaveLength(
+      1,
+    );
+
+    // A writer's /harness comment, its webhook lost too: a third session on the same branch and pull request.
+    await lost(() => github.comment(OWNER, LOST_REPO, pull.number, "/harness add harness.txt, lost webhook", { sender: "ada" }));
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 2);
+    expect(gitOf("show", `${branch}:harness.txt`)).toBe("as the comment asked");
+    expect(promptsOf("follow-up-review").some((p) => p.includes("add harness.txt, lost webhook") && p.includes('source=\\"comment\\"'))).toBe(true);
+    expect((await github.listPulls(OWNER, LOST_REPO)).filter((p) => p.head.ref === branch).map((p) => p.number)).toEqual([pull.number]);
+
+    // Once each: later passes queue nothing and say nothing more, and read the comments and reviews conditionally (304s).
+    const commentsBefore = prComments(pull.number).length;
+    await stack.reconciler!.runOnce();
+    const from = github.requestLog.length;
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 2);
+    expect(prComments(pull.number)).toHaveLength(commentsBefore);
+    const quiet = github.requestLog
+      .slice(from)
+      .filter(
+        (r) => r.path.startsWith(`/repos/${OWNER}/${LOST_REPO}/`) && (r.operationId === "issues/list-comments" || r.operationId === "pulls/list-reviews"),
+      );
+    expect(quiet.map((r) => [r.operationId, r.status])).toEqual([
+      ["issues/list-comments", 304],
+      ["pulls/list-reviews", 304],
+    ]);
+    github.assertNoViolations();
+  }, 180_000);
+
+  it("webhooks lost: a failing job's check_suite webhook never arrives, the reconciler's pass queues the fix with the log, once", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, LOST_REPO), ...args], { encoding: "utf8" }).trim();
+    const issue = await github.createIssue(OWNER, LOST_REPO, { title: "Value", body: "[scenario:ci-fix] write the value", user: "ada" });
+    await github.addLabel(OWNER, LOST_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)).toMatchObject({ repository: `${OWNER}/${LOST_REPO}`, outcome: "success" });
+    const branch = `harness/issue-${issue.number}`;
+    const brokenHead = gitOf("rev-parse", branch);
+    const target = github.webhook;
+    github.setWebhook(null);
+    await github.failJob(OWNER, LOST_REPO, brokenHead, "unit", "FAIL value.test.ts: expected 'fixed' (lost webhook)\n");
+    github.setWebhook(target);
+    const sessions = stack.results.length;
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(gitOf("show", `${branch}:value.txt`)).toBe("fixed");
+    expect(promptsOf("ci-fix").some((p) => p.includes("expected 'fixed' (lost webhook)") && p.includes("### unit (failure)"))).toBe(true);
+    // The fixed head has no failing check: later passes queue nothing.
+    await stack.reconciler!.runOnce();
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    github.assertNoViolations();
+  }, 180_000);
 
   it("a base change that conflicts leads to a merge session and a conflict-free pull request (reconciler backstop); past pr.conflictFixAttempts the harness gives up", async () => {
     const { github } = stack;

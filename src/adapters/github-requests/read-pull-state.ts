@@ -18,6 +18,8 @@ export interface PullState {
   mergeable: boolean | null;
   /** `dirty`, `clean`, `blocked`, `unstable`, `draft`, `behind`, `unknown`, … */
   mergeableState: string;
+  /** Who opened it: for the agent's pull request, the identity the harness acts as. */
+  author: string;
 }
 
 /** `GET /repos/{owner}/{repo}/pulls/{n}`. */
@@ -36,6 +38,7 @@ export async function readPullState(github: GitHubClient, number: number): Promi
     baseRepo: data.base.repo.full_name,
     mergeable: data.mergeable,
     mergeableState: data.mergeable_state,
+    author: data.user.login,
   };
 }
 

@@ -239,8 +239,14 @@ export class FakeGitHub {
     return this.auth.botLogin;
   }
 
+  /** Where webhooks go; null: nowhere (every delivery lost, as when the app is unreachable: GitHub does not redeliver). */
   setWebhook(target: { url: string; secret: string } | null): void {
     this.webhooks.target = target;
+  }
+
+  /** The webhook target `setWebhook` set (null: deliveries are dropped). */
+  get webhook(): { url: string; secret: string } | null {
+    return this.webhooks.target;
   }
 
   /** Seam for fault injection: called before every REST request. */
