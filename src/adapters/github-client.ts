@@ -131,6 +131,29 @@ export interface GitHubClientOptions {
  * the installation's write budget (cosmetic ones may be dropped), reads and
  * writes are counted for the issue. No method here spends or counts by hand.
  */
+/** A comment as the reconciler reads it (`listCommentsConditional`). */
+export interface ListedComment {
+  id: number;
+  body: string;
+  login: string;
+  userType: string | null;
+  createdAt: string;
+  /** The 👀 and 👎 counts: the harness reacts so to every `/harness` comment it handles. */
+  reactions: { eyes: number; minusOne: number };
+}
+
+/** A review as the reconciler reads it (`listReviewsConditional`). */
+export interface ListedReview {
+  id: number;
+  body: string;
+  /** `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`. */
+  state: string;
+  login: string;
+  userType: string | null;
+  commitId: string | null;
+  submittedAt: string | null;
+}
+
 export class GitHubClient {
   /** The Octokit as this client's view: its requests are spent on `budget` and counted by `count`. */
   readonly api: GitHubApi;
@@ -692,6 +715,59 @@ export class GitHubClient {
       (data) => data.map((r): [string, string] => [r.ref, r.object.sha]),
     );
     return new Map(heads);
+  }
+
+  /**
+   * A pull request's (or issue's) comments, oldest first, at most `maxPages` pages of 100, each
+   * asked conditionally (an unchanged page is a free 304). For the reconciler's look for
+   * unanswered `/harness` comments.
+   */
+  async listCommentsConditional(number: number, cache: EtagCache, maxPages = 3): Promise<ListedComment[]> {
+    const all: ListedComment[] = [];
+    for (let page = 1; page <= maxPages; page += 1) {
+      const items = await this.conditionalGet(
+        cache,
+        `comments:${this.fullName}#${number}:${page}`,
+        (headers) => this.api.rest.issues.listComments({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page, headers }),
+        (data) =>
+          data.map((c): ListedComment => ({
+            id: c.id,
+            body: c.body ?? "",
+            login: c.user?.login ?? "",
+            userType: c.user?.type ?? null,
+            createdAt: c.created_at,
+            reactions: { eyes: c.reactions?.eyes ?? 0, minusOne: c.reactions?.["-1"] ?? 0 },
+          })),
+      );
+      all.push(...items);
+      if (items.length < 100) break;
+    }
+    return all;
+  }
+
+  /** A pull request's reviews, oldest first, at most `maxPages` pages of 100, each asked conditionally. */
+  async listReviewsConditional(pullNumber: number, cache: EtagCache, maxPages = 3): Promise<ListedReview[]> {
+    const all: ListedReview[] = [];
+    for (let page = 1; page <= maxPages; page += 1) {
+      const items = await this.conditionalGet(
+        cache,
+        `reviews:${this.fullName}#${pullNumber}:${page}`,
+        (headers) => this.api.rest.pulls.listReviews({ owner: this.owner, repo: this.repo, pull_number: pullNumber, per_page: 100, page, headers }),
+        (data) =>
+          data.map((r): ListedReview => ({
+            id: r.id,
+            body: r.body,
+            state: r.state,
+            login: r.user?.login ?? "",
+            userType: r.user?.type ?? null,
+            commitId: r.commit_id,
+            submittedAt: r.submitted_at ?? null,
+          })),
+      );
+      all.push(...items);
+      if (items.length < 100) break;
+    }
+    return all;
   }
 
   /** A commit's message, read once per sha (a commit never changes). */

@@ -3,6 +3,7 @@ import { isBot, maySteer } from "../core/commands.js";
 import type { HarnessConfig } from "../core/config.js";
 import { boundFollowUpText, type FollowUp } from "../core/follow-up.js";
 import { describeLease } from "../core/lease.js";
+import { answerMarker, type AnsweredItem } from "../core/pr-requests.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
 import type { Logger } from "../adapters/logger.js";
@@ -21,14 +22,17 @@ import { deliveryTarget, IssueIntake, type RepoTarget } from "./issue-intake.js"
 export interface FollowUpRequest {
   github: GitHubClient;
   config: HarnessConfig;
-  intake: IssueIntake;
-  target: RepoTarget;
+  /** Hands the queued issue to an agent now; without them (the reconciler's pass) the same pass's queue read picks it up. */
+  intake?: IssueIntake;
+  target?: RepoTarget;
   issueNumber: number;
   followUp: FollowUp;
   /** `fresh`: the writer asked for a new session (`/retry fresh <instructions>`); else the saved one is resumed where there is one. */
   fresh?: boolean;
   /** Where replies go: the pull request the review or `/harness` comment was made on; the issue by default. */
   replyTo?: number;
+  /** The `/harness` comment or review this answers: every reply carries its marker (src/core/pr-requests.ts), so the reconciler's backstop knows it was answered. */
+  answers?: AnsweredItem;
   log: Logger;
   now: Date;
 }
@@ -45,19 +49,17 @@ const SOURCE: Record<FollowUp["source"], string> = {
 export async function requestFollowUp(request: FollowUpRequest): Promise<boolean> {
   const { github, config, issueNumber, followUp, now } = request;
   const replyTo = request.replyTo ?? issueNumber;
+  const marker = request.answers ? `${answerMarker(request.answers)}\n` : "";
+  const reply = (body: string): Promise<number> => github.createComment(replyTo, `${marker}${body}`);
   const leases = new LeaseStore(github, config.lease.refPrefix);
   const head = await leases.read(issueNumber);
   const by = followUp.by;
   if (head === null) {
-    await github.createComment(
-      replyTo,
-      `@${by} no agent has worked #${issueNumber} yet, so there is nothing to follow up: label it \`${config.labels.queued}\` to start one.`,
-    );
+    await reply(`@${by} no agent has worked #${issueNumber} yet, so there is nothing to follow up: label it \`${config.labels.queued}\` to start one.`);
     return false;
   }
   if (head.record.state === "claimed") {
-    await github.createComment(
-      replyTo,
+    await reply(
       `@${by} an agent still works #${issueNumber} (${describeLease(head.record, now)}): your follow-up was not recorded. Send it again once the attempt has ended, or \`/interrupt\` first.`,
     );
     return false;
@@ -65,29 +67,27 @@ export async function requestFollowUp(request: FollowUpRequest): Promise<boolean
   const waiting = head.record.retry?.followUp;
   if (waiting) {
     // One follow-up at a time: a second one would replace the first's instructions on the lease.
-    await github.createComment(
-      replyTo,
+    await reply(
       `@${by} a follow-up already waits for an agent (${waiting.source === "ci" || waiting.source === "conflict" ? "the harness's own" : `from @${waiting.by}`}): yours was not recorded. Send it again once that attempt has ended.`,
     );
     return false;
   }
   const issue = await github.getIssue(issueNumber);
   if (issue.state !== "open") {
-    await github.createComment(replyTo, `@${by} #${issueNumber} is closed: reopen it before asking for a follow-up.`);
+    await reply(`@${by} #${issueNumber} is closed: reopen it before asking for a follow-up.`);
     return false;
   }
   const mode = request.fresh || head.record.sessionId === null ? "fresh" : "resume";
   const bounded = { ...followUp, text: boundFollowUpText(followUp.text) };
   const requested = await leases.requestRetry(issueNumber, mode, by, now, bounded);
   if (!requested.ok) {
-    await github.createComment(replyTo, `@${by} the follow-up did not land: the lease changed meanwhile. Send it again.`);
+    await reply(`@${by} the follow-up did not land: the lease changed meanwhile. Send it again.`);
     return false;
   }
   await github.transitionLabels(issueNumber, issue.labels, harnessLabels(config), config.labels.queued);
-  const outcome = request.intake.submit(request.target, config, issueNumber);
+  const outcome = request.intake && request.target ? request.intake.submit(request.target, config, issueNumber) : "next-pass";
   request.log.info({ mode, outcome, source: followUp.source }, "follow-up requested");
-  await github.createComment(
-    replyTo,
+  await reply(
     `🔁 Follow-up requested by @${by} (${SOURCE[followUp.source]}): ${
       mode === "resume" ? `the next agent continues session \`${head.record.sessionId ?? ""}\`` : "the next agent starts a fresh session with the last summary"
     } on \`${config.branchPrefix}${issueNumber}\` with the instructions, and pushes to the same pull request. #${issueNumber} is queued again.`,
@@ -149,6 +149,7 @@ export function registerReviewFollowUps(app: Probot, options: { intake: IssueInt
         issueNumber,
         followUp: { source: "review", by: reviewer.login, text: body },
         replyTo: payload.pull_request.number,
+        answers: { kind: "review", id: review.id },
         log: rlog,
         now: options.now(),
       });

@@ -1,14 +1,20 @@
 import type { Probot } from "probot";
 import type { HarnessConfig } from "../core/config.js";
 import type { FollowUp } from "../core/follow-up.js";
-import { decidePrFix, prFixKey, renderFailingChecks, type PrFixKind } from "../core/pr-fixes.js";
+import { maySteer } from "../core/commands.js";
+import { EtagCache } from "../core/etag-cache.js";
+import { MAX_JOB_LOGS } from "../core/job-log.js";
+import { answerMarker, unansweredRequests } from "../core/pr-requests.js";
+import { decidePrFix, prFixKey, renderFailingChecks, type FailingCheck, type PrFixKind } from "../core/pr-fixes.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
+import { processSecrets } from "../adapters/secrets.js";
+import { readJobLog } from "../adapters/github-requests/read-job-log.js";
 import { readFailingChecks, readPullState, type PullState } from "../adapters/github-requests/read-pull-state.js";
 import type { Logger } from "../adapters/logger.js";
 import { harnessLabels } from "../runtime/claim-issue.js";
 import { loadConfig } from "../runtime/load-config.js";
-import { issueOfAgentPull } from "./follow-ups.js";
+import { issueOfAgentPull, requestFollowUp } from "./follow-ups.js";
 import { deliveryTarget, IssueIntake, type RepoTarget } from "./issue-intake.js";
 
 /**
@@ -22,6 +28,7 @@ import { deliveryTarget, IssueIntake, type RepoTarget } from "./issue-intake.js"
  */
 export type PrWatchOutcome =
   | { kind: "skip"; reason: string }
+  | { kind: "follow-up"; source: "comment" | "review"; id: number; issue: number; queued: boolean }
   | { kind: "fix"; fix: PrFixKind; issue: number; attempt: number }
   | { kind: "give-up"; fix: PrFixKind; issue: number; attempts: number };
 
@@ -32,6 +39,10 @@ export interface PrWatchDeps {
   now: Date;
   /** Hands the requeued issue to an agent now (webhooks); the reconciler's walk picks it up otherwise. */
   submit?: (issueNumber: number) => void;
+  /** The reconciler's conditional reads (comments, reviews, lease heads) across passes. */
+  etags?: EtagCache;
+  /** `comment-<id>` / `review-<id>` this process decided without a reply on GitHub (a review by someone who may not steer). */
+  decided?: Set<string>;
 }
 
 const HARNESS = "harness";
@@ -60,13 +71,21 @@ export async function watchAgentPull(deps: PrWatchDeps, pull: PullState): Promis
     followUp = { source: "conflict", by: HARNESS, text: pull.baseRef };
     detail = `the base \`${pull.baseRef}\` moved and #${pull.number} conflicts with it`;
   } else {
+    kind = "ci";
+    key = prFixKey("ci", pull.headSha);
+    // Decided for this head already (a fix queued, or the give-up said): no reads of its checks again, pass after pass.
+    if (head.record.prFixes?.lastKey === key) return { kind: "skip", reason: "already decided for this head" };
     const failing = await readFailingChecks(github, pull.headSha);
     if (failing === null) return { kind: "skip", reason: "checks still running" };
     if (failing.length === 0) return { kind: "skip", reason: "no failing checks" };
-    kind = "ci";
-    key = prFixKey("ci", pull.headSha);
-    followUp = { source: "ci", by: HARNESS, text: renderFailingChecks(pull.headSha, failing) };
+    // The job logs are read only when a fix session will get them (below).
+    followUp = { source: "ci", by: HARNESS, text: "" };
     detail = `checks failed on #${pull.number} (${failing.map((c) => `\`${c.name}\``).join(", ")})`;
+    const limit = config.pr.ciFixAttempts;
+    if (decidePrFix(head.record, { kind, key, limit, followUp, now: deps.now }).kind === "fix") {
+      await withJobLogs(github, failing, deps.log.child({ issue: issueNumber, pull: pull.number }));
+    }
+    followUp = { ...followUp, text: renderFailingChecks(pull.headSha, failing) };
   }
   const limit = kind === "ci" ? config.pr.ciFixAttempts : config.pr.conflictFixAttempts;
   const input = { kind, key, limit, followUp, now: deps.now };
@@ -108,14 +127,103 @@ export async function watchAgentPull(deps: PrWatchDeps, pull: PullState): Promis
   return { kind: "fix", fix: kind, issue: issueNumber, attempt: decided.attempt };
 }
 
-/** The reconciler's backstop, one repository: every open pull request of the harness, one list read and one read each (more when one is due). */
+/**
+ * The logs of the failing checks that are GitHub Actions jobs, on each check (`log`): the first
+ * `MAX_JOB_LOGS` are read (a log that cannot be read says why), the others say they were not.
+ */
+async function withJobLogs(github: GitHubClient, failing: FailingCheck[], log: Logger): Promise<void> {
+  let read = 0;
+  for (const check of failing) {
+    if (check.jobId === null || check.jobId === undefined) continue;
+    if (read >= MAX_JOB_LOGS) {
+      check.log = { kind: "missing", reason: "not-read" };
+      continue;
+    }
+    read += 1;
+    try {
+      check.log = await readJobLog(github, check.jobId, { redact: processSecrets.redact });
+    } catch (error) {
+      log.warn({ job: check.jobId, err: error }, "could not read the job's log");
+      check.log = { kind: "missing", reason: "unavailable", detail: "GitHub's API failed" };
+    }
+    if (check.log.kind === "missing") log.info({ job: check.jobId, reason: check.log.reason }, "failing job without a log");
+  }
+}
+
+/**
+ * The backstop for lost `/harness` comment and review webhooks, one pull request: the oldest
+ * request nobody answered (src/core/pr-requests.ts) is handled as its webhook would have been,
+ * once (every reply carries the marker that answers it). Nothing while an agent works the issue
+ * or a follow-up waits: the next pass looks again. Reads: the lease head, the pull request's
+ * comments and reviews (conditional: 304s while nothing changed), and a permission read when
+ * there is a request.
+ */
+export async function watchPersonRequests(deps: PrWatchDeps, pull: PullState, issueNumber: number): Promise<PrWatchOutcome> {
+  const { github, config } = deps;
+  const etags = deps.etags ?? new EtagCache();
+  const leases = new LeaseStore(github, config.lease.refPrefix, { etags });
+  const head = await leases.read(issueNumber);
+  if (head === null) return { kind: "skip", reason: "no lease" };
+  if (head.record.state === "claimed" || head.record.retry) return { kind: "skip", reason: "an agent works it or a retry waits" };
+  const comments = await github.listCommentsConditional(pull.number, etags);
+  const reviews = await github.listReviewsConditional(pull.number, etags);
+  const [request] = unansweredRequests({ comments, reviews, headSha: pull.headSha, self: pull.author, ...(deps.decided ? { skip: deps.decided } : {}) });
+  if (!request) return { kind: "skip", reason: "no unanswered request" };
+  const key = `${request.kind}-${request.id}`;
+  const log = deps.log.child({ issue: issueNumber, pull: pull.number, [request.kind]: request.id, by: request.by });
+  log.info("a request on the pull request nobody answered (its webhook was lost?): handled now");
+  const permission = await github.permission(request.by);
+  if (!maySteer(permission)) {
+    if (request.kind === "comment") {
+      await github.react(request.id, "-1");
+      await github.createComment(
+        pull.number,
+        `${answerMarker(request)}\n@${request.by} only people with write, maintain or admin permission on this repository can steer the harness (yours: ${permission.role_name ?? permission.permission}). Nothing was changed.`,
+      );
+    }
+    deps.decided?.add(key);
+    log.info({ permission }, "from someone who may not steer: no follow-up");
+    return { kind: "skip", reason: "may not steer" };
+  }
+  if (request.kind === "comment") await github.react(request.id, "eyes");
+  const queued = await requestFollowUp({
+    github,
+    config,
+    issueNumber,
+    followUp: { source: request.kind, by: request.by, text: request.text },
+    replyTo: pull.number,
+    answers: { kind: request.kind, id: request.id },
+    log,
+    now: deps.now,
+  });
+  deps.decided?.add(key);
+  return { kind: "follow-up", source: request.kind, id: request.id, issue: issueNumber, queued };
+}
+
+/**
+ * The reconciler's backstop, one repository: every open pull request of the harness, one list
+ * read and one read each, then a person's unanswered request (`watchPersonRequests`), else
+ * failing checks or a conflict (`watchAgentPull`; more reads when one is due).
+ */
 export async function watchAgentPulls(deps: PrWatchDeps): Promise<PrWatchOutcome[]> {
   const { github, config } = deps;
   const { data } = await github.api.rest.pulls.list({ owner: github.owner, repo: github.repo, state: "open", per_page: 100 });
   const outcomes: PrWatchOutcome[] = [];
   for (const listed of data.filter((p) => p.head.ref.startsWith(config.branchPrefix))) {
     try {
-      outcomes.push(await watchAgentPull(deps, await readPullState(github, listed.number)));
+      const pull = await readPullState(github, listed.number);
+      const issueNumber = issueOfAgentPull(config, {
+        head: { ref: pull.headRef, repo: { full_name: pull.headRepo ?? "" } },
+        base: { repo: { full_name: pull.baseRepo ?? "" } },
+      });
+      if (issueNumber !== null && pull.state === "open") {
+        const person = await watchPersonRequests(deps, pull, issueNumber);
+        if (person.kind !== "skip") {
+          outcomes.push(person);
+          continue;
+        }
+      }
+      outcomes.push(await watchAgentPull(deps, pull));
     } catch (error) {
       deps.log.warn({ pull: listed.number, err: error }, "could not check the pull request");
     }
@@ -185,9 +293,12 @@ export function withPrWatch(
   first: (github: GitHubClient, config: HarnessConfig) => Promise<void>,
   options: { log: Logger; now?: () => Date },
 ): (github: GitHubClient, config: HarnessConfig) => Promise<void> {
+  // Across passes: the conditional reads' ETags, and what this process decided without a reply.
+  const etags = new EtagCache();
+  const decided = new Set<string>();
   return async (github, config) => {
     await first(github, config).catch((error: unknown) => options.log.error({ repository: github.fullName, err: error }, "reclaimer step failed"));
-    const outcomes = await watchAgentPulls({ github, config, log: options.log, now: (options.now ?? (() => new Date()))() });
+    const outcomes = await watchAgentPulls({ github, config, log: options.log, now: (options.now ?? (() => new Date()))(), etags, decided });
     const acted = outcomes.filter((o) => o.kind !== "skip");
     if (acted.length > 0) options.log.info({ repository: github.fullName, acted }, "pull requests followed up");
   };

@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Probot } from "probot";
 import { isBot, maySteer, parseCommand, type SteeringCommand } from "../core/commands.js";
+import { answerMarker } from "../core/pr-requests.js";
 import type { HarnessConfig } from "../core/config.js";
 import { describeLease } from "../core/lease.js";
 import { compareQueued, priorityOf } from "../core/queue.js";
@@ -130,7 +131,7 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
       await github.react(ctx.commentId, "-1");
       await github.createComment(
         ctx.pullNumber,
-        `@${login} only people with write, maintain or admin permission on this repository can steer the harness (yours: ${permission.role_name ?? permission.permission}). Nothing was changed.`,
+        `${answerMarker({ kind: "comment", id: ctx.commentId })}\n@${login} only people with write, maintain or admin permission on this repository can steer the harness (yours: ${permission.role_name ?? permission.permission}). Nothing was changed.`,
       );
       return;
     }
@@ -156,6 +157,7 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
       issueNumber,
       followUp: { source: "comment", by: login, text: ctx.instructions },
       replyTo: ctx.pullNumber,
+      answers: { kind: "comment", id: ctx.commentId },
       log: ctx.log,
       now: options.now(),
     });

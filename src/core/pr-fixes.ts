@@ -7,6 +7,7 @@
  * Pure: the decision over the lease head and what was read of the pull request.
  */
 import type { FollowUp } from "./follow-up.js";
+import { renderJobLog, type JobLog } from "./job-log.js";
 import type { LeaseRecord } from "./lease.js";
 
 export type PrFixKind = "ci" | "conflict";
@@ -19,6 +20,10 @@ export interface FailingCheck {
   /** The tail of its output (check run: `output.text`, else `output.summary`; status: `description`). */
   output: string;
   url: string | null;
+  /** A check run GitHub Actions made is a job, with the same id: its log can be read (`GET …/actions/jobs/{id}/logs`). */
+  jobId?: number | null;
+  /** The job's log tail, or why there is none (src/core/job-log.ts); absent for checks that are not Actions jobs. */
+  log?: JobLog;
 }
 
 export type PrFixDecision =
@@ -68,11 +73,17 @@ export function tail(text: string, chars = CHECK_OUTPUT_TAIL_CHARS): string {
   return `[… ${text.length - chars + (line >= 0 ? line + 1 : 0)} characters before this were cut]\n${line >= 0 ? cut.slice(line + 1) : cut}`;
 }
 
-/** The follow-up text of failing checks: each check's name and conclusion, then the tail of its output. */
+/**
+ * The follow-up text of failing checks: each check's name and conclusion, then the tail of its
+ * output, and for an Actions job the tail of its log (fenced) or a line saying why there is none.
+ */
 export function renderFailingChecks(sha: string, checks: readonly FailingCheck[]): string {
   const parts = [`Failing on ${sha}:`];
   for (const c of checks) {
-    parts.push("", `### ${c.name} (${c.conclusion})${c.url ? ` ${c.url}` : ""}`, "", tail(c.output.trim() === "" ? "(no output)" : c.output));
+    parts.push("", `### ${c.name} (${c.conclusion})${c.url ? ` ${c.url}` : ""}`, "");
+    // An Actions job's check run usually has no output of its own: then its log says it all.
+    if (c.output.trim() !== "" || c.log === undefined) parts.push(tail(c.output.trim() === "" ? "(no output)" : c.output));
+    if (c.log !== undefined) parts.push(...(c.output.trim() !== "" ? [""] : []), renderJobLog(c.log));
   }
   return parts.join("\n");
 }

@@ -62,6 +62,7 @@ describe("registering the GitHub App from app.yml", () => {
       checks: "read",
       statuses: "read",
       metadata: "read",
+      actions: "read",
     });
     expect(manifest.default_events).toEqual(["issues", "issue_comment", "pull_request", "pull_request_review", "check_suite", "status"]);
     expect(manifest.hook_attributes.url).toBe("https://harness.example.org/api/github/webhooks");

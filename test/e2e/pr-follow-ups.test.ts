@@ -14,6 +14,8 @@ const REPO = "follow";
 const CI_REPO = "ci";
 /** Walked by the reconciler: GitHub sends no webhook when a base move makes a pull request conflict. */
 const MERGE_REPO = "merge";
+/** Walked by the reconciler too: webhooks lost, the pass finds the unanswered requests. */
+const LOST_REPO = "lost";
 
 describe("follow-up sessions on the agent's pull request", () => {
   let stack: Stack;
@@ -30,7 +32,7 @@ describe("follow-up sessions on the agent's pull request", () => {
         loadScenario(path.resolve("test/fixtures/scenarios", f)),
       ),
     );
-    stack = await startStack({ scenarios, reconcile: { repositories: [`${OWNER}/${MERGE_REPO}`] } });
+    stack = await startStack({ scenarios, reconcile: { repositories: [`${OWNER}/${MERGE_REPO}`, `${OWNER}/${LOST_REPO}`] } });
     await stack.github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" }, collaborators: { ada: "write", mallory: "read" } });
     await stack.github.createRepo({
       owner: OWNER,
@@ -38,6 +40,7 @@ describe("follow-up sessions on the agent's pull request", () => {
       files: { "README.md": "x\n", ".github/harness.yml": "pr:\n  ciFixAttempts: 1\n" },
       collaborators: { ada: "write" },
     });
+    await stack.github.createRepo({ owner: OWNER, name: LOST_REPO, files: { "README.md": "x\n" }, collaborators: { ada: "write", mallory: "read" } });
     await stack.github.createRepo({
       owner: OWNER,
       name: MERGE_REPO,
@@ -192,6 +195,172 @@ describe("follow-up sessions on the agent's pull request", () => {
     expect((await pullOf(stubbornBranch))?.draft).toBe(true);
     github.assertNoViolations();
   });
+
+  it("a failing GitHub Actions job leads to a fix session whose prompt holds its log's tail; an expired log (410) leaves the check's name and why there is no log", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, CI_REPO), ...args], { encoding: "utf8" }).trim();
+    const ciFixPrompts = (): string[] => stack.model.requests.filter((r) => r.scenario === "ci-fix").map((r) => JSON.stringify(r.body));
+    const logReads = (): number => github.requestLog.filter((r) => r.operationId === "actions/download-job-logs-for-workflow-run").length;
+
+    const issue = await github.createIssue(OWNER, CI_REPO, { title: "Value from a job", body: "[scenario:ci-fix] write the value", user: "ada" });
+    await github.addLabel(OWNER, CI_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    const branch = `harness/issue-${issue.number}`;
+    const brokenHead = gitOf("rev-parse", branch);
+    // A long log, coloured and timestamped by the runner, with the failure at its end and a token in it.
+    const token = `ghs_${"Zq9xW8vU7t".repeat(4)}`;
+    const log = [
+      ...Array.from({ length: 300 }, (_, i) => `2026-12-03T14:00:00.0000000Z \x1b[36mnoise line ${i}\x1b[0m`),
+      `2026-12-03T14:00:02.0000000Z \x1b[31mFAIL test/value.test.ts > reads the value\x1b[0m`,
+      `2026-12-03T14:00:02.0000000Z AssertionError: expected 'fixed', got 'broken' (GITHUB_TOKEN=${token})`,
+    ].join("\n");
+    const sessions = stack.results.length;
+    const readsBefore = logReads();
+    await github.failJob(OWNER, CI_REPO, brokenHead, "test (ubuntu-latest)", `${log}\n`);
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    expect(logReads()).toBe(readsBefore + 1);
+    const prompt = ciFixPrompts().find((p) => p.includes("FAIL test/value.test.ts > reads the value"));
+    if (!prompt) throw new Error("no fix prompt with the job's log");
+    expect(prompt).toContain("### test (ubuntu-latest) (failure)");
+    expect(prompt).toContain("AssertionError: expected 'fixed', got 'broken' (GITHUB_TOKEN=[redacted])");
+    expect(prompt).toContain("Job log, its last lines (222 lines before them left out):");
+    expect(prompt).toContain("failing-checks (untrusted)");
+    expect(prompt).toContain("noise line 299");
+    expect(prompt).not.toContain("noise line 219");
+    expect(prompt).not.toContain(token);
+    expect(prompt).not.toContain("\\u001b");
+    expect(prompt).not.toContain("2026-12-03T14:00:02");
+    const fixedHead = gitOf("rev-parse", branch);
+    gitOf("merge-base", "--is-ancestor", brokenHead, fixedHead);
+    expect(gitOf("show", `${branch}:value.txt`)).toBe("fixed");
+    // The check passes on the fixed head: nothing more, and no log read for it.
+    await github.passCheck(OWNER, CI_REPO, fixedHead, "test (ubuntu-latest)");
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(logReads()).toBe(readsBefore + 1);
+
+    // Another issue, the job's log expired before the harness read it: 410, and the session still gets the check's name.
+    const expired = await github.createIssue(OWNER, CI_REPO, { title: "Value, old log", body: "[scenario:ci-fix] write the value", user: "ada" });
+    await github.addLabel(OWNER, CI_REPO, expired.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    const expiredBranch = `harness/issue-${expired.number}`;
+    const before = stack.results.length;
+    await github.failJob(OWNER, CI_REPO, expiredBranch, "e2e-expired", "the log nobody will read\n", { expired: true });
+    await stack.idle();
+    expect(stack.results.length).toBe(before + 1);
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    expect(github.requestLog.filter((r) => r.operationId === "actions/download-job-logs-for-workflow-run").at(-1)?.status).toBe(410);
+    const expiredPrompt = ciFixPrompts().find((p) => p.includes("### e2e-expired (failure)"));
+    if (!expiredPrompt) throw new Error("no fix prompt for the expired job");
+    expect(expiredPrompt).toContain("No job log: its log has expired");
+    expect(expiredPrompt).not.toContain("the log nobody will read");
+    github.assertNoViolations();
+  }, 180_000);
+
+  it("webhooks lost: the reconciler's pass answers a changes-requested review and /harness comments nobody answered, once each, with conditional reads", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, LOST_REPO), ...args], { encoding: "utf8" }).trim();
+    const prComments = (n: number): string[] => github.listComments(OWNER, LOST_REPO, n).map((c) => c.body);
+    const issue = await github.createIssue(OWNER, LOST_REPO, { title: "Feature", body: "[scenario:follow-up-review] add the feature", user: "ada" });
+    await github.addLabel(OWNER, LOST_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)).toMatchObject({ repository: `${OWNER}/${LOST_REPO}`, outcome: "success" });
+    const branch = `harness/issue-${issue.number}`;
+    const [pull] = (await github.listPulls(OWNER, LOST_REPO)).filter((p) => p.head.ref === branch);
+    if (!pull) throw new Error("no pull request");
+    const target = github.webhook;
+    const lost = async (act: () => Promise<unknown>): Promise<void> => {
+      github.setWebhook(null);
+      try {
+        await act();
+      } finally {
+        github.setWebhook(target);
+      }
+    };
+
+    const sessions = stack.results.length;
+    await lost(() =>
+      github.submitReview(OWNER, LOST_REPO, pull.number, { event: "REQUEST_CHANGES", body: "Please also add review.txt (lost webhook)." }, { sender: "ada" }),
+    );
+    await lost(() => github.comment(OWNER, LOST_REPO, pull.number, "/harness delete the tests", { sender: "mallory" }));
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions);
+
+    // The first pass: the oldest unanswered request, the review, resumes the session.
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    expect(gitOf("show", `${branch}:review.txt`)).toBe("as the review asked");
+    expect(promptsOf("follow-up-review").some((p) => p.includes("Please also add review.txt (lost webhook).") && p.includes('source=\\"review\\"'))).toBe(true);
+    expect(prComments(pull.number).filter((b) => /<!-- harness:answers review-\d+ -->/.test(b) && b.includes("Follow-up requested by @ada"))).toHaveLength(1);
+
+    // The next pass: mallory's comment gets the reply the webhook would have given, and nothing is queued.
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(prComments(pull.number).filter((b) => /<!-- harness:answers comment-\d+ -->/.test(b) && b.includes("@mallory only people with write"))).toHaveLength(
+      1,
+    );
+
+    // A writer's /harness comment, its webhook lost too: a third session on the same branch and pull request.
+    await lost(() => github.comment(OWNER, LOST_REPO, pull.number, "/harness add harness.txt, lost webhook", { sender: "ada" }));
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 2);
+    expect(gitOf("show", `${branch}:harness.txt`)).toBe("as the comment asked");
+    expect(promptsOf("follow-up-review").some((p) => p.includes("add harness.txt, lost webhook") && p.includes('source=\\"comment\\"'))).toBe(true);
+    expect((await github.listPulls(OWNER, LOST_REPO)).filter((p) => p.head.ref === branch).map((p) => p.number)).toEqual([pull.number]);
+
+    // Once each: later passes queue nothing and say nothing more, and read the comments and reviews conditionally (304s).
+    const commentsBefore = prComments(pull.number).length;
+    await stack.reconciler!.runOnce();
+    const from = github.requestLog.length;
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 2);
+    expect(prComments(pull.number)).toHaveLength(commentsBefore);
+    const quiet = github.requestLog
+      .slice(from)
+      .filter(
+        (r) => r.path.startsWith(`/repos/${OWNER}/${LOST_REPO}/`) && (r.operationId === "issues/list-comments" || r.operationId === "pulls/list-reviews"),
+      );
+    expect(quiet.map((r) => [r.operationId, r.status])).toEqual([
+      ["issues/list-comments", 304],
+      ["pulls/list-reviews", 304],
+    ]);
+    github.assertNoViolations();
+  }, 180_000);
+
+  it("webhooks lost: a failing job's check_suite webhook never arrives, the reconciler's pass queues the fix with the log, once", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, LOST_REPO), ...args], { encoding: "utf8" }).trim();
+    const issue = await github.createIssue(OWNER, LOST_REPO, { title: "Value", body: "[scenario:ci-fix] write the value", user: "ada" });
+    await github.addLabel(OWNER, LOST_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)).toMatchObject({ repository: `${OWNER}/${LOST_REPO}`, outcome: "success" });
+    const branch = `harness/issue-${issue.number}`;
+    const brokenHead = gitOf("rev-parse", branch);
+    const target = github.webhook;
+    github.setWebhook(null);
+    await github.failJob(OWNER, LOST_REPO, brokenHead, "unit", "FAIL value.test.ts: expected 'fixed' (lost webhook)\n");
+    github.setWebhook(target);
+    const sessions = stack.results.length;
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(gitOf("show", `${branch}:value.txt`)).toBe("fixed");
+    expect(promptsOf("ci-fix").some((p) => p.includes("expected 'fixed' (lost webhook)") && p.includes("### unit (failure)"))).toBe(true);
+    // The fixed head has no failing check: later passes queue nothing.
+    await stack.reconciler!.runOnce();
+    await stack.reconciler!.runOnce();
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    github.assertNoViolations();
+  }, 180_000);
 
   it("a base change that conflicts leads to a merge session and a conflict-free pull request (reconciler backstop); past pr.conflictFixAttempts the harness gives up", async () => {
     const { github } = stack;

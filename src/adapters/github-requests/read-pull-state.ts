@@ -18,6 +18,8 @@ export interface PullState {
   mergeable: boolean | null;
   /** `dirty`, `clean`, `blocked`, `unstable`, `draft`, `behind`, `unknown`, … */
   mergeableState: string;
+  /** Who opened it: for the agent's pull request, the identity the harness acts as. */
+  author: string;
 }
 
 /** `GET /repos/{owner}/{repo}/pulls/{n}`. */
@@ -36,8 +38,11 @@ export async function readPullState(github: GitHubClient, number: number): Promi
     baseRepo: data.base.repo.full_name,
     mergeable: data.mergeable,
     mergeableState: data.mergeable_state,
+    author: data.user.login,
   };
 }
+
+const GITHUB_ACTIONS = "github-actions";
 
 /** Conclusions of a check run that fail it (success, neutral and skipped do not). */
 const FAILED = new Set(["failure", "timed_out", "cancelled", "action_required", "startup_failure", "stale"]);
@@ -45,7 +50,8 @@ const FAILED = new Set(["failure", "timed_out", "cancelled", "action_required", 
 /**
  * The checks failing on a commit: the newest check run of each name whose conclusion fails it
  * (its output's text, else its summary), and the newest commit status of each context in
- * `failure` or `error` (its description). Two reads: `GET …/commits/{sha}/check-runs` (100 a
+ * `failure` or `error` (its description); a check run GitHub Actions made carries its job's id
+ * (the same as the run's), whose log `readJobLog` reads. Two reads: `GET …/commits/{sha}/check-runs` (100 a
  * page, the first page) and the combined status. Null while any check still runs (CI not done).
  */
 export async function readFailingChecks(github: GitHubClient, sha: string): Promise<FailingCheck[] | null> {
@@ -55,7 +61,14 @@ export async function readFailingChecks(github: GitHubClient, sha: string): Prom
   const failing: FailingCheck[] = [];
   for (const r of runs.data.check_runs) {
     if (!r.conclusion || !FAILED.has(r.conclusion)) continue;
-    failing.push({ name: r.name, conclusion: r.conclusion, output: r.output.text ?? r.output.summary ?? "", url: r.html_url ?? r.details_url ?? null });
+    failing.push({
+      name: r.name,
+      conclusion: r.conclusion,
+      output: r.output.text ?? r.output.summary ?? "",
+      url: r.html_url ?? r.details_url ?? null,
+      // A GitHub Actions job is a check run of the `github-actions` App with the job's id.
+      jobId: r.app?.slug === GITHUB_ACTIONS ? r.id : null,
+    });
   }
   for (const s of combined.data.statuses) {
     if (s.state !== "failure" && s.state !== "error") continue;

@@ -74,6 +74,12 @@ const CONCLUSION_PRIORITY: readonly CheckConclusion[] = ["action_required", "can
 export const isFailedConclusion = (c: CheckConclusion | null): boolean =>
   c === "failure" || c === "timed_out" || c === "cancelled" || c === "action_required" || c === "stale";
 
+/** A GitHub Actions job's log (the job is the check run of the same id); `expired` past the retention period or deleted: 410. */
+export interface JobLogRecord {
+  text: string;
+  expired: boolean;
+}
+
 export class CiState {
   readonly suites = new Map<number, CheckSuiteRecord>();
   readonly runs = new Map<number, CheckRunRecord>();
@@ -86,6 +92,10 @@ export class CiState {
    * pair not computed yet reads as `mergeable: null` (`pending` more full reads: GitHub's lag).
    */
   readonly mergeability = new Map<number, { base: string; head: string; conflicts: boolean | null; pending: number }>();
+  /** The logs of GitHub Actions jobs, by job id (= check run id); a job without one answers 404. */
+  readonly jobLogs = new Map<number, JobLogRecord>();
+  /** Signed download URLs handed out in `Location` (token → job id and when the URL expires: one minute, as GitHub's). */
+  readonly logDownloads = new Map<string, { jobId: number; expiresAt: number }>();
   /** Full reads of a pull request that answer `mergeable: null` after its base or head moved (0: computed on first read). */
   mergeabilityLag = 0;
 

@@ -239,8 +239,14 @@ export class FakeGitHub {
     return this.auth.botLogin;
   }
 
+  /** Where webhooks go; null: nowhere (every delivery lost, as when the app is unreachable: GitHub does not redeliver). */
   setWebhook(target: { url: string; secret: string } | null): void {
     this.webhooks.target = target;
+  }
+
+  /** The webhook target `setWebhook` set (null: deliveries are dropped). */
+  get webhook(): { url: string; secret: string } | null {
+    return this.webhooks.target;
   }
 
   /** Seam for fault injection: called before every REST request. */
@@ -589,6 +595,43 @@ export class FakeGitHub {
   /** A failed check with its log (`output.text`): `completeCheck` with conclusion `failure`. */
   failCheck(owner: string, repo: string, ref: string, name: string, log: string, summary = `${name} failed`): Promise<number> {
     return this.completeCheck(owner, repo, ref, { name, conclusion: "failure", output: { title: summary, summary, text: log } });
+  }
+
+  /**
+   * A GitHub Actions job that failed on the commit (a sha or a branch's head), with its log: a
+   * check run of GitHub Actions (its id is the job's) with no output of its own, as Actions'
+   * runs have, whose log `GET …/actions/jobs/{id}/logs` serves (302 to a signed download).
+   * `expired: true` gives a job whose log is past retention (410). Delivers the webhooks as
+   * `completeCheck` does; returns the job id.
+   */
+  async failJob(owner: string, repo: string, ref: string, name: string, log: string, opts: { expired?: boolean } = {}): Promise<number> {
+    const r = this.repoOrThrow(owner, repo);
+    const sha = await this.commitOf(r, ref);
+    const sender = this.store.user("github-actions[bot]", "Bot");
+    const runId = this.store.newId();
+    const jobId = this.store.newId();
+    const run = await createCheckRun(
+      this.ctx,
+      r,
+      "github-actions",
+      sha,
+      { name, status: "in_progress", detailsUrl: `${this.ctx.ser.html}/${fullName(r)}/actions/runs/${runId}/job/${jobId}` },
+      sender,
+      "person",
+      jobId,
+    );
+    this.store.ci.jobLogs.set(run.id, { text: log, expired: opts.expired ?? false });
+    updateCheckRun(this.ctx, r, run, { conclusion: "failure" }, sender, "person");
+    await this.settled();
+    return run.id;
+  }
+
+  /** The log of a job (`failJob`'s id) expires or is deleted: its download answers 410 from then on. */
+  expireJobLog(owner: string, repo: string, jobId: number): void {
+    this.repoOrThrow(owner, repo);
+    const log = this.store.ci.jobLogs.get(jobId);
+    if (!log) throw new Error(`fake-github: job ${jobId} has no log`);
+    log.expired = true;
   }
 
   /** A passing check: `completeCheck` with conclusion `success`. */

@@ -6,6 +6,7 @@ import { handleGitHttp, isGitRequest, type GitHttpDeps } from "./git-http.js";
 import { GRAPHQL_DOCS, GRAPHQL_PATH, handleGraphQl } from "./graphql.js";
 import { ApiError, DOCS, readBody, type FakeContext, type Handler, type HandlerContext, type HandlerResult } from "./http.js";
 import { OpenApi } from "./openapi.js";
+import { actionHandlers, JOB_LOG_DOWNLOAD_PATH, serveJobLogDownload } from "./routes/actions.js";
 import { appHandlers } from "./routes/apps.js";
 import { checkHandlers } from "./routes/checks.js";
 import { gitDataHandlers } from "./routes/git-data.js";
@@ -23,6 +24,7 @@ const HANDLERS: Record<string, Handler> = {
   ...pullHandlers,
   ...appHandlers,
   ...checkHandlers,
+  ...actionHandlers,
 };
 
 export interface ServerDeps {
@@ -115,6 +117,22 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   }
 
   const raw = await readBody(req);
+  if (method === "GET" && url.pathname.startsWith(JOB_LOG_DOWNLOAD_PATH)) {
+    // The signed download a job-log redirect points at: another host on GitHub, no API, no credentials.
+    serveJobLogDownload(deps.fake, url, res);
+    deps.requestLog.push({
+      kind: "rest",
+      method,
+      path: url.pathname,
+      operationId: "download/job-log",
+      status: res.statusCode,
+      write: false,
+      actor: null,
+      issueNumber: null,
+      at: Date.now(),
+    });
+    return;
+  }
   if (method === "POST" && url.pathname === GRAPHQL_PATH) {
     await graphql(deps, req, res, raw);
     return;

@@ -6,15 +6,16 @@ import { fullName } from "../store.js";
 import type { RepoRecord } from "../types.js";
 
 /**
- * What an installation may do unless `fake.setInstallationPermissions` says otherwise. No
- * `workflows`: as app.yml asks, pushes that touch `.github/workflows/` are refused.
+ * What an installation may do unless `fake.setInstallationPermissions` says otherwise: what
+ * app.yml's `default_permissions` asks (test/offline/fake-github-job-logs.test.ts holds them
+ * equal). No `workflows`: pushes that touch `.github/workflows/` are refused.
  */
-const DEFAULT_INSTALLATION_PERMISSIONS: Readonly<Record<string, "read" | "write">> = {
+export const DEFAULT_INSTALLATION_PERMISSIONS: Readonly<Record<string, "read" | "write">> = {
   issues: "write",
   pull_requests: "write",
   contents: "write",
   metadata: "read",
-  actions: "write",
+  actions: "read",
   checks: "read",
   statuses: "read",
 };

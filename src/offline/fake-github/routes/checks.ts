@@ -208,6 +208,8 @@ export async function createCheckRun(
   input: CheckRunInput & { name: string },
   sender: UserRecord,
   via: "rest" | "person",
+  /** The run's id when it must be a given one (a job's: `fake.failJob`); a new one by default. */
+  id?: number,
 ): Promise<CheckRunRecord> {
   if ((await revParse(repo.path, `${headSha}^{commit}`)) !== headSha) {
     throw unprocessable("Validation Failed", [{ resource: "CheckRun", field: "head_sha", code: "invalid" }]);
@@ -230,7 +232,7 @@ export async function createCheckRun(
   }
   suite.updatedAt = now;
   const run: CheckRunRecord = {
-    id: fake.store.newId(),
+    id: id ?? fake.store.newId(),
     suiteId: suite.id,
     name: input.name,
     headSha,
