@@ -1,5 +1,6 @@
 import type { ProbotOctokit } from "probot";
 import { HarnessError } from "../core/errors.js";
+import type { PullComment, PullReview } from "../core/pr-requests.js";
 import type { Redactor } from "../core/redact.js";
 import type { WriteBudget, WriteClass } from "../core/write-budget.js";
 import { processSecrets } from "./secrets.js";
@@ -124,6 +125,10 @@ export interface GitHubClientOptions {
   budgetKey?: string;
 }
 
+/** A comment and a review as the reconciler reads them (`listCommentsConditional`, `listReviewsConditional`): the shapes src/core/pr-requests.ts decides on. */
+export type ListedComment = PullComment;
+export type ListedReview = PullReview;
+
 /**
  * Every request through `api` (the client's own methods, and anybody using
  * `client.api` directly: the lease refs, the reclaimer) is spent and counted by
@@ -131,29 +136,6 @@ export interface GitHubClientOptions {
  * the installation's write budget (cosmetic ones may be dropped), reads and
  * writes are counted for the issue. No method here spends or counts by hand.
  */
-/** A comment as the reconciler reads it (`listCommentsConditional`). */
-export interface ListedComment {
-  id: number;
-  body: string;
-  login: string;
-  userType: string | null;
-  createdAt: string;
-  /** The 👀 and 👎 counts: the harness reacts so to every `/harness` comment it handles. */
-  reactions: { eyes: number; minusOne: number };
-}
-
-/** A review as the reconciler reads it (`listReviewsConditional`). */
-export interface ListedReview {
-  id: number;
-  body: string;
-  /** `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`. */
-  state: string;
-  login: string;
-  userType: string | null;
-  commitId: string | null;
-  submittedAt: string | null;
-}
-
 export class GitHubClient {
   /** The Octokit as this client's view: its requests are spent on `budget` and counted by `count`. */
   readonly api: GitHubApi;
