@@ -236,6 +236,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       state,
       now: deps.now,
       log,
+      textMatches: config.knowledge.textMatches,
     });
     const knowledge = await prepareKnowledge({
       remote: knowledgeRemote,
