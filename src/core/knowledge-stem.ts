@@ -129,9 +129,22 @@ function step4(w: string): string {
   return stem;
 }
 
+/** Stems already computed: prose repeats its words (Zipf), so a cold build stems each distinct word once. Bounded. */
+const memo = new Map<string, string>();
+const MEMO_MAX = 50_000;
+
 /** The Porter stem of a lower-case word; a word that is not plain `[a-z]{3,}` is returned as it is. */
 export function stemKnowledgeWord(word: string): string {
   if (word.length < 3 || !/^[a-z]+$/.test(word)) return word;
+  const known = memo.get(word);
+  if (known !== undefined) return known;
+  const stem = porter(word);
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(word, stem);
+  return stem;
+}
+
+function porter(word: string): string {
   let w = step1ab(word);
   // 1c: a final y after a vowel-bearing stem becomes i ("happy" → "happi", "retry" → "retri").
   if (w.endsWith("y") && hasVowel(w.slice(0, -1))) w = `${w.slice(0, -1)}i`;
