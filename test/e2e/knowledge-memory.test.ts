@@ -70,6 +70,9 @@ describe("retry memory: every retry's prompt carries all prior attempts", () => 
           // (their records, alike in words, may be among the index's top matches).
           const beforeMatches = prompt.split("## Text matches")[0] ?? prompt;
           for (const other of issues) if (other.number !== number) expect(beforeMatches).not.toContain(`issue #${other.number} `);
+          // And none as a text match either: knowledge.textMatches is curated by default, so the other
+          // issues' records (model-written, alike in words) are not pulled in by wording.
+          for (const other of issues) if (other.number !== number) expect(prompt).not.toContain(`session:${OWNER}/${REPO}#${other.number}/`);
         } else {
           // No attempt of its own yet (other issues' records may still be among the text matches).
           expect(prompt).not.toContain(`## Prior attempts of #${number}`);
