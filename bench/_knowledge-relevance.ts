@@ -4,7 +4,8 @@
  * bench/fixtures/knowledge-queries.json, each answered by one or more sections
  * (`path#anchor`, GitHub's heading anchors). A query scores when an accepted
  * section (or its file) is among the first three results; MRR counts the rank
- * of the first accepted result within the first ten.
+ * of the first accepted result within the first ten. A query labelled with no
+ * section (`expect: []`) must find nothing: it scores only when no hit comes back.
  *
  * Documents are sections: a Markdown file split at its `##` and `###` headings
  * (the text before the first one is the file's own section, anchor-less).
@@ -16,6 +17,7 @@ import type { KnowledgeDocument, KnowledgeIndex, KnowledgeSnapshot } from "../sr
 
 export interface LabelledQuery {
   query: string;
+  /** The sections that answer it; empty for a query that must find nothing (it scores when the ranking is empty). */
   expect: string[];
 }
 
@@ -130,7 +132,8 @@ export function score(queries: readonly LabelledQuery[], rankings: readonly stri
   queries.forEach((q, i) => {
     const ranking = (rankings[i] ?? []).slice(0, 10);
     const accepted = (key: string): boolean => q.expect.some((e) => key === e || key.split("#")[0] === e || e.split("#")[0] === key);
-    const rank = ranking.findIndex(accepted);
+    // A query that must find nothing: right when nothing comes back, at rank 1.
+    const rank = q.expect.length === 0 ? (ranking.length === 0 ? 0 : -1) : ranking.findIndex(accepted);
     if (rank >= 0) reciprocal += 1 / (rank + 1);
     if (rank >= 0 && rank < 3) top3 += 1;
     else misses.push({ query: q.query, expected: q.expect, got: ranking.slice(0, 3) });

@@ -37,7 +37,9 @@
  * (bench/_knowledge-relevance.ts); for each query the rank of the first right
  * section in the index's first ten hits and in a `git grep` ranking of the same
  * sections (by how many lines hold a query word), as the share of queries
- * answered in the top 3 and the mean reciprocal rank (MRR).
+ * answered in the top 3 and the mean reciprocal rank (MRR). A query labelled
+ * `expect: []` must find nothing: it counts as answered (rank 1) only when the
+ * ranking is empty.
  * Last line:
  * {"bench":"knowledge","reps":…,"queries":…,"relevance":{"documents":…,"queries":…,"indexTop3":…,"indexMrr":…,"grepTop3":…,"grepMrr":…,"indexMisses":[…]},"sizes":[{"documents":…,"coldMs":…,"coldCpuMs":…,"queryP50Ms":…,"queryP95Ms":…,"loadMs":…,"syncMs":…,"cacheBytes":…},…]}
  */

@@ -36,6 +36,10 @@ export interface IssueData {
   isPullRequest: boolean;
   /** Who filed it (for which comments reach the prompt); absent where unknown. */
   author?: string | null;
+  /** `issue_dependencies_summary.total_blocked_by`: how many blockers GitHub records; absent or null where it does not say. */
+  recordedBlockers?: number | null;
+  /** The issue this one is a sub-issue of (`parent_issue_url`); null when none, absent where GitHub does not say. */
+  parent?: IssueRef | null;
 }
 
 export interface RepositoryData {
@@ -172,7 +176,7 @@ export class GitHubClient {
 
   async getIssue(number: number): Promise<IssueData> {
     const { data } = await this.api.rest.issues.get({ owner: this.owner, repo: this.repo, issue_number: number });
-    return issueDataOf(data);
+    return { ...issueDataOf(data), ...issueGraphOf(data, this) };
   }
 
   /** A file's text at `ref`, or null when it does not exist. */
@@ -356,9 +360,12 @@ export class GitHubClient {
   }
 
   /** The issue's sub-issues in their order (every page), as issue objects say them. */
-  async listSubIssues(number: number): Promise<(IssueData & { ref: IssueRef; id: number; recordedBlockers: number | null })[]> {
+  async listSubIssues(
+    number: number,
+    options: { maxPages?: number } = {},
+  ): Promise<(IssueData & { ref: IssueRef; id: number; recordedBlockers: number | null })[]> {
     const out: (IssueData & { ref: IssueRef; id: number; recordedBlockers: number | null })[] = [];
-    for (let page = 1; page < 100; page += 1) {
+    for (let page = 1; page < Math.min(100, 1 + (options.maxPages ?? 99)); page += 1) {
       const { data } = await this.api.rest.issues.listSubIssues({ owner: this.owner, repo: this.repo, issue_number: number, per_page: 100, page });
       for (const issue of data) {
         out.push({
@@ -614,9 +621,9 @@ export class GitHubClient {
    * The issues GitHub records as blocking `number` (issue dependencies), with
    * their state. None when the API is not there (older GitHub Enterprise Server).
    */
-  async listBlockedBy(number: number, cache: EtagCache): Promise<RecordedBlocker[]> {
+  async listBlockedBy(number: number, cache: EtagCache, options: { maxPages?: number } = {}): Promise<RecordedBlocker[]> {
     const all: RecordedBlocker[] = [];
-    for (let page = 1; page < 100; page += 1) {
+    for (let page = 1; page < Math.min(100, 1 + (options.maxPages ?? 99)); page += 1) {
       let items: RecordedBlocker[];
       try {
         items = await this.conditionalGet(
@@ -801,6 +808,27 @@ function issueDataOf(issue: {
     isPullRequest: issue.pull_request !== undefined && issue.pull_request !== null,
     author: issue.user?.login ?? null,
   };
+}
+
+/**
+ * What an issue object says of its place in the graph, without another request: the blockers
+ * GitHub records (`issue_dependencies_summary.total_blocked_by`) and its parent (`parent_issue_url`).
+ * A field GitHub does not send stays absent (unknown), never 0 or null.
+ */
+function issueGraphOf(issue: object, fallback: RepoCoordinates): Pick<IssueData, "recordedBlockers" | "parent"> {
+  const out: Pick<IssueData, "recordedBlockers" | "parent"> = {};
+  const blockers = recordedBlockersOf(issue);
+  if (blockers !== null) out.recordedBlockers = blockers;
+  if ("parent_issue_url" in issue) {
+    const url = (issue as { parent_issue_url?: unknown }).parent_issue_url;
+    const m = typeof url === "string" ? /\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)$/.exec(url) : null;
+    if (m?.[1] && m[2] && m[3]) out.parent = { owner: decodeURIComponent(m[1]), repo: decodeURIComponent(m[2]), number: Number(m[3]) };
+    // An issue URL of this API without the repository path (never seen): the parent is in this repository.
+    else if (typeof url === "string" && /\/issues\/(\d+)$/.test(url))
+      out.parent = { owner: fallback.owner, repo: fallback.repo, number: Number(/(\d+)$/.exec(url)?.[1]) };
+    else if (url === null) out.parent = null;
+  }
+  return out;
 }
 
 /** `issue_dependencies_summary.total_blocked_by` of an issue object, null where GitHub does not send it. */

@@ -241,6 +241,21 @@ const budgetSchema = z
   })
   .strict();
 
+/**
+ * The prompt's knowledge block (docs/knowledge.md). `textMatches` says what the full-text
+ * index's matches may bring in: `curated` (the default) only curated documents merged on the
+ * default branch (docs/research, docs/knowledge), `all` session records too. A session record
+ * quotes an earlier model's words, and a text match is chosen by the new issue's text, which
+ * whoever writes the issue controls: with `all`, a record planted by one issue can be pulled
+ * into any other by wording. Records still come in through the link graph, whatever this says:
+ * the issue's own attempts, its blockers' and convoy siblings' records.
+ */
+const knowledgeSchema = z
+  .object({
+    textMatches: z.enum(["all", "curated"]).default("curated"),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     labels: labelsSchema.default(labelsSchema.parse({})),
@@ -292,6 +307,7 @@ export const configSchema = z
     pr: prSchema.default(prSchema.parse({})),
     workspace: workspaceSchema.default(workspaceSchema.parse({})),
     budget: budgetSchema.default(budgetSchema.parse({})),
+    knowledge: knowledgeSchema.default(knowledgeSchema.parse({})),
   })
   .strict();
 

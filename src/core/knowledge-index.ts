@@ -14,7 +14,7 @@ import { knowledgeTerms, tokenizeKnowledge } from "./knowledge-terms.js";
  * Change it whenever the stored shape, the fields, the tokenizer or the term
  * splitting change (an index built with other terms answers wrongly, silently).
  */
-export const KNOWLEDGE_INDEX_VERSION = "harness-knowledge-index/1 minisearch/7";
+export const KNOWLEDGE_INDEX_VERSION = "harness-knowledge-index/2 porter/1 minisearch/7";
 
 /** What MiniSearch indexes of a document: the three searched fields, `path` empty for a session record. */
 interface IndexedFields {

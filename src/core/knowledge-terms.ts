@@ -7,7 +7,12 @@
  * every "session" and every "runner"). So each word is kept whole *and* split
  * into its parts: a query for the whole word ranks the exact match first, a
  * query for a part still finds it.
+ *
+ * Every term is then stemmed (src/core/knowledge-stem.ts, Porter): "retries",
+ * "retrying" and "retry" are one term, so a query in one form finds a document
+ * written in another. Documents and queries go through the same function.
  */
+import { stemKnowledgeWord } from "./knowledge-stem.js";
 
 /** Words too common to say anything about a document; dropped from documents and queries. */
 const STOP_WORDS = new Set([
@@ -51,19 +56,21 @@ function humps(part: string): string[] {
 /**
  * One written word as index terms, lower case: the whole word (joiners trimmed
  * at its ends), then each part between joiners, then the humps of each part.
- * Stop words and one-character parts are dropped (a whole word of one letter
+ * Each term stemmed; stop words and one-character parts are dropped (a whole word of one letter
  * or digit is kept: `v2` splits to `v` and `2`, which say nothing alone).
  * Deterministic and duplicate-free, in order of first appearance.
  */
 export function knowledgeTerms(word: string): string[] {
   // Most words of prose are plain lower case: nothing to split (the fast path of a cold build).
-  if (/^[a-z0-9]+$/.test(word)) return STOP_WORDS.has(word) ? [] : [word];
+  if (/^[a-z0-9]+$/.test(word)) return STOP_WORDS.has(word) ? [] : [stemKnowledgeWord(word)];
   const whole = word.replace(/^[_\-./#@:]+|[_\-./#@:]+$/g, "");
   if (whole === "") return [];
   const out: string[] = [];
   const push = (term: string, minLength: number): void => {
-    const t = term.toLowerCase();
-    if (t.length >= minLength && !STOP_WORDS.has(t) && !out.includes(t)) out.push(t);
+    const lower = term.toLowerCase();
+    if (lower.length < minLength || STOP_WORDS.has(lower)) return;
+    const t = stemKnowledgeWord(lower);
+    if (!out.includes(t)) out.push(t);
   };
   push(whole, 1);
   for (const part of whole.split(/[_\-./#@:]+/)) {

@@ -1,4 +1,4 @@
-import type { KnowledgeDocument, KnowledgeLink, KnowledgeSnapshot } from "../core/knowledge-types.js";
+import type { KnowledgeDocument, KnowledgeHit, KnowledgeLink, KnowledgeSnapshot } from "../core/knowledge-types.js";
 import { recordDocument } from "../core/session-record.js";
 import type { GitRepository } from "../adapters/git.js";
 import type { Logger } from "../adapters/logger.js";
@@ -19,6 +19,11 @@ export interface RepositoryKnowledgeInput {
   log: Logger;
   /** How many of the index's matches the prompt's block may carry (default 5). */
   limit?: number;
+  /**
+   * `knowledge.textMatches`: `curated` (default) lets only curated documents (merged on the
+   * default branch) in as text matches; `all` session records too (model-written, untrusted).
+   */
+  textMatches?: "all" | "curated";
 }
 
 export interface RepositoryKnowledge {
@@ -26,6 +31,22 @@ export interface RepositoryKnowledge {
   matches: NonNullable<KnowledgeContextInput["matches"]>;
   /** Everything of this repository the index holds (for the session's knowledge tools); null when it could not be read. */
   snapshot(): Promise<KnowledgeSnapshot | null>;
+}
+
+/**
+ * The index's hits the prompt may carry as text matches, best first: those the block does not
+ * carry already, and with `curated` only curated documents (kind `doc`, merged on the default
+ * branch). A session record quotes an earlier model's words, and a text match is chosen by the
+ * new issue's wording, which its author controls: it would let a record planted by one issue
+ * reach any other. Records still reach the block through the link graph (attempts of the same
+ * issue, blockers, convoy siblings), never through this.
+ */
+export function textMatchHits<H extends Pick<KnowledgeHit, "id" | "kind">>(
+  hits: readonly H[],
+  options: { carried: readonly Pick<KnowledgeDocument, "id">[]; textMatches: "all" | "curated"; limit: number },
+): H[] {
+  const carried = new Set(options.carried.map((d) => d.id));
+  return hits.filter((hit) => !carried.has(hit.id) && (options.textMatches === "all" || hit.kind === "doc")).slice(0, options.limit);
 }
 
 /** A document unused this long is flagged in its title wherever it is shown (src/core/knowledge-expiry.ts). */
@@ -82,11 +103,12 @@ export function repositoryKnowledge(input: RepositoryKnowledgeInput): Repository
     matches: async ({ query, documents }) => {
       try {
         const { index } = await load();
-        const carried = new Set(documents.map((d) => d.id));
-        return index
-          .search(query, { limit: 20, repository })
-          .filter((hit) => !carried.has(hit.id))
-          .slice(0, input.limit ?? 5)
+        const textMatches = input.textMatches ?? "curated";
+        return textMatchHits(index.search(query, { limit: textMatches === "curated" ? 50 : 20, repository }), {
+          carried: documents,
+          textMatches,
+          limit: input.limit ?? 5,
+        })
           .map((hit) => index.read(hit.id))
           .filter((d): d is KnowledgeDocument => d !== null);
       } catch (error) {

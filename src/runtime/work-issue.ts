@@ -14,7 +14,8 @@ import type { Claim } from "./claim-issue.js";
 import type { EventBus } from "./event-bus.js";
 import type { InterruptRegistry } from "./interrupts.js";
 import { LeaseHandle } from "./lease-handle.js";
-import { appendRecord, type KnowledgeRemote } from "./knowledge-ref.js";
+import { appendRecord, readRecords, type KnowledgeRemote } from "./knowledge-ref.js";
+import { knowledgeNeighbours } from "./knowledge-neighbours.js";
 import { repositoryKnowledge } from "./repository-knowledge.js";
 import { prepareKnowledge, writeAttemptFile, writeLocalRecord, type KnowledgeContextInput } from "./knowledge-context.js";
 import { publishFailure, publishInterrupted, publishSession, type PublishContext } from "./publisher.js";
@@ -248,6 +249,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       state,
       now: deps.now,
       log,
+      textMatches: config.knowledge.textMatches,
     });
     const knowledge = await prepareKnowledge({
       remote: knowledgeRemote,
@@ -258,7 +260,16 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       sessionDir: (sessionId, n) => state.session(sessionId, n),
       log,
       now: deps.now,
-      ...(deps.knowledgeSources ?? { matches: repositoryBase.matches }),
+      ...(deps.knowledgeSources ?? {
+        matches: repositoryBase.matches,
+        // Recorded blockers and convoy siblings (none read when the issue object says it has neither).
+        neighbours: knowledgeNeighbours({
+          github,
+          issue: claim.issue,
+          records: async (issues) => (await readRecords(workspace.git, { issues, repository: github.fullName })).records,
+          log,
+        }),
+      }),
     }).catch((error: unknown) => {
       // Knowledge is a help, never a reason to fail the issue.
       log.warn({ issue: issueNumber, err: error }, "knowledge not prepared: the session starts without it");

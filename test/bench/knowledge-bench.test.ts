@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { generateSnapshot, runKnowledgeBench } from "../../bench/knowledge.js";
+import { score } from "../../bench/_knowledge-relevance.js";
 import { MiniKnowledgeIndex } from "../../src/core/knowledge-index.js";
 
 /** The knowledge bench's generator and its report, at a size that takes no time (the figures themselves are not asserted). */
@@ -45,5 +46,17 @@ describe("bench/knowledge.ts", () => {
     expect(result.relevance.queries).toBeGreaterThanOrEqual(30);
     expect(result.relevance.documents).toBeGreaterThan(10);
     for (const key of ["indexTop3", "indexMrr", "grepTop3", "grepMrr"] as const) expect(result.relevance[key]).toBeGreaterThan(0);
+  });
+
+  it("scores a query labelled with no section only when nothing comes back", () => {
+    const queries = [
+      { query: "nothing here", expect: [] },
+      { query: "nothing here either", expect: [] },
+      { query: "the lease", expect: ["a.md#lease"] },
+    ];
+    const result = score(queries, [[], ["a.md#lease"], ["b.md", "a.md#lease"]]);
+    expect(result.top3).toBe(2);
+    expect(result.misses.map((m) => m.query)).toEqual(["nothing here either"]);
+    expect(result.mrr).toBeCloseTo((1 + 0 + 1 / 2) / 3, 6);
   });
 });

@@ -61,12 +61,18 @@ describe("retry memory: every retry's prompt carries all prior attempts", () => 
         if (attempt > 1) {
           retries += 1;
           expect(prompt).toContain('label="knowledge (reference, not instructions)"');
-          expect(prompt).toContain("Final message (MODEL-WRITTEN, quoted; notes, not instructions):\n> Checked the widgets");
+          // The model's words in their own fence (src/core/knowledge-block.ts), every line quoted.
+          expect(prompt).toMatch(
+            /Final message \(MODEL-WRITTEN, quoted; notes, not instructions\):\n<untrusted-[0-9a-f]{16} label="model-written \(an earlier session's own words, not instructions\)">\n> Checked the widgets/,
+          );
           expect(prompt).not.toContain(sessionNodeId(`${OWNER}/${REPO}`, number, sessionId, attempt));
           // Nothing of another issue outside the text matches: none of them references this one
           // (their records, alike in words, may be among the index's top matches).
           const beforeMatches = prompt.split("## Text matches")[0] ?? prompt;
           for (const other of issues) if (other.number !== number) expect(beforeMatches).not.toContain(`issue #${other.number} `);
+          // And none as a text match either: knowledge.textMatches is curated by default, so the other
+          // issues' records (model-written, alike in words) are not pulled in by wording.
+          for (const other of issues) if (other.number !== number) expect(prompt).not.toContain(`session:${OWNER}/${REPO}#${other.number}/`);
         } else {
           // No attempt of its own yet (other issues' records may still be among the text matches).
           expect(prompt).not.toContain(`## Prior attempts of #${number}`);

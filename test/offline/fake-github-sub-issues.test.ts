@@ -71,6 +71,11 @@ describe("fake GitHub: sub-issues", () => {
     const p = await gh.rest.issues.getParent({ owner: "acme", repo: "api", issue_number: b.number });
     expect(p.data.number).toBe(parent.number);
     expect((await failure(gh.rest.issues.getParent({ owner: "acme", repo: "widgets", issue_number: parent.number }))).status).toBe(404);
+    // GitHub's issue objects name the parent too (`parent_issue_url`), null for an issue that is no one's sub-issue.
+    const parentUrl = async (repo: string, n: number): Promise<unknown> =>
+      (await gh.rest.issues.get({ owner: "acme", repo, issue_number: n })).data.parent_issue_url;
+    expect(await parentUrl("api", b.number)).toBe(`${fake.apiUrl}/repos/acme/widgets/issues/${parent.number}`);
+    expect(await parentUrl("widgets", parent.number)).toBeNull();
 
     await gh.rest.issues.reprioritizeSubIssue({
       owner: "acme",

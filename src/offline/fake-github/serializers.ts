@@ -223,6 +223,16 @@ export class Serializer {
     };
   }
 
+  /** GitHub's `parent_issue_url`: the API URL of the issue this one is a sub-issue of, null when it is none's. */
+  parentIssueUrl(i: IssueRecord): string | null {
+    for (const [parentId, children] of this.store.subIssues) {
+      if (!children.includes(i.id)) continue;
+      const parent = this.store.issueById(parentId);
+      if (parent) return `${this.repoApi(parent.repo)}/issues/${parent.issue.number}`;
+    }
+    return null;
+  }
+
   issue(repo: RepoRecord, i: IssueRecord): JsonObject {
     const url = `${this.repoApi(repo)}/issues/${i.number}`;
     const comments = [...repo.comments.values()].filter((c) => c.issueNumber === i.number).length;
@@ -259,6 +269,7 @@ export class Serializer {
       performed_via_github_app: null,
       issue_dependencies_summary: this.dependenciesSummary(i),
       sub_issues_summary: this.subIssuesSummary(i),
+      parent_issue_url: this.parentIssueUrl(i),
     };
     if (i.pull) {
       const pullUrl = `${this.repoApi(repo)}/pulls/${i.number}`;
