@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,11 +18,48 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  *   through the linked bin.
  *
  * npm's cache is warm on our machines (`--prefer-offline`).
+ *
+ * The build is the cost of `npm pack` (a full `tsc` of src/, about 40 s of CPU), and what it
+ * builds is the same as long as its inputs are: after a pack that built dist/ (prepack: clean +
+ * build), the hash of those inputs (every file under src/, package.json, tsconfig*.json, the
+ * TypeScript version) is kept in dist/.build-inputs (outside `files`, so not shipped). A later run
+ * whose inputs hash the same packs with `--ignore-scripts` (the dist/ of that clean build); any
+ * change to an input, or no stamp, and npm pack cleans and builds as before. HARNESS_PACK_REBUILD=1
+ * always builds.
  */
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+const STAMP = path.join(ROOT, "dist", ".build-inputs");
+
+/** The hash of everything `npm run build` reads: src/ (every file, by path and content), package.json, tsconfig*.json, TypeScript's version. */
+async function buildInputsHash(): Promise<string> {
+  const hash = createHash("sha256");
+  const files: string[] = [];
+  for (const entry of await fs.readdir(path.join(ROOT, "src"), { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) files.push(path.relative(ROOT, path.join(entry.parentPath, entry.name)));
+  }
+  files.push("package.json", "tsconfig.json", "tsconfig.build.json", "node_modules/typescript/package.json");
+  for (const file of files.sort()) {
+    hash.update(`${file}\0`);
+    hash.update(await fs.readFile(path.join(ROOT, file)));
+    hash.update("\0");
+  }
+  return hash.digest("hex");
+}
+
+/** True when dist/ is the clean build of exactly the inputs of now (the stamp matches, the entry point is there). */
+async function distIsFresh(inputs: string): Promise<boolean> {
+  if (process.env.HARNESS_PACK_REBUILD === "1") return false;
+  const stamp = await fs.readFile(STAMP, "utf8").catch(() => "");
+  if (stamp.trim() !== inputs) return false;
+  return fs.access(path.join(ROOT, "dist", "src", "cli", "main.js")).then(
+    () => true,
+    () => false,
+  );
+}
 
 let root: string;
 let installDir: string;
@@ -47,7 +85,16 @@ describe("install from the packed tarball, without devDependencies (slow)", () =
   it("npm pack ships dist/, prompts/, examples/, the forwarder, the knowledge server and app.yml, and nothing of src/*.ts or test/", async () => {
     const packDir = path.join(root, "pack");
     await fs.mkdir(packDir);
-    const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", packDir], { cwd: ROOT, env: userEnv(), maxBuffer: 64 * 1024 * 1024 });
+    const inputs = await buildInputsHash();
+    const fresh = await distIsFresh(inputs);
+    // Fresh: the dist/ of a clean build of these very inputs, packed as it is; else prepack cleans and builds.
+    const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", packDir, ...(fresh ? ["--ignore-scripts"] : [])], {
+      cwd: ROOT,
+      env: userEnv(),
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    // Only a pack whose prepack just built dist/ from these inputs writes the stamp (and only when they did not change meanwhile).
+    if (!fresh && (await buildInputsHash()) === inputs) await fs.writeFile(STAMP, `${inputs}\n`);
     const [pack] = JSON.parse(stdout.slice(stdout.indexOf("["))) as { filename: string; files: { path: string }[] }[];
     const files = (pack?.files ?? []).map((f) => f.path);
     for (const needed of [

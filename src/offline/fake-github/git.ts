@@ -3,9 +3,10 @@
  * (refs, commits, CAS) take the in-process paths of `git-fast.ts` and fall back to git.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deflateSync } from "node:zlib";
 import { commitBody, readRefFromDisk, repoCache } from "./git-fast.js";
 import type { CommitView } from "./types.js";
 
@@ -58,21 +59,37 @@ export async function git(cwd: string, args: string[], opts: { input?: string | 
 
 export const isSha = (s: string): boolean => /^[0-9a-f]{40}$/.test(s);
 
+/**
+ * The settings of every bare repository, appended to the config `git init` wrote (a repeated
+ * section is valid git config): one file write instead of a `git config` process each.
+ */
+const BARE_CONFIG = [
+  "[core]",
+  "\tfilesRefLockTimeout = 3000",
+  "\tpackedRefsTimeout = 3000",
+  // A reflog for every ref, REST writes and pushes alike: tests read git's own record of each update.
+  "\tlogAllRefUpdates = always",
+  "[http]",
+  "\treceivepack = true",
+  "[uploadpack]",
+  "\tallowAnySHA1InWant = true",
+  "[gc]",
+  "\tauto = 0",
+  // With gc.auto 0 the `git maintenance run --auto` receive-pack starts after each push does
+  // nothing: not starting it saves a process per push.
+  "[receive]",
+  "\tautogc = false",
+  "",
+].join("\n");
+
 export async function initBareRepo(path: string, defaultBranch: string): Promise<void> {
   await git(process.cwd(), ["init", "--quiet", "--bare", `--initial-branch=${defaultBranch}`, path]);
-  for (const [k, v] of [
-    ["core.filesRefLockTimeout", "3000"],
-    ["core.packedRefsTimeout", "3000"],
-    ["http.receivepack", "true"],
-    ["uploadpack.allowAnySHA1InWant", "true"],
-    ["gc.auto", "0"],
-    // A reflog for every ref, REST writes and pushes alike: tests read git's own record of each update.
-    ["core.logAllRefUpdates", "always"],
-  ] as const) {
-    await git(path, ["config", k, v]);
-  }
-  // The empty tree is built into git, but write it so packs that reference it are self-contained.
-  await git(path, ["hash-object", "-w", "-t", "tree", "--stdin"], { input: "" });
+  await appendFile(join(path, "config"), BARE_CONFIG);
+  // The empty tree is built into git, but write it so packs that reference it are self-contained:
+  // a loose object (`tree 0\0`, zlib), as `git hash-object -w -t tree --stdin` writes it.
+  const dir = join(path, "objects", EMPTY_TREE.slice(0, 2));
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, EMPTY_TREE.slice(2)), deflateSync(Buffer.from("tree 0\0", "latin1")), { mode: 0o444 });
 }
 
 export interface Signature {
