@@ -1,0 +1,300 @@
+import { execFileSync } from "node:child_process";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { GitHubClient } from "../../../src/adapters/github-client.js";
+import { silentLogger, type Logger } from "../../../src/adapters/logger.js";
+import { GitHubNotifyClaims, notifyRefOf } from "../../../src/app/notify/notify-claims.js";
+import { Notifier, type NotifyResult } from "../../../src/app/notify/notifier.js";
+import { Outbox, type NotifyChannel } from "../../../src/app/notify/outbox.js";
+import { SlackChannel } from "../../../src/app/notify/slack-channel.js";
+import type { Notification } from "../../../src/core/notification.js";
+import { startFakeGitHub, type FakeGitHub } from "../../../src/offline/fake-github/index.js";
+import { FakeSlack } from "../../support/fake-slack.js";
+import { testOctokit } from "../../support/octokit.js";
+
+const OWNER = "acme";
+const REPO = "widgets";
+
+function transition(issue: number, overrides: Partial<Notification> = {}): Notification {
+  return {
+    repository: `${OWNER}/${REPO}`,
+    issue,
+    title: `Issue ${issue}`,
+    url: `https://github.com/${OWNER}/${REPO}/issues/${issue}`,
+    event: "failed",
+    sha: issue.toString(16).padStart(40, "b"),
+    attempt: 1,
+    outcome: "api_error",
+    at: "2026-12-03T18:00:00.000Z",
+    ...overrides,
+  };
+}
+
+/** A logger that keeps the warnings it is given. */
+function warnings(): { log: Logger; messages: string[] } {
+  const messages: string[] = [];
+  const make = (): Logger =>
+    ({
+      ...silentLogger(),
+      child: () => make(),
+      warn: (_fields: unknown, message?: string) => void messages.push(message ?? String(_fields)),
+    }) as unknown as Logger;
+  return { log: make(), messages };
+}
+
+let github: FakeGitHub;
+let root: string;
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "notify-claims-"));
+  github = await startFakeGitHub({ dir: path.join(root, "github") });
+  await github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
+});
+
+afterAll(async () => {
+  await github?.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const bare = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, REPO), ...args], { encoding: "utf8" }).trim();
+const notifyRefs = (): string[] => bare("for-each-ref", "--format=%(refname)", "refs/harness/notify/").split("\n").filter(Boolean);
+const slackIssues = (slack: FakeSlack): number[] =>
+  slack.accepted.flatMap((r) => [...r.raw.matchAll(/issues\/(\d+)\|/g)].map((m) => Number(m[1]))).sort((a, b) => a - b);
+
+describe("notifications across app replicas on different hosts (refs/harness/notify/*)", () => {
+  let slack: FakeSlack;
+  let results: [string, NotifyChannel, NotifyResult][];
+  const notifiers: Notifier[] = [];
+
+  beforeEach(async () => {
+    slack = await FakeSlack.start();
+    results = [];
+    github.setRequestHook(null);
+    github.onRequest(null);
+    for (const ref of notifyRefs()) bare("update-ref", "-d", ref);
+  });
+  afterEach(async () => {
+    github.setRequestHook(null);
+    github.onRequest(null);
+    for (const n of notifiers.splice(0)) await n.close();
+    await slack.close();
+  });
+
+  const client = (): GitHubClient => new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
+
+  /** A replica: its own state directory (not shared), its own client, the one Slack. */
+  async function replica(name: string, options: { stateRoot?: string; claims?: boolean; log?: Logger; now?: () => Date } = {}) {
+    const stateRoot = options.stateRoot ?? (await fs.mkdtemp(path.join(root, `${name}-`)));
+    const log = options.log ?? silentLogger();
+    const claims = options.claims === false ? null : new GitHubNotifyClaims({ stateRoot, host: name, log, ...(options.now ? { now: options.now } : {}) });
+    const notifier = new Notifier({
+      stateRoot,
+      slack: new SlackChannel(slack.url),
+      installation: { slackEvents: ["failed"], emailEvents: [], emailTo: [] },
+      windowMs: 60_000,
+      log,
+      claims,
+      onResult: (channel, result) => results.push([name, channel, result]),
+    });
+    notifiers.push(notifier);
+    return { notifier, claims, stateRoot, github: client() };
+  }
+
+  it("two replicas, separate state directories, the same deliveries at once: each transition is sent exactly once", async () => {
+    const a = await replica("host-a");
+    const b = await replica("host-b");
+    const issues = [1, 2, 3, 4, 5, 6];
+    // Every delivery reaches both (a redelivery to the other replica, or both behind one URL), twice.
+    await Promise.all(issues.flatMap((n) => [a, b, a, b].map((r) => r.notifier.notify(transition(n), {}, r.github))));
+    await Promise.all([a.notifier.flush(), b.notifier.flush()]);
+    expect(slackIssues(slack)).toEqual(issues);
+    expect(results.filter(([, , r]) => r === "sent")).toHaveLength(6);
+    // One ref per transition, each naming the replica that sent it.
+    expect(notifyRefs().sort()).toEqual(issues.map((n) => `refs/${notifyRefOf(Outbox.id("slack", transition(n)))}`).sort());
+    const records = await Promise.all(
+      issues.flatMap((n) => [a, b].map((r) => new Outbox(r.stateRoot).record(Outbox.id("slack", transition(n))).then((rec) => rec?.result))),
+    );
+    expect(records.filter((r) => r === "sent")).toHaveLength(6);
+    expect(records.filter((r) => r === "elsewhere")).toHaveLength(6);
+    // A later redelivery to either sends nothing more.
+    for (const r of [a, b]) await r.notifier.notify(transition(3), {}, r.github);
+    await Promise.all([a.notifier.flush(), b.notifier.flush()]);
+    expect(slackIssues(slack)).toEqual(issues);
+    // One write per notification: one ref each, plus one holder commit per replica, ever.
+    const holders = new Set(notifyRefs().map((ref) => bare("rev-parse", ref)));
+    expect(holders.size).toBeLessThanOrEqual(2);
+    for (const sha of holders) expect(JSON.parse(bare("log", "-1", "--format=%B", sha))).toMatchObject({ harness: "notify-claim-holder", pid: process.pid });
+  });
+
+  it("without the claim (HARNESS_NOTIFY_CLAIMS=local) the same two replicas send twice: what the claim prevents", async () => {
+    const a = await replica("host-a", { claims: false });
+    const b = await replica("host-b", { claims: false });
+    await Promise.all([a, b].map((r) => r.notifier.notify(transition(9), {}, r.github)));
+    await Promise.all([a.notifier.flush(), b.notifier.flush()]);
+    expect(slackIssues(slack)).toEqual([9, 9]);
+  });
+
+  it("the create is applied but its answer lost (connection dropped): read back, ours, sent once; the other replica finds it theirs", async () => {
+    const a = await replica("host-a");
+    const b = await replica("host-b");
+    let dropped = 0;
+    github.setRequestHook((request) => {
+      if (request.operationId === "git/create-ref" && dropped === 0) {
+        dropped += 1;
+        return { dropResponse: true };
+      }
+    });
+    await a.notifier.notify(transition(11), {}, a.github);
+    await a.notifier.flush();
+    expect(dropped).toBe(1);
+    expect(slackIssues(slack)).toEqual([11]);
+    await b.notifier.notify(transition(11), {}, b.github);
+    await b.notifier.flush();
+    expect(slackIssues(slack)).toEqual([11]);
+    expect(await new Outbox(b.stateRoot).record(Outbox.id("slack", transition(11)))).toMatchObject({
+      result: "elsewhere",
+      detail: "claimed by host-a (pid " + process.pid + ")",
+    });
+  });
+
+  it("a 502 on the create (not applied): read back, no ref, created again, sent once", async () => {
+    const a = await replica("host-a");
+    const answered: number[] = [];
+    github.setRequestHook((request) => {
+      if (request.operationId !== "git/create-ref") return;
+      answered.push(answered.length === 0 ? 502 : 201);
+      if (answered.length === 1) return { respond: { status: 502, body: { message: "Server Error" } } };
+    });
+    await a.notifier.notify(transition(12), {}, a.github);
+    await a.notifier.flush();
+    expect(answered).toEqual([502, 201]);
+    expect(slackIssues(slack)).toEqual([12]);
+    expect(notifyRefs()).toEqual([`refs/${notifyRefOf(Outbox.id("slack", transition(12)))}`]);
+  });
+
+  it("5xx on the create and on the read-back: no answer to trust, kept pending, sent once on the next try", async () => {
+    const a = await replica("host-a");
+    let failing = true;
+    github.setRequestHook((request) => {
+      if (failing && (request.operationId === "git/create-ref" || request.operationId === "git/get-ref"))
+        return { respond: { status: 503, body: { message: "Service Unavailable" } } };
+    });
+    await a.notifier.notify(transition(13), {}, a.github);
+    await a.notifier.flush();
+    expect(slack.requests).toEqual([]);
+    expect((await new Outbox(a.stateRoot).pending()).map((e) => e.notification.issue)).toEqual([13]);
+    failing = false;
+    await a.notifier.flush();
+    expect(slackIssues(slack)).toEqual([13]);
+  });
+
+  it("a 422 race: the other replica's create lands while ours is in flight; ours answers 'Reference already exists' and sends nothing", async () => {
+    const a = await replica("host-a");
+    const b = await replica("host-b");
+    for (const r of [a, b]) await r.notifier.notify(transition(14), {}, r.github);
+    let creates = 0;
+    let letAGo!: () => void;
+    const bLanded = new Promise<void>((resolve) => (letAGo = resolve));
+    let aWaiting!: () => void;
+    const aInFlight = new Promise<void>((resolve) => (aWaiting = resolve));
+    github.setRequestHook(async (request) => {
+      if (request.operationId !== "git/create-ref") return;
+      creates += 1;
+      if (creates === 1) {
+        aWaiting();
+        await bLanded; // A's create waits here until B's has been answered
+      }
+    });
+    const aFlush = a.notifier.flush();
+    await aInFlight;
+    github.onRequest(() => {
+      if (notifyRefs().length > 0) letAGo();
+    });
+    await b.notifier.flush();
+    await aFlush;
+    expect(creates).toBe(2);
+    expect(slackIssues(slack)).toEqual([14]);
+    expect(results).toEqual([["host-b", "slack", "sent"]]);
+    expect(await new Outbox(a.stateRoot).record(Outbox.id("slack", transition(14)))).toMatchObject({ result: "elsewhere" });
+  });
+
+  it("a replica whose claim landed but that died before sending sends it after its restart; the other replica never does", async () => {
+    const a = await replica("host-a");
+    const b = await replica("host-b");
+    await a.notifier.notify(transition(15), {}, a.github);
+    // The claim lands, then the process dies before the message leaves: its pending entry stays.
+    const entry = (await new Outbox(a.stateRoot).pending())[0];
+    if (!entry) throw new Error("no pending entry");
+    expect(await a.claims?.claim(entry)).toEqual({ kind: "ours" });
+    await a.notifier.close();
+    await b.notifier.notify(transition(15), {}, b.github);
+    await b.notifier.flush();
+    expect(slack.requests).toEqual([]);
+    // The restart (same state directory, new process): its drain finds its own claim.
+    const restarted = await replica("host-a", { stateRoot: a.stateRoot });
+    restarted.notifier.useClient(restarted.github);
+    await restarted.notifier.start();
+    expect(slackIssues(slack)).toEqual([15]);
+  });
+
+  it("no client for the repository yet (a restart before its first event): kept pending, sent once a client comes", async () => {
+    const a = await replica("host-a");
+    await a.notifier.notify(transition(16), {});
+    await a.notifier.flush();
+    expect(slack.requests).toEqual([]);
+    a.notifier.useClient(a.github);
+    await a.notifier.idle();
+    await a.notifier.flush();
+    expect(slackIssues(slack)).toEqual([16]);
+  });
+
+  it("an installation that cannot write refs: warned once, the local outbox alone decides, still sent once here", async () => {
+    const { log, messages } = warnings();
+    const a = await replica("host-a", { log });
+    github.setRequestHook((request) => {
+      if (request.operationId === "git/create-commit")
+        return {
+          respond: {
+            status: 403,
+            body: {
+              message: "Resource not accessible by integration",
+              documentation_url: "https://docs.github.com/rest/git/commits#create-a-commit",
+              status: "403",
+            },
+          },
+        };
+    });
+    await a.notifier.notify(transition(17), {}, a.github);
+    await a.notifier.notify(transition(18), {}, a.github);
+    await a.notifier.flush();
+    await a.notifier.notify(transition(17), {}, a.github);
+    await a.notifier.flush();
+    expect(slackIssues(slack)).toEqual([17, 18]);
+    expect(messages.filter((m) => m.includes("cannot write refs/harness/notify"))).toHaveLength(1);
+    expect(notifyRefs()).toEqual([]);
+  });
+
+  it("sweep: the refs a state directory made are deleted once older than the retention, not before", async () => {
+    let now = new Date("2026-12-03T18:00:00.000Z");
+    const a = await replica("host-a", { now: () => now });
+    await a.notifier.notify(transition(19), {}, a.github);
+    await a.notifier.flush();
+    expect(notifyRefs()).toHaveLength(1);
+    expect(await a.claims?.sweep(new Date("2026-12-09T18:00:00.000Z"))).toBe(0);
+    expect(notifyRefs()).toHaveLength(1);
+    now = new Date("2026-12-11T18:00:00.000Z");
+    expect(await a.claims?.sweep(now)).toBe(1);
+    expect(notifyRefs()).toEqual([]);
+    expect(await a.claims?.sweep(now)).toBe(0);
+  });
+
+  it("ref names: unsafe characters replaced, long ids shortened with a hash", () => {
+    expect(notifyRefOf("slack--failed--" + "a".repeat(40))).toBe(`harness/notify/slack--failed--${"a".repeat(40)}`);
+    expect(notifyRefOf("email--spend--spend-o..x--r/y--2026-12-03")).toBe("harness/notify/email--spend--spend-o__x--r_y--2026-12-03");
+    const long = notifyRefOf(`slack--convoy-landed--convoy-acme-widgets-1-60-${Array.from({ length: 60 }, (_, i) => i).join(".")}`);
+    expect(long.length).toBeLessThan(200);
+    expect(long).toMatch(/--[0-9a-f]{40}$/);
+  });
+});
