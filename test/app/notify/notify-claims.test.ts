@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, sign as rsaSign } from "node:crypto";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -16,6 +17,19 @@ import { testOctokit } from "../../support/octokit.js";
 
 const OWNER = "acme";
 const REPO = "widgets";
+const APP_ID = 6161;
+const keys = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: "spki", format: "pem" },
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+});
+
+function appJwt(): string {
+  const b64 = (v: object): string => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const data = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ iat: now - 30, exp: now + 540, iss: APP_ID })}`;
+  return `${data}.${rsaSign("RSA-SHA256", Buffer.from(data), keys.privateKey).toString("base64url")}`;
+}
 
 function transition(issue: number, overrides: Partial<Notification> = {}): Notification {
   return {
@@ -49,7 +63,7 @@ let root: string;
 
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), "notify-claims-"));
-  github = await startFakeGitHub({ dir: path.join(root, "github") });
+  github = await startFakeGitHub({ dir: path.join(root, "github"), appKeys: { appId: APP_ID, publicKeyPem: keys.publicKey } });
   await github.createRepo({ owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
 });
 
@@ -250,30 +264,26 @@ describe("notifications across app replicas on different hosts (refs/harness/not
     expect(slackIssues(slack)).toEqual([16]);
   });
 
-  it("an installation that cannot write refs: warned once, the local outbox alone decides, still sent once here", async () => {
+  it("an installation that cannot write refs (contents: read): warned once, the local outbox alone decides, still sent once here", async () => {
+    await github.createRepo({ owner: "readonly-org", name: "site", files: { "README.md": "x\n" } });
+    github.setInstallationPermissions("readonly-org", { issues: "write", metadata: "read", contents: "read" });
+    const app = testOctokit({ baseUrl: github.apiUrl, token: appJwt() });
+    const { data: installation } = await app.rest.apps.getRepoInstallation({ owner: "readonly-org", repo: "site" });
+    const { data: token } = await app.rest.apps.createInstallationAccessToken({ installation_id: installation.id });
+    const readOnly = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: token.token }), { owner: "readonly-org", repo: "site" });
     const { log, messages } = warnings();
     const a = await replica("host-a", { log });
-    github.setRequestHook((request) => {
-      if (request.operationId === "git/create-commit")
-        return {
-          respond: {
-            status: 403,
-            body: {
-              message: "Resource not accessible by integration",
-              documentation_url: "https://docs.github.com/rest/git/commits#create-a-commit",
-              status: "403",
-            },
-          },
-        };
-    });
-    await a.notifier.notify(transition(17), {}, a.github);
-    await a.notifier.notify(transition(18), {}, a.github);
+    const site = (issue: number): Notification =>
+      transition(issue, { repository: "readonly-org/site", url: `https://github.com/readonly-org/site/issues/${issue}` });
+    await a.notifier.notify(site(17), {}, readOnly);
+    await a.notifier.notify(site(18), {}, readOnly);
     await a.notifier.flush();
-    await a.notifier.notify(transition(17), {}, a.github);
+    await a.notifier.notify(site(17), {}, readOnly);
     await a.notifier.flush();
     expect(slackIssues(slack)).toEqual([17, 18]);
     expect(messages.filter((m) => m.includes("cannot write refs/harness/notify"))).toHaveLength(1);
-    expect(notifyRefs()).toEqual([]);
+    const refs = execFileSync("git", ["--git-dir", github.repoPath("readonly-org", "site"), "for-each-ref", "refs/harness/"], { encoding: "utf8" });
+    expect(refs).toBe("");
   });
 
   it("sweep: the refs a state directory made are deleted once older than the retention, not before", async () => {
