@@ -32,8 +32,9 @@ export interface NotifyClaims {
 }
 
 /**
- * A ref name for an outbox id: the characters git allows in one component, nothing else; an id
- * longer than 160 characters (a convoy's) keeps its start and ends in a hash of the whole.
+ * A ref name for an outbox id: the characters git allows in one component, nothing else (an id
+ * that needed replacements ends in a hash of the original); an id longer than 160 characters
+ * (a convoy's) keeps its start and ends in a hash of the whole.
  */
 export function notifyRefOf(id: string): string {
   let safe = id
@@ -41,7 +42,10 @@ export function notifyRefOf(id: string): string {
     .replace(/\.{2,}/g, (dots) => "_".repeat(dots.length))
     .replace(/^\./, "_")
     .replace(/\.lock$/, "_lock");
-  if (safe.length > 160) safe = `${safe.slice(0, 100)}--${createHash("sha256").update(id).digest("hex").slice(0, 40)}`;
+  const digest = (): string => createHash("sha256").update(id).digest("hex");
+  if (safe.length > 160) safe = `${safe.slice(0, 100)}--${digest().slice(0, 40)}`;
+  // Two ids that differ only in replaced characters must not share a ref.
+  else if (safe !== id) safe = `${safe}--${digest().slice(0, 12)}`;
   return `${NOTIFY_REF_PREFIX}${safe}`;
 }
 

@@ -9,10 +9,12 @@ import { silentLogger, type Logger } from "../../../src/adapters/logger.js";
 import { GitHubNotifyClaims, notifyRefOf } from "../../../src/app/notify/notify-claims.js";
 import { Notifier, type NotifyResult } from "../../../src/app/notify/notifier.js";
 import { Outbox, type NotifyChannel } from "../../../src/app/notify/outbox.js";
+import { EmailChannel } from "../../../src/app/notify/email-channel.js";
 import { SlackChannel } from "../../../src/app/notify/slack-channel.js";
 import type { Notification } from "../../../src/core/notification.js";
 import { startFakeGitHub, type FakeGitHub } from "../../../src/offline/fake-github/index.js";
 import { FakeSlack } from "../../support/fake-slack.js";
+import { SmtpSink } from "../../support/smtp-sink.js";
 import { testOctokit } from "../../support/octokit.js";
 
 const OWNER = "acme";
@@ -74,16 +76,20 @@ afterAll(async () => {
 
 const bare = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, REPO), ...args], { encoding: "utf8" }).trim();
 const notifyRefs = (): string[] => bare("for-each-ref", "--format=%(refname)", "refs/harness/notify/").split("\n").filter(Boolean);
+const mailedIssues = (smtp: SmtpSink): number[] =>
+  smtp.messages.flatMap((m) => [...(m.text ?? "").matchAll(/issues\/(\d+)/g)].map((x) => Number(x[1]))).sort((a, b) => a - b);
 const slackIssues = (slack: FakeSlack): number[] =>
   slack.accepted.flatMap((r) => [...r.raw.matchAll(/issues\/(\d+)\|/g)].map((m) => Number(m[1]))).sort((a, b) => a - b);
 
 describe("notifications across app replicas on different hosts (refs/harness/notify/*)", () => {
   let slack: FakeSlack;
+  let smtp: SmtpSink;
   let results: [string, NotifyChannel, NotifyResult][];
   const notifiers: Notifier[] = [];
 
   beforeEach(async () => {
     slack = await FakeSlack.start();
+    smtp = await SmtpSink.start();
     results = [];
     github.setRequestHook(null);
     github.onRequest(null);
@@ -94,19 +100,21 @@ describe("notifications across app replicas on different hosts (refs/harness/not
     github.onRequest(null);
     for (const n of notifiers.splice(0)) await n.close();
     await slack.close();
+    await smtp.close();
   });
 
   const client = (): GitHubClient => new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
 
   /** A replica: its own state directory (not shared), its own client, the one Slack. */
-  async function replica(name: string, options: { stateRoot?: string; claims?: boolean; log?: Logger; now?: () => Date } = {}) {
+  async function replica(name: string, options: { stateRoot?: string; claims?: boolean; log?: Logger; now?: () => Date; email?: boolean } = {}) {
     const stateRoot = options.stateRoot ?? (await fs.mkdtemp(path.join(root, `${name}-`)));
     const log = options.log ?? silentLogger();
     const claims = options.claims === false ? null : new GitHubNotifyClaims({ stateRoot, host: name, log, ...(options.now ? { now: options.now } : {}) });
     const notifier = new Notifier({
       stateRoot,
       slack: new SlackChannel(slack.url),
-      installation: { slackEvents: ["failed"], emailEvents: [], emailTo: [] },
+      email: options.email ? new EmailChannel(smtp.url, `harness@${name}.example.org`) : null,
+      installation: { slackEvents: ["failed"], emailEvents: options.email ? ["failed"] : [], emailTo: ["ops@example.org"] },
       windowMs: 60_000,
       log,
       claims,
@@ -117,25 +125,31 @@ describe("notifications across app replicas on different hosts (refs/harness/not
   }
 
   it("two replicas, separate state directories, the same deliveries at once: each transition is sent exactly once", async () => {
-    const a = await replica("host-a");
-    const b = await replica("host-b");
+    const a = await replica("host-a", { email: true });
+    const b = await replica("host-b", { email: true });
     const issues = [1, 2, 3, 4, 5, 6];
     // Every delivery reaches both (a redelivery to the other replica, or both behind one URL), twice.
     await Promise.all(issues.flatMap((n) => [a, b, a, b].map((r) => r.notifier.notify(transition(n), {}, r.github))));
     await Promise.all([a.notifier.flush(), b.notifier.flush()]);
     expect(slackIssues(slack)).toEqual(issues);
-    expect(results.filter(([, , r]) => r === "sent")).toHaveLength(6);
-    // One ref per transition, each naming the replica that sent it.
-    expect(notifyRefs().sort()).toEqual(issues.map((n) => `refs/${notifyRefOf(Outbox.id("slack", transition(n)))}`).sort());
-    const records = await Promise.all(
-      issues.flatMap((n) => [a, b].map((r) => new Outbox(r.stateRoot).record(Outbox.id("slack", transition(n))).then((rec) => rec?.result))),
+    expect(mailedIssues(smtp)).toEqual(issues);
+    expect(results.filter(([, , r]) => r === "sent")).toHaveLength(12);
+    // One ref per transition and channel, each naming the replica that sent it.
+    expect(notifyRefs().sort()).toEqual(
+      issues.flatMap((n) => (["slack", "email"] as const).map((c) => `refs/${notifyRefOf(Outbox.id(c, transition(n)))}`)).sort(),
     );
-    expect(records.filter((r) => r === "sent")).toHaveLength(6);
-    expect(records.filter((r) => r === "elsewhere")).toHaveLength(6);
+    const records = await Promise.all(
+      issues.flatMap((n) =>
+        [a, b].flatMap((r) => (["slack", "email"] as const).map((c) => new Outbox(r.stateRoot).record(Outbox.id(c, transition(n))).then((rec) => rec?.result))),
+      ),
+    );
+    expect(records.filter((r) => r === "sent")).toHaveLength(12);
+    expect(records.filter((r) => r === "elsewhere")).toHaveLength(12);
     // A later redelivery to either sends nothing more.
     for (const r of [a, b]) await r.notifier.notify(transition(3), {}, r.github);
     await Promise.all([a.notifier.flush(), b.notifier.flush()]);
     expect(slackIssues(slack)).toEqual(issues);
+    expect(mailedIssues(smtp)).toEqual(issues);
     // One write per notification: one ref each, plus one holder commit per replica, ever.
     const holders = new Set(notifyRefs().map((ref) => bare("rev-parse", ref)));
     expect(holders.size).toBeLessThanOrEqual(2);
@@ -302,7 +316,8 @@ describe("notifications across app replicas on different hosts (refs/harness/not
 
   it("ref names: unsafe characters replaced, long ids shortened with a hash", () => {
     expect(notifyRefOf("slack--failed--" + "a".repeat(40))).toBe(`harness/notify/slack--failed--${"a".repeat(40)}`);
-    expect(notifyRefOf("email--spend--spend-o..x--r/y--2026-12-03")).toBe("harness/notify/email--spend--spend-o__x--r_y--2026-12-03");
+    expect(notifyRefOf("email--spend--spend-o..x--r/y--2026-12-03")).toMatch(/^harness\/notify\/email--spend--spend-o__x--r_y--2026-12-03--[0-9a-f]{12}$/);
+    expect(notifyRefOf("a/b")).not.toBe(notifyRefOf("a_b"));
     const long = notifyRefOf(`slack--convoy-landed--convoy-acme-widgets-1-60-${Array.from({ length: 60 }, (_, i) => i).join(".")}`);
     expect(long.length).toBeLessThan(200);
     expect(long).toMatch(/--[0-9a-f]{40}$/);
