@@ -60,6 +60,7 @@ function issueJob(options: HarnessAppOptions, runtime: HostRuntime): IssueJob {
   return async ({ github, config, issueNumber, agentIndex }) => {
     const key = IssueIntake.key(github.owner, github.repo, issueNumber);
     const agent = `agent-${agentIndex + 1}`;
+    options.notifier?.useClient(github);
     const run = await runtime.runIssue({ github, config }, issueNumber, agent, options.log.child({ issue: key, agent }));
     if (run.claimed) options.onResult?.(run.result);
     // A daily budget reached (src/core/daily-budget.ts): `budget`, once per repository and UTC day (the outbox keys it so).
