@@ -200,6 +200,10 @@ export class Notifier {
       else if (answer.kind === "theirs") {
         await claim.finish({ result: "elsewhere", attempts: 0, at: new Date().toISOString(), detail: `claimed by ${answer.holder}` }, [entry.id]);
         log.info({ holder: answer.holder }, "notification claimed by another host: it sends it, not this one");
+      } else if (answer.noClient) {
+        // Scheduled again by `useClient` when the repository's first client arrives.
+        await claim.release([entry.id]);
+        log.info({ detail: answer.detail }, "the notification waits for a client of its repository: kept pending");
       } else {
         await claim.release([entry.id]);
         log.warn({ detail: answer.detail }, "the notification's claim has no clear answer: kept pending, tried again later");

@@ -20,7 +20,12 @@ export const NOTIFY_REF_PREFIX = "harness/notify/";
  *   the repository yet): the entry stays pending and is tried again later;
  * - `local`: the installation cannot write refs in this repository: the local outbox alone decides.
  */
-export type ClaimAnswer = { kind: "ours" } | { kind: "theirs"; holder: string } | { kind: "unknown"; detail: string } | { kind: "local" };
+export type ClaimAnswer =
+  | { kind: "ours" }
+  | { kind: "theirs"; holder: string }
+  /** `noClient`: nothing was tried; `use` of the repository's first client schedules it again. */
+  | { kind: "unknown"; detail: string; noClient?: boolean }
+  | { kind: "local" };
 
 /** The cross-host claim the notifier asks before it sends an entry (GitHubNotifyClaims; a test double). */
 export interface NotifyClaims {
@@ -221,7 +226,7 @@ export class GitHubNotifyClaims implements NotifyClaims {
     const repository = entry.notification.repository;
     if (this.refused.has(repository)) return { kind: "local" };
     const github = this.clients.get(repository);
-    if (!github) return { kind: "unknown", detail: `no GitHub client for ${repository} yet (it comes with the repository's next event)` };
+    if (!github) return { kind: "unknown", detail: `no GitHub client for ${repository} yet (it comes with the repository's next event)`, noClient: true };
     const ref = notifyRefOf(entry.id);
     let ours: string;
     try {
