@@ -127,6 +127,7 @@ export class GitHubNotifyClaims implements NotifyClaims {
   private readonly clients = new Map<string, GitHubClient>();
   private readonly refused = new Set<string>();
   private holderId: Promise<string> | null = null;
+  private readonly holderCommits = new Map<string, Promise<string>>();
 
   constructor(private readonly options: GitHubNotifyClaimsOptions) {
     this.root = path.join(options.stateRoot, "notify");
@@ -163,8 +164,19 @@ export class GitHubNotifyClaims implements NotifyClaims {
     return path.join(this.root, "holder-commits", `${repository.replace("/", "--")}.json`);
   }
 
-  /** This state directory's holder commit in `github`'s repository: made on first use (one write, ever). */
-  private async holderCommit(github: GitHubClient): Promise<string> {
+  /** This state directory's holder commit in `github`'s repository: made on first use (one write, ever; concurrent sends share it). */
+  private holderCommit(github: GitHubClient): Promise<string> {
+    const known = this.holderCommits.get(github.fullName);
+    if (known) return known;
+    const made = this.makeHolderCommit(github).catch((error: unknown) => {
+      this.holderCommits.delete(github.fullName);
+      throw error;
+    });
+    this.holderCommits.set(github.fullName, made);
+    return made;
+  }
+
+  private async makeHolderCommit(github: GitHubClient): Promise<string> {
     const file = this.holderCommitFile(github.fullName);
     const known = await readJson<{ sha: string }>(file);
     if (known) return known.sha;
@@ -249,6 +261,7 @@ export class GitHubNotifyClaims implements NotifyClaims {
         if (status === 422 && /object does not exist/i.test((error as Error).message)) {
           // Our holder commit is gone from the repository (recreated, or its file is stale): make it again.
           await fs.unlink(this.holderCommitFile(repository)).catch(() => undefined);
+          this.holderCommits.delete(repository);
           try {
             ours = await this.holderCommit(github);
           } catch (again) {

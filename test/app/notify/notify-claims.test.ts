@@ -128,12 +128,19 @@ describe("notifications across app replicas on different hosts (refs/harness/not
     const a = await replica("host-a", { email: true });
     const b = await replica("host-b", { email: true });
     const issues = [1, 2, 3, 4, 5, 6];
+    const writes = new Map<string, number>();
+    github.setRequestHook((request) => {
+      if (request.method !== "GET") writes.set(request.operationId ?? request.path, (writes.get(request.operationId ?? request.path) ?? 0) + 1);
+    });
     // Every delivery reaches both (a redelivery to the other replica, or both behind one URL), twice.
     await Promise.all(issues.flatMap((n) => [a, b, a, b].map((r) => r.notifier.notify(transition(n), {}, r.github))));
     await Promise.all([a.notifier.flush(), b.notifier.flush()]);
     expect(slackIssues(slack)).toEqual(issues);
     expect(mailedIssues(smtp)).toEqual(issues);
     expect(results.filter(([, , r]) => r === "sent")).toHaveLength(12);
+    // The writes: one ref create per notification and replica that had it (one lands, the other is
+    // answered 422), one holder commit per replica, ever; nothing else.
+    expect(Object.fromEntries(writes)).toEqual({ "git/create-ref": 24, "git/create-commit": 2 });
     // One ref per transition and channel, each naming the replica that sent it.
     expect(notifyRefs().sort()).toEqual(
       issues.flatMap((n) => (["slack", "email"] as const).map((c) => `refs/${notifyRefOf(Outbox.id(c, transition(n)))}`)).sort(),
@@ -298,6 +305,19 @@ describe("notifications across app replicas on different hosts (refs/harness/not
     expect(messages.filter((m) => m.includes("cannot write refs/harness/notify"))).toHaveLength(1);
     const refs = execFileSync("git", ["--git-dir", github.repoPath("readonly-org", "site"), "for-each-ref", "refs/harness/"], { encoding: "utf8" });
     expect(refs).toBe("");
+  });
+
+  it("a holder commit the repository no longer has (422 Object does not exist): made again, then claimed and sent once", async () => {
+    const a = await replica("host-a");
+    const file = path.join(a.stateRoot, "notify", "holder-commits", `${OWNER}--${REPO}.json`);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, JSON.stringify({ sha: "deadbeef".repeat(5) }));
+    await a.notifier.notify(transition(20), {}, a.github);
+    await a.notifier.flush();
+    expect(slackIssues(slack)).toEqual([20]);
+    const holder = bare("rev-parse", `refs/${notifyRefOf(Outbox.id("slack", transition(20)))}`);
+    expect(holder).not.toBe("deadbeef".repeat(5));
+    expect(JSON.parse(await fs.readFile(file, "utf8"))).toEqual({ sha: holder });
   });
 
   it("sweep: the refs a state directory made are deleted once older than the retention, not before", async () => {
