@@ -70,7 +70,14 @@ export async function convoyPorts(target: RepoTarget, config: HarnessConfig, opt
 }
 
 /** Tells the notifier, once per landing: the outbox is keyed by the convoy and its item count when it closed. */
-async function landed(options: ConvoyAppOptions, config: HarnessConfig, home: RepoCoordinates, convoy: number, result: RefreshResult | null): Promise<void> {
+async function landed(
+  options: ConvoyAppOptions,
+  config: HarnessConfig,
+  home: RepoCoordinates,
+  convoy: number,
+  result: RefreshResult | null,
+  github?: GitHubClient,
+): Promise<void> {
   if (result) {
     const closed = result.transition === "close" || (result.transition === null && result.status.total > 0 && result.status.landed === result.status.total);
     options.board?.record(`${home.owner}/${home.repo}#${convoy}`, result, closed ? "closed" : "open");
@@ -90,6 +97,7 @@ async function landed(options: ConvoyAppOptions, config: HarnessConfig, home: Re
         at: options.now().toISOString(),
       },
       config.notify,
+      github,
     )
     .catch((error: unknown) => options.log.warn({ err: error }, "could not record the convoy-landed notification"));
 }
@@ -97,7 +105,7 @@ async function landed(options: ConvoyAppOptions, config: HarnessConfig, home: Re
 /** Refreshes a convoy and notifies when this refresh landed it. */
 export async function refreshAndNotify(ports: ConvoyPorts, options: ConvoyAppOptions, home: RepoCoordinates, convoy: number): Promise<RefreshResult | null> {
   const result = await refreshConvoy(ports, home, convoy);
-  await landed(options, ports.config, home, convoy, result);
+  await landed(options, ports.config, home, convoy, result, ports.clientFor(home));
   return result;
 }
 
@@ -129,7 +137,7 @@ export async function runConvoyCommand(
     await github.createComment(issueNumber, [`@${login} the convoy was refused; nothing was changed:`, "", ...lines.map((l) => `- ${l}`)].join("\n"));
     return;
   }
-  await landed(options, config, target, issueNumber, outcome.result);
+  await landed(options, config, target, issueNumber, outcome.result, ports.clientFor(target));
   await tellToQueue(github, ports, config, issueNumber, login, outcome.result);
 }
 
@@ -243,7 +251,7 @@ export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
           );
           return;
         }
-        await landed(options, config, target, payload.issue.number, outcome.result);
+        await landed(options, config, target, payload.issue.number, outcome.result, ports.clientFor(target));
         await tellToQueue(github, ports, config, payload.issue.number, payload.sender.login, outcome.result);
         return;
       }
