@@ -56,12 +56,13 @@ type IssueContext = Context<"issues.labeled" | "issues.unlabeled" | "issues.open
 const sameName = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 /** The job an agent of the pool runs for an issue: the runtime's issue runner (claim, work). */
-function issueJob(options: HarnessAppOptions, runtime: HostRuntime): IssueJob {
+function issueJob(options: HarnessAppOptions, runtime: HostRuntime, own: OwnEvents): IssueJob {
   return async ({ github, config, issueNumber, agentIndex }) => {
     const key = IssueIntake.key(github.owner, github.repo, issueNumber);
     const agent = `agent-${agentIndex + 1}`;
     options.notifier?.useClient(github);
-    const run = await runtime.runIssue({ github, config }, issueNumber, agent, options.log.child({ issue: key, agent }));
+    // The App's own login lets the actor gate accept the queue labels it put on convoy items for a writer (docs/convoys.md).
+    const run = await runtime.runIssue({ github, config, ownLogin: () => own.ownLogin() }, issueNumber, agent, options.log.child({ issue: key, agent }));
     if (run.claimed) options.onResult?.(run.result);
     // A daily budget reached (src/core/daily-budget.ts): `budget`, once per repository and UTC day (the outbox keys it so).
     const wait = run.claimed ? run.result.budgetWait : undefined;
@@ -117,11 +118,11 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
   return (app) => {
     const runtime = appRuntime(options);
     const interrupts = runtime.interrupts;
-    const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime), log: options.log, apiCounts: options.apiCounts });
+    const own = new OwnEvents(app, options.log);
+    const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime, own), log: options.log, apiCounts: options.apiCounts });
     registerIntake(app, intake);
     registerReviewFollowUps(app, { intake, log: options.log, now });
     registerPrWatch(app, { intake, log: options.log, now });
-    const own = new OwnEvents(app, options.log);
     const convoys: ConvoyAppOptions = {
       own,
       intake,
