@@ -155,6 +155,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     minIntervalMs: deps.progressIntervalMs ?? config.progressMinutes * 60_000,
     nowMs: () => deps.now().getTime(),
     log,
+    issue: issueNumber,
   });
   const ctx: PublishContext = {
     github,
