@@ -169,7 +169,16 @@ export class GitRepository {
    */
   async run(
     args: string[],
-    options: { gitDir?: string; workTree?: string; credentials?: GitCredentials; allowFailure?: boolean; cwd?: string; input?: string } = {},
+    options: {
+      gitDir?: string;
+      workTree?: string;
+      credentials?: GitCredentials;
+      allowFailure?: boolean;
+      cwd?: string;
+      input?: string;
+      /** More of git's environment (GIT_INDEX_FILE for a private index), over the harness's own. */
+      env?: Record<string, string>;
+    } = {},
   ): Promise<GitResult> {
     const location = [`--git-dir=${options.gitDir ?? this.cloneDir}`, ...(options.workTree ? [`--work-tree=${options.workTree}`] : [])];
     let out: GitResult;
@@ -179,7 +188,7 @@ export class GitRepository {
       await this.restoreConfig();
       const result = await execa("git", [...HARDENING, ...location, ...args], {
         cwd: options.cwd ?? options.workTree ?? this.cloneDir,
-        env: { ...baseEnv(this.home), ...credentialEnv(options.credentials) },
+        env: { ...baseEnv(this.home), ...credentialEnv(options.credentials), ...options.env },
         extendEnv: false,
         reject: false,
         stripFinalNewline: true,
