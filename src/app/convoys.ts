@@ -8,7 +8,7 @@ import { GitHubClient, type GitHubApi, type RepoCoordinates } from "../adapters/
 import type { Logger } from "../adapters/logger.js";
 import { addToConvoy, convoyOfItem, refreshConvoy, type ConvoyPorts, type RefreshResult } from "../runtime/convoy.js";
 import { loadConfig } from "../runtime/load-config.js";
-import { deliveryTarget, intakeOf, type IssueIntake, type RepoTarget } from "./issue-intake.js";
+import { deliveryTarget, intakeOf, IssueIntake, type RepoTarget } from "./issue-intake.js";
 import type { Notifier } from "./notify/notifier.js";
 import type { ConvoyBoard } from "./convoy-board.js";
 
@@ -32,7 +32,7 @@ export interface ConvoyAppOptions {
    * Whether an event's sender is the harness itself (src/app/own-events.ts): its own label
    * changes cost no read here either; the reconciler's tick shows them in the status comment.
    */
-  own?: { isOwn(sender: { login: string; type?: string | null }): Promise<boolean> } | undefined;
+  own?: { isOwn(sender: { login: string; type?: string | null }): Promise<boolean>; ownLogin?(): Promise<string | null> } | undefined;
 }
 
 const lower = (r: RepoCoordinates): string => `${r.owner}/${r.repo}`.toLowerCase();
@@ -66,11 +66,19 @@ export async function convoyPorts(target: RepoTarget, config: HarnessConfig, opt
     cache: options.intake.etags,
     log: options.log,
     now: options.now,
+    ownLogin: options.own?.ownLogin ? () => options.own?.ownLogin?.() ?? Promise.resolve(null) : undefined,
   };
 }
 
 /** Tells the notifier, once per landing: the outbox is keyed by the convoy and its item count when it closed. */
-async function landed(options: ConvoyAppOptions, config: HarnessConfig, home: RepoCoordinates, convoy: number, result: RefreshResult | null): Promise<void> {
+async function landed(
+  options: ConvoyAppOptions,
+  config: HarnessConfig,
+  home: RepoCoordinates,
+  convoy: number,
+  result: RefreshResult | null,
+  github?: GitHubClient,
+): Promise<void> {
   if (result) {
     const closed = result.transition === "close" || (result.transition === null && result.status.total > 0 && result.status.landed === result.status.total);
     options.board?.record(`${home.owner}/${home.repo}#${convoy}`, result, closed ? "closed" : "open");
@@ -90,6 +98,7 @@ async function landed(options: ConvoyAppOptions, config: HarnessConfig, home: Re
         at: options.now().toISOString(),
       },
       config.notify,
+      github,
     )
     .catch((error: unknown) => options.log.warn({ err: error }, "could not record the convoy-landed notification"));
 }
@@ -97,7 +106,7 @@ async function landed(options: ConvoyAppOptions, config: HarnessConfig, home: Re
 /** Refreshes a convoy and notifies when this refresh landed it. */
 export async function refreshAndNotify(ports: ConvoyPorts, options: ConvoyAppOptions, home: RepoCoordinates, convoy: number): Promise<RefreshResult | null> {
   const result = await refreshConvoy(ports, home, convoy);
-  await landed(options, ports.config, home, convoy, result);
+  await landed(options, ports.config, home, convoy, result, ports.clientFor(home));
   return result;
 }
 
@@ -113,6 +122,8 @@ export async function runConvoyCommand(
   words: readonly string[],
   login: string,
   options: ConvoyAppOptions,
+  /** When the writer commented (the approval time of the items' text). */
+  at?: string,
 ): Promise<void> {
   const ports = await convoyPorts(target, config, options);
   let items: IssueRef[];
@@ -123,37 +134,33 @@ export async function runConvoyCommand(
     await github.createComment(issueNumber, `@${login} the convoy was refused: ${error.message} Nothing was changed.`);
     return;
   }
-  const outcome = await addToConvoy(ports, target, issueNumber, items, login);
+  const outcome = await addToConvoy(ports, target, issueNumber, items, login, at);
   if (!outcome.ok) {
     const lines = describeStagingProblems(outcome.problems, target, ports.mode);
     await github.createComment(issueNumber, [`@${login} the convoy was refused; nothing was changed:`, "", ...lines.map((l) => `- ${l}`)].join("\n"));
     return;
   }
-  await landed(options, config, target, issueNumber, outcome.result);
-  await tellToQueue(github, ports, config, issueNumber, login, outcome.result);
+  await landed(options, config, target, issueNumber, outcome.result, ports.clientFor(target));
+  await offerQueued(ports, options, target, outcome.result);
 }
 
 /**
- * App mode: the App does not queue the items itself (its own label would not pass the actor
- * gate), so the person who asked is told which open items still need the queue label.
+ * App mode: the App's own queue labels come back as webhooks it ignores (src/app/own-events.ts),
+ * so the items staging queued, ready now (the status says `queued`: no open blocker, not
+ * running), go to this process's agents at once; blocked ones are picked up when their blocker
+ * closes, or by the reconciler. Each claim goes through the actor gate, which accepts the App's
+ * label for the writer the status comment records.
  */
-async function tellToQueue(
-  github: GitHubClient,
-  ports: ConvoyPorts,
-  config: HarnessConfig,
-  convoy: number,
-  login: string,
-  result: RefreshResult | null,
-): Promise<void> {
+async function offerQueued(ports: ConvoyPorts, options: ConvoyAppOptions, target: RepoTarget, result: RefreshResult | null): Promise<void> {
   if (ports.mode !== "app" || !result) return;
-  const idle = result.status.items
-    .filter((i) => i.status.kind === "idle")
-    .map((i) => (lower(i.ref) === lower(github) ? `#${i.ref.number}` : `${i.ref.owner}/${i.ref.repo}#${i.ref.number}`));
-  if (idle.length === 0) return;
-  await github.createComment(
-    convoy,
-    `@${login} the convoy tracks ${idle.join(", ")}, which ${idle.length === 1 ? "is" : "are"} not queued: label ${idle.length === 1 ? "it" : "them"} \`${config.labels.queued}\` to start the work (a queue label the App applied itself would start no agent: only a person's does).`,
-  );
+  for (const item of result.status.items) {
+    if (item.status.kind !== "queued") continue;
+    const at = { ...target, owner: item.ref.owner, repo: item.ref.repo };
+    if (options.intake.isActive(IssueIntake.key(at.owner, at.repo, item.ref.number))) continue;
+    const config = lower(at) === lower(target) ? ports.config : await loadConfig(ports.clientFor(at), options.intake.etags);
+    const outcome = options.intake.submit(at, config, item.ref.number);
+    options.log.info({ item: `${at.owner}/${at.repo}#${item.ref.number}`, outcome }, "convoy item staged and queued: offered to an agent");
+  }
 }
 
 /** The reconciler's per-repository step: refreshes every open convoy of the repository (no write when nothing changed). */
@@ -234,7 +241,8 @@ export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
         if (payload.sender.type === "Bot") return;
         if (!maySteer(await github.permission(payload.sender.login))) return;
         const ports = await convoyPorts(target, config, options);
-        const outcome = await addToConvoy(ports, target, payload.issue.number, [], payload.sender.login);
+        // The payload's issue as it was when labeled: its `updated_at` is the label's time (the approval time of the items' text).
+        const outcome = await addToConvoy(ports, target, payload.issue.number, [], payload.sender.login, payload.issue.updated_at);
         if (!outcome.ok) {
           const lines = describeStagingProblems(outcome.problems, target, ports.mode);
           await github.createComment(
@@ -243,8 +251,8 @@ export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
           );
           return;
         }
-        await landed(options, config, target, payload.issue.number, outcome.result);
-        await tellToQueue(github, ports, config, payload.issue.number, payload.sender.login, outcome.result);
+        await landed(options, config, target, payload.issue.number, outcome.result, ports.clientFor(target));
+        await offerQueued(ports, options, target, outcome.result);
         return;
       }
       // An item's own change: only the labels the harness moves an issue through, and closing or reopening.
@@ -253,6 +261,29 @@ export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
         if (!states.some((s) => sameName(s, label))) return;
       }
       await itemChanged(target, payload.issue.number, `issues.${payload.action}`);
+    }),
+  );
+
+  // `sub_issues` (GitHub sends `sub_issue_added`/`sub_issue_removed` to the parent's repository,
+  // `parent_issue_added`/`parent_issue_removed` to the sub-issue's): an item added to or removed
+  // from a convoy by anyone but the harness (GitHub's UI, another tool) refreshes it, which
+  // reopens a landed convoy that got an open item. The convoy's own repository's event is enough,
+  // so `parent_issue_*` are not handled (the same change, seen from the item). The harness's own
+  // sub-issue writes (staging) are known from the sender: no read, no write. An item added this
+  // way is tracked, not queued: only staging (`/convoy`, the label) queues, for a writer.
+  app.on(
+    ["sub_issues.sub_issue_added", "sub_issues.sub_issue_removed"],
+    guarded("convoys", async (context) => {
+      const { payload } = context;
+      if (!payload.repository || !payload.sender) return;
+      if (options.own && (await options.own.isOwn(payload.sender))) return;
+      const target = targetOf({ repository: payload.repository, installation: payload.installation }, context.octokit);
+      const parent = payload.parent_issue;
+      const github = intake.client(target, parent.number);
+      const config = await loadConfig(github, intake.etags);
+      if (!(parent.labels ?? []).some((l) => sameName(typeof l === "string" ? l : (l.name ?? ""), config.labels.convoy))) return;
+      log.debug({ convoy: `${target.owner}/${target.repo}#${parent.number}`, action: payload.action, item: payload.sub_issue.number }, "convoy items changed");
+      await refreshAndNotify(await convoyPorts(target, config, options), options, target, parent.number);
     }),
   );
 

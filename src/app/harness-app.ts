@@ -56,23 +56,25 @@ type IssueContext = Context<"issues.labeled" | "issues.unlabeled" | "issues.open
 const sameName = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 /** The job an agent of the pool runs for an issue: the runtime's issue runner (claim, work). */
-function issueJob(options: HarnessAppOptions, runtime: HostRuntime): IssueJob {
+function issueJob(options: HarnessAppOptions, runtime: HostRuntime, own: OwnEvents): IssueJob {
   return async ({ github, config, issueNumber, agentIndex }) => {
     const key = IssueIntake.key(github.owner, github.repo, issueNumber);
     const agent = `agent-${agentIndex + 1}`;
-    const run = await runtime.runIssue({ github, config }, issueNumber, agent, options.log.child({ issue: key, agent }));
+    options.notifier?.useClient(github);
+    // The App's own login lets the actor gate accept the queue labels it put on convoy items for a writer (docs/convoys.md).
+    const run = await runtime.runIssue({ github, config, ownLogin: () => own.ownLogin() }, issueNumber, agent, options.log.child({ issue: key, agent }));
     if (run.claimed) options.onResult?.(run.result);
     // A daily budget reached (src/core/daily-budget.ts): `budget`, once per repository and UTC day (the outbox keys it so).
     const wait = run.claimed ? run.result.budgetWait : undefined;
     if (options.notifier && wait)
       await options.notifier
-        .notify(budgetNotification(github.fullName, wait, (options.now ?? (() => new Date()))()), config.notify)
+        .notify(budgetNotification(github.fullName, wait, (options.now ?? (() => new Date()))()), config.notify, github)
         .catch((error: unknown) => options.log.warn({ err: error }, "could not record the budget notification"));
     // The day's spend of the repository, for the `spend` notification (docs/notifications.md).
     const cost = run.claimed ? (run.result.report?.costUsd ?? 0) : 0;
     if (options.notifier && cost > 0)
       await options.notifier.spend
-        .add(github.fullName, cost, config.notify, (options.now ?? (() => new Date()))())
+        .add(github.fullName, cost, config.notify, (options.now ?? (() => new Date()))(), github)
         .catch((error: unknown) => options.log.warn({ err: error }, "could not add the session's cost to the day's spend"));
   };
 }
@@ -116,11 +118,11 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
   return (app) => {
     const runtime = appRuntime(options);
     const interrupts = runtime.interrupts;
-    const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime), log: options.log, apiCounts: options.apiCounts });
+    const own = new OwnEvents(app, options.log);
+    const intake = new IssueIntake({ pool: options.pool, job: issueJob(options, runtime, own), log: options.log, apiCounts: options.apiCounts });
     registerIntake(app, intake);
     registerReviewFollowUps(app, { intake, log: options.log, now });
     registerPrWatch(app, { intake, log: options.log, now });
-    const own = new OwnEvents(app, options.log);
     const convoys: ConvoyAppOptions = {
       own,
       intake,
@@ -141,6 +143,8 @@ export function createHarnessApp(options: HarnessAppOptions): ApplicationFunctio
       const key = IssueIntake.key(target.owner, target.repo, issueNumber);
       const log = options.log.child({ issue: key, event: `issues.${payload.action}`, delivery: context.id });
       intake.sawRepository(target.owner, target.repo, payload.installation?.id);
+      // The notifier's cross-host claims use the repository's client (what a restart left pending there is claimed now).
+      options.notifier?.useClient(intake.client(target));
       if ("pull_request" in payload.issue && payload.issue.pull_request) return;
 
       if (payload.action === "closed") {

@@ -108,7 +108,7 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
       }
       await github.react(comment.id, "eyes");
       const config = await loadConfig(github, intake.etags);
-      await run(command, { github, config, target, issueNumber, key, login, log: clog });
+      await run(command, { github, config, target, issueNumber, key, login, log: clog, at: comment.created_at });
     } catch (error) {
       intake.forgetDelivery(context.id, "steering");
       throw error;
@@ -165,11 +165,20 @@ export function registerSteering(app: Probot, options: SteeringOptions): void {
 
   async function run(
     command: SteeringCommand,
-    ctx: { github: GitHubClient; config: HarnessConfig; target: RepoTarget; issueNumber: number; key: string; login: string; log: Logger },
+    ctx: { github: GitHubClient; config: HarnessConfig; target: RepoTarget; issueNumber: number; key: string; login: string; log: Logger; at?: string },
   ): Promise<void> {
     const { github, config, issueNumber } = ctx;
     if (command.kind === "convoy") {
-      await runConvoyCommand(github, ctx.target, config, issueNumber, command.items, ctx.login, options.convoys ?? { intake, log: ctx.log, now: options.now });
+      await runConvoyCommand(
+        github,
+        ctx.target,
+        config,
+        issueNumber,
+        command.items,
+        ctx.login,
+        options.convoys ?? { intake, log: ctx.log, now: options.now },
+        ctx.at,
+      );
       return;
     }
     const leases = new LeaseStore(github, config.lease.refPrefix);

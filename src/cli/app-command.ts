@@ -89,7 +89,12 @@ export async function appCommand(env: NodeJS.ProcessEnv = process.env, args: rea
   // /metrics, /healthz, /readyz (docs/metrics.md): a bearer token when HARNESS_METRICS_TOKEN is set, else loopback clients only.
   const exporter = new MetricsExporter({ events: runtime.events, pool, interrupts: runtime.interrupts, version: harnessVersion() });
   // Notifications (docs/notifications.md): secrets and the installation's defaults from the environment.
-  const notifier = notifierFromEnv(env, { stateRoot: host.state.root, log, onResult: (channel, result) => exporter.notified(channel, result) });
+  const notifier = notifierFromEnv(env, {
+    stateRoot: host.state.root,
+    host: host.host,
+    log,
+    onResult: (channel, result) => exporter.notified(channel, result),
+  });
   const convoyBoard = new ConvoyBoard();
   const appFn = createHarnessApp({
     pool,

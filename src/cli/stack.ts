@@ -25,6 +25,7 @@ import { poolStatusOf } from "../app/status-page/pool-status-of.js";
 import type { FleetSnapshot } from "../core/fleet.js";
 import { FleetSource } from "../app/fleet-source.js";
 import { Notifier, type NotifierOptions } from "../app/notify/notifier.js";
+import { GitHubNotifyClaims } from "../app/notify/notify-claims.js";
 import { MetricsExporter } from "../app/metrics/metrics-exporter.js";
 import { metricsRoutes, readinessOf } from "../app/metrics/metrics-routes.js";
 import { harnessVersion } from "./harness-version.js";
@@ -110,8 +111,12 @@ export interface StackOptions {
   statusPage?: boolean | { snapshot: () => FleetSnapshot; onSnapshot?: (listener: (snapshot: FleetSnapshot) => void) => () => void; token?: string };
   /** Agents without HARNESS_SESSION_KEY: a public repository's sessions stay on this host (`/retry` resumes them only here). */
   withoutSessionKey?: boolean;
-  /** Notify through these channels (docs/notifications.md); the outbox is the stack's state directory's. */
-  notify?: Omit<NotifierOptions, "stateRoot" | "log">;
+  /**
+   * Notify through these channels (docs/notifications.md); the outbox is the stack's state
+   * directory's. `claimsOnGitHub`: claim each transition with a refs/harness/notify/* ref, as
+   * `harness app` does by default (GitHubNotifyClaims over the stack's state directory).
+   */
+  notify?: Omit<NotifierOptions, "stateRoot" | "log"> & { claimsOnGitHub?: boolean };
   /** Serve `/metrics`, `/healthz` and `/readyz` on the app's server (docs/metrics.md); `metricsToken` as HARNESS_METRICS_TOKEN. */
   metrics?: boolean;
   metricsToken?: string;
@@ -173,10 +178,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     runtime.events.subscribe((event) => events.push(event));
     const exporter = options.metrics ? new MetricsExporter({ events: runtime.events, pool, interrupts: runtime.interrupts, version: harnessVersion() }) : null;
     if (exporter) closers.push(async () => exporter.close());
+    const { claimsOnGitHub, ...notifyOptions } = options.notify ?? {};
     const notifier = options.notify
       ? new Notifier({
           ...(exporter ? { onResult: (channel, result) => exporter.notified(channel, result) } : {}),
-          ...options.notify,
+          ...(claimsOnGitHub ? { claims: new GitHubNotifyClaims({ stateRoot: state.root, host: host.host, log }) } : {}),
+          ...notifyOptions,
           stateRoot: state.root,
           log,
         })

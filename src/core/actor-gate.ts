@@ -5,8 +5,12 @@
  * member without write is `MEMBER`). Bots start nothing unless their login is
  * in `trust.allowBots` — except to queue again an issue that a writer already
  * had worked (the harness's own requeue after a shutdown or an interrupt, or
- * the reclaimer's): there is a lease from that earlier claim. Pure; the claim
- * stage reads the events and the permission and executes the verdict.
+ * the reclaimer's): there is a lease from that earlier claim; and except the
+ * App's own bot queueing an item it staged into a convoy for a writer (a
+ * staging record in the convoy's status comment, written by that same bot,
+ * names the item and the writer, who still has write: src/core/convoy-staging.ts).
+ * Pure; the claim stage reads the events, the record and the permissions and
+ * executes the verdict.
  */
 import { isBot, maySteer } from "./commands.js";
 
@@ -40,6 +44,14 @@ export function gateLabeler(input: {
   /** The issue has a lease from an earlier claim (one a writer's label allowed). */
   claimedBefore: boolean;
   queuedLabel: string;
+  /** The harness's own login (`<slug>[bot]` for an App), when the claimer knows it; null otherwise. */
+  ownLogin?: string | null;
+  /**
+   * The convoy staging that names this issue, read by the claimer only for the harness's own
+   * bot's label (from a status comment that bot wrote), with the staging writer's permission
+   * on this repository now; null when none names it.
+   */
+  staged?: { by: string; permission: { permission: string; role_name?: string | null } | null } | null;
 }): GateVerdict {
   const { labeler } = input;
   if (labeler === null) {
@@ -48,6 +60,15 @@ export function gateLabeler(input: {
   if (isBot(labeler)) {
     if (input.allowBots.some((login) => login.toLowerCase() === labeler.login.toLowerCase())) return { allowed: true, by: labeler.login };
     if (input.claimedBefore) return { allowed: true, by: labeler.login };
+    const own = input.ownLogin != null && input.ownLogin.toLowerCase() === labeler.login.toLowerCase();
+    if (own && input.staged) {
+      if (input.staged.permission !== null && maySteer(input.staged.permission)) return { allowed: true, by: input.staged.by };
+      return {
+        allowed: false,
+        remove: true,
+        reason: `${input.queuedLabel} was applied by ${labeler.login} for @${input.staged.by}, who staged it into a convoy but no longer has write, maintain or admin permission on this repository`,
+      };
+    }
     return {
       allowed: false,
       remove: true,

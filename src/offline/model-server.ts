@@ -31,6 +31,12 @@ export interface ScenarioTurn {
   delayMs?: number;
   /** Never answer (the connection stays open) – for stall tests. */
   hang?: boolean;
+  /**
+   * Hold this turn until the server's `open(gate)` is called (a program driving the server, such
+   * as a test, decides when the model answers; `delayMs` counts from then). A gate nobody opens
+   * holds the turn like `hang`. Opening a gate before its turn arrives lets the turn through.
+   */
+  gate?: string;
   usage?: { input_tokens: number; output_tokens: number };
 }
 
@@ -62,6 +68,8 @@ export interface RecordedRequest {
 export interface ModelServer {
   url: string;
   requests: RecordedRequest[];
+  /** Lets every turn held at `gate` answer, now and later (see `ScenarioTurn.gate`). */
+  open(gate: string): void;
   close(): Promise<void>;
 }
 
@@ -80,6 +88,7 @@ const turnSchema = z.object({
   error: z.object({ status: z.number().int(), type: z.string().optional(), message: z.string() }).optional(),
   delayMs: z.number().nonnegative().optional(),
   hang: z.boolean().optional(),
+  gate: z.string().min(1).optional(),
   usage: z.object({ input_tokens: z.number().int().nonnegative(), output_tokens: z.number().int().nonnegative() }).optional(),
 });
 const scenarioSchema = z.object({ name: z.string().min(1), match: z.string().optional(), turns: z.array(turnSchema) });
@@ -275,10 +284,28 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Named gates that held turns wait on (`ScenarioTurn.gate`); an opened gate stays open. */
+class Gates {
+  private readonly waiting = new Map<string, Array<() => void>>();
+  private readonly openGates = new Set<string>();
+
+  opened(gate: string): Promise<void> {
+    if (this.openGates.has(gate)) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.set(gate, [...(this.waiting.get(gate) ?? []), resolve]));
+  }
+
+  open(gate: string): void {
+    this.openGates.add(gate);
+    for (const resolve of this.waiting.get(gate) ?? []) resolve();
+    this.waiting.delete(gate);
+  }
+}
+
 export async function startModelServer(options: StartModelServerOptions): Promise<ModelServer> {
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   let closing = false;
+  const gates = new Gates();
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> => {
     let body: unknown = null;
@@ -350,6 +377,8 @@ export async function startModelServer(options: StartModelServerOptions): Promis
     record.turn = index;
 
     if (turn?.hang === true) return; // keep the connection open until close()
+    if (turn?.gate !== undefined) await gates.opened(turn.gate);
+    if (closing || res.destroyed) return;
     const delay = turn?.delayMs ?? options.defaultDelayMs ?? 0;
     if (delay > 0) await sleep(delay);
     if (closing || res.destroyed) return;
@@ -396,6 +425,7 @@ export async function startModelServer(options: StartModelServerOptions): Promis
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    open: (gate) => gates.open(gate),
     close: async () => {
       closing = true;
       for (const socket of sockets) socket.destroy();

@@ -19,6 +19,9 @@ export interface BodyEdits {
  * (a writer, or a bot in `trust.allowBots`; the harness's own requeue is not
  * an approval, so an earlier writer's label is), and every edit of the title
  * or body at or after it must be by such a person too (src/core/approved-text.ts).
+ * A queue label the harness's own bot applied when it staged the issue into a
+ * convoy for a writer (`staged`, which the actor gate verified) approves the text
+ * as of the moment the writer asked.
  * Otherwise the label is taken off with one EHARNESS_UNAPPROVED_EDIT reply. A
  * read or a permission lookup that fails starts nothing and changes nothing
  * (the reconciler looks again).
@@ -30,6 +33,8 @@ export async function checkApprovedText(input: {
   events: LabelEvent[] | null;
   bodyEdits: BodyEdits | null;
   log: Logger;
+  /** The actor gate's convoy staging (src/core/convoy-staging.ts): that bot's queue label approves the text as of `at`. */
+  staged?: { bot: string; at: string } | null;
 }): Promise<GateVerdict> {
   const { github, config, issueNumber, log } = input;
   const queued = config.labels.queued;
@@ -62,6 +67,11 @@ export async function checkApprovedText(input: {
     const labelings = input.events.filter((e) => e.event === "labeled" && e.label.toLowerCase() === queued.toLowerCase()).reverse();
     let approvedAt: string | null = null;
     for (const labeling of labelings) {
+      const actor = labeling.actor;
+      if (input.staged && actor !== null && isBot(actor) && actor.login.toLowerCase() === input.staged.bot.toLowerCase()) {
+        approvedAt = input.staged.at;
+        break;
+      }
       if (await mayApprove(labeling.actor)) {
         approvedAt = labeling.at ?? "";
         break;

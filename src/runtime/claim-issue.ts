@@ -13,6 +13,7 @@ import type { Logger } from "../adapters/logger.js";
 import type { StateDir } from "./state-dir.js";
 import { StepClock } from "../core/step-clock.js";
 import { checkApprovedText, type BodyEdits } from "./check-approved-text.js";
+import { convoyStagingOf } from "./convoy.js";
 
 /** An issue this agent holds: the local lock, the lease and what people see. */
 export interface Claim {
@@ -56,6 +57,12 @@ export interface ClaimDeps {
    * without it (no clone at hand) by REST writes.
    */
   gitUrl?: (repository: { cloneUrl: string }) => string;
+  /**
+   * The harness's own login (`<slug>[bot]` for an App; src/app/own-events.ts), when the claimer
+   * knows it: the App's own queue label on an item it staged into a convoy for a writer is then
+   * accepted (src/core/convoy-staging.ts). Without it such a label is a bot's like any other.
+   */
+  ownLogin?: () => Promise<string | null>;
 }
 
 /**
@@ -72,7 +79,8 @@ async function gateQueueLabel(input: {
   events: LabelEvent[] | null;
   claimedBefore: boolean;
   log: Logger;
-}): Promise<GateVerdict> {
+  ownLogin?: (() => Promise<string | null>) | undefined;
+}): Promise<GateVerdict & { staged?: { bot: string; at: string } }> {
   const { github, config, issueNumber, log } = input;
   const queued = config.labels.queued;
   if (input.events === null) return { allowed: false, remove: false, reason: "the issue's label events could not be read; the reconciler looks again" };
@@ -86,7 +94,30 @@ async function gateQueueLabel(input: {
       return { allowed: false, remove: false, reason: `the permission of @${labeler.login} could not be read; the reconciler looks again` };
     }
   }
-  const verdict = gateLabeler({ labeler, permission, allowBots: config.trust.allowBots, claimedBefore: input.claimedBefore, queuedLabel: queued });
+  // The harness's own bot's label, on an issue no lease knows yet: a convoy staging for a writer may stand for the writer's label.
+  let ownLogin: string | null = null;
+  let staged: { by: string; at: string; permission: { permission: string; role_name: string | null } | null } | null = null;
+  const allowedBot = labeler !== null && config.trust.allowBots.some((l) => l.toLowerCase() === labeler.login.toLowerCase());
+  if (labeler !== null && isBot(labeler) && !allowedBot && !input.claimedBefore && input.ownLogin) {
+    try {
+      ownLogin = await input.ownLogin();
+      const record =
+        ownLogin !== null && ownLogin.toLowerCase() === labeler.login.toLowerCase() ? await convoyStagingOf(github, config, issueNumber, ownLogin) : null;
+      if (record) staged = { ...record, permission: await github.permission(record.by) };
+    } catch (error) {
+      log.warn({ issue: issueNumber, err: error }, "could not read the convoy staging of the harness's own queue label");
+      return { allowed: false, remove: false, reason: "the convoy that staged the issue could not be read; the reconciler looks again" };
+    }
+  }
+  const verdict = gateLabeler({
+    labeler,
+    permission,
+    allowBots: config.trust.allowBots,
+    claimedBefore: input.claimedBefore,
+    queuedLabel: queued,
+    ownLogin,
+    staged,
+  });
   if (!verdict.allowed) {
     log.warn({ issue: issueNumber, labeler: labeler?.login ?? null, reason: verdict.reason }, "queue label refused");
     if (verdict.remove) {
@@ -98,6 +129,7 @@ async function gateQueueLabel(input: {
       }
     }
   }
+  if (verdict.allowed && staged && labeler !== null && verdict.by === staged.by) return { ...verdict, staged: { bot: labeler.login, at: staged.at } };
   return verdict;
 }
 
@@ -178,12 +210,12 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     await lock.release();
     return { claimed: false, reason: refusal };
   }
-  const gate = await gateQueueLabel({ github, config, issueNumber, events, claimedBefore: before !== null, log });
+  const gate = await gateQueueLabel({ github, config, issueNumber, events, claimedBefore: before !== null, log, ownLogin: deps.ownLogin });
   if (!gate.allowed) {
     await lock.release();
     return { claimed: false, reason: gate.reason };
   }
-  const text = await checkApprovedText({ github, config, issueNumber, events, bodyEdits, log });
+  const text = await checkApprovedText({ github, config, issueNumber, events, bodyEdits, log, staged: gate.allowed ? (gate.staged ?? null) : null });
   if (!text.allowed) {
     await lock.release();
     return { claimed: false, reason: text.reason };

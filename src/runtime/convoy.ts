@@ -1,10 +1,11 @@
 import { maySteer } from "../core/commands.js";
 import type { HarnessConfig } from "../core/config.js";
-import { stageConvoy, stagingError, type ConvoyItemFacts, type StagingDecision, type StagingProblem } from "../core/convoy.js";
+import { stageConvoy, stagingError, type ConvoyItemFacts, type StagingDecision, type StagingPlan, type StagingProblem } from "../core/convoy.js";
 import type { EtagCache } from "../core/etag-cache.js";
 import { parseTextBlockers, priorityOf, refKey, type IssueRef } from "../core/queue.js";
 import { CONVOY_STATUS_MARKER, convoyStatus, convoyTransition, renderConvoyStatus, type ConvoyItemView, type ConvoyStatus } from "../core/render-convoy.js";
-import type { GitHubClient, RepoCoordinates } from "../adapters/github-client.js";
+import { parseStagingRecords, pruneStagingRecords, renderStagingRecords, stagingOf, stagingRecord, type StagingRecord } from "../core/convoy-staging.js";
+import { GitHubClient, type RepoCoordinates } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
 import type { Logger } from "../adapters/logger.js";
 
@@ -25,6 +26,12 @@ export interface ConvoyPorts {
   cache: EtagCache;
   log: Logger;
   now: () => Date;
+  /**
+   * The harness's own login, when known (the app: `<slug>[bot]`, or the token's user): the
+   * status comment is then only ever one this login wrote, so a comment someone else starts
+   * with the marker is neither edited nor read for its staging records.
+   */
+  ownLogin?: (() => Promise<string | null>) | undefined;
 }
 
 export interface RefreshResult {
@@ -85,6 +92,7 @@ async function stage(
     requester?: string | undefined;
   },
 ): Promise<{ decision: StagingDecision; ids: Map<string, number> }> {
+  // App mode queues the items only for a writer (checked below), recorded in the status comment for the actor gate.
   const reachable = await ports.reachableRepositories();
   const requester = input.requester === undefined ? undefined : await requesterOf(ports, input.requester, input.items, reachable);
   const isReachable = (r: RepoCoordinates): boolean => reachable.has(fullName(r));
@@ -112,7 +120,7 @@ async function stage(
     queuedLabel: ports.config.labels.queued,
     priorityLabels: ports.config.priorityLabels,
     ...(requester ? { requester } : {}),
-    queueItems: ports.mode !== "app",
+    queueItems: ports.mode !== "app" || requester !== undefined,
   });
   return { decision, ids };
 }
@@ -133,6 +141,20 @@ async function requesterOf(
   return { login, maySteer: (r) => allowed.get(fullName(r)) ?? false };
 }
 
+/** Adds the staged items as sub-issues: one write per item. */
+async function addSubIssues(github: GitHubClient, convoy: number, decision: StagingDecision & { ok: true }, ids: Map<string, number>): Promise<void> {
+  for (const item of decision.plan.add) {
+    const id = ids.get(refKey(item));
+    if (id === undefined) throw new Error(`no id read for ${refKey(item)}`);
+    await github.addSubIssue(convoy, id);
+  }
+}
+
+/** Labels the staged items (queue, the convoy's priority): one write per item that needs labels. */
+async function labelItems(ports: ConvoyPorts, labels: StagingPlan["labels"]): Promise<void> {
+  for (const { item, add } of labels) if (add.length > 0) await ports.clientFor(item).addLabels(item.number, add);
+}
+
 /** Adds the staged items as sub-issues and labels them: one write per item, plus one per item that needs labels. */
 async function apply(
   ports: ConvoyPorts,
@@ -141,12 +163,30 @@ async function apply(
   decision: StagingDecision & { ok: true },
   ids: Map<string, number>,
 ): Promise<void> {
-  for (const item of decision.plan.add) {
-    const id = ids.get(refKey(item));
-    if (id === undefined) throw new Error(`no id read for ${refKey(item)}`);
-    await github.addSubIssue(convoy, id);
-  }
-  for (const { item, add } of decision.plan.labels) if (add.length > 0) await ports.clientFor(item).addLabels(item.number, add);
+  await addSubIssues(github, convoy, decision, ids);
+  await labelItems(ports, decision.plan.labels);
+}
+
+/**
+ * App mode, for a writer: the status comment, with the staging's record and the labels about to
+ * be applied, is written before the labels, so an agent that sees the App's queue label finds
+ * the record that lets the actor gate accept it (src/core/convoy-staging.ts). The same writes
+ * as with a token: the labels, then the comment, in the other order.
+ */
+async function recordThenLabel(
+  ports: ConvoyPorts,
+  home: RepoCoordinates,
+  convoy: number,
+  labels: StagingPlan["labels"],
+  requester: string,
+  approvedAt: string | undefined,
+): Promise<RefreshResult | null> {
+  const queued = labels.filter((l) => l.add.some((a) => same(a, ports.config.labels.queued))).map((l) => l.item);
+  const planned = new Map(labels.map((l) => [refKey(l.item), l.add]));
+  const record = queued.length > 0 ? stagingRecord(requester, approvedAt ?? ports.now().toISOString(), queued) : null;
+  const result = await refreshUnlocked(ports, home, convoy, { planned, record });
+  await labelItems(ports, labels);
+  return result;
 }
 
 /** The body of a convoy created by `harness convoy create`: its items, for people reading the issue. */
@@ -187,6 +227,8 @@ export async function addToConvoy(
   convoy: number,
   items: readonly IssueRef[],
   requester?: string,
+  /** When the requester asked (their comment's or label's time): the approval time of the items' text in App mode. */
+  approvedAt?: string,
 ): Promise<{ ok: true; result: RefreshResult | null; added: IssueRef[] } | { ok: false; problems: StagingProblem[] }> {
   return serialized(`${fullName(home)}#${convoy}`, async () => {
     const github = ports.clientFor(home);
@@ -217,16 +259,22 @@ export async function addToConvoy(
         mode: ports.mode,
         queuedLabel: ports.config.labels.queued,
         priorityLabels: ports.config.priorityLabels,
-        queueItems: ports.mode !== "app",
+        queueItems: ports.mode !== "app" || asker !== undefined,
       });
       if (!check.ok) return { ok: false, problems: check.problems.filter((p) => p.kind !== "empty") };
       if (existing.length === 0) return { ok: false, problems: [{ kind: "empty" }] };
-      for (const { item, add } of check.plan.labels) if (add.length > 0) await ports.clientFor(item).addLabels(item.number, add);
+      if (ports.mode === "app" && requester !== undefined)
+        return { ok: true, added: [], result: await recordThenLabel(ports, home, convoy, check.plan.labels, requester, approvedAt) };
+      await labelItems(ports, check.plan.labels);
       return { ok: true, added: [], result: await refreshUnlocked(ports, home, convoy) };
     }
     const { decision, ids } = await stage(ports, { convoy: here, home, convoyLabels: issue.labels, items, existing, requester });
     if (!decision.ok) return { ok: false, problems: decision.problems };
     if (!issue.labels.some((l) => same(l, ports.config.labels.convoy))) await github.addLabels(convoy, [ports.config.labels.convoy]);
+    if (ports.mode === "app" && requester !== undefined) {
+      await addSubIssues(github, convoy, decision, ids);
+      return { ok: true, added: decision.plan.add, result: await recordThenLabel(ports, home, convoy, decision.plan.labels, requester, approvedAt) };
+    }
     await apply(ports, github, convoy, decision, ids);
     return { ok: true, added: decision.plan.add, result: await refreshUnlocked(ports, home, convoy) };
   });
@@ -266,7 +314,21 @@ export function refreshConvoy(ports: ConvoyPorts, home: RepoCoordinates, convoy:
   return serialized(`${fullName(home)}#${convoy}`, () => refreshUnlocked(ports, home, convoy));
 }
 
-async function refreshUnlocked(ports: ConvoyPorts, home: RepoCoordinates, convoy: number): Promise<RefreshResult | null> {
+/** The convoy's status comment: the newest one starting with the marker, by the harness's own login when it is known. */
+async function statusComment(ports: ConvoyPorts, github: GitHubClient, convoy: number): Promise<{ id: number; body: string } | null> {
+  const own = ports.ownLogin ? await ports.ownLogin() : null;
+  if (own === null) return github.findComment(convoy, CONVOY_STATUS_MARKER);
+  const comments = await github.listIssueComments(convoy);
+  const mine = comments.filter((c) => c.body.startsWith(CONVOY_STATUS_MARKER) && c.user !== null && same(c.user.login, own)).at(-1);
+  return mine ? { id: mine.id, body: mine.body } : null;
+}
+
+async function refreshUnlocked(
+  ports: ConvoyPorts,
+  home: RepoCoordinates,
+  convoy: number,
+  staging: { planned: ReadonlyMap<string, readonly string[]>; record: StagingRecord | null } | null = null,
+): Promise<RefreshResult | null> {
   const { config } = ports;
   const github = ports.clientFor(home);
   const issue = await github.issueWithId(convoy);
@@ -278,7 +340,10 @@ async function refreshUnlocked(ports: ConvoyPorts, home: RepoCoordinates, convoy
     : null;
   const now = ports.now();
   const views: ConvoyItemView[] = [];
-  for (const sub of subs) {
+  for (const listed of subs) {
+    // Labels staging is about to apply (App mode writes this comment first) count as applied.
+    const planned = staging?.planned.get(refKey(listed.ref)) ?? [];
+    const sub = planned.length > 0 ? { ...listed, labels: [...listed.labels, ...planned.filter((p) => !listed.labels.some((l) => same(l, p)))] } : listed;
     const client = ports.clientFor(sub.ref);
     const open = sub.state === "open";
     const lease = open ? ((await new LeaseStore(client, config.lease.refPrefix).read(sub.number))?.record ?? null) : null;
@@ -291,8 +356,12 @@ async function refreshUnlocked(ports: ConvoyPorts, home: RepoCoordinates, convoy
     if (open && convoyPriority !== null && !sub.labels.some((l) => priorityNames.some((n) => same(l, n)))) await client.addLabels(sub.number, [convoyPriority]);
   }
   const status = convoyStatus(views, { labels: config.labels, strandedMinutes: config.convoy.strandedMinutes, now });
-  const body = renderConvoyStatus(status, home, config.convoy.strandedMinutes);
-  const existing = await github.findComment(convoy, CONVOY_STATUS_MARKER);
+  const existing = await statusComment(ports, github, convoy);
+  // The staging records (App mode) stay with the comment, each for the items still in the convoy.
+  const present = new Set(subs.map((s) => refKey(s.ref)));
+  const records = pruneStagingRecords([...(existing ? parseStagingRecords(existing.body) : []), ...(staging?.record ? [staging.record] : [])], present);
+  const rendered = renderConvoyStatus(status, home, config.convoy.strandedMinutes);
+  const body = records.length > 0 ? `${rendered}\n\n${renderStagingRecords(records)}` : rendered;
   let wrote = false;
   if (!existing) {
     await github.createComment(convoy, body);
@@ -318,4 +387,29 @@ export async function convoyOfItem(ports: ConvoyPorts, item: IssueRef): Promise<
   if (!parent) return null;
   const issue = await ports.clientFor(parent).issueWithId(parent.number);
   return issue && issue.labels.some((l) => same(l, ports.config.labels.convoy)) ? parent : null;
+}
+
+/**
+ * For the actor gate (src/runtime/claim-issue.ts), when the harness's own bot (`ownLogin`)
+ * applied an issue's queue label: the convoy staging that names the issue (who asked, when),
+ * from the status comment of its parent convoy that this same bot wrote; null when the parent
+ * is not a convoy or no record there names it. Reads the parent, its labels and its comments.
+ */
+export async function convoyStagingOf(
+  github: GitHubClient,
+  config: HarnessConfig,
+  issue: number,
+  ownLogin: string,
+): Promise<{ by: string; at: string } | null> {
+  const item = { owner: github.owner, repo: github.repo, number: issue };
+  const parent = await github.parentOf(issue);
+  if (!parent) return null;
+  const home = same(fullName(parent), fullName(github)) ? github : new GitHubClient(github.api, parent, { budget: github.budget });
+  const convoy = await home.issueWithId(parent.number);
+  if (!convoy || !convoy.labels.some((l) => same(l, config.labels.convoy))) return null;
+  const comments = await home.listIssueComments(parent.number);
+  const status = comments
+    .filter((c) => c.body.startsWith(CONVOY_STATUS_MARKER) && c.user !== null && c.user.type === "Bot" && same(c.user.login, ownLogin))
+    .at(-1);
+  return status ? stagingOf(parseStagingRecords(status.body), item) : null;
 }

@@ -118,7 +118,12 @@ export class HostRuntime {
    * comment) for `agent`, works it, and after a shutdown interrupt queues it
    * again. An issue already running here is not claimed twice.
    */
-  runIssue(target: { github: GitHubClient; config: HarnessConfig }, issue: number, agent: string, log: Logger): Promise<IssueRun> {
+  runIssue(
+    target: { github: GitHubClient; config: HarnessConfig; ownLogin?: () => Promise<string | null> },
+    issue: number,
+    agent: string,
+    log: Logger,
+  ): Promise<IssueRun> {
     const key = `${target.github.fullName}#${issue}`;
     const existing = this.running.get(key);
     if (existing) return existing.then(() => ({ issue, claimed: false, reason: "already worked in this process" }));
@@ -128,7 +133,7 @@ export class HostRuntime {
   }
 
   private async claimAndWork(
-    target: { github: GitHubClient; config: HarnessConfig },
+    target: { github: GitHubClient; config: HarnessConfig; ownLogin?: () => Promise<string | null> },
     issue: number,
     agent: string,
     log: Logger,
@@ -138,7 +143,10 @@ export class HostRuntime {
     const owner: LeaseOwner = { agent, host: this.host, runId: this.runId };
     const at = (): string => this.now().toISOString();
     if (this.isStopping) return { issue, claimed: false, reason: "the host is shutting down" };
-    const claimed = await (this.options.claim ?? claimIssue)({ github, config, state: this.state, owner, log, now: this.now, gitUrl: this.gitUrl() }, issue);
+    const claimed = await (this.options.claim ?? claimIssue)(
+      { github, config, state: this.state, owner, log, now: this.now, gitUrl: this.gitUrl(), ...(target.ownLogin ? { ownLogin: target.ownLogin } : {}) },
+      issue,
+    );
     if (!claimed.claimed) {
       log.info({ reason: claimed.reason }, "not claimed");
       this.emit({ type: "not_claimed", issue: key, agent, at: at(), reason: claimed.reason });

@@ -64,7 +64,7 @@ describe("registering the GitHub App from app.yml", () => {
       metadata: "read",
       actions: "read",
     });
-    expect(manifest.default_events).toEqual(["issues", "issue_comment", "pull_request", "pull_request_review", "check_suite", "status"]);
+    expect(manifest.default_events).toEqual(["issues", "issue_comment", "pull_request", "pull_request_review", "check_suite", "status", "sub_issues"]);
     expect(manifest.hook_attributes.url).toBe("https://harness.example.org/api/github/webhooks");
     expect(manifest.redirect_url).toBe(`${registration.url}/setup`);
   });

@@ -42,6 +42,8 @@ describe("notifications through the real stack", () => {
         email: new EmailChannel(smtp.url, "harness@example.org"),
         installation: { slackEvents: ["failed", "needs-review", "spend", "interrupted"], emailEvents: [], emailTo: [] },
         windowMs: 0,
+        // As `harness app` runs by default: each transition claimed with a refs/harness/notify/* ref.
+        claimsOnGitHub: true,
       },
     });
     await stack.github.createRepo({
@@ -89,6 +91,11 @@ describe("notifications through the real stack", () => {
     const outbox = new Outbox(stack.state.root);
     expect(await outbox.record(`slack--failed--${head ?? ""}`)).toMatchObject({ result: "sent" });
     expect(await outbox.record(`email--failed--${head ?? ""}`)).toMatchObject({ result: "sent" });
+    // Each was claimed on GitHub first: a create-only ref per channel, pointing at this state directory's holder commit.
+    for (const channel of ["slack", "email"]) {
+      const claim = await github.readRef(OWNER, REPO, `refs/harness/notify/${channel}--failed--${head ?? ""}`);
+      expect(JSON.parse((await github.readCommit(OWNER, REPO, claim ?? "")).message)).toMatchObject({ harness: "notify-claim-holder" });
+    }
 
     // GitHub delivers the harness:failed webhook again (a new delivery id): nothing more is sent.
     const labeled = github.deliveries.find(
@@ -125,6 +132,7 @@ describe("notifications through the real stack", () => {
     ]);
     const head = await github.readRef(OWNER, REPO, `refs/harness/leases/issue-${issue.number}`);
     expect(await new Outbox(stack.state.root).record(`slack--needs-review--${head ?? ""}`)).toMatchObject({ result: "sent" });
+    expect(await github.readRef(OWNER, REPO, `refs/harness/notify/slack--needs-review--${head ?? ""}`)).not.toBeNull();
     expect(smtp.messages).toHaveLength(1); // email is configured for failed only
   }, 60_000);
 

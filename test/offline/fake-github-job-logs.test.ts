@@ -1,4 +1,3 @@
-import { generateKeyPairSync, sign as rsaSign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Octokit } from "@octokit/rest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +7,7 @@ import { readJobLog } from "../../src/adapters/github-requests/read-job-log.js";
 import { JOB_LOG_TAIL_LINES } from "../../src/core/job-log.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { testOctokit } from "../support/octokit.js";
+import { appJwt, appKeys } from "../support/app-keys.js";
 
 // GitHub Actions job logs as GitHub serves them: `GET …/actions/jobs/{id}/logs` answers 302 to a
 // short-lived signed download URL that takes no credentials; 404 without a log, 410 once it
@@ -16,24 +16,13 @@ import { testOctokit } from "../support/octokit.js";
 const OWNER = "acme";
 const REPO = "jobs";
 const APP_ID = 6161;
-const keys = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: "spki", format: "pem" },
-  privateKeyEncoding: { type: "pkcs8", format: "pem" },
-});
+const keys = appKeys();
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-
-function appJwt(): string {
-  const b64 = (v: object): string => Buffer.from(JSON.stringify(v)).toString("base64url");
-  const now = Math.floor(Date.now() / 1000);
-  const data = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ iat: now - 30, exp: now + 540, iss: APP_ID })}`;
-  return `${data}.${rsaSign("RSA-SHA256", Buffer.from(data), keys.privateKey).toString("base64url")}`;
-}
 
 let fake: FakeGitHub;
 
 async function installationToken(): Promise<{ token: string; permissions: Record<string, string | undefined> }> {
-  const app = new Octokit({ baseUrl: fake.apiUrl, auth: appJwt(), log: quiet });
+  const app = new Octokit({ baseUrl: fake.apiUrl, auth: appJwt(keys.privateKey, APP_ID), log: quiet });
   const { data: inst } = await app.apps.getRepoInstallation({ owner: OWNER, repo: REPO });
   const { data } = await app.apps.createInstallationAccessToken({ installation_id: inst.id });
   return { token: data.token, permissions: data.permissions as Record<string, string | undefined> };

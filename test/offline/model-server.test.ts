@@ -142,6 +142,23 @@ describe("startModelServer", () => {
     expect(await pending).toBe("closed");
   });
 
+  it("holds a gated turn until open(gate), and lets later turns of an open gate through", async () => {
+    server = await startModelServer({ scenarios: [{ name: "gated", turns: [{ gate: "g", text: "released" }] }] });
+    let answered = false;
+    const first = post(server, body([user("go")])).then(async (res) => {
+      answered = true;
+      return res.text();
+    });
+    await expect.poll(() => server?.requests.length).toBe(1);
+    // The request arrived and is held: another (ungated) request is answered meanwhile.
+    await (await post(server, { ...body([user("side")]), tools: [] })).text();
+    expect(answered).toBe(false);
+    server.open("g");
+    expect(assemble(parseSse(await first)).blocks).toEqual([{ type: "text", text: "released" }]);
+    // An opened gate stays open: the same turn asked again is answered at once.
+    expect(assemble(parseSse(await (await post(server, body([user("go")]))).text())).blocks).toEqual([{ type: "text", text: "released" }]);
+  });
+
   it("loads every scenario fixture", async () => {
     const files = (await readdir(scenariosDir)).filter((f) => f.endsWith(".yaml"));
     expect(files.length).toBeGreaterThanOrEqual(5);

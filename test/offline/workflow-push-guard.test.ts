@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { generateKeyPairSync, sign as rsaSign } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +6,7 @@ import { promisify } from "node:util";
 import { Octokit } from "@octokit/rest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
+import { appJwt, appKeys } from "../support/app-keys.js";
 
 // GitHub refuses a push whose new commits touch `.github/workflows/` unless the credential may
 // write workflows: an App installation needs `workflows: write`, a personal token the
@@ -15,19 +15,8 @@ import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/
 const exec = promisify(execFile);
 const OWNER = "acme";
 const APP_ID = 5151;
-const keys = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: "spki", format: "pem" },
-  privateKeyEncoding: { type: "pkcs8", format: "pem" },
-});
+const keys = appKeys();
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-
-function appJwt(): string {
-  const b64 = (v: object): string => Buffer.from(JSON.stringify(v)).toString("base64url");
-  const now = Math.floor(Date.now() / 1000);
-  const data = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ iat: now - 30, exp: now + 540, iss: APP_ID })}`;
-  return `${data}.${rsaSign("RSA-SHA256", Buffer.from(data), keys.privateKey).toString("base64url")}`;
-}
 
 const env = {
   ...process.env,
@@ -70,7 +59,7 @@ afterAll(async () => {
 });
 
 async function installationToken(): Promise<{ token: string; permissions: Record<string, string | undefined> }> {
-  const app = new Octokit({ baseUrl: fake.apiUrl, auth: appJwt(), log: quiet });
+  const app = new Octokit({ baseUrl: fake.apiUrl, auth: appJwt(keys.privateKey, APP_ID), log: quiet });
   const { data: inst } = await app.apps.getRepoInstallation({ owner: OWNER, repo: "ci" });
   const { data } = await app.apps.createInstallationAccessToken({ installation_id: inst.id });
   return { token: data.token, permissions: data.permissions as Record<string, string | undefined> };
@@ -124,7 +113,7 @@ describe("pushes that touch .github/workflows/ (fake GitHub, real git)", () => {
     try {
       const { token, permissions } = await installationToken();
       expect(permissions.workflows).toBe("write");
-      const app = new Octokit({ baseUrl: fake.apiUrl, auth: appJwt(), log: quiet });
+      const app = new Octokit({ baseUrl: fake.apiUrl, auth: appJwt(keys.privateKey, APP_ID), log: quiet });
       const { data: inst } = await app.apps.getRepoInstallation({ owner: OWNER, repo: "ci" });
       expect((await app.apps.getInstallation({ installation_id: inst.id })).data.permissions.workflows).toBe("write");
       const dir = await cloneWith("granted", "granted-ci", async (d) => {

@@ -20,6 +20,7 @@ import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/
 import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 import { testOctokit } from "../support/octokit.js";
 import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
+import { EventBus } from "../../src/runtime/event-bus.js";
 
 const OWNER = "octo";
 const REPO = "fenced";
@@ -38,6 +39,7 @@ beforeAll(async () => {
       await loadScenario(path.resolve("test/fixtures/scenarios/slow.yaml")),
       await loadScenario(path.resolve("test/fixtures/scenarios/long.yaml")),
       await loadScenario(path.resolve("test/fixtures/scenarios/write-and-finish.yaml")),
+      await loadScenario(path.resolve("test/fixtures/scenarios/gated.yaml")),
     ],
   });
   github = await startFakeGitHub({ dir: root });
@@ -117,30 +119,43 @@ describe("workIssue, fenced mid-session", () => {
   });
 
   it("is never reclaimed while it keeps renewing, however long the session runs past its first term", async () => {
-    // Term 3 s (renewed every second), no grace: the reclaimer runs all through a 5 s session.
-    // (A shorter term fails on a loaded machine for reasons of its own: the claim's label and
-    // comment writes, before the heartbeat starts, took up to 3.3 s there.)
+    // Term 3 s (renewed every second), no grace. Time is a clock the test moves, shared by the
+    // worker and the reclaimer: each step moves it one renewal period, waits for the heartbeat's
+    // renewal, then runs a reclaim pass. The session's last turn is held at a gate until six
+    // periods (two terms) have passed, so the session outlives its first term by construction,
+    // whatever the machine's load: a reclaim here means the renewals did not keep the lease.
     const config = parseConfig({ lease: { termMinutes: 0.05 }, reclaim: { graceMinutes: 0 } });
+    const renewMs = 1000;
     const client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
     const state = new StateDir(path.join(root, "state-long"));
     const owner = { agent: "agent-2", host: "host-b", runId: "run-2" };
     const log = process.env.DEBUG_LONG ? createLogger({ level: "debug" }) : silentLogger();
-    const now = () => new Date();
-    const issue = await github.createIssue(OWNER, REPO, { title: "long", body: "[scenario:long] go", labels: ["harness:queued"], user: "ada" });
+    let clock = Date.parse("2026-12-01T12:00:00.000Z");
+    const now = () => new Date(clock);
+    const events = new EventBus();
+    let renewals = 0;
+    events.subscribe(
+      (event) => {
+        if (event.result === "renewed") renewals += 1;
+      },
+      ["lease_renewal"],
+    );
+    const issue = await github.createIssue(OWNER, REPO, { title: "long", body: "[scenario:gated] go", labels: ["harness:queued"], user: "ada" });
     const claimed = await claimIssue({ github: client, config, state, owner, log, now }, issue.number);
     if (!claimed.claimed) throw new Error(claimed.reason);
-    const working = workIssue(workDeps(client, config, state, log), claimed.claim);
-    let done = false;
-    void working.finally(() => (done = true));
+    const working = workIssue({ ...workDeps(client, config, state, log), now, events }, claimed.claim);
+    let ended = false; // a session fenced by a reclaim ends early: the passes below then say so
+    void working.finally(() => (ended = true));
     const passes: string[] = [];
-    while (!done) {
+    for (let step = 1; step <= 6; step += 1) {
+      clock += renewMs;
+      await until(() => renewals >= step || ended, `renewal ${step}`);
       const results = await reclaimRepository({ github: client, config, policy: reclaimPolicyOf(config), cache: new EtagCache(), log, now });
       passes.push(results.find((r) => r.issue === issue.number)?.action ?? "none");
-      await new Promise((resolve) => setTimeout(resolve, 150));
     }
+    model.open("gated");
     const result = await working;
-    expect(passes.length).toBeGreaterThan(5);
-    expect(passes.filter((p) => p !== "kept")).toEqual([]);
+    expect(passes).toEqual(["kept", "kept", "kept", "kept", "kept", "kept"]);
     expect(result.outcome).toBe("success");
     expect(github.getIssue(OWNER, REPO, issue.number).labels.map((l) => l.name)).toEqual(["harness:done"]);
     expect(leaseHead(issue.number).state).toBe("released");
@@ -174,6 +189,15 @@ describe("workIssue, fenced mid-session", () => {
     }
   });
 });
+
+/** Resolves once `condition` holds (checked every 20 ms); fails after a minute naming `what`. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /** The lease record at the head of the issue's lease ref in the fake's repository. */
 function leaseHead(issue: number): LeaseRecord {

@@ -2,6 +2,7 @@ import { HarnessError } from "../../core/errors.js";
 import { notifyEvents, type NotifyEvent } from "../../core/notify-config.js";
 import type { Logger } from "../../adapters/logger.js";
 import { EmailChannel } from "./email-channel.js";
+import { GitHubNotifyClaims } from "./notify-claims.js";
 import { Notifier, type NotifierOptions } from "./notifier.js";
 import { SlackChannel } from "./slack-channel.js";
 
@@ -44,12 +45,14 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string 
  *   HARNESS_NOTIFY_EMAIL_EVENTS   the same for email
  *   HARNESS_NOTIFY_WINDOW_SECONDS the digest window (default 60)
  *   HARNESS_NOTIFY_DAILY_SPEND_USD the installation's daily spend threshold per repository
+ *   HARNESS_NOTIFY_CLAIMS         `github` (default): a create-only ref per transition on GitHub
+ *                                 decides which replica sends; `local`: the state directory alone
  * A repository's `notify.slack` / `notify.email` in `.github/harness.yml` wins over the
  * installation's events (and recipients) for that repository. Null when no channel is set.
  */
 export function notifierFromEnv(
   env: NodeJS.ProcessEnv,
-  base: { stateRoot: string; log: Logger } & Pick<NotifierOptions, "onResult" | "retry">,
+  base: { stateRoot: string; log: Logger; host?: string } & Pick<NotifierOptions, "onResult" | "retry">,
 ): Notifier | null {
   const slackUrl = url(env, "HARNESS_SLACK_WEBHOOK_URL", ["https:", "http:"]);
   const smtpUrl = url(env, "HARNESS_SMTP_URL", ["smtp:", "smtps:"]);
@@ -81,9 +84,18 @@ export function notifierFromEnv(
     emailTo: to,
     ...(dailySpendUsd !== undefined ? { dailySpendUsd } : {}),
   };
+  const claimsMode = env.HARNESS_NOTIFY_CLAIMS?.trim() || "github";
+  if (claimsMode !== "github" && claimsMode !== "local")
+    throw bad(
+      "HARNESS_NOTIFY_CLAIMS",
+      `is ${JSON.stringify(claimsMode)}`,
+      "Set it to github (a claim ref per transition on GitHub: replicas on several hosts send once) or local (this state directory alone), or unset it.",
+    );
   if (!slackUrl && !smtpUrl) return null;
+  const { host, ...rest } = base;
   return new Notifier({
-    ...base,
+    ...rest,
+    claims: claimsMode === "github" ? new GitHubNotifyClaims({ stateRoot: base.stateRoot, log: base.log, ...(host !== undefined ? { host } : {}) }) : null,
     slack: slackUrl ? new SlackChannel(slackUrl) : null,
     email: smtpUrl ? new EmailChannel(smtpUrl, from) : null,
     installation,

@@ -1,10 +1,12 @@
+import type { GitHubClient } from "../../adapters/github-client.js";
 import type { Logger } from "../../adapters/logger.js";
 import type { Notification } from "../../core/notification.js";
 import type { NotifyConfig, NotifyEvent } from "../../core/notify-config.js";
 import { renderNotification } from "../../core/render-notification.js";
 import { deliverWithRetry, type RetrySettings } from "./deliver-with-retry.js";
 import type { EmailChannel } from "./email-channel.js";
-import { Outbox, type NotifyChannel, type OutboxEntry } from "./outbox.js";
+import type { NotifyClaims } from "./notify-claims.js";
+import { Outbox, type NotifyChannel, type OutboxClaim, type OutboxEntry } from "./outbox.js";
 import type { SlackChannel } from "./slack-channel.js";
 import { SpendWatch } from "./spend-watch.js";
 
@@ -31,6 +33,16 @@ export interface NotifierOptions {
   log: Logger;
   /** Told the result of each transition per channel (the metrics exporter's `harness_notifications_total`). */
   onResult?(channel: NotifyChannel, result: NotifyResult): void;
+  /**
+   * The cross-host claim asked before each entry is sent (GitHubNotifyClaims: a create-only ref
+   * per entry on GitHub), so replicas with separate state directories send once; none: the local
+   * outbox alone decides (one host, or hosts sharing the state directory).
+   */
+  claims?: NotifyClaims | null;
+  /** How long an entry whose claim had no clear answer waits before it is tried again (default 60 s). */
+  claimRetryMs?: number;
+  /** The least time between two sweeps of old claim refs (default 1 h). */
+  sweepEveryMs?: number;
 }
 
 const groupKey = (entry: OutboxEntry): string => JSON.stringify([entry.channel, entry.notification.repository, entry.notification.event, entry.to]);
@@ -41,7 +53,9 @@ const groupKey = (entry: OutboxEntry): string => JSON.stringify([entry.channel, 
  * its (repository, event, channel) is claimed and sent as one message, and its outcome recorded.
  * A redelivery, another process sharing the state directory, a retry or a restart finds the
  * entry pending, claimed or done and sends nothing more; a restart (`start`) drains what a
- * killed process left pending.
+ * killed process left pending. With `claims` (App mode: GitHubNotifyClaims), each entry is also
+ * claimed on GitHub before it is sent, a create-only ref per entry, so replicas on hosts that
+ * share no state directory send it once: the one whose ref landed.
  */
 export class Notifier {
   readonly outbox: Outbox;
@@ -50,6 +64,7 @@ export class Notifier {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly work = new Set<Promise<void>>();
   private closed = false;
+  private lastSweep = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: NotifierOptions) {
     this.outbox = new Outbox(options.stateRoot);
@@ -69,8 +84,31 @@ export class Notifier {
     return events.some((event) => this.channelsFor(event, config).length > 0);
   }
 
-  /** Records a transition for the channels its repository's configuration (or the installation's) sends it to. */
-  async notify(notification: Notification, config: NotifyConfig): Promise<void> {
+  /** Whether a cross-host claim (refs/harness/notify/* on GitHub) decides who sends, besides the local outbox. */
+  get claimsAcrossHosts(): boolean {
+    return Boolean(this.options.claims);
+  }
+
+  /**
+   * Tells the cross-host claims a client for its repository (a webhook's or a job's). The first
+   * one for a repository schedules what waits pending there (a restart's entries, or claims that
+   * had no client).
+   */
+  useClient(github: GitHubClient): void {
+    if (!this.options.claims?.use(github)) return;
+    this.track(
+      (async () => {
+        for (const entry of await this.outbox.pending()) if (entry.notification.repository === github.fullName) this.schedule(groupKey(entry));
+      })(),
+    );
+  }
+
+  /**
+   * Records a transition for the channels its repository's configuration (or the installation's)
+   * sends it to; `github`, a client for its repository, is what the cross-host claim is made with.
+   */
+  async notify(notification: Notification, config: NotifyConfig, github?: GitHubClient): Promise<void> {
+    if (github) this.useClient(github);
     const log = this.options.log.child({ repository: notification.repository, issue: notification.issue, event: notification.event, sha: notification.sha });
     for (const { channel, to } of this.channelsFor(notification.event, config)) {
       const ready = channel === "slack" ? Boolean(this.options.slack) : Boolean(this.options.email) && to.length > 0;
@@ -92,9 +130,8 @@ export class Notifier {
     }
   }
 
-  private schedule(group: string): void {
+  private schedule(group: string, windowMs = this.options.windowMs ?? 60_000): void {
     if (this.closed || this.timers.has(group)) return;
-    const windowMs = this.options.windowMs ?? 60_000;
     const timer = setTimeout(() => {
       this.timers.delete(group);
       this.track(this.flush(group));
@@ -121,11 +158,71 @@ export class Notifier {
       groups.set(key, [...(groups.get(key) ?? []), entry]);
     }
     for (const entries of groups.values()) await this.send(entries);
+    await this.sweep();
+  }
+
+  /** Deletes old claim refs (at most once per `sweepEveryMs`); a failure is logged and tried at the next one. */
+  private async sweep(): Promise<void> {
+    const claims = this.options.claims;
+    if (!claims || Date.now() - this.lastSweep < (this.options.sweepEveryMs ?? 3_600_000)) return;
+    this.lastSweep = Date.now();
+    try {
+      const deleted = await claims.sweep();
+      if (deleted > 0) this.options.log.info({ deleted }, "old notification claim refs deleted");
+    } catch (error) {
+      this.options.log.warn({ err: error }, "could not sweep old notification claim refs; the next sweep tries again");
+    }
+  }
+
+  /**
+   * Asks the cross-host claim for each entry: keeps those this host sends; records those another
+   * host claimed done (`elsewhere`, unsent, not counted here: the claimer counts them); leaves
+   * pending those without a clear answer, tried again after `claimRetryMs`.
+   */
+  private async claimAcrossHosts(claim: OutboxClaim): Promise<OutboxEntry[]> {
+    const claims = this.options.claims;
+    if (!claims) return claim.entries;
+    const keep: OutboxEntry[] = [];
+    for (const entry of claim.entries) {
+      const log = this.options.log.child({
+        channel: entry.channel,
+        repository: entry.notification.repository,
+        event: entry.notification.event,
+        sha: entry.notification.sha,
+      });
+      let answer;
+      try {
+        answer = await claims.claim(entry);
+      } catch (error) {
+        answer = { kind: "unknown" as const, detail: (error as Error).message };
+      }
+      if (answer.kind === "ours" || answer.kind === "local") keep.push(entry);
+      else if (answer.kind === "theirs") {
+        await claim.finish({ result: "elsewhere", attempts: 0, at: new Date().toISOString(), detail: `claimed by ${answer.holder}` }, [entry.id]);
+        log.info({ holder: answer.holder }, "notification claimed by another host: it sends it, not this one");
+      } else if (answer.noClient) {
+        // Scheduled again by `useClient` when the repository's first client arrives.
+        await claim.release([entry.id]);
+        log.info({ detail: answer.detail }, "the notification waits for a client of its repository: kept pending");
+      } else {
+        await claim.release([entry.id]);
+        log.warn({ detail: answer.detail }, "the notification's claim has no clear answer: kept pending, tried again later");
+        this.schedule(groupKey(entry), this.options.claimRetryMs ?? 60_000);
+      }
+    }
+    return keep;
   }
 
   private async send(candidates: OutboxEntry[]): Promise<void> {
     const claim = await this.outbox.claim(candidates);
-    const entries = [...claim.entries].sort((a, b) => a.notification.issue - b.notification.issue || a.id.localeCompare(b.id));
+    let claimed: OutboxEntry[];
+    try {
+      claimed = await this.claimAcrossHosts(claim);
+    } catch (error) {
+      await claim.release();
+      throw error;
+    }
+    const entries = [...claimed].sort((a, b) => a.notification.issue - b.notification.issue || a.id.localeCompare(b.id));
     const first = entries[0];
     if (!first) return;
     try {

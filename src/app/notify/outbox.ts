@@ -16,17 +16,21 @@ export interface OutboxEntry {
 }
 
 export interface OutboxRecord {
-  result: "sent" | "failed";
+  /** `elsewhere`: another host claimed it on GitHub (refs/harness/notify/*) and sends it; not sent here. */
+  result: "sent" | "failed" | "elsewhere";
   attempts: number;
   at: string;
   detail?: string;
 }
 
-/** A set of entries claimed by this process: send them, then `finish`, or `release` to leave them for later. */
+/**
+ * A set of entries claimed by this process: send them, then `finish`, or `release` to leave them
+ * for later; both for all entries still held, or for those of `ids` only.
+ */
 export interface OutboxClaim {
   entries: OutboxEntry[];
-  finish(record: OutboxRecord): Promise<void>;
-  release(): Promise<void>;
+  finish(record: OutboxRecord, ids?: readonly string[]): Promise<void>;
+  release(ids?: readonly string[]): Promise<void>;
 }
 
 /**
@@ -135,18 +139,23 @@ export class Outbox {
       }
       held.push({ entry, release: lock.release });
     }
-    const releaseAll = async (): Promise<void> => {
-      for (const h of held) await h.release();
+    const take = (ids?: readonly string[]): typeof held => {
+      const taken = held.filter((h) => ids === undefined || ids.includes(h.entry.id));
+      for (const h of taken) held.splice(held.indexOf(h), 1);
+      return taken;
     };
     return {
       entries: held.map((h) => h.entry),
-      release: releaseAll,
-      finish: async (record) => {
-        for (const h of held) {
+      release: async (ids) => {
+        for (const h of take(ids)) await h.release();
+      },
+      finish: async (record, ids) => {
+        const taken = take(ids);
+        for (const h of taken) {
           await this.createOnce(path.join(this.dir("done"), `${h.entry.id}.json`), record);
           await fs.unlink(path.join(this.dir("pending"), `${h.entry.id}.json`)).catch(() => undefined);
         }
-        await releaseAll();
+        for (const h of taken) await h.release();
       },
     };
   }

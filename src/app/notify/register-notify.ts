@@ -122,6 +122,7 @@ export function registerNotify(app: Probot, options: NotifySourceOptions): void 
         at: (options.now ?? (() => new Date()))().toISOString(),
       },
       cfg.notify,
+      github,
     );
   };
 

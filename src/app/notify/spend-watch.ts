@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { NotifyConfig } from "../../core/notify-config.js";
+import type { GitHubClient } from "../../adapters/github-client.js";
 import { acquireLock } from "../../adapters/lockfile.js";
 import type { Notifier } from "./notifier.js";
 
@@ -29,14 +30,14 @@ export class SpendWatch {
     return path.join(this.notifier.outbox.root, "spend");
   }
 
-  /** Adds a session's cost; resolves once the total is saved (and the transition recorded when over). */
-  add(repository: string, costUsd: number, config: NotifyConfig, now: Date): Promise<void> {
-    const run = this.chain.then(() => this.update(repository, costUsd, config, now));
+  /** Adds a session's cost; resolves once the total is saved (and the transition recorded when over; `github` makes its cross-host claim). */
+  add(repository: string, costUsd: number, config: NotifyConfig, now: Date, github?: GitHubClient): Promise<void> {
+    const run = this.chain.then(() => this.update(repository, costUsd, config, now, github));
     this.chain = run.catch(() => undefined);
     return run;
   }
 
-  private async update(repository: string, costUsd: number, config: NotifyConfig, now: Date): Promise<void> {
+  private async update(repository: string, costUsd: number, config: NotifyConfig, now: Date, github?: GitHubClient): Promise<void> {
     const threshold = config.dailySpendUsd ?? this.installationThresholdUsd;
     if (threshold === undefined || !(costUsd > 0)) return;
     const day = now.toISOString().slice(0, 10);
@@ -76,6 +77,7 @@ export class SpendWatch {
         at: now.toISOString(),
       },
       config,
+      github,
     );
   }
 }

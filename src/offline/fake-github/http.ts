@@ -3,7 +3,7 @@ import type { IncomingMessage } from "node:http";
 import type { Auth } from "./auth.js";
 import type { Serializer } from "./serializers.js";
 import type { Store } from "./store.js";
-import type { Identity, RepoRecord, UserRecord } from "./types.js";
+import type { Identity, IssueRecord, RepoRecord, UserRecord } from "./types.js";
 
 export const DOCS = "https://docs.github.com/rest";
 
@@ -38,6 +38,14 @@ export const notFound = (): ApiError => new ApiError(404, "Not Found");
 export const unprocessable = (message: string, errors?: ValidationErrorItem[]): ApiError => new ApiError(422, message, errors);
 
 /** Everything a handler can reach. */
+/** A sub-issue change: the parent and the sub-issue, each with its repository. */
+export interface SubIssueChange {
+  parentRepo: RepoRecord;
+  parent: IssueRecord;
+  subRepo: RepoRecord;
+  sub: IssueRecord;
+}
+
 export interface FakeContext {
   store: Store;
   auth: Auth;
@@ -68,6 +76,13 @@ export interface FakeContext {
    * change, one at a time. `via: "person"` (the control API) delivers whenever a webhook is set;
    * `via: "rest"` only when the fake was started with `restWebhooks` too.
    */
+  /**
+   * A sub-issue added to or removed from a parent: delivers what GitHub sends, `sub_issues`
+   * `sub_issue_added`/`sub_issue_removed` to the parent's repository and
+   * `parent_issue_added`/`parent_issue_removed` to the sub-issue's (both to one repository when
+   * they share it), with the token's user as sender; `via` as for `ciWebhook`.
+   */
+  subIssuesWebhook(change: "added" | "removed", parts: SubIssueChange, sender: UserRecord, via: "rest" | "person"): Promise<void>;
   ciWebhook(
     event: "check_run" | "check_suite" | "status" | "pull_request_review",
     action: string | null,

@@ -14,7 +14,7 @@ import { Auth } from "./auth.js";
 import { FaultInjector, type FaultOptions } from "./faults.js";
 import { closeRepoCaches } from "./git-fast.js";
 import { commitFiles, commitTree, initBareRepo, readCommit, readRef as gitReadRef, runGit, updateRef, ZERO_SHA } from "./git.js";
-import { notFound, type FakeContext } from "./http.js";
+import { notFound, type FakeContext, type SubIssueChange } from "./http.js";
 import { addComment, addLabels, createIssueRecord, removeLabel as removeIssueLabel, setState } from "./routes/issues.js";
 import { serializePull } from "./routes/pulls.js";
 import { OpenApi } from "./openapi.js";
@@ -166,6 +166,15 @@ export class FakeGitHub {
           const built = await Promise.resolve(payload).catch(() => null);
           if (built && this.webhooks.target) await this.webhooks.deliver(event, built).catch(() => undefined);
         });
+      },
+      subIssuesWebhook: (change, parts, sender, via) => {
+        if ((via === "rest" && !options.restWebhooks) || !this.webhooks.target) return Promise.resolve();
+        // Built now, from the state the change left; delivered after it, one at a time.
+        const payloads = this.webhooks.buildSubIssues(change, parts, sender);
+        this.restDeliveries = this.restDeliveries.then(async () => {
+          for (const payload of payloads) if (this.webhooks.target) await this.webhooks.deliver("sub_issues", payload).catch(() => undefined);
+        });
+        return this.restDeliveries;
       },
       ciWebhook: (event, action, repo, sender, parts, via) => {
         if ((via === "rest" && !options.restWebhooks) || !this.webhooks.target) return;
@@ -428,6 +437,69 @@ export class FakeGitHub {
       "issues",
       this.webhooks.build("issues", "labeled", r, sender, { issue: this.ctx.ser.issue(r, issue), label: this.ctx.ser.label(r, added) }),
     );
+  }
+
+  /**
+   * Adds `sub` as a sub-issue of `parent` as `sender` does in GitHub's UI (the sub-issue under
+   * the same owner, without a parent yet), then delivers `sub_issues.sub_issue_added` to the
+   * parent's repository and `sub_issues.parent_issue_added` to the sub-issue's.
+   */
+  async addSubIssue(
+    owner: string,
+    repo: string,
+    parent: number,
+    sub: { owner: string; repo: string; number: number },
+    opts: PersonOptions = {},
+  ): Promise<void> {
+    const parts = this.subIssueParts(owner, repo, parent, sub);
+    if (this.store.parentOf.has(parts.sub.id)) throw new Error(`fake-github: ${sub.owner}/${sub.repo}#${sub.number} already has a parent`);
+    if (parts.subRepo.owner.id !== parts.parentRepo.owner.id) throw new Error("fake-github: a sub-issue stays within one owner");
+    this.store.subIssues.set(parts.parent.id, [...(this.store.subIssues.get(parts.parent.id) ?? []), parts.sub.id]);
+    this.store.parentOf.set(parts.sub.id, parts.parent.id);
+    parts.parent.updatedAt = Date.now();
+    const sender = this.store.user(opts.sender ?? parts.parentRepo.owner.login);
+    this.store.record({
+      actor: sender.login,
+      repo: fullName(parts.parentRepo),
+      action: "issue.sub_issue.added",
+      issueNumber: parent,
+      detail: { sub: `${sub.owner}/${sub.repo}#${sub.number}` },
+    });
+    await this.ctx.subIssuesWebhook("added", parts, sender, "person");
+  }
+
+  /** Removes `sub` from `parent`'s sub-issues as `sender` does in GitHub's UI, then delivers `sub_issue_removed` and `parent_issue_removed`. */
+  async removeSubIssue(
+    owner: string,
+    repo: string,
+    parent: number,
+    sub: { owner: string; repo: string; number: number },
+    opts: PersonOptions = {},
+  ): Promise<void> {
+    const parts = this.subIssueParts(owner, repo, parent, sub);
+    if (this.store.parentOf.get(parts.sub.id) !== parts.parent.id)
+      throw new Error(`fake-github: ${sub.owner}/${sub.repo}#${sub.number} is not a sub-issue of #${parent}`);
+    this.store.subIssues.set(
+      parts.parent.id,
+      (this.store.subIssues.get(parts.parent.id) ?? []).filter((x) => x !== parts.sub.id),
+    );
+    this.store.parentOf.delete(parts.sub.id);
+    parts.parent.updatedAt = Date.now();
+    const sender = this.store.user(opts.sender ?? parts.parentRepo.owner.login);
+    this.store.record({
+      actor: sender.login,
+      repo: fullName(parts.parentRepo),
+      action: "issue.sub_issue.removed",
+      issueNumber: parent,
+      detail: { sub: `${sub.owner}/${sub.repo}#${sub.number}` },
+    });
+    await this.ctx.subIssuesWebhook("removed", parts, sender, "person");
+  }
+
+  private subIssueParts(owner: string, repo: string, parent: number, sub: { owner: string; repo: string; number: number }): SubIssueChange {
+    const parentRepo = this.repoOrThrow(owner, repo);
+    const subRepo = this.repoOrThrow(sub.owner, sub.repo);
+    return { parentRepo, parent: this.issueOrThrow(parentRepo, parent), subRepo, sub: this.issueOrThrow(subRepo, sub.number) };
   }
 
   /** Removes a label, then delivers `issues.unlabeled`. */

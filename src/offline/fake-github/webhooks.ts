@@ -2,7 +2,7 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { FakeContext } from "./http.js";
+import type { FakeContext, SubIssueChange } from "./http.js";
 import type { DeliveryRecord, RepoRecord, UserRecord } from "./types.js";
 
 type Payload = Record<string, unknown>;
@@ -81,6 +81,31 @@ export class Webhooks {
     payload.sender = this.fake.ser.user(sender);
     payload.installation = { id: repo.installationId, node_id: Buffer.from(`0:Installation${repo.installationId}`).toString("base64") };
     return payload;
+  }
+
+  /**
+   * The two `sub_issues` deliveries of one change, in the shape of @octokit/openapi-webhooks-types
+   * (`webhook-sub-issues-*`; @octokit/webhooks-examples has no example of them): for the parent's
+   * repository `sub_issue_added`/`removed` (the sub-issue, its repository as `sub_issue_repo`,
+   * the parent), for the sub-issue's `parent_issue_added`/`removed` (the parent, its repository
+   * as `parent_issue_repo`, the sub-issue).
+   */
+  buildSubIssues(change: "added" | "removed", parts: SubIssueChange, sender: UserRecord): Payload[] {
+    const { ser } = this.fake;
+    const repoOf = (r: RepoRecord, full: boolean): Payload => ser.repo(r, { full, gitUrl: this.fake.gitUrl(r), pushedAt: this.fake.pushedAt(r) });
+    const common = (r: RepoRecord): Payload => ({
+      sub_issue_id: parts.sub.id,
+      sub_issue: ser.issue(parts.subRepo, parts.sub),
+      parent_issue_id: parts.parent.id,
+      parent_issue: ser.issue(parts.parentRepo, parts.parent),
+      repository: repoOf(r, false),
+      sender: ser.user(sender),
+      installation: { id: r.installationId, node_id: Buffer.from(`0:Installation${r.installationId}`).toString("base64") },
+    });
+    return [
+      { action: `sub_issue_${change}`, ...common(parts.parentRepo), sub_issue_repo: repoOf(parts.subRepo, true) },
+      { action: `parent_issue_${change}`, ...common(parts.subRepo), parent_issue_repo: repoOf(parts.parentRepo, true) },
+    ];
   }
 
   /** POSTs a delivery; returns the receiver's HTTP status (0 when it could not be reached). */

@@ -48,7 +48,15 @@ describe("notification settings", () => {
     ).not.toBeNull();
   });
 
+  it("the cross-host claim on GitHub is on by default; HARNESS_NOTIFY_CLAIMS=local turns it off", () => {
+    const slack = { HARNESS_SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T/B/X" };
+    expect(notifierFromEnv(slack, base)?.claimsAcrossHosts).toBe(true);
+    expect(notifierFromEnv({ ...slack, HARNESS_NOTIFY_CLAIMS: "github" }, base)?.claimsAcrossHosts).toBe(true);
+    expect(notifierFromEnv({ ...slack, HARNESS_NOTIFY_CLAIMS: "local" }, base)?.claimsAcrossHosts).toBe(false);
+  });
+
   it.each([
+    [{ HARNESS_NOTIFY_CLAIMS: "redis" }, 'HARNESS_NOTIFY_CLAIMS is "redis"'],
     [{ HARNESS_SLACK_WEBHOOK_URL: "not a url" }, "HARNESS_SLACK_WEBHOOK_URL is not a URL"],
     [{ HARNESS_SLACK_WEBHOOK_URL: "ftp://hooks.example.org" }, "HARNESS_SLACK_WEBHOOK_URL must be a https: or http: URL"],
     [{ HARNESS_SMTP_URL: "smtp://mail.example.org" }, "HARNESS_EMAIL_FROM is not set"],

@@ -14,6 +14,16 @@ function issueOfRef(ctx: HandlerContext, ref: string): void {
   if (m) ctx.setIssue(Number(m[1]));
 }
 
+/**
+ * A git database write (a commit, a ref) by an installation token without `contents: write`:
+ * GitHub's 403 "Resource not accessible by integration", nothing written.
+ */
+function requireContentsWrite(ctx: HandlerContext, anchor: string): void {
+  const { identity } = ctx;
+  if (identity.kind === "installation" && identity.permissions?.contents !== "write")
+    throw new ApiError(403, "Resource not accessible by integration", undefined, `https://docs.github.com/rest/git/${anchor}`);
+}
+
 function signature(ctx: HandlerContext, v: unknown): Signature {
   const o = obj(v);
   const u = ctx.identity.user;
@@ -25,6 +35,7 @@ function signature(ctx: HandlerContext, v: unknown): Signature {
 
 const createCommit: Handler = async (ctx) => {
   const repo = ctx.repo();
+  requireContentsWrite(ctx, "commits#create-a-commit");
   const b = obj(ctx.body);
   const tree = str(b.tree) ?? "";
   const parents = Array.isArray(b.parents) ? b.parents.filter((p): p is string => typeof p === "string") : [];
@@ -55,6 +66,7 @@ async function refBody(ctx: HandlerContext, repo: RepoRecord, ref: string, sha: 
 
 const createRef: Handler = async (ctx) => {
   const repo = ctx.repo();
+  requireContentsWrite(ctx, "refs#create-a-reference");
   const b = obj(ctx.body);
   const ref = str(b.ref) ?? "";
   const sha = str(b.sha) ?? "";
@@ -95,6 +107,7 @@ const listMatchingRefs: Handler = async (ctx) => {
 
 const updateRefHandler: Handler = async (ctx) => {
   const repo = ctx.repo();
+  requireContentsWrite(ctx, "refs#update-a-reference");
   const ref = `refs/${ctx.params.ref ?? ""}`;
   issueOfRef(ctx, ref);
   const b = obj(ctx.body);
@@ -125,6 +138,7 @@ const updateRefHandler: Handler = async (ctx) => {
 
 const deleteRefHandler: Handler = async (ctx) => {
   const repo = ctx.repo();
+  requireContentsWrite(ctx, "refs#delete-a-reference");
   const ref = `refs/${ctx.params.ref ?? ""}`;
   issueOfRef(ctx, ref);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -287,34 +287,34 @@ const listLabels: Handler = async (ctx) => {
   return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
 };
 
-const addLabelsHandler: Handler = async (ctx) => {
-  const { repo, issue } = issueOf(ctx);
-  requireTriage(ctx, repo);
+/**
+ * A label write (add, set, remove): triage permission, the change, then one `labeled` /
+ * `unlabeled` webhook per label that changed, and the issue's labels as GitHub answers them.
+ */
+function labelWrite(change: (ctx: HandlerContext, repo: RepoRecord, issue: IssueRecord) => void): Handler {
+  return async (ctx) => {
+    const { repo, issue } = issueOf(ctx);
+    requireTriage(ctx, repo);
+    const before = [...issue.labels];
+    change(ctx, repo, issue);
+    labelWebhooks(ctx, repo, issue, before);
+    return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
+  };
+}
+
+const addLabelsHandler = labelWrite((ctx, repo, issue) => {
   refuseLongLabels(repo, labelNames(ctx.body), "issues/labels#add-labels-to-an-issue");
-  const before = [...issue.labels];
   addLabels(ctx.fake, repo, issue, labelNames(ctx.body), ctx.identity.user);
-  labelWebhooks(ctx, repo, issue, before);
-  return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
-};
+});
 
-const setLabelsHandler: Handler = async (ctx) => {
-  const { repo, issue } = issueOf(ctx);
-  requireTriage(ctx, repo);
+const setLabelsHandler = labelWrite((ctx, repo, issue) => {
   refuseLongLabels(repo, labelNames(ctx.body), "issues/labels#set-labels-for-an-issue");
-  const before = [...issue.labels];
   setLabels(ctx.fake, repo, issue, labelNames(ctx.body), ctx.identity.user);
-  labelWebhooks(ctx, repo, issue, before);
-  return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
-};
+});
 
-const removeLabelHandler: Handler = async (ctx) => {
-  const { repo, issue } = issueOf(ctx);
-  requireTriage(ctx, repo);
-  const before = [...issue.labels];
+const removeLabelHandler = labelWrite((ctx, repo, issue) => {
   if (!removeLabel(ctx.fake, repo, issue, ctx.params.name ?? "", ctx.identity.user)) throw new ApiError(404, "Label does not exist");
-  labelWebhooks(ctx, repo, issue, before);
-  return ok(issue.labels.map((l) => ctx.fake.ser.label(repo, l)));
-};
+});
 
 const addAssigneesHandler: Handler = async (ctx) => {
   const { repo, issue } = issueOf(ctx);

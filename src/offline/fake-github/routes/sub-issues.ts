@@ -120,6 +120,7 @@ const addSubIssue: Handler = async (ctx) => {
     issueNumber: issue.number,
     detail: { sub: ref(sub.repo, sub.issue) },
   });
+  void ctx.fake.subIssuesWebhook("added", { parentRepo: repo, parent: issue, subRepo: sub.repo, sub: sub.issue }, ctx.identity.user, "rest");
   return ok(ctx.fake.ser.issue(sub.repo, sub.issue), 201, { location: `${ctx.fake.ser.repoApi(repo)}/issues/${issue.number}/sub_issues` });
 };
 
@@ -137,6 +138,7 @@ const removeSubIssue: Handler = async (ctx) => {
     issueNumber: issue.number,
     detail: { sub: ref(sub.repo, sub.issue) },
   });
+  void ctx.fake.subIssuesWebhook("removed", { parentRepo: repo, parent: issue, subRepo: sub.repo, sub: sub.issue }, ctx.identity.user, "rest");
   return ok(ctx.fake.ser.issue(sub.repo, sub.issue));
 };
 
