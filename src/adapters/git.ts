@@ -176,8 +176,11 @@ export class GitRepository {
       allowFailure?: boolean;
       cwd?: string;
       input?: string;
-      /** More of git's environment (GIT_INDEX_FILE for a private index), over the harness's own. */
-      env?: Record<string, string>;
+      /**
+       * A private index (GIT_INDEX_FILE): the one piece of git's environment a caller may set; the rest
+       * (config, attributes, replace objects, prompts, credentials) stays the harness's own.
+       */
+      indexFile?: string;
     } = {},
   ): Promise<GitResult> {
     const location = [`--git-dir=${options.gitDir ?? this.cloneDir}`, ...(options.workTree ? [`--work-tree=${options.workTree}`] : [])];
@@ -188,7 +191,11 @@ export class GitRepository {
       await this.restoreConfig();
       const result = await execa("git", [...HARDENING, ...location, ...args], {
         cwd: options.cwd ?? options.workTree ?? this.cloneDir,
-        env: { ...baseEnv(this.home), ...credentialEnv(options.credentials), ...options.env },
+        env: {
+          ...baseEnv(this.home),
+          ...credentialEnv(options.credentials),
+          ...(options.indexFile !== undefined ? { GIT_INDEX_FILE: options.indexFile } : {}),
+        },
         extendEnv: false,
         reject: false,
         stripFinalNewline: true,

@@ -130,13 +130,13 @@ export async function appendRecord(
   await git.ensureClone();
   const blob = (await git.run(["hash-object", "-w", "--stdin"], { input: json })).stdout.trim();
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), "harness-knowledge-"));
-  const env = { GIT_INDEX_FILE: path.join(scratch, "index") };
+  const index = { indexFile: path.join(scratch, "index") };
   try {
     for (let attempt = 1; ; attempt += 1) {
       const parent = attempt === 1 && options.fetched === true ? await localHead(git) : await fetchKnowledge(remote);
-      await git.run(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], { env });
-      await git.run(["update-index", "--add", "--cacheinfo", `100644,${blob},${file}`], { env });
-      const tree = (await git.run(["write-tree"], { env })).stdout.trim();
+      await git.run(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], index);
+      await git.run(["update-index", "--add", "--cacheinfo", `100644,${blob},${file}`], index);
+      const tree = (await git.run(["write-tree"], index)).stdout.trim();
       if (parent !== null && (await git.run(["rev-parse", `${parent}^{tree}`])).stdout.trim() === tree) return { commit: parent, written: false };
       const message = `record of #${record.issue} attempt ${record.attempt} (session ${record.sessionId}, ${record.outcome}, ${record.source})`;
       const commit = await git.commitTree(tree, parent === null ? [] : [parent], message);
