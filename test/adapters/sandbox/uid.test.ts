@@ -308,8 +308,9 @@ describe.runIf(AS_ROOT)("uid sandbox against the real unshare and setpriv (as ro
     let port: number;
     beforeEach(async () => {
       server = net.createServer((socket) => socket.on("error", () => undefined).end("hello\n"));
-      port = 40_000 + randomInt(10_000);
-      await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+      // Port 0: the kernel picks a free port (a random one collided with another test's: EADDRINUSE, and the hook never resolved).
+      await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+      port = (server.address() as net.AddressInfo).port;
     });
     afterEach(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
