@@ -5,6 +5,9 @@
  *   npm run bench -- overhead --delay-ms 0      the model answers at once: the overhead alone
  *   npm run bench -- overhead --against ../other-checkout   also A0: the same harness side run from
  *     another checkout (its own node_modules), interleaved A0 A B, so two versions compare in one run
+ *   npm run bench -- overhead --split      also where a sandboxed session's extra time goes: after each
+ *     pair, the bare session again as a ladder (the CLI adapter, + bwrap namespaces, + proxies and
+ *     forwarder, + the knowledge MCP server), each rung's median beside the previous one (SPLIT_RUNGS)
  *
  * Both sides run against the same fake GitHub and scripted model (every model
  * turn answered after `--delay-ms`), one issue at a time, interleaved A B A B …
@@ -20,7 +23,8 @@
  *     (issue_done → exit) are reported apart, in `ratioWithStartup`.
  *   B, the bare flow: `git worktree add` from a shared clone (made once,
  *     untimed), bare `claude -p` with the harness's flags and environment
- *     (buildClaudeArgs / buildClaudeEnv, the rendered prompts), `git add` +
+ *     (buildClaudeArgs / buildClaudeEnv, the prompts rendered by the runner's own renderPrompts
+ *     for an identical issue on the bare repository: only the knowledge block differs), `git add` +
  *     `git commit`, `git push` of the branch over HTTP, and one pull request
  *     created through the REST API (a plain fetch). B's time is all of that.
  * The figure excludes what neither side does per issue on a host (node
@@ -51,11 +55,17 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { buildClaudeArgs, buildClaudeEnv, type RunClaudeOptions } from "../src/adapters/claude/run-claude.js";
-import { defaultCliPath, promptsDir } from "../src/cli/paths.js";
-import { configSchema } from "../src/core/config.js";
+import { buildClaudeArgs, buildClaudeEnv, runClaude, type RunClaudeOptions } from "../src/adapters/claude/run-claude.js";
+import { GitHubClient } from "../src/adapters/github-client.js";
+import { silentLogger } from "../src/adapters/logger.js";
+import { createSandbox, type Sandbox } from "../src/adapters/sandbox/sandbox.js";
+import { defaultCliPath, forwarderPath, promptsDir } from "../src/cli/paths.js";
+import { configSchema, type HarnessConfig } from "../src/core/config.js";
 import { HarnessError } from "../src/core/errors.js";
-import { fenceUntrusted, renderTemplate } from "../src/core/render-template.js";
+import { openAgentSandbox } from "../src/runtime/agent-sandbox.js";
+import { writeKnowledgeSessionFiles } from "../src/runtime/knowledge-session.js";
+import { renderPrompts } from "../src/runtime/session-runner.js";
+import { testOctokit } from "../test/support/octokit.js";
 import {
   assertAllSucceeded,
   benchScenario,
@@ -86,6 +96,11 @@ export interface OverheadBenchResult {
   /** Including the worker's process startup and exit. */
   ratioWithStartup: number;
   steps: Record<string, number>;
+  /**
+   * With --split: median ms of the session ladder (see SPLIT_RUNGS): `cli` B's plain `claude -p`, then each rung,
+   * `open` the sandbox's opening (proxies) before the proxies rung's session, `harness` A's session step.
+   */
+  split?: Record<"cli" | SplitRung | "open" | "harness", number>;
   /** With --against: the same figures for the harness run from that checkout (A0). */
   against?: { checkout: string; harnessMsPerIssue: number; medianOverheadMs: number; ratio: number; steps: Record<string, number> };
 }
@@ -154,8 +169,11 @@ interface BareSetup {
   clone: string;
   url: string;
   gitEnv: Record<string, string>;
-  bootstrapTemplate: string;
-  taskTemplate: string;
+  /** The bare repository as the harness's client sees it: for the runner's prompt renderer (the issue, its comments). */
+  github: GitHubClient;
+  config: HarnessConfig;
+  /** Round n's issue number on the bare repository (its pull requests take numbers too). */
+  issues: Map<number, number>;
 }
 
 async function bareSetup(env: BenchEnv, repo: string): Promise<BareSetup> {
@@ -182,42 +200,46 @@ async function bareSetup(env: BenchEnv, repo: string): Promise<BareSetup> {
   // Async: the fake GitHub answers from this process, so a synchronous git would deadlock.
   await run("git", ["init", "--bare", "--quiet", clone], { cwd: dir, env: gitEnv });
   await run("git", ["--git-dir", clone, "fetch", "--quiet", "--no-tags", url, "+refs/heads/main:refs/remotes/origin/main"], { cwd: dir, env: gitEnv });
-  const [bootstrapTemplate, taskTemplate] = await Promise.all([
-    fs.readFile(path.join(promptsDir(), "bootstrap.md"), "utf8"),
-    fs.readFile(path.join(promptsDir(), "task.md"), "utf8"),
-  ]);
-  return { env, repo, dir, clone, url, gitEnv, bootstrapTemplate, taskTemplate };
+  const github = new GitHubClient(testOctokit({ baseUrl: env.github.apiUrl, token: env.github.token }), { owner: OWNER, repo });
+  return { env, repo, dir, clone, url, gitEnv, github, config: configSchema.parse({}), issues: new Map() };
 }
 
-/** The bare flow on issue `n`: worktree add, claude -p, commit, push, one PR through the REST API. */
-async function bareIssue(b: BareSetup, n: number): Promise<BareIssue> {
-  const { env, repo, dir, clone, url, gitEnv } = b;
-  const config = configSchema.parse({});
-  const branch = `bare/issue-${n}`;
-  const worktree = path.join(dir, `wt-${n}`);
-  const session = path.join(dir, `session-${n}`);
+/** What a bare issue runs: its worktree, session directory, and the CLI's options (the runner's prompts). */
+interface BarePrepared {
+  branch: string;
+  worktree: string;
+  session: string;
+  options: RunClaudeOptions;
+}
+
+/**
+ * Untimed: the issue on the bare repository (as the harness's queue has it, no label) and the
+ * prompts rendered by the runner's own renderer (src/runtime/session-runner.ts renderPrompts:
+ * hidden text stripped, the issue's comments read, the same templates), so the bare CLI reads
+ * what the harness's CLI reads but the knowledge block (the bare flow keeps none).
+ */
+async function bareIssuePrepare(b: BareSetup, n: number, tag = ""): Promise<BarePrepared> {
+  const { env, repo, dir, config } = b;
+  const branch = `bare/issue-${n}${tag}`;
+  const worktree = path.join(dir, `wt-${n}${tag}`);
+  const session = path.join(dir, `session-${n}${tag}`);
   await fs.mkdir(path.join(session, "home"), { recursive: true });
-  const values = {
-    previousOutcome: "unknown",
-    previousSummary: fenceUntrusted("(no summary was posted)", "previous-summary (untrusted)"),
-    repository: `${OWNER}/${repo}`,
-    issueNumber: String(n),
-    issueTitle: fenceUntrusted(`Task ${n}`, "issue-title (untrusted)"),
-    issueBody: fenceUntrusted(`${MARKER} Write work.txt for task ${n}.`, "issue-body (untrusted)"),
-    branch,
-    baseBranch: "main",
-    // The bare flow has no comments and no knowledge; the harness's side renders both.
-    issueComments: "",
-    knowledge: "",
-  };
+  if (!b.issues.has(n)) {
+    const created = await env.github.createIssue(OWNER, repo, { title: `Task ${n}`, body: `${MARKER} Write work.txt for task ${n}.`, labels: [] });
+    b.issues.set(n, created.number);
+  }
+  const issue = await b.github.getIssue(b.issues.get(n) ?? n);
+  const prompts = await renderPrompts(
+    { github: b.github, config, promptsDir: promptsDir() },
+    { issue, branch, baseBranch: "main", mode: "new", previousOutcome: "unknown" },
+  );
   const bootstrapFile = path.join(session, "bootstrap.md");
-  await fs.writeFile(bootstrapFile, renderTemplate(b.bootstrapTemplate, values, "prompts/bootstrap.md"));
-  const prompt = renderTemplate(b.taskTemplate, values, "prompts/task.md");
+  await fs.writeFile(bootstrapFile, prompts.bootstrap);
   const options: RunClaudeOptions = {
     cliPath: defaultCliPath(),
     cwd: worktree,
     home: path.join(session, "home"),
-    prompt,
+    prompt: prompts.task,
     sessionId: randomUUID(),
     appendSystemPromptFile: bootstrapFile,
     allowedTools: config.allowedTools,
@@ -225,19 +247,30 @@ async function bareIssue(b: BareSetup, n: number): Promise<BareIssue> {
     maxTurns: config.maxTurns,
     maxBudgetUsd: config.maxBudgetUsd,
     modelEnv: { ANTHROPIC_BASE_URL: env.model.url, ANTHROPIC_API_KEY: "scripted-model-key", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
-    agentId: `bare-${n}`,
-    // Unused by the bare run (its output goes nowhere); required by the type.
+    agentId: `bare-${n}${tag}`,
     transcriptPath: path.join(session, "transcript.jsonl"),
     stderrPath: path.join(session, "stderr.log"),
     stallTimeoutMs: config.timeouts.stallMinutes * 60_000,
     wallTimeoutMs: config.timeouts.sessionMinutes * 60_000,
   };
+  return { branch, worktree, session, options };
+}
+
+async function addWorktree(b: BareSetup, p: BarePrepared): Promise<void> {
+  await run("git", ["--git-dir", b.clone, "worktree", "add", "--quiet", "--force", "--no-track", "-B", p.branch, p.worktree, "refs/remotes/origin/main"], {
+    cwd: b.dir,
+    env: b.gitEnv,
+  });
+}
+
+/** The bare flow on issue `n`: worktree add, claude -p, commit, push, one PR through the REST API. */
+async function bareIssue(b: BareSetup, n: number): Promise<BareIssue> {
+  const { env, repo, url, gitEnv } = b;
+  const prepared = await bareIssuePrepare(b, n);
+  const { branch, worktree, options } = prepared;
 
   const t0 = performance.now();
-  await run("git", ["--git-dir", clone, "worktree", "add", "--quiet", "--force", "--no-track", "-B", branch, worktree, "refs/remotes/origin/main"], {
-    cwd: dir,
-    env: gitEnv,
-  });
+  await addWorktree(b, prepared);
   const t1 = performance.now();
   await run(options.cliPath, buildClaudeArgs(options), { cwd: worktree, env: buildClaudeEnv(options) });
   const t2 = performance.now();
@@ -255,6 +288,94 @@ async function bareIssue(b: BareSetup, n: number): Promise<BareIssue> {
   if (response.status !== 201) throw new Error(`bare flow: creating the PR answered ${response.status}: ${text.slice(0, 300)}`);
   const t5 = performance.now();
   return { worktreeMs: t1 - t0, sessionMs: t2 - t1, commitMs: t3 - t2, pushMs: t4 - t3, pullRequestMs: t5 - t4, totalMs: t5 - t0 };
+}
+
+/**
+ * `--split`: where a sandboxed session's extra time goes. The same CLI session (the bare
+ * flow's prompts and scripted turns) run as a ladder, each rung adding one part of what the
+ * harness's session step does, timed spawn → exit (the session step's own span):
+ *   runClaude   the harness's CLI adapter (stream-json parsed, transcript and stderr written), no sandbox;
+ *   namespaces  + the sandbox backend's namespaces and mounts (bwrap, network open: no proxy needed);
+ *   proxies     + the model and egress proxies and the forwarder in front of the CLI (openAgentSandbox, isolated network);
+ *   mcp         + the knowledge MCP server the CLI starts (an empty snapshot).
+ * Each rung's extra is its median less the previous rung's (the first: less B's plain `claude -p`);
+ * A's session step less the last rung is what the worker adds around the same session.
+ */
+export const SPLIT_RUNGS = ["runClaude", "namespaces", "proxies", "mcp"] as const;
+export type SplitRung = (typeof SPLIT_RUNGS)[number];
+
+/** One rung's session, spawn → exit (ms), and the sandbox's opening before it (the harness's `sandbox` step; 0 without proxies). */
+async function splitSession(b: BareSetup, sandbox: Sandbox, n: number, rung: SplitRung): Promise<{ sessionMs: number; openMs: number }> {
+  const prepared = await bareIssuePrepare(b, n, `-${rung}`);
+  await addWorktree(b, prepared);
+  const { options, session, worktree } = prepared;
+  const log = silentLogger();
+  const cliReal = await fs.realpath(options.cliPath);
+  let close = async (): Promise<void> => undefined;
+  let run = options;
+  const opening = performance.now();
+  if (rung === "namespaces") {
+    run = {
+      ...options,
+      wrap: (_file, args, env) => ({
+        ...sandbox.wrap(cliReal, args, {
+          cwd: worktree,
+          env: { ...env, TMPDIR: "/tmp" },
+          mounts: [
+            { source: path.dirname(cliReal), mode: "ro" },
+            { source: options.appendSystemPromptFile ?? session, mode: "ro" },
+            { source: worktree, mode: "rw" },
+            { source: options.home, mode: "rw" },
+          ],
+          network: "open",
+        }),
+        ...(sandbox.watchEnd ? { watchEnd: sandbox.watchEnd.bind(sandbox) } : {}),
+      }),
+    };
+  } else if (rung === "proxies" || rung === "mcp") {
+    const knowledge =
+      rung === "mcp"
+        ? await writeKnowledgeSessionFiles({
+            sessionDir: session,
+            snapshot: { version: 1, documents: [], links: [] },
+            nodePath: process.execPath,
+            serverPath: path.join(path.dirname(forwarderPath()), "knowledge-mcp.mjs"),
+            log,
+            issue: n,
+          })
+        : null;
+    const agentGitDir = path.join(session, "agent.git");
+    await fs.mkdir(agentGitDir, { recursive: true });
+    const opened = await openAgentSandbox({
+      sandbox,
+      nodePath: process.execPath,
+      forwarderPath: forwarderPath(),
+      network: b.config.sandbox,
+      modelEnv: options.modelEnv,
+      worktree,
+      agentGitDir,
+      objectsDir: path.join(b.clone, "objects"),
+      home: options.home,
+      readOnlyFiles: [options.appendSystemPromptFile ?? session, ...(knowledge?.readOnlyFiles ?? [])],
+      cliPath: options.cliPath,
+      log,
+    });
+    close = () => opened.close();
+    run = {
+      ...options,
+      modelEnv: opened.modelEnv,
+      ...(opened.wrap ? { wrap: opened.wrap } : {}),
+      ...(knowledge ? { mcpConfigFile: knowledge.mcpConfigFile, allowedTools: [...options.allowedTools, ...knowledge.allowedTools] } : {}),
+    };
+  }
+  const t0 = performance.now();
+  try {
+    const result = await runClaude(run);
+    if (result.report.outcome !== "success") throw new Error(`--split ${rung}: the session ended ${result.report.outcome} (stderr in ${options.stderrPath})`);
+  } finally {
+    await close();
+  }
+  return { sessionMs: performance.now() - t0, openMs: t0 - opening };
 }
 
 /** The harness on one newly queued issue (number `n` of `repo`): one `harness worker --once`. */
@@ -323,7 +444,14 @@ function spread(values: readonly number[]): string {
 export async function runOverheadBench(args: string[]): Promise<OverheadBenchResult> {
   const { values } = parseArgs({
     args,
-    options: { pairs: { type: "string" }, turns: { type: "string" }, "delay-ms": { type: "string" }, quick: { type: "boolean" }, against: { type: "string" } },
+    options: {
+      pairs: { type: "string" },
+      turns: { type: "string" },
+      "delay-ms": { type: "string" },
+      quick: { type: "boolean" },
+      against: { type: "string" },
+      split: { type: "boolean" },
+    },
     allowPositionals: true,
   });
   const quick = values.quick === true;
@@ -356,13 +484,19 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
     const a: HarnessIssue[] = [];
     const a0: HarnessIssue[] = [];
     const b: BareIssue[] = [];
+    const split = values.split === true;
+    const sandbox = createSandbox("bwrap", process.env.HARNESS_BWRAP ? { bwrapPath: process.env.HARNESS_BWRAP } : {});
+    const rungs: Record<SplitRung, { sessionMs: number; openMs: number }[]> = { runClaude: [], namespaces: [], proxies: [], mcp: [] };
     // Round 0 is the warm-up pair (the harness's shared clone, the OS's caches); it is not counted.
     for (let round = 0; round <= pairs; round += 1) {
       process.stderr.write(`overhead: ${round === 0 ? "warm-up pair" : `pair ${round}/${pairs}`}…\n`);
       const before = against === undefined ? null : await harnessIssue(env, "overhead-against", round + 1, againstState, against);
       const harness = await harnessIssue(env, "overhead-harness", round + 1, stateDir);
       const plain = await bareIssue(bare, round + 1);
+      const measured: [SplitRung, { sessionMs: number; openMs: number }][] = [];
+      if (split) for (const rung of SPLIT_RUNGS) measured.push([rung, await splitSession(bare, sandbox, round + 1, rung)]);
       if (round === 0) continue;
+      for (const [rung, m] of measured) rungs[rung].push(m);
       a.push(harness);
       if (before !== null) a0.push(before);
       b.push(plain);
@@ -387,6 +521,16 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
       overheadMsPerIssue: Math.round(overheadMs),
       ratioWithStartup: round(median(a.map((x) => x.wallMs)) / bareMs),
       steps,
+      ...(split
+        ? {
+            split: {
+              cli: Math.round(median(b.map((x) => x.sessionMs))),
+              ...(Object.fromEntries(SPLIT_RUNGS.map((r) => [r, Math.round(median(rungs[r].map((x) => x.sessionMs)))])) as Record<SplitRung, number>),
+              open: Math.round(median(rungs.proxies.map((x) => x.openMs))),
+              harness: Math.round(stepMedian("session")),
+            },
+          }
+        : {}),
       ...(against !== undefined
         ? {
             against: {
@@ -432,6 +576,24 @@ export async function runOverheadBench(args: string[]): Promise<OverheadBenchRes
     extraRow("(between steps: not covered by a step)", steps.betweenSteps ?? 0, null);
     extraRow("(exit, not in the ratio)", steps.exit ?? 0, null);
     printTable("  where A's time goes: median per step (issue_done steps), B's counterpart, A's extra", ["step", "A", "B", "extra"], rows);
+    if (result.split) {
+      const sp = result.split;
+      const what: Record<SplitRung, string> = {
+        runClaude: "the harness's CLI adapter (stream-json parsed, transcript written), no sandbox",
+        namespaces: "+ bwrap namespaces and mounts (network open, no proxy)",
+        proxies: "+ model/egress proxies and the forwarder (isolated network)",
+        mcp: "+ the knowledge MCP server (empty snapshot)",
+      };
+      const splitRows: string[][] = [["cli", ms(sp.cli), "-", "B's plain claude -p"]];
+      let previous = sp.cli;
+      for (const rung of SPLIT_RUNGS) {
+        splitRows.push([rung, ms(sp[rung]), ms(sp[rung] - previous), what[rung]]);
+        previous = sp[rung];
+      }
+      splitRows.push(["(open)", ms(sp.open), "-", "openAgentSandbox before the proxies rung (A's `sandbox` step, not in `session`)"]);
+      splitRows.push(["harness", ms(sp.harness), ms(sp.harness - previous), "A's session step: the worker around the same session"]);
+      printTable("  --split: where a session's extra time goes (median spawn → exit per rung)", ["rung", "session", "extra", "what"], splitRows);
+    }
     if (result.against) {
       const before = result.against.steps;
       const names = [...new Set([...Object.keys(before), ...Object.keys(steps)])];

@@ -169,7 +169,19 @@ export class GitRepository {
    */
   async run(
     args: string[],
-    options: { gitDir?: string; workTree?: string; credentials?: GitCredentials; allowFailure?: boolean; cwd?: string; input?: string } = {},
+    options: {
+      gitDir?: string;
+      workTree?: string;
+      credentials?: GitCredentials;
+      allowFailure?: boolean;
+      cwd?: string;
+      input?: string;
+      /**
+       * A private index (GIT_INDEX_FILE): the one piece of git's environment a caller may set; the rest
+       * (config, attributes, replace objects, prompts, credentials) stays the harness's own.
+       */
+      indexFile?: string;
+    } = {},
   ): Promise<GitResult> {
     const location = [`--git-dir=${options.gitDir ?? this.cloneDir}`, ...(options.workTree ? [`--work-tree=${options.workTree}`] : [])];
     let out: GitResult;
@@ -179,7 +191,11 @@ export class GitRepository {
       await this.restoreConfig();
       const result = await execa("git", [...HARDENING, ...location, ...args], {
         cwd: options.cwd ?? options.workTree ?? this.cloneDir,
-        env: { ...baseEnv(this.home), ...credentialEnv(options.credentials) },
+        env: {
+          ...baseEnv(this.home),
+          ...credentialEnv(options.credentials),
+          ...(options.indexFile !== undefined ? { GIT_INDEX_FILE: options.indexFile } : {}),
+        },
         extendEnv: false,
         reject: false,
         stripFinalNewline: true,

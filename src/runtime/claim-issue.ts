@@ -22,7 +22,12 @@ export interface Claim {
   lease: LeaseHead;
   leases: LeaseStore;
   labels: string[];
-  trackingCommentId: number;
+  /**
+   * The attempt's comment, being created: the claim does not wait for it (display only). Null
+   * when the creation failed (logged); the attempt's final body then creates it
+   * (src/runtime/tracking-comment.ts). Never rejects.
+   */
+  trackingCommentId: Promise<number | null>;
   sessionId: string;
   /** `new`, or what a person's /retry asked for: continue the session, or start fresh. */
   mode: "new" | "resume" | "fresh";
@@ -256,8 +261,11 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
         branch: `${config.branchPrefix}${issueNumber}`,
       });
       // One comment per attempt, created here and edited in place until it ends as the session's summary.
-      const trackingCommentId = await github.createComment(issueNumber, tracking);
-      clock.mark("claim.trackingComment");
+      // Not awaited: the work starts meanwhile, the first edit waits for it, a failure leaves it to the summary.
+      const trackingCommentId = github.createComment(issueNumber, tracking).catch((error: unknown): null => {
+        log.warn({ issue: issueNumber, err: error }, "the tracking comment was not created: the attempt's summary creates it");
+        return null;
+      });
       return {
         claimed: true,
         claim: {

@@ -1,3 +1,6 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { HarnessError } from "../core/errors.js";
 import { parseRecordJson, recordJson, type SessionRecord } from "../core/session-record.js";
 import type { GitCredentials, GitRepository } from "../adapters/git.js";
@@ -104,52 +107,52 @@ export async function readRecords(
   return { records, skipped };
 }
 
-/** A tree with `name` set to `entry` ("<mode> <type> <sha>") inside the tree `base` (null: empty). */
-async function withEntry(git: GitRepository, base: string | null, name: string, entry: string): Promise<string> {
-  const lines = base === null ? [] : (await git.run(["ls-tree", "-z", base])).stdout.split("\0").filter((l) => l !== "");
-  const kept = lines.filter((l) => l.split("\t")[1] !== name);
-  return (await git.run(["mktree", "-z"], { input: [...kept, `${entry}\t${name}`].map((l) => `${l}\0`).join("") })).stdout.trim();
-}
-
-async function subtree(git: GitRepository, treeish: string | null, path: string): Promise<string | null> {
-  if (treeish === null) return null;
-  const found = await git.run(["rev-parse", "--verify", "--quiet", `${treeish}:${path}`], { allowFailure: true });
-  return found.exitCode === 0 ? found.stdout.trim() : null;
-}
-
 /**
  * Appends one record: a commit on the ref's head whose tree adds (or replaces) the
  * record's file, pushed without force; rejected (another host appended first) it is
  * fetched and replayed. Returns the commit that holds it; a record already there
  * byte for byte is not written again.
+ *
+ * `fetched`: the clone's copy of the ref was fetched for this attempt already (its
+ * prompt's knowledge): the first try builds on it without fetching again; the push is
+ * the compare-and-swap all the same, and a copy that fell behind is rejected, fetched
+ * and replayed. The tree is built in a private index (read-tree, update-index,
+ * write-tree): a handful of git processes whatever the ref holds.
  */
-export async function appendRecord(remote: KnowledgeRemote, record: SessionRecord): Promise<{ commit: string; written: boolean }> {
+export async function appendRecord(
+  remote: KnowledgeRemote,
+  record: SessionRecord,
+  options: { fetched?: boolean } = {},
+): Promise<{ commit: string; written: boolean }> {
   const { git } = remote;
   const json = recordJson(record);
   const file = recordPath(record);
-  const blob = (await git.run(["hash-object", "-w", "--stdin"], { input: json })).stdout.trim();
   await git.ensureClone();
-  for (let attempt = 1; ; attempt += 1) {
-    const parent = await fetchKnowledge(remote);
-    if ((await subtree(git, parent, file)) === blob) return { commit: parent!, written: false };
-    const root = parent === null ? null : `${parent}^{tree}`;
-    const sessionsTree = await subtree(git, parent, "sessions");
-    const issueTree = await subtree(git, parent, `sessions/${record.issue}`);
-    const newIssue = await withEntry(git, issueTree, `${record.sessionId}-${record.attempt}.json`, `100644 blob ${blob}`);
-    const newSessions = await withEntry(git, sessionsTree, String(record.issue), `040000 tree ${newIssue}`);
-    const tree = await withEntry(git, root === null ? null : (await git.run(["rev-parse", root])).stdout.trim(), "sessions", `040000 tree ${newSessions}`);
-    const message = `record of #${record.issue} attempt ${record.attempt} (session ${record.sessionId}, ${record.outcome}, ${record.source})`;
-    const commit = await git.commitTree(tree, parent === null ? [] : [parent], message);
-    const pushed = await git.pushRef(remote.url, commit, KNOWLEDGE_REF, remote.credentials, parent);
-    if (pushed === "landed") {
-      await git.run(["update-ref", KNOWLEDGE_REF, commit]);
-      return { commit, written: true };
+  const blob = (await git.run(["hash-object", "-w", "--stdin"], { input: json })).stdout.trim();
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), "harness-knowledge-"));
+  const index = { indexFile: path.join(scratch, "index") };
+  try {
+    for (let attempt = 1; ; attempt += 1) {
+      const parent = attempt === 1 && options.fetched === true ? await localHead(git) : await fetchKnowledge(remote);
+      await git.run(parent === null ? ["read-tree", "--empty"] : ["read-tree", parent], index);
+      await git.run(["update-index", "--add", "--cacheinfo", `100644,${blob},${file}`], index);
+      const tree = (await git.run(["write-tree"], index)).stdout.trim();
+      if (parent !== null && (await git.run(["rev-parse", `${parent}^{tree}`])).stdout.trim() === tree) return { commit: parent, written: false };
+      const message = `record of #${record.issue} attempt ${record.attempt} (session ${record.sessionId}, ${record.outcome}, ${record.source})`;
+      const commit = await git.commitTree(tree, parent === null ? [] : [parent], message);
+      const pushed = await git.pushRef(remote.url, commit, KNOWLEDGE_REF, remote.credentials, parent);
+      if (pushed === "landed") {
+        await git.run(["update-ref", KNOWLEDGE_REF, commit]);
+        return { commit, written: true };
+      }
+      if (pushed === "unknown" || attempt >= APPEND_ATTEMPTS) {
+        throw new HarnessError("EHARNESS_GIT", {
+          message: `Appending the record of #${record.issue} attempt ${record.attempt} to ${KNOWLEDGE_REF} failed: ${pushed === "rejected" ? `the ref kept moving (${attempt} tries)` : "the push got no clear answer"}.`,
+          fix: "Check the harness's access to the repository (contents: write); the summary comment still holds the record.",
+        });
+      }
     }
-    if (pushed === "unknown" || attempt >= APPEND_ATTEMPTS) {
-      throw new HarnessError("EHARNESS_GIT", {
-        message: `Appending the record of #${record.issue} attempt ${record.attempt} to ${KNOWLEDGE_REF} failed: ${pushed === "rejected" ? `the ref kept moving (${attempt} tries)` : "the push got no clear answer"}.`,
-        fix: "Check the harness's access to the repository (contents: write); the summary comment still holds the record.",
-      });
-    }
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
   }
 }

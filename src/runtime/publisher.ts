@@ -267,17 +267,30 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   const { github, config, lease, clock, log } = ctx;
   const issueNumber = ctx.issue.number;
   const base = workspace.repository.defaultBranch;
-  await lease.assertHeld();
-  clock.mark("publish.leaseCheck");
+  // The lease check runs while the work is committed and gated, which stay on the host (a commit in the
+  // worktree, a kept ref): nothing leaves it before the check has answered, and a lost lease wins over
+  // anything the commit or the gate threw.
+  const held = lease.assertHeld();
+  held.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   const { git, worktree } = workspace;
-  // Curated knowledge (docs/research/, docs/knowledge/) lands whatever the outcome, with docs/research/INDEX.md rendered in the same commit.
-  await commitWork(workspace, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
-  const commits = await git.countCommits(`refs/remotes/origin/${base}..refs/heads/${ctx.branch}`);
-  const localHead = await git.head(worktree);
-  clock.mark("publish.commit");
-  // The gate decides before anything leaves the host: a refusal saves no session and pushes nothing.
-  const gate = commits > 0 ? await gateCommit(ctx, workspace, `refs/remotes/origin/${base}`) : null;
-  clock.mark("publish.gate");
+  let commits: number;
+  let localHead: string;
+  let gate: Awaited<ReturnType<typeof gateCommit>> | null;
+  try {
+    // Curated knowledge (docs/research/, docs/knowledge/) lands whatever the outcome, with docs/research/INDEX.md rendered in the same commit.
+    await commitWork(workspace, `harness: work on #${issueNumber} (${report.outcome})\n\nSession ${ctx.sessionId}, attempt ${ctx.attempt}.`);
+    commits = await git.countCommits(`refs/remotes/origin/${base}..refs/heads/${ctx.branch}`);
+    localHead = await git.head(worktree);
+    clock.mark("publish.commit");
+    // The gate decides before anything leaves the host: a refusal saves no session and pushes nothing.
+    gate = commits > 0 ? await gateCommit(ctx, workspace, `refs/remotes/origin/${base}`) : null;
+    clock.mark("publish.gate");
+  } catch (error) {
+    await held;
+    throw error;
+  }
+  await held;
+  clock.mark("publish.leaseCheck");
   // "Files changed" is what the pull request shows, not what the tools reported writing.
   const published: SessionReport = { ...report, filesChanged: filesOf(gate?.changes ?? []) };
   const review = gate?.decision.kind === "review" ? { label: config.publish.needsReviewLabel, reasons: gate.decision.reasons } : undefined;
@@ -361,27 +374,34 @@ export async function publishSession(ctx: PublishContext, workspace: Workspace, 
   const failure = classifySession(report);
   const retry = failure !== null ? retryAfter(ctx, failure) : null;
   const record = recordOf(ctx, published, { pullRequest, headCommit: commits > 0 || workspace.heads.has(ctx.branch) ? localHead : null });
-  await ctx.comment.finish(
-    renderSummaryComment({
-      issue: issueNumber,
-      report: published,
-      branch: ctx.branch,
-      pullRequest: pullRequest ?? undefined,
-      commits,
-      attempt: { agent: ctx.agentName, number: ctx.attempt },
-      workspace: workspace.ready,
-      ...summaryNote([draftRefused && pullRequest !== null ? draftRefusedNote(pullRequest, config.publish.needsReviewLabel) : null, ctx.budgetNote ?? null]),
-      ...(retry ? { retry: describeRetry(retry.decision) } : {}),
-      ...(ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {}),
-    }),
-  );
-  clock.mark("publish.summary");
-  // Before the lease is given back: the next claim of the issue reads it.
-  await keepRecord(ctx, record);
-  clock.mark("publish.record");
+  // Appended while the summary and the labels are written (keepRecord never throws), and
+  // done before the lease is given back (the next claim of the issue reads it), or before a
+  // failure of theirs is reported (whose record would race this one).
+  const recording = keepRecord(ctx, record);
   const label = plan.label === "done" ? config.labels.done : retry?.decision.kind === "retry" ? config.labels.queued : config.labels.failed;
-  const next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), label);
-  clock.mark("publish.labels");
+  let next: string[];
+  try {
+    await ctx.comment.finish(
+      renderSummaryComment({
+        issue: issueNumber,
+        report: published,
+        branch: ctx.branch,
+        pullRequest: pullRequest ?? undefined,
+        commits,
+        attempt: { agent: ctx.agentName, number: ctx.attempt },
+        workspace: workspace.ready,
+        ...summaryNote([draftRefused && pullRequest !== null ? draftRefusedNote(pullRequest, config.publish.needsReviewLabel) : null, ctx.budgetNote ?? null]),
+        ...(retry ? { retry: describeRetry(retry.decision) } : {}),
+        ...(ctx.knowledge ? { knowledgeUsed: ctx.knowledge.used, record } : {}),
+      }),
+    );
+    clock.mark("publish.summary");
+    next = await github.transitionLabels(issueNumber, labels, harnessLabels(config), label);
+    clock.mark("publish.labels");
+  } finally {
+    await recording;
+  }
+  clock.mark("publish.record");
   // By git push when the claim was made with the shared clone (no REST write spent).
   const released = await lease.release({ outcome: report.outcome, sessionId: report.sessionId, notBefore: retry?.notBefore ?? null });
   clock.mark("publish.release");
@@ -520,9 +540,14 @@ export async function publishFailure(
         retry,
         ...knowledge,
       });
-  await ctx.comment.finish(body);
-  await keepRecord(ctx, record, isGateRefusal(input.error.code));
-  await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), decision.kind === "retry" ? config.labels.queued : config.labels.failed);
+  // The record is appended while the comment and the labels are written, and done before the release.
+  const recording = keepRecord(ctx, record, isGateRefusal(input.error.code));
+  try {
+    await ctx.comment.finish(body);
+    await github.transitionLabels(issueNumber, input.labels, harnessLabels(config), decision.kind === "retry" ? config.labels.queued : config.labels.failed);
+  } finally {
+    await recording;
+  }
   await ctx.lease.release({ outcome: "error", sessionId: input.report?.sessionId ?? ctx.sessionId, notBefore });
   return decision;
 }

@@ -155,6 +155,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     minIntervalMs: deps.progressIntervalMs ?? config.progressMinutes * 60_000,
     nowMs: () => deps.now().getTime(),
     log,
+    issue: issueNumber,
   });
   const ctx: PublishContext = {
     github,
@@ -189,8 +190,11 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       // A local copy in the attempt's directory first: the next attempt on this host reads it if the ref does not have it.
       await writeLocalRecord(state.session(claim.sessionId, attempt), record, options);
       if (options.localOnly) return;
+      // The knowledge step fetched the ref into this clone: the append builds on that copy without a second fetch
+      // (its push is the compare-and-swap; a copy another host's append made stale is fetched and replayed).
+      const fetched = knowledgeRemote !== null;
       const remote = await remoteForRecord();
-      await appendRecord({ ...remote, credentials: { token: await github.gitToken() } }, record);
+      await appendRecord({ ...remote, credentials: { token: await github.gitToken() } }, record, { fetched });
     },
   };
 

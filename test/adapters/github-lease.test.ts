@@ -206,9 +206,8 @@ describe("LeaseStore with lease writes by git push", () => {
       .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
       .reply(404, { message: "Not Found" })
       .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
-      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } })
-      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
-      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g2" } });
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "g1" } });
+    // The release reads nothing first: by push its compare-and-swap on g2 is the check.
     const claimed = await byPush.claim(claimInput);
     expect(claimed).toMatchObject({ ok: true, head: { sha: "g1", record: { state: "claimed", owner: me } } });
     if (!claimed.ok) return;
@@ -220,6 +219,25 @@ describe("LeaseStore with lease writes by git push", () => {
     expect(t.calls.filter((c) => c.op === "commit").map((c) => c.parent)).toEqual([null, "g1", "g2"]);
     expect(counts.write).toBe(0);
     expect(byPush.writesByPush).toBe(true);
+  });
+
+  it("a release by push whose head moved (an interrupt request on top) is rejected, read back and fenced, writing nothing by REST", async () => {
+    const t = transport(["landed", "rejected"]);
+    const byPush = new LeaseStore(clientWith(), "harness/leases/issue-", { git: t.git });
+    nock(API)
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(404, { message: "Not Found" })
+      // The release's push on g1 is refused: the ref is read back, and it is somebody's commit on top.
+      .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
+      .reply(200, { ref: "refs/harness/leases/issue-7", object: { sha: "x2" } })
+      .get(`${repoPath}/git/commits/x2`)
+      .reply(200, commitReply("x2", serializeLease(record({ state: "reclaimed", owner: me, epoch: 1 }))));
+    const claimed = await byPush.claim(claimInput);
+    if (!claimed.ok) throw new Error("not claimed");
+    const released = await byPush.release(7, claimed.head, me, now, { outcome: "success", sessionId: "s-1" });
+    expect(released).toMatchObject({ ok: false, fenced: true, head: { sha: "x2", record: { state: "reclaimed" } } });
+    expect(t.calls.filter((c) => c.op === "push")).toHaveLength(2);
+    expect(counts.write).toBe(0);
   });
 
   it("a rejected push (not a fast-forward) is a lost race, settled by reading the ref back", async () => {
@@ -332,8 +350,7 @@ describe("LeaseStore and a renewal its caller has not seen yet", () => {
       .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
       .reply(200, at("g1")) // the renewal reads g1
       .get(`${repoPath}/git/ref/harness%2Fleases%2Fissue-7`)
-      .times(2)
-      .reply(200, at("g2")); // then the caller, still holding g1
+      .reply(200, at("g2")); // then the caller, still holding g1 (the release by push reads nothing first)
     const claimed = await byPush.claim(claimInput);
     if (!claimed.ok) throw new Error("not claimed");
     const renewed = await byPush.renew(7, claimed.head, me, new Date(now.getTime() + 60_000), 900_000);

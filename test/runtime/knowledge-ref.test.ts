@@ -93,6 +93,38 @@ describe("refs/harness/knowledge", () => {
     expect(all.records.map((r) => `${r.issue}/${r.attempt}`).sort()).toEqual(["10/1", "10/2", "10/3", "11/1", "11/2", "11/3"]);
   });
 
+  it("`fetched`: builds on the copy fetched for the prompt without fetching again; a copy made stale by another host is rejected, fetched and replayed", async () => {
+    const d = host("d");
+    const e = host("e");
+    await Promise.all([d.git.ensureClone(), e.git.ensureClone()]);
+    await fetchKnowledge(d);
+    const fetchedAt = bare("rev-parse", KNOWLEDGE_REF);
+    // Fresh copy: one push on top of it, no fetch (the remote URL is not even reachable for a fetch).
+    const unreachable = { ...d, url: `${d.url}.nowhere` };
+    const pushes: string[] = [];
+    const pushRef = d.git.pushRef.bind(d.git);
+    d.git.pushRef = (_url, sha, ref, credentials, expectedOld, attempts) => {
+      pushes.push(sha);
+      return pushRef(d.url, sha, ref, credentials, expectedOld, attempts);
+    };
+    const first = await appendRecord(unreachable, record(30, 1), { fetched: true });
+    expect(first.written).toBe(true);
+    expect(pushes).toHaveLength(1);
+    expect(bare("rev-parse", `${first.commit}^`)).toBe(fetchedAt);
+    // Another host appends: d's copy is stale now; its next append is refused once, fetched and replayed on top.
+    await appendRecord(e, record(31, 1));
+    const moved = bare("rev-parse", KNOWLEDGE_REF);
+    const second = await appendRecord(d, record(30, 2), { fetched: true });
+    expect(second.written).toBe(true);
+    expect(pushes).toHaveLength(3);
+    expect(bare("rev-parse", `${second.commit}^`)).toBe(moved);
+    expect(bare("ls-tree", "-r", "--name-only", KNOWLEDGE_REF, "sessions/30", "sessions/31").split("\n")).toEqual([
+      "sessions/30/session-30-1-1.json",
+      "sessions/30/session-30-2-2.json",
+      "sessions/31/session-31-1-1.json",
+    ]);
+  });
+
   it("carries the latest record of each related issue: blockers first, then cross-references; other repositories' never", async () => {
     const f = host("f");
     await f.git.ensureClone();

@@ -6,9 +6,14 @@ import { TrackingComment } from "../../src/runtime/tracking-comment.js";
 /** Records every edit; a cosmetic edit is refused while `budgetShort` (as the write budget does). */
 function fakeGitHub() {
   const edits: { id: number; body: string; kind: string }[] = [];
+  const created: { issue: number; body: string }[] = [];
   let release: () => void = () => {};
   const state = { budgetShort: false, slow: false };
   const github = {
+    createComment: async (issue: number, body: string) => {
+      created.push({ issue, body });
+      return 99;
+    },
     updateComment: async (id: number, body: string, kind = "essential") => {
       if (state.slow) await new Promise<void>((resolve) => (release = resolve));
       if (kind === "cosmetic" && state.budgetShort) return false;
@@ -16,7 +21,7 @@ function fakeGitHub() {
       return true;
     },
   } as unknown as GitHubClient;
-  return { github, edits, state, release: () => release() };
+  return { github, edits, created, state, release: () => release() };
 }
 
 describe("TrackingComment", () => {
@@ -62,5 +67,41 @@ describe("TrackingComment", () => {
     comment.progress("turn 1");
     await comment.finish("summary");
     expect(fake.edits).toEqual([{ id: 4, body: "summary", kind: "essential" }]);
+  });
+
+  it("edits wait for a comment still being created (the claim does not wait for it), in order", async () => {
+    const fake = fakeGitHub();
+    let now = 0;
+    let resolveId: (id: number) => void = () => {};
+    const id = new Promise<number | null>((resolve) => (resolveId = resolve));
+    const comment = new TrackingComment(fake.github, id, "claimed", { minIntervalMs: 1, nowMs: () => now, log: silentLogger(), issue: 7 });
+    now = 5;
+    expect(comment.progress("turn 1")).toBe(true);
+    const finished = comment.finish("summary");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(fake.edits).toEqual([]); // nothing can be edited before the comment exists
+    resolveId(21);
+    await finished;
+    expect(fake.edits).toEqual([
+      { id: 21, body: "turn 1", kind: "cosmetic" },
+      { id: 21, body: "summary", kind: "essential" },
+    ]);
+    expect(fake.created).toEqual([]);
+  });
+
+  it("a comment whose creation failed: progress is dropped and the final body creates it, once", async () => {
+    const fake = fakeGitHub();
+    let now = 0;
+    const comment = new TrackingComment(fake.github, Promise.resolve(null), "claimed", { minIntervalMs: 1, nowMs: () => now, log: silentLogger(), issue: 7 });
+    now = 5;
+    comment.progress("turn 1");
+    await comment.finish("summary");
+    expect(fake.edits).toEqual([]);
+    expect(fake.created).toEqual([{ issue: 7, body: "summary" }]);
+    expect(await comment.id()).toBe(99);
+    // A later final body (a failure after the summary) edits the comment it created.
+    await comment.finish("failed");
+    expect(fake.created).toHaveLength(1);
+    expect(fake.edits).toEqual([{ id: 99, body: "failed", kind: "essential" }]);
   });
 });

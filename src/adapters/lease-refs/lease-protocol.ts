@@ -310,7 +310,27 @@ export class LeaseProtocol {
     now: Date,
     details: { outcome: string; sessionId: string | null; notBefore?: string | null; defer?: boolean },
   ): Promise<UpdateResult> {
-    return this.exclusive(issue, () => this.advance(issue, held, (head) => releaseLease(head, owner, now, details)));
+    const next = (head: LeaseRecord): LeaseRecord | null => releaseLease(head, owner, now, details);
+    // By push the compare-and-swap is free of REST writes: it is the check, no read before it.
+    return this.exclusive(issue, () => (this.writesByPush ? this.advanceUnread(issue, held, next) : this.advance(issue, held, next)));
+  }
+
+  /**
+   * `advance` without the read before the write: from the head this store knows it holds
+   * (`held`, or our own later write of it), the compare-and-swap itself is the check. A head
+   * that moved (an interrupt request, a reclaim) rejects it, the ref is read back (put) and
+   * the answer is fenced, as `advance` answers after its read; only the commit written for the
+   * rejected swap is left behind (an orphan, harmless). For the push transport, whose commits
+   * are made in the host's clone and spend no REST write.
+   */
+  private async advanceUnread(issue: number, held: LeaseHead, next: (head: LeaseRecord) => LeaseRecord | null): Promise<UpdateResult> {
+    const mine = this.ours.get(this.ref(issue));
+    const known = mine && (mine.head.sha === held.sha || mine.passed.has(held.sha)) ? mine.head : held;
+    const record = next(known.record);
+    if (record === null) return this.advance(issue, held, next);
+    const { sha, swap } = await this.put(issue, record, known.sha);
+    if (swap.kind === "landed") return { ok: true, head: this.landed(issue, known.sha, { sha, record }) };
+    return { ok: false, fenced: true, head: swap.head };
   }
 
   /** Advances whatever head is there now (the reclaimer, the steering commands): a CAS on the head just read. */

@@ -75,7 +75,16 @@ export function systemMounts(execPath: string = process.execPath): SystemEntry[]
     if (stat === undefined) continue;
     entries.push(stat.isSymbolicLink() ? { kind: "symlink", path: root, target: readlinkSync(root) } : { kind: "ro-bind", path: root });
   }
-  for (const file of ETC_FILES) if (existsSync(file)) entries.push({ kind: "ro-bind", path: file });
+  const bound = entries.flatMap((e) => (e.kind === "ro-bind" ? [realpathSync(e.path)] : []));
+  for (const file of ETC_FILES) {
+    if (!existsSync(file)) continue;
+    // A symlink into the system view stays a symlink: a program that reads the link (ICU finds the time
+    // zone's name in /etc/localtime's target) sees what it sees on the host. Bound, it would be a plain
+    // file, and ICU compares it with every file under /usr/share/zoneinfo (thousands of opens per start).
+    const link = lstatSync(file).isSymbolicLink() ? readlinkSync(file) : null;
+    const seen = link !== null && bound.some((root) => isWithin(realpathSync(file), root));
+    entries.push(seen ? { kind: "symlink", path: file, target: link } : { kind: "ro-bind", path: file });
+  }
   const nodeDir = path.dirname(realpathSync(execPath));
   const covered = entries.some((e) => e.kind === "ro-bind" && isWithin(nodeDir, realpathSync(e.path)));
   if (!covered) entries.push({ kind: "ro-bind", path: nodeDir });

@@ -158,6 +158,14 @@ describe("bwrap sandbox", () => {
     expect(existsSync(path.join(ro, "new.txt"))).toBe(false);
   });
 
+  it("shows /etc/localtime as the host has it: a symlink into the system view stays one (ICU reads the zone's name from it)", async (context) => {
+    const host = await fs.readlink("/etc/localtime").catch(() => null);
+    if (host === null) context.skip(); // not a symlink on this host: bound as a file, as before
+    const result = await run("sh", ["-c", "readlink /etc/localtime && cat /etc/localtime | wc -c"], specIn(dir));
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.split("\n")).toEqual([host, String(readFileSync("/etc/localtime").length)]);
+  });
+
   it("mounts a source at another target", async () => {
     const source = path.join(dir, "socket-dir");
     await fs.mkdir(source);
