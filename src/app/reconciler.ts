@@ -91,7 +91,6 @@ function parseRepository(fullName: string): { owner: string; repo: string } | nu
   return m?.[1] && m[2] ? { owner: m[1], repo: m[2] } : null;
 }
 
-/** Starts the reconciler's timer. Throws when the app was not loaded into `probot` and no intake is given. */
 /** A claimable issue found by a walk, handed to the pool when the pass has walked every repository. */
 interface ReadyIssue {
   target: RepoTarget;
@@ -106,6 +105,7 @@ const rankOf = (r: ReadyIssue): { priority: Priority; createdAt: string; number:
   number: r.entry.issue,
 });
 
+/** Starts the reconciler's timer. Throws when the app was not loaded into `probot` and no intake is given. */
 export function startReconciler(options: ReconcilerOptions): Reconciler {
   const intake = options.intake ?? intakeOf(options.probot);
   if (!intake) throw new Error("startReconciler: the harness app is not loaded into this Probot instance (start the server first, or pass `intake`)");
