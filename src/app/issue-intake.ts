@@ -3,7 +3,7 @@ import type { HarnessConfig } from "../core/config.js";
 import { EtagCache } from "../core/etag-cache.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
-import type { AgentPool } from "../runtime/agent-pool.js";
+import type { AgentPool, JobOrder } from "../runtime/agent-pool.js";
 
 /** A repository and a client authorized for it (an installation's, or the token's). */
 export interface RepoTarget {
@@ -108,7 +108,7 @@ export class IssueIntake {
   }
 
   /** Hands an issue to the pool unless it is already queued or running here. */
-  submit(target: RepoTarget, config: HarnessConfig, issueNumber: number): SubmitOutcome {
+  submit(target: RepoTarget, config: HarnessConfig, issueNumber: number, order?: JobOrder): SubmitOutcome {
     const key = IssueIntake.key(target.owner, target.repo, issueNumber);
     if (this.running.has(key)) return "running";
     const existing = this.pending.get(key);
@@ -119,19 +119,23 @@ export class IssueIntake {
     const entry = { cancelled: false };
     this.pending.set(key, entry);
     const github = this.client(target, issueNumber);
-    const accepted = this.options.pool.submit(key, async (agentIndex) => {
-      if (this.pending.get(key) === entry) this.pending.delete(key);
-      if (entry.cancelled) {
-        this.options.log.info({ issue: key }, "dropped before it started: no longer queued");
-        return;
-      }
-      this.running.add(key);
-      try {
-        await this.options.job({ github, config, issueNumber, agentIndex });
-      } finally {
-        this.running.delete(key);
-      }
-    });
+    const accepted = this.options.pool.submit(
+      key,
+      async (agentIndex) => {
+        if (this.pending.get(key) === entry) this.pending.delete(key);
+        if (entry.cancelled) {
+          this.options.log.info({ issue: key }, "dropped before it started: no longer queued");
+          return;
+        }
+        this.running.add(key);
+        try {
+          await this.options.job({ github, config, issueNumber, agentIndex });
+        } finally {
+          this.running.delete(key);
+        }
+      },
+      order,
+    );
     if (!accepted) {
       // The pool still holds the key for a job that is finishing; the next pass submits again.
       this.pending.delete(key);

@@ -1,6 +1,6 @@
 import { defaultConfig, type HarnessConfig } from "../core/config.js";
 import { isHarnessError } from "../core/errors.js";
-import { describeWait } from "../core/queue.js";
+import { compareQueued, describeWait, type Priority, type QueueEntry } from "../core/queue.js";
 import { GitHubClient, type GitHubApi } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
 import { intakeOf, IssueIntake, type RepoTarget } from "./issue-intake.js";
@@ -91,6 +91,20 @@ function parseRepository(fullName: string): { owner: string; repo: string } | nu
   return m?.[1] && m[2] ? { owner: m[1], repo: m[2] } : null;
 }
 
+/** A claimable issue found by a walk, handed to the pool when the pass has walked every repository. */
+interface ReadyIssue {
+  target: RepoTarget;
+  config: HarnessConfig;
+  entry: QueueEntry;
+  pass: RepositoryPass;
+}
+
+const rankOf = (r: ReadyIssue): { priority: Priority; createdAt: string; number: number } => ({
+  priority: r.entry.priority,
+  createdAt: r.entry.waitingSince ?? "",
+  number: r.entry.issue,
+});
+
 /** Starts the reconciler's timer. Throws when the app was not loaded into `probot` and no intake is given. */
 export function startReconciler(options: ReconcilerOptions): Reconciler {
   const intake = options.intake ?? intakeOf(options.probot);
@@ -160,7 +174,20 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     return [...seen.values()];
   };
 
-  const walk = async (target: RepoTarget, force: boolean, recheckConfig = false): Promise<RepositoryPass> => {
+  const handOver = (ready: ReadyIssue): void => {
+    const { target, config, entry, pass } = ready;
+    const outcome = intake.submit(target, config, entry.issue, { priority: entry.priority, waitingSince: entry.waitingSince ?? "", number: entry.issue });
+    if (outcome === "submitted") pass.submitted.push(entry.issue);
+    else pass.active.push(entry.issue);
+  };
+
+  /**
+   * Walks one repository. With `collect`, its claimable issues are not handed over here but
+   * added to the pass's list, which `pass` hands over in one global queue order after every
+   * repository is walked: a high-priority issue of one repository is not left behind the
+   * low ones of a repository walked before it.
+   */
+  const walk = async (target: RepoTarget, force: boolean, recheckConfig = false, collect?: ReadyIssue[]): Promise<RepositoryPass> => {
     const repository = `${target.owner}/${target.repo}`;
     const key = repository.toLowerCase();
     const pass: RepositoryPass = { repository, submitted: [], active: [], waiting: [] };
@@ -207,12 +234,12 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     });
     if (assumedDefaults && plan.ready.some((e) => !intake.isActive(IssueIntake.key(target.owner, target.repo, e.issue)))) {
       lastWalk.delete(key);
-      return walk(target, force, true);
+      return walk(target, force, true, collect);
     }
     for (const entry of plan.ready) {
-      const outcome = intake.submit(target, config, entry.issue);
-      if (outcome === "submitted") pass.submitted.push(entry.issue);
-      else pass.active.push(entry.issue);
+      const ready: ReadyIssue = { target, config, entry, pass };
+      if (collect) collect.push(ready);
+      else handOver(ready);
     }
     for (const entry of plan.waiting) pass.waiting.push({ issue: entry.issue, reason: describeWait(entry.reason, target) });
     if (plan.nextBackoffEnds !== null) wakeAt.set(key, Date.parse(plan.nextBackoffEnds));
@@ -230,9 +257,9 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     return pass;
   };
 
-  const guardedWalk = async (target: RepoTarget, force: boolean): Promise<RepositoryPass> => {
+  const guardedWalk = async (target: RepoTarget, force: boolean, collect?: ReadyIssue[]): Promise<RepositoryPass> => {
     try {
-      return await walk(target, force);
+      return await walk(target, force, false, collect);
     } catch (error) {
       log.error({ err: error, repository: `${target.owner}/${target.repo}` }, "queue walk failed; the next pass tries again");
       fleetFailed(`${target.owner}/${target.repo}`, error instanceof Error ? error.message : String(error));
@@ -256,10 +283,14 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       const current = new Set(list.map((t) => `${t.owner}/${t.repo}`.toLowerCase()));
       for (const key of [...fleet.keys()]) if (!current.has(key)) fleet.delete(key);
     }
+    const ready: ReadyIssue[] = [];
     for (const target of list) {
       if (stopped && !force) break;
-      result.repositories.push(await guardedWalk(target, force));
+      result.repositories.push(await guardedWalk(target, force, ready));
     }
+    // One queue over every repository (src/core/queue.ts's rule): the highest first to the pool.
+    ready.sort((a, b) => compareQueued(rankOf(a), rankOf(b)));
+    for (const r of ready) handOver(r);
     result.notModified = intake.etags.stats.notModified - before.notModified;
     result.fresh = intake.etags.stats.fresh - before.fresh;
     const at = now().toISOString();

@@ -13,6 +13,12 @@
  *   issue's `budget:N` label (N dollars, at most `budget.maxIssueUsd`), and never
  *   more than what is left of either daily cap, so one session cannot run far
  *   past the cap.
+ * - Sessions in flight count too: a session that passes the gate reserves its
+ *   `--max-budget-usd` on the repository's budget ledger (`refs/harness/budget/ledger`,
+ *   src/runtime/budget-gate.ts) and the reservation counts while its lease is held; the
+ *   attempt's record (its actual cost) replaces it when the session ends, and a dead agent's
+ *   reservation stops counting when its lease lapses. A cap reached only because of
+ *   reservations waits `RESERVED_RETRY_MS`, not until midnight: the sessions in flight end.
  */
 import { HarnessError } from "./errors.js";
 import type { Notification } from "./notification.js";
@@ -42,6 +48,52 @@ export interface BudgetInput {
   maxIssueUsd: number;
   /** The issue's labels. */
   labels: readonly string[];
+  /** What sessions in flight reserved (their `--max-budget-usd`), of every repository the installation cap covers. */
+  reserved?: readonly { repository: string; usd: number }[];
+}
+
+/** How long an issue waits when the cap is reached only by reservations of sessions in flight: 10 minutes. */
+export const RESERVED_RETRY_MS = 10 * 60_000;
+
+/** One reservation on a repository's budget ledger: a session in flight, known by its lease (issue, holder, epoch). */
+export interface Reservation {
+  issue: number;
+  agent: string;
+  host: string;
+  epoch: number;
+  usd: number;
+  /** When it was made (ISO). */
+  at: string;
+}
+
+/** The ledger commit's message: the open reservations as JSON. */
+export function ledgerMessage(reservations: readonly Reservation[]): string {
+  return `${JSON.stringify({ reservations: reservations.map((r) => ({ issue: r.issue, agent: r.agent, host: r.host, epoch: r.epoch, usd: r.usd, at: r.at })) })}\n`;
+}
+
+/** The reservations a ledger commit's message holds; entries that do not read as reservations are dropped (they reserve nothing). */
+export function parseLedger(message: string): Reservation[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return [];
+  }
+  const list = (parsed as { reservations?: unknown } | null)?.reservations;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (r): r is Reservation =>
+      typeof r === "object" &&
+      r !== null &&
+      Number.isInteger((r as Reservation).issue) &&
+      typeof (r as Reservation).agent === "string" &&
+      typeof (r as Reservation).host === "string" &&
+      Number.isInteger((r as Reservation).epoch) &&
+      typeof (r as Reservation).usd === "number" &&
+      Number.isFinite((r as Reservation).usd) &&
+      (r as Reservation).usd > 0 &&
+      typeof (r as Reservation).at === "string",
+  );
 }
 
 export type BudgetDecision =
@@ -58,8 +110,11 @@ export type BudgetDecision =
       kind: "wait";
       scope: "repository" | "installation";
       capUsd: number;
+      /** What finished attempts spent today. */
       spentUsd: number;
-      /** The next UTC midnight, when the day's spend starts from zero. */
+      /** What sessions in flight reserved (counted against the cap with `spentUsd`). */
+      reservedUsd: number;
+      /** The next UTC midnight, when the day's spend starts from zero; sooner (RESERVED_RETRY_MS) when reservations fill the cap. */
       until: string;
     };
 
@@ -103,15 +158,29 @@ export function labelBudget(labels: readonly string[]): number | null {
 export function decideBudget(input: BudgetInput): BudgetDecision {
   const day = input.now.toISOString().slice(0, 10);
   const until = nextUtcDay(input.now);
-  const caps: { scope: "repository" | "installation"; capUsd: number; spentUsd: number }[] = [];
+  const reserved = (repository?: string): number =>
+    (input.reserved ?? []).reduce(
+      (sum, r) =>
+        (repository !== undefined && r.repository.toLowerCase() !== repository.toLowerCase()) || !Number.isFinite(r.usd) || r.usd <= 0 ? sum : sum + r.usd,
+      0,
+    );
+  const caps: { scope: "repository" | "installation"; capUsd: number; spentUsd: number; reservedUsd: number }[] = [];
   if (input.repositoryDailyUsd !== null) {
-    caps.push({ scope: "repository", capUsd: input.repositoryDailyUsd, spentUsd: spentOn(input.spend, day, input.repository) });
+    caps.push({
+      scope: "repository",
+      capUsd: input.repositoryDailyUsd,
+      spentUsd: spentOn(input.spend, day, input.repository),
+      reservedUsd: reserved(input.repository),
+    });
   }
   if (input.installationDailyUsd !== null) {
-    caps.push({ scope: "installation", capUsd: input.installationDailyUsd, spentUsd: spentOn(input.spend, day) });
+    caps.push({ scope: "installation", capUsd: input.installationDailyUsd, spentUsd: spentOn(input.spend, day), reservedUsd: reserved() });
   }
+  // Finished spend at the cap waits for midnight; reservations end with their sessions, so a cap they fill is tried again soon.
+  const waitUntil = (cap: (typeof caps)[number]): string =>
+    cap.spentUsd >= cap.capUsd ? until : new Date(Math.min(Date.parse(until), input.now.getTime() + RESERVED_RETRY_MS)).toISOString();
   // The repository's cap is named first when both are reached: it is the one its maintainers set.
-  for (const cap of caps) if (cap.spentUsd >= cap.capUsd) return { kind: "wait", ...cap, until };
+  for (const cap of caps) if (cap.spentUsd + cap.reservedUsd >= cap.capUsd) return { kind: "wait", ...cap, until: waitUntil(cap) };
 
   const asked = labelBudget(input.labels);
   const labelCapped = asked !== null && asked > input.maxIssueUsd;
@@ -119,7 +188,7 @@ export function decideBudget(input: BudgetInput): BudgetDecision {
   let source: Extract<BudgetDecision, { kind: "start" }>["source"] = asked === null ? "config" : "label";
   let limiting: (typeof caps)[number] | null = null;
   for (const cap of caps) {
-    const left = cap.capUsd - cap.spentUsd;
+    const left = cap.capUsd - cap.spentUsd - cap.reservedUsd;
     if (left < sessionUsd) {
       sessionUsd = left;
       limiting = cap;
@@ -129,7 +198,7 @@ export function decideBudget(input: BudgetInput): BudgetDecision {
   // Whole cents: the CLI's flag takes a decimal, and a remainder like 0.30000000000000004 reads badly.
   const cents = Math.floor(sessionUsd * 100) / 100;
   // Less than a cent left is a cap reached: a session with a zero budget would only fail.
-  if (cents <= 0 && limiting !== null) return { kind: "wait", ...limiting, until };
+  if (cents <= 0 && limiting !== null) return { kind: "wait", ...limiting, until: waitUntil(limiting) };
   return { kind: "start", sessionUsd: cents, source, labelCapped };
 }
 
@@ -141,8 +210,11 @@ export function formatUsd(usd: number): string {
 export type BudgetWait = Extract<BudgetDecision, { kind: "wait" }>;
 
 /** The one line people read where a session did not start: "daily budget reached ($X of $Y, repository), waits until <UTC midnight>". */
-export function budgetWaitLine(wait: Pick<BudgetWait, "scope" | "capUsd" | "spentUsd" | "until">): string {
-  return `daily budget reached (${formatUsd(wait.spentUsd)} of ${formatUsd(wait.capUsd)}, ${wait.scope}), waits until ${wait.until}`;
+export function budgetWaitLine(wait: Pick<BudgetWait, "scope" | "capUsd" | "spentUsd" | "until"> & { reservedUsd?: number }): string {
+  const reservedUsd = wait.reservedUsd ?? 0;
+  const used =
+    reservedUsd > 0 ? `${formatUsd(wait.spentUsd + reservedUsd)} (${formatUsd(reservedUsd)} reserved by sessions in flight)` : formatUsd(wait.spentUsd);
+  return `daily budget reached (${used} of ${formatUsd(wait.capUsd)}, ${wait.scope}), waits until ${wait.until}`;
 }
 
 /** The attempt's tracking comment when the daily budget held the session back: the issue stays queued. */
@@ -154,7 +226,9 @@ export function renderBudgetWaitComment(input: { issue: number; agent: string; w
     "",
     `**⏸️ ${budgetWaitLine(input.wait)}** · agent \`${input.agent}\``,
     "",
-    `No session started and no attempt was used: the issue stays \`${input.labelQueued}\` and is worked after the next UTC midnight. The cap is ${who}.`,
+    input.wait.spentUsd < input.wait.capUsd && input.wait.reservedUsd > 0
+      ? `No session started and no attempt was used: the issue stays \`${input.labelQueued}\` and is tried again at ${input.wait.until}, when sessions in flight may have ended (their actual cost replaces what they reserved). The cap is ${who}.`
+      : `No session started and no attempt was used: the issue stays \`${input.labelQueued}\` and is worked after the next UTC midnight. The cap is ${who}.`,
   ].join("\n");
 }
 

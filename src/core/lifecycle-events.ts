@@ -41,7 +41,7 @@ export type LifecycleEvent =
   | (Base & { type: "released"; outcome: string; ok: boolean })
   | (Base & { type: "requeued"; reason: "shutdown" })
   /** The daily budget (src/core/daily-budget.ts) held a claimed issue back: no session started, the issue is queued again until `until` (the next UTC midnight). */
-  | (Base & { type: "budget_wait"; scope: "repository" | "installation"; spentUsd: number; capUsd: number; until: string })
+  | (Base & { type: "budget_wait"; scope: "repository" | "installation"; spentUsd: number; reservedUsd?: number; capUsd: number; until: string })
   | (Base & { type: "issue_done"; outcome: SessionOutcome | "error" | "waiting"; label: string; pullRequest: number | null; steps: Record<string, number> })
   /** A worker (or app) on this host is ready to claim: its agents, the repositories it works. */
   | { type: "host_started"; at: string; host: string; agents: string[]; repositories: string[] };

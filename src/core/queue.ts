@@ -107,6 +107,8 @@ export interface QueueEntry {
   priority: Priority;
   /** Present when the issue moved up a class by aging: the class its labels give. */
   agedFrom?: Priority;
+  /** When its wait began (queued since, else created): the tie-break after the class, for ordering across repositories. */
+  waitingSince?: string;
 }
 
 export interface QueuePlan {
@@ -321,6 +323,7 @@ export function planQueue(issues: readonly QueueIssue[], facts: QueueFacts, opti
   for (const issue of queued) {
     const entry: QueueEntry = { issue: issue.number, priority: issue.priority };
     if (issue.priority !== issue.labelled) entry.agedFrom = issue.labelled;
+    entry.waitingSince = issue.waitingSince;
     if (facts.unchecked?.has(issue.number) === true) {
       plan.ready.push(entry);
       continue;

@@ -25,7 +25,7 @@ import { sharedClone } from "./shared-clone.js";
 import { TrackingComment } from "./tracking-comment.js";
 import { prepareWorkspace, removeWorkspace, type Workspace } from "./workspace.js";
 import { assertConflictsResolved, mergeBaseForFollowUp } from "./merge-base.js";
-import { budgetDecision } from "./budget-gate.js";
+import { reserveBudget } from "./budget-gate.js";
 import { harnessLabels } from "./claim-issue.js";
 import { renderBudgetWaitComment, sessionBudgetNote, type BudgetWait } from "../core/daily-budget.js";
 
@@ -281,8 +281,12 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     });
     ctx.knowledge.used = knowledge?.used ?? [];
     clock.mark("knowledge");
-    // Money (src/core/daily-budget.ts): today's spend is every attempt's record on the ref just fetched.
-    const budget = await budgetDecision({
+    // Money (src/core/daily-budget.ts): today's spend is every attempt's record on refs/harness/knowledge plus the
+    // reservations of sessions in flight on refs/harness/budget/ledger; a start reserves this session's limit there.
+    const budget = await reserveBudget({
+      remote: knowledgeRemote,
+      leaseRefPrefix: config.lease.refPrefix,
+      holder: { issue: issueNumber, agent: claim.owner.agent, host: claim.owner.host, epoch: claim.lease.record.epoch },
       git: workspace.git,
       repository: github.fullName,
       config,
@@ -304,7 +308,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       await comment.finish(renderBudgetWaitComment({ issue: issueNumber, agent: agentName, wait: budget, labelQueued: config.labels.queued }));
       await github.transitionLabels(issueNumber, labels, harnessLabels(config), config.labels.queued);
       const released = await lease.release({ outcome: "budget_wait", sessionId: claim.previous?.sessionId ?? null, notBefore: budget.until, defer: true });
-      emit("budget_wait", { scope: budget.scope, spentUsd: budget.spentUsd, capUsd: budget.capUsd, until: budget.until });
+      emit("budget_wait", { scope: budget.scope, spentUsd: budget.spentUsd, reservedUsd: budget.reservedUsd, capUsd: budget.capUsd, until: budget.until });
       emit("released", { outcome: "budget_wait", ok: released });
       result = { ...base(config.labels.queued, null, null, false), outcome: "waiting", budgetWait: budget };
       return result;

@@ -23,7 +23,7 @@ import { workerFile, writeJsonAtomic, type AgentSlot, type WorkerRecord } from "
 /** The host's settings are the runtime's (src/runtime/host-runtime.ts); the rest is the queue walk's. */
 export interface QueueWorkerOptions extends Pick<
   HostRuntimeOptions,
-  "state" | "host" | "runId" | "claude" | "promptsDir" | "log" | "now" | "gitUrl" | "eventsFile" | "dailyUsd"
+  "state" | "host" | "runId" | "claude" | "promptsDir" | "log" | "now" | "gitUrl" | "eventsFile" | "dailyUsd" | "runSession"
 > {
   agents: number;
   /** `owner/repo` names to pull from. */
@@ -127,6 +127,7 @@ export class QueueWorker {
       ...(options.gitUrl ? { gitUrl: options.gitUrl } : {}),
       ...(options.eventsFile ? { eventsFile: options.eventsFile } : {}),
       ...(options.dailyUsd !== undefined ? { dailyUsd: options.dailyUsd } : {}),
+      ...(options.runSession ? { runSession: options.runSession } : {}),
     });
     this.reclaim = reclaimerPass({
       log: this.log,

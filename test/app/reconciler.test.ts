@@ -399,6 +399,28 @@ describe("the reconciler in App mode against the fake GitHub (GET /installation/
     await reconciler.stop();
   });
 
+  it("hands over in one queue order across repositories: a high issue of the repository walked second goes before the low ones of the first", async () => {
+    await github.createRepo({ owner: "prio-org", name: "a-low", ownerType: "Organization", files: { "README.md": "x\n" } });
+    await github.createRepo({ owner: "prio-org", name: "b-high", ownerType: "Organization", files: { "README.md": "x\n" } });
+    await github.createIssue("prio-org", "a-low", { title: "low 1", labels: ["harness:queued", "priority:low"] });
+    await github.createIssue("prio-org", "a-low", { title: "low 2", labels: ["harness:queued", "priority:low"] });
+    await github.createIssue("prio-org", "b-high", { title: "high", labels: ["harness:queued", "priority:high"] });
+    await github.createIssue("prio-org", "b-high", { title: "plain", labels: ["harness:queued"] });
+
+    const { intake, worked, pool } = recordingIntake();
+    const reconciler = startReconciler({ probot, intake, minutes: 60, log });
+    const pass = await reconciler.runOnce();
+    await pool.idle();
+    // The repositories are walked in the listing's order, a-low first ...
+    const walked = pass.repositories.map((r) => r.repository).filter((r) => r.startsWith("prio-org/"));
+    expect(walked).toEqual(["prio-org/a-low", "prio-org/b-high"]);
+    // ... but the pool gets them by priority over both (the other installations' issues are medium).
+    expect(worked.filter((w) => w.startsWith("a-low#") || w.startsWith("b-high#"))).toEqual(["b-high#1", "b-high#2", "a-low#1", "a-low#2"]);
+    expect(worked[0]).toBe("b-high#1");
+    await reconciler.stop();
+    github.assertNoViolations();
+  });
+
   it("answers the listing with total_count, a Link header and GitHub's page cap", async () => {
     const { data: installations } = await (await probot.auth()).request("GET /app/installations");
     const org = (installations as Array<{ id: number; account: { login: string } }>).find((i) => i.account.login === "app-org");

@@ -4,7 +4,9 @@ import {
   budgetWaitLine,
   decideBudget,
   labelBudget,
+  ledgerMessage,
   nextUtcDay,
+  parseLedger,
   parseDailyUsdSetting,
   renderBudgetWaitComment,
   sessionBudgetNote,
@@ -53,6 +55,7 @@ describe("the daily budget", () => {
       scope: "repository",
       capUsd: 20,
       spentUsd: 20,
+      reservedUsd: 0,
       until: "2026-12-04T00:00:00.000Z",
     });
     // Another repository's spend reaches the installation's cap, not this repository's.
@@ -62,6 +65,57 @@ describe("the daily budget", () => {
       scope: "installation",
       spentUsd: 30,
     });
+  });
+
+  it("counts reservations of sessions in flight: a cap they fill waits ten minutes, not until midnight", () => {
+    const spend = [{ repository: "o/a", at: "2026-12-03T01:00:00Z", costUsd: 1 }];
+    // $1 spent + $3 reserved of a $4 cap: nothing left, but the reservation ends with its session.
+    expect(decideBudget({ ...base, spend, repositoryDailyUsd: 4, reserved: [{ repository: "o/a", usd: 3 }] })).toEqual({
+      kind: "wait",
+      scope: "repository",
+      capUsd: 4,
+      spentUsd: 1,
+      reservedUsd: 3,
+      until: "2026-12-03T15:10:00.000Z",
+    });
+    // A reservation lowers what is left for the next session; another repository's counts only for the installation.
+    expect(
+      decideBudget({
+        ...base,
+        repositoryDailyUsd: 10,
+        reserved: [
+          { repository: "o/a", usd: 6 },
+          { repository: "o/b", usd: 9 },
+        ],
+      }),
+    ).toMatchObject({
+      kind: "start",
+      sessionUsd: 4,
+    });
+    expect(decideBudget({ ...base, installationDailyUsd: 10, reserved: [{ repository: "o/b", usd: 9.999 }] })).toMatchObject({
+      kind: "wait",
+      scope: "installation",
+      reservedUsd: 9.999,
+    });
+    // Finished spend at the cap still waits for midnight, even with reservations too.
+    expect(decideBudget({ ...base, spend, repositoryDailyUsd: 1, reserved: [{ repository: "o/a", usd: 3 }] })).toMatchObject({
+      until: "2026-12-04T00:00:00.000Z",
+    });
+    // Close to midnight the wait ends at midnight.
+    expect(decideBudget({ ...base, now: new Date("2026-12-03T23:55:00Z"), repositoryDailyUsd: 4, reserved: [{ repository: "o/a", usd: 4 }] })).toMatchObject({
+      until: "2026-12-04T00:00:00.000Z",
+    });
+    expect(budgetWaitLine({ scope: "repository", capUsd: 4, spentUsd: 1, reservedUsd: 3, until: "x" })).toBe(
+      "daily budget reached ($4.00 ($3.00 reserved by sessions in flight) of $4.00, repository), waits until x",
+    );
+  });
+
+  it("writes and reads the ledger's reservations, dropping entries that reserve nothing", () => {
+    const r = { issue: 7, agent: "agent-1", host: "h", epoch: 2, usd: 3, at: "2026-12-03T10:00:00Z" };
+    expect(parseLedger(ledgerMessage([r]))).toEqual([r]);
+    expect(parseLedger(JSON.stringify({ reservations: [r, { ...r, usd: -1 }, { ...r, issue: "x" }, null] }))).toEqual([r]);
+    expect(parseLedger("not json")).toEqual([]);
+    expect(parseLedger("{}")).toEqual([]);
   });
 
   it("starts again the next day (the same spend, a later clock)", () => {
@@ -101,7 +155,7 @@ describe("the daily budget", () => {
 });
 
 describe("the daily budget's words and settings", () => {
-  const wait = { kind: "wait", scope: "repository", capUsd: 5, spentUsd: 5.004, until: "2026-12-04T00:00:00.000Z" } as const;
+  const wait = { kind: "wait", scope: "repository", capUsd: 5, spentUsd: 5.004, reservedUsd: 0, until: "2026-12-04T00:00:00.000Z" } as const;
 
   it("says which cap, how much of it, and until when, in the tracking comment", () => {
     expect(budgetWaitLine(wait)).toBe("daily budget reached ($5.00 of $5.00, repository), waits until 2026-12-04T00:00:00.000Z");

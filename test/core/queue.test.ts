@@ -152,7 +152,9 @@ describe("planQueue: blockers", () => {
   it("holds an issue GitHub records as blocked by an open issue", () => {
     const plan = blocked([issue(2)], { recordedBlockers: new Map([[2, [{ ref: { ...HERE, number: 1 }, state: "open" }]]]) });
     expect(plan.ready).toEqual([]);
-    expect(plan.waiting).toEqual([{ issue: 2, priority: "medium", reason: { kind: "blocked", by: [{ ...HERE, number: 1 }] } }]);
+    expect(plan.waiting).toEqual([
+      { issue: 2, priority: "medium", waitingSince: issue(2).createdAt, reason: { kind: "blocked", by: [{ ...HERE, number: 1 }] } },
+    ]);
   });
   it("releases it when every recorded blocker is closed", () => {
     const plan = blocked([issue(2)], {
@@ -260,8 +262,8 @@ describe("planQueue: leases", () => {
     );
     expect(plan.ready.map((e) => e.issue)).toEqual([3]);
     expect(plan.waiting).toEqual([
-      { issue: 1, priority: "medium", reason: { kind: "backoff", until: "2025-06-01T12:10:00.000Z" } },
-      { issue: 2, priority: "medium", reason: { kind: "backoff", until: "2025-06-01T12:05:00.000Z" } },
+      { issue: 1, priority: "medium", waitingSince: issue(1).createdAt, reason: { kind: "backoff", until: "2025-06-01T12:10:00.000Z" } },
+      { issue: 2, priority: "medium", waitingSince: issue(2).createdAt, reason: { kind: "backoff", until: "2025-06-01T12:05:00.000Z" } },
     ]);
     expect(plan.nextBackoffEnds).toBe("2025-06-01T12:05:00.000Z");
   });
@@ -387,8 +389,8 @@ describe("planQueue: aging", () => {
     const low = issue(1, { labels: ["harness:queued", "priority:low"], createdAt: at(48.01) });
     const medium = issue(2, { createdAt: at(1) });
     expect(planQueue([low, medium], {}, defaults).ready).toEqual([
-      { issue: 1, priority: "medium", agedFrom: "low" },
-      { issue: 2, priority: "medium" },
+      { issue: 1, priority: "medium", agedFrom: "low", waitingSince: at(48.01) },
+      { issue: 2, priority: "medium", waitingSince: at(1) },
     ]);
     expect(agedPriority("low", at(47.99), NOW, DEFAULT_AGING_HOURS)).toBe("low");
   });

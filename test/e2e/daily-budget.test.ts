@@ -151,7 +151,14 @@ describe("daily budget, with the real CLI and the scripted model", () => {
     // Claimed, but no session: the model is never asked, the attempt is handed back.
     const first = await workerPass();
     expect(first.results.map((r) => [r.issue, r.outcome, r.label])).toEqual([[issue.number, "waiting", "harness:queued"]]);
-    expect(first.results[0]?.budgetWait).toEqual({ kind: "wait", scope: "repository", capUsd: 5, spentUsd: 5, until: "2026-12-04T00:00:00.000Z" });
+    expect(first.results[0]?.budgetWait).toEqual({
+      kind: "wait",
+      scope: "repository",
+      capUsd: 5,
+      spentUsd: 5,
+      reservedUsd: 0,
+      until: "2026-12-04T00:00:00.000Z",
+    });
     expect(turns()).toBe(0);
     expect(first.events.map((e) => e.type)).not.toContain("session_started");
     const wait = first.events.find((e) => e.type === "budget_wait");

@@ -104,6 +104,11 @@ describe("readRepositoryQueue: aging", () => {
     const lastAdded = events.filter((e) => e.event === "labeled" && e.label === "harness:queued").at(-1)?.at ?? "";
     expect(await aging.labelAddedAt(low.number, "harness:queued", new EtagCache())).toBe(lastAdded);
 
+    // Where the label's time was not read (too young to age, or high), the wait is measured from creation.
+    const createdAt = async (n: number): Promise<string> => (await aging.issueWithId(n))?.createdAt ?? "";
+    const lowCreated = await createdAt(low.number);
+    const highCreated = await createdAt(high.number);
+
     const cache = new EtagCache();
     const read = async (at: Date) => {
       const from = github.requestLog.length;
@@ -114,20 +119,20 @@ describe("readRepositoryQueue: aging", () => {
     const young = await read(new Date(Date.parse(lastAdded) + 24 * 3_600_000));
     expect(young.events).toEqual([]);
     expect(young.plan.ready).toEqual([
-      { issue: high.number, priority: "high" },
-      { issue: low.number, priority: "low" },
+      { issue: high.number, priority: "high", waitingSince: highCreated },
+      { issue: low.number, priority: "low", waitingSince: lowCreated },
     ]);
     // Fifty hours after: the low issue's events are read (not the high one's) and it moves up to medium, once.
     const old = await read(new Date(Date.parse(lastAdded) + 50 * 3_600_000));
     expect(old.events.map((r) => r.issueNumber)).toEqual([low.number]);
     expect(old.plan.ready).toEqual([
-      { issue: high.number, priority: "high" },
-      { issue: low.number, priority: "medium", agedFrom: "low" },
+      { issue: high.number, priority: "high", waitingSince: highCreated },
+      { issue: low.number, priority: "medium", agedFrom: "low", waitingSince: lastAdded },
     ]);
     // Unchanged events cost a 304 the next time.
     const again = await read(new Date(Date.parse(lastAdded) + 500 * 3_600_000));
     expect(again.events.map((r) => r.status)).toEqual([304]);
-    expect(again.plan.ready.find((e) => e.issue === low.number)).toEqual({ issue: low.number, priority: "medium", agedFrom: "low" });
+    expect(again.plan.ready.find((e) => e.issue === low.number)).toEqual({ issue: low.number, priority: "medium", agedFrom: "low", waitingSince: lastAdded });
     github.assertNoViolations();
   });
 });
