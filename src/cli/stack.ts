@@ -10,6 +10,7 @@ import { reclaimerStep } from "../runtime/reclaimer.js";
 import { withPrWatch } from "../app/pr-watch.js";
 import type { ReclaimPolicy } from "../core/reclaim.js";
 import { silentLogger } from "../adapters/logger.js";
+import { processWriteBudgets } from "../adapters/github-requests/process-write-budgets.js";
 import { AgentPool } from "../runtime/agent-pool.js";
 import { StateDir } from "../runtime/state-dir.js";
 import type { WorkResult } from "../runtime/work-issue.js";
@@ -124,6 +125,13 @@ export interface StackOptions {
   now?: () => Date;
   /** HARNESS_DAILY_USD: the installation's daily dollar cap (src/core/daily-budget.ts). */
   dailyUsd?: number;
+  /**
+   * The write budget's limits for this stack's clients (src/core/write-budget.ts; GitHub's 80
+   * writes a minute and 500 an hour by default). The fake GitHub enforces none: a test that runs
+   * many sessions back to back (test/e2e/knowledge-memory.test.ts) lifts them, or the budget
+   * paces its writes as it would against GitHub. Restored on close.
+   */
+  writeLimits?: { perMinute: number; perHour: number };
 }
 
 export const STACK_APP_ID = 424242;
@@ -137,6 +145,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (!options.keep) await fs.rm(root, { recursive: true, force: true });
   };
   try {
+    if (options.writeLimits) {
+      const restoreWriteLimits = processWriteBudgets.override(options.writeLimits);
+      closers.push(async () => restoreWriteLimits());
+    }
     const model = await startModelServer({ scenarios: options.scenarios });
     closers.push(() => model.close());
     const keys = options.auth === "app" ? generateKeyPairSync("rsa", { modulusLength: 2048 }) : null;

@@ -113,6 +113,8 @@ export class WriteBudget {
 export class WriteBudgets {
   private readonly budgets = new Map<string, WriteBudget>();
   private readonly options: WriteBudgetOptions;
+  /** While an override is on: its options and the budgets handed out under it. */
+  private overridden: { options: WriteBudgetOptions; budgets: Map<string, WriteBudget> } | null = null;
 
   constructor(options: WriteBudgetOptions = {}) {
     this.options = options;
@@ -122,7 +124,7 @@ export class WriteBudgets {
   totals(): { waits: number; drops: number } {
     let waits = 0;
     let drops = 0;
-    for (const budget of this.budgets.values()) {
+    for (const budget of [...this.budgets.values(), ...(this.overridden?.budgets.values() ?? [])]) {
       waits += budget.stats.waits;
       drops += budget.stats.dropped;
     }
@@ -130,11 +132,26 @@ export class WriteBudgets {
   }
 
   for(key: string): WriteBudget {
-    let budget = this.budgets.get(key);
+    const budgets = this.overridden?.budgets ?? this.budgets;
+    let budget = budgets.get(key);
     if (!budget) {
-      budget = new WriteBudget(this.options);
-      this.budgets.set(key, budget);
+      budget = new WriteBudget(this.overridden?.options ?? this.options);
+      budgets.set(key, budget);
     }
     return budget;
+  }
+
+  /**
+   * Until the returned function is called, `for` hands out budgets with these options instead, fresh
+   * ones apart from the usual (a stack against the offline fake GitHub, which has no write limits to
+   * pace for). Budgets handed out meanwhile keep those options; the restore brings back the ones before.
+   */
+  override(options: WriteBudgetOptions): () => void {
+    const previous = this.overridden;
+    const mine = { options, budgets: new Map<string, WriteBudget>() };
+    this.overridden = mine;
+    return () => {
+      if (this.overridden === mine) this.overridden = previous;
+    };
   }
 }

@@ -60,4 +60,22 @@ describe("WriteBudget", () => {
     expect(budgets.for("installation:1")).toBe(budgets.for("installation:1"));
     expect(budgets.for("installation:1")).not.toBe(budgets.for("installation:2"));
   });
+
+  it("overrides the limits of the budgets it hands out until restored", async () => {
+    const c = clock();
+    const budgets = new WriteBudgets({ perMinute: 2, perHour: 10, now: c.now, sleep: c.sleep });
+    const usual = budgets.for("default");
+    const restore = budgets.override({ perMinute: Number.POSITIVE_INFINITY, perHour: Number.POSITIVE_INFINITY, now: c.now, sleep: c.sleep });
+    const lifted = budgets.for("default");
+    expect(lifted).not.toBe(usual);
+    for (let i = 0; i < 100; i += 1) await lifted.essential();
+    expect(c.slept).toEqual([]); // 100 writes within the same millisecond, none paced
+    restore();
+    expect(budgets.for("default")).toBe(usual);
+    await usual.essential();
+    await usual.essential();
+    await usual.essential(); // the third of the minute waits, as before the override
+    expect(c.slept).toHaveLength(1);
+    expect(budgets.totals().waits).toBe(1); // the metrics count both budgets' waits
+  });
 });
