@@ -9,6 +9,9 @@
  *
  * Documents are sections: a Markdown file split at its `##` and `###` headings
  * (the text before the first one is the file's own section, anchor-less).
+ *
+ * Two sets: `queries` (the tuning set, what ranking changes are measured on) and
+ * `heldOut` (written before the ranking was tuned, scored separately, never tuned on).
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -87,9 +90,24 @@ export function loadSections(root: string, files = RELEVANCE_FILES): Section[] {
   return files.flatMap((file) => markdownSections(file, readFileSync(path.join(root, file), "utf8")));
 }
 
+function readFixture(root: string): { queries: LabelledQuery[]; heldOut?: LabelledQuery[] } {
+  return JSON.parse(readFileSync(path.join(root, "bench", "fixtures", "knowledge-queries.json"), "utf8")) as {
+    queries: LabelledQuery[];
+    heldOut?: LabelledQuery[];
+  };
+}
+
+/** The tuning set (`queries`): what ranking changes are measured on. */
 export function loadQueries(root: string): LabelledQuery[] {
-  const raw = JSON.parse(readFileSync(path.join(root, "bench", "fixtures", "knowledge-queries.json"), "utf8")) as { queries: LabelledQuery[] };
-  return raw.queries;
+  return readFixture(root).queries;
+}
+
+/**
+ * The held-out set (`heldOut`): written before the ranking was tuned on `queries`, scored
+ * separately so a change that only fits the tuning set shows. Never tuned on.
+ */
+export function loadHeldOutQueries(root: string): LabelledQuery[] {
+  return readFixture(root).heldOut ?? [];
 }
 
 /** Labels must name sections that exist: a renamed heading fails the bench instead of silently scoring zero. */

@@ -5,8 +5,9 @@
  * directory is src/runtime/knowledge-cache.ts.
  */
 import { createHash } from "node:crypto";
-import MiniSearch, { type Options, type SearchResult } from "minisearch";
+import MiniSearch, { type Options, type Query, type SearchResult } from "minisearch";
 import type { KnowledgeDocument, KnowledgeHit, KnowledgeIndex, KnowledgeLink, KnowledgeSnapshot } from "./knowledge-types.js";
+import { expandKnowledgeQuery, SYNONYM_WEIGHT } from "./knowledge-synonyms.js";
 import { knowledgeTerms, tokenizeKnowledge } from "./knowledge-terms.js";
 
 /**
@@ -118,6 +119,23 @@ export interface KnowledgeIndexChanges {
 }
 
 /**
+ * The query as MiniSearch runs it: the query's own words (prefixes and typos as
+ * in OPTIONS), OR its compounds (two adjacent words as one, exact, full weight),
+ * OR its domain synonyms (src/core/knowledge-synonyms.ts, exact, at SYNONYM_WEIGHT).
+ */
+function expandedQuery(query: string): Query {
+  const { synonyms, compounds } = expandKnowledgeQuery(query, knowledgeTerms);
+  if (synonyms.length === 0 && compounds.length === 0) return query;
+  const queries: Query[] = [query];
+  if (compounds.length > 0) queries.push({ queries: compounds, prefix: false, fuzzy: false, combineWith: "OR" });
+  if (synonyms.length > 0) {
+    const boost = { title: BOOST.title * SYNONYM_WEIGHT, path: BOOST.path * SYNONYM_WEIGHT, text: BOOST.text * SYNONYM_WEIGHT };
+    queries.push({ queries: synonyms, prefix: false, fuzzy: false, combineWith: "OR", boost });
+  }
+  return { combineWith: "OR", queries };
+}
+
+/**
  * A KnowledgeIndex over MiniSearch that can be serialised and updated in place:
  * `update(snapshot)` re-indexes only documents whose content hash changed,
  * removes the ones gone and adds the new ones, so the answers equal those of a
@@ -195,7 +213,7 @@ export class MiniKnowledgeIndex implements KnowledgeIndex {
   search(query: string, options: { limit?: number; repository?: string } = {}): KnowledgeHit[] {
     const limit = Math.min(MAX_SEARCH_LIMIT, Math.max(1, Math.floor(options.limit ?? DEFAULT_SEARCH_LIMIT)));
     const repository = options.repository?.toLowerCase();
-    const results = this.search_.search(query, {
+    const results = this.search_.search(expandedQuery(query), {
       ...(repository !== undefined ? { filter: (r: SearchResult) => this.documents.get(String(r.id))?.document.repository.toLowerCase() === repository } : {}),
     });
     // Ties broken by id, so equal scores come out in the same order on every host.

@@ -46,6 +46,9 @@ describe("bench/knowledge.ts", () => {
     expect(result.relevance.queries).toBeGreaterThanOrEqual(30);
     expect(result.relevance.documents).toBeGreaterThan(10);
     for (const key of ["indexTop3", "indexMrr", "grepTop3", "grepMrr"] as const) expect(result.relevance[key]).toBeGreaterThan(0);
+    // The held-out set, scored apart from the tuning set.
+    expect(result.relevance.heldOutQueries).toBeGreaterThanOrEqual(20);
+    for (const key of ["heldOutTop3", "heldOutMrr", "heldOutGrepTop3", "heldOutGrepMrr"] as const) expect(result.relevance[key]).toBeGreaterThan(0);
   });
 
   it("scores a query labelled with no section only when nothing comes back", () => {
