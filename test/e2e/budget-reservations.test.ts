@@ -5,8 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runClaude, type RunClaudeOptions } from "../../src/adapters/claude/run-claude.js";
 import { silentLogger } from "../../src/adapters/logger.js";
-import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
-import { defaultCliPath, forwarderPath, promptsDir } from "../../src/cli/paths.js";
+import { promptsDir } from "../../src/cli/paths.js";
 import { parseLedger } from "../../src/core/daily-budget.js";
 import { parseLease, type LeaseRecord } from "../../src/core/lease.js";
 import type { LifecycleEvent } from "../../src/core/lifecycle-events.js";
@@ -16,6 +15,7 @@ import { StateDir } from "../../src/runtime/state-dir.js";
 import type { WorkResult } from "../../src/runtime/work-issue.js";
 import { QueueWorker } from "../../src/worker/queue-worker.js";
 import { testOctokit } from "../support/octokit.js";
+import { sandboxedClaude } from "../support/sandboxed-claude.js";
 
 /**
  * Sessions in flight count against the daily cap (issue #18 item 5): two agents of the real
@@ -45,13 +45,7 @@ const scenario: Scenario = {
 const git = (...args: string[]): string => execFileSync("git", ["--git-dir", github.repoPath(OWNER, REPO), ...args], { encoding: "utf8" });
 const lease = (issue: number): LeaseRecord => parseLease(git("log", "-1", "--format=%B", `refs/harness/leases/issue-${issue}`));
 
-const claude = () => ({
-  cliPath: defaultCliPath(),
-  modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
-  permissionMode: "dontAsk",
-  sandbox: createSandbox("bwrap"),
-  forwarderPath: forwarderPath(),
-});
+const claude = () => sandboxedClaude(model.url);
 
 async function workerPass(
   runSession?: (options: RunClaudeOptions) => ReturnType<typeof runClaude>,

@@ -7,8 +7,7 @@ import { runClaude, type RunClaudeOptions } from "../../src/adapters/claude/run-
 import { GitRepository } from "../../src/adapters/git.js";
 import { GitHubClient } from "../../src/adapters/github-client.js";
 import { silentLogger } from "../../src/adapters/logger.js";
-import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
-import { defaultCliPath, forwarderPath, promptsDir } from "../../src/cli/paths.js";
+import { promptsDir } from "../../src/cli/paths.js";
 import { parseConfig } from "../../src/core/config.js";
 import { parseLease, type LeaseRecord } from "../../src/core/lease.js";
 import type { LifecycleEvent } from "../../src/core/lifecycle-events.js";
@@ -22,6 +21,7 @@ import { StateDir } from "../../src/runtime/state-dir.js";
 import { workIssue, type WorkResult } from "../../src/runtime/work-issue.js";
 import { QueueWorker } from "../../src/worker/queue-worker.js";
 import { testOctokit } from "../support/octokit.js";
+import { sandboxedClaude } from "../support/sandboxed-claude.js";
 
 /**
  * Daily dollar caps end to end (issue #18 item 5): the real queue worker, the real CLI, the
@@ -56,13 +56,7 @@ const labels = (issue: number): string[] => github.getIssue(OWNER, REPO, issue).
 const lastComment = (issue: number): string => github.listComments(OWNER, REPO, issue).at(-1)?.body ?? "";
 const turns = (): number => model.requests.filter((r) => r.kind === "turn" && r.scenario === "budget-work").length;
 
-const claude = () => ({
-  cliPath: defaultCliPath(),
-  modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
-  permissionMode: "dontAsk",
-  sandbox: createSandbox("bwrap"),
-  forwarderPath: forwarderPath(),
-});
+const claude = () => sandboxedClaude(model.url);
 
 /** One `harness worker --once` on the fake clock; its lifecycle events too. */
 async function workerPass(dailyUsd?: number): Promise<{ results: WorkResult[]; events: LifecycleEvent[] }> {

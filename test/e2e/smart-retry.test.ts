@@ -4,8 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/adapters/logger.js";
-import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
-import { defaultCliPath, forwarderPath, promptsDir } from "../../src/cli/paths.js";
+import { promptsDir } from "../../src/cli/paths.js";
 import { parseLease, type LeaseRecord } from "../../src/core/lease.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { loadScenario, startModelServer, type ModelServer, type Scenario } from "../../src/offline/model-server.js";
@@ -13,6 +12,7 @@ import { StateDir } from "../../src/runtime/state-dir.js";
 import type { WorkResult } from "../../src/runtime/work-issue.js";
 import { QueueWorker } from "../../src/worker/queue-worker.js";
 import { testOctokit } from "../support/octokit.js";
+import { sandboxedClaude } from "../support/sandboxed-claude.js";
 
 /**
  * Smart retries end to end (issue #18): the real queue worker, the real CLI, the
@@ -55,13 +55,7 @@ async function workerPass(): Promise<WorkResult[]> {
     state: new StateDir(path.join(root, "state")),
     host: "host-a",
     runId: "run-1",
-    claude: {
-      cliPath: defaultCliPath(),
-      modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
-      permissionMode: "dontAsk",
-      sandbox: createSandbox("bwrap"),
-      forwarderPath: forwarderPath(),
-    },
+    claude: sandboxedClaude(model.url),
     promptsDir: promptsDir(),
     gitUrl: () => github.gitUrl(OWNER, REPO),
     log: silentLogger(),

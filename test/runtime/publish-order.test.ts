@@ -8,7 +8,7 @@ import { GitHubClient } from "../../src/adapters/github-client.js";
 import { silentLogger } from "../../src/adapters/logger.js";
 import { parseConfig, type HarnessConfig } from "../../src/core/config.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
-import { defaultCliPath, forwarderPath, promptsDir } from "../../src/cli/paths.js";
+import { promptsDir } from "../../src/cli/paths.js";
 import { claimIssue, type Claim } from "../../src/runtime/claim-issue.js";
 import { KNOWLEDGE_REF } from "../../src/runtime/knowledge-ref.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
@@ -16,7 +16,7 @@ import { workIssue, type WorkDeps } from "../../src/runtime/work-issue.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 import { testOctokit } from "../support/octokit.js";
-import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
+import { sandboxedClaude } from "../support/sandboxed-claude.js";
 
 /**
  * The publisher's order where steps run side by side (src/runtime/publisher.ts):
@@ -57,13 +57,7 @@ function workDeps(client: GitHubClient, config: HarnessConfig, state: StateDir):
     github: client,
     config,
     state,
-    claude: {
-      cliPath: defaultCliPath(),
-      modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
-      permissionMode: "dontAsk",
-      sandbox: createSandbox("bwrap"),
-      forwarderPath: forwarderPath(),
-    },
+    claude: sandboxedClaude(model.url),
     promptsDir: promptsDir(),
     gitUrl: () => github.gitUrl(OWNER, REPO),
     log: silentLogger(),

@@ -9,7 +9,7 @@ import { createLogger, silentLogger, type Logger } from "../../src/adapters/logg
 import { parseConfig, type HarnessConfig } from "../../src/core/config.js";
 import { HarnessError } from "../../src/core/errors.js";
 import { serializeLease, type LeaseRecord } from "../../src/core/lease.js";
-import { defaultCliPath, forwarderPath, promptsDir } from "../../src/cli/paths.js";
+import { promptsDir } from "../../src/cli/paths.js";
 import { claimIssue } from "../../src/runtime/claim-issue.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
 import { workIssue, type WorkDeps } from "../../src/runtime/work-issue.js";
@@ -19,8 +19,8 @@ import { EtagCache } from "../../src/core/etag-cache.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 import { testOctokit } from "../support/octokit.js";
-import { createSandbox } from "../../src/adapters/sandbox/sandbox.js";
 import { EventBus } from "../../src/runtime/event-bus.js";
+import { sandboxedClaude } from "../support/sandboxed-claude.js";
 
 const OWNER = "octo";
 const REPO = "fenced";
@@ -58,13 +58,7 @@ function workDeps(client: GitHubClient, config: HarnessConfig, state: StateDir, 
     github: client,
     config,
     state,
-    claude: {
-      cliPath: defaultCliPath(),
-      modelEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: "k", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
-      permissionMode: "dontAsk",
-      sandbox: createSandbox("bwrap"),
-      forwarderPath: forwarderPath(),
-    },
+    claude: sandboxedClaude(model.url),
     promptsDir: promptsDir(),
     gitUrl: () => github.gitUrl(OWNER, REPO),
     log,
