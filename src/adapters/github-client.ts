@@ -557,6 +557,49 @@ export class GitHubClient {
     return all;
   }
 
+  /**
+   * The status checks `branch` requires before a merge (check run names and status contexts), from
+   * both places GitHub keeps them: classic branch protection, as `GET …/branches/{branch}` shows it
+   * to a reader with `contents: read` (`protection.required_status_checks`; the full protection
+   * needs `administration`), and the active rulesets' `required_status_checks` rules
+   * (`GET …/rules/branches/{branch}`, `metadata: read`). Two reads, both conditional. A branch
+   * that does not exist (404), or an API GitHub Enterprise Server lacks (404 on the rules), adds
+   * no names; any other failure is thrown.
+   */
+  async readRequiredChecks(branch: string, cache: EtagCache): Promise<string[]> {
+    const names = new Set<string>();
+    const orNone = async (read: () => Promise<string[]>): Promise<string[]> => {
+      try {
+        return await read();
+      } catch (error) {
+        if (httpStatus(error) === 404) return [];
+        throw error;
+      }
+    };
+    const fromProtection = await orNone(() =>
+      this.conditionalGet(
+        cache,
+        `branch:${this.fullName}:${branch}`,
+        (headers) => this.api.rest.repos.getBranch({ owner: this.owner, repo: this.repo, branch, headers }),
+        (data) => {
+          const checks = data.protection?.required_status_checks;
+          if (!data.protected || !checks) return [];
+          return [...(checks.contexts ?? []), ...(checks.checks ?? []).map((c) => c.context)];
+        },
+      ),
+    );
+    const fromRulesets = await orNone(() =>
+      this.conditionalGet(
+        cache,
+        `branch-rules:${this.fullName}:${branch}`,
+        (headers) => this.api.rest.repos.getBranchRules({ owner: this.owner, repo: this.repo, branch, per_page: 100, headers }),
+        (data) => data.flatMap((rule) => (rule.type === "required_status_checks" ? (rule.parameters?.required_status_checks.map((c) => c.context) ?? []) : [])),
+      ),
+    );
+    for (const name of [...fromProtection, ...fromRulesets]) names.add(name);
+    return [...names];
+  }
+
   /** A file's text on the default branch, or null when it does not exist; asked conditionally. */
   async readFileConditional(filePath: string, cache: EtagCache): Promise<string | null> {
     try {

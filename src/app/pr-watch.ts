@@ -5,7 +5,7 @@ import { maySteer } from "../core/commands.js";
 import { EtagCache } from "../core/etag-cache.js";
 import { MAX_JOB_LOGS } from "../core/job-log.js";
 import { answerMarker, unansweredRequests } from "../core/pr-requests.js";
-import { decidePrFix, prFixKey, renderFailingChecks, type FailingCheck, type PrFixKind } from "../core/pr-fixes.js";
+import { checksToFix, decidePrFix, prFixKey, renderFailingChecks, type FailingCheck, type PrFixKind } from "../core/pr-fixes.js";
 import type { GitHubClient } from "../adapters/github-client.js";
 import { LeaseStore } from "../adapters/github-lease.js";
 import { processSecrets } from "../adapters/secrets.js";
@@ -75,9 +75,19 @@ export async function watchAgentPull(deps: PrWatchDeps, pull: PullState): Promis
     key = prFixKey("ci", pull.headSha);
     // Decided for this head already (a fix queued, or the give-up said): no reads of its checks again, pass after pass.
     if (head.record.prFixes?.lastKey === key) return { kind: "skip", reason: "already decided for this head" };
-    const failing = await readFailingChecks(github, pull.headSha);
-    if (failing === null) return { kind: "skip", reason: "checks still running" };
-    if (failing.length === 0) return { kind: "skip", reason: "no failing checks" };
+    const failed = await readFailingChecks(github, pull.headSha);
+    if (failed === null) return { kind: "skip", reason: "checks still running" };
+    if (failed.length === 0) return { kind: "skip", reason: "no failing checks" };
+    // Which of them count (pr.ciFixChecks): read only when something failed.
+    const required = config.pr.ciFixChecks === "required" ? await github.readRequiredChecks(pull.baseRef, deps.etags ?? new EtagCache()) : [];
+    const { fix: failing, ignored } = checksToFix(failed, config.pr.ciFixChecks, required);
+    if (failing.length === 0) {
+      deps.log.info(
+        { issue: issueNumber, pull: pull.number, failing: ignored.map((c) => c.name), required },
+        "only checks the base branch does not require failed: no fix session",
+      );
+      return { kind: "skip", reason: "no failing required checks" };
+    }
     // The job logs are read only when a fix session will get them (below).
     followUp = { source: "ci", by: HARNESS, text: "" };
     detail = `checks failed on #${pull.number} (${failing.map((c) => `\`${c.name}\``).join(", ")})`;
@@ -277,7 +287,8 @@ export function registerPrWatch(app: Probot, options: { intake: IssueIntake; log
     const probe = intake.client(target);
     const numbers: number[] = [];
     for (const branch of payload.branches) {
-      const found = await probe.findOpenPull(`${target.owner}:${branch.name}`, payload.repository.default_branch);
+      // findOpenPull qualifies the head with the owner itself.
+      const found = await probe.findOpenPull(branch.name, payload.repository.default_branch);
       if (found) numbers.push(found.number);
     }
     await watch(context, target, payload.sha, numbers, "status-watch");

@@ -9,6 +9,11 @@ export const prSchema = z
   .object({
     /** Sessions started to fix failing checks on the agent's pull request, per issue; then a comment says the harness gives up. 0: never. */
     ciFixAttempts: z.number().int().min(0).max(20).default(2),
+    /**
+     * Which failing checks lead to a fix session: `required`, the checks the base branch requires
+     * (branch protection or a ruleset), and every check where it requires none; `all`, every check.
+     */
+    ciFixChecks: z.enum(["required", "all"]).default("required"),
     /** Sessions started to merge a base that moved and conflicts, per issue; then a comment says the harness gives up. 0: never. */
     conflictFixAttempts: z.number().int().min(0).max(20).default(2),
   })

@@ -98,3 +98,19 @@ export function renderConflictRequest(base: string, files: readonly string[]): s
     "Resolve each conflict so that both sides' intent is kept (the base's changes and this issue's), remove every conflict marker, and make sure the result still works. Leave the merge uncommitted or commit it; the harness commits what is left and pushes the merge without force.",
   ].join("\n");
 }
+
+/**
+ * The failing checks a fix session is for, under `pr.ciFixChecks`: with `required` and a base
+ * branch that requires checks, only the failing ones it requires (by check run name or status
+ * context, as GitHub matches them); otherwise all of them. `ignored` are the failing checks left
+ * out (optional ones), for the log.
+ */
+export function checksToFix(
+  failing: readonly FailingCheck[],
+  mode: "required" | "all",
+  required: readonly string[],
+): { fix: FailingCheck[]; ignored: FailingCheck[] } {
+  if (mode === "all" || required.length === 0) return { fix: [...failing], ignored: [] };
+  const wanted = new Set(required);
+  return { fix: failing.filter((c) => wanted.has(c.name)), ignored: failing.filter((c) => !wanted.has(c.name)) };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decidePrFix, prFixKey, renderFailingChecks, tail } from "../../src/core/pr-fixes.js";
+import { checksToFix, decidePrFix, prFixKey, renderFailingChecks, tail, type FailingCheck } from "../../src/core/pr-fixes.js";
 import { parseLease, serializeLease, type LeaseRecord } from "../../src/core/lease.js";
 
 const now = new Date("2026-01-02T00:00:00Z");
@@ -57,5 +57,23 @@ describe("failing checks in the prompt", () => {
     expect(text.endsWith("the real error")).toBe(true);
     expect(text.length).toBeLessThan(4200);
     expect(tail("short")).toBe("short");
+  });
+});
+
+describe("checksToFix (pr.ciFixChecks)", () => {
+  const check = (name: string): FailingCheck => ({ name, conclusion: "failure", output: "", url: null });
+  const failing = [check("test"), check("lint"), check("ci/circleci")];
+
+  it("with required: only the failing checks the base branch requires, by check name or status context", () => {
+    expect(checksToFix(failing, "required", ["test", "ci/circleci", "build"])).toEqual({
+      fix: [check("test"), check("ci/circleci")],
+      ignored: [check("lint")],
+    });
+    expect(checksToFix(failing, "required", ["build"])).toEqual({ fix: [], ignored: failing });
+  });
+
+  it("with required on a branch that requires nothing, and with all: every failing check", () => {
+    expect(checksToFix(failing, "required", [])).toEqual({ fix: failing, ignored: [] });
+    expect(checksToFix(failing, "all", ["build"])).toEqual({ fix: failing, ignored: [] });
   });
 });

@@ -14,6 +14,8 @@ const REPO = "follow";
 const CI_REPO = "ci";
 /** Walked by the reconciler: GitHub sends no webhook when a base move makes a pull request conflict. */
 const MERGE_REPO = "merge";
+/** Its main requires the check `test` (branch protection) and the status `ci/build` (a ruleset): a failing `lint` alone is not fixed. */
+const REQUIRED_REPO = "required";
 /** Walked by the reconciler too: webhooks lost, the pass finds the unanswered requests. */
 const LOST_REPO = "lost";
 
@@ -40,6 +42,9 @@ describe("follow-up sessions on the agent's pull request", () => {
       files: { "README.md": "x\n", ".github/harness.yml": "pr:\n  ciFixAttempts: 1\n" },
       collaborators: { ada: "write" },
     });
+    await stack.github.createRepo({ owner: OWNER, name: REQUIRED_REPO, files: { "README.md": "x\n" }, collaborators: { ada: "write" } });
+    stack.github.setRequiredChecks(OWNER, REQUIRED_REPO, "main", ["test"]);
+    stack.github.setRequiredChecks(OWNER, REQUIRED_REPO, "main", ["ci/build"], { via: "ruleset" });
     await stack.github.createRepo({ owner: OWNER, name: LOST_REPO, files: { "README.md": "x\n" }, collaborators: { ada: "write", mallory: "read" } });
     await stack.github.createRepo({
       owner: OWNER,
@@ -193,6 +198,47 @@ describe("follow-up sessions on the agent's pull request", () => {
     expect(gaveUp).toHaveLength(1);
     expect(gaveUp[0]?.body).toContain("`pr.ciFixAttempts`");
     expect((await pullOf(stubbornBranch))?.draft).toBe(true);
+    github.assertNoViolations();
+  });
+
+  it("only failing checks the base branch requires lead to a fix session (pr.ciFixChecks: required): a failing optional check alone does not", async () => {
+    const { github } = stack;
+    const gitOf = (...args: string[]): string =>
+      execFileSync("git", ["--git-dir", github.repoPath(OWNER, REQUIRED_REPO), ...args], { encoding: "utf8" }).trim();
+    const reads = (op: string): number => github.requestLog.filter((r) => r.operationId === op).length;
+    const issue = await github.createIssue(OWNER, REQUIRED_REPO, { title: "Value", body: "[scenario:ci-fix] write the value", user: "ada" });
+    await github.addLabel(OWNER, REQUIRED_REPO, issue.number, "harness:queued", { sender: "ada" });
+    await stack.idle();
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    const branch = `harness/issue-${issue.number}`;
+    const head = gitOf("rev-parse", branch);
+    const sessions = stack.results.length;
+    const [branchReads, ruleReads] = [reads("repos/get-branch"), reads("repos/get-branch-rules")];
+
+    // `lint` is required by neither the protection nor the ruleset: no session, no comment, the lease untouched.
+    await github.failCheck(OWNER, REQUIRED_REPO, head, "lint", "lint: 3 problems");
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions);
+    expect(github.listComments(OWNER, REQUIRED_REPO, issue.number).some((c) => c.body.includes("Checks failed on #"))).toBe(false);
+    expect(github.getIssue(OWNER, REQUIRED_REPO, issue.number).labels.map((l) => l.name)).toEqual(["harness:done"]);
+    // What the branch requires was read, from both places GitHub keeps it.
+    expect([reads("repos/get-branch") - branchReads, reads("repos/get-branch-rules") - ruleReads]).toEqual([1, 1]);
+
+    // The status `ci/build`, which the ruleset requires, fails on the same head (another CI, the statuses
+    // API): a fix session for it alone; the failing `lint` is not in its prompt or the comment.
+    await github.setStatus(OWNER, REQUIRED_REPO, head, { state: "failure", context: "ci/build", description: "expected 'fixed', got 'broken'" });
+    await stack.idle();
+    expect(stack.results.length).toBe(sessions + 1);
+    expect(stack.results.at(-1)?.outcome).toBe("success");
+    const prompt = stack.model.requests
+      .filter((r) => r.scenario === "ci-fix")
+      .map((r) => JSON.stringify(r.body))
+      .find((p) => p.includes("### ci/build (failure)"));
+    expect(prompt).toContain("expected 'fixed', got 'broken'");
+    expect(prompt).not.toContain("lint: 3 problems");
+    const said = github.listComments(OWNER, REQUIRED_REPO, issue.number).filter((c) => c.body.includes("Checks failed on #"));
+    expect(said.map((c) => c.body.includes("`ci/build`") && !c.body.includes("`lint`"))).toEqual([true]);
+    expect(gitOf("show", `${branch}:value.txt`)).toBe("fixed");
     github.assertNoViolations();
   });
 

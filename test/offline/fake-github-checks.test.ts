@@ -218,4 +218,34 @@ describe("mergeability", () => {
     expect(await readPull(draft.data.number)).toEqual({ mergeable: true, state: "draft" });
     fake.assertNoViolations();
   });
+
+  it("shows classic protection's required checks in the branch, and a ruleset's in the branch's rules; either blocks the merge", async () => {
+    const head = await pushBranch("harness/issue-8", "eight.txt", "8\n");
+    const pr = await octokit.request("POST /repos/{owner}/{repo}/pulls", { owner: OWNER, repo: REPO, title: "eight", head: "harness/issue-8", base: "main" });
+    const branch = async () => (await octokit.request("GET /repos/{owner}/{repo}/branches/{branch}", { owner: OWNER, repo: REPO, branch: "main" })).data;
+    const rules = async () => (await octokit.request("GET /repos/{owner}/{repo}/rules/branches/{branch}", { owner: OWNER, repo: REPO, branch: "main" })).data;
+    expect(await branch()).toMatchObject({ protected: false, protection: { enabled: false, required_status_checks: { contexts: [] } } });
+    expect(await rules()).toEqual([]);
+    fake.setRequiredChecks(OWNER, REPO, "main", ["test"]);
+    fake.setRequiredChecks(OWNER, REPO, "main", ["build"], { via: "ruleset" });
+    try {
+      expect(await branch()).toMatchObject({
+        protected: true,
+        protection: { enabled: true, required_status_checks: { contexts: ["test"], checks: [{ context: "test", app_id: null }] } },
+      });
+      expect(await rules()).toMatchObject([
+        { type: "required_status_checks", parameters: { required_status_checks: [{ context: "build" }] }, ruleset_source_type: "Repository" },
+      ]);
+      await fake.passCheck(OWNER, REPO, head, "test");
+      expect((await readPull(pr.data.number)).state).toBe("blocked");
+      await fake.passCheck(OWNER, REPO, head, "build");
+      expect((await readPull(pr.data.number)).state).toBe("clean");
+    } finally {
+      fake.setRequiredChecks(OWNER, REPO, "main", []);
+      fake.setRequiredChecks(OWNER, REPO, "main", [], { via: "ruleset" });
+    }
+    expect((await branch()).protected).toBe(false);
+    expect(await rules()).toEqual([]);
+    fake.assertNoViolations();
+  });
 });

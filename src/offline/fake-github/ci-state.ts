@@ -87,6 +87,8 @@ export class CiState {
   readonly reviews: ReviewRecord[] = [];
   /** Branch protection's required status checks (contexts and check names), by `repoId branch`. */
   readonly required = new Map<string, string[]>();
+  /** A repository ruleset's required status checks (rule `required_status_checks`), by `repoId branch`. */
+  readonly rulesetRequired = new Map<string, string[]>();
   /**
    * Mergeability as computed for a pull request's (base, head) pair, by pull request id; a
    * pair not computed yet reads as `mergeable: null` (`pending` more full reads: GitHub's lag).

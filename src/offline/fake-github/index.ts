@@ -780,10 +780,18 @@ export class FakeGitHub {
     return sha;
   }
 
-  /** Branch protection's required status checks of `branch` (check names or status contexts): `mergeable_state` is `blocked` until each passed. */
-  setRequiredChecks(owner: string, repo: string, branch: string, names: string[]): void {
+  /**
+   * The required status checks of `branch` (check names or status contexts): `mergeable_state` is
+   * `blocked` until each passed. `via: "protection"` (the default) is classic branch protection,
+   * shown in `GET …/branches/{branch}` (`protected`, `protection.required_status_checks`);
+   * `via: "ruleset"` is a repository ruleset's `required_status_checks` rule, shown in
+   * `GET …/rules/branches/{branch}` and not in the branch. An empty list removes them.
+   */
+  setRequiredChecks(owner: string, repo: string, branch: string, names: string[], opts: { via?: "protection" | "ruleset" } = {}): void {
     const r = this.repoOrThrow(owner, repo);
-    this.store.ci.required.set(`${r.id} ${branch}`, [...names]);
+    const map = opts.via === "ruleset" ? this.store.ci.rulesetRequired : this.store.ci.required;
+    if (names.length === 0) map.delete(`${r.id} ${branch}`);
+    else map.set(`${r.id} ${branch}`, [...names]);
   }
 
   /**

@@ -50,7 +50,8 @@ export async function mergeabilityOf(fake: FakeContext, repo: RepoRecord, issue:
   const state = (): Mergeability["mergeable_state"] => {
     if (known.conflicts) return "dirty";
     if (pull.draft) return "draft";
-    const required = new Set(ci.required.get(`${repo.id} ${pull.baseRef}`) ?? []);
+    const key = `${repo.id} ${pull.baseRef}`;
+    const required = new Set([...(ci.required.get(key) ?? []), ...(ci.rulesetRequired.get(key) ?? [])]);
     const checks = [
       ...ci.latestRuns(repo.id, pull.headSha).map((r) => ({ name: r.name, ok: r.status === "completed" && !isFailedConclusion(r.conclusion) })),
       ...ci.latestStatuses(repo.id, pull.headSha).map((s) => ({ name: s.context, ok: s.state === "success" })),

@@ -56,12 +56,19 @@ async function branchBody(ctx: HandlerContext, repo: RepoRecord, branch: string,
   const commit = await readCommit(repo.path, sha);
   if (!commit) throw notFound();
   const url = `${ctx.fake.ser.repoApi(repo)}/branches/${encodeURIComponent(branch)}`;
+  // Classic branch protection: what a reader with `contents: read` sees of it (the contexts, not the full settings).
+  const required = ctx.fake.store.ci.required.get(`${repo.id} ${branch}`);
   return {
     name: branch,
     commit: ctx.fake.ser.commit(repo, commit),
     _links: { self: url, html: `${ctx.fake.ser.html}/${repo.owner.login}/${repo.name}/tree/${branch}` },
-    protected: false,
-    protection: { enabled: false, required_status_checks: { enforcement_level: "off", contexts: [], checks: [] } },
+    protected: required !== undefined,
+    protection: required
+      ? {
+          enabled: true,
+          required_status_checks: { enforcement_level: "non_admins", contexts: [...required], checks: required.map((context) => ({ context, app_id: null })) },
+        }
+      : { enabled: false, required_status_checks: { enforcement_level: "off", contexts: [], checks: [] } },
     protection_url: `${url}/protection`,
   };
 }
@@ -74,6 +81,27 @@ const getBranch: Handler = async (ctx) => {
   const sha = await readRef(repo.path, `refs/heads/${branch}`);
   if (!sha) throw new ApiError(404, "Branch not found");
   return ok(await branchBody(ctx, repo, branch, sha));
+};
+
+/**
+ * `GET /repos/{owner}/{repo}/rules/branches/{branch}`: the active rules that apply to a branch
+ * (any reader of the repository; the branch need not exist). The fake has one kind of ruleset:
+ * required status checks (`fake.setRequiredChecks(…, { via: "ruleset" })`).
+ */
+const getBranchRules: Handler = async (ctx) => {
+  const repo = ctx.repo();
+  const branch = ctx.params.branch ?? "";
+  const required = ctx.fake.store.ci.rulesetRequired.get(`${repo.id} ${branch}`);
+  if (!required) return ok([]);
+  return ok([
+    {
+      type: "required_status_checks",
+      parameters: { required_status_checks: required.map((context) => ({ context })), strict_required_status_checks_policy: false },
+      ruleset_source_type: "Repository",
+      ruleset_source: `${repo.owner.login}/${repo.name}`,
+      ruleset_id: 1,
+    },
+  ]);
 };
 
 const compare: Handler = async (ctx) => {
@@ -120,6 +148,7 @@ export const repoHandlers: Record<string, Handler> = {
   "repos/get-content": getContent,
   "repos/get-collaborator-permission-level": getCollaboratorPermission,
   "repos/get-branch": getBranch,
+  "repos/get-branch-rules": getBranchRules,
   "repos/compare-commits-with-basehead": compare,
   "repos/compare-commits": compare,
 };
