@@ -129,6 +129,9 @@ export interface GitHubClientOptions {
   budgetKey?: string;
 }
 
+/** A pull request as `GET …/pulls/{n}` answers it. */
+export type PullData = Awaited<ReturnType<GitHubApi["rest"]["pulls"]["get"]>>["data"];
+
 /** A comment and a review as the reconciler reads them (`listCommentsConditional`, `listReviewsConditional`): the shapes src/core/pr-requests.ts decides on. */
 export type ListedComment = PullComment;
 export type ListedReview = PullReview;
@@ -598,6 +601,29 @@ export class GitHubClient {
     );
     for (const name of [...fromProtection, ...fromRulesets]) names.add(name);
     return [...names];
+  }
+
+  /** The open pull requests (first page of 100, newest first, as GitHub lists them): number and head branch. Conditional. */
+  async listOpenPullsConditional(cache: EtagCache): Promise<Array<{ number: number; headRef: string }>> {
+    return this.conditionalGet(
+      cache,
+      `open-pulls:${this.fullName}`,
+      (headers) => this.api.rest.pulls.list({ owner: this.owner, repo: this.repo, state: "open", per_page: 100, headers }),
+      (data) => data.map((p) => ({ number: p.number, headRef: p.head.ref })),
+    );
+  }
+
+  /**
+   * `GET …/pulls/{n}` mapped by `map`, conditional: while the pull request is unchanged (its head,
+   * base, draft state, and mergeability, which GitHub computes later) a 304 returns the remembered value.
+   */
+  async getPullConditional<T>(number: number, cache: EtagCache, map: (data: PullData) => T): Promise<T> {
+    return this.conditionalGet(
+      cache,
+      `pull:${this.fullName}#${number}`,
+      (headers) => this.api.rest.pulls.get({ owner: this.owner, repo: this.repo, pull_number: number, headers }),
+      map,
+    );
   }
 
   /** A file's text on the default branch, or null when it does not exist; asked conditionally. */

@@ -212,16 +212,18 @@ export async function watchPersonRequests(deps: PrWatchDeps, pull: PullState, is
 
 /**
  * The reconciler's backstop, one repository: every open pull request of the harness, one list
- * read and one read each, then a person's unanswered request (`watchPersonRequests`), else
+ * read and one read each (both conditional), then a person's unanswered request (`watchPersonRequests`), else
  * failing checks or a conflict (`watchAgentPull`; more reads when one is due).
  */
 export async function watchAgentPulls(deps: PrWatchDeps): Promise<PrWatchOutcome[]> {
   const { github, config } = deps;
-  const { data } = await github.api.rest.pulls.list({ owner: github.owner, repo: github.repo, state: "open", per_page: 100 });
+  // Conditional, pass after pass: an unchanged list and unchanged pull requests cost no rate limit.
+  const etags = deps.etags ?? new EtagCache();
+  const open = await github.listOpenPullsConditional(etags);
   const outcomes: PrWatchOutcome[] = [];
-  for (const listed of data.filter((p) => p.head.ref.startsWith(config.branchPrefix))) {
+  for (const listed of open.filter((p) => p.headRef.startsWith(config.branchPrefix))) {
     try {
-      const pull = await readPullState(github, listed.number);
+      const pull = await readPullState(github, listed.number, etags);
       const issueNumber = issueOfAgentPull(config, {
         head: { ref: pull.headRef, repo: { full_name: pull.headRepo ?? "" } },
         base: { repo: { full_name: pull.baseRepo ?? "" } },

@@ -361,7 +361,8 @@ describe("follow-up sessions on the agent's pull request", () => {
     expect(promptsOf("follow-up-review").some((p) => p.includes("add harness.txt, lost webhook") && p.includes('source=\\"comment\\"'))).toBe(true);
     expect((await github.listPulls(OWNER, LOST_REPO)).filter((p) => p.head.ref === branch).map((p) => p.number)).toEqual([pull.number]);
 
-    // Once each: later passes queue nothing and say nothing more, and read the comments and reviews conditionally (304s).
+    // Once each: later passes queue nothing and say nothing more, and read the open pull requests, the pull
+    // request, its comments and reviews conditionally (304s: no rate limit spent while nothing changed).
     const commentsBefore = prComments(pull.number).length;
     await stack.reconciler!.runOnce();
     const from = github.requestLog.length;
@@ -372,9 +373,13 @@ describe("follow-up sessions on the agent's pull request", () => {
     const quiet = github.requestLog
       .slice(from)
       .filter(
-        (r) => r.path.startsWith(`/repos/${OWNER}/${LOST_REPO}/`) && (r.operationId === "issues/list-comments" || r.operationId === "pulls/list-reviews"),
+        (r) =>
+          r.path.startsWith(`/repos/${OWNER}/${LOST_REPO}/`) &&
+          ["pulls/list", "pulls/get", "issues/list-comments", "pulls/list-reviews"].includes(r.operationId ?? ""),
       );
     expect(quiet.map((r) => [r.operationId, r.status])).toEqual([
+      ["pulls/list", 304],
+      ["pulls/get", 304],
       ["issues/list-comments", 304],
       ["pulls/list-reviews", 304],
     ]);

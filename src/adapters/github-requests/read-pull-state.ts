@@ -1,5 +1,6 @@
 import type { FailingCheck } from "../../core/pr-fixes.js";
-import type { GitHubClient } from "../github-client.js";
+import type { EtagCache } from "../../core/etag-cache.js";
+import type { GitHubClient, PullData } from "../github-client.js";
 
 /** What the follow-ups read of a pull request: its branches, draft state and mergeability. */
 export interface PullState {
@@ -22,9 +23,8 @@ export interface PullState {
   author: string;
 }
 
-/** `GET /repos/{owner}/{repo}/pulls/{n}`. */
-export async function readPullState(github: GitHubClient, number: number): Promise<PullState> {
-  const { data } = await github.api.rest.pulls.get({ owner: github.owner, repo: github.repo, pull_number: number });
+/** What the follow-ups need of a pull request as GitHub answers it. */
+function pullStateOf(data: PullData): PullState {
   return {
     number: data.number,
     nodeId: data.node_id,
@@ -40,6 +40,16 @@ export async function readPullState(github: GitHubClient, number: number): Promi
     mergeableState: data.mergeable_state,
     author: data.user.login,
   };
+}
+
+/**
+ * `GET /repos/{owner}/{repo}/pulls/{n}`; conditional with `cache` (the reconciler's pass, which
+ * reads every open pull request of the harness each time: a 304 costs no rate limit).
+ */
+export async function readPullState(github: GitHubClient, number: number, cache?: EtagCache): Promise<PullState> {
+  if (cache) return github.getPullConditional(number, cache, pullStateOf);
+  const { data } = await github.api.rest.pulls.get({ owner: github.owner, repo: github.repo, pull_number: number });
+  return pullStateOf(data);
 }
 
 const GITHUB_ACTIONS = "github-actions";
