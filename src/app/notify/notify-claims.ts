@@ -7,6 +7,7 @@ import { CALLER_RETRIES } from "../../adapters/github-requests/caller-retries.js
 import { classifyFailure } from "../../adapters/lease-refs/classify-failure.js";
 import { EMPTY_TREE } from "../../adapters/lease-refs/empty-tree.js";
 import type { Logger } from "../../adapters/logger.js";
+import { EtagCache } from "../../core/etag-cache.js";
 import type { OutboxEntry } from "./outbox.js";
 
 /** Where the claims live in each repository (after `refs/`): one ref per outbox entry. */
@@ -62,6 +63,12 @@ interface HolderMessage {
   host: string;
   pid: number;
   at: string;
+  /**
+   * The UTC day (YYYY-MM-DD) whose claims point at it: a holder makes one holder commit per
+   * repository and day, so a claim ref's holder commit dates the claim, for any host's sweep.
+   * Absent in holder commits of versions before it (their refs are swept by their own host only).
+   */
+  day?: string;
 }
 
 export interface GitHubNotifyClaimsOptions {
@@ -75,7 +82,14 @@ export interface GitHubNotifyClaimsOptions {
   now?: () => Date;
   /** Create tries when the answer stays unclear and the read-back finds no ref (default 3). */
   tries?: number;
+  /** At most this many refs of other (gone) holders deleted per repository and sweep (default 50; each is a write). */
+  orphanDeletes?: number;
 }
+
+const DAY_MS = 86_400_000;
+
+/** The UTC day of `at`, as holder commits name it. */
+const dayOf = (at: Date): string => at.toISOString().slice(0, 10);
 
 const isMissing = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === "ENOENT";
 
@@ -127,7 +141,12 @@ export class GitHubNotifyClaims implements NotifyClaims {
   private readonly clients = new Map<string, GitHubClient>();
   private readonly refused = new Set<string>();
   private holderId: Promise<string> | null = null;
+  /** By `repository day`: this state directory's holder commit of that day. */
   private readonly holderCommits = new Map<string, Promise<string>>();
+  /** What each holder commit's message says (commits do not change): by sha; null when it is not one. */
+  private readonly holderMessages = new Map<string, HolderMessage | null>();
+  /** The sweep's list of claim refs per repository, asked conditionally. */
+  private readonly etags = new EtagCache(100);
 
   constructor(private readonly options: GitHubNotifyClaimsOptions) {
     this.root = path.join(options.stateRoot, "notify");
@@ -160,24 +179,28 @@ export class GitHubNotifyClaims implements NotifyClaims {
     return this.holderId;
   }
 
-  private holderCommitFile(repository: string): string {
-    return path.join(this.root, "holder-commits", `${repository.replace("/", "--")}.json`);
+  private holderCommitFile(repository: string, day: string): string {
+    return path.join(this.root, "holder-commits", `${repository.replace("/", "--")}--${day}.json`);
   }
 
-  /** This state directory's holder commit in `github`'s repository: made on first use (one write, ever; concurrent sends share it). */
-  private holderCommit(github: GitHubClient): Promise<string> {
-    const known = this.holderCommits.get(github.fullName);
+  /**
+   * This state directory's holder commit in `github`'s repository for today (UTC): made on the
+   * day's first claim there (one write a day; concurrent sends share it).
+   */
+  private holderCommit(github: GitHubClient, day: string): Promise<string> {
+    const key = `${github.fullName} ${day}`;
+    const known = this.holderCommits.get(key);
     if (known) return known;
-    const made = this.makeHolderCommit(github).catch((error: unknown) => {
-      this.holderCommits.delete(github.fullName);
+    const made = this.makeHolderCommit(github, day).catch((error: unknown) => {
+      this.holderCommits.delete(key);
       throw error;
     });
-    this.holderCommits.set(github.fullName, made);
+    this.holderCommits.set(key, made);
     return made;
   }
 
-  private async makeHolderCommit(github: GitHubClient): Promise<string> {
-    const file = this.holderCommitFile(github.fullName);
+  private async makeHolderCommit(github: GitHubClient, day: string): Promise<string> {
+    const file = this.holderCommitFile(github.fullName, day);
     const known = await readJson<{ sha: string }>(file);
     if (known) return known.sha;
     const message: HolderMessage = {
@@ -186,6 +209,7 @@ export class GitHubNotifyClaims implements NotifyClaims {
       host: this.options.host ?? os.hostname(),
       pid: process.pid,
       at: this.now().toISOString(),
+      day,
     };
     const { data } = await github.api.rest.git.createCommit({
       owner: github.owner,
@@ -210,17 +234,31 @@ export class GitHubNotifyClaims implements NotifyClaims {
       throw error;
     }
     if (sha === ours) return { kind: "ours" };
-    // Another commit: another state directory's, unless it is ours from before its file was lost.
-    let holder = `commit ${sha}`;
+    // Another commit: another state directory's, unless it is ours (another day's, or from before its file was lost).
+    let message: HolderMessage | null = null;
     try {
-      const { data } = await github.api.rest.git.getCommit({ owner: github.owner, repo: github.repo, commit_sha: sha, request: CALLER_RETRIES });
-      const message = JSON.parse(data.message) as Partial<HolderMessage>;
-      if (message.holder === (await this.holder())) return { kind: "ours" };
-      holder = `${message.host ?? "?"} (pid ${message.pid ?? "?"})`;
+      message = await this.holderMessage(github, sha);
     } catch {
       // Unreadable: not ours (ours is always readable JSON); the ref is theirs all the same.
     }
-    return { kind: "theirs", holder };
+    if (message?.holder === (await this.holder())) return { kind: "ours" };
+    return { kind: "theirs", holder: message ? `${message.host} (pid ${message.pid})` : `commit ${sha}` };
+  }
+
+  /** The holder message of commit `sha` (read once: commits do not change); null when the commit is not a holder commit. */
+  private async holderMessage(github: GitHubClient, sha: string): Promise<HolderMessage | null> {
+    if (this.holderMessages.has(sha)) return this.holderMessages.get(sha) ?? null;
+    const { data } = await github.api.rest.git.getCommit({ owner: github.owner, repo: github.repo, commit_sha: sha, request: CALLER_RETRIES });
+    let message: HolderMessage | null = null;
+    try {
+      const parsed = JSON.parse(data.message) as Partial<HolderMessage>;
+      if (parsed.harness === "notify-claim-holder" && typeof parsed.holder === "string") message = parsed as HolderMessage;
+    } catch {
+      // Not JSON: not a holder commit.
+    }
+    if (this.holderMessages.size >= 1_000) this.holderMessages.clear();
+    this.holderMessages.set(sha, message);
+    return message;
   }
 
   private refusedHere(repository: string, error: unknown): ClaimAnswer {
@@ -240,9 +278,10 @@ export class GitHubNotifyClaims implements NotifyClaims {
     const github = this.clients.get(repository);
     if (!github) return { kind: "unknown", detail: `no GitHub client for ${repository} yet (it comes with the repository's next event)`, noClient: true };
     const ref = notifyRefOf(entry.id);
+    const day = dayOf(this.now());
     let ours: string;
     try {
-      ours = await this.holderCommit(github);
+      ours = await this.holderCommit(github, day);
     } catch (error) {
       const status = httpStatus(error);
       if (status === 403 || status === 404 || status === 409) return this.refusedHere(repository, error);
@@ -260,10 +299,10 @@ export class GitHubNotifyClaims implements NotifyClaims {
         last = `${status ?? "network"}: ${(error as Error).message}`;
         if (status === 422 && /object does not exist/i.test((error as Error).message)) {
           // Our holder commit is gone from the repository (recreated, or its file is stale): make it again.
-          await fs.unlink(this.holderCommitFile(repository)).catch(() => undefined);
-          this.holderCommits.delete(repository);
+          await fs.unlink(this.holderCommitFile(repository, day)).catch(() => undefined);
+          this.holderCommits.delete(`${repository} ${day}`);
           try {
-            ours = await this.holderCommit(github);
+            ours = await this.holderCommit(github, day);
           } catch (again) {
             return { kind: "unknown", detail: `the holder commit: ${(again as Error).message}` };
           }
@@ -293,9 +332,59 @@ export class GitHubNotifyClaims implements NotifyClaims {
     await createOnce(path.join(this.root, "claimed", `${id}.json`), { repository, ref, at: this.now().toISOString() });
   }
 
+  /**
+   * Deletes the claim refs older than the retention: this state directory's own, from its
+   * `notify/claimed/` list; then, in each repository it has a client for, those of holders that
+   * never swept them (a host gone with its state directory, a container restarted without its
+   * volume), read from the refs themselves: one conditional list of `refs/harness/notify/*`, one
+   * read per holder commit not seen before, whose `day` dates every ref pointing at it. A holder
+   * commit without a day (an older version's) or unreadable keeps its refs. Returns how many
+   * refs were deleted.
+   */
   async sweep(now: Date = this.now()): Promise<number> {
+    const retention = this.options.retentionMs ?? 7 * DAY_MS;
+    let deleted = await this.sweepOwn(now, retention);
+    for (const github of this.clients.values()) {
+      if (this.refused.has(github.fullName)) continue;
+      deleted += await this.sweepOrphans(github, now, retention);
+    }
+    await this.forgetHolderCommits(now, retention);
+    return deleted;
+  }
+
+  private async sweepOrphans(github: GitHubClient, now: Date, retention: number): Promise<number> {
+    const heads = await github.listRefHeads(NOTIFY_REF_PREFIX, this.etags);
+    const budget = this.options.orphanDeletes ?? 50;
+    let deleted = 0;
+    for (const [ref, sha] of heads) {
+      if (deleted >= budget) break;
+      const message = await this.holderMessage(github, sha).catch(() => null);
+      // The day's end: the newest a ref pointing at that day's holder commit can be.
+      const made = message?.day ? Date.parse(`${message.day}T00:00:00.000Z`) + DAY_MS : NaN;
+      if (!Number.isFinite(made) || now.getTime() - made < retention) continue;
+      try {
+        await github.api.rest.git.deleteRef({ owner: github.owner, repo: github.repo, ref: ref.replace(/^refs\//, ""), request: CALLER_RETRIES });
+        deleted += 1;
+      } catch (error) {
+        // 422 "Reference does not exist": another sweep took it; anything else: the next sweep.
+        if (httpStatus(error) !== 422 && httpStatus(error) !== 404) break;
+      }
+    }
+    return deleted;
+  }
+
+  /** This state directory's holder-commit files of days past the retention: their refs are gone or going. */
+  private async forgetHolderCommits(now: Date, retention: number): Promise<void> {
+    const dir = path.join(this.root, "holder-commits");
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const day = /--(\d{4}-\d{2}-\d{2})\.json$/.exec(name)?.[1];
+      if (day && now.getTime() - (Date.parse(`${day}T00:00:00.000Z`) + DAY_MS) >= retention) await fs.unlink(path.join(dir, name)).catch(() => undefined);
+    }
+  }
+
+  private async sweepOwn(now: Date, retention: number): Promise<number> {
     const dir = path.join(this.root, "claimed");
-    const retention = this.options.retentionMs ?? 7 * 86_400_000;
     let names: string[];
     try {
       names = (await fs.readdir(dir)).filter((n) => n.endsWith(".json") && !n.startsWith("."));

@@ -308,8 +308,10 @@ describe("notifications across app replicas on different hosts (refs/harness/not
   });
 
   it("a holder commit the repository no longer has (422 Object does not exist): made again, then claimed and sent once", async () => {
-    const a = await replica("host-a");
-    const file = path.join(a.stateRoot, "notify", "holder-commits", `${OWNER}--${REPO}.json`);
+    const now = new Date("2026-12-03T18:00:00.000Z");
+    const a = await replica("host-a", { now: () => now });
+    // The day's holder commit file names a commit the repository does not have.
+    const file = path.join(a.stateRoot, "notify", "holder-commits", `${OWNER}--${REPO}--2026-12-03.json`);
     await fs.mkdir(path.dirname(file), { recursive: true });
     await fs.writeFile(file, JSON.stringify({ sha: "deadbeef".repeat(5) }));
     await a.notifier.notify(transition(20), {}, a.github);
@@ -332,6 +334,68 @@ describe("notifications across app replicas on different hosts (refs/harness/not
     expect(await a.claims?.sweep(now)).toBe(1);
     expect(notifyRefs()).toEqual([]);
     expect(await a.claims?.sweep(now)).toBe(0);
+  });
+
+  it("sweep: a gone host's refs (its state directory lost) are deleted by another host's sweep once their day is past the retention, a few per sweep; an older version's keep theirs", async () => {
+    const now = new Date("2026-12-03T18:00:00.000Z");
+    const gone = await replica("host-gone", { now: () => now });
+    for (const issue of [31, 32, 33]) await gone.notifier.notify(transition(issue), {}, gone.github);
+    await gone.notifier.flush();
+    // A claim of a version before holder commits had a day: its holder commit dates nothing.
+    const undated = execFileSync("git", ["--git-dir", github.repoPath(OWNER, REPO), "commit-tree", "4b825dc642cb6eb9a060e54bf8d69288fbee4904"], {
+      input: JSON.stringify({ harness: "notify-claim-holder", holder: "old", host: "old-host", pid: 1, at: "2026-11-01T00:00:00.000Z" }),
+      env: { ...process.env, GIT_AUTHOR_NAME: "h", GIT_AUTHOR_EMAIL: "h@example.org", GIT_COMMITTER_NAME: "h", GIT_COMMITTER_EMAIL: "h@example.org" },
+      encoding: "utf8",
+    }).trim();
+    bare("update-ref", "refs/harness/notify/slack--failed--undated", undated);
+    expect(notifyRefs()).toHaveLength(4);
+    // The host is gone with its state directory: nobody has its notify/claimed/ list any more.
+    await gone.notifier.close();
+    await fs.rm(gone.stateRoot, { recursive: true, force: true });
+
+    const stateRoot = await fs.mkdtemp(path.join(root, "host-b-"));
+    const b = new GitHubNotifyClaims({ stateRoot, host: "host-b", log: silentLogger(), orphanDeletes: 2 });
+    b.use(client());
+    const deletes = (): number => github.requestLog.filter((r) => r.operationId === "git/delete-ref").length;
+    const commitReads = (): number => github.requestLog.filter((r) => r.operationId === "git/get-commit").length;
+    const before = deletes();
+    const readsBefore = commitReads();
+    // The claims were made on 2026-12-03: the newest could be from 23:59, so they stay until 7 days after the day's end.
+    expect(await b.sweep(new Date("2026-12-10T23:59:00.000Z"))).toBe(0);
+    expect(deletes()).toBe(before);
+    expect(await b.sweep(new Date("2026-12-11T00:00:00.000Z"))).toBe(2);
+    expect(notifyRefs()).toHaveLength(2);
+    expect(await b.sweep(new Date("2026-12-11T01:00:00.000Z"))).toBe(1);
+    expect(notifyRefs()).toEqual(["refs/harness/notify/slack--failed--undated"]);
+    expect(await b.sweep(new Date("2027-06-01T00:00:00.000Z"))).toBe(0);
+    expect(deletes()).toBe(before + 3);
+    // Each of the two holder commits (the gone host's day, the undated one) was read once across the four sweeps.
+    expect(commitReads() - readsBefore).toBe(2);
+    github.assertNoViolations();
+  });
+
+  it("a holder makes one holder commit per repository and day, and knows its claims of earlier days as its own", async () => {
+    let now = new Date("2026-12-03T18:00:00.000Z");
+    const a = await replica("host-a", { now: () => now });
+    await a.notifier.notify(transition(41), {}, a.github);
+    await a.notifier.flush();
+    now = new Date("2026-12-04T09:00:00.000Z");
+    await a.notifier.notify(transition(42), {}, a.github);
+    await a.notifier.flush();
+    const holders = [41, 42].map((n) => bare("rev-parse", `refs/${notifyRefOf(Outbox.id("slack", transition(n)))}`));
+    expect(new Set(holders).size).toBe(2);
+    expect(holders.map((sha) => (JSON.parse(bare("log", "-1", "--format=%B", sha)) as { day: string }).day)).toEqual(["2026-12-03", "2026-12-04"]);
+    // Yesterday's claim, asked again (a redelivery after a restart of the same state directory): ours, not sent twice.
+    const again = new GitHubNotifyClaims({ stateRoot: a.stateRoot, host: "host-a", log: silentLogger(), now: () => now });
+    again.use(client());
+    expect(await again.claim({ id: Outbox.id("slack", transition(41)), channel: "slack", notification: transition(41), to: [] })).toEqual({ kind: "ours" });
+    expect(slackIssues(slack)).toEqual([41, 42]);
+    // Past the retention the sweep deletes both refs and forgets both days' holder-commit files.
+    const holderFiles = path.join(a.stateRoot, "notify", "holder-commits");
+    expect((await fs.readdir(holderFiles)).sort()).toEqual([`${OWNER}--${REPO}--2026-12-03.json`, `${OWNER}--${REPO}--2026-12-04.json`]);
+    expect(await again.sweep(new Date("2026-12-12T00:00:00.000Z"))).toBe(2);
+    expect(await fs.readdir(holderFiles)).toEqual([]);
+    expect(notifyRefs()).toEqual([]);
   });
 
   it("ref names: unsafe characters replaced, long ids shortened with a hash", () => {
