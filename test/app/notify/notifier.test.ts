@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../../src/adapters/logger.js";
 import { EmailChannel } from "../../../src/app/notify/email-channel.js";
 import { Notifier, type NotifierOptions, type NotifyResult } from "../../../src/app/notify/notifier.js";
+import type { ClaimAnswer, NotifyClaims } from "../../../src/app/notify/notify-claims.js";
 import { Outbox, type NotifyChannel } from "../../../src/app/notify/outbox.js";
 import { SlackChannel } from "../../../src/app/notify/slack-channel.js";
 import type { Notification } from "../../../src/core/notification.js";
@@ -204,6 +205,37 @@ describe("the notifier", () => {
     expect(smtp.messages.map((m) => m.subject).sort()).toEqual(["[harness] 5 issues in acme/widgets failed", "[harness] acme/other#16 failed: Issue 16"]);
     expect(results.filter(([c]) => c === "slack")).toHaveLength(6);
     for (const n of [11, 12, 13, 14, 15]) expect(await notifier.outbox.record(Outbox.id("slack", transition(n)))).toMatchObject({ result: "sent" });
+  });
+
+  it("a claim with no clear answer is kept pending and tried again after claimRetryMs (60 s), not before; then sent once", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    // A cross-host claim whose first answer is unclear (GitHub 5xx and the read-back failed too), then ours.
+    const answers: ClaimAnswer[] = [{ kind: "unknown", detail: "502 and the read-back 502" }, { kind: "ours" }];
+    const asked: string[] = [];
+    const claims: NotifyClaims = {
+      use: () => true,
+      claim: async (entry) => {
+        asked.push(entry.id);
+        return answers.shift() ?? { kind: "ours" };
+      },
+      sweep: async () => 0,
+    };
+    const notifier = make({ email: null, claims });
+    await notifier.notify(transition(30), {});
+    await vi.advanceTimersByTimeAsync(60_000); // the window: the first flush, whose claim is unclear
+    await notifier.idle();
+    expect(asked).toHaveLength(1);
+    expect(slack.requests).toEqual([]);
+    expect(await notifier.outbox.record(Outbox.id("slack", transition(30)))).toBeNull(); // still pending
+    await vi.advanceTimersByTimeAsync(59_000);
+    await notifier.idle();
+    expect(asked).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000); // claimRetryMs after the unclear answer
+    vi.useRealTimers();
+    await notifier.idle();
+    expect(asked).toHaveLength(2);
+    expect(slack.accepted).toHaveLength(1);
+    expect(await notifier.outbox.record(Outbox.id("slack", transition(30)))).toMatchObject({ result: "sent" });
   });
 
   it("daily spend: one message the day a repository's total reaches its threshold, one the next day; two processes add up", async () => {
