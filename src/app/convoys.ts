@@ -6,7 +6,7 @@ import { isHarnessError } from "../core/errors.js";
 import type { IssueRef } from "../core/queue.js";
 import { GitHubClient, type GitHubApi, type RepoCoordinates } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
-import { addToConvoy, convoyOfItem, refreshConvoy, type ConvoyPorts, type RefreshResult } from "../runtime/convoy.js";
+import { addToConvoy, convoyOfItem, refreshConvoy, stageAddedItem, type ConvoyPorts, type RefreshResult } from "../runtime/convoy.js";
 import { loadConfig } from "../runtime/load-config.js";
 import { deliveryTarget, intakeOf, IssueIntake, type RepoTarget } from "./issue-intake.js";
 import type { Notifier } from "./notify/notifier.js";
@@ -282,8 +282,30 @@ export function registerConvoys(app: Probot, options: ConvoyAppOptions): void {
       const github = intake.client(target, parent.number);
       const config = await loadConfig(github, intake.etags);
       if (!(parent.labels ?? []).some((l) => sameName(typeof l === "string" ? l : (l.name ?? ""), config.labels.convoy))) return;
-      log.debug({ convoy: `${target.owner}/${target.repo}#${parent.number}`, action: payload.action, item: payload.sub_issue.number }, "convoy items changed");
-      await refreshAndNotify(await convoyPorts(target, config, options), options, target, parent.number);
+      const convoy = `${target.owner}/${target.repo}#${parent.number}`;
+      log.debug({ convoy, action: payload.action, item: payload.sub_issue.number }, "convoy items changed");
+      const ports = await convoyPorts(target, config, options);
+      // Added by a person: staged for them when they may steer the item's repository (staging checks it), as `/convoy #N` would.
+      if (payload.action === "sub_issue_added" && payload.sender.type !== "Bot") {
+        const repo = payload.sub_issue_repo as { name: string; owner: { login: string } } | undefined;
+        const item = { owner: repo?.owner.login ?? target.owner, repo: repo?.name ?? target.repo, number: payload.sub_issue.number };
+        // The item's text as it was when it was added (the payload's snapshot) is what the writer approved.
+        const staged = await stageAddedItem(ports, target, parent.number, item, payload.sender.login, payload.sub_issue.updated_at);
+        if (staged.ok) {
+          log.info(
+            { convoy, item: `${item.owner}/${item.repo}#${item.number}`, by: payload.sender.login },
+            "convoy item added in GitHub's UI by a writer: staged",
+          );
+          await landed(options, config, target, parent.number, staged.result, ports.clientFor(target));
+          await offerQueued(ports, options, target, staged.result);
+          return;
+        }
+        log.info(
+          { convoy, item: `${item.owner}/${item.repo}#${item.number}`, by: payload.sender.login, problems: staged.problems.map((p) => p.kind) },
+          "convoy item added in GitHub's UI: not staged (tracked, not queued)",
+        );
+      }
+      await refreshAndNotify(ports, options, target, parent.number);
     }),
   );
 

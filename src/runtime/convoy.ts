@@ -280,6 +280,44 @@ export async function addToConvoy(
   });
 }
 
+/**
+ * An item someone added to the convoy outside the harness (GitHub's UI, another tool; the
+ * `sub_issues.sub_issue_added` webhook): when `requester`, who added it, has write, maintain
+ * or admin on its repository, it is staged as `/convoy #N` by them would stage it (checked
+ * against the other items for cycles and the limit; queued unless it is; the convoy's
+ * priority; in App mode the staging record first), except that it is a sub-issue already.
+ * Refused with the problems (nothing written: it stays tracked, not queued); otherwise
+ * refreshed.
+ */
+export async function stageAddedItem(
+  ports: ConvoyPorts,
+  home: RepoCoordinates,
+  convoy: number,
+  item: IssueRef,
+  requester: string,
+  approvedAt: string,
+): Promise<{ ok: true; result: RefreshResult | null } | { ok: false; problems: StagingProblem[] }> {
+  return serialized(`${fullName(home)}#${convoy}`, async () => {
+    const github = ports.clientFor(home);
+    const issue = await github.issueWithId(convoy);
+    if (!issue) throw new Error(`${fullName(home)}#${convoy} cannot be read`);
+    // The other items are the convoy it joins; the item itself is staged as new.
+    const others = (await readExisting(ports, github, convoy)).filter((e) => refKey(e.ref) !== refKey(item));
+    const { decision } = await stage(ports, {
+      convoy: { ...home, number: convoy },
+      home,
+      convoyLabels: issue.labels,
+      items: [item],
+      existing: others,
+      requester,
+    });
+    if (!decision.ok) return { ok: false, problems: decision.problems };
+    if (ports.mode === "app") return { ok: true, result: await recordThenLabel(ports, home, convoy, decision.plan.labels, requester, approvedAt) };
+    await labelItems(ports, decision.plan.labels);
+    return { ok: true, result: await refreshUnlocked(ports, home, convoy) };
+  });
+}
+
 /** The item's open blockers, as the queue reads them: recorded dependencies, then "Depends on #M" in its body. */
 async function openBlockers(
   ports: ConvoyPorts,

@@ -17,8 +17,9 @@ const REPO = "app-convoy";
  * Convoys in App mode (JWT, installation tokens, the fake delivering every REST change's
  * webhook, the App's own included): a writer's `/convoy` queues the open items, recorded in the
  * status comment, and the App's agents work them (the actor gate accepts the App's own label
- * for the writer the record names); an item outside the installation is refused; a triage
- * user's `/convoy`, sub-issue, body edit or forged record queues nothing, and the App's own
+ * for the writer the record names), and so is an item a writer adds in GitHub's UI; an item
+ * outside the installation is refused; a triage user's `/convoy`, sub-issue, body edit or
+ * forged record queues nothing, and the App's own
  * label on an item no record names starts nothing.
  */
 describe("convoys with the App's credentials", () => {
@@ -199,7 +200,7 @@ describe("convoys with the App's credentials", () => {
     stack.github.assertNoViolations();
   }, 120_000);
 
-  it("an item removed in GitHub's UI drops out, and one added to a landed convoy reopens it: one status write each", async () => {
+  it("an item removed in GitHub's UI drops out (one status write); one a writer adds there reopens a landed convoy and is staged for them, and the App's agent works it", async () => {
     const c = Number(/#(\d+) `Sneaky`/.exec(statusComments()[0]?.body ?? "")?.[1]);
     let since = stack.github.requestLog.length;
     await stack.github.removeSubIssue(OWNER, REPO, convoy, { owner: OWNER, repo: REPO, number: c }, { sender: "ada" });
@@ -213,15 +214,19 @@ describe("convoys with the App's credentials", () => {
     await settle();
     expect(stack.github.getIssue(OWNER, REPO, convoy).state).toBe("closed");
 
-    const d = await stack.github.createIssue(OWNER, REPO, { title: "One more", body: "Add more.txt", user: "ada" });
+    const d = await stack.github.createIssue(OWNER, REPO, { title: "One more", body: "Add hello.txt once more", user: "ada" });
     since = stack.github.requestLog.length;
     await stack.github.addSubIssue(OWNER, REPO, convoy, { owner: OWNER, repo: REPO, number: d.number }, { sender: "ada" });
     await settle();
-    expect(statusWrites(since)).toBe(1);
-    expect(statusComments()[0]?.body).toContain("### Convoy: 2/3 landed");
+    // Staged for ada, as `/convoy #d` by her would: the status comment first (reopening the convoy, with the record
+    // naming d), then the App's queue label, which its agent's actor gate accepts for her.
+    expect(appWrites(since, ["issues/add-labels"])).toBe(1);
+    expect(appWrites(since, ["issues/add-sub-issue"])).toBe(0);
     expect(stack.github.getIssue(OWNER, REPO, convoy).state).toBe("open");
-    // Tracked, not queued: only staging queues, for a writer who asked.
-    expect(stack.github.getIssue(OWNER, REPO, d.number).labelNames).toEqual([]);
+    expect(statusComments()[0]?.body).toContain(`"by":"ada"`);
+    expect(statusComments()[0]?.body).toContain(`"items":["${OWNER}/${REPO}#${d.number}"]} -->`);
+    expect(stack.github.getIssue(OWNER, REPO, d.number).labelNames).toContain("harness:done");
+    expect(stack.results.map((r) => r.outcome)).toEqual(["success", "success", "success"]);
     stack.github.assertNoViolations();
   }, 120_000);
 
@@ -237,7 +242,7 @@ describe("convoys with the App's credentials", () => {
     await stack.github.addLabel(OWNER, REPO, parent, "harness:convoy", { sender: "ada" });
     await settle();
     expect(stack.github.getIssue(OWNER, REPO, g.number).labelNames).toContain("harness:done");
-    expect(stack.results.map((r) => r.outcome)).toEqual(["success", "success", "success"]);
+    expect(stack.results.map((r) => r.outcome)).toEqual(["success", "success", "success", "success"]);
     const status = stack.github.listComments(OWNER, REPO, parent).find((c) => c.body.startsWith(CONVOY_STATUS_MARKER))?.body ?? "";
     expect(status).toContain(`"by":"ada"`);
     expect(status).toContain(`"items":["${OWNER}/${REPO}#${g.number}"]} -->`);

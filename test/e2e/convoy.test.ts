@@ -142,4 +142,22 @@ describe("a convoy through the real stack", () => {
     expect(slack.requests).toHaveLength(1);
     stack.github.assertNoViolations();
   }, 240_000);
+
+  it("an item a writer adds in GitHub's UI is queued for them and worked; one a triage user adds is tracked, not queued", async () => {
+    stack.github.setPermission(OWNER, REPO, "tri", "triage");
+    const d = await stack.github.createIssue(OWNER, REPO, { title: "Added in the UI", body: "Add ui.txt", user: "ada" });
+    await stack.github.addSubIssue(OWNER, REPO, convoy, { owner: OWNER, repo: REPO, number: d.number }, { sender: "ada" });
+    await settle();
+    expect(stack.github.getIssue(OWNER, REPO, d.number).labelNames).toContain("harness:done");
+    expect(statusComment().body).toContain(`#${d.number} \`Added in the UI\``);
+
+    const e = await stack.github.createIssue(OWNER, REPO, { title: "Added by triage", body: "Add triage.txt", user: "tri" });
+    const results = stack.results.length;
+    await stack.github.addSubIssue(OWNER, REPO, convoy, { owner: OWNER, repo: REPO, number: e.number }, { sender: "tri" });
+    await settle();
+    expect(stack.github.getIssue(OWNER, REPO, e.number).labelNames).toEqual([]);
+    expect(statusComment().body).toContain(`- [ ] #${e.number} \`Added by triage\`: not queued`);
+    expect(stack.results.length).toBe(results);
+    stack.github.assertNoViolations();
+  }, 240_000);
 });
