@@ -71,6 +71,13 @@ describe("convoys with the App's credentials", () => {
     expect(appWrites(since, ["issues/add-labels"])).toBe(3);
     expect(appWrites(since, ["issues/add-sub-issue"])).toBe(2);
     expect(statusWrites(since)).toBe(1);
+    // The record before the labels: an agent that sees the App's queue label on an item finds the line that names it.
+    const log = stack.github.requestLog.slice(since);
+    const recorded = log.findIndex((r) => r.write && r.operationId === "issues/create-comment" && r.issueNumber === convoy);
+    const labeled = log.flatMap((r, i) => (r.write && r.operationId === "issues/add-labels" && [a.number, b.number].includes(r.issueNumber ?? 0) ? [i] : []));
+    expect(labeled).toHaveLength(2);
+    expect(recorded).toBeGreaterThanOrEqual(0);
+    expect(labeled.every((i) => i > recorded)).toBe(true);
     const [status] = statusComments();
     expect(statusComments()).toHaveLength(1);
     expect(status?.body).toContain(`${CONVOY_STAGED_MARKER}{"by":"ada",`);
