@@ -136,6 +136,39 @@ export async function restoreSession(input: SessionPlace): Promise<{ sessionId: 
   const opened = openSession(content.stdout, input.sessionKey, { sessionId: meta.sessionId, issue: input.issue });
   const file = sessionFile(input.home, input.cwd, meta.sessionId);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, opened.endsWith("\n") ? opened : `${opened}\n`);
+  const here = atDirectory(opened, path.resolve(input.cwd));
+  await fs.writeFile(file, here.endsWith("\n") ? here : `${here}\n`);
   return { sessionId: meta.sessionId, file };
+}
+
+/**
+ * The session's entries as if they were written in `cwd`. Each entry records the directory
+ * the CLI ran in (`cwd`), and 2.1.332 also keeps the requests it sent (`api-request-blob`: the
+ * system prompt naming the working directory) and replays them on resume, so a session resumed
+ * in another directory (another host, another slot) would be told, and would write to, the
+ * directory it started in. Every recorded directory other than `cwd` is replaced by `cwd`
+ * wherever it appears as a whole path or a path's start (followed by `/`, a quote, a backslash,
+ * whitespace or the end), which also points the history's file paths at this worktree, where
+ * the branch's files are. Text is otherwise unchanged.
+ */
+export function atDirectory(jsonl: string, cwd: string): string {
+  const recorded = new Set<string>();
+  for (const line of jsonl.split("\n")) {
+    if (!line.includes('"cwd"')) continue;
+    try {
+      const entry = JSON.parse(line) as { cwd?: unknown } | null;
+      if (entry && typeof entry.cwd === "string" && entry.cwd.startsWith("/") && entry.cwd !== cwd) recorded.add(entry.cwd);
+    } catch {
+      // Not JSON: nothing recorded.
+    }
+  }
+  let text = jsonl;
+  // The path as it stands inside a JSON string.
+  const inJson = JSON.stringify(cwd).slice(1, -1);
+  // Longest first, so a directory inside another is not replaced by the shorter one's rule.
+  for (const old of [...recorded].sort((a, b) => b.length - a.length)) {
+    const escaped = old.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    text = text.replace(new RegExp(`${escaped}(?=[/"\\\\\\s]|$)`, "gm"), () => inJson);
+  }
+  return text;
 }

@@ -7,7 +7,7 @@ import { GitRepository } from "../../src/adapters/git.js";
 import { runClaude } from "../../src/adapters/claude/run-claude.js";
 import { defaultCliPath } from "../../src/cli/paths.js";
 import { HarnessError } from "../../src/core/errors.js";
-import { projectKey, restoreSession, saveSession, sessionFile, sessionRef } from "../../src/runtime/session-store.js";
+import { atDirectory, projectKey, restoreSession, saveSession, sessionFile, sessionRef } from "../../src/runtime/session-store.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
 import { loadScenario, startModelServer, type ModelServer } from "../../src/offline/model-server.js";
 
@@ -55,6 +55,24 @@ function session(host: string, sessionId: string, resume: boolean) {
 }
 
 describe("session store", () => {
+  it("moves a restored session to this host's directory: every recorded cwd, as a path or a path's start, and nothing else", () => {
+    const lines = [
+      JSON.stringify({ type: "user", cwd: "/w/host-a/tree", message: { content: "edit /w/host-a/tree/src/x.ts and /w/host-a/tree" } }),
+      JSON.stringify({ type: "api-request-blob", message: { system: "Primary working directory: /w/host-a/tree\nIs a git repository" } }),
+      // Another directory that only starts like it, and a line that is not JSON, stay.
+      JSON.stringify({ type: "assistant", message: { content: "see /w/host-a/tree2/y and /w/host-a/treeish" } }),
+      "not json /w/host-a/tree/z",
+    ].join("\n");
+    const moved = atDirectory(lines, '/w/host "b"/tree');
+    const [user, blob, other, plain] = moved.split("\n").map((l, i) => (i < 3 ? (JSON.parse(l) as Record<string, unknown>) : l));
+    expect(user).toEqual({ type: "user", cwd: '/w/host "b"/tree', message: { content: 'edit /w/host "b"/tree/src/x.ts and /w/host "b"/tree' } });
+    expect(blob).toEqual({ type: "api-request-blob", message: { system: 'Primary working directory: /w/host "b"/tree\nIs a git repository' } });
+    expect(other).toEqual({ type: "assistant", message: { content: "see /w/host-a/tree2/y and /w/host-a/treeish" } });
+    expect(plain).toBe('not json /w/host \\"b\\"/tree/z');
+    // Restored in the directory it was recorded in: unchanged.
+    expect(atDirectory(lines, "/w/host-a/tree")).toBe(lines);
+  });
+
   it("computes the CLI's project key: every non-alphanumeric character becomes '-'", () => {
     expect(projectKey("/home/runner/work/app.v2")).toBe("-home-runner-work-app-v2");
     expect(projectKey("/tmp/a_b c.d+e@f~g")).toBe("-tmp-a-b-c-d-e-f-g");

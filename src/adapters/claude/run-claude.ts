@@ -106,7 +106,7 @@ export function buildClaudeArgs(options: RunClaudeOptions): string[] {
   return args;
 }
 
-/** Never inherits process.env: PATH, HOME, LANG, TMPDIR, the model variables, the marker and CLAUDE_CODE_DISABLE_AUTO_MEMORY=1. */
+/** Never inherits process.env: PATH, HOME, LANG, TMPDIR, the model variables, the marker, CLAUDE_CODE_DISABLE_AUTO_MEMORY=1 and ENABLE_TOOL_SEARCH=false. */
 export function buildClaudeEnv(
   options: Pick<RunClaudeOptions, "home" | "modelEnv" | "agentId">,
   parentEnv: NodeJS.ProcessEnv = process.env,
@@ -120,6 +120,11 @@ export function buildClaudeEnv(
   // Claude Code's own auto memory stays off (the CLI reads this variable): what carries over
   // between sessions is only what the harness controls (the prompt's knowledge block).
   env.CLAUDE_CODE_DISABLE_AUTO_MEMORY = "1";
+  // The harness's MCP tools (the knowledge tools) are offered to the model as tools, not behind
+  // a tool search: newer CLIs (2.1.332) defer MCP tools by default (the model sees only
+  // `ToolSearch` until it searches), and a deferred tool the model calls directly is not there.
+  // Older CLIs ignore the variable. A model setting may not turn it back on.
+  env.ENABLE_TOOL_SEARCH = "false";
   return env;
 }
 

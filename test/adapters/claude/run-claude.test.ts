@@ -61,9 +61,12 @@ describe("buildClaudeArgs / buildClaudeEnv", () => {
       ANTHROPIC_API_KEY: "k",
       HARNESS_AGENT_ID: "a-1",
       CLAUDE_CODE_DISABLE_AUTO_MEMORY: "1",
+      ENABLE_TOOL_SEARCH: "false",
     });
     // The model settings cannot turn Claude Code's auto memory back on.
     expect(buildClaudeEnv({ home: "/h", agentId: "a-1", modelEnv: { CLAUDE_CODE_DISABLE_AUTO_MEMORY: "0" } }, {}).CLAUDE_CODE_DISABLE_AUTO_MEMORY).toBe("1");
+    // Nor defer the harness's MCP tools behind a tool search.
+    expect(buildClaudeEnv({ home: "/h", agentId: "a-1", modelEnv: { ENABLE_TOOL_SEARCH: "true" } }, {}).ENABLE_TOOL_SEARCH).toBe("false");
   });
 });
 
