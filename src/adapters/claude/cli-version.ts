@@ -6,7 +6,7 @@
  */
 import { execa } from "execa";
 
-export const VERIFIED_CLI_VERSIONS = { min: "2.1.197", max: "2.1.332" } as const;
+export const VERIFIED_CLI_VERSIONS: { readonly min: string; readonly max: string } = { min: "2.1.197", max: "2.1.332" };
 
 /** "2.1.197 (Claude Code)" → "2.1.197"; undefined when the text holds no version. */
 export function parseCliVersion(text: string): string | undefined {
