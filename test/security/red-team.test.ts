@@ -622,11 +622,14 @@ describe.runIf(AS_ROOT)("the uid backend (harness as root)", () => {
       const stateDir = new StateDir(state);
       const secretA = canary("agenta");
       const secretB = canary("agentb");
+      // The other worktree's path reaches the script base64-encoded, as an attacker would hide it: Claude Code
+      // 2.1.332 refuses (in dontAsk mode) a Bash command naming a path outside its directory, which would
+      // stop the probe before the sandbox is tried at all.
       const probe = (mine: string, other: string): string =>
         [
-          `echo ${mine} > mine.txt; id -u > uid.txt`,
+          `echo ${mine} > mine.txt; id -u > uid.txt; o=$(echo ${Buffer.from(other).toString("base64")} | base64 -d)`,
           "for i in $(seq 1 20); do",
-          `  cat ${other}/mine.txt >> seen.txt 2>&1; echo intruder > ${other}/intruder.txt 2>>seen.txt; ls ${other} >> seen.txt 2>&1`,
+          `  cat "$o/mine.txt" >> seen.txt 2>&1; echo intruder > "$o/intruder.txt" 2>>seen.txt; ls "$o" >> seen.txt 2>&1`,
           "  sleep 0.2",
           "done",
         ].join("\n");
