@@ -7,6 +7,7 @@
  * it reads anyway. Pure.
  */
 import { isBot, parseCommand } from "./commands.js";
+import { escapeRegExp } from "./escape-regexp.js";
 
 /** What a reply answers: a `/harness` comment or a review, by id. */
 export type AnsweredItem = { kind: "comment"; id: number } | { kind: "review"; id: number };
@@ -78,7 +79,7 @@ export function unansweredRequests(input: {
     if (isBot({ login: r.login, type: r.userType }) || skipped(`review-${r.id}`)) continue;
     if (r.commitId !== input.headSha) continue;
     const at = r.submittedAt;
-    const mention = new RegExp(`@${r.login.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b`, "i");
+    const mention = new RegExp(`@${escapeRegExp(r.login)}\\b`, "i");
     // A reply from before the markers: one that names no request (a marked reply answers its own).
     if (botReplies.some((c) => c.createdAt >= at && !c.body.includes("<!-- harness:answers ") && mention.test(c.body))) continue;
     out.push({ kind: "review", id: r.id, by: r.login, text: r.body.trim(), at });

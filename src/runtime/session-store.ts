@@ -5,6 +5,7 @@ import { HarnessError } from "../core/errors.js";
 import { openSession, sealSession } from "../core/session-seal.js";
 import type { GitCredentials, GitRepository } from "../adapters/git.js";
 import { HARNESS_IDENTITY } from "./shared-clone.js";
+import { escapeRegExp } from "../core/escape-regexp.js";
 
 /**
  * Keeps a Claude Code session where another runner can continue it: the
@@ -167,8 +168,7 @@ export function atDirectory(jsonl: string, cwd: string): string {
   const inJson = JSON.stringify(cwd).slice(1, -1);
   // Longest first, so a directory inside another is not replaced by the shorter one's rule.
   for (const old of [...recorded].sort((a, b) => b.length - a.length)) {
-    const escaped = old.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    text = text.replace(new RegExp(`${escaped}(?=[/"\\\\\\s]|$)`, "gm"), () => inJson);
+    text = text.replace(new RegExp(`${escapeRegExp(old)}(?=[/"\\\\\\s]|$)`, "gm"), () => inJson);
   }
   return text;
 }

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Ajv, type ValidateFunction } from "ajv";
 import formatsModule, { type FormatsPlugin } from "ajv-formats";
+import { escapeRegExp } from "../../core/escape-regexp.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -96,7 +97,7 @@ export class OpenApi {
         .map((seg) => {
           if (!seg.includes("{")) {
             literalCount += 1;
-            return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+            return escapeRegExp(seg);
           }
           // A segment may mix parameters and literals, e.g. `{base}...{head}`.
           if (!/^\{[^}]+\}$/.test(seg)) literalCount += 0.5;
@@ -104,7 +105,7 @@ export class OpenApi {
             .split(/(\{[^}]+\})/)
             .map((part) => {
               const m = /^\{(.+)\}$/.exec(part);
-              if (!m || !m[1]) return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+              if (!m || !m[1]) return escapeRegExp(part);
               paramNames.push(m[1]);
               return multi.has(m[1]) ? "(.+)" : seg === part ? "([^/]+)" : "([^/]+?)";
             })
