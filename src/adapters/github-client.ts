@@ -570,7 +570,6 @@ export class GitHubClient {
    * no names; any other failure is thrown.
    */
   async readRequiredChecks(branch: string, cache: EtagCache): Promise<string[]> {
-    const names = new Set<string>();
     const orNone = async (read: () => Promise<string[]>): Promise<string[]> => {
       try {
         return await read();
@@ -599,8 +598,7 @@ export class GitHubClient {
         (data) => data.flatMap((rule) => (rule.type === "required_status_checks" ? (rule.parameters?.required_status_checks.map((c) => c.context) ?? []) : [])),
       ),
     );
-    for (const name of [...fromProtection, ...fromRulesets]) names.add(name);
-    return [...names];
+    return [...new Set([...fromProtection, ...fromRulesets])];
   }
 
   /** The open pull requests (first page of 100, newest first, as GitHub lists them): number and head branch. Conditional. */

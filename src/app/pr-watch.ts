@@ -216,9 +216,11 @@ export async function watchPersonRequests(deps: PrWatchDeps, pull: PullState, is
  * failing checks or a conflict (`watchAgentPull`; more reads when one is due).
  */
 export async function watchAgentPulls(deps: PrWatchDeps): Promise<PrWatchOutcome[]> {
-  const { github, config } = deps;
-  // Conditional, pass after pass: an unchanged list and unchanged pull requests cost no rate limit.
+  // Conditional, pass after pass: an unchanged list and unchanged pull requests cost no rate limit;
+  // one cache for the whole pass (the pull requests' lease heads, comments, reviews and required checks too).
   const etags = deps.etags ?? new EtagCache();
+  const pass: PrWatchDeps = { ...deps, etags };
+  const { github, config } = pass;
   const open = await github.listOpenPullsConditional(etags);
   const outcomes: PrWatchOutcome[] = [];
   for (const listed of open.filter((p) => p.headRef.startsWith(config.branchPrefix))) {
@@ -229,15 +231,15 @@ export async function watchAgentPulls(deps: PrWatchDeps): Promise<PrWatchOutcome
         base: { repo: { full_name: pull.baseRepo ?? "" } },
       });
       if (issueNumber !== null && pull.state === "open") {
-        const person = await watchPersonRequests(deps, pull, issueNumber);
+        const person = await watchPersonRequests(pass, pull, issueNumber);
         if (person.kind !== "skip") {
           outcomes.push(person);
           continue;
         }
       }
-      outcomes.push(await watchAgentPull(deps, pull));
+      outcomes.push(await watchAgentPull(pass, pull));
     } catch (error) {
-      deps.log.warn({ pull: listed.number, err: error }, "could not check the pull request");
+      pass.log.warn({ pull: listed.number, err: error }, "could not check the pull request");
     }
   }
   return outcomes;

@@ -91,6 +91,9 @@ const DAY_MS = 86_400_000;
 /** The UTC day of `at`, as holder commits name it. */
 const dayOf = (at: Date): string => at.toISOString().slice(0, 10);
 
+/** The end of a UTC day (YYYY-MM-DD) in milliseconds: the newest a claim of that day can be. */
+const dayEnd = (day: string): number => Date.parse(`${day}T00:00:00.000Z`) + DAY_MS;
+
 const isMissing = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === "ENOENT";
 
 /** Writes `data` to `file` whole unless it exists (link(2) of a temp file): true when this call made it. */
@@ -359,8 +362,7 @@ export class GitHubNotifyClaims implements NotifyClaims {
     for (const [ref, sha] of heads) {
       if (deleted >= budget) break;
       const message = await this.holderMessage(github, sha).catch(() => null);
-      // The day's end: the newest a ref pointing at that day's holder commit can be.
-      const made = message?.day ? Date.parse(`${message.day}T00:00:00.000Z`) + DAY_MS : NaN;
+      const made = message?.day ? dayEnd(message.day) : NaN;
       if (!Number.isFinite(made) || now.getTime() - made < retention) continue;
       try {
         await github.api.rest.git.deleteRef({ owner: github.owner, repo: github.repo, ref: ref.replace(/^refs\//, ""), request: CALLER_RETRIES });
@@ -373,14 +375,13 @@ export class GitHubNotifyClaims implements NotifyClaims {
     return deleted;
   }
 
-  /** This state directory's holder-commit files of days past the retention: their refs are gone or going. */
+  /** This state directory's holder commits of days past the retention, in its files and in memory: their refs are gone or going. */
   private async forgetHolderCommits(now: Date, retention: number): Promise<void> {
+    const past = (day: string | undefined): boolean => day !== undefined && now.getTime() - dayEnd(day) >= retention;
     const dir = path.join(this.root, "holder-commits");
     const names = await fs.readdir(dir).catch(() => [] as string[]);
-    for (const name of names) {
-      const day = /--(\d{4}-\d{2}-\d{2})\.json$/.exec(name)?.[1];
-      if (day && now.getTime() - (Date.parse(`${day}T00:00:00.000Z`) + DAY_MS) >= retention) await fs.unlink(path.join(dir, name)).catch(() => undefined);
-    }
+    for (const name of names) if (past(/--(\d{4}-\d{2}-\d{2})\.json$/.exec(name)?.[1])) await fs.unlink(path.join(dir, name)).catch(() => undefined);
+    for (const key of [...this.holderCommits.keys()]) if (past(key.split(" ")[1])) this.holderCommits.delete(key);
   }
 
   private async sweepOwn(now: Date, retention: number): Promise<number> {
