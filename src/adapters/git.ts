@@ -240,28 +240,63 @@ export class GitRepository {
 
   /** Heads of the given branches on the remote; a missing branch is absent from the map. */
   async remoteHeads(url: string, branches: string[], credentials?: GitCredentials): Promise<Map<string, string>> {
-    const refs = branches.map((b) => `refs/heads/${b}`);
-    const result = await this.run(["ls-remote", url, ...refs], { credentials });
+    const refs = await this.remoteRefs(
+      url,
+      branches.map((b) => `refs/heads/${b}`),
+      credentials,
+    );
     const heads = new Map<string, string>();
+    for (const [ref, sha] of refs) heads.set(ref.slice("refs/heads/".length), sha);
+    return heads;
+  }
+
+  /** The remote's heads of these full ref names, in one `git ls-remote`: ref → sha; a ref the remote lacks is absent. */
+  async remoteRefs(url: string, refs: string[], credentials?: GitCredentials): Promise<Map<string, string>> {
+    const wanted = new Set(refs);
+    const result = await this.run(["ls-remote", url, ...refs], { credentials });
+    const found = new Map<string, string>();
     for (const line of result.stdout.split("\n")) {
       const [sha, ref] = line.split("\t");
-      if (sha && ref?.startsWith("refs/heads/")) heads.set(ref.slice("refs/heads/".length), sha);
+      // ls-remote matches patterns by their tail: only the exact names asked for count.
+      if (sha && ref && wanted.has(ref)) found.set(ref, sha);
     }
-    return heads;
+    return found;
+  }
+
+  /** This clone's heads of these full ref names, in one `git for-each-ref`: ref → sha; a ref it lacks is absent. */
+  async localRefs(refs: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (refs.length === 0) return found;
+    const wanted = new Set(refs);
+    const result = await this.run(["for-each-ref", "--format=%(objectname) %(refname)", ...refs]);
+    for (const line of result.stdout.split("\n")) {
+      const [sha, ref] = line.split(" ");
+      if (sha && ref && wanted.has(ref)) found.set(ref, sha);
+    }
+    return found;
   }
 
   /**
    * Fetches the branches whose remote-tracking ref is not already at the given
    * head: agents sharing a clone mostly find the default branch fetched by
-   * another, and a fetch takes the clone's locks.
+   * another, and a fetch takes the clone's locks. `also` (full ref name → the
+   * remote's head) rides along in the same fetch, to the same name, where its
+   * copy is behind; best effort: should the fetch with them fail, the branches
+   * are fetched alone. Resolves with the `also` refs whose copy is now at the
+   * given head.
    */
-  async fetchChanged(url: string, heads: Map<string, string>, credentials?: GitCredentials): Promise<void> {
-    const stale: string[] = [];
-    for (const [branch, sha] of heads) {
-      const local = await this.run(["rev-parse", "--verify", "--quiet", `refs/remotes/origin/${branch}^{commit}`], { allowFailure: true });
-      if (local.stdout.trim() !== sha) stale.push(branch);
+  async fetchChanged(url: string, heads: Map<string, string>, credentials?: GitCredentials, also: Map<string, string> = new Map()): Promise<Set<string>> {
+    const local = await this.localRefs([...[...heads.keys()].map((b) => `refs/remotes/origin/${b}`), ...also.keys()]);
+    const stale = [...heads].filter(([branch, sha]) => local.get(`refs/remotes/origin/${branch}`) !== sha).map(([branch]) => branch);
+    const current = new Set([...also].filter(([ref, sha]) => local.get(ref) === sha).map(([ref]) => ref));
+    const behind = [...also.keys()].filter((ref) => !current.has(ref));
+    if (behind.length > 0) {
+      const specs = [...stale.map((b) => `+refs/heads/${b}:refs/remotes/origin/${b}`), ...behind.map((ref) => `+${ref}:${ref}`)];
+      const fetched = await this.run(["fetch", "--quiet", "--no-tags", url, ...specs], { credentials, allowFailure: true });
+      if (fetched.exitCode === 0) return new Set([...current, ...behind]);
     }
     await this.fetchBranches(url, stale, credentials);
+    return current;
   }
 
   async fetchBranches(url: string, branches: string[], credentials?: GitCredentials): Promise<void> {

@@ -10,18 +10,19 @@ import { observeRequests } from "./github-requests/request-stats.js";
 type OctokitOptions = NonNullable<ConstructorParameters<typeof ProbotOctokit>[0]>;
 
 /**
- * The throttling plugin's own pacing sends one write at a time at least 1 s
- * apart, and comments and pull requests 3 s apart, in one queue per process:
- * with several agents in a process that queue, not GitHub, became the limit
- * (the scaling benchmark measured about 10 s per issue whatever the number of
- * agents). GitHub's limits are 80 content-creating requests a minute and 500 an
- * hour, and the harness's WriteBudget (src/core/write-budget.ts) enforces them
- * per installation. So here writes stay serial (GitHub asks for no concurrent
- * writes) but are spaced only enough to stay polite; the plugin still handles
- * 403/429 rate-limit answers and their retry-after.
+ * The throttling plugin's own pacing sends writes at least 1 s apart, and comments and pull
+ * requests 3 s apart, in one queue per process: with several agents in a process that queue,
+ * not GitHub, became the limit (the scaling benchmark measured about 10 s per issue whatever
+ * the number of agents). GitHub's limits are 80 content-creating requests a minute and 500 an
+ * hour, and the harness's WriteBudget (src/core/write-budget.ts) enforces them per
+ * installation, with the pacing of bursts: at most 10 writes in any second. So the plugin's
+ * write queue here adds no spacing of its own (a fixed 100 ms between any two writes made a
+ * lone agent wait about 0.1 s before each write of its claim and of its publication, against
+ * a GitHub that answers at once); notifying writes (comments, pull requests) stay at least
+ * 250 ms apart, and the plugin still handles 403/429 rate-limit answers and their retry-after.
  */
 const pacing = {
-  write: new Bottleneck.Group({ id: "harness-write", maxConcurrent: 1, minTime: 100 }),
+  write: new Bottleneck.Group({ id: "harness-write", maxConcurrent: 1, minTime: 0 }),
   notifications: new Bottleneck.Group({ id: "harness-notifications", maxConcurrent: 1, minTime: 250 }),
 };
 

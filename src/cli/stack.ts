@@ -131,7 +131,7 @@ export interface StackOptions {
    * many sessions back to back (test/e2e/knowledge-memory.test.ts) lifts them, or the budget
    * paces its writes as it would against GitHub. Restored on close.
    */
-  writeLimits?: { perMinute: number; perHour: number };
+  writeLimits?: { perSecond?: number; perMinute: number; perHour: number };
 }
 
 export const STACK_APP_ID = 424242;

@@ -1,7 +1,10 @@
 /**
  * GitHub allows an installation (or a token) 80 content-creating requests a
  * minute and 500 an hour; past that come secondary rate limits and blocks. One
- * budget per installation takes every write of every agent, in two classes:
+ * budget per installation takes every write of every agent, at most `perSecond`
+ * (10) of them in any second (a burst such as an issue's claim or its publication
+ * goes at once; a sustained stream is paced to one per 100 ms on average, as
+ * GitHub asks of many writes), in two classes:
  * - essential (lease, pull request, final summary, labels): waits for a slot;
  * - cosmetic (progress edits of the tracking comment): only while the budget
  *   keeps a reserve for essential writes, otherwise dropped — the next edit
@@ -11,6 +14,8 @@
 export type WriteClass = "essential" | "cosmetic";
 
 export interface WriteBudgetOptions {
+  /** Writes in any one second (default 10): the pacing of a burst. */
+  perSecond?: number;
   perMinute?: number;
   perHour?: number;
   /** Share of each window kept for essential writes: cosmetic writes stop above `1 - reserve`. */
@@ -19,6 +24,7 @@ export interface WriteBudgetOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+const SECOND = 1_000;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
@@ -32,6 +38,7 @@ export interface WriteBudgetStats {
 }
 
 export class WriteBudget {
+  private readonly perSecond: number;
   private readonly perMinute: number;
   private readonly perHour: number;
   private readonly reserve: number;
@@ -43,6 +50,7 @@ export class WriteBudget {
   readonly stats: WriteBudgetStats = { essential: 0, cosmetic: 0, dropped: 0, waitedMs: 0, waits: 0 };
 
   constructor(options: WriteBudgetOptions = {}) {
+    this.perSecond = options.perSecond ?? 10;
     this.perMinute = options.perMinute ?? 80;
     this.perHour = options.perHour ?? 500;
     this.reserve = options.reserve ?? 0.25;
@@ -54,22 +62,25 @@ export class WriteBudget {
     while (this.spent.length > 0 && (this.spent[0] as number) <= t - HOUR) this.spent.shift();
   }
 
-  private usage(t: number): { minute: number; hour: number } {
-    this.prune(t);
-    let minute = 0;
-    for (let i = this.spent.length - 1; i >= 0 && (this.spent[i] as number) > t - MINUTE; i -= 1) minute += 1;
-    return { minute, hour: this.spent.length };
+  /** Writes within `window` ms before `t`, newest last. */
+  private within(t: number, window: number): number[] {
+    let i = this.spent.length;
+    while (i > 0 && (this.spent[i - 1] as number) > t - window) i -= 1;
+    return this.spent.slice(i);
   }
 
-  /** Milliseconds until a write fits under `minuteCap` and `hourCap`. */
-  private waitFor(t: number, minuteCap: number, hourCap: number): number {
-    const { minute, hour } = this.usage(t);
+  /** Milliseconds until a write fits under `secondCap`, `minuteCap` and `hourCap`. */
+  private waitFor(t: number, secondCap: number, minuteCap: number, hourCap: number): number {
+    this.prune(t);
     let wait = 0;
-    if (minute >= minuteCap) {
-      const inWindow = this.spent.filter((s) => s > t - MINUTE);
-      wait = Math.max(wait, (inWindow[minute - minuteCap] as number) + MINUTE - t + 1);
-    }
-    if (hour >= hourCap) wait = Math.max(wait, (this.spent[hour - hourCap] as number) + HOUR - t + 1);
+    // The write that has to leave a window before one more fits: the cap-th newest of it.
+    const free = (window: number, cap: number): number => {
+      const inWindow = this.within(t, window);
+      return inWindow.length < cap ? 0 : (inWindow[inWindow.length - cap] as number) + window - t + 1;
+    };
+    if (Number.isFinite(secondCap)) wait = Math.max(wait, free(SECOND, secondCap));
+    if (Number.isFinite(minuteCap)) wait = Math.max(wait, free(MINUTE, minuteCap));
+    if (this.spent.length >= hourCap) wait = Math.max(wait, (this.spent[this.spent.length - hourCap] as number) + HOUR - t + 1);
     return wait;
   }
 
@@ -77,7 +88,7 @@ export class WriteBudget {
   tryCosmetic(): boolean {
     const t = this.now();
     const cap = (limit: number): number => Math.floor(limit * (1 - this.reserve));
-    if (this.waitFor(t, cap(this.perMinute), cap(this.perHour)) > 0) {
+    if (this.waitFor(t, this.perSecond, cap(this.perMinute), cap(this.perHour)) > 0) {
       this.stats.dropped += 1;
       return false;
     }
@@ -92,7 +103,7 @@ export class WriteBudget {
       let waited = false;
       for (;;) {
         const t = this.now();
-        const wait = this.waitFor(t, this.perMinute, this.perHour);
+        const wait = this.waitFor(t, this.perSecond, this.perMinute, this.perHour);
         if (wait === 0) {
           this.spent.push(t);
           this.stats.essential += 1;

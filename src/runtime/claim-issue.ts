@@ -5,9 +5,9 @@ import { gateLabeler, queueLabeler, type GateVerdict, type LabelEvent } from "..
 import { isBot } from "../core/commands.js";
 import type { FollowUp } from "../core/follow-up.js";
 import type { LeaseOwner, LeaseRecord } from "../core/lease.js";
-import type { GitHubClient, IssueData } from "../adapters/github-client.js";
+import type { GitHubClient, IssueData, RepositoryData } from "../adapters/github-client.js";
 import { LeaseStore, type LeaseHead } from "../adapters/github-lease.js";
-import { leaseTransport } from "./shared-clone.js";
+import { leaseTransport, repositoryOnce } from "./shared-clone.js";
 import { acquireLock } from "../adapters/lockfile.js";
 import type { Logger } from "../adapters/logger.js";
 import type { StateDir } from "./state-dir.js";
@@ -38,6 +38,11 @@ export interface Claim {
   /** When the queued label was last added (from the label events the gate read), where known: the claim wait starts here. */
   queuedAt?: string | null;
   releaseLock: () => Promise<void>;
+  /**
+   * The repository's data as this claim read it (once, for the lease's pushes), for the work that
+   * follows: the workspace asks it again without a second request. Null when the claim read none.
+   */
+  repository: (() => Promise<RepositoryData>) | null;
   /** The claim's steps so far; the work goes on with the same clock, logged once the issue is done. */
   clock: StepClock;
 }
@@ -153,12 +158,14 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     return { claimed: false, reason: `held on this host by ${lock.holder ? `${lock.holder.agent} (pid ${lock.holder.pid})` : "another process"}` };
   }
   clock.mark("claim.lock");
+  // The lease's pushes need the repository's URL, read once (and again by the workspace from this reader).
+  const repository = deps.gitUrl ? repositoryOnce(github) : null;
   const leases = new LeaseStore(
     github,
     config.lease.refPrefix,
-    deps.gitUrl
+    deps.gitUrl && repository
       ? {
-          git: leaseTransport({ github, state, gitUrl: deps.gitUrl }),
+          git: leaseTransport({ github, state, gitUrl: deps.gitUrl, repository }),
           onGitFallback: (error) => log.warn({ issue: issueNumber, err: error }, "lease writes by git push failed; using the API"),
         }
       : {},
@@ -210,6 +217,8 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
     await lock.release();
     return { claimed: false, reason: refusal };
   }
+  // Read while the gate reads its permissions: the claim's push does not wait for it after them.
+  repository?.().catch(() => undefined); // a failed read is asked again by the push, and reported there
   const gate = await gateQueueLabel({ github, config, issueNumber, events, claimedBefore: before !== null, log, ownLogin: deps.ownLogin });
   if (!gate.allowed) {
     await lock.release();
@@ -281,6 +290,7 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
           previous: before?.record ?? null,
           queuedAt: queuedAtOf(events ?? [], config.labels.queued),
           releaseLock: lock.release,
+          repository,
           clock,
         },
       };

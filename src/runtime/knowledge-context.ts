@@ -19,7 +19,7 @@ import {
 } from "../core/session-record.js";
 import { stripHidden } from "../core/strip-hidden.js";
 import type { Logger } from "../adapters/logger.js";
-import { appendRecord, fetchKnowledge, readRecords, recordPath, type KnowledgeRemote } from "./knowledge-ref.js";
+import { appendRecord, readRecords, recordPath, syncKnowledge, type KnowledgeRemote, type RemoteKnowledge } from "./knowledge-ref.js";
 
 /** What an attempt's directory says about it, written before its session starts: a killed attempt's record is rebuilt from it and its transcript. */
 export interface AttemptFile {
@@ -68,6 +68,8 @@ export interface PreviousAttempt {
 
 export interface KnowledgeContextInput {
   remote: KnowledgeRemote;
+  /** The ref as the workspace's fetch left it (src/runtime/workspace.ts): no second fetch when it is current. */
+  seen?: RemoteKnowledge;
   repository: string;
   issue: { number: number; title: string; body: string };
   attempt: number;
@@ -196,7 +198,7 @@ export async function prepareKnowledge(input: KnowledgeContextInput): Promise<Kn
   const { remote, repository, log } = input;
   const issue = input.issue.number;
   try {
-    await fetchKnowledge(remote);
+    await syncKnowledge(remote, input.seen);
   } catch (error) {
     log.warn({ issue, err: error }, "knowledge ref not fetched: the prompt carries what this host's copy holds");
   }

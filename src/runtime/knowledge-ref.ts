@@ -57,6 +57,26 @@ export async function fetchKnowledge(remote: KnowledgeRemote): Promise<string | 
   return localHead(git);
 }
 
+/** refs/harness/knowledge as a workspace's preparation saw it: the remote's head (null: it has none) and whether the clone's copy was brought to it. */
+export interface RemoteKnowledge {
+  head: string | null;
+  fetched: boolean;
+}
+
+/**
+ * The clone's copy of the ref brought to the remote's: nothing to do when the workspace's fetch
+ * did it already (`seen.fetched`), the local copy dropped when the remote had none, else one
+ * `git fetch` (fetchKnowledge). Its head afterwards, or null.
+ */
+export async function syncKnowledge(remote: KnowledgeRemote, seen?: RemoteKnowledge): Promise<string | null> {
+  if (!seen?.fetched) return fetchKnowledge(remote);
+  if (seen.head === null) {
+    await remote.git.run(["update-ref", "-d", KNOWLEDGE_REF], { allowFailure: true });
+    return null;
+  }
+  return seen.head;
+}
+
 async function localHead(git: GitRepository): Promise<string | null> {
   const head = await git.run(["rev-parse", "--verify", "--quiet", `${KNOWLEDGE_REF}^{commit}`], { allowFailure: true });
   return head.exitCode === 0 ? head.stdout.trim() : null;

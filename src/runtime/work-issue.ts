@@ -180,7 +180,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
   const remoteForRecord = async (): Promise<KnowledgeRemote> =>
     knowledgeRemote ?? {
       git: sharedClone(state, github),
-      url: deps.gitUrl(await github.getRepository()),
+      url: deps.gitUrl(await (claim.repository ?? (() => github.getRepository()))()),
       credentials: { token: await github.gitToken() },
     };
   ctx.knowledge = {
@@ -230,6 +230,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
       clock,
       log,
       keepPaths: config.workspace.keepPaths,
+      ...(claim.repository ? { repository: claim.repository } : {}),
     });
     emit("worktree_ready", {
       path: workspace.worktree.path,
@@ -243,7 +244,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     // A conflict follow-up: the base merged into the branch first, its conflicts left for the session.
     const merge = claim.followUp?.source === "conflict" ? await mergeBaseForFollowUp(workspace, claim.followUp, log) : null;
     const followUp = merge?.followUp ?? claim.followUp;
-    // What earlier sessions left (one fetch of refs/harness/knowledge): the prompt's {{knowledge}}.
+    // What earlier sessions left (refs/harness/knowledge, fetched with the branches above): the prompt's {{knowledge}}.
     knowledgeRemote = { git: workspace.git, url: workspace.url, credentials: { token: await github.gitToken() } };
     // The repository's records and curated documents through the host's full-text index (git reads only).
     const repositoryBase = repositoryKnowledge({
@@ -257,6 +258,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     });
     const knowledge = await prepareKnowledge({
       remote: knowledgeRemote,
+      seen: workspace.knowledge,
       repository: github.fullName,
       issue: claim.issue,
       attempt,

@@ -4,6 +4,7 @@ import type { StepClock } from "../core/step-clock.js";
 import type { GitRepository, WorktreeHandle } from "../adapters/git.js";
 import type { GitHubClient, RepositoryData } from "../adapters/github-client.js";
 import type { Logger } from "../adapters/logger.js";
+import { KNOWLEDGE_REF, type RemoteKnowledge } from "./knowledge-ref.js";
 import { sharedClone } from "./shared-clone.js";
 import type { StateDir } from "./state-dir.js";
 import { parkWorktree, takeWarmWorktree, warmWorktreeLimit } from "./warm-worktrees.js";
@@ -35,6 +36,8 @@ export interface Workspace {
   branch: string;
   /** Remote heads at preparation: the default branch and, when it exists, the issue's branch. */
   heads: Map<string, string>;
+  /** refs/harness/knowledge on the remote at preparation, and whether the clone's copy was brought to it then. */
+  knowledge: RemoteKnowledge;
   /** How the worktree was made: a parked one reused (warm) or a new one (cold), and how long the stage took. */
   ready: WorkspaceReady;
 }
@@ -59,6 +62,8 @@ export interface WorkspaceInput {
   keepPaths?: readonly string[];
   /** Parked worktrees per repository on this host; HARNESS_WARM_WORKTREES by default (0: never reuse). */
   warmLimit?: number;
+  /** The repository's data as the claim read it (src/runtime/shared-clone.ts `repositoryOnce`); read here without it. */
+  repository?: () => Promise<RepositoryData>;
 }
 
 /**
@@ -71,14 +76,19 @@ export async function prepareWorkspace(input: WorkspaceInput): Promise<Workspace
   const started = performance.now();
   const warmLimit = input.warmLimit ?? warmWorktreeLimit();
   const git = sharedClone(state, github);
-  const repository = await github.getRepository();
+  const repository = await (input.repository ?? (() => github.getRepository()))();
   const url = input.gitUrl(repository);
   const token = await github.gitToken();
   clock.mark("repository");
   await fs.mkdir(state.gitHome(), { recursive: true });
   await git.ensureClone();
   clock.mark("git.clone");
-  const heads = await git.remoteHeads(url, [repository.defaultBranch, branch], { token });
+  // The branches and refs/harness/knowledge in one ls-remote, and what is behind in one fetch: the
+  // knowledge step then finds its ref fetched (src/runtime/knowledge-ref.ts `syncKnowledge`).
+  const remote = await git.remoteRefs(url, [`refs/heads/${repository.defaultBranch}`, `refs/heads/${branch}`, KNOWLEDGE_REF], { token });
+  const heads = new Map<string, string>();
+  for (const [ref, sha] of remote) if (ref.startsWith("refs/heads/")) heads.set(ref.slice("refs/heads/".length), sha);
+  const knowledgeHead = remote.get(KNOWLEDGE_REF) ?? null;
   clock.mark("git.lsRemote");
   if (!heads.has(repository.defaultBranch)) {
     throw new HarnessError("EHARNESS_NO_DEFAULT_BRANCH", {
@@ -86,7 +96,8 @@ export async function prepareWorkspace(input: WorkspaceInput): Promise<Workspace
       fix: `Push a first commit to ${repository.defaultBranch}, then label the issue ${input.queuedLabel} again.`,
     });
   }
-  await git.fetchChanged(url, heads, { token });
+  const current = await git.fetchChanged(url, heads, { token }, knowledgeHead === null ? new Map() : new Map([[KNOWLEDGE_REF, knowledgeHead]]));
+  const knowledge: RemoteKnowledge = { head: knowledgeHead, fetched: knowledgeHead === null || current.has(KNOWLEDGE_REF) };
   clock.mark("git.fetch");
   const startPoint = heads.has(branch) ? `refs/remotes/origin/${branch}` : `refs/remotes/origin/${repository.defaultBranch}`;
   const dir = state.worktree(github.owner, github.repo, input.issue);
@@ -115,7 +126,7 @@ export async function prepareWorkspace(input: WorkspaceInput): Promise<Workspace
   }
   const ready: WorkspaceReady = { warm: warm !== null, ms: Math.round(performance.now() - started) };
   input.log.info({ issue: input.issue, worktree: worktree.path, startPoint, warm: ready.warm, kept: warm?.kept ?? [], ms: ready.ms }, "worktree ready");
-  return { git, worktree, repository, url, branch, heads, ready };
+  return { git, worktree, repository, url, branch, heads, knowledge, ready };
 }
 
 /**

@@ -144,6 +144,37 @@ describe("fetchChanged", () => {
   });
 });
 
+describe("fetchChanged with refs riding along (refs/harness/knowledge)", () => {
+  const REF = "refs/harness/knowledge";
+
+  it("brings a ref that is behind in the same fetch as the branches, and nothing once it is current", async () => {
+    // The ref on the remote: a commit of its own, as the knowledge appends make.
+    sh(remotePath, "update-ref", REF, sh(remotePath, "rev-parse", "refs/heads/main"));
+    const refs = await git.remoteRefs(remote, ["refs/heads/main", "refs/heads/harness/issue-9", REF]);
+    expect([...refs.keys()].sort()).toEqual([REF, "refs/heads/main"]); // exact names only; the absent branch left out
+    const heads = new Map([["main", refs.get("refs/heads/main") as string]]);
+    const also = new Map([[REF, refs.get(REF) as string]]);
+    expect(await git.fetchChanged(remote, heads, undefined, also)).toEqual(new Set([REF]));
+    expect(sh(git.cloneDir, "rev-parse", REF)).toBe(refs.get(REF));
+    expect(sh(git.cloneDir, "rev-parse", "refs/remotes/origin/main")).toBe(refs.get("refs/heads/main"));
+    // Everything current: no fetch at all (a fetch would write FETCH_HEAD), and the ref still counts as current.
+    const fetchHead = path.join(git.cloneDir, "FETCH_HEAD");
+    await fs.rm(fetchHead, { force: true });
+    expect(await git.fetchChanged(remote, heads, undefined, also)).toEqual(new Set([REF]));
+    await expect(fs.stat(fetchHead)).rejects.toThrow();
+  });
+
+  it("still fetches the branches when the ref riding along is gone from the remote by then", async () => {
+    sh(remotePath, "update-ref", REF, sh(remotePath, "rev-parse", "refs/heads/main"));
+    const refs = await git.remoteRefs(remote, ["refs/heads/main", REF]);
+    sh(remotePath, "update-ref", "-d", REF); // deleted between the ls-remote and the fetch
+    const heads = new Map([["main", refs.get("refs/heads/main") as string]]);
+    expect(await git.fetchChanged(remote, heads, undefined, new Map([[REF, refs.get(REF) as string]]))).toEqual(new Set());
+    expect(sh(git.cloneDir, "rev-parse", "refs/remotes/origin/main")).toBe(refs.get("refs/heads/main"));
+    expect(() => sh(git.cloneDir, "rev-parse", "--verify", "--quiet", REF)).toThrow();
+  });
+});
+
 describe("a shared clone under contention", () => {
   it("tries again while another process holds the lock of a ref it updates", async () => {
     const heads = await git.remoteHeads(remote, ["main"]);

@@ -45,6 +45,23 @@ describe("parseConfig", () => {
     expect(() => parseConfig({ allowedTools: [] })).toThrow(/allowedTools/);
   });
 
+  it("refuses a pr.ciFixChecks other than required or all, naming the key and both values", () => {
+    expect(parseConfig({}).pr.ciFixChecks).toBe("required");
+    expect(parseConfig({ pr: { ciFixChecks: "all" } }).pr.ciFixChecks).toBe("all");
+    for (const ciFixChecks of ["some", "Required", true, ["all"]]) {
+      let error: unknown;
+      try {
+        parseConfig({ pr: { ciFixChecks } });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ code: "EHARNESS_CONFIG" });
+      const message = (error as HarnessError).message;
+      expect(message).toContain("`pr.ciFixChecks`");
+      expect(message).toContain('"required"|"all"');
+    }
+  });
+
   it("refuses a configured label name over 50 characters (GitHub's limit), naming the key", () => {
     const long = `harness:${"x".repeat(43)}`;
     expect([...long]).toHaveLength(51);

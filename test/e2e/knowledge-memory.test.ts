@@ -26,7 +26,7 @@ describe("retry memory: every retry's prompt carries all prior attempts", () => 
       progressIntervalMs: 3_600_000,
       // 24 sessions back to back make about 185 REST writes in two minutes: under GitHub's write
       // budget (80 a minute) the app would wait about 50 s for slots; the fake has no such limit.
-      writeLimits: { perMinute: Number.POSITIVE_INFINITY, perHour: Number.POSITIVE_INFINITY },
+      writeLimits: { perSecond: Number.POSITIVE_INFINITY, perMinute: Number.POSITIVE_INFINITY, perHour: Number.POSITIVE_INFINITY },
     });
     await stack.github.createRepo({ collaborators: { ada: "write" }, owner: OWNER, name: REPO, files: { "README.md": "x\n" } });
   });

@@ -37,7 +37,8 @@ export async function startRaceFake(): Promise<FakeGitHub> {
 }
 
 /** A write budget that never waits (the race tests are about the lease, not about GitHub's write quotas). */
-export const unlimitedBudget = (): WriteBudget => new WriteBudget({ perMinute: Number.POSITIVE_INFINITY, perHour: Number.POSITIVE_INFINITY });
+export const unlimitedBudget = (): WriteBudget =>
+  new WriteBudget({ perSecond: Number.POSITIVE_INFINITY, perMinute: Number.POSITIVE_INFINITY, perHour: Number.POSITIVE_INFINITY });
 
 /**
  * One claimer with its own Octokit (its own connection pool), as on its own host.

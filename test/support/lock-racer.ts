@@ -27,7 +27,7 @@ if (args[0] === "--serve") {
   // A write budget that never waits: one process may win the lockfile of most of
   // 200 trials, which the process's 80-writes-a-minute budget would otherwise pace
   // (the fake enforces no quota; the race is the subject).
-  const budget = new WriteBudget({ perMinute: Infinity, perHour: Infinity });
+  const budget = new WriteBudget({ perSecond: Infinity, perMinute: Infinity, perHour: Infinity });
   const github = new GitHubClient(testOctokit({ baseUrl: apiUrl, token }), { owner, repo }, { budget });
   const store = new LeaseStore(github, prefix, { backoffMs: () => 1, rateLimitFallbackMs: 2, maxWaitMs: 2_000 });
   const me = { agent, host: os.hostname(), runId: `run-${process.pid}` };

@@ -16,7 +16,7 @@ import { afterAll, afterEach } from "vitest";
 import { processWriteBudgets } from "../../src/adapters/github-requests/process-write-budgets.js";
 import { takeViolationReports } from "../../src/offline/fake-github/index.js";
 
-processWriteBudgets.override({ perMinute: Number.POSITIVE_INFINITY, perHour: Number.POSITIVE_INFINITY });
+processWriteBudgets.override({ perSecond: Number.POSITIVE_INFINITY, perMinute: Number.POSITIVE_INFINITY, perHour: Number.POSITIVE_INFINITY });
 
 function assertNoFakeViolations(): void {
   const reports = takeViolationReports();
