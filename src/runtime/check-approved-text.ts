@@ -35,6 +35,8 @@ export async function checkApprovedText(input: {
   log: Logger;
   /** The actor gate's convoy staging (src/core/convoy-staging.ts): that bot's queue label approves the text as of `at`. */
   staged?: { bot: string; at: string } | null;
+  /** Permission lookups shared with the actor gate (the claim's `permissionsOnce`): a login the gate read is not read again. */
+  permission?: (login: string) => Promise<{ permission: string; role_name: string | null }>;
 }): Promise<GateVerdict> {
   const { github, config, issueNumber, log } = input;
   const queued = config.labels.queued;
@@ -48,7 +50,7 @@ export async function checkApprovedText(input: {
     const key = actor.login.toLowerCase();
     let found = known.get(key);
     if (found === undefined) {
-      found = github.permission(actor.login).then(maySteer);
+      found = (input.permission ?? ((login: string) => github.permission(login)))(actor.login).then(maySteer);
       known.set(key, found);
     }
     return found;

@@ -70,6 +70,21 @@ export interface ClaimDeps {
   ownLogin?: () => Promise<string | null>;
 }
 
+/** Permission lookups of one claim, one request per login (case-insensitive); a failed lookup is not kept. */
+function permissionsOnce(github: Pick<GitHubClient, "permission">): (login: string) => Promise<{ permission: string; role_name: string | null }> {
+  const read = new Map<string, Promise<{ permission: string; role_name: string | null }>>();
+  return (login) => {
+    const key = login.toLowerCase();
+    let found = read.get(key);
+    if (found === undefined) {
+      found = github.permission(login);
+      read.set(key, found);
+      found.catch(() => read.delete(key));
+    }
+    return found;
+  };
+}
+
 /**
  * Fail closed: an agent starts only when the queue label's newest `labeled`
  * event names someone allowed (src/core/actor-gate.ts). A person without the
@@ -85,6 +100,7 @@ async function gateQueueLabel(input: {
   claimedBefore: boolean;
   log: Logger;
   ownLogin?: (() => Promise<string | null>) | undefined;
+  permission: (login: string) => Promise<{ permission: string; role_name: string | null }>;
 }): Promise<GateVerdict & { staged?: { bot: string; at: string } }> {
   const { github, config, issueNumber, log } = input;
   const queued = config.labels.queued;
@@ -93,7 +109,7 @@ async function gateQueueLabel(input: {
   let permission: { permission: string; role_name: string | null } | null = null;
   if (labeler !== null && !isBot(labeler)) {
     try {
-      permission = await github.permission(labeler.login);
+      permission = await input.permission(labeler.login);
     } catch (error) {
       log.warn({ issue: issueNumber, err: error, labeler: labeler.login }, "could not read the labeler's permission");
       return { allowed: false, remove: false, reason: `the permission of @${labeler.login} could not be read; the reconciler looks again` };
@@ -108,7 +124,7 @@ async function gateQueueLabel(input: {
       ownLogin = await input.ownLogin();
       const record =
         ownLogin !== null && ownLogin.toLowerCase() === labeler.login.toLowerCase() ? await convoyStagingOf(github, config, issueNumber, ownLogin) : null;
-      if (record) staged = { ...record, permission: await github.permission(record.by) };
+      if (record) staged = { ...record, permission: await input.permission(record.by) };
     } catch (error) {
       log.warn({ issue: issueNumber, err: error }, "could not read the convoy staging of the harness's own queue label");
       return { allowed: false, remove: false, reason: "the convoy that staged the issue could not be read; the reconciler looks again" };
@@ -219,12 +235,23 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
   }
   // Read while the gate reads its permissions: the claim's push does not wait for it after them.
   repository?.().catch(() => undefined); // a failed read is asked again by the push, and reported there
-  const gate = await gateQueueLabel({ github, config, issueNumber, events, claimedBefore: before !== null, log, ownLogin: deps.ownLogin });
+  // One read per login for the claim: the gate's labeler is most often the approved-text check's too.
+  const permission = permissionsOnce(github);
+  const gate = await gateQueueLabel({ github, config, issueNumber, events, claimedBefore: before !== null, log, ownLogin: deps.ownLogin, permission });
   if (!gate.allowed) {
     await lock.release();
     return { claimed: false, reason: gate.reason };
   }
-  const text = await checkApprovedText({ github, config, issueNumber, events, bodyEdits, log, staged: gate.allowed ? (gate.staged ?? null) : null });
+  const text = await checkApprovedText({
+    github,
+    config,
+    issueNumber,
+    events,
+    bodyEdits,
+    log,
+    staged: gate.allowed ? (gate.staged ?? null) : null,
+    permission,
+  });
   if (!text.allowed) {
     await lock.release();
     return { claimed: false, reason: text.reason };
