@@ -22,6 +22,17 @@ export interface PromptComment {
 const MAX_COMMENTS = 30;
 const MAX_CHARS = 8_000;
 
+/**
+ * Whether a comment can reach the prompt at all, by its author's permission: not a bot's, not
+ * the harness's own (`<!-- harness:` markers), not a bare steering command. Only these
+ * commenters' permissions need reading.
+ */
+export function mayQuote(comment: PromptComment): comment is PromptComment & { user: NonNullable<PromptComment["user"]> } {
+  const user = comment.user;
+  if (user === null || isBot(user) || comment.body.trimStart().startsWith("<!-- harness:")) return false;
+  return !(parseCommand(comment.body) !== null && comment.body.trim().split("\n").length === 1);
+}
+
 export function renderPromptComments(input: {
   comments: PromptComment[];
   /** Lower-cased logins with write, maintain or admin access. */
@@ -35,9 +46,8 @@ export function renderPromptComments(input: {
   const kept: { comment: PromptComment; who: string }[] = [];
   let leftOut = 0;
   for (const comment of input.comments) {
+    if (!mayQuote(comment)) continue;
     const user = comment.user;
-    if (user === null || isBot(user) || comment.body.trimStart().startsWith("<!-- harness:")) continue;
-    if (parseCommand(comment.body) !== null && comment.body.trim().split("\n").length === 1) continue;
     const login = user.login.toLowerCase();
     if (input.writers.has(login)) kept.push({ comment, who: `comment by @${user.login} (write access) at ${comment.createdAt}` });
     else if (input.authorComments && login === author) {

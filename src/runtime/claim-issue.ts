@@ -43,6 +43,8 @@ export interface Claim {
    * follows: the workspace asks it again without a second request. Null when the claim read none.
    */
   repository: (() => Promise<RepositoryData>) | null;
+  /** Permission lookups as the claim's gates made them, one request per login: the prompt's comments ask it again for free. */
+  permission: (login: string) => Promise<{ permission: string; role_name: string | null }>;
   /** The claim's steps so far; the work goes on with the same clock, logged once the issue is done. */
   clock: StepClock;
 }
@@ -318,6 +320,7 @@ export async function claimIssue(deps: ClaimDeps, issueNumber: number): Promise<
           queuedAt: queuedAtOf(events ?? [], config.labels.queued),
           releaseLock: lock.release,
           repository,
+          permission,
           clock,
         },
       };

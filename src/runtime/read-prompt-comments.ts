@@ -1,7 +1,14 @@
 import type { HarnessConfig } from "../core/config.js";
-import { isBot, maySteer } from "../core/commands.js";
-import { renderPromptComments } from "../core/prompt-comments.js";
+import { maySteer } from "../core/commands.js";
+import { mayQuote, renderPromptComments } from "../core/prompt-comments.js";
 import type { GitHubClient, IssueData } from "../adapters/github-client.js";
+
+/** The issue's comments as a prompt shows them (`{{issueComments}}`), and how many were left out. */
+export interface PromptComments {
+  text: string;
+  included: number;
+  leftOut: number;
+}
 
 /**
  * The issue's comments as the prompt shows them (src/core/prompt-comments.ts):
@@ -10,16 +17,22 @@ import type { GitHubClient, IssueData } from "../adapters/github-client.js";
  * comment is left out (fail closed).
  */
 export async function readPromptComments(
-  deps: { github: GitHubClient; config: HarnessConfig },
+  deps: {
+    github: GitHubClient;
+    config: HarnessConfig;
+    /** Permission lookups shared with the claim's gates (src/runtime/claim-issue.ts `Claim.permission`); the client's otherwise. */
+    permission?: (login: string) => Promise<{ permission: string; role_name: string | null }>;
+  },
   issue: IssueData,
-): Promise<{ text: string; included: number; leftOut: number }> {
+): Promise<PromptComments> {
   const comments = await deps.github.listIssueComments(issue.number);
   const logins = new Map<string, string>();
-  for (const c of comments) if (c.user && !isBot(c.user)) logins.set(c.user.login.toLowerCase(), c.user.login);
+  // Only those whose comment could be quoted: the harness's own tracking comment costs no read (token mode: its author is a User).
+  for (const c of comments) if (mayQuote(c)) logins.set(c.user.login.toLowerCase(), c.user.login);
   const writers = new Set<string>();
   await Promise.all(
     [...logins].map(async ([key, login]) => {
-      const permission = await deps.github.permission(login).catch(() => null);
+      const permission = await (deps.permission ?? ((l: string) => deps.github.permission(l)))(login).catch(() => null);
       if (permission !== null && maySteer(permission)) writers.add(key);
     }),
   );

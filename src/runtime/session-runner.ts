@@ -14,7 +14,7 @@ import { runClaude, type RunClaudeOptions, type RunClaudeResult } from "../adapt
 import type { Sandbox } from "../adapters/sandbox/sandbox.js";
 import { openAgentSandbox } from "./agent-sandbox.js";
 import { writeKnowledgeSessionFiles, type KnowledgeSessionFiles } from "./knowledge-session.js";
-import { readPromptComments } from "./read-prompt-comments.js";
+import { readPromptComments, type PromptComments } from "./read-prompt-comments.js";
 import { restoreLocalSession } from "./local-session.js";
 import { restoreSession, sessionRef } from "./session-store.js";
 import type { Workspace } from "./workspace.js";
@@ -52,13 +52,15 @@ export async function renderPrompts(
     followUp?: FollowUp;
     /** The fenced knowledge block (src/core/knowledge-block.ts), `{{knowledge}}`. */
     knowledge?: string;
+    /** The issue's comments as the prompt shows them, read earlier (readPromptComments); read here without it. */
+    comments?: Promise<PromptComments>;
   },
 ): Promise<{ bootstrap: string; task: string; hidden: Record<string, number> }> {
   // What a person reading the issue cannot see does not reach the model (src/core/strip-hidden.ts).
   const title = stripHidden(input.issue.title);
   const body = stripHidden(input.issue.body);
   // Writers' comments (and the author's, when trust.authorComments allows), each fenced.
-  const comments = await readPromptComments(deps, input.issue);
+  const comments = await (input.comments ?? readPromptComments(deps, input.issue));
   const values = {
     previousOutcome: input.previousOutcome ?? "unknown",
     previousSummary: fenceUntrusted(input.previousSummary ?? "(no summary was posted)", "previous-summary (untrusted)"),
@@ -106,6 +108,8 @@ export async function renderPrompts(
 }
 
 export interface SessionInput {
+  /** The issue's comments for the prompt, being read since the claim (work-issue.ts); read at the prompt without it. */
+  promptComments?: Promise<PromptComments>;
   github: GitHubClient;
   config: HarnessConfig;
   claude: ClaudeSettings;
@@ -196,6 +200,7 @@ export async function runSessionStage(input: SessionInput): Promise<{ result: Ru
     ...(input.previousSummary !== undefined ? { previousSummary: input.previousSummary } : {}),
     ...(input.followUp ? { followUp: input.followUp } : {}),
     ...(input.knowledge !== undefined ? { knowledge: input.knowledge.block } : {}),
+    ...(input.promptComments ? { comments: input.promptComments } : {}),
   });
   if (Object.keys(prompts.hidden).length > 0)
     log.warn({ issue: issueNumber, hidden: prompts.hidden }, "the issue held text a reader does not see; it was left out of the prompt");

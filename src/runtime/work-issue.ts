@@ -19,6 +19,7 @@ import { knowledgeNeighbours } from "./knowledge-neighbours.js";
 import { repositoryKnowledge } from "./repository-knowledge.js";
 import { prepareKnowledge, writeAttemptFile, writeLocalRecord, type KnowledgeContextInput } from "./knowledge-context.js";
 import { publishFailure, publishInterrupted, publishSession, type PublishContext } from "./publisher.js";
+import { readPromptComments } from "./read-prompt-comments.js";
 import { runSessionStage, type ClaudeSettings } from "./session-runner.js";
 import type { StateDir } from "./state-dir.js";
 import { sharedClone } from "./shared-clone.js";
@@ -220,6 +221,9 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
   let report: SessionReport | null = null;
   let result: WorkResult | null = null;
   try {
+    // The issue's comments for the prompt, read while the workspace and the knowledge are prepared.
+    const promptComments = readPromptComments({ github, config, permission: claim.permission }, claim.issue);
+    promptComments.catch(() => undefined); // awaited by the session stage, which reports a failure
     const workspace: Workspace = await prepareWorkspace({
       github,
       state,
@@ -340,6 +344,7 @@ export async function workIssue(deps: WorkDeps, claim: Claim): Promise<WorkResul
     let loggedToolCalls = 0;
     emit("session_started", { sessionId: claim.sessionId, resume: claim.mode === "resume" });
     const session = await runSessionStage({
+      promptComments,
       github,
       config,
       claude: deps.claude,

@@ -7,6 +7,7 @@ import { silentLogger } from "../../src/adapters/logger.js";
 import { parseConfig } from "../../src/core/config.js";
 import { StepClock } from "../../src/core/step-clock.js";
 import { claimIssue } from "../../src/runtime/claim-issue.js";
+import { readPromptComments } from "../../src/runtime/read-prompt-comments.js";
 import { StateDir } from "../../src/runtime/state-dir.js";
 import { prepareWorkspace } from "../../src/runtime/workspace.js";
 import { startFakeGitHub, type FakeGitHub } from "../../src/offline/fake-github/index.js";
@@ -32,7 +33,7 @@ afterAll(async () => {
 const operations = (from: number): string[] => github.requestLog.slice(from).map((e) => e.operationId ?? `${e.kind}:${e.path}`);
 
 describe("a claim's reads, and the workspace after it", () => {
-  it("reads each login's permission once for the actor gate and the approved-text check, and the repository once for the lease and the workspace", async () => {
+  it("reads each login's permission once for the actor gate, the approved-text check and the prompt's comments, and the repository once for the lease and the workspace", async () => {
     const config = parseConfig({});
     const client = new GitHubClient(testOctokit({ baseUrl: github.apiUrl, token: github.token }), { owner: OWNER, repo: REPO });
     const state = new StateDir(path.join(root, "state"));
@@ -72,7 +73,15 @@ describe("a claim's reads, and the workspace after it", () => {
     // Claim and workspace together: the repository read once; the knowledge ref looked for in the workspace's ls-remote.
     expect(operations(from).filter((op) => op === "repos/get")).toHaveLength(1);
     expect(workspace.knowledge).toEqual({ head: null, fetched: true });
+    // The prompt's comments, read with the claim's lookups: Ada's comment is in, her permission not read again,
+    // and the harness's own tracking comment (by the token's user, a User) costs no permission read either.
     await claimed.claim.trackingCommentId;
+    await github.comment(OWNER, REPO, issue.number, "Use the second approach.", { sender: "ada" });
+    const beforeComments = github.requestLog.length;
+    const comments = await readPromptComments({ github: client, config, permission: claimed.claim.permission }, claimed.claim.issue);
+    expect(comments.text).toContain("Use the second approach.");
+    expect(comments.included).toBe(1);
+    expect(operations(beforeComments)).toEqual(["issues/list-comments"]);
     await claimed.claim.releaseLock();
   });
 });
