@@ -36,7 +36,7 @@ export async function checkApprovedText(input: {
   /** The actor gate's convoy staging (src/core/convoy-staging.ts): that bot's queue label approves the text as of `at`. */
   staged?: { bot: string; at: string } | null;
   /** Permission lookups shared with the actor gate (the claim's `permissionsOnce`): a login the gate read is not read again. */
-  permission?: (login: string) => Promise<{ permission: string; role_name: string | null }>;
+  permission?: GitHubClient["permission"];
 }): Promise<GateVerdict> {
   const { github, config, issueNumber, log } = input;
   const queued = config.labels.queued;

@@ -44,7 +44,7 @@ export interface Claim {
    */
   repository: (() => Promise<RepositoryData>) | null;
   /** Permission lookups as the claim's gates made them, one request per login: the prompt's comments ask it again for free. */
-  permission: (login: string) => Promise<{ permission: string; role_name: string | null }>;
+  permission: GitHubClient["permission"];
   /** The claim's steps so far; the work goes on with the same clock, logged once the issue is done. */
   clock: StepClock;
 }
@@ -73,8 +73,8 @@ export interface ClaimDeps {
 }
 
 /** Permission lookups of one claim, one request per login (case-insensitive); a failed lookup is not kept. */
-function permissionsOnce(github: Pick<GitHubClient, "permission">): (login: string) => Promise<{ permission: string; role_name: string | null }> {
-  const read = new Map<string, Promise<{ permission: string; role_name: string | null }>>();
+function permissionsOnce(github: Pick<GitHubClient, "permission">): GitHubClient["permission"] {
+  const read = new Map<string, ReturnType<GitHubClient["permission"]>>();
   return (login) => {
     const key = login.toLowerCase();
     let found = read.get(key);
@@ -102,7 +102,7 @@ async function gateQueueLabel(input: {
   claimedBefore: boolean;
   log: Logger;
   ownLogin?: (() => Promise<string | null>) | undefined;
-  permission: (login: string) => Promise<{ permission: string; role_name: string | null }>;
+  permission: GitHubClient["permission"];
 }): Promise<GateVerdict & { staged?: { bot: string; at: string } }> {
   const { github, config, issueNumber, log } = input;
   const queued = config.labels.queued;

@@ -21,7 +21,7 @@ export async function readPromptComments(
     github: GitHubClient;
     config: HarnessConfig;
     /** Permission lookups shared with the claim's gates (src/runtime/claim-issue.ts `Claim.permission`); the client's otherwise. */
-    permission?: (login: string) => Promise<{ permission: string; role_name: string | null }>;
+    permission?: GitHubClient["permission"];
   },
   issue: IssueData,
 ): Promise<PromptComments> {
